@@ -1,0 +1,12 @@
+// The private extension module, built once per instruction-set level.
+#include "bindings.hpp"
+
+#ifndef SCALEGEN_MODULE_NAME
+#error "SCALEGEN_MODULE_NAME must name the module (set by CMake)"
+#endif
+
+PYBIND11_MODULE(SCALEGEN_MODULE_NAME, m) {
+  m.doc() = "scalegen's compiled core (private: use the scalegen package)";
+  scalegen::bindings::bind_common(m);
+  scalegen::bindings::bind_mixture(m);
+}

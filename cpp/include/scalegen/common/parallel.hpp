@@ -1,0 +1,62 @@
+#pragma once
+/// Threading helpers: every parallel region takes its thread count explicitly.
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <mutex>
+
+namespace scalegen {
+
+/// Threads a kernel may use for a request of `n_threads` (>= 1): 1 in a forked child,
+/// because libgomp's thread pool does not survive fork().
+int resolve_threads(int n_threads);
+
+/// True in a process forked after this library was loaded.
+bool in_forked_child();
+
+/// Diagnostic: how many distinct threads executed a parallel loop of `n_iter` iterations.
+int probe_parallel_threads(int n_threads, int n_iter);
+
+/// Keeps the first exception thrown inside a parallel region so it can be rethrown outside.
+class ExceptionCollector {
+ public:
+  /// Runs f(), capturing any exception instead of letting it escape the region.
+  template <class F>
+  void run(F&& f) noexcept {
+    if (failed_.load(std::memory_order_relaxed)) return;
+    try {
+      f();
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!error_) error_ = std::current_exception();
+      failed_.store(true, std::memory_order_relaxed);
+    }
+  }
+  /// True once an exception has been captured (lets loops stop early).
+  bool failed() const { return failed_.load(std::memory_order_relaxed); }
+  /// Rethrows the captured exception, if any.
+  void rethrow() const {
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  std::atomic<bool> failed_{false};
+  std::mutex mutex_;
+  std::exception_ptr error_;
+};
+
+/// Calls fn(i) for i in [0, n) on `n_threads` threads (dynamic schedule); the first
+/// exception thrown by fn is rethrown on the calling thread after the loop.
+template <class F>
+void parallel_for(int n_threads, std::int64_t n, F&& fn) {
+  ExceptionCollector errors;
+  const int threads = resolve_threads(n_threads);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1 && n > 1)
+  for (std::int64_t i = 0; i < n; ++i) {
+    errors.run([&] { fn(i); });
+  }
+  errors.rethrow();
+}
+
+}  // namespace scalegen

@@ -1,0 +1,516 @@
+#include "scalegen/mixture/gaussian_mixture.hpp"
+
+#include <Eigen/Cholesky>
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "scalegen/common/parallel.hpp"
+
+namespace scalegen::mixture {
+namespace {
+
+template <class T>
+using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class T>
+using RowArr = Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Vec = Eigen::VectorXd;
+
+constexpr double kLog2Pi = 1.8378770664093454835606594728112;
+// Statistics of all chunks alive at once stay under this many bytes.
+constexpr std::int64_t kChunkStatsBudget = 64LL << 20;
+constexpr std::int64_t kMinChunkRows = 2048;
+constexpr std::int64_t kMaxChunks = 512;
+// A tile's per-row workspace is kept near this size so it stays in L2.
+constexpr std::int64_t kTileBytes = 192 << 10;
+
+const char* kIllDefinedCovariance =
+    "Fitting the mixture model failed because some components have ill-defined empirical "
+    "covariance (for instance caused by singleton or collapsed samples). Try to decrease the "
+    "number of components, increase reg_covar, or scale the input data.";
+
+std::int64_t s2_size(CovarianceType type, int k, int d) {
+  switch (type) {
+    case CovarianceType::Full: return std::int64_t(k) * d * d;
+    case CovarianceType::Tied: return std::int64_t(d) * d;
+    default: return std::int64_t(k) * d;
+  }
+}
+
+struct ChunkPlan {
+  std::int64_t rows;
+  std::int64_t count;
+};
+
+// Chunks depend on n, k and d only, never on the thread count.
+ChunkPlan plan_chunks(std::int64_t n, std::int64_t stats_doubles) {
+  const std::int64_t stats_bytes = std::max<std::int64_t>(1, stats_doubles * 8);
+  const std::int64_t max_chunks = std::clamp<std::int64_t>(kChunkStatsBudget / stats_bytes, 1, kMaxChunks);
+  std::int64_t count = std::clamp<std::int64_t>((n + kMinChunkRows - 1) / kMinChunkRows, 1, max_chunks);
+  const std::int64_t rows = std::max<std::int64_t>(1, (n + count - 1) / count);
+  count = std::max<std::int64_t>(1, (n + rows - 1) / rows);
+  return {rows, count};
+}
+
+// Precomputed, type-converted parameters and per-tile kernels of one E-step.
+template <class T>
+class TileKernel {
+ public:
+  TileKernel(const MixtureParams& p) : p_(p), k_(p.n_components), d_(p.n_features) {
+    p.validate();
+    cst_.resize(k_);
+    const auto d = d_;
+    for (int c = 0; c < k_; ++c) cst_[c] = std::log(p.weights[c]) - 0.5 * d * kLog2Pi;
+    switch (p.type) {
+      case CovarianceType::Full: {
+        // Ucat = [U_1 ... U_k] (d x kd) and bias B_k = m_k U_k.
+        ucat_.resize(d, std::int64_t(k_) * d);
+        bias_.resize(1, std::int64_t(k_) * d);
+        for (int c = 0; c < k_; ++c) {
+          Eigen::Map<const RowMat<double>> U(p.prec_chol.data() + std::int64_t(c) * d * d, d, d);
+          Eigen::Map<const Eigen::RowVectorXd> m(p.means.data() + std::int64_t(c) * d, d);
+          ucat_.middleCols(std::int64_t(c) * d, d) = U.cast<T>();
+          bias_.middleCols(std::int64_t(c) * d, d) = (m * U).cast<T>();
+          cst_[c] += U.diagonal().array().abs().log().sum();
+        }
+        break;
+      }
+      case CovarianceType::Tied: {
+        Eigen::Map<const RowMat<double>> U(p.prec_chol.data(), d, d);
+        Eigen::Map<const RowMat<double>> M(p.means.data(), k_, d);
+        ucat_ = U.cast<T>();
+        bias_ = (M * U).cast<T>();
+        const double logdet = U.diagonal().array().abs().log().sum();
+        for (int c = 0; c < k_; ++c) cst_[c] += logdet;
+        break;
+      }
+      case CovarianceType::Diag: {
+        Eigen::Map<const RowMat<double>> P(p.prec_chol.data(), k_, d);
+        ucat_ = P.cast<T>();
+        for (int c = 0; c < k_; ++c) cst_[c] += P.row(c).array().log().sum();
+        break;
+      }
+      case CovarianceType::Spherical: {
+        ucat_ = Eigen::Map<const RowMat<double>>(p.prec_chol.data(), 1, k_).cast<T>();
+        for (int c = 0; c < k_; ++c) cst_[c] += d * std::log(p.prec_chol[c]);
+        break;
+      }
+    }
+    means_ = Eigen::Map<const RowMat<double>>(p.means.data(), k_, d).cast<T>();
+  }
+
+  int k() const { return k_; }
+  int d() const { return d_; }
+
+  /// Rows per tile so that the tile's workspace stays in L2.
+  std::int64_t tile_rows() const {
+    std::int64_t per_row = (std::int64_t(k_) + d_) * 8;
+    if (p_.type == CovarianceType::Full) per_row += std::int64_t(k_) * d_ * sizeof(T);
+    return std::clamp<std::int64_t>(kTileBytes / per_row, 8, 512);
+  }
+
+  /// Weighted log-probabilities log pi_k + log N(x_i | k) of t rows into L (t x k).
+  void log_prob(const T* X, std::int64_t t, RowMat<T>& Y, RowArr<double>& L) const {
+    const int k = k_, d = d_;
+    Eigen::Map<const RowMat<T>> Xt(X, t, d);
+    L.resize(t, k);
+    switch (p_.type) {
+      case CovarianceType::Full: {
+        Y.resize(t, std::int64_t(k) * d);
+        Y.noalias() = Xt * ucat_;
+        for (std::int64_t i = 0; i < t; ++i) {
+          const T* y = Y.data() + i * std::int64_t(k) * d;
+          const T* b = bias_.data();
+          for (int c = 0; c < k; ++c) {
+            T q = 0;
+#pragma omp simd reduction(+ : q)
+            for (int j = 0; j < d; ++j) {
+              const T z = y[std::int64_t(c) * d + j] - b[std::int64_t(c) * d + j];
+              q += z * z;
+            }
+            L(i, c) = cst_[c] - 0.5 * double(q);
+          }
+        }
+        break;
+      }
+      case CovarianceType::Tied: {
+        Y.resize(t, d);
+        Y.noalias() = Xt * ucat_;
+        for (std::int64_t i = 0; i < t; ++i) {
+          const T* y = Y.data() + i * d;
+          for (int c = 0; c < k; ++c) {
+            const T* b = bias_.data() + std::int64_t(c) * d;
+            T q = 0;
+#pragma omp simd reduction(+ : q)
+            for (int j = 0; j < d; ++j) q += (y[j] - b[j]) * (y[j] - b[j]);
+            L(i, c) = cst_[c] - 0.5 * double(q);
+          }
+        }
+        break;
+      }
+      case CovarianceType::Diag:
+      case CovarianceType::Spherical: {
+        const bool diag = p_.type == CovarianceType::Diag;
+        for (std::int64_t i = 0; i < t; ++i) {
+          const T* x = X + i * d;
+          for (int c = 0; c < k; ++c) {
+            const T* m = means_.data() + std::int64_t(c) * d;
+            T q = 0;
+            if (diag) {
+              const T* pr = ucat_.data() + std::int64_t(c) * d;
+#pragma omp simd reduction(+ : q)
+              for (int j = 0; j < d; ++j) {
+                const T z = (x[j] - m[j]) * pr[j];
+                q += z * z;
+              }
+            } else {
+#pragma omp simd reduction(+ : q)
+              for (int j = 0; j < d; ++j) q += (x[j] - m[j]) * (x[j] - m[j]);
+              q *= ucat_(0, c) * ucat_(0, c);
+            }
+            L(i, c) = cst_[c] - 0.5 * double(q);
+          }
+        }
+        break;
+      }
+    }
+  }
+
+ private:
+  const MixtureParams& p_;
+  int k_, d_;
+  RowMat<T> ucat_, bias_, means_;
+  std::vector<double> cst_;
+};
+
+// In place: L (t x k) of log-probabilities becomes responsibilities exp(L - lse); lse (t)
+// receives the per-row log-sum-exp.
+void normalize_rows(RowArr<double>& L, Eigen::ArrayXd& lse) {
+  const Eigen::ArrayXd mx = L.rowwise().maxCoeff();
+  L = (L.colwise() - mx).exp();
+  const Eigen::ArrayXd s = L.rowwise().sum();
+  lse = mx + s.log();
+  L.colwise() /= s;
+}
+
+// Adds rows X (t x d) with responsibilities R (t x k, already multiplied by the sample
+// weights) and weights w (t) to stats. D is scratch.
+template <class T>
+void accumulate(const T* X, std::int64_t t, const RowArr<double>& R, const double* w,
+                SufficientStats& st, RowMat<double>& D) {
+  const int k = st.n_components, d = st.n_features;
+  Eigen::Map<const RowMat<T>> Xt(X, t, d);
+  Eigen::Map<Eigen::VectorXd> nk(st.nk.data(), k);
+  nk += R.matrix().colwise().sum().transpose();
+  switch (st.type) {
+    case CovarianceType::Full:
+    case CovarianceType::Tied: {
+      for (int c = 0; c < k; ++c) {
+        Eigen::Map<const Eigen::RowVectorXd> m(st.shift.data() + std::int64_t(c) * d, d);
+        D = Xt.template cast<double>().rowwise() - m;
+        Eigen::Map<Eigen::VectorXd> s1(st.s1.data() + std::int64_t(c) * d, d);
+        s1.noalias() += D.transpose() * R.col(c).matrix();
+        if (st.type == CovarianceType::Full) {
+          Eigen::Map<RowMat<double>> s2(st.s2.data() + std::int64_t(c) * d * d, d, d);
+          D.array().colwise() *= R.col(c).sqrt();
+          s2.template selfadjointView<Eigen::Lower>().rankUpdate(D.transpose());
+        }
+      }
+      if (st.type == CovarianceType::Tied) {
+        const std::vector<double> c = st.tied_center();
+        Eigen::Map<const Eigen::RowVectorXd> center(c.data(), d);
+        D = Xt.template cast<double>().rowwise() - center;
+        if (w != nullptr) D.array().colwise() *= Eigen::Map<const Eigen::ArrayXd>(w, t).sqrt();
+        Eigen::Map<RowMat<double>> s2(st.s2.data(), d, d);
+        s2.template selfadjointView<Eigen::Lower>().rankUpdate(D.transpose());
+      }
+      break;
+    }
+    case CovarianceType::Diag:
+    case CovarianceType::Spherical: {
+      for (std::int64_t i = 0; i < t; ++i) {
+        const T* x = X + i * d;
+        for (int c = 0; c < k; ++c) {
+          const double r = R(i, c);
+          const double* m = st.shift.data() + std::int64_t(c) * d;
+          double* s1 = st.s1.data() + std::int64_t(c) * d;
+          double* s2 = st.s2.data() + std::int64_t(c) * d;
+#pragma omp simd
+          for (int j = 0; j < d; ++j) {
+            const double z = double(x[j]) - m[j];
+            s1[j] += r * z;
+            s2[j] += r * z * z;
+          }
+        }
+      }
+      break;
+    }
+  }
+}
+
+template <class Fn>
+SufficientStats run_chunks(const SufficientStats& zero, std::int64_t n, int n_threads, Fn&& chunk_fn) {
+  const ChunkPlan plan = plan_chunks(n, std::int64_t(zero.s2.size()) + std::int64_t(zero.s1.size()));
+  std::vector<SufficientStats> parts(static_cast<std::size_t>(plan.count), zero);
+  parallel_for(n_threads, plan.count, [&](std::int64_t ci) {
+    const std::int64_t r0 = ci * plan.rows;
+    const std::int64_t r1 = std::min(n, r0 + plan.rows);
+    chunk_fn(r0, r1, parts[static_cast<std::size_t>(ci)]);
+  });
+  SufficientStats total = zero;
+  for (const auto& part : parts) total.merge(part);
+  return total;
+}
+
+void check_finite(const std::vector<double>& v, const char* what) {
+  for (double x : v) {
+    if (!std::isfinite(x)) throw std::invalid_argument(std::string(what) + " must be finite");
+  }
+}
+
+}  // namespace
+
+CovarianceType parse_covariance_type(const std::string& name) {
+  if (name == "full") return CovarianceType::Full;
+  if (name == "tied") return CovarianceType::Tied;
+  if (name == "diag") return CovarianceType::Diag;
+  if (name == "spherical") return CovarianceType::Spherical;
+  throw std::invalid_argument("covariance_type must be 'full', 'tied', 'diag' or 'spherical', got '" +
+                              name + "'");
+}
+
+std::int64_t prec_chol_size(CovarianceType type, int k, int d) {
+  switch (type) {
+    case CovarianceType::Full: return std::int64_t(k) * d * d;
+    case CovarianceType::Tied: return std::int64_t(d) * d;
+    case CovarianceType::Diag: return std::int64_t(k) * d;
+    case CovarianceType::Spherical: return k;
+  }
+  return 0;
+}
+
+void MixtureParams::validate() const {
+  if (n_components < 1 || n_features < 1)
+    throw std::invalid_argument("a mixture needs at least one component and one feature");
+  if (weights.size() != std::size_t(n_components) ||
+      means.size() != std::size_t(n_components) * n_features ||
+      std::int64_t(prec_chol.size()) != prec_chol_size(type, n_components, n_features))
+    throw std::invalid_argument("mixture parameters have inconsistent sizes");
+  check_finite(weights, "weights");
+  check_finite(means, "means");
+  check_finite(prec_chol, "precision Cholesky factors");
+  for (double w : weights) {
+    if (w <= 0) throw std::invalid_argument("mixture weights must be positive");
+  }
+}
+
+SufficientStats::SufficientStats(CovarianceType type_, int k, int d, std::vector<double> shift_)
+    : type(type_), n_components(k), n_features(d), shift(std::move(shift_)),
+      nk(std::size_t(k), 0.0), s1(std::size_t(k) * d, 0.0),
+      s2(static_cast<std::size_t>(s2_size(type_, k, d)), 0.0) {
+  if (shift.size() != std::size_t(k) * d) throw std::invalid_argument("shift must have k*d values");
+}
+
+std::vector<double> SufficientStats::tied_center() const {
+  std::vector<double> c(std::size_t(n_features), 0.0);
+  for (int k = 0; k < n_components; ++k)
+    for (int j = 0; j < n_features; ++j) c[j] += shift[std::size_t(k) * n_features + j];
+  for (double& v : c) v /= n_components;
+  return c;
+}
+
+void SufficientStats::merge(const SufficientStats& o) {
+  if (o.type != type || o.n_components != n_components || o.n_features != n_features || o.shift != shift)
+    throw std::invalid_argument("statistics to merge must share covariance type, sizes and shift");
+  sum_weight += o.sum_weight;
+  log_likelihood += o.log_likelihood;
+  for (std::size_t i = 0; i < nk.size(); ++i) nk[i] += o.nk[i];
+  for (std::size_t i = 0; i < s1.size(); ++i) s1[i] += o.s1[i];
+  for (std::size_t i = 0; i < s2.size(); ++i) s2[i] += o.s2[i];
+}
+
+template <class T>
+SufficientStats e_step_stats(const T* X, const double* sw, std::int64_t n, const MixtureParams& params,
+                             int n_threads) {
+  const TileKernel<T> kernel(params);
+  const int k = kernel.k(), d = kernel.d();
+  const SufficientStats zero(params.type, k, d, params.means);
+  const std::int64_t tile = kernel.tile_rows();
+  return run_chunks(zero, n, n_threads, [&](std::int64_t r0, std::int64_t r1, SufficientStats& st) {
+    RowMat<T> Y;
+    RowArr<double> L;
+    RowMat<double> D;
+    Eigen::ArrayXd lse;
+    for (std::int64_t i0 = r0; i0 < r1; i0 += tile) {
+      const std::int64_t t = std::min(tile, r1 - i0);
+      const T* Xt = X + i0 * d;
+      kernel.log_prob(Xt, t, Y, L);
+      normalize_rows(L, lse);
+      if (sw != nullptr) {
+        Eigen::Map<const Eigen::ArrayXd> w(sw + i0, t);
+        L.colwise() *= w;
+        st.sum_weight += w.sum();
+        st.log_likelihood += (w * lse).sum();
+      } else {
+        st.sum_weight += double(t);
+        st.log_likelihood += lse.sum();
+      }
+      accumulate(Xt, t, L, sw ? sw + i0 : nullptr, st, D);
+    }
+  });
+}
+
+template <class T>
+SufficientStats resp_stats(const T* X, const double* resp, const double* sw, std::int64_t n, int d, int k,
+                           CovarianceType type, const std::vector<double>& shift, int n_threads) {
+  const SufficientStats zero(type, k, d, shift);
+  const std::int64_t tile = 256;
+  return run_chunks(zero, n, n_threads, [&](std::int64_t r0, std::int64_t r1, SufficientStats& st) {
+    RowArr<double> R;
+    RowMat<double> D;
+    for (std::int64_t i0 = r0; i0 < r1; i0 += tile) {
+      const std::int64_t t = std::min(tile, r1 - i0);
+      R = Eigen::Map<const RowArr<double>>(resp + i0 * k, t, k);
+      if (sw != nullptr) {
+        Eigen::Map<const Eigen::ArrayXd> w(sw + i0, t);
+        R.colwise() *= w;
+        st.sum_weight += w.sum();
+      } else {
+        st.sum_weight += double(t);
+      }
+      accumulate(X + i0 * d, t, R, sw ? sw + i0 : nullptr, st, D);
+    }
+  });
+}
+
+std::vector<double> precision_cholesky(CovarianceType type, int k, int d, const std::vector<double>& cov) {
+  std::vector<double> out(static_cast<std::size_t>(prec_chol_size(type, k, d)));
+  if (type == CovarianceType::Full || type == CovarianceType::Tied) {
+    const int n_mat = type == CovarianceType::Full ? k : 1;
+    for (int c = 0; c < n_mat; ++c) {
+      Eigen::Map<const RowMat<double>> C(cov.data() + std::int64_t(c) * d * d, d, d);
+      Eigen::LLT<Eigen::MatrixXd> llt(C);
+      if (llt.info() != Eigen::Success || !(llt.matrixL().toDenseMatrix().diagonal().array() > 0).all())
+        throw std::invalid_argument(kIllDefinedCovariance);
+      const Eigen::MatrixXd Linv = llt.matrixL().solve(Eigen::MatrixXd::Identity(d, d));
+      Eigen::Map<RowMat<double>>(out.data() + std::int64_t(c) * d * d, d, d) = Linv.transpose();
+    }
+  } else {
+    for (std::size_t i = 0; i < cov.size(); ++i) {
+      if (!(cov[i] > 0) || !std::isfinite(cov[i])) throw std::invalid_argument(kIllDefinedCovariance);
+      out[i] = 1.0 / std::sqrt(cov[i]);
+    }
+  }
+  return out;
+}
+
+MStepResult m_step(const SufficientStats& st, double reg_covar, double resp_eps) {
+  const int k = st.n_components, d = st.n_features;
+  MStepResult res;
+  MixtureParams& p = res.params;
+  p.type = st.type;
+  p.n_components = k;
+  p.n_features = d;
+  p.weights.resize(k);
+  p.means.resize(std::size_t(k) * d);
+  std::vector<double> nkp(k);
+  double total = 0;
+  for (int c = 0; c < k; ++c) total += (nkp[c] = st.nk[c] + resp_eps);
+  for (int c = 0; c < k; ++c) p.weights[c] = nkp[c] / total;
+  // delta_k = mean_k - shift_k
+  RowMat<double> delta(k, d);
+  for (int c = 0; c < k; ++c)
+    for (int j = 0; j < d; ++j) {
+      delta(c, j) = st.s1[std::size_t(c) * d + j] / nkp[c];
+      p.means[std::size_t(c) * d + j] = st.shift[std::size_t(c) * d + j] + delta(c, j);
+    }
+  std::vector<double>& cov = res.covariances;
+  switch (st.type) {
+    case CovarianceType::Full: {
+      cov.resize(std::size_t(k) * d * d);
+      for (int c = 0; c < k; ++c) {
+        Eigen::Map<const RowMat<double>> s2(st.s2.data() + std::int64_t(c) * d * d, d, d);
+        Eigen::Map<const Eigen::VectorXd> s1(st.s1.data() + std::int64_t(c) * d, d);
+        const Eigen::VectorXd dl = delta.row(c).transpose();
+        Eigen::MatrixXd S = s2.selfadjointView<Eigen::Lower>();
+        S -= s1 * dl.transpose() + dl * s1.transpose();
+        S += st.nk[c] * dl * dl.transpose();
+        S /= nkp[c];
+        S.diagonal().array() += reg_covar;
+        Eigen::Map<RowMat<double>>(cov.data() + std::int64_t(c) * d * d, d, d) = S;
+      }
+      break;
+    }
+    case CovarianceType::Tied: {
+      const std::vector<double> center = st.tied_center();
+      Eigen::Map<const RowMat<double>> s2(st.s2.data(), d, d);
+      Eigen::MatrixXd S = s2.selfadjointView<Eigen::Lower>();
+      for (int c = 0; c < k; ++c) {
+        Eigen::VectorXd e(d);
+        for (int j = 0; j < d; ++j) e[j] = p.means[std::size_t(c) * d + j] - center[j];
+        S -= nkp[c] * e * e.transpose();
+      }
+      S /= total;
+      S.diagonal().array() += reg_covar;
+      cov.assign(S.data(), S.data() + std::int64_t(d) * d);  // symmetric: layout does not matter
+      break;
+    }
+    case CovarianceType::Diag:
+    case CovarianceType::Spherical: {
+      std::vector<double> var(std::size_t(k) * d);
+      for (int c = 0; c < k; ++c)
+        for (int j = 0; j < d; ++j) {
+          const std::size_t i = std::size_t(c) * d + j;
+          const double dl = delta(c, j);
+          var[i] = (st.s2[i] - 2 * dl * st.s1[i] + st.nk[c] * dl * dl) / nkp[c] + reg_covar;
+        }
+      if (st.type == CovarianceType::Diag) {
+        cov = std::move(var);
+      } else {
+        cov.assign(std::size_t(k), 0.0);
+        for (int c = 0; c < k; ++c) {
+          for (int j = 0; j < d; ++j) cov[c] += var[std::size_t(c) * d + j];
+          cov[c] /= d;
+        }
+      }
+      break;
+    }
+  }
+  p.prec_chol = precision_cholesky(st.type, k, d, cov);
+  return res;
+}
+
+template <class T>
+void log_prob_norm(const T* X, std::int64_t n, const MixtureParams& params, T* log_norm, T* log_resp,
+                   int n_threads) {
+  const TileKernel<T> kernel(params);
+  const int k = kernel.k(), d = kernel.d();
+  const std::int64_t tile = kernel.tile_rows();
+  const std::int64_t n_tiles = (n + tile - 1) / tile;
+  parallel_for(n_threads, n_tiles, [&](std::int64_t ti) {
+    RowMat<T> Y;
+    RowArr<double> L;
+    const std::int64_t i0 = ti * tile;
+    const std::int64_t t = std::min(tile, n - i0);
+    kernel.log_prob(X + i0 * d, t, Y, L);
+    const Eigen::ArrayXd mx = L.rowwise().maxCoeff();
+    const Eigen::ArrayXd lse = mx + (L.colwise() - mx).exp().rowwise().sum().log();
+    Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>(log_norm + i0, t) = lse.cast<T>();
+    if (log_resp != nullptr) {
+      Eigen::Map<RowArr<T>>(log_resp + i0 * k, t, k) = (L.colwise() - lse).template cast<T>();
+    }
+  });
+}
+
+#define SCALEGEN_INSTANTIATE(T)                                                                          \
+  template SufficientStats e_step_stats<T>(const T*, const double*, std::int64_t, const MixtureParams&, \
+                                           int);                                                         \
+  template SufficientStats resp_stats<T>(const T*, const double*, const double*, std::int64_t, int, int, \
+                                         CovarianceType, const std::vector<double>&, int);              \
+  template void log_prob_norm<T>(const T*, std::int64_t, const MixtureParams&, T*, T*, int);
+SCALEGEN_INSTANTIATE(float)
+SCALEGEN_INSTANTIATE(double)
+#undef SCALEGEN_INSTANTIATE
+
+}  // namespace scalegen::mixture
