@@ -74,10 +74,27 @@ void bind_typed(py::module_& m) {
         const CovarianceType t = parse_covariance_type(type);
         std::vector<double> s = to_vector(shift);
         py::gil_scoped_release release;
-        return resp_stats<T>(X.data(), resp.data(), w, X.shape(0), d, k, t, s, n_threads);
+        return resp_stats<T>(X.data(), resp.data(), nullptr, w, X.shape(0), d, k, t, s, n_threads);
       },
       py::arg("X"), py::arg("resp"), py::arg("sample_weight"), py::arg("covariance_type"), py::arg("shift"),
       py::arg("n_threads"), "Statistics of rows with given responsibilities, around shift.");
+  m.def(
+      "gmm_label_stats",
+      [](const CArray<T>& X, const CArray<std::int32_t>& labels, const std::optional<CArray<double>>& sw,
+         const std::string& type, const CArray<double>& shift, int n_threads) {
+        if (labels.ndim() != 1 || X.ndim() != 2 || labels.shape(0) != X.shape(0))
+          throw std::invalid_argument("labels must have one value per row of X");
+        if (shift.ndim() != 2 || shift.shape(1) != X.shape(1))
+          throw std::invalid_argument("shift must be (n_components, n_features)");
+        const int k = int(shift.shape(0)), d = int(X.shape(1));
+        const double* w = weights_ptr(sw, X.shape(0));
+        const CovarianceType t = parse_covariance_type(type);
+        std::vector<double> s = to_vector(shift);
+        py::gil_scoped_release release;
+        return resp_stats<T>(X.data(), nullptr, labels.data(), w, X.shape(0), d, k, t, s, n_threads);
+      },
+      py::arg("X"), py::arg("labels"), py::arg("sample_weight"), py::arg("covariance_type"), py::arg("shift"),
+      py::arg("n_threads"), "Statistics of rows with hard labels (negative: left out), around shift.");
   m.def(
       "gmm_log_prob_norm",
       [](const CArray<T>& X, const std::string& type, const CArray<double>& weights, const CArray<double>& means,
@@ -164,6 +181,9 @@ void bind_mixture(py::module_& m) {
       .def_readonly("sum_weight", &SufficientStats::sum_weight)
       .def_readonly("log_likelihood", &SufficientStats::log_likelihood)
       .def_property_readonly("nk", [](const SufficientStats& s) { return to_numpy(s.nk, {s.n_components}); })
+      .def_property_readonly("s1", [](const SufficientStats& s) { return to_numpy(s.s1, {s.n_components, s.n_features}); })
+      .def_property_readonly("shift",
+                             [](const SufficientStats& s) { return to_numpy(s.shift, {s.n_components, s.n_features}); })
       .def("merge", &SufficientStats::merge, py::arg("other"), "Adds the statistics of other rows.")
       .def("__iadd__", [](SufficientStats& s, const SufficientStats& o) -> SufficientStats& {
         s.merge(o);

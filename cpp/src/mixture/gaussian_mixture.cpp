@@ -362,8 +362,13 @@ SufficientStats e_step_stats(const T* X, const double* sw, std::int64_t n, const
 }
 
 template <class T>
-SufficientStats resp_stats(const T* X, const double* resp, const double* sw, std::int64_t n, int d, int k,
-                           CovarianceType type, const std::vector<double>& shift, int n_threads) {
+SufficientStats resp_stats(const T* X, const double* resp, const std::int32_t* labels, const double* sw,
+                           std::int64_t n, int d, int k, CovarianceType type, const std::vector<double>& shift,
+                           int n_threads) {
+  if ((resp == nullptr) == (labels == nullptr)) throw std::invalid_argument("give either resp or labels");
+  for (std::int64_t i = 0; labels != nullptr && i < n; ++i) {
+    if (labels[i] >= k) throw std::invalid_argument("labels must be below n_components");
+  }
   const SufficientStats zero(type, k, d, shift);
   const std::int64_t tile = 256;
   return run_chunks(zero, n, n_threads, [&](std::int64_t r0, std::int64_t r1, SufficientStats& st) {
@@ -371,15 +376,23 @@ SufficientStats resp_stats(const T* X, const double* resp, const double* sw, std
     RowMat<double> D;
     for (std::int64_t i0 = r0; i0 < r1; i0 += tile) {
       const std::int64_t t = std::min(tile, r1 - i0);
-      R = Eigen::Map<const RowArr<double>>(resp + i0 * k, t, k);
+      if (resp != nullptr) {
+        R = Eigen::Map<const RowArr<double>>(resp + i0 * k, t, k);
+      } else {
+        R.setZero(t, k);
+        for (std::int64_t i = 0; i < t; ++i) {
+          if (labels[i0 + i] >= 0) R(i, labels[i0 + i]) = 1.0;
+        }
+      }
+      // A row's weight counts for the rows it belongs to: sum_k r_ik.
+      Eigen::ArrayXd rw = R.rowwise().sum();
       if (sw != nullptr) {
         Eigen::Map<const Eigen::ArrayXd> w(sw + i0, t);
         R.colwise() *= w;
-        st.sum_weight += w.sum();
-      } else {
-        st.sum_weight += double(t);
+        rw *= w;
       }
-      accumulate(X + i0 * d, t, R, sw ? sw + i0 : nullptr, st, D);
+      st.sum_weight += rw.sum();
+      accumulate(X + i0 * d, t, R, rw.data(), st, D);
     }
   });
 }
@@ -506,7 +519,8 @@ void log_prob_norm(const T* X, std::int64_t n, const MixtureParams& params, T* l
 #define SCALEGEN_INSTANTIATE(T)                                                                          \
   template SufficientStats e_step_stats<T>(const T*, const double*, std::int64_t, const MixtureParams&, \
                                            int);                                                         \
-  template SufficientStats resp_stats<T>(const T*, const double*, const double*, std::int64_t, int, int, \
+  template SufficientStats resp_stats<T>(const T*, const double*, const std::int32_t*, const double*,     \
+                                         std::int64_t, int, int,                                         \
                                          CovarianceType, const std::vector<double>&, int);              \
   template void log_prob_norm<T>(const T*, std::int64_t, const MixtureParams&, T*, T*, int);
 SCALEGEN_INSTANTIATE(float)

@@ -68,9 +68,10 @@ template <class T>
 SufficientStats e_step_stats(const T* X, const double* sample_weight, std::int64_t n,
                              const MixtureParams& params, int n_threads);
 
-/// Statistics of rows with given responsibilities (n x k, row-major), around `shift`.
+/// Statistics of rows with given responsibilities around `shift`: either resp (n x k,
+/// row-major) or hard labels (n, a negative label leaves the row out); the other is null.
 template <class T>
-SufficientStats resp_stats(const T* X, const double* resp, const double* sample_weight,
+SufficientStats resp_stats(const T* X, const double* resp, const std::int32_t* labels, const double* sample_weight,
                            std::int64_t n, int n_features, int n_components,
                            CovarianceType type, const std::vector<double>& shift, int n_threads);
 

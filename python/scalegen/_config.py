@@ -1,0 +1,107 @@
+"""Thread count shared by all kernels: set_num_threads, get_num_threads, threads()."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import math
+import numbers
+import os
+from collections.abc import Iterator
+
+
+def available_cpus() -> int:
+    """Cores this process may use: its CPU affinity, capped by a cgroup CPU quota."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        n = os.cpu_count() or 1
+    quota = _cgroup_cpu_quota()
+    if quota is not None:
+        n = min(n, max(1, math.ceil(quota)))
+    return max(1, n)
+
+
+def _cgroup_cpu_quota() -> float | None:
+    candidates = [
+        ("/sys/fs/cgroup/cpu.max", None),  # cgroup v2: "quota period" or "max period"
+        ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us"),  # v1
+    ]
+    for path, period_path in candidates:
+        try:
+            with open(path) as f:
+                fields = f.read().split()
+            if period_path is None:
+                quota, period = fields[0], fields[1]
+            else:
+                with open(period_path) as f:
+                    quota, period = fields[0], f.read().strip()
+        except (OSError, IndexError):
+            continue
+        if quota in ("max", "-1"):
+            return None
+        try:
+            return int(quota) / int(period)
+        except (ValueError, ZeroDivisionError):
+            return None
+    return None
+
+
+def _default_threads() -> int:
+    env = os.environ.get("SCALEGEN_NUM_THREADS")
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            raise ValueError(f"SCALEGEN_NUM_THREADS must be a positive integer, got {env!r}") from None
+        if n >= 1:
+            return n
+        raise ValueError(f"SCALEGEN_NUM_THREADS must be a positive integer, got {env!r}")
+    return available_cpus()
+
+
+_global_threads = _default_threads()
+_override: contextvars.ContextVar[int | None] = contextvars.ContextVar("scalegen_threads", default=None)
+
+
+def _check(n: object) -> int:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise TypeError(f"the number of threads must be an int, got {type(n).__name__}")
+    if int(n) < 1:
+        raise ValueError(f"the number of threads must be at least 1, got {n}")
+    return int(n)
+
+
+def set_num_threads(n: int) -> None:
+    """Set how many threads scalegen's kernels use by default (estimators' n_jobs wins)."""
+    global _global_threads
+    _global_threads = _check(n)
+
+
+def get_num_threads() -> int:
+    """The number of threads kernels use when an estimator's n_jobs is None."""
+    override = _override.get()
+    return _global_threads if override is None else override
+
+
+@contextlib.contextmanager
+def threads(n: int) -> Iterator[None]:
+    """Use n threads inside the block (per Python thread and asyncio task)."""
+    token = _override.set(_check(n))
+    try:
+        yield
+    finally:
+        _override.reset(token)
+
+
+def resolve_n_jobs(n_jobs: int | None) -> int:
+    """Threads for an estimator's n_jobs: None -> the default, -1 -> all cores, -2 -> all but one."""
+    if n_jobs is None:
+        return get_num_threads()
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral):
+        raise TypeError(f"n_jobs must be an int or None, got {n_jobs!r}")
+    if n_jobs == 0:
+        raise ValueError("n_jobs == 0 has no meaning: use None, a positive count or -1 for all cores")
+    if n_jobs < 0:
+        return max(1, available_cpus() + 1 + int(n_jobs))
+    return int(n_jobs)

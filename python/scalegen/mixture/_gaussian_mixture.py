@@ -1,0 +1,467 @@
+"""GaussianMixture: scikit-learn's estimator, fitted by a fused OpenMP E-step + M-step."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+
+from .. import _core
+from .._config import resolve_n_jobs
+from ..utils._base import BaseEstimator, ConvergenceWarning
+from ..utils._validation import (
+    check_array,
+    check_is_fitted,
+    check_random_state,
+    check_sample_weight,
+    feature_names,
+)
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+
+
+@dataclass
+class _Params:
+    """A mixture in float64, as the kernels take it."""
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray | None
+    prec_chol: np.ndarray
+
+
+def _param_shape(covariance_type: str, k: int, d: int) -> tuple[int, ...]:
+    return {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}[covariance_type]
+
+
+def _prec_chol_from_precisions(precisions: np.ndarray, covariance_type: str) -> np.ndarray:
+    if covariance_type == "full":
+        return np.stack([np.linalg.cholesky(p) for p in precisions])
+    if covariance_type == "tied":
+        return np.linalg.cholesky(precisions)
+    return np.sqrt(precisions)
+
+
+def _precisions_from_chol(prec_chol: np.ndarray, covariance_type: str) -> np.ndarray:
+    if covariance_type == "full":
+        return np.einsum("kij,klj->kil", prec_chol, prec_chol)
+    if covariance_type == "tied":
+        return prec_chol @ prec_chol.T
+    return prec_chol**2
+
+
+class GaussianMixture(BaseEstimator):
+    """Gaussian mixture fitted by EM, a drop-in for ``sklearn.mixture.GaussianMixture``.
+
+    Same parameters, methods and fitted attributes as scikit-learn's, plus ``n_jobs``
+    (threads of the C++ kernels; None uses ``scalegen.get_num_threads()``),
+    ``sample_weight`` in ``fit`` and ``lower_bounds_``. Each EM iteration is one fused
+    pass over X: log-densities, responsibilities and float64 sufficient statistics,
+    reduced in a fixed order so that results do not depend on the thread count.
+    """
+
+    def __init__(
+        self,
+        n_components: int = 1,
+        *,
+        covariance_type: str = "full",
+        tol: float = 1e-3,
+        reg_covar: float = 1e-6,
+        max_iter: int = 100,
+        n_init: int = 1,
+        init_params: str = "kmeans",
+        weights_init: Any = None,
+        means_init: Any = None,
+        precisions_init: Any = None,
+        random_state: Any = None,
+        warm_start: bool = False,
+        verbose: int = 0,
+        verbose_interval: int = 10,
+        n_jobs: int | None = None,
+    ) -> None:
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.n_jobs = n_jobs
+
+    # ------------------------------------------------------------------ validation
+    def _check_parameters(self) -> None:
+        def integer(name: str, low: int) -> None:
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, Integral) or v < low:
+                raise ValueError(
+                    f"The '{name}' parameter of GaussianMixture must be an int in the range "
+                    f"[{low}, inf). Got {v!r} instead."
+                )
+
+        def real(name: str) -> None:
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, Real) or not v >= 0 or not np.isfinite(v):
+                raise ValueError(
+                    f"The '{name}' parameter of GaussianMixture must be a float in the range "
+                    f"[0.0, inf). Got {v!r} instead."
+                )
+
+        integer("n_components", 1)
+        integer("max_iter", 0)
+        integer("n_init", 1)
+        integer("verbose_interval", 1)
+        real("tol")
+        real("reg_covar")
+        if self.covariance_type not in COVARIANCE_TYPES:
+            raise ValueError(
+                "The 'covariance_type' parameter of GaussianMixture must be a str among "
+                f"{set(COVARIANCE_TYPES)}. Got {self.covariance_type!r} instead."
+            )
+        if self.init_params not in INIT_PARAMS:
+            raise ValueError(
+                "The 'init_params' parameter of GaussianMixture must be a str among "
+                f"{set(INIT_PARAMS)}. Got {self.init_params!r} instead."
+            )
+        resolve_n_jobs(self.n_jobs)
+
+    def _checked_inits(self, d: int) -> tuple[np.ndarray | None, ...]:
+        """Validated float64 copies of weights_init, means_init and precisions_init."""
+        k, cov = self.n_components, self.covariance_type
+
+        def as_array(value: Any, name: str, shape: tuple[int, ...]) -> np.ndarray | None:
+            if value is None:
+                return None
+            arr = np.array(value, dtype=np.float64)  # a copy: the user's array is never touched
+            if arr.shape != shape:
+                raise ValueError(
+                    f"The parameter '{name}' should have the shape of {shape}, but got {arr.shape}"
+                )
+            if not np.isfinite(arr).all():
+                raise ValueError(f"The parameter '{name}' contains NaN or infinity")
+            return arr
+
+        weights = as_array(self.weights_init, "weights", (k,))
+        if weights is not None:
+            if (weights < 0).any() or (weights > 1).any():
+                raise ValueError(
+                    "The parameter 'weights' should be in the range [0, 1], but got max value "
+                    f"{weights.max():.5f}, min value {weights.min():.5f}"
+                )
+            if not np.isclose(weights.sum(), 1.0, rtol=0, atol=1e-8):
+                raise ValueError(
+                    f"The parameter 'weights' should be normalized, but got sum(weights) = "
+                    f"{weights.sum():.5f}"
+                )
+        means = as_array(self.means_init, "means", (k, d))
+        precisions = as_array(self.precisions_init, "precisions", _param_shape(cov, k, d))
+        if precisions is not None:
+            if cov in ("full", "tied"):
+                for p in precisions if cov == "full" else [precisions]:
+                    if not np.allclose(p, p.T) or not (np.linalg.eigvalsh(p) > 0).all():
+                        raise ValueError(f"'{cov} precision' should be symmetric, positive-definite")
+            elif (precisions <= 0).any():
+                raise ValueError(f"'{cov} precision' should be positive")
+        return weights, means, precisions
+
+    def _validate_X(self, X: Any, *, reset: bool) -> np.ndarray:
+        names = feature_names(X)
+        arr = check_array(X, "X", "GaussianMixture", min_samples=2 if reset else 1)
+        if reset:
+            self.n_features_in_ = arr.shape[1]
+            if names is not None:
+                self.feature_names_in_ = names
+            elif hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        else:
+            check_is_fitted(self, "means_")
+            if arr.shape[1] != self.n_features_in_:
+                raise ValueError(
+                    f"X has {arr.shape[1]} features, but GaussianMixture is expecting "
+                    f"{self.n_features_in_} features as input."
+                )
+        return arr
+
+    # ------------------------------------------------------------------ kernels
+    def _em_step(self, X: np.ndarray, sw: np.ndarray | None, p: _Params, n_threads: int) -> tuple[_Params, float]:
+        """One fused E-step + M-step: the new parameters and the lower bound of p."""
+        stats = _core.gmm_e_step(
+            X, sw, self.covariance_type, p.weights, p.means, p.prec_chol, n_threads
+        )
+        lower_bound = stats.log_likelihood / stats.sum_weight
+        return self._m_step(stats, X.dtype), lower_bound
+
+    def _m_step(self, stats: Any, dtype: np.dtype) -> _Params:
+        eps = 10 * np.finfo(dtype).eps  # scikit-learn's guard on empty components
+        weights, means, covariances, prec_chol = _core.gmm_m_step(stats, float(self.reg_covar), float(eps))
+        if self.covariance_type == "tied":
+            covariances = covariances.T  # symmetric, returned in column-major order
+        return _Params(weights, means, covariances, prec_chol)
+
+    def _initial_params(
+        self, X: np.ndarray, sw: np.ndarray | None, rng: np.random.Generator, inits: tuple, n_threads: int
+    ) -> _Params:
+        weights_init, means_init, precisions_init = inits
+        k, (n, d) = self.n_components, X.shape
+        p: _Params | None = None
+        if weights_init is None or means_init is None or precisions_init is None:
+            p = self._params_from_data(X, sw, rng, n_threads)
+        weights = weights_init if weights_init is not None else p.weights  # type: ignore[union-attr]
+        means = means_init if means_init is not None else p.means  # type: ignore[union-attr]
+        if precisions_init is not None:
+            covariances = None
+            prec_chol = _prec_chol_from_precisions(precisions_init, self.covariance_type)
+        else:
+            covariances, prec_chol = p.covariances, p.prec_chol  # type: ignore[union-attr]
+        return _Params(weights, means.reshape(k, d), covariances, prec_chol)
+
+    def _params_from_data(
+        self, X: np.ndarray, sw: np.ndarray | None, rng: np.random.Generator, n_threads: int
+    ) -> _Params:
+        """Parameters from the responsibilities init_params gives (scikit-learn's _initialize)."""
+        k, (n, d) = self.n_components, X.shape
+        cov = self.covariance_type
+        zero_shift = np.zeros((k, d))
+        seed = int(rng.integers(2**63 - 1))
+        if self.init_params == "random":
+            resp = rng.uniform(size=(n, k))
+            resp /= resp.sum(axis=1, keepdims=True)
+
+            def stats_at(shift: np.ndarray) -> Any:
+                return _core.gmm_resp_stats(X, resp, sw, cov, shift, n_threads)
+        else:
+            labels = np.full(n, -1, dtype=np.int32)
+            if self.init_params == "kmeans":
+                idx = _core.kmeans_plusplus(X, sw, k, seed, n_threads)
+                centers, labels, _, _ = _core.kmeans_lloyd(
+                    X, sw, X[idx].astype(np.float64), 300, 1e-4, n_threads
+                )
+            else:
+                if self.init_params == "k-means++":
+                    idx = _core.kmeans_plusplus(X, sw, k, seed, n_threads)
+                else:  # random_from_data
+                    idx = rng.choice(n, size=k, replace=False)
+                labels[np.asarray(idx)] = np.arange(k, dtype=np.int32)
+
+            def stats_at(shift: np.ndarray) -> Any:
+                return _core.gmm_label_stats(X, labels, sw, cov, shift, n_threads)
+
+        # Two passes: the first finds the means, the second sums deviations around them.
+        around_zero = stats_at(zero_shift)
+        means = around_zero.s1 / (around_zero.nk + 10 * np.finfo(X.dtype).eps)[:, None]
+        return self._m_step(stats_at(means), X.dtype)
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> GaussianMixture:
+        """Estimate the parameters by EM (n_init starts, the best lower bound kept)."""
+        self._fit(X, sample_weight)
+        return self
+
+    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
+        """Fit, then the most probable component of each row of X."""
+        Xc = self._fit(X, sample_weight)
+        return self._log_prob_norm(Xc, with_resp=True)[1].argmax(axis=1)
+
+    def _fit(self, X: Any, sample_weight: Any) -> np.ndarray:
+        self._check_parameters()
+        Xc = self._validate_X(X, reset=True)
+        n, d = Xc.shape
+        if n < self.n_components:
+            raise ValueError(
+                "Expected n_samples >= n_components but got n_components = "
+                f"{self.n_components}, n_samples = {n}"
+            )
+        sw = check_sample_weight(sample_weight, n)
+        inits = self._checked_inits(d)
+        n_threads = resolve_n_jobs(self.n_jobs)
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        n_init = self.n_init if do_init else 1
+        rng = check_random_state(self.random_state)
+
+        best: tuple[float, _Params, int, list[float], bool] | None = None
+        for init in range(n_init):
+            if self.verbose:
+                print(f"Initialization {init}")
+            if do_init:
+                p = self._initial_params(Xc, sw, rng, inits, n_threads)
+                lower_bound = -np.inf
+            else:
+                p = self._fitted_params()
+                lower_bound = self.lower_bound_
+            bounds: list[float] = []
+            converged = False
+            n_iter = 0
+            progress = _Progress(self.verbose, self.verbose_interval, self.max_iter)
+            for n_iter in range(1, self.max_iter + 1):
+                prev = lower_bound
+                p, lower_bound = self._em_step(Xc, sw, p, n_threads)
+                if not np.isfinite(lower_bound):
+                    raise ValueError(
+                        "The log-likelihood is not finite: the data may be too far from the "
+                        "initial components; scale the input data or increase reg_covar."
+                    )
+                bounds.append(lower_bound)
+                change = lower_bound - prev
+                progress.update(n_iter, lower_bound, change)
+                if abs(change) < self.tol:
+                    converged = True
+                    break
+            progress.close(converged, lower_bound)
+            if best is None or lower_bound > best[0]:
+                best = (lower_bound, p, n_iter, bounds, converged)
+        assert best is not None
+        lower_bound, p, n_iter, bounds, converged = best
+        if not converged and self.max_iter > 0:
+            warnings.warn(
+                "Best performing initialization did not converge. Try different init "
+                "parameters, or increase max_iter, tol, or check for degenerate data.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        self._set_params_(p, Xc.dtype)
+        self.converged_ = converged
+        self.n_iter_ = n_iter
+        self.lower_bound_ = lower_bound
+        self.lower_bounds_ = bounds
+        return Xc
+
+    def _fitted_params(self) -> _Params:
+        return _Params(
+            np.asarray(self.weights_, dtype=np.float64),
+            np.asarray(self.means_, dtype=np.float64),
+            np.asarray(self.covariances_, dtype=np.float64),
+            np.asarray(self.precisions_cholesky_, dtype=np.float64),
+        )
+
+    def _set_params_(self, p: _Params, dtype: np.dtype) -> None:
+        covariances = p.covariances
+        if covariances is None:  # only with max_iter=0 and precisions_init
+            covariances = _covariances_from_chol(p.prec_chol, self.covariance_type)
+        self.weights_ = p.weights.astype(dtype)
+        self.means_ = p.means.astype(dtype)
+        self.covariances_ = covariances.astype(dtype)
+        self.precisions_cholesky_ = p.prec_chol.astype(dtype)
+        self.precisions_ = _precisions_from_chol(p.prec_chol, self.covariance_type).astype(dtype)
+
+    # ------------------------------------------------------------------ inference
+    def _log_prob_norm(self, X: np.ndarray, *, with_resp: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        p = self._fitted_params()
+        return _core.gmm_log_prob_norm(
+            X, self.covariance_type, p.weights, p.means, p.prec_chol, resolve_n_jobs(self.n_jobs), with_resp
+        )
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Log-likelihood log p(x) of each row of X."""
+        Xc = self._validate_X(X, reset=False)
+        return self._log_prob_norm(Xc, with_resp=False)[0]
+
+    def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
+        """Mean (weighted, with sample_weight) log-likelihood of the rows of X."""
+        scores = self.score_samples(X)
+        sw = check_sample_weight(sample_weight, scores.shape[0])
+        return float(np.average(scores.astype(np.float64), weights=sw))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Posterior probability of each component for each row of X."""
+        Xc = self._validate_X(X, reset=False)
+        log_resp = self._log_prob_norm(Xc, with_resp=True)[1]
+        return np.exp(log_resp, out=log_resp)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable component of each row of X."""
+        Xc = self._validate_X(X, reset=False)
+        return self._log_prob_norm(Xc, with_resp=True)[1].argmax(axis=1)
+
+    def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Draw n_samples rows (float64) and their component labels."""
+        check_is_fitted(self, "means_")
+        if isinstance(n_samples, bool) or not isinstance(n_samples, Integral) or n_samples < 1:
+            raise ValueError(
+                f"Invalid value for 'n_samples': {n_samples!r}. The sampling requires at least one sample."
+            )
+        rng = check_random_state(self.random_state)
+        p = self._fitted_params()
+        weights = p.weights / p.weights.sum()
+        counts = rng.multinomial(n_samples, weights)
+        d = p.means.shape[1]
+        parts = []
+        for c, m in enumerate(counts):
+            z = rng.standard_normal((m, d))
+            if self.covariance_type == "full":
+                z = z @ np.linalg.cholesky(p.covariances[c]).T  # type: ignore[index]
+            elif self.covariance_type == "tied":
+                z = z @ np.linalg.cholesky(p.covariances).T  # type: ignore[arg-type]
+            else:
+                z = z * np.sqrt(p.covariances[c])  # type: ignore[index]
+            parts.append(p.means[c] + z)
+        labels = np.repeat(np.arange(self.n_components), counts)
+        return np.vstack(parts), labels
+
+    def _n_parameters(self) -> int:
+        k, d = self.means_.shape
+        cov = {"full": k * d * (d + 1) / 2, "diag": k * d, "tied": d * (d + 1) / 2, "spherical": k}
+        return int(cov[self.covariance_type] + k * d + k - 1)
+
+    def bic(self, X: Any) -> float:
+        """Bayesian information criterion of the model on X (lower is better)."""
+        n = np.asarray(X).shape[0]
+        return -2 * self.score(X) * n + self._n_parameters() * np.log(n)
+
+    def aic(self, X: Any) -> float:
+        """Akaike information criterion of the model on X (lower is better)."""
+        n = np.asarray(X).shape[0]
+        return -2 * self.score(X) * n + 2 * self._n_parameters()
+
+
+def _covariances_from_chol(prec_chol: np.ndarray, covariance_type: str) -> np.ndarray:
+    precisions = _precisions_from_chol(prec_chol, covariance_type)
+    if covariance_type in ("full", "tied"):
+        return np.linalg.inv(precisions)
+    return 1.0 / precisions
+
+
+class _Progress:
+    """Iteration progress: scikit-learn's messages, or a tqdm bar when it is installed."""
+
+    def __init__(self, verbose: int, interval: int, max_iter: int) -> None:
+        self.verbose, self.interval = verbose, interval
+        self.start = self.last = time.perf_counter()
+        self.bar = None
+        if verbose >= 1 and max_iter > 1:
+            try:
+                from tqdm.auto import tqdm
+
+                self.bar = tqdm(total=max_iter, desc="EM", unit="it", leave=False)
+            except ImportError:
+                pass
+
+    def update(self, n_iter: int, lower_bound: float, change: float) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(lower_bound=f"{lower_bound:.5f}", change=f"{change:.2e}")
+        elif self.verbose and n_iter % self.interval == 0:
+            now = time.perf_counter()
+            if self.verbose >= 2:
+                print(f"  Iteration {n_iter}\t time lapse {now - self.last:.5f}s\t ll change {change:.5f}")
+            else:
+                print(f"  Iteration {n_iter}")
+            self.last = now
+
+    def close(self, converged: bool, lower_bound: float) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        if self.verbose:
+            msg = "converged" if converged else "did not converge"
+            elapsed = time.perf_counter() - self.start
+            print(f"Initialization {msg}. time lapse {elapsed:.5f}s\t lower bound {lower_bound:.5f}.")

@@ -1,0 +1,1 @@
+"""Shared helpers of the Python API: estimator base, validation, random states."""

@@ -1,0 +1,72 @@
+"""A scikit-learn compatible estimator base that does not import scikit-learn."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+
+class NotFittedError(ValueError, AttributeError):
+    """Raised when a method needs a fitted estimator (as scikit-learn's NotFittedError)."""
+
+
+class ConvergenceWarning(UserWarning):
+    """An iterative fit stopped before converging (as scikit-learn's ConvergenceWarning)."""
+
+
+class BaseEstimator:
+    """get_params/set_params/repr from the __init__ signature, as scikit-learn's."""
+
+    _estimator_type = "density_estimator"
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return sorted(
+            p.name
+            for p in sig.parameters.values()
+            if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+        )
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Parameters of this estimator, by name."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> BaseEstimator:
+        """Set parameters by name; unknown names are a ValueError."""
+        valid = set(self._param_names())
+        for key, value in params.items():
+            if key not in valid:
+                raise ValueError(
+                    f"Invalid parameter {key!r} for estimator {type(self).__name__}. "
+                    f"Valid parameters are: {sorted(valid)!r}."
+                )
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        sig = inspect.signature(type(self).__init__)
+        changed = []
+        for name in self._param_names():
+            default = sig.parameters[name].default
+            value = getattr(self, name)
+            try:
+                same = bool(value is default or value == default)
+            except Exception:  # arrays compare elementwise
+                same = False
+            if not same:
+                changed.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def __sklearn_tags__(self) -> Any:
+        # Only scikit-learn's estimator checks ask for tags, so it is imported here.
+        from sklearn.utils import InputTags, Tags, TargetTags
+
+        return Tags(
+            estimator_type=self._estimator_type,
+            target_tags=TargetTags(required=False),
+            input_tags=InputTags(),
+        )
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return any(k.endswith("_") and not k.startswith("_") for k in vars(self))

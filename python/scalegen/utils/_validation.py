@@ -1,0 +1,105 @@
+"""Input checks shared by the estimators; messages follow scikit-learn's where it has one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._base import NotFittedError
+
+
+def check_array(X: Any, name: str, estimator: str, *, min_samples: int = 1) -> np.ndarray:
+    """A C-contiguous float32/float64 2-D copy-or-view of X with finite values."""
+    if hasattr(X, "dtypes") and hasattr(X, "to_numpy"):  # pandas DataFrame
+        X = X.to_numpy()
+    if isinstance(X, np.ndarray) and X.dtype.kind == "c":
+        raise ValueError("Complex data not supported")
+    arr = np.asarray(X)
+    if arr.dtype.kind not in "fiub":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{name} must be numeric: {e}") from None
+    dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64
+    if arr.ndim != 2:
+        raise ValueError(
+            f"Expected 2D array, got {arr.ndim}D array instead. Reshape your data either using "
+            "array.reshape(-1, 1) if your data has a single feature or array.reshape(1, -1) if "
+            "it contains a single sample."
+        )
+    n, d = arr.shape
+    if n < min_samples:
+        raise ValueError(
+            f"Found array with {n} sample(s) (shape={arr.shape}) while a minimum of "
+            f"{min_samples} is required by {estimator}."
+        )
+    if d < 1:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 1 is "
+            f"required by {estimator}."
+        )
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    if not np.isfinite(arr).all():
+        if np.isnan(arr).any():
+            raise ValueError(f"Input {name} contains NaN.")
+        raise ValueError(f"Input {name} contains infinity or a value too large for {arr.dtype!r}.")
+    return arr
+
+
+def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
+    """None or a float64 vector of n_samples finite, non-negative weights with a positive sum."""
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight)
+    if w.ndim == 0:
+        w = np.full(n_samples, float(w))
+    if w.dtype.kind not in "fiub":
+        raise ValueError(f"sample_weight must be numeric, got dtype {w.dtype}")
+    w = np.ascontiguousarray(w, dtype=np.float64)
+    if w.ndim != 1:
+        raise ValueError("Sample weights must be 1D array or scalar")
+    if w.shape[0] != n_samples:
+        raise ValueError(f"sample_weight.shape == {w.shape}, expected ({n_samples},)!")
+    if not np.isfinite(w).all():
+        raise ValueError("sample_weight contains NaN or infinity")
+    if (w < 0).any():
+        raise ValueError("Negative values in data passed to sample_weight")
+    if w.sum() <= 0:
+        raise ValueError("sample_weight sums to zero: at least one sample must have a positive weight")
+    return w
+
+
+def check_is_fitted(estimator: Any, attribute: str) -> None:
+    """NotFittedError with scikit-learn's wording when attribute is missing."""
+    if not hasattr(estimator, attribute):
+        raise NotFittedError(
+            f"This {type(estimator).__name__} instance is not fitted yet. Call 'fit' with "
+            "appropriate arguments before using this estimator."
+        )
+
+
+def feature_names(X: Any) -> np.ndarray | None:
+    """Column names of a DataFrame when they are all strings, as scikit-learn keeps them."""
+    columns = getattr(X, "columns", None)
+    if columns is None:
+        return None
+    names = list(columns)
+    if names and all(isinstance(c, str) for c in names):
+        return np.asarray(names, dtype=object)
+    return None
+
+
+def check_random_state(random_state: Any) -> np.random.Generator:
+    """A numpy Generator from None, an int, a Generator or a legacy RandomState."""
+    if random_state is None or isinstance(random_state, np.random.Generator):
+        return np.random.default_rng(random_state)
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(0, 2**31 - 1))
+    if isinstance(random_state, int | np.integer) and not isinstance(random_state, bool):
+        if random_state < 0:
+            raise ValueError(f"random_state must be non-negative, got {random_state}")
+        return np.random.default_rng(int(random_state))
+    raise ValueError(
+        f"random_state must be None, an int, a numpy Generator or RandomState, got {random_state!r}"
+    )
