@@ -31,6 +31,8 @@ void bind_common(py::module_& m) {
       },
       py::arg("n_threads"), py::arg("n_iter") = 1024,
       "Diagnostic: how many distinct threads ran a parallel loop asked to use n_threads.");
+  m.def("last_parallel_threads", &last_parallel_threads,
+        "Diagnostic: how many threads ran iterations of the last parallel loop of any kernel.");
   m.def("in_forked_child", &in_forked_child, "True in a process forked after the core was loaded.");
   m.def(
       "raise_in_parallel",

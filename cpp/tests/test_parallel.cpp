@@ -1,5 +1,7 @@
 // Threads: explicit counts are honoured, exceptions cross parallel regions safely.
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <stdexcept>
 #include <vector>
 
@@ -15,10 +17,16 @@ int main() {
 
   // Every iteration runs exactly once.
   std::vector<int> hits(1000, 0);
-  parallel_for(2, 1000, [&](std::int64_t i) { hits[i] += 1; });
+  parallel_for(2, 1000, [&](std::int64_t i) {
+    hits[i] += 1;
+    std::this_thread::sleep_for(std::chrono::microseconds(20));  // give both threads work
+  });
   bool all_once = true;
   for (int h : hits) all_once = all_once && h == 1;
   CHECK(all_once);
+  CHECK(last_parallel_threads() == 2);
+  parallel_for(1, 1000, [&](std::int64_t i) { hits[i] += 1; });
+  CHECK(last_parallel_threads() == 1);
 
   // An exception inside the region is captured and rethrown on the caller, with its message.
   for (int threads : {1, 2}) {

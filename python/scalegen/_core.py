@@ -39,6 +39,6 @@ def _choose_level() -> str:
     raise ImportError("no build of scalegen's core can run on this CPU")
 
 
-LEVEL = _choose_level()
+LEVEL: str = _choose_level()
 _module = importlib.import_module(f"scalegen._core_{LEVEL}")
 globals().update({name: getattr(_module, name) for name in dir(_module) if not name.startswith("__")})

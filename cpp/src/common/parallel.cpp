@@ -11,6 +11,7 @@ namespace scalegen {
 namespace {
 
 std::atomic<bool> g_forked_child{false};
+std::atomic<int> g_last_parallel_threads{0};
 
 void mark_forked_child() { g_forked_child.store(true); }
 
@@ -27,6 +28,15 @@ int resolve_threads(int n_threads) {
   if (n_threads < 1) throw std::invalid_argument("the number of threads must be at least 1");
   return in_forked_child() ? 1 : n_threads;
 }
+
+int last_parallel_threads() { return g_last_parallel_threads.load(); }
+
+namespace detail {
+void record_parallel_threads(std::uint64_t mask) {
+  g_last_parallel_threads.store(__builtin_popcountll(mask));
+}
+int current_thread_num() { return omp_get_thread_num(); }
+}  // namespace detail
 
 int probe_parallel_threads(int n_threads, int n_iter) {
   if (n_iter < 1) throw std::invalid_argument("n_iter must be at least 1");

@@ -7,23 +7,19 @@
 #include <stdexcept>
 
 #include "scalegen/common/parallel.hpp"
+#include "tile_kernel.hpp"
 
 namespace scalegen::mixture {
 namespace {
 
-template <class T>
-using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using detail::ColArr;
+using detail::RowMat;
 template <class T>
 using RowArr = Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using Vec = Eigen::VectorXd;
-
-constexpr double kLog2Pi = 1.8378770664093454835606594728112;
 // Statistics of all chunks alive at once stay under this many bytes.
 constexpr std::int64_t kChunkStatsBudget = 64LL << 20;
 constexpr std::int64_t kMinChunkRows = 2048;
 constexpr std::int64_t kMaxChunks = 512;
-// A tile's per-row workspace is kept near this size so it stays in L2.
-constexpr std::int64_t kTileBytes = 192 << 10;
 
 const char* kIllDefinedCovariance =
     "Fitting the mixture model failed because some components have ill-defined empirical "
@@ -51,202 +47,6 @@ ChunkPlan plan_chunks(std::int64_t n, std::int64_t stats_doubles) {
   const std::int64_t rows = std::max<std::int64_t>(1, (n + count - 1) / count);
   count = std::max<std::int64_t>(1, (n + rows - 1) / rows);
   return {rows, count};
-}
-
-// Precomputed, type-converted parameters and per-tile kernels of one E-step.
-template <class T>
-class TileKernel {
- public:
-  TileKernel(const MixtureParams& p) : p_(p), k_(p.n_components), d_(p.n_features) {
-    p.validate();
-    cst_.resize(k_);
-    const auto d = d_;
-    for (int c = 0; c < k_; ++c) cst_[c] = std::log(p.weights[c]) - 0.5 * d * kLog2Pi;
-    switch (p.type) {
-      case CovarianceType::Full: {
-        // Ucat = [U_1 ... U_k] (d x kd) and bias B_k = m_k U_k.
-        ucat_.resize(d, std::int64_t(k_) * d);
-        bias_.resize(1, std::int64_t(k_) * d);
-        for (int c = 0; c < k_; ++c) {
-          Eigen::Map<const RowMat<double>> U(p.prec_chol.data() + std::int64_t(c) * d * d, d, d);
-          Eigen::Map<const Eigen::RowVectorXd> m(p.means.data() + std::int64_t(c) * d, d);
-          ucat_.middleCols(std::int64_t(c) * d, d) = U.cast<T>();
-          bias_.middleCols(std::int64_t(c) * d, d) = (m * U).cast<T>();
-          cst_[c] += U.diagonal().array().abs().log().sum();
-        }
-        break;
-      }
-      case CovarianceType::Tied: {
-        Eigen::Map<const RowMat<double>> U(p.prec_chol.data(), d, d);
-        Eigen::Map<const RowMat<double>> M(p.means.data(), k_, d);
-        ucat_ = U.cast<T>();
-        bias_ = (M * U).cast<T>();
-        const double logdet = U.diagonal().array().abs().log().sum();
-        for (int c = 0; c < k_; ++c) cst_[c] += logdet;
-        break;
-      }
-      case CovarianceType::Diag: {
-        Eigen::Map<const RowMat<double>> P(p.prec_chol.data(), k_, d);
-        ucat_ = P.cast<T>();
-        for (int c = 0; c < k_; ++c) cst_[c] += P.row(c).array().log().sum();
-        break;
-      }
-      case CovarianceType::Spherical: {
-        ucat_ = Eigen::Map<const RowMat<double>>(p.prec_chol.data(), 1, k_).cast<T>();
-        for (int c = 0; c < k_; ++c) cst_[c] += d * std::log(p.prec_chol[c]);
-        break;
-      }
-    }
-    means_ = Eigen::Map<const RowMat<double>>(p.means.data(), k_, d).cast<T>();
-  }
-
-  int k() const { return k_; }
-  int d() const { return d_; }
-
-  /// Rows per tile so that the tile's workspace stays in L2.
-  std::int64_t tile_rows() const {
-    std::int64_t per_row = (std::int64_t(k_) + d_) * 8;
-    if (p_.type == CovarianceType::Full) per_row += std::int64_t(k_) * d_ * sizeof(T);
-    return std::clamp<std::int64_t>(kTileBytes / per_row, 8, 512);
-  }
-
-  /// Weighted log-probabilities log pi_k + log N(x_i | k) of t rows into L (t x k).
-  void log_prob(const T* X, std::int64_t t, RowMat<T>& Y, RowArr<double>& L) const {
-    const int k = k_, d = d_;
-    Eigen::Map<const RowMat<T>> Xt(X, t, d);
-    L.resize(t, k);
-    switch (p_.type) {
-      case CovarianceType::Full: {
-        Y.resize(t, std::int64_t(k) * d);
-        Y.noalias() = Xt * ucat_;
-        for (std::int64_t i = 0; i < t; ++i) {
-          const T* y = Y.data() + i * std::int64_t(k) * d;
-          const T* b = bias_.data();
-          for (int c = 0; c < k; ++c) {
-            T q = 0;
-#pragma omp simd reduction(+ : q)
-            for (int j = 0; j < d; ++j) {
-              const T z = y[std::int64_t(c) * d + j] - b[std::int64_t(c) * d + j];
-              q += z * z;
-            }
-            L(i, c) = cst_[c] - 0.5 * double(q);
-          }
-        }
-        break;
-      }
-      case CovarianceType::Tied: {
-        Y.resize(t, d);
-        Y.noalias() = Xt * ucat_;
-        for (std::int64_t i = 0; i < t; ++i) {
-          const T* y = Y.data() + i * d;
-          for (int c = 0; c < k; ++c) {
-            const T* b = bias_.data() + std::int64_t(c) * d;
-            T q = 0;
-#pragma omp simd reduction(+ : q)
-            for (int j = 0; j < d; ++j) q += (y[j] - b[j]) * (y[j] - b[j]);
-            L(i, c) = cst_[c] - 0.5 * double(q);
-          }
-        }
-        break;
-      }
-      case CovarianceType::Diag:
-      case CovarianceType::Spherical: {
-        const bool diag = p_.type == CovarianceType::Diag;
-        for (std::int64_t i = 0; i < t; ++i) {
-          const T* x = X + i * d;
-          for (int c = 0; c < k; ++c) {
-            const T* m = means_.data() + std::int64_t(c) * d;
-            T q = 0;
-            if (diag) {
-              const T* pr = ucat_.data() + std::int64_t(c) * d;
-#pragma omp simd reduction(+ : q)
-              for (int j = 0; j < d; ++j) {
-                const T z = (x[j] - m[j]) * pr[j];
-                q += z * z;
-              }
-            } else {
-#pragma omp simd reduction(+ : q)
-              for (int j = 0; j < d; ++j) q += (x[j] - m[j]) * (x[j] - m[j]);
-              q *= ucat_(0, c) * ucat_(0, c);
-            }
-            L(i, c) = cst_[c] - 0.5 * double(q);
-          }
-        }
-        break;
-      }
-    }
-  }
-
- private:
-  const MixtureParams& p_;
-  int k_, d_;
-  RowMat<T> ucat_, bias_, means_;
-  std::vector<double> cst_;
-};
-
-// In place: L (t x k) of log-probabilities becomes responsibilities exp(L - lse); lse (t)
-// receives the per-row log-sum-exp.
-void normalize_rows(RowArr<double>& L, Eigen::ArrayXd& lse) {
-  const Eigen::ArrayXd mx = L.rowwise().maxCoeff();
-  L = (L.colwise() - mx).exp();
-  const Eigen::ArrayXd s = L.rowwise().sum();
-  lse = mx + s.log();
-  L.colwise() /= s;
-}
-
-// Adds rows X (t x d) with responsibilities R (t x k, already multiplied by the sample
-// weights) and weights w (t) to stats. D is scratch.
-template <class T>
-void accumulate(const T* X, std::int64_t t, const RowArr<double>& R, const double* w,
-                SufficientStats& st, RowMat<double>& D) {
-  const int k = st.n_components, d = st.n_features;
-  Eigen::Map<const RowMat<T>> Xt(X, t, d);
-  Eigen::Map<Eigen::VectorXd> nk(st.nk.data(), k);
-  nk += R.matrix().colwise().sum().transpose();
-  switch (st.type) {
-    case CovarianceType::Full:
-    case CovarianceType::Tied: {
-      for (int c = 0; c < k; ++c) {
-        Eigen::Map<const Eigen::RowVectorXd> m(st.shift.data() + std::int64_t(c) * d, d);
-        D = Xt.template cast<double>().rowwise() - m;
-        Eigen::Map<Eigen::VectorXd> s1(st.s1.data() + std::int64_t(c) * d, d);
-        s1.noalias() += D.transpose() * R.col(c).matrix();
-        if (st.type == CovarianceType::Full) {
-          Eigen::Map<RowMat<double>> s2(st.s2.data() + std::int64_t(c) * d * d, d, d);
-          D.array().colwise() *= R.col(c).sqrt();
-          s2.template selfadjointView<Eigen::Lower>().rankUpdate(D.transpose());
-        }
-      }
-      if (st.type == CovarianceType::Tied) {
-        const std::vector<double> c = st.tied_center();
-        Eigen::Map<const Eigen::RowVectorXd> center(c.data(), d);
-        D = Xt.template cast<double>().rowwise() - center;
-        if (w != nullptr) D.array().colwise() *= Eigen::Map<const Eigen::ArrayXd>(w, t).sqrt();
-        Eigen::Map<RowMat<double>> s2(st.s2.data(), d, d);
-        s2.template selfadjointView<Eigen::Lower>().rankUpdate(D.transpose());
-      }
-      break;
-    }
-    case CovarianceType::Diag:
-    case CovarianceType::Spherical: {
-      for (std::int64_t i = 0; i < t; ++i) {
-        const T* x = X + i * d;
-        for (int c = 0; c < k; ++c) {
-          const double r = R(i, c);
-          const double* m = st.shift.data() + std::int64_t(c) * d;
-          double* s1 = st.s1.data() + std::int64_t(c) * d;
-          double* s2 = st.s2.data() + std::int64_t(c) * d;
-#pragma omp simd
-          for (int j = 0; j < d; ++j) {
-            const double z = double(x[j]) - m[j];
-            s1[j] += r * z;
-            s2[j] += r * z * z;
-          }
-        }
-      }
-      break;
-    }
-  }
 }
 
 template <class Fn>
@@ -333,20 +133,20 @@ void SufficientStats::merge(const SufficientStats& o) {
 template <class T>
 SufficientStats e_step_stats(const T* X, const double* sw, std::int64_t n, const MixtureParams& params,
                              int n_threads) {
-  const TileKernel<T> kernel(params);
+  const detail::TileKernel<T> kernel(params);
   const int k = kernel.k(), d = kernel.d();
   const SufficientStats zero(params.type, k, d, params.means);
   const std::int64_t tile = kernel.tile_rows();
   return run_chunks(zero, n, n_threads, [&](std::int64_t r0, std::int64_t r1, SufficientStats& st) {
-    RowMat<T> Y;
-    RowArr<double> L;
-    RowMat<double> D;
+    std::vector<typename detail::Simd<T>::V> XT, Y;
+    ColArr L, R(r1 - r0, k);
     Eigen::ArrayXd lse;
+    // Responsibilities tile by tile (L2-sized tiles for the densities), then the
+    // statistics of the whole chunk at once (long, efficient rank updates).
     for (std::int64_t i0 = r0; i0 < r1; i0 += tile) {
       const std::int64_t t = std::min(tile, r1 - i0);
-      const T* Xt = X + i0 * d;
-      kernel.log_prob(Xt, t, Y, L);
-      normalize_rows(L, lse);
+      kernel.log_prob(X + i0 * d, t, XT, Y, L);
+      detail::log_sum_exp_rows(L, lse, true);
       if (sw != nullptr) {
         Eigen::Map<const Eigen::ArrayXd> w(sw + i0, t);
         L.colwise() *= w;
@@ -356,8 +156,9 @@ SufficientStats e_step_stats(const T* X, const double* sw, std::int64_t n, const
         st.sum_weight += double(t);
         st.log_likelihood += lse.sum();
       }
-      accumulate(Xt, t, L, sw ? sw + i0 : nullptr, st, D);
+      R.middleRows(i0 - r0, t) = L;
     }
+    detail::accumulate(X + r0 * d, r1 - r0, R, sw ? sw + r0 : nullptr, st);
   });
 }
 
@@ -370,30 +171,26 @@ SufficientStats resp_stats(const T* X, const double* resp, const std::int32_t* l
     if (labels[i] >= k) throw std::invalid_argument("labels must be below n_components");
   }
   const SufficientStats zero(type, k, d, shift);
-  const std::int64_t tile = 256;
   return run_chunks(zero, n, n_threads, [&](std::int64_t r0, std::int64_t r1, SufficientStats& st) {
-    RowArr<double> R;
-    RowMat<double> D;
-    for (std::int64_t i0 = r0; i0 < r1; i0 += tile) {
-      const std::int64_t t = std::min(tile, r1 - i0);
-      if (resp != nullptr) {
-        R = Eigen::Map<const RowArr<double>>(resp + i0 * k, t, k);
-      } else {
-        R.setZero(t, k);
-        for (std::int64_t i = 0; i < t; ++i) {
-          if (labels[i0 + i] >= 0) R(i, labels[i0 + i]) = 1.0;
-        }
+    const std::int64_t t = r1 - r0;
+    ColArr R;
+    if (resp != nullptr) {
+      R = Eigen::Map<const RowArr<double>>(resp + r0 * k, t, k);
+    } else {
+      R.setZero(t, k);
+      for (std::int64_t i = 0; i < t; ++i) {
+        if (labels[r0 + i] >= 0) R(i, labels[r0 + i]) = 1.0;
       }
-      // A row's weight counts for the rows it belongs to: sum_k r_ik.
-      Eigen::ArrayXd rw = R.rowwise().sum();
-      if (sw != nullptr) {
-        Eigen::Map<const Eigen::ArrayXd> w(sw + i0, t);
-        R.colwise() *= w;
-        rw *= w;
-      }
-      st.sum_weight += rw.sum();
-      accumulate(X + i0 * d, t, R, rw.data(), st, D);
     }
+    // A row's weight counts for the components it belongs to: sum_k r_ik.
+    Eigen::ArrayXd rw = R.rowwise().sum();
+    if (sw != nullptr) {
+      Eigen::Map<const Eigen::ArrayXd> w(sw + r0, t);
+      R.colwise() *= w;
+      rw *= w;
+    }
+    st.sum_weight += rw.sum();
+    detail::accumulate(X + r0 * d, t, R, rw.data(), st);
   });
 }
 
@@ -497,21 +294,22 @@ MStepResult m_step(const SufficientStats& st, double reg_covar, double resp_eps)
 template <class T>
 void log_prob_norm(const T* X, std::int64_t n, const MixtureParams& params, T* log_norm, T* log_resp,
                    int n_threads) {
-  const TileKernel<T> kernel(params);
+  const detail::TileKernel<T> kernel(params);
   const int k = kernel.k(), d = kernel.d();
   const std::int64_t tile = kernel.tile_rows();
-  const std::int64_t n_tiles = (n + tile - 1) / tile;
-  parallel_for(n_threads, n_tiles, [&](std::int64_t ti) {
-    RowMat<T> Y;
-    RowArr<double> L;
-    const std::int64_t i0 = ti * tile;
-    const std::int64_t t = std::min(tile, n - i0);
-    kernel.log_prob(X + i0 * d, t, Y, L);
-    const Eigen::ArrayXd mx = L.rowwise().maxCoeff();
-    const Eigen::ArrayXd lse = mx + (L.colwise() - mx).exp().rowwise().sum().log();
-    Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>(log_norm + i0, t) = lse.cast<T>();
-    if (log_resp != nullptr) {
-      Eigen::Map<RowArr<T>>(log_resp + i0 * k, t, k) = (L.colwise() - lse).template cast<T>();
+  // Blocks of tiles share one set of buffers (large ones would be mmap'ed afresh per tile).
+  const std::int64_t block = tile * 16;
+  parallel_for(n_threads, (n + block - 1) / block, [&](std::int64_t bi) {
+    std::vector<typename detail::Simd<T>::V> XT, Y;
+    ColArr L;
+    Eigen::ArrayXd lse;
+    for (std::int64_t i0 = bi * block, end = std::min(n, i0 + block); i0 < end; i0 += tile) {
+      const std::int64_t t = std::min(tile, end - i0);
+      kernel.log_prob(X + i0 * d, t, XT, Y, L);
+      if (log_resp != nullptr) Eigen::Map<RowArr<T>>(log_resp + i0 * k, t, k) = L.template cast<T>();
+      detail::log_sum_exp_rows(L, lse, false);
+      Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>(log_norm + i0, t) = lse.cast<T>();
+      if (log_resp != nullptr) Eigen::Map<RowArr<T>>(log_resp + i0 * k, t, k).colwise() -= lse.cast<T>();
     }
   });
 }

@@ -18,6 +18,15 @@ bool in_forked_child();
 /// Diagnostic: how many distinct threads executed a parallel loop of `n_iter` iterations.
 int probe_parallel_threads(int n_threads, int n_iter);
 
+/// Diagnostic: how many distinct threads ran iterations of the last parallel_for.
+int last_parallel_threads();
+
+namespace detail {
+/// Records which threads ran a parallel_for (bit i: OpenMP thread i, up to 64).
+void record_parallel_threads(std::uint64_t mask);
+int current_thread_num();
+}  // namespace detail
+
 /// Keeps the first exception thrown inside a parallel region so it can be rethrown outside.
 class ExceptionCollector {
  public:
@@ -51,11 +60,14 @@ class ExceptionCollector {
 template <class F>
 void parallel_for(int n_threads, std::int64_t n, F&& fn) {
   ExceptionCollector errors;
+  std::atomic<std::uint64_t> ran{0};
   const int threads = resolve_threads(n_threads);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1 && n > 1)
   for (std::int64_t i = 0; i < n; ++i) {
+    ran.fetch_or(std::uint64_t(1) << (detail::current_thread_num() & 63), std::memory_order_relaxed);
     errors.run([&] { fn(i); });
   }
+  detail::record_parallel_threads(ran.load());
   errors.rethrow();
 }
 

@@ -1,0 +1,53 @@
+# The README's commands. Each target sets up .venv itself, so a fresh clone needs nothing else.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check
+SANITIZE_BUILD := build/sanitize
+
+.PHONY: demo test bench cpp-test pytest lint stubs install-demo install-test clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+install-demo: $(PY)
+	$(PIP) install -q ".[plot,progress]"
+
+install-test: $(PY)
+	$(PIP) install -q ".[test,plot,progress]"
+
+## make demo: install and run the main job (writes into ./scalegen-demo)
+demo: install-demo
+	$(VENV)/bin/scalegen demo --out scalegen-demo
+
+## make test: C++ tests under AddressSanitizer + UBSan, lint, then pytest
+test: install-test cpp-test lint pytest
+
+cpp-test: install-test
+	$(VENV)/bin/cmake -S . -B $(SANITIZE_BUILD) -G Ninja -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV)/bin/ninja) \
+	  -DSCALEGEN_BUILD_PYTHON=OFF -DSCALEGEN_BUILD_TESTS=ON -DSCALEGEN_SANITIZE=ON \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPython_EXECUTABLE=$(abspath $(PY))
+	$(VENV)/bin/cmake --build $(SANITIZE_BUILD)
+	$(VENV)/bin/ctest --test-dir $(SANITIZE_BUILD) --output-on-failure
+
+lint: install-test
+	$(VENV)/bin/ruff check python tests bench tools
+	$(VENV)/bin/mypy
+	$(PY) tools/gen_stubs.py --check
+
+pytest: install-test
+	$(PY) -m pytest -q
+
+## make bench: scalegen against its peers, tables on screen and JSON in bench/results
+bench: $(PY)
+	$(PIP) install -q ".[bench]"
+	mkdir -p bench/results
+	$(PY) bench/bench_mixture.py --json bench/results/mixture.json
+
+## make stubs: regenerate python/scalegen/_core.pyi after changing the bindings
+stubs: install-test
+	$(PY) tools/gen_stubs.py
+
+clean:
+	rm -rf build $(VENV) scalegen-demo bench/results

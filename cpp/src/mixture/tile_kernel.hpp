@@ -1,0 +1,404 @@
+#pragma once
+// Internal to the mixture kernels: per-tile log-densities and per-chunk statistics.
+// Rows are the vector lanes everywhere: tiles of X are transposed (d x t), so no loop
+// needs a horizontal reduction and float32 data runs 16 lanes wide on AVX-512.
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "scalegen/mixture/gaussian_mixture.hpp"
+
+namespace scalegen::mixture::detail {
+
+template <class T>
+using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+/// Column-major t x k table: one contiguous column of rows per component.
+using ColArr = Eigen::ArrayXXd;
+
+constexpr double kLog2Pi = 1.8378770664093454835606594728112;
+
+/// A 64-byte SIMD register of T (8 doubles, 16 floats); the compiler maps it onto
+/// whatever the target has (4 SSE2, 2 AVX2 or 1 AVX-512 register).
+template <class T>
+struct Simd {
+  static constexpr int W = 64 / sizeof(T);
+  typedef T V __attribute__((vector_size(64)));
+};
+
+/// Rows of a tile rounded up to whole SIMD registers.
+template <class T>
+std::int64_t padded_rows(std::int64_t t) {
+  return (t + Simd<T>::W - 1) / Simd<T>::W * Simd<T>::W;
+}
+
+/// Precomputed, type-converted parameters of one E-step and its tile kernels.
+template <class T>
+class TileKernel {
+ public:
+  using V = typename Simd<T>::V;
+  static constexpr int W = Simd<T>::W;
+  static constexpr int J = 8;  // columns of the precision factor per register block
+
+  explicit TileKernel(const MixtureParams& p) : type_(p.type), k_(p.n_components), d_(p.n_features) {
+    p.validate();
+    const int k = k_, d = d_;
+    dp_ = (d + J - 1) / J * J;
+    cst_.resize(k);
+    for (int c = 0; c < k; ++c) cst_[c] = std::log(p.weights[c]) - 0.5 * d * kLog2Pi;
+    // All arithmetic on rows happens around one center, in T, so float32 keeps its
+    // precision for data far from the origin.
+    center_.assign(d, 0.0);
+    for (int c = 0; c < k; ++c)
+      for (int j = 0; j < d; ++j) center_[j] += p.means[std::size_t(c) * d + j] / k;
+    switch (type_) {
+      case CovarianceType::Full:
+      case CovarianceType::Tied: {
+        const int n_mat = type_ == CovarianceType::Full ? k : 1;
+        // U padded to d x dp with zero columns; bias_k = (m_k - center) U_k, padded.
+        u_.assign(std::size_t(n_mat) * d * dp_, T(0));
+        bias_.assign(std::size_t(k) * dp_, T(0));
+        ranges_.resize(std::size_t(n_mat) * (dp_ / J));
+        for (int m = 0; m < n_mat; ++m) {
+          const double* U = p.prec_chol.data() + std::size_t(m) * d * d;
+          double logdet = 0;
+          for (int j = 0; j < d; ++j) logdet += std::log(std::fabs(U[j * d + j]));
+          for (int a = 0; a < d; ++a)
+            for (int j = 0; j < d; ++j) u_[(std::size_t(m) * d + a) * dp_ + j] = T(U[a * d + j]);
+          // Rows a with a non-zero in a block of J columns: triangular factors skip the rest.
+          for (int jb = 0; jb < dp_ / J; ++jb) {
+            int lo = d, hi = 0;
+            for (int a = 0; a < d; ++a)
+              for (int j = jb * J; j < std::min(d, jb * J + J); ++j)
+                if (U[a * d + j] != 0) lo = std::min(lo, a), hi = std::max(hi, a + 1);
+            ranges_[std::size_t(m) * (dp_ / J) + jb] = {lo, std::max(lo, hi)};
+          }
+          const int c_end = type_ == CovarianceType::Full ? m + 1 : k;
+          for (int c = type_ == CovarianceType::Full ? m : 0; c < c_end; ++c) {
+            cst_[c] += logdet;
+            for (int j = 0; j < d; ++j) {
+              double b = 0;
+              for (int a = 0; a < d; ++a) b += (p.means[std::size_t(c) * d + a] - center_[a]) * U[a * d + j];
+              bias_[std::size_t(c) * dp_ + j] = T(b);
+            }
+          }
+        }
+        break;
+      }
+      case CovarianceType::Diag:
+      case CovarianceType::Spherical: {
+        prec_.resize(std::size_t(k) * d);
+        mc_.resize(std::size_t(k) * d);
+        for (int c = 0; c < k; ++c)
+          for (int j = 0; j < d; ++j) {
+            const double pr = type_ == CovarianceType::Diag ? p.prec_chol[std::size_t(c) * d + j] : p.prec_chol[c];
+            prec_[std::size_t(c) * d + j] = T(pr);
+            mc_[std::size_t(c) * d + j] = T(p.means[std::size_t(c) * d + j] - center_[j]);
+            cst_[c] += std::log(pr);
+          }
+        break;
+      }
+    }
+  }
+
+  int k() const { return k_; }
+  int d() const { return d_; }
+  const std::vector<double>& center() const { return center_; }
+
+  /// Rows per tile: the transposed tile and its log-densities stay in L2.
+  std::int64_t tile_rows() const {
+    const std::int64_t per_row = std::int64_t(dp_) * (sizeof(T) + (type_ == CovarianceType::Tied ? sizeof(T) : 0)) +
+                                 std::int64_t(k_) * 8;
+    return std::clamp<std::int64_t>((128 << 10) / per_row / W * W, W, 1024);
+  }
+
+  /// Log-densities plus log-weights of t rows of X (row-major) into L (t x k).
+  /// XT and Y are scratch buffers reused across calls.
+  void log_prob(const T* X, std::int64_t t, std::vector<V>& XT, std::vector<V>& Y, ColArr& L) const {
+    const int k = k_, d = d_;
+    const std::int64_t nb = padded_rows<T>(t) / W;  // register blocks of rows
+    // XT[a * nb + b] holds feature a of rows b*W .. b*W+W-1, centered; padding rows are 0.
+    XT.assign(std::size_t(d) * nb, V{});
+    T* xt = reinterpret_cast<T*>(XT.data());
+    for (std::int64_t b = 0; b < nb; ++b) {  // one cache line of XT at a time
+      const std::int64_t rows = std::min<std::int64_t>(W, t - b * W);
+      for (int a = 0; a < d; ++a)
+        for (std::int64_t l = 0; l < rows; ++l)
+          xt[(std::size_t(a) * nb + b) * W + l] = T(double(X[(b * W + l) * d + a]) - center_[a]);
+    }
+    L.resize(t, k);
+    std::vector<T> q(std::size_t(nb) * W);
+    for (int c = 0; c < k; ++c) {
+      switch (type_) {
+        case CovarianceType::Full: full_block(XT.data(), nb, c, c, q.data()); break;
+        case CovarianceType::Tied:
+          if (c == 0) tied_project(XT.data(), nb, Y);
+          tied_block(Y.data(), nb, c, q.data());
+          break;
+        default: diag_block(XT.data(), nb, c, q.data());
+      }
+      double* out = L.col(c).data();
+      for (std::int64_t i = 0; i < t; ++i) out[i] = cst_[c] - 0.5 * double(q[i]);
+    }
+  }
+
+ private:
+  struct Range {
+    int lo, hi;
+  };
+
+  // q = ||XT^T U_m - bias_c||^2 for each row, J columns of U at a time in registers.
+  void full_block(const V* XT, std::int64_t nb, int m, int c, T* q_out) const {
+    const int d = d_, nj = dp_ / J;
+    const T* U = u_.data() + std::size_t(m) * d * dp_;
+    const T* bias = bias_.data() + std::size_t(c) * dp_;
+    for (std::int64_t b = 0; b < nb; ++b) {
+      V q{};
+      for (int jb = 0; jb < nj; ++jb) {
+        const Range r = ranges_[std::size_t(m) * nj + jb];
+        const T* bj = bias + jb * J;
+        V acc0 = V{} - bj[0], acc1 = V{} - bj[1], acc2 = V{} - bj[2], acc3 = V{} - bj[3];
+        V acc4 = V{} - bj[4], acc5 = V{} - bj[5], acc6 = V{} - bj[6], acc7 = V{} - bj[7];
+        for (int a = r.lo; a < r.hi; ++a) {
+          const V x = XT[std::size_t(a) * nb + b];
+          const T* u = U + std::size_t(a) * dp_ + jb * J;
+          acc0 += x * u[0];
+          acc1 += x * u[1];
+          acc2 += x * u[2];
+          acc3 += x * u[3];
+          acc4 += x * u[4];
+          acc5 += x * u[5];
+          acc6 += x * u[6];
+          acc7 += x * u[7];
+        }
+        q += acc0 * acc0 + acc1 * acc1 + acc2 * acc2 + acc3 * acc3;
+        q += acc4 * acc4 + acc5 * acc5 + acc6 * acc6 + acc7 * acc7;
+      }
+      std::copy_n(reinterpret_cast<const T*>(&q), W, q_out + b * W);
+    }
+  }
+
+  // Y = XT^T U (the one tied factor), stored like XT with dp features.
+  void tied_project(const V* XT, std::int64_t nb, std::vector<V>& Y) const {
+    Y.assign(std::size_t(dp_) * nb, V{});
+    const int d = d_, nj = dp_ / J;
+    for (std::int64_t b = 0; b < nb; ++b)
+      for (int jb = 0; jb < nj; ++jb) {
+        const Range r = ranges_[jb];
+        V acc[J] = {};
+        for (int a = r.lo; a < r.hi; ++a) {
+          const V x = XT[std::size_t(a) * nb + b];
+          const T* u = u_.data() + std::size_t(a) * dp_ + jb * J;
+          for (int jj = 0; jj < J; ++jj) acc[jj] += x * u[jj];
+        }
+        for (int jj = 0; jj < J; ++jj) Y[std::size_t(jb * J + jj) * nb + b] = acc[jj];
+      }
+    (void)d;
+  }
+
+  void tied_block(const V* Y, std::int64_t nb, int c, T* q_out) const {
+    const T* bias = bias_.data() + std::size_t(c) * dp_;
+    for (std::int64_t b = 0; b < nb; ++b) {
+      V q{};
+      for (int j = 0; j < d_; ++j) {
+        const V z = Y[std::size_t(j) * nb + b] - bias[j];
+        q += z * z;
+      }
+      std::copy_n(reinterpret_cast<const T*>(&q), W, q_out + b * W);
+    }
+  }
+
+  void diag_block(const V* XT, std::int64_t nb, int c, T* q_out) const {
+    const T* m = mc_.data() + std::size_t(c) * d_;
+    const T* pr = prec_.data() + std::size_t(c) * d_;
+    for (std::int64_t b = 0; b < nb; ++b) {
+      V q{};
+      for (int j = 0; j < d_; ++j) {
+        const V z = (XT[std::size_t(j) * nb + b] - m[j]) * pr[j];
+        q += z * z;
+      }
+      std::copy_n(reinterpret_cast<const T*>(&q), W, q_out + b * W);
+    }
+  }
+
+  CovarianceType type_;
+  int k_, d_, dp_ = 0;
+  std::vector<double> cst_, center_;
+  std::vector<T> u_, bias_, prec_, mc_;
+  std::vector<Range> ranges_;
+};
+
+/// Row-wise log-sum-exp of L (t x k) into lse; with `normalize`, L becomes the
+/// responsibilities exp(L - lse). Column-major, so every step vectorises over rows.
+inline void log_sum_exp_rows(ColArr& L, Eigen::ArrayXd& lse, bool normalize) {
+  const Eigen::ArrayXd mx = L.rowwise().maxCoeff();
+  L.colwise() -= mx;
+  L = L.exp();
+  const Eigen::ArrayXd s = L.rowwise().sum();
+  lse = mx + s.log();
+  if (normalize) {
+    L.colwise() *= s.inverse();
+    // Responsibilities below 1e-200 change no statistic, but as subnormal operands
+    // (around exp(-708)) they slow every multiply that touches them ~100x.
+    L = (L < 1e-200).select(0.0, L);
+  }
+}
+
+/// Sum of the lanes of a register.
+inline double lane_sum(const Simd<double>::V& v) {
+  double s = 0;
+  for (int l = 0; l < Simd<double>::W; ++l) s += v[l];
+  return s;
+}
+
+/// Rows of X (t x d) transposed into registers: XT[a * stride + b] holds feature a of
+/// rows b*W .. b*W+W-1 in float64; features are padded to dp, rows with zeros. The
+/// stride is odd so that features never sit a multiple of 4 KiB apart (L1 set conflicts).
+template <class T>
+std::int64_t transpose_rows(const T* X, std::int64_t t, int d, int dp, std::vector<Simd<double>::V>& XT) {
+  constexpr int W = Simd<double>::W;
+  const std::int64_t nb = padded_rows<double>(t) / W, stride = nb | 1;
+  XT.assign(std::size_t(dp) * stride, Simd<double>::V{});
+  double* xt = reinterpret_cast<double*>(XT.data());
+  for (std::int64_t b = 0; b < nb; ++b) {  // one cache line of XT at a time
+    const std::int64_t rows = std::min<std::int64_t>(W, t - b * W);
+    for (int a = 0; a < d; ++a)
+      for (std::int64_t l = 0; l < rows; ++l) xt[(std::size_t(a) * stride + b) * W + l] = double(X[(b * W + l) * d + a]);
+  }
+  return stride;
+}
+
+/// For each of n_sets weightings r_s (RV: n_sets x nb registers, zero past the last row)
+/// and centers m_s (n_sets x d): s1_s += sum_i r_si (x_i - m_s) and, with S, the lower
+/// triangle of S_s (d x d) += sum_i r_si (x_i - m_s)(x_i - m_s)^T.
+/// Rows are the lanes. 4 x 4 blocks of S are accumulated in registers over a slab of
+/// rows small enough to stay in L1 while every set passes over it; lane sums are taken
+/// once at the end.
+inline void weighted_moments(const std::vector<Simd<double>::V>& XT, std::int64_t stride, std::int64_t nb, int d,
+                             const std::vector<Simd<double>::V>& RV, const double* m, int n_sets, double* s1,
+                             double* S) {
+  using V = Simd<double>::V;
+  constexpr std::int64_t kSlab = 16;  // registers of rows per slab (128 rows of float64)
+  const int d4 = (d + 3) / 4 * 4, nab = d4 / 4;
+  const int n_blocks = S ? nab * (nab + 1) / 2 : 0;
+  std::vector<V> acc(std::size_t(n_sets) * (std::size_t(n_blocks) * 16 + d4), V{});
+  auto center = [&](int set, int a) { return a < d ? m[std::size_t(set) * d + a] : 0.0; };
+  for (std::int64_t s0 = 0; s0 < nb; s0 += kSlab) {
+    const std::int64_t s1_end = std::min(nb, s0 + kSlab);
+    for (int set = 0; set < n_sets; ++set) {
+      const V* rv = RV.data() + std::size_t(set) * nb;
+      V* blocks = acc.data() + std::size_t(set) * (std::size_t(n_blocks) * 16 + d4);
+      V* sums = blocks + std::size_t(n_blocks) * 16;
+      int block = 0;
+      for (int a0 = 0; a0 < d4; a0 += 4) {
+        const double ma[4] = {center(set, a0), center(set, a0 + 1), center(set, a0 + 2), center(set, a0 + 3)};
+        // First moments come with the first block of each block row.
+        for (int b0 = 0; b0 <= (S ? a0 : 0); b0 += 4) {
+          const double mb[4] = {center(set, b0), center(set, b0 + 1), center(set, b0 + 2), center(set, b0 + 3)};
+          V c[4][4], sum[4];
+          V* out = blocks + std::size_t(block) * 16;
+          for (int p = 0; p < 4; ++p) {
+            sum[p] = sums[a0 + p];
+            for (int q = 0; q < 4; ++q) c[p][q] = S ? out[p * 4 + q] : V{};
+          }
+          const bool first = b0 == 0;
+          for (std::int64_t b = s0; b < s1_end; ++b) {
+            const V rr = rv[b];
+            V za[4], zb[4];
+#pragma GCC unroll 4
+            for (int p = 0; p < 4; ++p) za[p] = (XT[std::size_t(a0 + p) * stride + b] - ma[p]) * rr;
+            if (first) {
+#pragma GCC unroll 4
+              for (int p = 0; p < 4; ++p) sum[p] += za[p];
+            }
+            if (!S) continue;
+#pragma GCC unroll 4
+            for (int q = 0; q < 4; ++q) zb[q] = XT[std::size_t(b0 + q) * stride + b] - mb[q];
+#pragma GCC unroll 4
+            for (int p = 0; p < 4; ++p)
+#pragma GCC unroll 4
+              for (int q = 0; q < 4; ++q) c[p][q] += za[p] * zb[q];
+          }
+          for (int p = 0; p < 4; ++p) {
+            sums[a0 + p] = sum[p];
+            if (S)
+              for (int q = 0; q < 4; ++q) out[p * 4 + q] = c[p][q];
+          }
+          if (S) ++block;
+        }
+      }
+    }
+  }
+  for (int set = 0; set < n_sets; ++set) {
+    const V* blocks = acc.data() + std::size_t(set) * (std::size_t(n_blocks) * 16 + d4);
+    const V* sums = blocks + std::size_t(n_blocks) * 16;
+    for (int a = 0; a < d; ++a) s1[std::size_t(set) * d + a] += lane_sum(sums[a]);
+    if (!S) continue;
+    int block = 0;
+    for (int a0 = 0; a0 < d4; a0 += 4)
+      for (int b0 = 0; b0 <= a0; b0 += 4, ++block)
+        for (int p = 0; p < 4; ++p)
+          for (int q = 0; q < 4; ++q) {
+            const int ia = a0 + p, ib = b0 + q;
+            if (ia < d && ib <= ia)
+              S[(std::size_t(set) * d + ia) * d + ib] += lane_sum(blocks[std::size_t(block) * 16 + p * 4 + q]);
+          }
+  }
+}
+
+/// Adds rows X (t x d, row-major) with responsibilities R (t x k, already multiplied by
+/// the sample weights) to st. row_weight (t, or null for ones) is sum_k R(i, k), needed
+/// by the tied second moment.
+template <class T>
+void accumulate(const T* X, std::int64_t t, const ColArr& R, const double* row_weight, SufficientStats& st) {
+  using V = Simd<double>::V;
+  constexpr int W = Simd<double>::W;
+  const int k = st.n_components, d = st.n_features;
+  Eigen::Map<Eigen::VectorXd>(st.nk.data(), k) += R.matrix().colwise().sum().transpose();
+  const std::int64_t nb = padded_rows<double>(t) / W;
+  std::vector<V> XT;
+  const std::int64_t stride = transpose_rows(X, t, d, (d + 3) / 4 * 4, XT);
+  std::vector<V> RV(std::size_t(k) * nb, V{});
+  for (int c = 0; c < k; ++c) std::copy_n(R.col(c).data(), t, reinterpret_cast<double*>(RV.data() + std::size_t(c) * nb));
+  switch (st.type) {
+    case CovarianceType::Full:
+      weighted_moments(XT, stride, nb, d, RV, st.shift.data(), k, st.s1.data(), st.s2.data());
+      break;
+    case CovarianceType::Tied: {
+      weighted_moments(XT, stride, nb, d, RV, st.shift.data(), k, st.s1.data(), nullptr);
+      std::vector<V> rw(std::size_t(nb), V{});
+      double* w = reinterpret_cast<double*>(rw.data());
+      if (row_weight != nullptr) {
+        std::copy_n(row_weight, t, w);
+      } else {
+        std::fill(w, w + t, 1.0);
+      }
+      const std::vector<double> center = st.tied_center();
+      std::vector<double> unused(std::size_t(d), 0.0);
+      weighted_moments(XT, stride, nb, d, rw, center.data(), 1, unused.data(), st.s2.data());
+      break;
+    }
+    default:
+      // Diagonal second moments: per feature, vectorised over rows.
+      for (int c = 0; c < k; ++c) {
+        const V* rv = RV.data() + std::size_t(c) * nb;
+        const double* m = st.shift.data() + std::size_t(c) * d;
+        double* s1 = st.s1.data() + std::size_t(c) * d;
+        double* s2 = st.s2.data() + std::size_t(c) * d;
+        for (int a = 0; a < d; ++a) {
+          V acc1{}, acc2{};
+          for (std::int64_t b = 0; b < nb; ++b) {
+            const V z = XT[std::size_t(a) * stride + b] - m[a];
+            const V rz = rv[b] * z;
+            acc1 += rz;
+            acc2 += rz * z;
+          }
+          s1[a] += lane_sum(acc1);
+          s2[a] += lane_sum(acc2);
+        }
+      }
+  }
+}
+
+}  // namespace scalegen::mixture::detail

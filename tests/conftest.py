@@ -1,0 +1,28 @@
+"""Shared fixtures: real datasets bundled with scikit-learn and small synthetic mixtures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="session")
+def blobs() -> np.ndarray:
+    """Three well separated 2-D Gaussian blobs, 600 rows."""
+    rng = np.random.default_rng(0)
+    centers = np.array([[0.0, 0.0], [6.0, 1.0], [2.0, 7.0]])
+    scales = np.array([[1.0, 0.5], [0.7, 1.2], [1.5, 0.4]])
+    return np.vstack([c + s * rng.standard_normal((200, 2)) for c, s in zip(centers, scales, strict=True)])
+
+
+def load(name: str) -> np.ndarray:
+    """Features of one of scikit-learn's bundled datasets, as float64."""
+    import sklearn.datasets as ds
+
+    loader = {
+        "iris": ds.load_iris,
+        "wine": ds.load_wine,
+        "breast_cancer": ds.load_breast_cancer,
+        "digits": ds.load_digits,
+    }[name]
+    return np.asarray(loader().data, dtype=np.float64)
