@@ -117,7 +117,8 @@ class TileKernel {
   /// XT and Y are scratch buffers reused across calls.
   void log_prob(const T* X, std::int64_t t, std::vector<V>& XT, std::vector<V>& Y, ColArr& L) const {
     const int k = k_, d = d_;
-    const std::int64_t nb = padded_rows<T>(t) / W;  // register blocks of rows
+    // Register blocks of rows, a multiple of 4 (diag_block takes four at a time).
+    const std::int64_t nb = (padded_rows<T>(t) / W + 3) / 4 * 4;
     // XT[a * nb + b] holds feature a of rows b*W .. b*W+W-1, centered; padding rows are 0.
     XT.assign(std::size_t(d) * nb, V{});
     T* xt = reinterpret_cast<T*>(XT.data());
@@ -212,13 +213,21 @@ class TileKernel {
   void diag_block(const V* XT, std::int64_t nb, int c, T* q_out) const {
     const T* m = mc_.data() + std::size_t(c) * d_;
     const T* pr = prec_.data() + std::size_t(c) * d_;
-    for (std::int64_t b = 0; b < nb; ++b) {
-      V q{};
+    // Four register blocks of rows at once: independent chains hide the FMA latency
+    // (XT is padded to a multiple of 4 blocks by the caller).
+    for (std::int64_t b = 0; b < nb; b += 4) {
+      V q0{}, q1{}, q2{}, q3{};
       for (int j = 0; j < d_; ++j) {
-        const V z = (XT[std::size_t(j) * nb + b] - m[j]) * pr[j];
-        q += z * z;
+        const V* x = XT + std::size_t(j) * nb + b;
+        const V z0 = (x[0] - m[j]) * pr[j], z1 = (x[1] - m[j]) * pr[j];
+        const V z2 = (x[2] - m[j]) * pr[j], z3 = (x[3] - m[j]) * pr[j];
+        q0 += z0 * z0;
+        q1 += z1 * z1;
+        q2 += z2 * z2;
+        q3 += z3 * z3;
       }
-      std::copy_n(reinterpret_cast<const T*>(&q), W, q_out + b * W);
+      const V qs[4] = {q0, q1, q2, q3};
+      std::copy_n(reinterpret_cast<const T*>(qs), 4 * W, q_out + b * W);
     }
   }
 
@@ -387,15 +396,23 @@ void accumulate(const T* X, std::int64_t t, const ColArr& R, const double* row_w
         double* s1 = st.s1.data() + std::size_t(c) * d;
         double* s2 = st.s2.data() + std::size_t(c) * d;
         for (int a = 0; a < d; ++a) {
-          V acc1{}, acc2{};
-          for (std::int64_t b = 0; b < nb; ++b) {
-            const V z = XT[std::size_t(a) * stride + b] - m[a];
-            const V rz = rv[b] * z;
-            acc1 += rz;
-            acc2 += rz * z;
+          V acc1[2] = {}, acc2[2] = {};  // two chains per sum hide the add latency
+          const V* x = XT.data() + std::size_t(a) * stride;
+          std::int64_t b = 0;
+          for (; b + 2 <= nb; b += 2)
+            for (int u = 0; u < 2; ++u) {
+              const V z = x[b + u] - m[a];
+              const V rz = rv[b + u] * z;
+              acc1[u] += rz;
+              acc2[u] += rz * z;
+            }
+          for (; b < nb; ++b) {
+            const V z = x[b] - m[a];
+            acc1[0] += rv[b] * z;
+            acc2[0] += rv[b] * z * z;
           }
-          s1[a] += lane_sum(acc1);
-          s2[a] += lane_sum(acc2);
+          s1[a] += lane_sum(acc1[0] + acc1[1]);
+          s2[a] += lane_sum(acc2[0] + acc2[1]);
         }
       }
   }

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import _core
 from .._config import resolve_n_jobs
-from ..utils._base import BaseEstimator, ConvergenceWarning
+from ..utils._base import BaseEstimator, ConvergenceWarning, compatible
 from ..utils._validation import (
     check_array,
     check_is_fitted,
@@ -326,7 +326,7 @@ class GaussianMixture(BaseEstimator):
             warnings.warn(
                 "Best performing initialization did not converge. Try different init "
                 "parameters, or increase max_iter, tol, or check for degenerate data.",
-                ConvergenceWarning,
+                compatible(ConvergenceWarning),
                 stacklevel=3,
             )
         self._set_params_(p, Xc.dtype)

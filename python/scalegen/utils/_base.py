@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import sys
+from functools import cache
 from typing import Any
 
 
@@ -12,6 +14,23 @@ class NotFittedError(ValueError, AttributeError):
 
 class ConvergenceWarning(UserWarning):
     """An iterative fit stopped before converging (as scikit-learn's ConvergenceWarning)."""
+
+
+@cache
+def _with_sklearn_base(ours: type, sklearn_cls: type) -> type:
+    return type(ours.__name__, (ours, sklearn_cls), {"__module__": ours.__module__, "__doc__": ours.__doc__})
+
+
+def compatible(ours: type) -> type:
+    """ours, or a subclass of ours and scikit-learn's namesake once scikit-learn is loaded.
+
+    Code can only catch or filter scikit-learn's class after importing it, so scalegen
+    never imports scikit-learn itself and still satisfies ``except NotFittedError`` or a
+    warnings filter written against scikit-learn.
+    """
+    sk = sys.modules.get("sklearn.exceptions")
+    theirs = getattr(sk, ours.__name__, None) if sk is not None else None
+    return ours if theirs is None else _with_sklearn_base(ours, theirs)
 
 
 class BaseEstimator:

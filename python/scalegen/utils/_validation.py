@@ -6,11 +6,16 @@ from typing import Any
 
 import numpy as np
 
-from ._base import NotFittedError
+from ._base import NotFittedError, compatible
 
 
 def check_array(X: Any, name: str, estimator: str, *, min_samples: int = 1) -> np.ndarray:
     """A C-contiguous float32/float64 2-D copy-or-view of X with finite values."""
+    if hasattr(X, "tocsr") or hasattr(X, "todense"):  # scipy.sparse, without importing scipy
+        raise TypeError(
+            f"Sparse data was passed for {name}, but dense data is required. "
+            "Use '.toarray()' to convert to a dense numpy array."
+        )
     if hasattr(X, "dtypes") and hasattr(X, "to_numpy"):  # pandas DataFrame
         X = X.to_numpy()
     if isinstance(X, np.ndarray) and X.dtype.kind == "c":
@@ -19,8 +24,10 @@ def check_array(X: Any, name: str, estimator: str, *, min_samples: int = 1) -> n
     if arr.dtype.kind not in "fiub":
         try:
             arr = arr.astype(np.float64)
-        except (TypeError, ValueError) as e:
+        except ValueError as e:
             raise ValueError(f"{name} must be numeric: {e}") from None
+        except TypeError as e:
+            raise TypeError(f"{name} must be numeric: {e}") from None
     dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64
     if arr.ndim != 2:
         raise ValueError(
@@ -73,7 +80,7 @@ def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None
 def check_is_fitted(estimator: Any, attribute: str) -> None:
     """NotFittedError with scikit-learn's wording when attribute is missing."""
     if not hasattr(estimator, attribute):
-        raise NotFittedError(
+        raise compatible(NotFittedError)(
             f"This {type(estimator).__name__} instance is not fitted yet. Call 'fit' with "
             "appropriate arguments before using this estimator."
         )
