@@ -84,10 +84,14 @@ def main() -> None:
     from scalegen import GaussianMixture
 
     cfg = scalegen._info.config()
-    print(f"scalegen {cfg['version']} ({cfg['isa_level']}, {cfg['num_threads']} threads) vs "
-          f"scikit-learn {sklearn.__version__}, {platform.processor() or platform.machine()}")
-    header = f"{'n':>9} {'d':>3} {'k':>3} {'cov':>5} {'sklearn ms/it':>14} {'scalegen ms/it':>15} {'speed-up':>9} {'max rel diff':>13}"
-    print(header)
+    print(
+        f"scalegen {cfg['version']} ({cfg['isa_level']}, {cfg['num_threads']} threads) vs "
+        f"scikit-learn {sklearn.__version__}, {platform.processor() or platform.machine()}"
+    )
+    print(
+        f"{'n':>9} {'d':>3} {'k':>3} {'cov':>5} {'sklearn ms/it':>14} {'scalegen ms/it':>15} "
+        f"{'speed-up':>9} {'max rel diff':>13}"
+    )
     rows = []
     for n, d, k, cov in CONFIGS:
         if args.quick and n > 200_000:
@@ -97,12 +101,23 @@ def main() -> None:
         sg_ms, sg = timed_fit(GaussianMixture, X, k, cov, args.iters, init, args.repeat)
         sk_ms, sk = timed_fit(SkGaussianMixture, X, k, cov, args.iters, init, 1)
         diff = max_rel_diff(sg, sk)
-        row = {"n": n, "d": d, "k": k, "covariance_type": cov, "iters": args.iters,
-               "sklearn_ms_per_iter": sk_ms, "scalegen_ms_per_iter": sg_ms,
-               "speedup": sk_ms / sg_ms, "max_rel_param_diff": diff}
+        row = {
+            "n": n,
+            "d": d,
+            "k": k,
+            "covariance_type": cov,
+            "iters": args.iters,
+            "sklearn_ms_per_iter": sk_ms,
+            "scalegen_ms_per_iter": sg_ms,
+            "speedup": sk_ms / sg_ms,
+            "max_rel_param_diff": diff,
+        }
         rows.append(row)
-        print(f"{n:>9,} {d:>3} {k:>3} {cov:>5} {sk_ms:>14.1f} {sg_ms:>15.1f} {sk_ms / sg_ms:>8.1f}x {diff:>13.1e}",
-              flush=True)
+        print(
+            f"{n:>9,} {d:>3} {k:>3} {cov:>5} {sk_ms:>14.1f} {sg_ms:>15.1f} "
+            f"{sk_ms / sg_ms:>8.1f}x {diff:>13.1e}",
+            flush=True,
+        )
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"config": cfg, "sklearn": sklearn.__version__, "rows": rows}, f, indent=2)

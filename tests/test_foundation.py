@@ -93,7 +93,8 @@ def _run(code: str, **env: str) -> subprocess.CompletedProcess:
 FIT_CODE = """
 import numpy as np, scalegen
 from scalegen import _core
-X = np.random.default_rng(0).standard_normal((5000, 6)) * [1, 2, 3, 1, 2, 3] + np.repeat([[0.]*6, [4.]*6], 2500, 0)
+rng = np.random.default_rng(0)
+X = rng.standard_normal((5000, 6)) * [1, 2, 3, 1, 2, 3] + np.repeat([[0.0] * 6, [4.0] * 6], 2500, 0)
 g = scalegen.GaussianMixture(3, random_state=0, tol=0, max_iter=15).fit(X)
 print(_core.LEVEL)
 print(repr(g.lower_bound_))
@@ -156,7 +157,10 @@ def test_child_process_runs_kernels_after_parent_did(method):
 
 
 def test_cli_info_and_module_entry_point():
-    for cmd in ([sys.executable, "-m", "scalegen", "info"], [os.path.join(os.path.dirname(sys.executable), "scalegen"), "info"]):
+    for cmd in (
+        [sys.executable, "-m", "scalegen", "info"],
+        [os.path.join(os.path.dirname(sys.executable), "scalegen"), "info"],
+    ):
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr
         assert "OpenMP" in out.stdout and scalegen.__version__ in out.stdout

@@ -6,10 +6,10 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import load
 from sklearn.exceptions import ConvergenceWarning as SkConvergenceWarning
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
+from conftest import load
 from scalegen import GaussianMixture
 from scalegen.utils._base import ConvergenceWarning
 
@@ -46,7 +46,9 @@ def test_same_em_trajectory_as_sklearn_float64(name, cov):
     X = load(name)
     ours, ref = _fit_pair(X, DATASETS[name], cov)
     for attr in ("weights_", "means_", "covariances_", "precisions_cholesky_", "precisions_"):
-        np.testing.assert_allclose(getattr(ours, attr), getattr(ref, attr), rtol=1e-8, atol=1e-10, err_msg=attr)
+        np.testing.assert_allclose(
+            getattr(ours, attr), getattr(ref, attr), rtol=1e-8, atol=1e-10, err_msg=attr
+        )
         assert getattr(ours, attr).dtype == np.float64
     assert ours.n_iter_ == ref.n_iter_ == 20
     assert ours.lower_bound_ == pytest.approx(ref.lower_bound_, rel=1e-10)
@@ -66,7 +68,9 @@ def test_float32_stays_float32_and_close_to_sklearn(name, cov):
     ours, ref = _fit_pair(X, DATASETS[name], cov, dtype=np.float32)
     for attr in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
         assert getattr(ours, attr).dtype == np.float32, attr
-        np.testing.assert_allclose(getattr(ours, attr), getattr(ref, attr), rtol=2e-3, atol=2e-3, err_msg=attr)
+        np.testing.assert_allclose(
+            getattr(ours, attr), getattr(ref, attr), rtol=2e-3, atol=2e-3, err_msg=attr
+        )
     assert ours.score_samples(X.astype(np.float32)).dtype == np.float32
     # the float64 fit of the same data is the truth: float32 must stay close to it
     exact, _ = _fit_pair(X, DATASETS[name], cov, dtype=np.float64)

@@ -1,7 +1,7 @@
 """Generate python/scalegen/_core.pyi from the compiled core with pybind11-stubgen.
 
-    python tools/gen_stubs.py          # rewrite the stub
-    python tools/gen_stubs.py --check  # exit 1 when the checked-in stub is out of date
+python tools/gen_stubs.py          # rewrite the stub
+python tools/gen_stubs.py --check  # exit 1 when the checked-in stub is out of date
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from pathlib import Path
 
 STUB = Path(__file__).resolve().parent.parent / "python" / "scalegen" / "_core.pyi"
 # Names the loader (_core.py) defines beside the compiled functions.
-LOADER_NAMES = '''
+LOADER_NAMES = """
 # Defined by the loader in _core.py:
 LEVEL: str
 LEVELS: tuple[str, ...]
 ENV_VAR: str
 def built_levels() -> list[str]: ...
-'''
+"""
 
 
 def generate() -> str:

@@ -42,7 +42,7 @@ def demo_mixture(out: Path, *, n_samples: int) -> dict:
     t0 = time.perf_counter()
     gmm.fit(X)
     fit_s = time.perf_counter() - t0
-    Z, labels = gmm.sample(100)
+    Z, _ = gmm.sample(100)
     order = np.argsort(gmm.means_[:, 0])
     bic = gmm.bic(X)
     print(f"  fit: {fit_s:.2f} s, {gmm.n_iter_} EM iterations, converged={gmm.converged_}")

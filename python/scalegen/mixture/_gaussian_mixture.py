@@ -112,7 +112,7 @@ class GaussianMixture(BaseEstimator):
 
         def real(name: str) -> None:
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, Real) or not v >= 0 or not np.isfinite(v):
+            if isinstance(v, bool) or not isinstance(v, Real) or not 0 <= float(v) < np.inf:
                 raise ValueError(
                     f"The '{name}' parameter of GaussianMixture must be a float in the range "
                     f"[0.0, inf). Got {v!r} instead."
@@ -194,11 +194,11 @@ class GaussianMixture(BaseEstimator):
         return arr
 
     # ------------------------------------------------------------------ kernels
-    def _em_step(self, X: np.ndarray, sw: np.ndarray | None, p: _Params, n_threads: int) -> tuple[_Params, float]:
+    def _em_step(
+        self, X: np.ndarray, sw: np.ndarray | None, p: _Params, n_threads: int
+    ) -> tuple[_Params, float]:
         """One fused E-step + M-step: the new parameters and the lower bound of p."""
-        stats = _core.gmm_e_step(
-            X, sw, self.covariance_type, p.weights, p.means, p.prec_chol, n_threads
-        )
+        stats = _core.gmm_e_step(X, sw, self.covariance_type, p.weights, p.means, p.prec_chol, n_threads)
         lower_bound = stats.log_likelihood / stats.sum_weight
         return self._m_step(stats, X.dtype), lower_bound
 
@@ -213,7 +213,7 @@ class GaussianMixture(BaseEstimator):
         self, X: np.ndarray, sw: np.ndarray | None, rng: np.random.Generator, inits: tuple, n_threads: int
     ) -> _Params:
         weights_init, means_init, precisions_init = inits
-        k, (n, d) = self.n_components, X.shape
+        k, d = self.n_components, X.shape[1]
         p: _Params | None = None
         if weights_init is None or means_init is None or precisions_init is None:
             p = self._params_from_data(X, sw, rng, n_threads)
@@ -243,16 +243,14 @@ class GaussianMixture(BaseEstimator):
         else:
             labels = np.full(n, -1, dtype=np.int32)
             if self.init_params == "kmeans":
-                idx = _core.kmeans_plusplus(X, sw, k, seed, n_threads)
-                centers, labels, _, _ = _core.kmeans_lloyd(
-                    X, sw, X[idx].astype(np.float64), 300, 1e-4, n_threads
-                )
+                seeds = np.asarray(_core.kmeans_plusplus(X, sw, k, seed, n_threads))
+                _, labels, _, _ = _core.kmeans_lloyd(X, sw, X[seeds].astype(np.float64), 300, 1e-4, n_threads)
             else:
                 if self.init_params == "k-means++":
-                    idx = _core.kmeans_plusplus(X, sw, k, seed, n_threads)
+                    idx = np.asarray(_core.kmeans_plusplus(X, sw, k, seed, n_threads))
                 else:  # random_from_data
                     idx = rng.choice(n, size=k, replace=False)
-                labels[np.asarray(idx)] = np.arange(k, dtype=np.int32)
+                labels[idx] = np.arange(k, dtype=np.int32)
 
             def stats_at(shift: np.ndarray) -> Any:
                 return _core.gmm_label_stats(X, labels, sw, cov, shift, n_threads)
@@ -271,7 +269,7 @@ class GaussianMixture(BaseEstimator):
     def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
         """Fit, then the most probable component of each row of X."""
         Xc = self._fit(X, sample_weight)
-        return self._log_prob_norm(Xc, with_resp=True)[1].argmax(axis=1)
+        return self._log_resp(Xc).argmax(axis=1)
 
     def _fit(self, X: Any, sample_weight: Any) -> np.ndarray:
         self._check_parameters()
@@ -298,7 +296,7 @@ class GaussianMixture(BaseEstimator):
                 lower_bound = -np.inf
             else:
                 p = self._fitted_params()
-                lower_bound = self.lower_bound_
+                lower_bound = float(self.lower_bound_)
             bounds: list[float] = []
             converged = False
             n_iter = 0
@@ -332,7 +330,7 @@ class GaussianMixture(BaseEstimator):
         self._set_params_(p, Xc.dtype)
         self.converged_ = converged
         self.n_iter_ = n_iter
-        self.lower_bound_ = lower_bound
+        self.lower_bound_: float = lower_bound
         self.lower_bounds_ = bounds
         return Xc
 
@@ -357,9 +355,15 @@ class GaussianMixture(BaseEstimator):
     # ------------------------------------------------------------------ inference
     def _log_prob_norm(self, X: np.ndarray, *, with_resp: bool) -> tuple[np.ndarray, np.ndarray | None]:
         p = self._fitted_params()
+        n_threads = resolve_n_jobs(self.n_jobs)
         return _core.gmm_log_prob_norm(
-            X, self.covariance_type, p.weights, p.means, p.prec_chol, resolve_n_jobs(self.n_jobs), with_resp
+            X, self.covariance_type, p.weights, p.means, p.prec_chol, n_threads, with_resp
         )
+
+    def _log_resp(self, X: np.ndarray) -> np.ndarray:
+        log_resp = self._log_prob_norm(X, with_resp=True)[1]
+        assert log_resp is not None
+        return log_resp
 
     def score_samples(self, X: Any) -> np.ndarray:
         """Log-likelihood log p(x) of each row of X."""
@@ -375,13 +379,13 @@ class GaussianMixture(BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Posterior probability of each component for each row of X."""
         Xc = self._validate_X(X, reset=False)
-        log_resp = self._log_prob_norm(Xc, with_resp=True)[1]
+        log_resp = self._log_resp(Xc)
         return np.exp(log_resp, out=log_resp)
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable component of each row of X."""
         Xc = self._validate_X(X, reset=False)
-        return self._log_prob_norm(Xc, with_resp=True)[1].argmax(axis=1)
+        return self._log_resp(Xc).argmax(axis=1)
 
     def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Draw n_samples rows (float64) and their component labels."""
@@ -399,11 +403,11 @@ class GaussianMixture(BaseEstimator):
         for c, m in enumerate(counts):
             z = rng.standard_normal((m, d))
             if self.covariance_type == "full":
-                z = z @ np.linalg.cholesky(p.covariances[c]).T  # type: ignore[index]
+                z = z @ np.linalg.cholesky(p.covariances[c]).T
             elif self.covariance_type == "tied":
-                z = z @ np.linalg.cholesky(p.covariances).T  # type: ignore[arg-type]
+                z = z @ np.linalg.cholesky(p.covariances).T
             else:
-                z = z * np.sqrt(p.covariances[c])  # type: ignore[index]
+                z = z * np.sqrt(p.covariances[c])
             parts.append(p.means[c] + z)
         labels = np.repeat(np.arange(self.n_components), counts)
         return np.vstack(parts), labels
