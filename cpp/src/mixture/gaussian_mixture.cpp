@@ -158,7 +158,14 @@ SufficientStats e_step_stats(const T* X, const double* sw, std::int64_t n, const
       }
       R.middleRows(i0 - r0, t) = L;
     }
-    detail::accumulate(X + r0 * d, r1 - r0, R, sw ? sw + r0 : nullptr, st);
+    // Diagonal statistics pass over the transposed rows once per component: pieces of
+    // 512 rows keep those passes in L1/L2; the full kernel blocks its rows itself.
+    const bool diagonal = params.type == CovarianceType::Diag || params.type == CovarianceType::Spherical;
+    const std::int64_t rows = r1 - r0, piece = diagonal ? 512 : rows;
+    for (std::int64_t p0 = 0; p0 < rows; p0 += piece) {
+      const std::int64_t len = std::min(piece, rows - p0);
+      detail::accumulate(X + (r0 + p0) * d, len, R.middleRows(p0, len), sw ? sw + r0 + p0 : nullptr, st);
+    }
   });
 }
 

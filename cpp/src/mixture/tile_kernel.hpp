@@ -360,7 +360,8 @@ inline void weighted_moments(const std::vector<Simd<double>::V>& XT, std::int64_
 /// the sample weights) to st. row_weight (t, or null for ones) is sum_k R(i, k), needed
 /// by the tied second moment.
 template <class T>
-void accumulate(const T* X, std::int64_t t, const ColArr& R, const double* row_weight, SufficientStats& st) {
+void accumulate(const T* X, std::int64_t t, const Eigen::Ref<const ColArr>& R, const double* row_weight,
+                SufficientStats& st) {
   using V = Simd<double>::V;
   constexpr int W = Simd<double>::W;
   const int k = st.n_components, d = st.n_features;
