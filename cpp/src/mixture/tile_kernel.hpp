@@ -132,7 +132,7 @@ class TileKernel {
     std::vector<T> q(std::size_t(nb) * W);
     for (int c = 0; c < k; ++c) {
       switch (type_) {
-        case CovarianceType::Full: full_block(XT.data(), nb, c, c, q.data()); break;
+        case CovarianceType::Full: full_block(XT.data(), nb, c, q.data()); break;
         case CovarianceType::Tied:
           if (c == 0) tied_project(XT.data(), nb, Y);
           tied_block(Y.data(), nb, c, q.data());
@@ -149,15 +149,15 @@ class TileKernel {
     int lo, hi;
   };
 
-  // q = ||XT^T U_m - bias_c||^2 for each row, J columns of U at a time in registers.
-  void full_block(const V* XT, std::int64_t nb, int m, int c, T* q_out) const {
+  // q = ||XT^T U_c - bias_c||^2 for each row, J columns of U at a time in registers.
+  void full_block(const V* XT, std::int64_t nb, int c, T* q_out) const {
     const int d = d_, nj = dp_ / J;
-    const T* U = u_.data() + std::size_t(m) * d * dp_;
+    const T* U = u_.data() + std::size_t(c) * d * dp_;
     const T* bias = bias_.data() + std::size_t(c) * dp_;
     for (std::int64_t b = 0; b < nb; ++b) {
       V q{};
       for (int jb = 0; jb < nj; ++jb) {
-        const Range r = ranges_[std::size_t(m) * nj + jb];
+        const Range r = ranges_[std::size_t(c) * nj + jb];
         const T* bj = bias + jb * J;
         V acc0 = V{} - bj[0], acc1 = V{} - bj[1], acc2 = V{} - bj[2], acc3 = V{} - bj[3];
         V acc4 = V{} - bj[4], acc5 = V{} - bj[5], acc6 = V{} - bj[6], acc7 = V{} - bj[7];
@@ -183,7 +183,7 @@ class TileKernel {
   // Y = XT^T U (the one tied factor), stored like XT with dp features.
   void tied_project(const V* XT, std::int64_t nb, std::vector<V>& Y) const {
     Y.assign(std::size_t(dp_) * nb, V{});
-    const int d = d_, nj = dp_ / J;
+    const int nj = dp_ / J;
     for (std::int64_t b = 0; b < nb; ++b)
       for (int jb = 0; jb < nj; ++jb) {
         const Range r = ranges_[jb];
@@ -195,7 +195,6 @@ class TileKernel {
         }
         for (int jj = 0; jj < J; ++jj) Y[std::size_t(jb * J + jj) * nb + b] = acc[jj];
       }
-    (void)d;
   }
 
   void tied_block(const V* Y, std::int64_t nb, int c, T* q_out) const {
