@@ -9,4 +9,5 @@ PYBIND11_MODULE(SCALEGEN_MODULE_NAME, m) {
   m.doc() = "scalegen's compiled core (private: use the scalegen package)";
   scalegen::bindings::bind_common(m);
   scalegen::bindings::bind_mixture(m);
+  scalegen::bindings::bind_bayesnet(m);
 }

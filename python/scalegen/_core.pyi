@@ -3,10 +3,11 @@
 scalegen's compiled core (private: use the scalegen package)
 """
 from __future__ import annotations
+import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['GaussianMixtureStats', 'build_info', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'probe_parallel_threads', 'raise_in_parallel']
+__all__: list[str] = ['FamilyCounts', 'GaussianMixtureStats', 'bn_count', 'bn_log_likelihood', 'bn_sample', 'build_info', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'probe_parallel_threads', 'raise_in_parallel']
 class GaussianMixtureStats:
     """
     Additive E-step statistics of a set of rows (merge chunks with +=).
@@ -45,6 +46,56 @@ class GaussianMixtureStats:
     @property
     def sum_weight(self) -> float:
         ...
+class FamilyCounts:
+    """
+    Weighted counts of one family (child state x parent configuration); merge with +=.
+    """
+    def __getstate__(self) -> tuple:
+        ...
+    def __iadd__(self, arg0: FamilyCounts) -> FamilyCounts:
+        ...
+    def __setstate__(self, arg0: tuple) -> None:
+        ...
+    def merge(self, other: FamilyCounts) -> None:
+        """
+        Adds the counts of other rows.
+        """
+    def nonzero(self) -> tuple[numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.float64]]:
+        """
+        (configurations, child states, counts) of the nonzero cells.
+        """
+    def score(self, score: str, n_samples: typing.SupportsFloat | typing.SupportsIndex, equivalent_sample_size: typing.SupportsFloat | typing.SupportsIndex) -> float:
+        """
+        This family's term of a decomposable structure score.
+        """
+    def to_dense(self) -> numpy.typing.NDArray[numpy.float64]:
+        """
+        The (card, n_configs) table of counts.
+        """
+    @property
+    def card(self) -> int:
+        ...
+    @property
+    def n_configs(self) -> int:
+        ...
+    @property
+    def sparse(self) -> bool:
+        ...
+    @property
+    def total(self) -> float:
+        ...
+def bn_count(columns: collections.abc.Sequence[numpy.ndarray], cards: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], families: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]]], sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, dense_limit: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> list[FamilyCounts]:
+    """
+    Counts of every family (child, parents) in one pass over int-coded columns.
+    """
+def bn_log_likelihood(columns: collections.abc.Sequence[numpy.ndarray], cards: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], families: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]]], cpts: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float64]], n_threads: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
+    """
+    Per-row log-likelihood of fully observed int-coded rows.
+    """
+def bn_sample(cards: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], families: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]]], cpts: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float64]], n: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, wide: bool, n_threads: typing.SupportsInt | typing.SupportsIndex) -> numpy.ndarray:
+    """
+    Ancestral sampling: an (n_vars, n) array of codes (int16 if wide, else int8); families in topological order.
+    """
 def build_info() -> dict:
     """
     Facts about how this core was compiled.

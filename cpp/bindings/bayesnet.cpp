@@ -1,0 +1,172 @@
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <optional>
+
+#include "bindings.hpp"
+#include "scalegen/bayesnet/counting.hpp"
+
+namespace scalegen::bindings {
+namespace {
+
+using namespace scalegen::bayesnet;
+
+using FamilySpec = std::pair<int, std::vector<int>>;
+
+std::vector<Family> to_families(const std::vector<FamilySpec>& specs) {
+  std::vector<Family> out;
+  for (const auto& [child, parents] : specs) out.push_back({child, parents});
+  return out;
+}
+
+std::vector<std::vector<double>> to_tables(const std::vector<CArray<double>>& cpts) {
+  std::vector<std::vector<double>> out;
+  for (const auto& c : cpts) out.push_back(to_vector(c));
+  return out;
+}
+
+// Calls fn(Codes<T>) for columns that are all int8 or all int16 (1-D, one length).
+template <class Fn>
+auto with_codes(const std::vector<py::array>& columns, Fn&& fn) {
+  if (columns.empty()) throw std::invalid_argument("no data columns");
+  const auto visit = [&](auto tag) {
+    using T = decltype(tag);
+    Codes<T> codes;
+    codes.n_rows = columns[0].ndim() == 1 ? columns[0].shape(0) : 0;
+    for (const py::array& c : columns) {
+      if (!py::isinstance<py::array_t<T>>(c) || c.ndim() != 1 || c.shape(0) != codes.n_rows ||
+          (c.strides(0) != sizeof(T) && c.shape(0) > 1))
+        throw py::type_error("data columns must be contiguous 1-D arrays of one length and one dtype (int8 or int16)");
+      codes.columns.push_back(static_cast<const T*>(c.data()));
+    }
+    return fn(codes);
+  };
+  if (py::isinstance<py::array_t<std::int8_t>>(columns[0])) return visit(std::int8_t{});
+  return visit(std::int16_t{});
+}
+
+py::tuple counts_state(const FamilyCounts& c) {
+  return py::make_tuple(c.shape.card, c.shape.n_configs, c.sparse, c.total, c.dense, c.keys, c.values);
+}
+
+FamilyCounts counts_from_state(const py::tuple& t) {
+  if (t.size() != 7) throw std::invalid_argument("invalid FamilyCounts state");
+  FamilyCounts c;
+  c.shape.card = t[0].cast<std::int64_t>();
+  c.shape.n_configs = t[1].cast<std::int64_t>();
+  c.sparse = t[2].cast<bool>();
+  c.total = t[3].cast<double>();
+  c.dense = t[4].cast<std::vector<double>>();
+  c.keys = t[5].cast<std::vector<std::uint64_t>>();
+  c.values = t[6].cast<std::vector<double>>();
+  if (c.sparse ? c.keys.size() != c.values.size() : std::int64_t(c.dense.size()) != c.shape.size())
+    throw std::invalid_argument("invalid FamilyCounts state");
+  return c;
+}
+
+}  // namespace
+
+void bind_bayesnet(py::module_& m) {
+  py::class_<FamilyCounts>(m, "FamilyCounts", py::module_local(),
+                           "Weighted counts of one family (child state x parent configuration); merge with +=.")
+      .def_property_readonly("card", [](const FamilyCounts& c) { return c.shape.card; })
+      .def_property_readonly("n_configs", [](const FamilyCounts& c) { return c.shape.n_configs; })
+      .def_readonly("sparse", &FamilyCounts::sparse)
+      .def_readonly("total", &FamilyCounts::total)
+      .def(
+          "to_dense",
+          [](const FamilyCounts& c) { return to_numpy(c.to_dense(), {c.shape.card, c.shape.n_configs}); },
+          "The (card, n_configs) table of counts.")
+      .def(
+          "nonzero",
+          [](const FamilyCounts& c) {
+            std::vector<std::int64_t> j, s;
+            std::vector<double> n;
+            c.for_each_nonzero([&](std::int64_t jj, std::int64_t ss, double nn) {
+              j.push_back(jj);
+              s.push_back(ss);
+              n.push_back(nn);
+            });
+            const auto len = py::ssize_t(n.size());
+            return py::make_tuple(to_numpy(j, {len}), to_numpy(s, {len}), to_numpy(n, {len}));
+          },
+          "(configurations, child states, counts) of the nonzero cells.")
+      .def(
+          "score",
+          [](const FamilyCounts& c, const std::string& score, double n_samples, double ess) {
+            return family_score(c, parse_score(score), n_samples, ess);
+          },
+          py::arg("score"), py::arg("n_samples"), py::arg("equivalent_sample_size"),
+          "This family's term of a decomposable structure score.")
+      .def("merge", &FamilyCounts::merge, py::arg("other"), "Adds the counts of other rows.")
+      .def("__iadd__", [](FamilyCounts& c, const FamilyCounts& o) -> FamilyCounts& {
+        c.merge(o);
+        return c;
+      })
+      .def(py::pickle(&counts_state, &counts_from_state));
+
+  m.def(
+      "bn_count",
+      [](const std::vector<py::array>& columns, const std::vector<int>& cards, const std::vector<FamilySpec>& families,
+         const std::optional<CArray<double>>& sample_weight, std::int64_t dense_limit, int n_threads) {
+        const std::vector<Family> fams = to_families(families);
+        return with_codes(columns, [&](const auto& codes) {
+          const double* w = nullptr;
+          if (sample_weight) {
+            if (sample_weight->ndim() != 1 || sample_weight->shape(0) != codes.n_rows)
+              throw std::invalid_argument("sample_weight must have one value per row");
+            w = sample_weight->data();
+          }
+          py::gil_scoped_release release;
+          return count_families(codes, cards, fams, w, dense_limit, n_threads);
+        });
+      },
+      py::arg("columns"), py::arg("cards"), py::arg("families"), py::arg("sample_weight"), py::arg("dense_limit"),
+      py::arg("n_threads"), "Counts of every family (child, parents) in one pass over int-coded columns.");
+
+  m.def(
+      "bn_log_likelihood",
+      [](const std::vector<py::array>& columns, const std::vector<int>& cards, const std::vector<FamilySpec>& families,
+         const std::vector<CArray<double>>& cpts, int n_threads) {
+        const std::vector<Family> fams = to_families(families);
+        const auto tables = to_tables(cpts);
+        return with_codes(columns, [&](const auto& codes) {
+          py::array_t<double> out(codes.n_rows);
+          double* o = out.mutable_data();
+          {
+            py::gil_scoped_release release;
+            log_likelihood_rows(codes, cards, fams, tables, o, n_threads);
+          }
+          return out;
+        });
+      },
+      py::arg("columns"), py::arg("cards"), py::arg("families"), py::arg("cpts"), py::arg("n_threads"),
+      "Per-row log-likelihood of fully observed int-coded rows.");
+
+  m.def(
+      "bn_sample",
+      [](const std::vector<int>& cards, const std::vector<FamilySpec>& families, const std::vector<CArray<double>>& cpts,
+         std::int64_t n, std::uint64_t seed, bool wide, int n_threads) -> py::array {
+        if (n < 0) throw std::invalid_argument("the number of samples must be non-negative");
+        const std::vector<Family> fams = to_families(families);
+        const auto tables = to_tables(cpts);
+        const auto run = [&](auto tag) {
+          using T = decltype(tag);
+          py::array_t<T> out({py::ssize_t(cards.size()), py::ssize_t(n)});
+          std::vector<T*> cols;
+          for (std::size_t v = 0; v < cards.size(); ++v) cols.push_back(out.mutable_data() + v * std::size_t(n));
+          {
+            py::gil_scoped_release release;
+            sample_network(cards, fams, tables, n, seed, cols, n_threads);
+          }
+          return out;
+        };
+        if (wide) return run(std::int16_t{});
+        return run(std::int8_t{});
+      },
+      py::arg("cards"), py::arg("families"), py::arg("cpts"), py::arg("n"), py::arg("seed"), py::arg("wide"),
+      py::arg("n_threads"),
+      "Ancestral sampling: an (n_vars, n) array of codes (int16 if wide, else int8); families in topological order.");
+}
+
+}  // namespace scalegen::bindings

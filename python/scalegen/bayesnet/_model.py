@@ -1,0 +1,367 @@
+"""The discrete Bayesian network: a DAG, state names and one TabularCPD per variable."""
+
+from __future__ import annotations
+
+import heapq
+import os
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import _core
+from .._config import resolve_n_jobs
+from ..utils._validation import check_random_state, check_sample_weight
+from . import _bif
+from ._cpd import SUM_TOLERANCE, TabularCPD, check_states
+from ._data import Encoded, code_dtype, encode
+
+Edge = tuple[Hashable, Hashable]
+
+
+def dense_limit(n_rows: int) -> int:
+    """Families with more cells than this are counted sparsely (sorted keys): a dense
+    table much larger than the data would be mostly zeros."""
+    return max(1 << 16, min(1 << 24, 4 * n_rows))
+
+
+def _find_cycle(
+    nodes: Sequence[Hashable], children: Mapping[Hashable, list[Hashable]]
+) -> list[Hashable] | None:
+    """A directed cycle as [a, b, ..., a], or None (iterative DFS: no recursion limit)."""
+    state: dict[Hashable, int] = {}  # 1 on the current path, 2 done
+    for root in nodes:
+        if root in state:
+            continue
+        path: list[Hashable] = [root]
+        stack = [iter(children[root])]
+        state[root] = 1
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                state[path.pop()] = 2
+                stack.pop()
+            elif state.get(nxt) == 1:
+                return [*path[path.index(nxt) :], nxt]
+            elif nxt not in state:
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append(iter(children[nxt]))
+    return None
+
+
+class BayesianNetwork:
+    """A discrete Bayesian network.
+
+    ``edges`` are (parent, child) pairs; ``nodes`` adds isolated variables and fixes the
+    order of ``nodes`` (otherwise the order of first appearance in ``edges``); ``states``
+    maps variables to their state names (else they come from CPDs or from the data at
+    ``fit``). A variable's parents keep the order of its edges: it is the axis order of
+    the tables ``fit`` learns.
+    """
+
+    def __init__(
+        self,
+        edges: Iterable[Edge] = (),
+        nodes: Iterable[Hashable] | None = None,
+        states: Mapping[Hashable, Sequence[Any]] | None = None,
+    ) -> None:
+        order: dict[Hashable, None] = {}
+        for v in nodes or ():
+            self._check_name(v)
+            order.setdefault(v, None)
+        edge_list: list[Edge] = []
+        for e in edges:
+            if not isinstance(e, tuple | list) or len(e) != 2:
+                raise ValueError(f"an edge must be a (parent, child) pair, got {e!r}")
+            u, v = e
+            self._check_name(u)
+            self._check_name(v)
+            if u == v:
+                raise ValueError(f"self-loop on {u!r}: a Bayesian network is acyclic")
+            edge_list.append((u, v))
+            order.setdefault(u, None)
+            order.setdefault(v, None)
+        if len(set(edge_list)) != len(edge_list):
+            seen: set[Edge] = set()
+            dup = next(e for e in edge_list if e in seen or seen.add(e))  # type: ignore[func-returns-value]
+            raise ValueError(f"the edge {dup[0]!r} -> {dup[1]!r} is given twice")
+        self._nodes = list(order)
+        self._parents: dict[Hashable, list[Hashable]] = {v: [] for v in self._nodes}
+        self._children: dict[Hashable, list[Hashable]] = {v: [] for v in self._nodes}
+        for u, v in edge_list:
+            self._parents[v].append(u)
+            self._children[u].append(v)
+        cycle = _find_cycle(self._nodes, self._children)
+        if cycle is not None:
+            raise ValueError(f"the edges contain the cycle {' -> '.join(map(repr, cycle))}")
+        self._edges = edge_list
+        self._states: dict[Hashable, list[Any]] = {}
+        for v, s in (states or {}).items():
+            if v not in self._parents:
+                raise ValueError(f"states given for {v!r}, which is not a node of the network")
+            self._states[v] = check_states(v, s)
+        self._cpds: dict[Hashable, TabularCPD] = {}
+        self.name = "network"
+
+    @staticmethod
+    def _check_name(v: Any) -> None:
+        try:
+            hash(v)
+        except TypeError:
+            raise TypeError(f"variable names must be hashable, got {v!r}") from None
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            raise ValueError(f"{v!r} is not a valid variable name")
+
+    # ---- structure -------------------------------------------------------------------
+    @property
+    def nodes(self) -> list[Hashable]:
+        return list(self._nodes)
+
+    @property
+    def edges(self) -> list[Edge]:
+        return list(self._edges)
+
+    def _node(self, v: Hashable) -> Hashable:
+        if v not in self._parents:
+            raise ValueError(f"{v!r} is not a node of the network")
+        return v
+
+    def parents(self, v: Hashable) -> list[Hashable]:
+        return list(self._parents[self._node(v)])
+
+    def children(self, v: Hashable) -> list[Hashable]:
+        return list(self._children[self._node(v)])
+
+    def topological_order(self) -> list[Hashable]:
+        """Parents before children; ties keep the order of ``nodes``."""
+        position = {v: i for i, v in enumerate(self._nodes)}
+        waiting = {v: len(self._parents[v]) for v in self._nodes}
+        ready = [position[v] for v in self._nodes if waiting[v] == 0]
+        out: list[Hashable] = []
+        while ready:
+            v = self._nodes[heapq.heappop(ready)]
+            out.append(v)
+            for c in self._children[v]:
+                waiting[c] -= 1
+                if waiting[c] == 0:
+                    heapq.heappush(ready, position[c])
+        return out
+
+    @property
+    def states(self) -> dict[Hashable, list[Any]]:
+        """State names of the variables that have them (from the constructor, CPDs or fit)."""
+        return {v: list(self._states[v]) for v in self._nodes if v in self._states}
+
+    # ---- tables ----------------------------------------------------------------------
+    def add_cpds(self, *cpds: TabularCPD) -> None:
+        """Adds (or replaces) tables; their parents and states must agree with the network."""
+        staged = dict(self._states)
+        for cpd in cpds:
+            if not isinstance(cpd, TabularCPD):
+                raise TypeError(f"expected a TabularCPD, got {type(cpd).__name__}")
+            v = self._node(cpd.variable)
+            expected = self._parents[v]
+            if set(cpd.parents) != set(expected) or len(cpd.parents) != len(expected):
+                raise ValueError(
+                    f"the table of {v!r} is conditioned on {cpd.parents!r} but its parents in the network "
+                    f"are {expected!r}"
+                )
+            for var, names in cpd.states.items():
+                if var in staged and staged[var] != names:
+                    raise ValueError(
+                        f"the table of {v!r} gives {var!r} the states {names!r}, but it has {staged[var]!r}"
+                    )
+                staged[var] = list(names)
+        self._states = staged
+        for cpd in cpds:
+            self._cpds[cpd.variable] = cpd
+
+    @property
+    def cpds(self) -> list[TabularCPD]:
+        return [self._cpds[v] for v in self._nodes if v in self._cpds]
+
+    def cpd(self, v: Hashable) -> TabularCPD:
+        if self._node(v) not in self._cpds:
+            raise ValueError(f"{v!r} has no table yet (add_cpds or fit)")
+        return self._cpds[v]
+
+    def check_model(self) -> bool:
+        """True when every variable has a table whose shape and states agree with the
+        network and whose columns sum to 1 (within 1e-4); otherwise a ValueError."""
+        for v in self._nodes:
+            cpd = self.cpd(v)
+            if set(cpd.parents) != set(self._parents[v]):
+                raise ValueError(
+                    f"the table of {v!r} has parents {cpd.parents!r}, the network {self._parents[v]!r}"
+                )
+            for var, names in cpd.states.items():
+                if self._states.get(var) != names:
+                    raise ValueError(
+                        f"the table of {v!r} disagrees with the network on the states of {var!r}"
+                    )
+            sums = cpd.column_sums()
+            worst = int(np.argmax(np.abs(sums - 1)))
+            if abs(sums[worst] - 1) > SUM_TOLERANCE:
+                raise ValueError(
+                    f"a column of the table of {v!r} sums to {float(sums[worst])!r}, not 1 "
+                    f"(parent configuration {worst} in the order of {cpd.parents!r})"
+                )
+        return True
+
+    # ---- data ------------------------------------------------------------------------
+    def _families(
+        self, index: Mapping[Hashable, int], order: Sequence[Hashable]
+    ) -> list[tuple[int, list[int]]]:
+        return [(index[v], [index[p] for p in self._table_parents(v)]) for v in order]
+
+    def _table_parents(self, v: Hashable) -> list[Hashable]:
+        return self._cpds[v].parents if v in self._cpds else self._parents[v]
+
+    def _encode(self, data: Any) -> Encoded:
+        if isinstance(data, pd.DataFrame | np.ndarray) and data.shape[0] == 0:
+            raise ValueError("the data has no rows")
+        return encode(data, self._nodes, self._states)
+
+    def fit(
+        self,
+        data: Any,
+        estimator: str = "mle",
+        prior_type: str = "BDeu",
+        equivalent_sample_size: float | Mapping[Hashable, float] = 5,
+        pseudo_counts: Any = None,
+        sample_weight: Any = None,
+        n_jobs: int | None = None,
+    ) -> BayesianNetwork:
+        """Learns every table from data by counting; returns self.
+
+        ``estimator='mle'``: relative frequencies; a parent configuration never seen in
+        the data gets the uniform distribution (pgmpy's rule). ``estimator='bayes'``:
+        the posterior mean under a Dirichlet prior, ``prior_type`` 'BDeu' (pseudo-count
+        ``equivalent_sample_size / (card * n_parent_configs)`` per cell, a number or a
+        dict per variable), 'K2' (1 per cell) or 'dirichlet' (``pseudo_counts``: a
+        number, or a dict variable -> array shaped like its table). Missing values skip
+        a row only for the families they occur in. States not given to the network come
+        from the data (sorted observed values, as pgmpy).
+        """
+        from ._estimators import estimate_tables
+
+        if estimator not in ("mle", "bayes"):
+            raise ValueError(f"estimator must be 'mle' or 'bayes', got {estimator!r}")
+        enc = self._encode(data)
+        weights = check_sample_weight(sample_weight, enc.n_rows)
+        index = {v: i for i, v in enumerate(self._nodes)}
+        families = [(index[v], [index[p] for p in self._parents[v]]) for v in self._nodes]
+        counts = _core.bn_count(
+            enc.columns, enc.cards, families, weights, dense_limit(enc.n_rows), resolve_n_jobs(n_jobs)
+        )
+        tables = estimate_tables(
+            self._nodes,
+            self._parents,
+            enc.states,
+            counts,
+            estimator,
+            prior_type,
+            equivalent_sample_size,
+            pseudo_counts,
+        )
+        self._states = dict(enc.states)
+        self._cpds = {}
+        self.add_cpds(*tables)
+        return self
+
+    def _checked_tables(self) -> list[np.ndarray]:
+        self.check_model()
+        return [np.ascontiguousarray(self._cpds[v].values, dtype=np.float64).ravel() for v in self._nodes]
+
+    def sample(self, n: int, random_state: Any = None, n_jobs: int | None = None) -> pd.DataFrame:
+        """``n`` rows drawn by ancestral sampling, as categorical columns in the network's
+        states. The rows depend only on ``random_state``, never on the thread count."""
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
+            raise ValueError(f"n must be a non-negative integer, got {n!r}")
+        tables = self._checked_tables()
+        order = self.topological_order()
+        index = {v: i for i, v in enumerate(self._nodes)}
+        seed = int(check_random_state(random_state).integers(0, 2**63))
+        cards = [len(self._states[v]) for v in self._nodes]
+        wide = code_dtype(cards) is np.int16
+        codes = _core.bn_sample(
+            cards,
+            self._families(index, order),
+            [tables[index[v]] for v in order],
+            int(n),
+            seed,
+            wide,
+            resolve_n_jobs(n_jobs),
+        )
+        return pd.DataFrame(
+            {
+                v: pd.Categorical.from_codes(codes[i], categories=pd.Index(self._states[v]), validate=False)
+                for i, v in enumerate(self._nodes)
+            }
+        )
+
+    def score_samples(self, data: Any, n_jobs: int | None = None) -> np.ndarray:
+        """log P(row) for every row (complete rows only)."""
+        tables = self._checked_tables()
+        enc = self._encode(data)
+        for v, col in zip(self._nodes, enc.columns, strict=True):
+            if col.size and int(col.min()) < 0:
+                row = int(np.argmax(col < 0))
+                raise ValueError(f"column {v!r} is missing a value at row {row}: scoring needs complete rows")
+        index = {v: i for i, v in enumerate(self._nodes)}
+        return _core.bn_log_likelihood(
+            enc.columns, enc.cards, self._families(index, self._nodes), tables, resolve_n_jobs(n_jobs)
+        )
+
+    def log_likelihood(self, data: Any, n_jobs: int | None = None) -> float:
+        """Sum of the rows' log-probabilities."""
+        return float(np.sum(self.score_samples(data, n_jobs)))
+
+    def score(self, data: Any, n_jobs: int | None = None) -> float:
+        """Mean log-probability per row."""
+        return float(np.mean(self.score_samples(data, n_jobs)))
+
+    # ---- files -----------------------------------------------------------------------
+    def to_bif(self, path: str | os.PathLike[str]) -> None:
+        """Writes the network as BIF (gzip-compressed when the name ends in .gz)."""
+        self.check_model()
+        net = _bif.BifNetwork(
+            name=str(self.name),
+            states={str(v): [str(s) for s in self._states[v]] for v in self._nodes},
+            parents={str(v): [str(p) for p in self._cpds[v].parents] for v in self._nodes},
+            values={str(v): self._cpds[v].values for v in self._nodes},
+            properties={},
+        )
+        _bif.write_bif(net, path)
+
+    def copy(self) -> BayesianNetwork:
+        out = BayesianNetwork(self._edges, self._nodes, self._states)
+        out.name = self.name
+        out._cpds = {v: c.copy() for v, c in self._cpds.items()}
+        return out
+
+    def __repr__(self) -> str:
+        return (
+            f"<BayesianNetwork: {len(self._nodes)} nodes, {len(self._edges)} edges, {len(self._cpds)} tables>"
+        )
+
+
+def from_bif(net: _bif.BifNetwork) -> BayesianNetwork:
+    """A network with the tables of a parsed BIF file."""
+    edges = [(p, v) for v in net.states for p in net.parents[v]]
+    model = BayesianNetwork(edges, nodes=list(net.states), states=dict(net.states.items()))
+    model.add_cpds(
+        *(
+            TabularCPD(v, net.values[v], net.parents[v], {u: net.states[u] for u in [v, *net.parents[v]]})
+            for v in net.states
+        )
+    )
+    model.name = net.name
+    return model
+
+
+def read_bif(path: str | os.PathLike[str]) -> BayesianNetwork:
+    """Reads a .bif or .bif.gz file (the format of pgmpy's and bnlearn's networks)."""
+    return from_bif(_bif.read_bif(path))
