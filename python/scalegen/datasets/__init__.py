@@ -1,0 +1,20 @@
+"""Data bundled with scalegen: no download at run time."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from ..bayesnet import BayesianNetwork, read_bif
+
+NETWORKS = ("asia",)
+
+
+def load_network(name: str) -> BayesianNetwork:
+    """A Bayesian network bundled as a BIF file: 'asia' (Lauritzen and Spiegelhalter, 1988)."""
+    if name not in NETWORKS:
+        raise ValueError(f"unknown network {name!r}: bundled networks are {list(NETWORKS)}")
+    with resources.as_file(resources.files(__package__) / "data" / f"{name}.bif") as path:
+        return read_bif(path)
+
+
+__all__ = ["NETWORKS", "load_network"]
