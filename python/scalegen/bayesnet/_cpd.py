@@ -93,6 +93,15 @@ class TabularCPD:
         self.states: dict[Hashable, list[Any]] = {v: given[v] for v in [variable, *parents]}
         self.values = arr
 
+    @classmethod
+    def _trusted(
+        cls, variable: Hashable, values: np.ndarray, parents: list[Hashable], states: dict[Hashable, list[Any]]
+    ) -> TabularCPD:
+        """A table built by scalegen itself from already validated parts (skips the checks)."""
+        cpd = cls.__new__(cls)
+        cpd.variable, cpd.parents, cpd.states, cpd.values = variable, parents, states, values
+        return cpd
+
     @property
     def cardinality(self) -> tuple[int, ...]:
         """(card, *parent_cards)."""

@@ -61,7 +61,7 @@ def _unknown_value(name: Hashable, col: pd.Series, row: int, states: list[Any]) 
 def _encode_column(name: Hashable, col: pd.Series, states: list[Any]) -> np.ndarray:
     if isinstance(col.dtype, pd.CategoricalDtype):
         src = np.asarray(col.array.codes)  # a view: Series.cat.codes copies
-        categories = list(col.cat.categories)
+        categories = col.dtype.categories.tolist()
         if categories == states:
             return src
         position = {s: i for i, s in enumerate(states)}

@@ -63,20 +63,21 @@ def _pseudo_counts(
 
 
 def counts_table(counts: Any, shape: tuple[int, ...]) -> np.ndarray:
-    """The counts as an array shaped like the family's table."""
+    """The counts as a new array shaped like the family's table."""
     return np.asarray(counts.to_dense()).reshape(shape)
 
 
 def normalize(table: np.ndarray) -> np.ndarray:
-    """Columns divided by their sums; all-zero columns become uniform (pgmpy's MLE rule)."""
+    """Columns divided by their sums, in place; all-zero columns become uniform (pgmpy's
+    MLE rule)."""
     flat = table.reshape(table.shape[0], -1)
     sums = flat.sum(axis=0)
     empty = sums == 0
     if empty.any():
-        flat = flat.copy()
         flat[:, empty] = 1.0
-        sums = np.where(empty, flat.shape[0], sums)
-    return (flat / sums).reshape(table.shape)
+        sums[empty] = flat.shape[0]
+    flat /= sums
+    return table
 
 
 def estimate_tables(
@@ -95,7 +96,8 @@ def estimate_tables(
         table = counts_table(c, shape)
         if estimator == "bayes":
             table = table + _pseudo_counts(v, shape, prior_type, equivalent_sample_size, pseudo_counts)
-        out.append(TabularCPD(v, normalize(table), parents[v], {u: states[u] for u in [v, *parents[v]]}))
+        family_states = {u: states[u] for u in [v, *parents[v]]}
+        out.append(TabularCPD._trusted(v, normalize(table), list(parents[v]), family_states))
     return out
 
 
