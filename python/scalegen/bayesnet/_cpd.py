@@ -95,7 +95,11 @@ class TabularCPD:
 
     @classmethod
     def _trusted(
-        cls, variable: Hashable, values: np.ndarray, parents: list[Hashable], states: dict[Hashable, list[Any]]
+        cls,
+        variable: Hashable,
+        values: np.ndarray,
+        parents: list[Hashable],
+        states: dict[Hashable, list[Any]],
     ) -> TabularCPD:
         """A table built by scalegen itself from already validated parts (skips the checks)."""
         cpd = cls.__new__(cls)

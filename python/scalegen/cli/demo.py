@@ -83,7 +83,7 @@ def demo_bayesnet(out: Path, *, n_rows: int) -> dict:
     c = (rng.random(1000) < np.where(b == 1, 0.8, 0.3)).astype(int)
     chain = BayesianNetwork([("A", "B"), ("B", "C")]).fit(pd.DataFrame({"A": a, "B": b, "C": c}))
     for v in chain.nodes:
-        print(f"  P({v}{' | ' + ', '.join(chain.parents(v)) if chain.parents(v) else ''}):")
+        print(f"  P({v}{' | ' + ', '.join(map(str, chain.parents(v))) if chain.parents(v) else ''}):")
         print("    " + chain.cpd(v).to_frame().round(3).to_string().replace("\n", "\n    "))
 
     truth = load_network("asia")
