@@ -5,6 +5,7 @@
 
 #include "bindings.hpp"
 #include "scalegen/bayesnet/counting.hpp"
+#include "scalegen/bayesnet/structure.hpp"
 
 namespace scalegen::bindings {
 namespace {
@@ -142,6 +143,49 @@ void bind_bayesnet(py::module_& m) {
       },
       py::arg("columns"), py::arg("cards"), py::arg("families"), py::arg("cpts"), py::arg("n_threads"),
       "Per-row log-likelihood of fully observed int-coded rows.");
+
+  m.def(
+      "bn_local_scores",
+      [](const std::vector<py::array>& columns, const std::vector<int>& cards, const std::vector<FamilySpec>& families,
+         const std::string& score, double ess, int n_threads) {
+        const std::vector<Family> fams = to_families(families);
+        const Score kind = parse_score(score);
+        return with_codes(columns, [&](const auto& codes) {
+          py::gil_scoped_release release;
+          return local_scores(codes, cards, fams, kind, ess, n_threads);
+        });
+      },
+      py::arg("columns"), py::arg("cards"), py::arg("families"), py::arg("score"), py::arg("equivalent_sample_size"),
+      py::arg("n_threads"), "The local score of each (child, parents) family.");
+
+  m.def(
+      "bn_hill_climb",
+      [](const std::vector<py::array>& columns, const std::vector<int>& cards, const std::string& score, double ess,
+         int max_indegree, int tabu_length, std::int64_t max_iter, double epsilon, const std::vector<Edge>& start_edges,
+         const std::vector<Edge>& fixed_edges, const std::vector<Edge>& black_list, const std::vector<Edge>& white_list,
+         int n_threads) {
+        HillClimbOptions opt;
+        opt.score = parse_score(score);
+        opt.equivalent_sample_size = ess;
+        opt.max_indegree = max_indegree;
+        opt.tabu_length = tabu_length;
+        opt.max_iter = max_iter;
+        opt.epsilon = epsilon;
+        opt.start_edges = start_edges;
+        opt.fixed_edges = fixed_edges;
+        opt.black_list = black_list;
+        opt.white_list = white_list;
+        opt.n_threads = n_threads;
+        const HillClimbResult r = with_codes(columns, [&](const auto& codes) {
+          py::gil_scoped_release release;
+          return hill_climb(codes, cards, opt);
+        });
+        return py::make_tuple(r.edges, r.score, r.n_iter);
+      },
+      py::arg("columns"), py::arg("cards"), py::arg("score"), py::arg("equivalent_sample_size"),
+      py::arg("max_indegree"), py::arg("tabu_length"), py::arg("max_iter"), py::arg("epsilon"), py::arg("start_edges"),
+      py::arg("fixed_edges"), py::arg("black_list"), py::arg("white_list"), py::arg("n_threads"),
+      "Greedy hill climbing over DAGs: (edges, score, moves).");
 
   m.def(
       "bn_sample",

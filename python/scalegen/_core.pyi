@@ -7,7 +7,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['FamilyCounts', 'GaussianMixtureStats', 'bn_count', 'bn_log_likelihood', 'bn_sample', 'build_info', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'probe_parallel_threads', 'raise_in_parallel']
+__all__: list[str] = ['FamilyCounts', 'GaussianMixtureStats', 'bn_count', 'bn_hill_climb', 'bn_local_scores', 'bn_log_likelihood', 'bn_sample', 'build_info', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'probe_parallel_threads', 'raise_in_parallel']
 class GaussianMixtureStats:
     """
     Additive E-step statistics of a set of rows (merge chunks with +=).
@@ -87,6 +87,14 @@ class FamilyCounts:
 def bn_count(columns: collections.abc.Sequence[numpy.ndarray], cards: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], families: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]]], sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, dense_limit: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> list[FamilyCounts]:
     """
     Counts of every family (child, parents) in one pass over int-coded columns.
+    """
+def bn_hill_climb(columns: collections.abc.Sequence[numpy.ndarray], cards: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], score: str, equivalent_sample_size: typing.SupportsFloat | typing.SupportsIndex, max_indegree: typing.SupportsInt | typing.SupportsIndex, tabu_length: typing.SupportsInt | typing.SupportsIndex, max_iter: typing.SupportsInt | typing.SupportsIndex, epsilon: typing.SupportsFloat | typing.SupportsIndex, start_edges: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]], fixed_edges: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]], black_list: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]], white_list: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]], n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple[list[tuple[int, int]], float, int]:
+    """
+    Greedy hill climbing over DAGs: (edges, score, moves).
+    """
+def bn_local_scores(columns: collections.abc.Sequence[numpy.ndarray], cards: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], families: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]]], score: str, equivalent_sample_size: typing.SupportsFloat | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> list[float]:
+    """
+    The local score of each (child, parents) family.
     """
 def bn_log_likelihood(columns: collections.abc.Sequence[numpy.ndarray], cards: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], families: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]]], cpts: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float64]], n_threads: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
     """

@@ -1,9 +1,19 @@
-"""Discrete Bayesian networks: structure, tables learned by counting, sampling, scores
-and BIF files, on scalegen's C++ core."""
+"""Discrete Bayesian networks: structure, tables learned by counting, structure learning,
+sampling, scores and BIF files, on scalegen's C++ core."""
 
 from ._bif import BifSyntaxError
 from ._cpd import TabularCPD
 from ._estimators import structure_score
 from ._model import BayesianNetwork, read_bif
+from ._structure import HillClimbSearch, TreeSearch, structural_hamming_distance
 
-__all__ = ["BayesianNetwork", "BifSyntaxError", "TabularCPD", "read_bif", "structure_score"]
+__all__ = [
+    "BayesianNetwork",
+    "BifSyntaxError",
+    "HillClimbSearch",
+    "TabularCPD",
+    "TreeSearch",
+    "read_bif",
+    "structural_hamming_distance",
+    "structure_score",
+]

@@ -1,0 +1,46 @@
+#pragma once
+/// Score-based structure learning: greedy hill climbing over DAGs (add, delete, reverse).
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "scalegen/bayesnet/counting.hpp"
+
+namespace scalegen::bayesnet {
+
+using Edge = std::pair<int, int>;  ///< (parent, child)
+
+struct HillClimbOptions {
+  Score score = Score::BIC;
+  double equivalent_sample_size = 10;
+  int max_indegree = -1;  ///< < 0: unbounded
+  int tabu_length = 0;
+  std::int64_t max_iter = 1000000;
+  double epsilon = 1e-4;
+  std::vector<Edge> start_edges;
+  std::vector<Edge> fixed_edges;  ///< present from the start, never deleted or reversed
+  std::vector<Edge> black_list;   ///< never added (nor created by a reversal)
+  std::vector<Edge> white_list;   ///< if not empty, the only edges that may be added
+  int n_threads = 1;
+};
+
+struct HillClimbResult {
+  std::vector<Edge> edges;
+  double score = 0;          ///< sum of the local scores of the final DAG
+  std::int64_t n_iter = 0;   ///< moves made
+};
+
+/// Sum of the local scores of each (child, parents) family; n_samples enters BIC.
+template <class T>
+std::vector<double> local_scores(const Codes<T>& codes, const std::vector<int>& cards,
+                                 const std::vector<Family>& families, Score score, double ess, int n_threads);
+
+/// Greedy hill climbing from start_edges (plus fixed_edges). After each move only the
+/// families whose parents changed are rescored (a cache of deltas per (parent, child));
+/// acyclicity comes from a reachability matrix kept up to date. Moves are taken in a
+/// fixed order with strict improvement, so the result does not depend on n_threads.
+template <class T>
+HillClimbResult hill_climb(const Codes<T>& codes, const std::vector<int>& cards, const HillClimbOptions& options);
+
+}  // namespace scalegen::bayesnet

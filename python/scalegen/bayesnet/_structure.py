@@ -1,0 +1,202 @@
+"""Structure learning: hill climbing (C++), Chow-Liu trees, and the structural Hamming distance."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import _core
+from .._config import resolve_n_jobs
+from ..utils._base import BaseEstimator
+from ._data import Encoded, encode
+from ._estimators import SCORES
+from ._model import BayesianNetwork, dense_limit
+
+Edge = tuple[Hashable, Hashable]
+
+
+def _encode_all(data: Any, states: Mapping[Hashable, list[Any]] | None) -> tuple[list[Hashable], Encoded]:
+    """Every column of a DataFrame (or of a codes array whose variables are the keys of `states`)."""
+    if hasattr(data, "columns"):
+        variables = list(data.columns)
+    elif states is not None:
+        variables = list(states)
+    else:
+        raise ValueError("an array of codes needs `states`, one list of state names per column")
+    if len(variables) < 2:
+        raise ValueError("structure learning needs at least two variables")
+    if len(data) == 0:
+        raise ValueError("the data has no rows")
+    return variables, encode(data, variables, states or {})
+
+
+def _edge_indices(edges: Iterable[Edge], index: Mapping[Hashable, int], what: str) -> list[tuple[int, int]]:
+    out = []
+    for e in edges:
+        if not isinstance(e, tuple | list) or len(e) != 2:
+            raise ValueError(f"{what}: an edge must be a (parent, child) pair, got {e!r}")
+        u, v = e
+        for x in (u, v):
+            if x not in index:
+                raise ValueError(f"{what}: {x!r} is not a column of the data")
+        out.append((index[u], index[v]))
+    return out
+
+
+def _score_name(score: str) -> str:
+    name = SCORES.get(score.lower()) if isinstance(score, str) else None
+    if name is None or name == "ll":
+        raise ValueError(f"score must be 'bic', 'aic', 'k2' or 'bdeu', got {score!r}")
+    return name
+
+
+class HillClimbSearch(BaseEstimator):
+    """Greedy hill climbing over DAGs (add, delete or reverse one edge per step) with a
+    decomposable score, as pgmpy's ``HillClimbSearch``.
+
+    ``fit(data)`` sets ``edges_``, ``score_`` (the score of the learned DAG), ``n_iter_``
+    (moves made) and ``model_`` (a ``BayesianNetwork`` on every column, ready to fit).
+    ``fixed_edges`` are always present; ``black_list`` edges are never added;
+    a non-empty ``white_list`` is the only edges that may be added; the last
+    ``tabu_length`` moves cannot be undone. The search stops when no move improves the
+    score by ``epsilon`` or after ``max_iter`` moves. Ties go to the first move in the
+    order (add, delete, reverse) x (parent, child) by column position, so the result does
+    not depend on ``n_jobs``. Keep ``epsilon > 0`` or a tabu list: reversing a covered
+    edge changes BIC by exactly 0, and with ``epsilon=0`` such moves can repeat until
+    ``max_iter``.
+    """
+
+    def __init__(
+        self,
+        score: str = "bic",
+        equivalent_sample_size: float = 10,
+        max_indegree: int | None = None,
+        tabu_length: int = 0,
+        max_iter: int = 1_000_000,
+        epsilon: float = 1e-4,
+        start_dag: BayesianNetwork | Iterable[Edge] | None = None,
+        fixed_edges: Iterable[Edge] = (),
+        black_list: Iterable[Edge] = (),
+        white_list: Iterable[Edge] = (),
+        n_jobs: int | None = None,
+        verbose: int = 0,
+    ) -> None:
+        self.score = score
+        self.equivalent_sample_size = equivalent_sample_size
+        self.max_indegree = max_indegree
+        self.tabu_length = tabu_length
+        self.max_iter = max_iter
+        self.epsilon = epsilon
+        self.start_dag = start_dag
+        self.fixed_edges = fixed_edges
+        self.black_list = black_list
+        self.white_list = white_list
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    def fit(self, data: Any, states: Mapping[Hashable, list[Any]] | None = None) -> HillClimbSearch:
+        """Learns a DAG over every column of ``data`` (states: sorted observed values
+        unless given)."""
+        name = _score_name(self.score)
+        for param in ("tabu_length", "max_iter"):
+            value = getattr(self, param)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+                raise ValueError(f"{param} must be a non-negative integer, got {value!r}")
+        if self.max_indegree is not None and (not isinstance(self.max_indegree, int) or self.max_indegree < 0):
+            raise ValueError(f"max_indegree must be None or a non-negative integer, got {self.max_indegree!r}")
+        if not float(self.equivalent_sample_size) > 0:
+            raise ValueError("equivalent_sample_size must be positive")
+        variables, enc = _encode_all(data, states)
+        index = {v: i for i, v in enumerate(variables)}
+        start = self.start_dag.edges if isinstance(self.start_dag, BayesianNetwork) else (self.start_dag or ())
+        edges, score, n_iter = _core.bn_hill_climb(
+            enc.columns,
+            enc.cards,
+            name,
+            float(self.equivalent_sample_size),
+            -1 if self.max_indegree is None else int(self.max_indegree),
+            int(self.tabu_length),
+            int(self.max_iter),
+            float(self.epsilon),
+            _edge_indices(start, index, "start_dag"),
+            _edge_indices(self.fixed_edges, index, "fixed_edges"),
+            _edge_indices(self.black_list, index, "black_list"),
+            _edge_indices(self.white_list, index, "white_list"),
+            resolve_n_jobs(self.n_jobs),
+        )
+        self.edges_ = [(variables[u], variables[v]) for u, v in edges]
+        self.score_ = float(score)
+        self.n_iter_ = int(n_iter)
+        self.model_ = BayesianNetwork(self.edges_, nodes=variables, states=enc.states)
+        if self.verbose:
+            print(f"HillClimbSearch: {self.n_iter_} moves, {len(self.edges_)} edges, {name} = {self.score_:.4f}")
+        return self
+
+
+def mutual_information(data: Any, states: Mapping[Hashable, list[Any]] | None = None, n_jobs: int | None = None):
+    """(variables, matrix of pairwise mutual information in nats) from one counting pass."""
+    variables, enc = _encode_all(data, states)
+    n = len(variables)
+    pairs = [(a, [b]) for a in range(n) for b in range(a + 1, n)]
+    counts = _core.bn_count(enc.columns, enc.cards, pairs, None, dense_limit(enc.n_rows), resolve_n_jobs(n_jobs))
+    mi = np.zeros((n, n))
+    for (a, (b,)), c in zip(pairs, counts, strict=True):
+        joint = np.asarray(c.to_dense())
+        total = joint.sum()
+        if total == 0:
+            continue
+        pa, pb = joint.sum(axis=1, keepdims=True), joint.sum(axis=0, keepdims=True)
+        nz = joint > 0
+        mi[a, b] = mi[b, a] = float(np.sum(joint[nz] * np.log(joint[nz] * total / (pa @ pb)[nz])) / total)
+    return variables, mi
+
+
+class TreeSearch(BaseEstimator):
+    """Chow-Liu tree: the maximum spanning tree of pairwise mutual information, directed
+    away from ``root_node`` (default: the variable with the largest total mutual
+    information, as pgmpy). ``fit(data)`` sets ``edges_``, ``weights_`` and ``model_``."""
+
+    def __init__(self, root_node: Hashable | None = None, n_jobs: int | None = None) -> None:
+        self.root_node = root_node
+        self.n_jobs = n_jobs
+
+    def fit(self, data: Any, states: Mapping[Hashable, list[Any]] | None = None) -> TreeSearch:
+        variables, mi = mutual_information(data, states, self.n_jobs)
+        if self.root_node is not None and self.root_node not in variables:
+            raise ValueError(f"root_node {self.root_node!r} is not a column of the data")
+        root = variables.index(self.root_node) if self.root_node is not None else int(np.argmax(mi.sum(axis=0)))
+        # Prim's algorithm from the root: each step attaches the outside node with the
+        # heaviest edge into the tree, so edges point away from the root.
+        n = len(variables)
+        in_tree = np.zeros(n, dtype=bool)
+        in_tree[root] = True
+        best = mi[root].copy()
+        link = np.full(n, root)
+        edges = []
+        for _ in range(n - 1):
+            candidates = np.where(in_tree, -np.inf, best)
+            v = int(np.argmax(candidates))
+            edges.append((variables[int(link[v])], variables[v]))
+            in_tree[v] = True
+            closer = ~in_tree & (mi[v] > best)
+            best[closer] = mi[v][closer]
+            link[closer] = v
+        self.edges_ = edges
+        self.weights_ = mi
+        self.model_ = BayesianNetwork(edges, nodes=variables)
+        return self
+
+
+def structural_hamming_distance(
+    a: BayesianNetwork | Sequence[Edge], b: BayesianNetwork | Sequence[Edge]
+) -> int:
+    """Edges of one DAG missing from the other, counted once per node pair, with a
+    reversed edge counting 1 (pgmpy's SHD)."""
+    ea = set(a.edges if isinstance(a, BayesianNetwork) else map(tuple, a))
+    eb = set(b.edges if isinstance(b, BayesianNetwork) else map(tuple, b))
+    skeleton_a = {frozenset(e) for e in ea}
+    skeleton_b = {frozenset(e) for e in eb}
+    reversed_ = sum(1 for u, v in ea if (v, u) in eb)
+    return len(skeleton_a ^ skeleton_b) + reversed_
