@@ -54,7 +54,9 @@ def pyagrum_hill_climb(data, workdir: Path, repeat: int):  # type: ignore[no-unt
         learner.setNumberOfThreads(2)
         t0 = time.perf_counter()
         dag = learner.learnDAG()
-        return time.perf_counter() - t0, [(learner.nameFromId(u), learner.nameFromId(v)) for u, v in dag.arcs()]
+        return time.perf_counter() - t0, [
+            (learner.nameFromId(u), learner.nameFromId(v)) for u, v in dag.arcs()
+        ]
 
     runs = [learn() for _ in range(repeat)]
     csv.unlink()
@@ -101,11 +103,15 @@ def main() -> None:
             sg_s, hc = timed(lambda data=data: HillClimbSearch().fit(data), args.repeat)
             ag_s, ag_edges = pyagrum_hill_climb(data, Path(tmp), args.repeat)
             row = {
-                "network": name, "rows": n,
-                "scalegen_s": sg_s, "scalegen_bic": bic(hc.edges_),
+                "network": name,
+                "rows": n,
+                "scalegen_s": sg_s,
+                "scalegen_bic": bic(hc.edges_),
                 "scalegen_shd": structural_hamming_distance(hc.edges_, true),
-                "pyagrum_s": ag_s, "pyagrum_bic": bic(ag_edges),
-                "pyagrum_shd": structural_hamming_distance(ag_edges, true), "vs_pyagrum": ag_s / sg_s,
+                "pyagrum_s": ag_s,
+                "pyagrum_bic": bic(ag_edges),
+                "pyagrum_shd": structural_hamming_distance(ag_edges, true),
+                "vs_pyagrum": ag_s / sg_s,
             }
             line = (
                 f"{name:>9} {n:>8,} | {sg_s:>10.3f} {row['scalegen_bic']:>12.1f} {row['scalegen_shd']:>4}"
@@ -115,20 +121,29 @@ def main() -> None:
                 from pgmpy.estimators import HillClimbSearch as PgmpyHillClimb
 
                 t0 = time.perf_counter()
-                dag = PgmpyHillClimb(data).estimate(scoring_method="bic-d", tabu_length=0, show_progress=False)
+                dag = PgmpyHillClimb(data).estimate(
+                    scoring_method="bic-d", tabu_length=0, show_progress=False
+                )
                 pg_s = time.perf_counter() - t0
                 pg_edges = list(dag.edges())
-                row.update({
-                    "pgmpy_s": pg_s, "pgmpy_bic": bic(pg_edges),
-                    "pgmpy_shd": structural_hamming_distance(pg_edges, true), "vs_pgmpy": pg_s / sg_s,
-                })
+                row.update(
+                    {
+                        "pgmpy_s": pg_s,
+                        "pgmpy_bic": bic(pg_edges),
+                        "pgmpy_shd": structural_hamming_distance(pg_edges, true),
+                        "vs_pgmpy": pg_s / sg_s,
+                    }
+                )
                 line += f" | {pg_s:>8.1f} {pg_s / sg_s:>6.0f} {row['pgmpy_bic']:>12.1f} {row['pgmpy_shd']:>4}"
             rows.append(row)
             print(line, flush=True)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"config": cfg, "pgmpy": pgmpy.__version__, "pyagrum": pyagrum.__version__, "rows": rows}, f,
-                      indent=2)
+            json.dump(
+                {"config": cfg, "pgmpy": pgmpy.__version__, "pyagrum": pyagrum.__version__, "rows": rows},
+                f,
+                indent=2,
+            )
 
 
 if __name__ == "__main__":

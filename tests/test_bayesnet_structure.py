@@ -57,7 +57,9 @@ def test_local_scores_equal_pgmpy(child_data: pd.DataFrame, score: str) -> None:
     for _ in range(25):
         child_i = int(rng.integers(len(cols)))
         others = [i for i in range(len(cols)) if i != child_i]
-        families.append((child_i, [int(p) for p in rng.choice(others, int(rng.integers(0, 4)), replace=False)]))
+        families.append(
+            (child_i, [int(p) for p in rng.choice(others, int(rng.integers(0, 4)), replace=False)])
+        )
     ours = _core.bn_local_scores(enc.columns, enc.cards, families, score, 10.0, 2)
     scorer = {"bic": BIC, "aic": AIC, "bdeu": BDeu, "k2": K2}[score](child_data)
     for (c, ps), mine in zip(families, ours, strict=True):
@@ -124,7 +126,9 @@ def test_hill_climb_constraints(child_data: pd.DataFrame) -> None:
     white = HillClimbSearch(white_list=allowed).fit(child_data)
     assert set(white.edges_) <= set(allowed)
     start = HillClimbSearch(start_dag=free.edges_, max_iter=0).fit(child_data)
-    assert start.edges_ == sorted(free.edges_, key=lambda e: (list(child_data).index(e[0]), list(child_data).index(e[1])))
+    assert start.edges_ == sorted(
+        free.edges_, key=lambda e: (list(child_data).index(e[0]), list(child_data).index(e[1]))
+    )
     assert start.n_iter_ == 0
     model = HillClimbSearch().fit(child_data).model_.fit(child_data)
     assert model.check_model()

@@ -104,13 +104,19 @@ class HillClimbSearch(BaseEstimator):
             value = getattr(self, param)
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
                 raise ValueError(f"{param} must be a non-negative integer, got {value!r}")
-        if self.max_indegree is not None and (not isinstance(self.max_indegree, int) or self.max_indegree < 0):
-            raise ValueError(f"max_indegree must be None or a non-negative integer, got {self.max_indegree!r}")
+        if self.max_indegree is not None and (
+            not isinstance(self.max_indegree, int) or self.max_indegree < 0
+        ):
+            raise ValueError(
+                f"max_indegree must be None or a non-negative integer, got {self.max_indegree!r}"
+            )
         if not float(self.equivalent_sample_size) > 0:
             raise ValueError("equivalent_sample_size must be positive")
         variables, enc = _encode_all(data, states)
         index = {v: i for i, v in enumerate(variables)}
-        start = self.start_dag.edges if isinstance(self.start_dag, BayesianNetwork) else (self.start_dag or ())
+        start = (
+            self.start_dag.edges if isinstance(self.start_dag, BayesianNetwork) else (self.start_dag or ())
+        )
         edges, score, n_iter = _core.bn_hill_climb(
             enc.columns,
             enc.cards,
@@ -131,16 +137,22 @@ class HillClimbSearch(BaseEstimator):
         self.n_iter_ = int(n_iter)
         self.model_ = BayesianNetwork(self.edges_, nodes=variables, states=enc.states)
         if self.verbose:
-            print(f"HillClimbSearch: {self.n_iter_} moves, {len(self.edges_)} edges, {name} = {self.score_:.4f}")
+            print(
+                f"HillClimbSearch: {self.n_iter_} moves, {len(self.edges_)} edges, {name} = {self.score_:.4f}"
+            )
         return self
 
 
-def mutual_information(data: Any, states: Mapping[Hashable, list[Any]] | None = None, n_jobs: int | None = None):
+def mutual_information(
+    data: Any, states: Mapping[Hashable, list[Any]] | None = None, n_jobs: int | None = None
+):
     """(variables, matrix of pairwise mutual information in nats) from one counting pass."""
     variables, enc = _encode_all(data, states)
     n = len(variables)
     pairs = [(a, [b]) for a in range(n) for b in range(a + 1, n)]
-    counts = _core.bn_count(enc.columns, enc.cards, pairs, None, dense_limit(enc.n_rows), resolve_n_jobs(n_jobs))
+    counts = _core.bn_count(
+        enc.columns, enc.cards, pairs, None, dense_limit(enc.n_rows), resolve_n_jobs(n_jobs)
+    )
     mi = np.zeros((n, n))
     for (a, (b,)), c in zip(pairs, counts, strict=True):
         joint = np.asarray(c.to_dense())
@@ -166,7 +178,9 @@ class TreeSearch(BaseEstimator):
         variables, mi = mutual_information(data, states, self.n_jobs)
         if self.root_node is not None and self.root_node not in variables:
             raise ValueError(f"root_node {self.root_node!r} is not a column of the data")
-        root = variables.index(self.root_node) if self.root_node is not None else int(np.argmax(mi.sum(axis=0)))
+        root = (
+            variables.index(self.root_node) if self.root_node is not None else int(np.argmax(mi.sum(axis=0)))
+        )
         # Prim's algorithm from the root: each step attaches the outside node with the
         # heaviest edge into the tree, so edges point away from the root.
         n = len(variables)
