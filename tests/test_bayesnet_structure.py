@@ -173,3 +173,12 @@ def test_structural_hamming_distance_equals_pgmpy() -> None:
         a.add_nodes_from(nodes)
         b.add_nodes_from(nodes)
         assert structural_hamming_distance(*graphs) == SHD().evaluate(a, b)
+
+
+def test_tabu_search_and_chow_liu_start_never_lose(child_data: pd.DataFrame) -> None:
+    plain = HillClimbSearch().fit(child_data)
+    tabu = HillClimbSearch(tabu_length=20, max_tabu=20).fit(child_data)
+    both = HillClimbSearch(chow_liu_start=True).fit(child_data)
+    assert tabu.score_ >= plain.score_ - 1e-9 and both.score_ >= plain.score_ - 1e-9
+    for hc in (tabu, both):
+        assert hc.score_ == pytest.approx(structure_score(hc.edges_, child_data, "bic"), rel=1e-12)

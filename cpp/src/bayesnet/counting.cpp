@@ -249,38 +249,46 @@ Score parse_score(const std::string& name) {
   throw std::invalid_argument("unknown score '" + name + "': expected one of ll, bic, aic, k2, bdeu");
 }
 
-double family_score(const FamilyCounts& counts, Score score, double n_samples, double ess) {
-  const double r = double(counts.shape.card), q = double(counts.shape.n_configs);
-  const auto totals = counts.config_totals();
-  double cells = 0, configs = 0;
+ScoreTerms::ScoreTerms(Score score, double card, double n_configs, double n_samples, double ess)
+    : score_(score), card_(card) {
+  const double params = n_configs * (card - 1);
   switch (score) {
-    case Score::LogLikelihood:
-    case Score::BIC:
-    case Score::AIC: {
-      // sum over cells of N_jk log N_jk, minus sum over configurations of N_j log N_j
-      counts.for_each_nonzero([&](std::int64_t, std::int64_t, double n) { cells += n * std::log(n); });
-      for (const auto& [j, nj] : totals) configs += nj * std::log(nj);
-      const double ll = cells - configs;
-      const double params = q * (r - 1);
-      if (score == Score::BIC) return ll - 0.5 * std::log(n_samples) * params;
-      if (score == Score::AIC) return ll - params;
-      return ll;
-    }
-    case Score::K2: {
-      counts.for_each_nonzero([&](std::int64_t, std::int64_t, double n) { cells += std::lgamma(n + 1); });
-      for (const auto& [j, nj] : totals) configs += std::lgamma(r) - std::lgamma(nj + r);
-      return cells + configs;
-    }
-    case Score::BDeu: {
+    case Score::BIC: constant_ = -0.5 * std::log(n_samples) * params; break;
+    case Score::AIC: constant_ = -params; break;
+    case Score::K2: lg_card_ = std::lgamma(card); break;
+    case Score::BDeu:
       if (!(ess > 0)) throw std::invalid_argument("equivalent_sample_size must be positive");
-      const double alpha = ess / q, beta = ess / (q * r);
-      const double lg_beta = std::lgamma(beta), lg_alpha = std::lgamma(alpha);
-      counts.for_each_nonzero([&](std::int64_t, std::int64_t, double n) { cells += std::lgamma(n + beta) - lg_beta; });
-      for (const auto& [j, nj] : totals) configs += lg_alpha - std::lgamma(nj + alpha);
-      return cells + configs;
-    }
+      alpha_ = ess / n_configs;
+      beta_ = ess / (n_configs * card);
+      lg_alpha_ = std::lgamma(alpha_);
+      lg_beta_ = std::lgamma(beta_);
+      break;
+    case Score::LogLikelihood: break;
   }
-  return 0;
+}
+
+double ScoreTerms::cell(double n) const {
+  switch (score_) {
+    case Score::K2: return std::lgamma(n + 1);
+    case Score::BDeu: return std::lgamma(n + beta_) - lg_beta_;
+    default: return n * std::log(n);
+  }
+}
+
+double ScoreTerms::config(double nj) const {
+  switch (score_) {
+    case Score::K2: return lg_card_ - std::lgamma(nj + card_);
+    case Score::BDeu: return lg_alpha_ - std::lgamma(nj + alpha_);
+    default: return -nj * std::log(nj);
+  }
+}
+
+double family_score(const FamilyCounts& counts, Score score, double n_samples, double ess) {
+  const ScoreTerms terms(score, double(counts.shape.card), double(counts.shape.n_configs), n_samples, ess);
+  double total = terms.constant();
+  counts.for_each_nonzero([&](std::int64_t, std::int64_t, double n) { total += terms.cell(n); });
+  for (const auto& [j, nj] : counts.config_totals()) total += terms.config(nj);
+  return total;
 }
 
 template std::vector<FamilyCounts> count_families<std::int8_t>(const Codes<std::int8_t>&, const std::vector<int>&,

@@ -1,6 +1,9 @@
 #include "scalegen/bayesnet/structure.hpp"
 
+#include "scalegen/common/parallel.hpp"
+
 #include <algorithm>
+#include <cmath>
 #include <deque>
 #include <limits>
 #include <stdexcept>
@@ -14,6 +17,8 @@ namespace {
 constexpr double kNone = -std::numeric_limits<double>::infinity();
 // Families scored per counting pass: bounds the memory of the candidate tables.
 constexpr std::size_t kBatch = 1024;
+// Largest candidate table counted directly from a base index (dense, 32-bit indices).
+constexpr std::int64_t kDirectLimit = std::int64_t(1) << 22;
 
 std::int64_t dense_limit(std::int64_t n_rows) {
   return std::max<std::int64_t>(1 << 16, std::min<std::int64_t>(1 << 24, 4 * n_rows));
@@ -83,6 +88,59 @@ class TabuList {
   std::unordered_map<std::int64_t, int> count_;
 };
 
+// Scores of w's family with each candidate parent x added. One base index per row
+// (child state + card * configuration of the current parents) makes each candidate a
+// single pass over (base, x) instead of over every parent column.
+template <class T>
+std::vector<double> score_additions(const Codes<T>& codes, const std::vector<int>& cards, int w,
+                                    const std::vector<int>& parents, const std::vector<int>& candidates,
+                                    const HillClimbOptions& opt) {
+  constexpr auto kMissing = ~std::uint32_t(0);
+  const std::int64_t n = codes.n_rows, r = cards[std::size_t(w)];
+  std::int64_t q = 1;
+  for (int p : parents) q *= cards[std::size_t(p)];
+  std::vector<std::uint32_t> base(static_cast<std::size_t>(n));
+  {
+    const T* c = codes.columns[std::size_t(w)];
+    for (std::int64_t i = 0; i < n; ++i) base[std::size_t(i)] = c[i] < 0 ? kMissing : std::uint32_t(c[i]);
+    std::uint32_t stride = std::uint32_t(r);
+    for (std::size_t k = parents.size(); k-- > 0;) {
+      const T* pc = codes.columns[std::size_t(parents[k])];
+      for (std::int64_t i = 0; i < n; ++i) {
+        std::uint32_t& b = base[std::size_t(i)];
+        b = (b == kMissing || pc[i] < 0) ? kMissing : b + stride * std::uint32_t(pc[i]);
+      }
+      stride *= std::uint32_t(cards[std::size_t(parents[k])]);
+    }
+  }
+  std::vector<double> out(candidates.size());
+  parallel_for(opt.n_threads, std::int64_t(candidates.size()), [&](std::int64_t t) {
+    const int x = candidates[std::size_t(t)];
+    const std::int64_t cx = cards[std::size_t(x)], configs = q * cx, size = configs * r;
+    std::vector<std::uint32_t> table(std::size_t(size + 1), 0);  // last cell: rows with a missing code
+    const T* xc = codes.columns[std::size_t(x)];
+    const auto step = std::uint32_t(q * r);
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::uint32_t b = base[std::size_t(i)];
+      const bool skip = b == kMissing || xc[i] < 0;
+      ++table[skip ? std::size_t(size) : std::size_t(b + step * std::uint32_t(xc[i]))];
+    }
+    const ScoreTerms terms(opt.score, double(r), double(configs), double(n), opt.equivalent_sample_size);
+    double total = terms.constant();
+    for (std::int64_t j = 0; j < configs; ++j) {
+      double nj = 0;
+      for (std::int64_t k = 0; k < r; ++k) {
+        const double c = table[std::size_t(j * r + k)];
+        if (c > 0) total += terms.cell(c);
+        nj += c;
+      }
+      if (nj > 0) total += terms.config(nj);
+    }
+    out[std::size_t(t)] = total;
+  });
+  return out;
+}
+
 }  // namespace
 
 template <class T>
@@ -99,156 +157,241 @@ std::vector<double> local_scores(const Codes<T>& codes, const std::vector<int>& 
   return out;
 }
 
+// The search state: the DAG, its reachability, the local scores and the cached gains of
+// every single-parent change.
 template <class T>
-HillClimbResult hill_climb(const Codes<T>& codes, const std::vector<int>& cards, const HillClimbOptions& opt) {
-  const int n = int(cards.size());
-  if (codes.columns.size() != cards.size()) throw std::invalid_argument("one card per data column is required");
-  const auto at = [n](int u, int v) { return std::size_t(u) * std::size_t(n) + std::size_t(v); };
-  const auto check = [n](const std::vector<Edge>& edges, const char* what) {
+class HillClimber {
+ public:
+  HillClimber(const Codes<T>& codes, const std::vector<int>& cards, const HillClimbOptions& opt)
+      : codes_(codes), cards_(cards), opt_(opt), n_(int(cards.size())), un_(cards.size()),
+        adj_(un_ * un_, 0), fixed_(un_ * un_, 0), black_(un_ * un_, 0), white_(un_ * un_, 0),
+        parents_(un_), children_(un_), reach_(n_), local_(un_, 0.0), plus_(un_ * un_, kNone),
+        minus_(un_ * un_, kNone), tabu_(opt.tabu_length, n_) {
+    if (codes.columns.size() != cards.size()) throw std::invalid_argument("one card per data column is required");
+    check(opt.start_edges, "start_dag");
+    check(opt.fixed_edges, "fixed_edges");
+    check(opt.black_list, "black_list");
+    check(opt.white_list, "white_list");
+    for (const auto& [u, v] : opt.black_list) black_[at(u, v)] = 1;
+    for (const auto& [u, v] : opt.white_list) white_[at(u, v)] = 1;
+    for (const auto& edges : {opt.start_edges, opt.fixed_edges})
+      for (const auto& [u, v] : edges)
+        if (!adj_[at(u, v)]) link(u, v);
+    for (const auto& [u, v] : opt.fixed_edges) fixed_[at(u, v)] = 1;
+    reach_.rebuild(children_);
+    for (int v = 0; v < n_; ++v)
+      if (reach_(v, v)) throw std::invalid_argument("the start DAG and fixed edges contain a cycle");
+    std::vector<int> all(un_);
+    for (int v = 0; v < n_; ++v) all[std::size_t(v)] = v;
+    rescore(all);
+  }
+
+  /// Best-improvement moves until none gains epsilon or the move budget is spent. With
+  /// max_tabu > 0 (tabu search), up to max_tabu moves in a row may gain less (the best
+  /// non-tabu move is taken anyway) and the search ends on the best DAG it saw.
+  void climb(std::int64_t& moves) {
+    double best_score = score();
+    std::vector<Edge> best_edges;
+    int stale = 0;
+    while (moves < opt_.max_iter) {
+      const Move m = best_move();
+      if (m.u < 0) break;
+      if (m.gain < opt_.epsilon) {
+        if (stale >= opt_.max_tabu) break;
+        if (stale++ == 0) best_edges = edges();
+      }
+      apply(m);
+      ++moves;
+      if (stale > 0 && score() > best_score + opt_.epsilon) stale = 0;
+      if (stale == 0) best_score = score();
+    }
+    if (stale > 0) restore(best_edges);
+  }
+
+  double score() const {
+    double s = 0;
+    for (double x : local_) s += x;
+    return s;
+  }
+  std::vector<Edge> edges() const {
+    std::vector<Edge> out;
+    for (int u = 0; u < n_; ++u)
+      for (int v = 0; v < n_; ++v)
+        if (adj_[at(u, v)]) out.emplace_back(u, v);
+    return out;
+  }
+  /// Returns to a DAG found earlier, rescoring only the families that differ.
+  void restore(const std::vector<Edge>& edges) {
+    std::vector<std::vector<int>> old = parents_;
+    for (const Edge& e : this->edges()) unlink(e.first, e.second);
+    for (const auto& [u, v] : edges) link(u, v);
+    reach_.rebuild(children_);
+    std::vector<int> changed;
+    for (int v = 0; v < n_; ++v) {
+      auto a = old[std::size_t(v)], b = parents_[std::size_t(v)];
+      std::sort(a.begin(), a.end());
+      std::sort(b.begin(), b.end());
+      if (a != b) changed.push_back(v);
+    }
+    if (!changed.empty()) rescore(changed);
+  }
+
+ private:
+  struct Move {
+    Op op;
+    int u, v;
+    double gain;
+  };
+
+  std::size_t at(int u, int v) const { return std::size_t(u) * un_ + std::size_t(v); }
+  void check(const std::vector<Edge>& edges, const char* what) const {
     for (const auto& [u, v] : edges)
-      if (u < 0 || v < 0 || u >= n || v >= n || u == v)
+      if (u < 0 || v < 0 || u >= n_ || v >= n_ || u == v)
         throw std::invalid_argument(std::string(what) + " has an edge (" + std::to_string(u) + ", " +
                                     std::to_string(v) + ") that is not between two distinct variables");
-  };
-  check(opt.start_edges, "start_dag");
-  check(opt.fixed_edges, "fixed_edges");
-  check(opt.black_list, "black_list");
-  check(opt.white_list, "white_list");
-
-  std::vector<char> adj(at(n, 0), 0), fixed(at(n, 0), 0), black(at(n, 0), 0), white(at(n, 0), 0);
-  const auto un = static_cast<std::size_t>(n);
-  std::vector<std::vector<int>> parents(un), children(un);
-  const auto link = [&](int u, int v) {
-    adj[at(u, v)] = 1;
-    parents[std::size_t(v)].push_back(u);
-    children[std::size_t(u)].push_back(v);
-  };
-  const auto unlink = [&](int u, int v) {
-    adj[at(u, v)] = 0;
-    auto& p = parents[std::size_t(v)];
+  }
+  void link(int u, int v) {
+    adj_[at(u, v)] = 1;
+    parents_[std::size_t(v)].push_back(u);
+    children_[std::size_t(u)].push_back(v);
+  }
+  void unlink(int u, int v) {
+    adj_[at(u, v)] = 0;
+    auto& p = parents_[std::size_t(v)];
     p.erase(std::find(p.begin(), p.end(), u));
-    auto& c = children[std::size_t(u)];
+    auto& c = children_[std::size_t(u)];
     c.erase(std::find(c.begin(), c.end(), v));
-  };
-  for (const auto& [u, v] : opt.black_list) black[at(u, v)] = 1;
-  for (const auto& [u, v] : opt.white_list) white[at(u, v)] = 1;
-  for (const auto& edges : {opt.start_edges, opt.fixed_edges})
-    for (const auto& [u, v] : edges)
-      if (!adj[at(u, v)]) link(u, v);
-  for (const auto& [u, v] : opt.fixed_edges) fixed[at(u, v)] = 1;
-  Reachability reach(n);
-  reach.rebuild(children);
-  for (int v = 0; v < n; ++v)
-    if (reach(v, v)) throw std::invalid_argument("the start DAG and fixed edges contain a cycle");
-  const auto room = [&](int v) {
-    return opt.max_indegree < 0 || int(parents[std::size_t(v)].size()) < opt.max_indegree;
-  };
+  }
+  bool room(int v) const { return opt_.max_indegree < 0 || int(parents_[std::size_t(v)].size()) < opt_.max_indegree; }
+  bool can_add(int u, int v) const {
+    const std::size_t e = at(u, v);
+    return !adj_[e] && !adj_[at(v, u)] && room(v) && !reach_(v, u) && !black_[e] &&
+           (opt_.white_list.empty() || white_[e]);
+  }
+  // u -> v can turn around when no other path leads from u to v.
+  bool can_reverse(int u, int v) const {
+    if (black_[at(v, u)] || !room(u)) return false;
+    for (int c : children_[std::size_t(u)])
+      if (c != v && reach_(c, v)) return false;
+    return true;
+  }
 
-  // local[w]: score of w's family; plus[x, w]: gain of adding x to w's parents;
-  // minus[x, w]: gain of removing parent x from w.
-  std::vector<double> local(un, 0.0), plus(at(n, 0), kNone), minus(at(n, 0), kNone);
-  const auto rescore = [&](const std::vector<int>& nodes) {
-    std::vector<Family> families;
-    std::vector<std::size_t> slot;  // 0..n-1: local; else n + cell of plus/minus
+  // local_[w] = score of w's family; plus_[x, w] / minus_[x, w] = gain of adding x to /
+  // removing x from w's parents.
+  void rescore(const std::vector<int>& nodes) {
+    std::vector<Family> families;  // w's own family, then its families without one parent
+    std::vector<std::size_t> slot;  // < n: local_[slot]; else minus_[slot - n]
     for (int w : nodes) {
-      const auto& pa = parents[std::size_t(w)];
+      const auto& pa = parents_[std::size_t(w)];
       families.push_back({w, pa});
       slot.push_back(std::size_t(w));
-      for (int x = 0; x < n; ++x) {
-        if (x == w) continue;
-        plus[at(x, w)] = minus[at(x, w)] = kNone;
-        if (adj[at(x, w)]) {
-          Family f{w, {}};
-          for (int p : pa)
-            if (p != x) f.parents.push_back(p);
-          families.push_back(std::move(f));
-          slot.push_back(std::size_t(n) + 2 * at(x, w) + 1);
-        } else if (room(w)) {
-          Family f{w, pa};
-          f.parents.push_back(x);
-          families.push_back(std::move(f));
-          slot.push_back(std::size_t(n) + 2 * at(x, w));
-        }
+      for (int x : pa) {
+        Family f{w, {}};
+        for (int p : pa)
+          if (p != x) f.parents.push_back(p);
+        families.push_back(std::move(f));
+        slot.push_back(un_ + at(x, w));
       }
     }
     const auto scores =
-        local_scores(codes, cards, families, opt.score, opt.equivalent_sample_size, opt.n_threads);
+        local_scores(codes_, cards_, families, opt_.score, opt_.equivalent_sample_size, opt_.n_threads);
     for (std::size_t i = 0; i < families.size(); ++i)
-      if (slot[i] < std::size_t(n)) local[slot[i]] = scores[i];
-    for (std::size_t i = 0; i < families.size(); ++i) {
-      if (slot[i] < std::size_t(n)) continue;
-      const std::size_t cell = (slot[i] - std::size_t(n)) / 2;
-      const int w = int(cell % std::size_t(n));
-      ((slot[i] - std::size_t(n)) % 2 ? minus : plus)[cell] = scores[i] - local[std::size_t(w)];
+      if (slot[i] < un_) local_[slot[i]] = scores[i];
+    for (std::size_t i = 0; i < families.size(); ++i)
+      if (slot[i] >= un_) minus_[slot[i] - un_] = scores[i] - local_[(slot[i] - un_) % un_];
+    for (int w : nodes) {
+      // Tables up to kDirectLimit cells go through score_additions, larger ones through
+      // the general (sparse-capable) counting.
+      const auto& pa = parents_[std::size_t(w)];
+      const FamilyShape shape = family_shape({w, pa}, cards_);
+      std::vector<int> small;
+      std::vector<Family> large;
+      for (int x = 0; x < n_; ++x) {
+        plus_[at(x, w)] = kNone;
+        if (x == w || adj_[at(x, w)] || !room(w)) continue;
+        if (shape.size() <= kDirectLimit / cards_[std::size_t(x)]) {
+          small.push_back(x);
+        } else {
+          large.push_back({w, pa});
+          large.back().parents.push_back(x);
+        }
+      }
+      const auto added = score_additions(codes_, cards_, w, pa, small, opt_);
+      for (std::size_t i = 0; i < small.size(); ++i) plus_[at(small[i], w)] = added[i] - local_[std::size_t(w)];
+      const auto big = local_scores(codes_, cards_, large, opt_.score, opt_.equivalent_sample_size, opt_.n_threads);
+      for (std::size_t i = 0; i < large.size(); ++i)
+        plus_[at(large[i].parents.back(), w)] = big[i] - local_[std::size_t(w)];
     }
-  };
-  std::vector<int> all(un);
-  for (int v = 0; v < n; ++v) all[std::size_t(v)] = v;
-  rescore(all);
+  }
 
-  TabuList tabu(opt.tabu_length, n);
-  HillClimbResult result;
-  while (result.n_iter < opt.max_iter) {
-    double best = kNone;
-    Op best_op = kAdd;
-    int bu = -1, bv = -1;
-    const auto offer = [&](double delta, Op op, int u, int v) {
-      if (delta > best) {
-        best = delta;
-        best_op = op;
-        bu = u;
-        bv = v;
-      }
+  // The best legal move; ties go to the first in (add, delete, reverse) x (u, v) order.
+  // Gains within a relative 1e-9 are ties: score-equivalent moves (adding u -> v or
+  // v -> u to parentless nodes) differ only by rounding, which must not decide.
+  Move best_move() const {
+    Move best{kAdd, -1, -1, kNone};
+    const auto offer = [&](double gain, Op op, int u, int v) {
+      if (best.u < 0 || gain > best.gain + 1e-9 * std::max(1.0, std::fabs(best.gain))) best = {op, u, v, gain};
     };
-    for (int u = 0; u < n; ++u)
-      for (int v = 0; v < n; ++v) {
-        if (u == v) continue;
-        const std::size_t e = at(u, v);
-        if (!adj[e] && !adj[at(v, u)] && plus[e] > best && !reach(v, u) && !black[e] &&
-            (opt.white_list.empty() || white[e]) && !tabu.contains(kAdd, u, v))
-          offer(plus[e], kAdd, u, v);
+    for (int u = 0; u < n_; ++u)
+      for (int v = 0; v < n_; ++v)
+        if (u != v && plus_[at(u, v)] > best.gain && can_add(u, v) && !tabu_.contains(kAdd, u, v))
+          offer(plus_[at(u, v)], kAdd, u, v);
+    for (int u = 0; u < n_; ++u)
+      for (int v : children_[std::size_t(u)])
+        if (!fixed_[at(u, v)] && !tabu_.contains(kDelete, u, v)) offer(minus_[at(u, v)], kDelete, u, v);
+    for (int u = 0; u < n_; ++u)
+      for (int v : children_[std::size_t(u)]) {
+        const double gain = minus_[at(u, v)] + plus_[at(v, u)];
+        if (gain > best.gain && !fixed_[at(u, v)] && !tabu_.contains(kReverse, u, v) &&
+            !tabu_.contains(kReverse, v, u) && can_reverse(u, v))
+          offer(gain, kReverse, u, v);
       }
-    for (int u = 0; u < n; ++u)
-      for (int v : children[std::size_t(u)])
-        if (!fixed[at(u, v)] && !tabu.contains(kDelete, u, v)) offer(minus[at(u, v)], kDelete, u, v);
-    for (int u = 0; u < n; ++u)
-      for (int v : children[std::size_t(u)]) {
-        const double delta = minus[at(u, v)] + plus[at(v, u)];
-        if (!(delta > best) || fixed[at(u, v)] || black[at(v, u)] || tabu.contains(kReverse, u, v) ||
-            tabu.contains(kReverse, v, u))
-          continue;
-        bool other_path = false;
-        for (int c : children[std::size_t(u)]) other_path = other_path || (c != v && reach(c, v));
-        if (!other_path) offer(delta, kReverse, u, v);
-      }
-    if (bu < 0 || best < opt.epsilon) break;
-    switch (best_op) {
+    return best;
+  }
+
+  void apply(const Move& m) {
+    switch (m.op) {
       case kAdd:
-        link(bu, bv);
-        reach.add_edge(bu, bv);
-        tabu.push(kDelete, bu, bv);
-        rescore({bv});
+        link(m.u, m.v);
+        reach_.add_edge(m.u, m.v);
+        tabu_.push(kDelete, m.u, m.v);
+        rescore({m.v});
         break;
       case kDelete:
-        unlink(bu, bv);
-        reach.rebuild(children);
-        tabu.push(kAdd, bu, bv);
-        rescore({bv});
+        unlink(m.u, m.v);
+        reach_.rebuild(children_);
+        tabu_.push(kAdd, m.u, m.v);
+        rescore({m.v});
         break;
       case kReverse:
-        unlink(bu, bv);
-        link(bv, bu);
-        reach.rebuild(children);
-        tabu.push(kReverse, bu, bv);
-        rescore({bu, bv});
+        unlink(m.u, m.v);
+        link(m.v, m.u);
+        reach_.rebuild(children_);
+        tabu_.push(kReverse, m.u, m.v);
+        rescore({m.u, m.v});
         break;
     }
-    ++result.n_iter;
   }
-  for (int u = 0; u < n; ++u)
-    for (int v = 0; v < n; ++v)
-      if (adj[at(u, v)]) result.edges.emplace_back(u, v);
-  for (double s : local) result.score += s;
+
+  const Codes<T>& codes_;
+  const std::vector<int>& cards_;
+  const HillClimbOptions& opt_;
+  int n_;
+  std::size_t un_;
+  std::vector<char> adj_, fixed_, black_, white_;
+  std::vector<std::vector<int>> parents_, children_;
+  Reachability reach_;
+  std::vector<double> local_, plus_, minus_;
+  TabuList tabu_;
+};
+
+template <class T>
+HillClimbResult hill_climb(const Codes<T>& codes, const std::vector<int>& cards, const HillClimbOptions& opt) {
+  HillClimber<T> search(codes, cards, opt);
+  HillClimbResult result;
+  search.climb(result.n_iter);
+  result.score = search.score();
+  result.edges = search.edges();
   return result;
 }
 

@@ -63,9 +63,14 @@ class HillClimbSearch(BaseEstimator):
     ``tabu_length`` moves cannot be undone. The search stops when no move improves the
     score by ``epsilon`` or after ``max_iter`` moves. Ties go to the first move in the
     order (add, delete, reverse) x (parent, child) by column position, so the result does
-    not depend on ``n_jobs``. Keep ``epsilon > 0`` or a tabu list: reversing a covered
-    edge changes BIC by exactly 0, and with ``epsilon=0`` such moves can repeat until
-    ``max_iter``.
+    not depend on ``n_jobs`` (gains within a relative 1e-9 count as ties, so rounding
+    never picks between score-equivalent moves). ``max_tabu > 0`` makes it tabu search:
+    up to ``max_tabu`` non-improving moves in a row are taken and the best DAG seen is
+    returned. ``chow_liu_start=True`` also climbs from the Chow-Liu tree and keeps the
+    better DAG: greedy search depends on where it starts, and the tree is a good start.
+    ``n_iter_`` counts the moves of the climb kept. Keep ``epsilon > 0`` or a tabu list:
+    reversing a covered edge changes BIC by exactly 0, and with ``epsilon=0`` such moves
+    can repeat until ``max_iter``.
     """
 
     def __init__(
@@ -74,12 +79,14 @@ class HillClimbSearch(BaseEstimator):
         equivalent_sample_size: float = 10,
         max_indegree: int | None = None,
         tabu_length: int = 0,
+        max_tabu: int = 0,
         max_iter: int = 1_000_000,
         epsilon: float = 1e-4,
         start_dag: BayesianNetwork | Iterable[Edge] | None = None,
         fixed_edges: Iterable[Edge] = (),
         black_list: Iterable[Edge] = (),
         white_list: Iterable[Edge] = (),
+        chow_liu_start: bool = False,
         n_jobs: int | None = None,
         verbose: int = 0,
     ) -> None:
@@ -87,12 +94,14 @@ class HillClimbSearch(BaseEstimator):
         self.equivalent_sample_size = equivalent_sample_size
         self.max_indegree = max_indegree
         self.tabu_length = tabu_length
+        self.max_tabu = max_tabu
         self.max_iter = max_iter
         self.epsilon = epsilon
         self.start_dag = start_dag
         self.fixed_edges = fixed_edges
         self.black_list = black_list
         self.white_list = white_list
+        self.chow_liu_start = chow_liu_start
         self.n_jobs = n_jobs
         self.verbose = verbose
 
@@ -100,7 +109,7 @@ class HillClimbSearch(BaseEstimator):
         """Learns a DAG over every column of ``data`` (states: sorted observed values
         unless given)."""
         name = _score_name(self.score)
-        for param in ("tabu_length", "max_iter"):
+        for param in ("tabu_length", "max_tabu", "max_iter"):
             value = getattr(self, param)
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
                 raise ValueError(f"{param} must be a non-negative integer, got {value!r}")
@@ -117,21 +126,39 @@ class HillClimbSearch(BaseEstimator):
         start = (
             self.start_dag.edges if isinstance(self.start_dag, BayesianNetwork) else (self.start_dag or ())
         )
-        edges, score, n_iter = _core.bn_hill_climb(
-            enc.columns,
-            enc.cards,
-            name,
-            float(self.equivalent_sample_size),
-            -1 if self.max_indegree is None else int(self.max_indegree),
-            int(self.tabu_length),
-            int(self.max_iter),
-            float(self.epsilon),
-            _edge_indices(start, index, "start_dag"),
-            _edge_indices(self.fixed_edges, index, "fixed_edges"),
-            _edge_indices(self.black_list, index, "black_list"),
-            _edge_indices(self.white_list, index, "white_list"),
-            resolve_n_jobs(self.n_jobs),
-        )
+        black = _edge_indices(self.black_list, index, "black_list")
+        white = _edge_indices(self.white_list, index, "white_list")
+
+        def climb(start_edges: list[tuple[int, int]]) -> tuple[list[tuple[int, int]], float, int]:
+            return _core.bn_hill_climb(
+                enc.columns,
+                enc.cards,
+                name,
+                float(self.equivalent_sample_size),
+                -1 if self.max_indegree is None else int(self.max_indegree),
+                int(self.tabu_length),
+                int(self.max_iter),
+                float(self.epsilon),
+                start_edges,
+                _edge_indices(self.fixed_edges, index, "fixed_edges"),
+                black,
+                white,
+                int(self.max_tabu),
+                resolve_n_jobs(self.n_jobs),
+            )
+
+        edges, score, n_iter = climb(_edge_indices(start, index, "start_dag"))
+        if self.chow_liu_start:
+            tree = TreeSearch(n_jobs=self.n_jobs).fit(data, states).edges_
+            allowed = [
+                e for e in _edge_indices(tree, index, "tree") if e not in black and (not white or e in white)
+            ]
+            try:
+                other = climb(allowed)
+            except ValueError:  # the tree and the fixed edges make a cycle: keep the first climb
+                other = (edges, score, 0)
+            if other[1] > score:
+                edges, score, n_iter = other
         self.edges_ = [(variables[u], variables[v]) for u, v in edges]
         self.score_ = float(score)
         self.n_iter_ = int(n_iter)

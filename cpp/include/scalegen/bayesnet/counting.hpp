@@ -70,8 +70,23 @@ std::vector<FamilyCounts> count_families(const Codes<T>& codes, const std::vecto
 enum class Score { LogLikelihood, BIC, AIC, K2, BDeu };
 Score parse_score(const std::string& name);
 
-/// The family's term of the score; n_samples is the data size BIC's penalty uses and
-/// equivalent_sample_size is BDeu's. Unobserved parent configurations contribute 0.
+/// A decomposable score of one family (card states, n_configs parent configurations) as
+/// constant() + the sum of cell(N_jk) over nonzero cells + the sum of config(N_j) over
+/// observed configurations; unobserved configurations contribute 0. n_samples is the
+/// data size BIC's penalty uses, ess BDeu's equivalent sample size.
+class ScoreTerms {
+ public:
+  ScoreTerms(Score score, double card, double n_configs, double n_samples, double ess);
+  double constant() const { return constant_; }
+  double cell(double n) const;
+  double config(double nj) const;
+
+ private:
+  Score score_;
+  double card_, constant_ = 0, lg_card_ = 0, alpha_ = 0, beta_ = 0, lg_alpha_ = 0, lg_beta_ = 0;
+};
+
+/// The family's term of the score (see ScoreTerms).
 double family_score(const FamilyCounts& counts, Score score, double n_samples, double equivalent_sample_size);
 
 /// Ancestral sampling. families: one per variable, in a topological order; cpts[f]:

@@ -16,6 +16,7 @@ struct HillClimbOptions {
   double equivalent_sample_size = 10;
   int max_indegree = -1;  ///< < 0: unbounded
   int tabu_length = 0;
+  int max_tabu = 0;  ///< moves in a row allowed without improvement (0: plain hill climbing)
   std::int64_t max_iter = 1000000;
   double epsilon = 1e-4;
   std::vector<Edge> start_edges;
@@ -40,6 +41,8 @@ std::vector<double> local_scores(const Codes<T>& codes, const std::vector<int>& 
 /// families whose parents changed are rescored (a cache of deltas per (parent, child));
 /// acyclicity comes from a reachability matrix kept up to date. Moves are taken in a
 /// fixed order with strict improvement, so the result does not depend on n_threads.
+/// With max_tabu > 0 this is tabu search: non-improving moves are taken (the tabu list
+/// keeps them from being undone) up to max_tabu in a row, and the best DAG seen wins.
 template <class T>
 HillClimbResult hill_climb(const Codes<T>& codes, const std::vector<int>& cards, const HillClimbOptions& options);
 

@@ -1,0 +1,452 @@
+"""Exact inference in discrete Bayesian networks by variable elimination."""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._model import BayesianNetwork
+
+# A factor inside the elimination: variable ids (network positions) and a table with one
+# axis per id, in that order.
+Factor = tuple[tuple[int, ...], np.ndarray]
+
+HEURISTICS = ("minfill", "weightedminfill", "minneighbors", "minweight")
+
+# np.einsum accepts at most 63 operands; larger products are formed in chunks.
+_EINSUM_CHUNK = 32
+
+# joint=False computes the marginals from the joint posterior when it has at most this
+# many cells (one elimination), otherwise one elimination per variable: a joint over many
+# query variables would be huge and would enlarge every clique on the way.
+_JOINT_MARGINALS_CELLS = 4096
+
+
+class DiscreteFactor:
+    """A table over discrete variables: one axis of ``values`` per entry of ``variables``."""
+
+    def __init__(
+        self, variables: Sequence[Hashable], states: Mapping[Hashable, Sequence[Any]], values: Any
+    ) -> None:
+        variables = list(variables)
+        if len(set(variables)) != len(variables):
+            raise ValueError(f"the variables of a factor repeat a name: {variables!r}")
+        missing = [v for v in variables if v not in states]
+        if missing:
+            raise ValueError(f"no states given for {missing!r}")
+        arr = np.asarray(values, dtype=np.float64)
+        shape = tuple(len(states[v]) for v in variables)
+        if arr.shape != shape:
+            raise ValueError(f"the values must have shape {shape} (one axis per variable), got {arr.shape}")
+        self.variables = variables
+        self.states: dict[Hashable, list[Any]] = {v: list(states[v]) for v in variables}
+        self.values = arr
+
+    def normalize(self) -> DiscreteFactor:
+        """A copy whose values sum to 1."""
+        total = float(self.values.sum())
+        if not total > 0:
+            raise ValueError("cannot normalize a factor whose values sum to zero")
+        return DiscreteFactor(self.variables, self.states, self.values / total)
+
+    def get_value(self, **assignment: Any) -> float:
+        """The value at one state of every variable, e.g. ``f.get_value(smoke="yes")``."""
+        if set(assignment) != set(self.variables):
+            raise ValueError(f"give one state for each of {self.variables!r}, got {sorted(assignment)!r}")
+        axis = {v: k for k, v in enumerate(self.variables)}
+        index = [0] * len(self.variables)
+        for v, state in assignment.items():
+            try:
+                index[axis[v]] = self.states[v].index(state)
+            except ValueError:
+                raise ValueError(f"{state!r} is not a state of {v!r}: {self.states[v]!r}") from None
+        return float(self.values[tuple(index)])
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per joint state (a MultiIndex over the variables), one column 'p'."""
+        if len(self.variables) == 1:
+            index: pd.Index = pd.Index(self.states[self.variables[0]], name=self.variables[0])
+        else:
+            index = pd.MultiIndex.from_product([self.states[v] for v in self.variables], names=self.variables)
+        return pd.DataFrame({"p": self.values.ravel()}, index=index)
+
+    def __repr__(self) -> str:
+        head = f"<DiscreteFactor over {', '.join(f'{v}:{len(self.states[v])}' for v in self.variables)}>"
+        return f"{head}\n{self.to_frame().to_string()}" if 0 < self.values.size <= 64 else head
+
+
+def _combine(factors: list[Factor], out: tuple[int, ...]) -> np.ndarray:
+    """The product of ``factors`` summed onto the variables ``out`` (in that order)."""
+    while len(factors) > _EINSUM_CHUNK:
+        head, factors = factors[:_EINSUM_CHUNK], factors[_EINSUM_CHUNK:]
+        scope = tuple(dict.fromkeys(v for s, _ in head for v in s))
+        factors.append((scope, _combine(head, scope)))
+    labels: dict[int, int] = {}
+    operands: list[Any] = []
+    for scope, arr in factors:
+        operands.append(arr)
+        operands.append([labels.setdefault(v, len(labels)) for v in scope])
+    return np.einsum(*operands, [labels[v] for v in out])
+
+
+def _rescale(arr: np.ndarray) -> np.ndarray:
+    """Divides by the maximum so that long chains of small probabilities cannot underflow
+    (the answers are normalized at the end, so the scale is never needed); an all-zero
+    table means the evidence is impossible."""
+    top = arr.max()
+    if not top > 0:
+        raise ValueError("the evidence has probability zero")
+    arr /= top
+    return arr
+
+
+def _interaction_graph(factors: list[Factor]) -> dict[int, set[int]]:
+    adj: dict[int, set[int]] = {}
+    for scope, _ in factors:
+        for v in scope:
+            adj.setdefault(v, set()).update(scope)
+    for v, nbrs in adj.items():
+        nbrs.discard(v)
+    return adj
+
+
+def _greedy_order(
+    adj: dict[int, set[int]], eliminate: set[int], cards: Sequence[int], heuristic: str
+) -> list[int]:
+    """Greedy elimination order over ``eliminate`` in the interaction graph ``adj`` (which
+    also holds the variables kept to the end). Eliminating a variable connects its
+    neighbours: their scores are recomputed, and a fill edge a-b lowers the fill of the
+    common neighbours of a and b. Ties go to the smaller new factor, then to the earlier
+    variable of the network."""
+    graph = {v: set(n) for v, n in adj.items()}
+    fills = heuristic in ("minfill", "weightedminfill")
+
+    def edge_weight(a: int, b: int) -> int:
+        return 1 if heuristic == "minfill" else cards[a] * cards[b]
+
+    def score(v: int) -> tuple[int, int, int]:
+        nbrs = graph[v]
+        weight = math.prod([cards[u] for u in nbrs])
+        if heuristic == "minfill":
+            return (sum([len(nbrs - graph[a]) for a in nbrs]) - len(nbrs)) // 2, weight, v
+        if heuristic == "weightedminfill":
+            return sum([cards[a] * sum([cards[b] for b in nbrs - graph[a] if b > a]) for a in nbrs]), weight, v
+        if heuristic == "minneighbors":
+            return len(nbrs), weight, v
+        return weight, len(nbrs), v  # minweight
+
+    current = {v: score(v) for v in eliminate}
+    heap = list(current.values())
+    heapq.heapify(heap)
+    order: list[int] = []
+    while heap:
+        key = heapq.heappop(heap)
+        v = key[2]
+        if current.get(v) != key:
+            continue  # stale entry
+        del current[v]
+        order.append(v)
+        nbrs = graph.pop(v)
+        added = []
+        for u in nbrs:
+            graph[u].discard(v)
+            new = nbrs - graph[u]
+            new.discard(u)
+            added += [(u, w) for w in new if u < w]
+            graph[u] |= new
+        lowered: dict[int, int] = {}
+        if fills:
+            for a, b in added:
+                for c in (graph[a] & graph[b]) - nbrs:
+                    lowered[c] = lowered.get(c, 0) + edge_weight(a, b)
+        for u in nbrs & current.keys():
+            current[u] = score(u)
+            heapq.heappush(heap, current[u])
+        for c in lowered.keys() & current.keys():
+            fill, weight, _ = current[c]
+            current[c] = (fill - lowered[c], weight, c)
+            heapq.heappush(heap, current[c])
+    return order
+
+
+def _eliminate_sum(factors: list[Factor], order: list[int]) -> list[Factor]:
+    """Sums the variables of ``order`` out of the product of ``factors``; returns the factors
+    left (over the variables not eliminated)."""
+    store: list[Factor | None] = list(factors)
+    holding: dict[int, list[int]] = {}
+    for i, (scope, _) in enumerate(factors):
+        for v in scope:
+            holding.setdefault(v, []).append(i)
+    for x in order:
+        group = []
+        for i in holding.pop(x, ()):
+            f = store[i]
+            if f is not None:
+                group.append(f)
+                store[i] = None
+        scope = tuple(dict.fromkeys(v for s, _ in group for v in s if v != x))
+        arr = _rescale(_combine(group, scope))
+        if scope:
+            for v in scope:
+                holding[v].append(len(store))
+            store.append((scope, arr))
+    return [f for f in store if f is not None]
+
+
+class VariableElimination:
+    """Exact posterior distributions of a discrete Bayesian network by variable elimination.
+
+    Each query keeps only the ancestors of the query and evidence variables (the other
+    variables sum to 1 and cannot matter), slices the tables at the evidence, and
+    eliminates the remaining variables in a greedy order chosen on that pruned graph.
+    The tables are copied at construction: later changes to the model are not seen.
+    """
+
+    def __init__(self, model: BayesianNetwork) -> None:
+        if not isinstance(model, BayesianNetwork):
+            raise TypeError(f"expected a BayesianNetwork, got {type(model).__name__}")
+        model.check_model()
+        self._nodes = model.nodes
+        self._index = {v: i for i, v in enumerate(self._nodes)}
+        states = model.states
+        self._states = [states[v] for v in self._nodes]
+        self._state_pos = [{s: k for k, s in enumerate(names)} for names in self._states]
+        self._cards = [len(names) for names in self._states]
+        self._scopes: list[tuple[int, ...]] = []
+        self._tables: list[np.ndarray] = []
+        for v in self._nodes:
+            cpd = model.cpd(v)
+            self._scopes.append(tuple(self._index[u] for u in [v, *cpd.parents]))
+            table = np.array(cpd.values, dtype=np.float64)
+            table.flags.writeable = False  # factors may be views of it: the elimination must not write
+            self._tables.append(table)
+        self._positive = [bool(t.all()) for t in self._tables]
+        # bit i of _ancestors[v] is set when node i is v or one of its ancestors
+        self._ancestors = [0] * len(self._nodes)
+        for v in model.topological_order():
+            i = self._index[v]
+            self._ancestors[i] = 1 << i
+            for p in model.parents(v):
+                self._ancestors[i] |= self._ancestors[self._index[p]]
+
+    # ---- input checks ----------------------------------------------------------------
+    def _variable_ids(self, variables: Any) -> list[int]:
+        if isinstance(variables, str | bytes | Mapping) or not hasattr(variables, "__iter__"):
+            raise TypeError(f"variables must be a list of variable names, got {variables!r}")
+        variables = list(variables)
+        if not variables:
+            raise ValueError("the list of query variables is empty")
+        ids = []
+        for v in variables:
+            if v not in self._index:
+                raise ValueError(f"the query variable {v!r} is not a node of the network")
+            ids.append(self._index[v])
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"the query variables repeat a name: {variables!r}")
+        return ids
+
+    def _evidence_ids(self, evidence: Mapping[Hashable, Any] | None) -> dict[int, int]:
+        if evidence is None:
+            return {}
+        if not isinstance(evidence, Mapping):
+            raise TypeError(f"evidence must be a dict variable -> state, got {evidence!r}")
+        out = {}
+        for v, s in evidence.items():
+            if v not in self._index:
+                raise ValueError(f"the evidence variable {v!r} is not a node of the network")
+            i = self._index[v]
+            if s not in self._state_pos[i]:
+                raise ValueError(f"{s!r} is not a state of {v!r}: {self._states[i]!r}")
+            out[i] = self._state_pos[i][s]
+        return out
+
+    def _order_for(self, elimination_order: Any, exclude: set[int]) -> str | list[int]:
+        """A heuristic's name (lower case) or the ids of an explicit order."""
+        if isinstance(elimination_order, str):
+            name = elimination_order.lower()
+            if name not in HEURISTICS:
+                raise ValueError(
+                    f"unknown elimination order {elimination_order!r}: use 'MinFill', 'WeightedMinFill', "
+                    "'MinNeighbors', 'MinWeight' or a list of variables"
+                )
+            return name
+        if not isinstance(elimination_order, Sequence):
+            raise ValueError(f"unknown elimination order {elimination_order!r}")
+        ids = []
+        for v in elimination_order:
+            if v not in self._index:
+                raise ValueError(f"the elimination order names {v!r}, which is not a node of the network")
+            if self._index[v] in exclude:
+                raise ValueError(f"the elimination order names {v!r}, which is queried or observed")
+            ids.append(self._index[v])
+        if len(set(ids)) != len(ids):
+            raise ValueError("the elimination order repeats a variable")
+        return ids
+
+    # ---- elimination -----------------------------------------------------------------
+    def _reduced_factors(self, keep: list[int], evidence: dict[int, int]) -> tuple[list[Factor], list[int]]:
+        """The tables of the ancestors of ``keep`` and of the evidence, sliced at the evidence,
+        and the variable each table belongs to."""
+        mask = 0
+        for i in (*keep, *evidence):
+            mask |= self._ancestors[i]
+        factors = []
+        owners = []
+        for i in range(len(self._nodes)):
+            if not mask >> i & 1:
+                continue
+            scope, arr = self._scopes[i], self._tables[i]
+            if any(v in evidence for v in scope):
+                arr = arr[tuple(evidence.get(v, slice(None)) for v in scope)]
+                scope = tuple(v for v in scope if v not in evidence)
+                if not scope and not arr > 0:
+                    raise ValueError("the evidence has probability zero")
+                if not scope:
+                    continue  # a constant factor: the answer is normalized
+            factors.append((scope, arr))
+            owners.append(i)
+        return factors, owners
+
+    def _order(self, adj: dict[int, set[int]], eliminate: set[int], how: str | list[int]) -> list[int]:
+        if isinstance(how, str):
+            return _greedy_order(adj, eliminate, self._cards, how)
+        order = [v for v in how if v in eliminate]
+        if len(order) < len(eliminate):
+            missing = sorted(str(self._nodes[v]) for v in eliminate.difference(how))
+            raise ValueError(f"the elimination order must also name {missing}")
+        return order
+
+    def _posterior(self, keep: list[int], evidence: dict[int, int], how: str | list[int]) -> np.ndarray:
+        """P(keep | evidence) as an array with one axis per variable of ``keep``."""
+        factors, owners = self._reduced_factors(keep, evidence)
+        adj = _interaction_graph(factors)
+        # The variables connected to the query; the rest only scale the answer, and only
+        # need eliminating when a zero in their tables could make the evidence impossible.
+        reached = set(keep)
+        stack = list(keep)
+        while stack:
+            for u in adj[stack.pop()]:
+                if u not in reached:
+                    reached.add(u)
+                    stack.append(u)
+        if isinstance(how, list):  # checked on all the variables, whether or not they get eliminated
+            how = self._order(adj, set(adj).difference(keep), how)
+        near = [f for f in factors if f[0][0] in reached]
+        far = [f for f in factors if f[0][0] not in reached]
+        if any(
+            f[0][0] not in reached and not self._positive[i] and not f[1].all()
+            for f, i in zip(factors, owners, strict=True)
+        ):
+            far_adj = _interaction_graph(far)
+            _eliminate_sum(far, self._order(far_adj, set(far_adj), how))
+        left = _eliminate_sum(near, self._order(adj, reached.difference(keep), how))
+        joint = _combine(left, tuple(keep))
+        total = joint.sum()
+        if not total > 0:
+            raise ValueError("the evidence has probability zero")
+        return joint / total
+
+    # ---- public API --------------------------------------------------------------------
+    def query(
+        self,
+        variables: Sequence[Hashable],
+        evidence: Mapping[Hashable, Any] | None = None,
+        joint: bool = True,
+        elimination_order: str | Sequence[Hashable] = "MinFill",
+    ) -> DiscreteFactor | dict[Hashable, DiscreteFactor]:
+        """P(variables | evidence) as a normalized DiscreteFactor over ``variables`` (in
+        that order); with ``joint=False`` a dict variable -> its marginal factor.
+
+        ``evidence`` maps variables to observed state names. ``elimination_order`` is a
+        heuristic ('MinFill', 'WeightedMinFill', 'MinNeighbors', 'MinWeight') or a list
+        naming every variable neither queried nor observed (those pruning drops may be
+        left out).
+        """
+        keep = self._variable_ids(variables)
+        ev = self._evidence_ids(evidence)
+        both = [self._nodes[i] for i in keep if i in ev]
+        if both:
+            raise ValueError(f"{both!r} are both queried and observed")
+        how = self._order_for(elimination_order, {*keep, *ev})
+        names = [self._nodes[i] for i in keep]
+        if joint:
+            return self._factor(names, self._posterior(keep, ev, how))
+        if math.prod(self._cards[i] for i in keep) <= _JOINT_MARGINALS_CELLS:
+            table = self._posterior(keep, ev, how)
+            axes = range(len(keep))
+            return {
+                v: self._factor([v], table.sum(axis=tuple(a for a in axes if a != k)))
+                for k, v in enumerate(names)
+            }
+        return {v: self._factor([v], self._posterior([i], ev, how)) for v, i in zip(names, keep, strict=True)}
+
+    def map_query(
+        self,
+        variables: Sequence[Hashable] | None = None,
+        evidence: Mapping[Hashable, Any] | None = None,
+        elimination_order: str | Sequence[Hashable] = "MinFill",
+    ) -> dict[Hashable, Any]:
+        """The most probable joint state of ``variables`` given ``evidence``, as a dict
+        variable -> state name: the argmax of the joint posterior of ``variables`` (the other
+        variables summed out, as pgmpy). Ties go to the first state in the order of
+        ``variables`` and of their states.
+
+        With ``variables=None``: the most probable state of all the unobserved variables
+        (max-product elimination, so it works on large networks); ties go to the first
+        state of each variable given the states chosen for the variables eliminated after it.
+        """
+        ev = self._evidence_ids(evidence)
+        if variables is None:
+            assignment = self._most_probable(ev, self._order_for(elimination_order, set(ev)))
+        else:
+            keep = self._variable_ids(variables)
+            both = [self._nodes[i] for i in keep if i in ev]
+            if both:
+                raise ValueError(f"{both!r} are both queried and observed")
+            how = self._order_for(elimination_order, {*keep, *ev})
+            table = self._posterior(keep, ev, how)
+            flat = np.unravel_index(int(np.argmax(table)), table.shape)
+            assignment = dict(zip(keep, map(int, flat), strict=True))
+        return {self._nodes[i]: self._states[i][k] for i, k in sorted(assignment.items())}
+
+    def _most_probable(self, evidence: dict[int, int], how: str | list[int]) -> dict[int, int]:
+        """Max-product elimination of every unobserved variable, then the traceback."""
+        factors, _ = self._reduced_factors(list(range(len(self._nodes))), evidence)
+        adj = _interaction_graph(factors)
+        order = self._order(adj, set(adj), how)
+        store: list[Factor | None] = list(factors)
+        holding: dict[int, list[int]] = {}
+        for i, (scope, _) in enumerate(factors):
+            for v in scope:
+                holding.setdefault(v, []).append(i)
+        trace: list[tuple[int, tuple[int, ...], np.ndarray]] = []
+        for x in order:
+            group = []
+            for i in holding.pop(x, ()):
+                f = store[i]
+                if f is not None:
+                    group.append(f)
+                    store[i] = None
+            scope = tuple(dict.fromkeys(v for s, _ in group for v in s if v != x))
+            product = _combine(group, (x, *scope))
+            trace.append((x, scope, np.argmax(product, axis=0)))
+            best = _rescale(product.max(axis=0))
+            if scope:
+                for v in scope:
+                    holding[v].append(len(store))
+                store.append((scope, best))
+        assignment: dict[int, int] = {}
+        for x, scope, choice in reversed(trace):
+            assignment[x] = int(choice[tuple(assignment[v] for v in scope)])
+        return assignment
+
+    def _factor(self, names: list[Hashable], values: np.ndarray) -> DiscreteFactor:
+        return DiscreteFactor(names, {v: self._states[self._index[v]] for v in names}, values)
+
+    def __repr__(self) -> str:
+        return f"<VariableElimination over {len(self._nodes)} variables>"
