@@ -3,8 +3,9 @@
 Rows are sampled once from a network bundled with pgmpy; each library learns a DAG from
 the same rows starting from the empty graph, with BIC and no tabu list or in-degree
 limit; scalegen also with chow_liu_start=True (a second climb from the Chow-Liu tree, the
-better DAG kept), which is the time pyAgrum's ratio "x" is taken against. Every learned DAG is then scored the same way (scalegen's structure_score, equal
-to pgmpy's bic-d), and compared with the true DAG by the structural Hamming distance.
+better DAG kept), which is the time pyAgrum's ratio "x" is taken against. Every learned
+DAG is then scored the same way (scalegen's structure_score, equal to pgmpy's bic-d), and
+compared with the true DAG by the structural Hamming distance.
 pyAgrum's CSV parse is timed apart and not counted; pgmpy runs on the small sizes only.
 
     python bench/bench_structure.py [--quick] [--json out.json]
