@@ -188,6 +188,30 @@ void bind_bayesnet(py::module_& m) {
       py::arg("fixed_edges"), py::arg("black_list"), py::arg("white_list"), py::arg("max_tabu"), py::arg("n_threads"), "Greedy hill climbing over DAGs: (edges, score, moves).");
 
   m.def(
+      "bn_posterior_rows",
+      [](const std::vector<py::array>& columns, const std::vector<int>& cards, const std::vector<FamilySpec>& families,
+         const std::vector<CArray<double>>& cpts, const std::vector<int>& hidden, int n_threads) {
+        const std::vector<Family> fams = to_families(families);
+        const auto tables = to_tables(cpts);
+        std::int64_t width = 0;
+        for (int h : hidden) width += (h >= 0 && std::size_t(h) < cards.size()) ? cards[std::size_t(h)] : 0;
+        return with_codes(columns, [&](const auto& codes) {
+          py::array_t<double> marginals({py::ssize_t(codes.n_rows), py::ssize_t(width)});
+          py::array_t<std::int32_t> map({py::ssize_t(codes.n_rows), py::ssize_t(hidden.size())});
+          double* m = marginals.mutable_data();
+          std::int32_t* p = map.mutable_data();
+          {
+            py::gil_scoped_release release;
+            posterior_rows(codes, cards, fams, tables, hidden, m, p, n_threads);
+          }
+          return py::make_tuple(marginals, map);
+        });
+      },
+      py::arg("columns"), py::arg("cards"), py::arg("families"), py::arg("cpts"), py::arg("hidden"),
+      py::arg("n_threads"),
+      "Per-row posterior of the hidden variables given all the others: (marginals, most probable joint state).");
+
+  m.def(
       "bn_sample",
       [](const std::vector<int>& cards, const std::vector<FamilySpec>& families, const std::vector<CArray<double>>& cpts,
          std::int64_t n, std::uint64_t seed, bool wide, int n_threads) -> py::array {

@@ -154,6 +154,18 @@ void test_sampling_and_likelihood() {
                           std::log(cpts[2][std::size_t(a[0][r] * 8 + a[2][r] * 2 + a[1][r])]);
     CHECK_NEAR(ll[r], expect, 1e-14);
   }
+  // Posterior of variable 1 given 0 and 2, against Bayes' rule by hand.
+  std::vector<double> marg(std::size_t(n) * 2);
+  std::vector<std::int32_t> best(static_cast<std::size_t>(n));
+  posterior_rows(view(a), kCards, by_var, tables, {1}, marg.data(), best.data(), 2);
+  for (std::int64_t i = 0; i < n; i += 1231) {
+    const std::size_t r = std::size_t(i);
+    double joint[2];
+    for (int s1 = 0; s1 < 2; ++s1)
+      joint[s1] = cpts[0][std::size_t(s1)] * cpts[2][std::size_t(a[0][r] * 8 + a[2][r] * 2 + s1)];
+    CHECK_NEAR(marg[2 * r], joint[0] / (joint[0] + joint[1]), 1e-14);
+    CHECK(best[r] == (joint[1] > joint[0] ? 1 : 0));
+  }
   a[1][5] = -1;
   CHECK_THROWS(std::invalid_argument, log_likelihood_rows(view(a), kCards, by_var, tables, ll.data(), 2));
   // Families out of topological order, wrong table sizes.

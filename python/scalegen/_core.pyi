@@ -7,7 +7,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['FamilyCounts', 'GaussianMixtureStats', 'bn_count', 'bn_hill_climb', 'bn_local_scores', 'bn_log_likelihood', 'bn_sample', 'build_info', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'probe_parallel_threads', 'raise_in_parallel']
+__all__: list[str] = ['FamilyCounts', 'GaussianMixtureStats', 'bn_count', 'bn_hill_climb', 'bn_local_scores', 'bn_log_likelihood', 'bn_posterior_rows', 'bn_sample', 'build_info', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'probe_parallel_threads', 'raise_in_parallel']
 class GaussianMixtureStats:
     """
     Additive E-step statistics of a set of rows (merge chunks with +=).
@@ -99,6 +99,10 @@ def bn_local_scores(columns: collections.abc.Sequence[numpy.ndarray], cards: col
 def bn_log_likelihood(columns: collections.abc.Sequence[numpy.ndarray], cards: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], families: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]]], cpts: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float64]], n_threads: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
     """
     Per-row log-likelihood of fully observed int-coded rows.
+    """
+def bn_posterior_rows(columns: collections.abc.Sequence[numpy.ndarray], cards: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], families: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]]], cpts: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float64]], hidden: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.int32]]:
+    """
+    Per-row posterior of the hidden variables given all the others: (marginals, most probable joint state).
     """
 def bn_sample(cards: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], families: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]]], cpts: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float64]], n: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, wide: bool, n_threads: typing.SupportsInt | typing.SupportsIndex) -> numpy.ndarray:
     """

@@ -1,4 +1,5 @@
 // Ancestral sampling and per-row log-likelihoods.
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -178,6 +179,128 @@ void log_likelihood_rows(const Codes<T>& codes, const std::vector<int>& cards, c
     }
   });
 }
+
+template <class T>
+void posterior_rows(const Codes<T>& codes, const std::vector<int>& cards, const std::vector<Family>& families,
+                    const std::vector<std::vector<double>>& cpts, const std::vector<int>& hidden, double* marginals,
+                    std::int32_t* map, int n_threads) {
+  constexpr std::int64_t kMaxConfigs = 1 << 16;
+  const std::size_t n_vars = cards.size();
+  if (families.size() != cpts.size()) throw std::invalid_argument("one table per family is required");
+  if (codes.columns.size() != n_vars) throw std::invalid_argument("one column per variable is required");
+  // Joint states of the hidden variables, last varying fastest.
+  std::vector<int> hidden_pos(n_vars, -1);
+  std::int64_t n_configs = 1, width = 0;
+  for (std::size_t h = 0; h < hidden.size(); ++h) {
+    const int v = hidden[h];
+    if (v < 0 || std::size_t(v) >= n_vars || hidden_pos[std::size_t(v)] >= 0)
+      throw std::invalid_argument("hidden variables must be distinct variables");
+    hidden_pos[std::size_t(v)] = int(h);
+    n_configs *= cards[std::size_t(v)];
+    width += cards[std::size_t(v)];
+    if (n_configs > kMaxConfigs) throw std::invalid_argument("too many joint states of the hidden variables");
+  }
+  std::vector<std::int64_t> digit_stride(hidden.size(), 1);
+  for (std::size_t h = hidden.size(); h-- > 1;)
+    digit_stride[h - 1] = digit_stride[h] * cards[std::size_t(hidden[h])];
+  const auto digit = [&](std::int64_t q, std::size_t h) {
+    return (q / digit_stride[h]) % cards[std::size_t(hidden[h])];
+  };
+
+  // A family's table (log-probabilities if it mentions a hidden variable, else the
+  // probabilities, only checked for zero), its observed members (column, stride) and the
+  // table offset of every hidden configuration.
+  struct Affected {
+    std::vector<double> table;
+    std::vector<std::pair<const T*, std::int64_t>> observed;
+    std::vector<std::int64_t> offset;
+  };
+  std::vector<Affected> affected, observed_only;
+  for (std::size_t f = 0; f < families.size(); ++f) {
+    const Family& fam = families[f];
+    const FamilyShape shape = family_shape(fam, cards);
+    if (std::int64_t(cpts[f].size()) != shape.size())
+      throw std::invalid_argument("the table of variable " + std::to_string(fam.child) + " has the wrong size");
+    std::vector<std::pair<int, std::int64_t>> members = {{fam.child, shape.n_configs}};
+    std::int64_t stride = 1;
+    for (std::size_t k = fam.parents.size(); k-- > 0;) {
+      members.emplace_back(fam.parents[k], stride);
+      stride *= cards[std::size_t(fam.parents[k])];
+    }
+    bool mentions = false;
+    for (const auto& [v, st] : members) mentions = mentions || hidden_pos[std::size_t(v)] >= 0;
+    Affected a;
+    if (!mentions) {  // fully observed: only checked for probability zero
+      for (const auto& [v, st] : members) a.observed.emplace_back(codes.columns[std::size_t(v)], st);
+      a.table = cpts[f];
+      observed_only.push_back(std::move(a));
+      continue;
+    }
+    a.offset.assign(std::size_t(n_configs), 0);
+    for (const auto& [v, st] : members) {
+      const int h = hidden_pos[std::size_t(v)];
+      if (h < 0) {
+        a.observed.emplace_back(codes.columns[std::size_t(v)], st);
+        continue;
+      }
+      for (std::int64_t q = 0; q < n_configs; ++q) a.offset[std::size_t(q)] += digit(q, std::size_t(h)) * st;
+    }
+    a.table.resize(cpts[f].size());
+    for (std::size_t i = 0; i < cpts[f].size(); ++i) a.table[i] = std::log(cpts[f][i]);
+    affected.push_back(std::move(a));
+  }
+
+  const std::int64_t n = codes.n_rows, n_blocks = (n + kBlock - 1) / kBlock;
+  parallel_for(n_threads, n_blocks, [&](std::int64_t b) {
+    std::vector<double> lp(static_cast<std::size_t>(n_configs));
+    for (std::int64_t i = b * kBlock; i < std::min(n, (b + 1) * kBlock); ++i) {
+      std::fill(lp.begin(), lp.end(), 0.0);
+      for (const Affected& a : affected) {
+        std::int64_t base = 0;
+        for (const auto& [col, st] : a.observed) {
+          if (col[i] < 0) throw std::invalid_argument("row " + std::to_string(i) + " has a missing value");
+          base += std::int64_t(col[i]) * st;
+        }
+        const double* lt = a.table.data() + base;
+        for (std::int64_t q = 0; q < n_configs; ++q) lp[std::size_t(q)] += lt[a.offset[std::size_t(q)]];
+      }
+      bool possible = true;
+      for (const Affected& a : observed_only) {
+        std::int64_t cell = 0;
+        for (const auto& [col, st] : a.observed) {
+          if (col[i] < 0) throw std::invalid_argument("row " + std::to_string(i) + " has a missing value");
+          cell += std::int64_t(col[i]) * st;
+        }
+        possible = possible && a.table[std::size_t(cell)] > 0;
+      }
+      const auto top = std::max_element(lp.begin(), lp.end());
+      const double peak = *top;
+      const std::int64_t best = top - lp.begin();
+      if (!possible || !std::isfinite(peak))
+        throw std::invalid_argument("row " + std::to_string(i) + " has probability zero under the model");
+      double sum = 0;
+      for (double& x : lp) sum += (x = std::exp(x - peak));
+      double* m = marginals + i * width;
+      std::fill(m, m + width, 0.0);
+      for (std::int64_t q = 0; q < n_configs; ++q) {
+        std::int64_t off = 0;
+        for (std::size_t h = 0; h < hidden.size(); ++h) {
+          m[off + digit(q, h)] += lp[std::size_t(q)] / sum;
+          off += cards[std::size_t(hidden[h])];
+        }
+      }
+      for (std::size_t h = 0; h < hidden.size(); ++h)
+        map[std::size_t(i) * hidden.size() + h] = std::int32_t(digit(best, h));
+    }
+  });
+}
+
+template void posterior_rows<std::int8_t>(const Codes<std::int8_t>&, const std::vector<int>&,
+                                          const std::vector<Family>&, const std::vector<std::vector<double>>&,
+                                          const std::vector<int>&, double*, std::int32_t*, int);
+template void posterior_rows<std::int16_t>(const Codes<std::int16_t>&, const std::vector<int>&,
+                                           const std::vector<Family>&, const std::vector<std::vector<double>>&,
+                                           const std::vector<int>&, double*, std::int32_t*, int);
 
 template void sample_network<std::int8_t>(const std::vector<int>&, const std::vector<Family>&,
                                           const std::vector<std::vector<double>>&, std::int64_t, std::uint64_t,

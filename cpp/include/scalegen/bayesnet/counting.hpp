@@ -104,6 +104,18 @@ void log_likelihood_rows(const Codes<T>& codes, const std::vector<int>& cards,
                          const std::vector<Family>& families, const std::vector<std::vector<double>>& cpts,
                          double* out, int n_threads);
 
+/// Posterior of the hidden variables given each row's other variables (all observed):
+/// P(h | e) is proportional to the product of every table that mentions a hidden variable,
+/// enumerated over the joint states of `hidden` (at most max_configs). Writes each
+/// hidden variable's marginal (marginals: rows x sum of the hidden cards, variables in
+/// the order of `hidden`) and the most probable joint state as one code per hidden
+/// variable (map: rows x hidden.size()). codes.columns of hidden variables are not read.
+/// Throws std::invalid_argument naming the first row whose evidence has probability 0.
+template <class T>
+void posterior_rows(const Codes<T>& codes, const std::vector<int>& cards, const std::vector<Family>& families,
+                    const std::vector<std::vector<double>>& cpts, const std::vector<int>& hidden,
+                    double* marginals, std::int32_t* map, int n_threads);
+
 template <class Fn>
 void FamilyCounts::for_each_nonzero(Fn&& fn) const {
   const std::int64_t card = shape.card, q = shape.n_configs;
