@@ -89,3 +89,32 @@ def test_predict_bad_input(alarm) -> None:  # type: ignore[no-untyped-def]
     zero["tub"], zero["lung"], zero["either"] = "yes", "yes", "no"
     with pytest.raises(ValueError, match="probability zero"):
         asia.predict(zero)
+
+
+def test_likelihood_weighting_within_its_standard_errors(alarm) -> None:  # type: ignore[no-untyped-def]
+    from pgmpy.inference import VariableElimination as PgmpyVE
+    from pgmpy.utils import get_example_model
+
+    from scalegen.bayesnet import ApproximateInference
+
+    exact = PgmpyVE(get_example_model("alarm"))
+    evidence = {"BP": "LOW", "CVP": "HIGH", "HR": "HIGH"}
+    approx = ApproximateInference(alarm)
+    est = approx.query(["HYPOVOLEMIA", "LVFAILURE"], evidence, n_samples=200_000, random_state=0)
+    for v in ("HYPOVOLEMIA", "LVFAILURE"):
+        f = exact.query([v], evidence, show_progress=False)
+        for s, p in zip(f.state_names[v], f.values, strict=True):
+            row = est.loc[(v, s)]
+            assert abs(row["probability"] - p) <= 4 * row["std_error"] + 1e-12
+    assert 0 < est.attrs["effective_samples"] <= 200_000
+    again = approx.query(["HYPOVOLEMIA", "LVFAILURE"], evidence, n_samples=200_000, random_state=0, n_jobs=1)
+    pd.testing.assert_frame_equal(est, again)
+    with pytest.raises(ValueError, match="not one of its states"):
+        approx.query(["HR"], {"BP": "VERY LOW"})
+    with pytest.raises(ValueError, match="both queried and observed"):
+        approx.query(["BP"], {"BP": "LOW"})
+    with pytest.raises(ValueError, match="not a variable"):
+        approx.query(["nope"])
+    asia = load_network("asia")
+    with pytest.raises(ValueError, match="probability zero"):
+        ApproximateInference(asia).query(["dysp"], {"tub": "yes", "either": "no"}, n_samples=1000)

@@ -212,6 +212,24 @@ void bind_bayesnet(py::module_& m) {
       "Per-row posterior of the hidden variables given all the others: (marginals, most probable joint state).");
 
   m.def(
+      "bn_likelihood_weighting",
+      [](const std::vector<int>& cards, const std::vector<FamilySpec>& families, const std::vector<CArray<double>>& cpts,
+         const std::vector<int>& evidence, const std::vector<int>& query, std::int64_t n, std::uint64_t seed,
+         int n_threads) {
+        const std::vector<Family> fams = to_families(families);
+        const auto tables = to_tables(cpts);
+        WeightedEstimate est;
+        {
+          py::gil_scoped_release release;
+          est = likelihood_weighting(cards, fams, tables, evidence, query, n, seed, n_threads);
+        }
+        return py::make_tuple(est.probability, est.std_error, est.effective_samples);
+      },
+      py::arg("cards"), py::arg("families"), py::arg("cpts"), py::arg("evidence"), py::arg("query"), py::arg("n"),
+      py::arg("seed"), py::arg("n_threads"),
+      "Likelihood weighting: (probabilities, standard errors, effective sample size); families in topological order.");
+
+  m.def(
       "bn_sample",
       [](const std::vector<int>& cards, const std::vector<FamilySpec>& families, const std::vector<CArray<double>>& cpts,
          std::int64_t n, std::uint64_t seed, bool wide, int n_threads) -> py::array {

@@ -107,14 +107,9 @@ inline std::int64_t draw(const double* cdf, std::int64_t card, double u) {
   return base - cdf;
 }
 
-}  // namespace
-
-template <class T>
-void sample_network(const std::vector<int>& cards, const std::vector<Family>& families,
-                    const std::vector<std::vector<double>>& cpts, std::int64_t n, std::uint64_t seed,
-                    const std::vector<T*>& out, int n_threads) {
-  if (families.size() != cpts.size() || out.size() != cards.size())
-    throw std::invalid_argument("one table per family and one output column per variable are required");
+std::vector<Sampler> make_samplers(const std::vector<int>& cards, const std::vector<Family>& families,
+                                   const std::vector<std::vector<double>>& cpts) {
+  if (families.size() != cpts.size()) throw std::invalid_argument("one table per family is required");
   std::vector<Sampler> samplers;
   std::vector<char> placed(cards.size(), 0);
   for (std::size_t f = 0; f < families.size(); ++f) {
@@ -124,6 +119,85 @@ void sample_network(const std::vector<int>& cards, const std::vector<Family>& fa
     samplers.push_back(make_sampler(families[f], cards, cpts[f]));
     placed[std::size_t(families[f].child)] = 1;
   }
+  return samplers;
+}
+
+}  // namespace
+
+WeightedEstimate likelihood_weighting(const std::vector<int>& cards, const std::vector<Family>& families,
+                                      const std::vector<std::vector<double>>& cpts, const std::vector<int>& evidence,
+                                      const std::vector<int>& query, std::int64_t n, std::uint64_t seed,
+                                      int n_threads) {
+  const std::vector<Sampler> samplers = make_samplers(cards, families, cpts);
+  if (evidence.size() != cards.size()) throw std::invalid_argument("one evidence code (or -1) per variable");
+  if (n < 1) throw std::invalid_argument("the number of samples must be positive");
+  std::vector<std::int64_t> offset;  // of each query variable's states in the outputs
+  std::int64_t width = 0;
+  for (int v : query) {
+    if (v < 0 || std::size_t(v) >= cards.size() || evidence[std::size_t(v)] >= 0)
+      throw std::invalid_argument("query variables must be unobserved variables of the network");
+    offset.push_back(width);
+    width += cards[std::size_t(v)];
+  }
+  const std::int64_t n_blocks = (n + kSampleBlock - 1) / kSampleBlock;
+  // Per block: sum w, sum w^2, then per query state sum w 1[state], sum w^2 1[state].
+  const std::size_t stride = 2 + 2 * std::size_t(width);
+  std::vector<double> partial(std::size_t(n_blocks) * stride, 0.0);
+  parallel_for(n_threads, n_blocks, [&](std::int64_t b) {
+    Rng rng(seed, std::uint64_t(b));
+    const std::int64_t len = std::min(kSampleBlock, n - b * kSampleBlock);
+    double* acc = partial.data() + std::size_t(b) * stride;
+    std::vector<std::int32_t> code(cards.size());
+    for (std::int64_t i = 0; i < len; ++i) {
+      double w = 1;
+      for (std::size_t f = 0; f < families.size(); ++f) {
+        const Sampler& sm = samplers[f];
+        std::int64_t config = 0;
+        for (std::size_t k = 0; k < families[f].parents.size(); ++k)
+          config += std::int64_t(code[std::size_t(families[f].parents[k])]) * sm.parent_strides[k];
+        const double* cdf = sm.cdf.data() + config * sm.card;
+        const int child = families[f].child, e = evidence[std::size_t(child)];
+        if (e >= 0) {
+          w *= cdf[e] - (e > 0 ? cdf[e - 1] : 0.0);
+          code[std::size_t(child)] = e;
+        } else {
+          code[std::size_t(child)] = std::int32_t(draw(cdf, sm.card, rng.uniform()));
+        }
+      }
+      acc[0] += w;
+      acc[1] += w * w;
+      for (std::size_t q = 0; q < query.size(); ++q) {
+        const std::size_t cell = 2 + 2 * std::size_t(offset[q] + code[std::size_t(query[q])]);
+        acc[cell] += w;
+        acc[cell + 1] += w * w;
+      }
+    }
+  });
+  std::vector<double> total(stride, 0.0);
+  for (std::int64_t b = 0; b < n_blocks; ++b)
+    for (std::size_t k = 0; k < stride; ++k) total[k] += partial[std::size_t(b) * stride + k];
+  if (!(total[0] > 0)) throw std::invalid_argument("no sample is compatible with the evidence: it may have probability zero");
+  WeightedEstimate out;
+  out.sum_weight = total[0];
+  out.effective_samples = total[0] * total[0] / total[1];
+  for (std::int64_t s = 0; s < width; ++s) {
+    const double swy = total[2 + 2 * std::size_t(s)], sw2y = total[3 + 2 * std::size_t(s)];
+    const double p = swy / total[0];
+    // Delta method for the ratio estimator: sum w^2 (y - p)^2 / (sum w)^2, y in {0, 1}.
+    const double var = (sw2y - 2 * p * sw2y + p * p * total[1]) / (total[0] * total[0]);
+    out.probability.push_back(p);
+    out.std_error.push_back(std::sqrt(std::max(var, 0.0)));
+  }
+  return out;
+}
+
+template <class T>
+void sample_network(const std::vector<int>& cards, const std::vector<Family>& families,
+                    const std::vector<std::vector<double>>& cpts, std::int64_t n, std::uint64_t seed,
+                    const std::vector<T*>& out, int n_threads) {
+  if (families.size() != cpts.size() || out.size() != cards.size())
+    throw std::invalid_argument("one table per family and one output column per variable are required");
+  const std::vector<Sampler> samplers = make_samplers(cards, families, cpts);
   const std::int64_t n_blocks = (n + kSampleBlock - 1) / kSampleBlock;
   parallel_for(n_threads, n_blocks, [&](std::int64_t b) {
     Rng rng(seed, std::uint64_t(b));

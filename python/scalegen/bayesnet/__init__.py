@@ -1,6 +1,7 @@
 """Discrete Bayesian networks: structure, tables learned by counting, structure learning,
 sampling, scores and BIF files, on scalegen's C++ core."""
 
+from ._approximate import ApproximateInference
 from ._bif import BifSyntaxError
 from ._cpd import TabularCPD
 from ._estimators import structure_score
@@ -8,6 +9,7 @@ from ._model import BayesianNetwork, read_bif
 from ._structure import HillClimbSearch, TreeSearch, structural_hamming_distance
 
 __all__ = [
+    "ApproximateInference",
     "BayesianNetwork",
     "BifSyntaxError",
     "HillClimbSearch",

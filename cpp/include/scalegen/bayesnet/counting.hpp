@@ -116,6 +116,21 @@ void posterior_rows(const Codes<T>& codes, const std::vector<int>& cards, const 
                     const std::vector<std::vector<double>>& cpts, const std::vector<int>& hidden,
                     double* marginals, std::int32_t* map, int n_threads);
 
+/// Likelihood weighting: n samples drawn in topological order with the evidence
+/// clamped, each weighted by the probability of its evidence given its parents.
+/// evidence: per variable, its observed code or -1. For each query variable (in order)
+/// its states' posterior estimates and standard errors (delta method for the ratio of
+/// weighted sums); the draws depend on seed only.
+struct WeightedEstimate {
+  std::vector<double> probability, std_error;
+  double sum_weight = 0;
+  double effective_samples = 0;  ///< (sum w)^2 / sum w^2
+};
+WeightedEstimate likelihood_weighting(const std::vector<int>& cards, const std::vector<Family>& families,
+                                      const std::vector<std::vector<double>>& cpts, const std::vector<int>& evidence,
+                                      const std::vector<int>& query, std::int64_t n, std::uint64_t seed,
+                                      int n_threads);
+
 template <class Fn>
 void FamilyCounts::for_each_nonzero(Fn&& fn) const {
   const std::int64_t card = shape.card, q = shape.n_configs;
