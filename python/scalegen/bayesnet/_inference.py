@@ -15,6 +15,9 @@ from ._model import BayesianNetwork
 # A factor inside the elimination: variable ids (network positions) and a table with one
 # axis per id, in that order.
 Factor = tuple[tuple[int, ...], np.ndarray]
+# A max-product step: the variable maximized out, the scope of the factor left, and the
+# maximizing state of the variable at each cell of that factor.
+Step = tuple[int, tuple[int, ...], np.ndarray]
 
 HEURISTICS = ("minfill", "weightedminfill", "minneighbors", "minweight")
 
@@ -135,7 +138,8 @@ def _greedy_order(
         if heuristic == "minfill":
             return (sum([len(nbrs - graph[a]) for a in nbrs]) - len(nbrs)) // 2, weight, v
         if heuristic == "weightedminfill":
-            return sum([cards[a] * sum([cards[b] for b in nbrs - graph[a] if b > a]) for a in nbrs]), weight, v
+            fill = sum([cards[a] * sum([cards[b] for b in nbrs - graph[a] if b > a]) for a in nbrs])
+            return fill, weight, v
         if heuristic == "minneighbors":
             return len(nbrs), weight, v
         return weight, len(nbrs), v  # minweight
@@ -174,9 +178,10 @@ def _greedy_order(
     return order
 
 
-def _eliminate_sum(factors: list[Factor], order: list[int]) -> list[Factor]:
-    """Sums the variables of ``order`` out of the product of ``factors``; returns the factors
-    left (over the variables not eliminated)."""
+def _eliminate(factors: list[Factor], order: list[int], trace: list[Step] | None = None) -> list[Factor]:
+    """Sums the variables of ``order`` out of the product of ``factors`` and returns the
+    factors left (over the variables not eliminated). With a ``trace`` list, maximizes
+    instead and records each Step for the traceback."""
     store: list[Factor | None] = list(factors)
     holding: dict[int, list[int]] = {}
     for i, (scope, _) in enumerate(factors):
@@ -190,7 +195,13 @@ def _eliminate_sum(factors: list[Factor], order: list[int]) -> list[Factor]:
                 group.append(f)
                 store[i] = None
         scope = tuple(dict.fromkeys(v for s, _ in group for v in s if v != x))
-        arr = _rescale(_combine(group, scope))
+        if trace is None:
+            arr = _combine(group, scope)
+        else:
+            product = _combine(group, (x, *scope))
+            trace.append((x, scope, np.argmax(product, axis=0)))
+            arr = product.max(axis=0)
+        arr = _rescale(arr)
         if scope:
             for v in scope:
                 holding[v].append(len(store))
@@ -265,6 +276,16 @@ class VariableElimination:
             out[i] = self._state_pos[i][s]
         return out
 
+    def _query_ids(
+        self, variables: Any, evidence: Mapping[Hashable, Any] | None, elimination_order: Any
+    ) -> tuple[list[int], dict[int, int], str | list[int]]:
+        keep = self._variable_ids(variables)
+        ev = self._evidence_ids(evidence)
+        both = [self._nodes[i] for i in keep if i in ev]
+        if both:
+            raise ValueError(f"{both!r} are both queried and observed")
+        return keep, ev, self._order_for(elimination_order, {*keep, *ev})
+
     def _order_for(self, elimination_order: Any, exclude: set[int]) -> str | list[int]:
         """A heuristic's name (lower case) or the ids of an explicit order."""
         if isinstance(elimination_order, str):
@@ -336,15 +357,19 @@ class VariableElimination:
                     stack.append(u)
         if isinstance(how, list):  # checked on all the variables, whether or not they get eliminated
             how = self._order(adj, set(adj).difference(keep), how)
-        near = [f for f in factors if f[0][0] in reached]
-        far = [f for f in factors if f[0][0] not in reached]
-        if any(
-            f[0][0] not in reached and not self._positive[i] and not f[1].all()
-            for f, i in zip(factors, owners, strict=True)
-        ):
+        near: list[Factor] = []
+        far: list[Factor] = []
+        far_zeros = False
+        for f, i in zip(factors, owners, strict=True):
+            if f[0][0] in reached:
+                near.append(f)
+            else:
+                far.append(f)
+                far_zeros = far_zeros or not (self._positive[i] or f[1].all())
+        if far_zeros:
             far_adj = _interaction_graph(far)
-            _eliminate_sum(far, self._order(far_adj, set(far_adj), how))
-        left = _eliminate_sum(near, self._order(adj, reached.difference(keep), how))
+            _eliminate(far, self._order(far_adj, set(far_adj), how))
+        left = _eliminate(near, self._order(adj, reached.difference(keep), how))
         joint = _combine(left, tuple(keep))
         total = joint.sum()
         if not total > 0:
@@ -367,12 +392,7 @@ class VariableElimination:
         naming every variable neither queried nor observed (those pruning drops may be
         left out).
         """
-        keep = self._variable_ids(variables)
-        ev = self._evidence_ids(evidence)
-        both = [self._nodes[i] for i in keep if i in ev]
-        if both:
-            raise ValueError(f"{both!r} are both queried and observed")
-        how = self._order_for(elimination_order, {*keep, *ev})
+        keep, ev, how = self._query_ids(variables, evidence, elimination_order)
         names = [self._nodes[i] for i in keep]
         if joint:
             return self._factor(names, self._posterior(keep, ev, how))
@@ -400,46 +420,21 @@ class VariableElimination:
         (max-product elimination, so it works on large networks); ties go to the first
         state of each variable given the states chosen for the variables eliminated after it.
         """
-        ev = self._evidence_ids(evidence)
         if variables is None:
-            assignment = self._most_probable(ev, self._order_for(elimination_order, set(ev)))
-        else:
-            keep = self._variable_ids(variables)
-            both = [self._nodes[i] for i in keep if i in ev]
-            if both:
-                raise ValueError(f"{both!r} are both queried and observed")
-            how = self._order_for(elimination_order, {*keep, *ev})
-            table = self._posterior(keep, ev, how)
-            flat = np.unravel_index(int(np.argmax(table)), table.shape)
-            assignment = dict(zip(keep, map(int, flat), strict=True))
-        return {self._nodes[i]: self._states[i][k] for i, k in sorted(assignment.items())}
+            ev = self._evidence_ids(evidence)
+            best = self._most_probable(ev, self._order_for(elimination_order, set(ev)))
+            return {self._nodes[i]: self._states[i][best[i]] for i in sorted(best)}
+        keep, ev, how = self._query_ids(variables, evidence, elimination_order)
+        table = self._posterior(keep, ev, how)
+        flat = np.unravel_index(int(np.argmax(table)), table.shape)
+        return {self._nodes[i]: self._states[i][int(k)] for i, k in zip(keep, flat, strict=True)}
 
     def _most_probable(self, evidence: dict[int, int], how: str | list[int]) -> dict[int, int]:
         """Max-product elimination of every unobserved variable, then the traceback."""
         factors, _ = self._reduced_factors(list(range(len(self._nodes))), evidence)
         adj = _interaction_graph(factors)
-        order = self._order(adj, set(adj), how)
-        store: list[Factor | None] = list(factors)
-        holding: dict[int, list[int]] = {}
-        for i, (scope, _) in enumerate(factors):
-            for v in scope:
-                holding.setdefault(v, []).append(i)
-        trace: list[tuple[int, tuple[int, ...], np.ndarray]] = []
-        for x in order:
-            group = []
-            for i in holding.pop(x, ()):
-                f = store[i]
-                if f is not None:
-                    group.append(f)
-                    store[i] = None
-            scope = tuple(dict.fromkeys(v for s, _ in group for v in s if v != x))
-            product = _combine(group, (x, *scope))
-            trace.append((x, scope, np.argmax(product, axis=0)))
-            best = _rescale(product.max(axis=0))
-            if scope:
-                for v in scope:
-                    holding[v].append(len(store))
-                store.append((scope, best))
+        trace: list[Step] = []
+        _eliminate(factors, self._order(adj, set(adj), how), trace)
         assignment: dict[int, int] = {}
         for x, scope, choice in reversed(trace):
             assignment[x] = int(choice[tuple(assignment[v] for v in scope)])
