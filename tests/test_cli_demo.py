@@ -32,3 +32,8 @@ def test_demo_runs_the_seed_example(tmp_path):
     assert bn["asia_rows"] == 20000 and bn["max_abs_error"] < 0.1
     assert (out / "asia_learned.bif").exists()
     assert (out / "asia.png").stat().st_size > 10_000 or "skipped" in bn["picture"]
+    structure = bn["structure"]
+    # ALARM learned back from 20,000 rows: close to the true DAG, and the diagnostic query agrees
+    assert structure["shd"] < 35
+    assert structure["bic"] >= structure["true_bic"] - 0.01 * abs(structure["true_bic"])
+    assert abs(structure["query"]["learned"] - structure["query"]["true"]) < 0.1

@@ -5,6 +5,7 @@ from ._approximate import ApproximateInference
 from ._bif import BifSyntaxError
 from ._cpd import TabularCPD
 from ._estimators import structure_score
+from ._inference import DiscreteFactor, VariableElimination
 from ._model import BayesianNetwork, read_bif
 from ._structure import HillClimbSearch, TreeSearch, structural_hamming_distance
 
@@ -12,9 +13,11 @@ __all__ = [
     "ApproximateInference",
     "BayesianNetwork",
     "BifSyntaxError",
+    "DiscreteFactor",
     "HillClimbSearch",
     "TabularCPD",
     "TreeSearch",
+    "VariableElimination",
     "read_bif",
     "structural_hamming_distance",
     "structure_score",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Hashable
 from pathlib import Path
 
 import numpy as np
@@ -117,13 +118,21 @@ def demo_bayesnet(out: Path, *, n_rows: int) -> dict:
 def demo_structure(out: Path, *, n_rows: int) -> dict:
     """ALARM's structure learned back from data sampled from it, then a diagnostic query
     answered by the learned network and by the true one."""
-    from ..bayesnet import HillClimbSearch, VariableElimination, structural_hamming_distance, structure_score
+    from ..bayesnet import (
+        DiscreteFactor,
+        HillClimbSearch,
+        VariableElimination,
+        structural_hamming_distance,
+        structure_score,
+    )
     from ..datasets import load_network
 
     truth = load_network("alarm")
     data = truth.sample(n_rows, random_state=1)
-    print(f"\n[bayesnet] ALARM ({len(truth.nodes)} variables, {len(truth.edges)} edges): learn the DAG back "
-          f"from {n_rows:,} rows (hill climbing, BIC, also from the Chow-Liu tree)")
+    print(
+        f"\n[bayesnet] ALARM ({len(truth.nodes)} variables, {len(truth.edges)} edges): learn the DAG back "
+        f"from {n_rows:,} rows (hill climbing, BIC, also from the Chow-Liu tree)"
+    )
     t0 = time.perf_counter()
     search = HillClimbSearch(chow_liu_start=True).fit(data)
     learn_s = time.perf_counter() - t0
@@ -132,13 +141,16 @@ def demo_structure(out: Path, *, n_rows: int) -> dict:
     print(f"  {len(search.edges_)} edges in {learn_s:.3f} s; structural Hamming distance to the truth: {shd}")
     print(f"  BIC of the learned DAG: {search.score_:.1f} (the true DAG: {true_bic:.1f})")
     learned = search.model_.fit(data)
-    evidence = {"BP": "LOW", "CVP": "HIGH", "HR": "HIGH"}
+    evidence: dict[Hashable, str] = {"BP": "LOW", "CVP": "HIGH", "HR": "HIGH"}
     answers = {}
     for name, model in (("learned", learned), ("true", truth)):
-        factor = VariableElimination(model).query(["HYPOVOLEMIA"], evidence)
-        answers[name] = factor.values.tolist()
-    print(f"  P(HYPOVOLEMIA = TRUE | {', '.join(f'{k}={v}' for k, v in evidence.items())}): "
-          f"{answers['learned'][0]:.3f} learned, {answers['true'][0]:.3f} true network")
+        factor = VariableElimination(model).query(["HYPOVOLEMIA"], evidence, joint=True)
+        assert isinstance(factor, DiscreteFactor)
+        answers[name] = factor.get_value(HYPOVOLEMIA="TRUE")
+    print(
+        f"  P(HYPOVOLEMIA = TRUE | {', '.join(f'{k}={v}' for k, v in evidence.items())}): "
+        f"{answers['learned']:.3f} learned, {answers['true']:.3f} true network"
+    )
     learned.to_bif(out / "alarm_learned.bif")
     return {
         "rows": n_rows,
