@@ -44,6 +44,9 @@ bench: $(PY)
 	$(PIP) install -q ".[bench]"
 	mkdir -p bench/results
 	$(PY) bench/bench_mixture.py --json bench/results/mixture.json
+	$(PY) bench/bench_bayesnet.py --json bench/results/bayesnet.json
+	$(PY) bench/bench_structure.py --json bench/results/structure.json
+	$(PY) bench/bench_inference.py --json bench/results/inference.json
 
 ## make stubs: regenerate python/scalegen/_core.pyi after changing the bindings
 stubs: install-test
