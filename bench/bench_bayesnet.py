@@ -18,8 +18,6 @@ is slow); ratios are peer time / scalegen time.
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
 import tempfile
 import time
 import warnings
@@ -27,17 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
+from _common import pgmpy_examples, timed, versions_line, write_json
+
 NETWORKS = ["alarm", "hepar2", "win95pts", "diabetes"]
 SIZES = [100_000, 1_000_000]
-
-
-def timed(fn, repeat: int):  # type: ignore[no-untyped-def]
-    times, out = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
 
 
 def pgmpy_tables(model, data):  # type: ignore[no-untyped-def]
@@ -100,19 +91,13 @@ def main() -> None:
     parser.add_argument("--json", help="write the results to this file")
     args = parser.parse_args()
 
-    import pgmpy
-    import pyagrum
-
     import scalegen
     from scalegen.bayesnet import BayesianNetwork, read_bif
 
     warnings.simplefilter("ignore")
-    examples = Path(pgmpy.__file__).parent / "utils" / "example_models"
+    examples = pgmpy_examples()
     cfg = scalegen._info.config()
-    print(
-        f"scalegen {cfg['version']} ({cfg['isa_level']}, {cfg['num_threads']} threads)"
-        f" vs pgmpy {pgmpy.__version__} and pyAgrum {pyagrum.__version__}"
-    )
+    print(versions_line(cfg))
     print(
         f"{'network':>9} {'rows':>9} | {'fit s':>7} {'pgmpy':>7} {'x':>5} {'pyAgrum':>7} {'x':>5}"
         f" {'(parse)':>7} {'max diff':>8} | {'sample s':>8} {'pgmpy':>7} {'x':>5}"
@@ -168,13 +153,7 @@ def main() -> None:
                     f" | {sg_sample:>8.3f} {pg_sample:>7.2f} {pg_sample / sg_sample:>5.0f}",
                     flush=True,
                 )
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(
-                {"config": cfg, "pgmpy": pgmpy.__version__, "pyagrum": pyagrum.__version__, "rows": rows},
-                f,
-                indent=2,
-            )
+    write_json(args.json, cfg, rows)
 
 
 if __name__ == "__main__":

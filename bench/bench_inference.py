@@ -23,25 +23,14 @@ scalegen's.
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
-import time
 import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from _common import pgmpy_examples, timed, versions_line, write_json
+
 NETWORKS = ["alarm", "hepar2", "win95pts", "hailfinder"]
-
-
-def timed(fn, repeat: int):  # type: ignore[no-untyped-def]
-    times, out = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
 
 
 def make_queries(model, n: int, seed: int) -> list[tuple[list[str], dict[str, str]]]:  # type: ignore[no-untyped-def]
@@ -111,8 +100,6 @@ def main() -> None:
     parser.add_argument("--json", help="write the results to this file")
     args = parser.parse_args()
 
-    import pgmpy
-    import pyagrum
     from pgmpy.inference import VariableElimination as PgmpyVE
     from pgmpy.utils import get_example_model
 
@@ -121,9 +108,9 @@ def main() -> None:
     from scalegen.bayesnet._inference import VariableElimination
 
     warnings.simplefilter("ignore")
-    examples = Path(pgmpy.__file__).parent / "utils" / "example_models"
+    examples = pgmpy_examples()
     cfg = scalegen._info.config()
-    print(f"scalegen {cfg['version']} vs pgmpy {pgmpy.__version__} and pyAgrum {pyagrum.__version__}")
+    print(versions_line(cfg))
     print(
         f"{'network':>10} {'vars':>4} {'queries':>7} | {'scalegen s':>10} {'pgmpy s':>8} {'x':>5}"
         f" {'pyAgrum s':>9} {'x':>5} | {'diff pgmpy':>10} {'diff pyAgrum':>12}"
@@ -165,13 +152,7 @@ def main() -> None:
             f" {ag:>9.4f} {ag / sg:>5.2f} | {diff_pg:>10.1e} {diff_ag:>12.1e}",
             flush=True,
         )
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(
-                {"config": cfg, "pgmpy": pgmpy.__version__, "pyagrum": pyagrum.__version__, "rows": rows},
-                f,
-                indent=2,
-            )
+    write_json(args.json, cfg, rows)
 
 
 if __name__ == "__main__":

@@ -15,12 +15,13 @@ pyAgrum's CSV parse is timed apart and not counted; pgmpy runs on the small size
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
 import warnings
 from pathlib import Path
+
+from _common import pgmpy_examples, timed, versions_line, write_json
 
 CONFIGS = [  # (network, rows, run pgmpy)
     ("alarm", 10_000, True),
@@ -30,15 +31,6 @@ CONFIGS = [  # (network, rows, run pgmpy)
     ("win95pts", 10_000, False),
     ("win95pts", 100_000, False),
 ]
-
-
-def timed(fn, repeat: int):  # type: ignore[no-untyped-def]
-    times, out = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
 
 
 def pyagrum_hill_climb(data, workdir: Path, repeat: int):  # type: ignore[no-untyped-def]
@@ -75,19 +67,13 @@ def main() -> None:
     parser.add_argument("--json", help="write the results to this file")
     args = parser.parse_args()
 
-    import pgmpy
-    import pyagrum
-
     import scalegen
     from scalegen.bayesnet import HillClimbSearch, read_bif, structural_hamming_distance, structure_score
 
     warnings.simplefilter("ignore")
-    examples = Path(pgmpy.__file__).parent / "utils" / "example_models"
+    examples = pgmpy_examples()
     cfg = scalegen._info.config()
-    print(
-        f"scalegen {cfg['version']} ({cfg['isa_level']}, {cfg['num_threads']} threads)"
-        f" vs pyAgrum {pyagrum.__version__} and pgmpy {pgmpy.__version__}; hill climbing, BIC"
-    )
+    print(versions_line(cfg))
     print(
         f"{'network':>9} {'rows':>8} | {'scalegen s':>10} {'BIC':>12} {'SHD':>4} | {'+Chow-Liu s':>11}"
         f" {'BIC':>12} {'SHD':>4} | {'pyAgrum s':>9} {'x':>5} {'x CL':>5} {'BIC':>12} {'SHD':>4}"
@@ -148,13 +134,7 @@ def main() -> None:
                 line += f" | {pg_s:>8.1f} {pg_s / sg_s:>6.0f} {row['pgmpy_bic']:>12.1f} {row['pgmpy_shd']:>4}"
             rows.append(row)
             print(line, flush=True)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(
-                {"config": cfg, "pgmpy": pgmpy.__version__, "pyagrum": pyagrum.__version__, "rows": rows},
-                f,
-                indent=2,
-            )
+    write_json(args.json, cfg, rows)
 
 
 if __name__ == "__main__":
