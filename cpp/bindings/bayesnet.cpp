@@ -123,7 +123,9 @@ void bind_bayesnet(py::module_& m) {
         });
       },
       py::arg("columns"), py::arg("cards"), py::arg("families"), py::arg("sample_weight"), py::arg("dense_limit"),
-      py::arg("n_threads"), "Counts of every family (child, parents) in one pass over int-coded columns.");
+      py::arg("n_threads"),
+      "Counts of every family (child, parents) in one pass over int-coded columns; tables above dense_limit cells "
+      "(< 0: scalegen's default for the data size) are counted sparsely.");
 
   m.def(
       "bn_log_likelihood",

@@ -107,6 +107,10 @@ void count_sparse(const FamilyPlan<T>& p, std::int64_t n_rows, const double* w, 
 
 }  // namespace
 
+std::int64_t default_dense_limit(std::int64_t n_rows) {
+  return std::max<std::int64_t>(1 << 16, std::min<std::int64_t>(1 << 24, 4 * n_rows));
+}
+
 FamilyShape family_shape(const Family& f, const std::vector<int>& cards) {
   const auto card_of = [&](int v) {
     if (v < 0 || std::size_t(v) >= cards.size())
@@ -186,6 +190,7 @@ std::vector<FamilyCounts> count_families(const Codes<T>& codes, const std::vecto
                                          std::int64_t dense_limit, int n_threads) {
   if (codes.columns.size() != cards.size())
     throw std::invalid_argument("one card per data column is required");
+  if (dense_limit < 0) dense_limit = default_dense_limit(codes.n_rows);
   dense_limit = std::min<std::int64_t>(dense_limit, std::int64_t(1) << 31);
   std::vector<FamilyPlan<T>> plans;
   for (const Family& f : families) plans.push_back(make_plan(codes, cards, f, dense_limit));

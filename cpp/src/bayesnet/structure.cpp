@@ -20,10 +20,6 @@ constexpr std::size_t kBatch = 1024;
 // Largest candidate table counted directly from a base index (dense, 32-bit indices).
 constexpr std::int64_t kDirectLimit = std::int64_t(1) << 22;
 
-std::int64_t dense_limit(std::int64_t n_rows) {
-  return std::max<std::int64_t>(1 << 16, std::min<std::int64_t>(1 << 24, 4 * n_rows));
-}
-
 // Reachability by bit rows: reach(a, b) means a path a -> ... -> b of length >= 1.
 class Reachability {
  public:
@@ -163,7 +159,7 @@ std::vector<double> local_scores(const Codes<T>& codes, const std::vector<int>& 
   for (std::size_t b = 0; b < families.size(); b += kBatch) {
     const std::vector<Family> batch(families.begin() + std::ptrdiff_t(b),
                                     families.begin() + std::ptrdiff_t(std::min(families.size(), b + kBatch)));
-    const auto counts = count_families(codes, cards, batch, nullptr, dense_limit(codes.n_rows), n_threads);
+    const auto counts = count_families(codes, cards, batch, nullptr, -1, n_threads);
     for (const FamilyCounts& c : counts) out.push_back(family_score(c, score, double(codes.n_rows), ess));
   }
   return out;

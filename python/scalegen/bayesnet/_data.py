@@ -29,9 +29,6 @@ class Encoded:
     def cards(self) -> list[int]:
         return [len(s) for s in self.states.values()]
 
-    def has_missing(self) -> bool:
-        return any(c.size and int(c.min()) < 0 for c in self.columns)
-
 
 def code_dtype(cards: Sequence[int]) -> type[np.signedinteger]:
     """int8 while every variable has at most 127 states, else int16."""

@@ -116,7 +116,7 @@ def structure_score(
     variable without parents. BIC's penalty uses the number of rows of the data.
     """
     from ._data import encode
-    from ._model import BayesianNetwork, dense_limit
+    from ._model import BayesianNetwork
 
     name = SCORES.get(str(score).lower()) if isinstance(score, str) else None
     if name is None:
@@ -135,6 +135,6 @@ def structure_score(
     index = {v: i for i, v in enumerate(nodes)}
     families = [(index[v], [index[p] for p in model.parents(v)]) for v in nodes]
     counts = _core.bn_count(
-        enc.columns, enc.cards, families, None, dense_limit(enc.n_rows), resolve_n_jobs(n_jobs)
+        enc.columns, enc.cards, families, None, -1, resolve_n_jobs(n_jobs)
     )
     return float(sum(c.score(name, float(enc.n_rows), float(equivalent_sample_size)) for c in counts))

@@ -20,12 +20,6 @@ from ._data import Encoded, code_dtype, encode
 Edge = tuple[Hashable, Hashable]
 
 
-def dense_limit(n_rows: int) -> int:
-    """Families with more cells than this are counted sparsely (sorted keys): a dense
-    table much larger than the data would be mostly zeros."""
-    return max(1 << 16, min(1 << 24, 4 * n_rows))
-
-
 def _find_cycle(
     nodes: Sequence[Hashable], children: Mapping[Hashable, list[Hashable]]
 ) -> list[Hashable] | None:
@@ -254,7 +248,7 @@ class BayesianNetwork:
         index = {v: i for i, v in enumerate(self._nodes)}
         families = [(index[v], [index[p] for p in self._parents[v]]) for v in self._nodes]
         counts = _core.bn_count(
-            enc.columns, enc.cards, families, weights, dense_limit(enc.n_rows), resolve_n_jobs(n_jobs)
+            enc.columns, enc.cards, families, weights, -1, resolve_n_jobs(n_jobs)
         )
         tables = estimate_tables(
             self._nodes,

@@ -12,7 +12,7 @@ from .._config import resolve_n_jobs
 from ..utils._base import BaseEstimator
 from ._data import Encoded, encode
 from ._estimators import SCORES
-from ._model import BayesianNetwork, dense_limit
+from ._model import BayesianNetwork
 
 Edge = tuple[Hashable, Hashable]
 
@@ -178,7 +178,7 @@ def mutual_information(
     n = len(variables)
     pairs = [(a, [b]) for a in range(n) for b in range(a + 1, n)]
     counts = _core.bn_count(
-        enc.columns, enc.cards, pairs, None, dense_limit(enc.n_rows), resolve_n_jobs(n_jobs)
+        enc.columns, enc.cards, pairs, None, -1, resolve_n_jobs(n_jobs)
     )
     mi = np.zeros((n, n))
     for (a, (b,)), c in zip(pairs, counts, strict=True):

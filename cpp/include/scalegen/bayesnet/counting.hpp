@@ -58,8 +58,12 @@ struct FamilyCounts {
   std::vector<double> to_dense() const;
 };
 
+/// Dense tables up to this many cells for n_rows of data: a table much larger than the
+/// data would be mostly zeros.
+std::int64_t default_dense_limit(std::int64_t n_rows);
+
 /// Counts every family in one parallel pass. weights: one per row or nullptr.
-/// Families with more than dense_limit cells are counted sparsely. Results do not
+/// Families with more than dense_limit cells (< 0: the default) are counted sparsely. Results do not
 /// depend on n_threads (fixed row segments merged in a fixed order).
 template <class T>
 std::vector<FamilyCounts> count_families(const Codes<T>& codes, const std::vector<int>& cards,
