@@ -134,7 +134,5 @@ def structure_score(
         raise ValueError("the data has no rows")
     index = {v: i for i, v in enumerate(nodes)}
     families = [(index[v], [index[p] for p in model.parents(v)]) for v in nodes]
-    counts = _core.bn_count(
-        enc.columns, enc.cards, families, None, -1, resolve_n_jobs(n_jobs)
-    )
+    counts = _core.bn_count(enc.columns, enc.cards, families, None, -1, resolve_n_jobs(n_jobs))
     return float(sum(c.score(name, float(enc.n_rows), float(equivalent_sample_size)) for c in counts))

@@ -247,9 +247,7 @@ class BayesianNetwork:
         weights = check_sample_weight(sample_weight, enc.n_rows)
         index = {v: i for i, v in enumerate(self._nodes)}
         families = [(index[v], [index[p] for p in self._parents[v]]) for v in self._nodes]
-        counts = _core.bn_count(
-            enc.columns, enc.cards, families, weights, -1, resolve_n_jobs(n_jobs)
-        )
+        counts = _core.bn_count(enc.columns, enc.cards, families, weights, -1, resolve_n_jobs(n_jobs))
         tables = estimate_tables(
             self._nodes,
             self._parents,

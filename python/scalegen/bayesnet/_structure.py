@@ -177,9 +177,7 @@ def mutual_information(
     variables, enc = _encode_all(data, states)
     n = len(variables)
     pairs = [(a, [b]) for a in range(n) for b in range(a + 1, n)]
-    counts = _core.bn_count(
-        enc.columns, enc.cards, pairs, None, -1, resolve_n_jobs(n_jobs)
-    )
+    counts = _core.bn_count(enc.columns, enc.cards, pairs, None, -1, resolve_n_jobs(n_jobs))
     mi = np.zeros((n, n))
     for (a, (b,)), c in zip(pairs, counts, strict=True):
         joint = np.asarray(c.to_dense())
