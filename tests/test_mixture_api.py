@@ -237,3 +237,10 @@ def test_sklearn_estimator_checks():
 def test_n_jobs_default_comes_from_package_setting(blobs):
     with scalegen.threads(1):
         GaussianMixture(2, random_state=0).fit(blobs)
+
+
+def test_fit_leaves_the_callers_subnormal_mode_alone(blobs):
+    """The kernels flush subnormals (FTZ/DAZ) only while they run."""
+    GaussianMixture(3, covariance_type="diag", random_state=0).fit(blobs)
+    tiny = np.array([5e-324]) * 1.0
+    assert tiny[0] != 0.0

@@ -1,5 +1,7 @@
 #include "scalegen/mixture/gaussian_mixture.hpp"
 
+#include <xmmintrin.h>
+
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
 #include <algorithm>
@@ -49,6 +51,22 @@ ChunkPlan plan_chunks(std::int64_t n, std::int64_t stats_doubles) {
   return {rows, count};
 }
 
+// Subnormal responsibilities and products (below 2.2e-308) change no statistic but cost
+// a microcode assist per operation, which slowed diagonal EM passes by a third: flush
+// them to zero inside the kernels (FTZ/DAZ) and restore the thread's mode afterwards,
+// also on exceptions, since the calling thread goes on running numpy.
+class FlushSubnormals {
+ public:
+  FlushSubnormals() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | kFtzDaz); }
+  ~FlushSubnormals() { _mm_setcsr(saved_); }
+  FlushSubnormals(const FlushSubnormals&) = delete;
+  FlushSubnormals& operator=(const FlushSubnormals&) = delete;
+
+ private:
+  static constexpr unsigned kFtzDaz = 0x8040;
+  unsigned saved_;
+};
+
 template <class Fn>
 SufficientStats run_chunks(const SufficientStats& zero, std::int64_t n, int n_threads, Fn&& chunk_fn) {
   const ChunkPlan plan = plan_chunks(n, std::int64_t(zero.s2.size()) + std::int64_t(zero.s1.size()));
@@ -56,6 +74,7 @@ SufficientStats run_chunks(const SufficientStats& zero, std::int64_t n, int n_th
   parallel_for(n_threads, plan.count, [&](std::int64_t ci) {
     const std::int64_t r0 = ci * plan.rows;
     const std::int64_t r1 = std::min(n, r0 + plan.rows);
+    const FlushSubnormals flush;
     chunk_fn(r0, r1, parts[static_cast<std::size_t>(ci)]);
   });
   SufficientStats total = zero;
