@@ -18,9 +18,6 @@ constexpr std::int64_t kSegmentRows = std::int64_t(1) << 18;
 constexpr int kBlock = 1024;
 // Tables up to this size are split over row segments; larger ones are counted whole.
 constexpr std::int64_t kSplitLimit = std::int64_t(1) << 16;
-// Tables up to this size get four interleaved sub-histograms (breaks the store-to-load
-// dependency when consecutive rows hit the same cell).
-constexpr std::int64_t kInterleaveLimit = std::int64_t(1) << 12;
 
 // Dense counts of rows [begin, end) into table (size + 1 cells: the last takes rows with
 // a missing code).
@@ -40,31 +37,13 @@ void count_dense(const FamilyPlan<T>& p, std::int64_t begin, std::int64_t end, c
     return;
   }
   // Integer counts (a segment has fewer than 2^32 rows), then one conversion.
-  const int copies = size <= kInterleaveLimit ? 4 : 1;
-  const std::size_t stride = std::size_t(size + 1);
-  std::vector<std::uint32_t> counts(stride * std::size_t(copies), 0);
+  CellCounts counts(std::size_t(size + 1));
   for (std::int64_t b = begin; b < end; b += kBlock) {
     const int len = int(std::min<std::int64_t>(kBlock, end - b));
     family_indices(p, b, len, missing, idx);
-    if (copies == 4) {
-      std::uint32_t* c0 = counts.data();
-      std::uint32_t* c1 = c0 + stride;
-      std::uint32_t* c2 = c1 + stride;
-      std::uint32_t* c3 = c2 + stride;
-      int i = 0;
-      for (; i + 4 <= len; i += 4) {
-        ++c0[idx[i]];
-        ++c1[idx[i + 1]];
-        ++c2[idx[i + 2]];
-        ++c3[idx[i + 3]];
-      }
-      for (; i < len; ++i) ++c0[idx[i]];
-    } else {
-      for (int i = 0; i < len; ++i) ++counts[idx[i]];
-    }
+    counts.add(len, [&](std::int64_t i) { return idx[i]; });
   }
-  for (std::size_t c = 0; c < std::size_t(copies); ++c)
-    for (std::size_t i = 0; i < stride; ++i) table[i] += double(counts[c * stride + i]);
+  for (std::size_t i = 0; i < table.size(); ++i) table[i] = double(counts[i]);
 }
 
 // Sparse counts of all rows: keys sorted, equal keys summed in row order.

@@ -78,4 +78,43 @@ inline void family_indices(const FamilyPlan<T>& p, std::int64_t begin, int len, 
   }
 }
 
+// Integer counts of cells, in four interleaved copies while the table is small:
+// consecutive rows often hit the same cell, and with one copy every increment would wait
+// for the previous store. Large tables keep one copy (memory, cache).
+class CellCounts {
+ public:
+  explicit CellCounts(std::size_t cells)
+      : cells_(cells), copies_(cells <= (std::size_t(1) << 12) ? 4 : 1), counts_(cells * copies_, 0) {}
+
+  /// Counts cell(i) for i in [0, n).
+  template <class Cell>
+  void add(std::int64_t n, Cell&& cell) {
+    std::uint32_t* c0 = counts_.data();
+    std::int64_t i = 0;
+    if (copies_ == 4) {
+      std::uint32_t* c1 = c0 + cells_;
+      std::uint32_t* c2 = c1 + cells_;
+      std::uint32_t* c3 = c2 + cells_;
+      for (; i + 4 <= n; i += 4) {
+        ++c0[cell(i)];
+        ++c1[cell(i + 1)];
+        ++c2[cell(i + 2)];
+        ++c3[cell(i + 3)];
+      }
+    }
+    for (; i < n; ++i) ++c0[cell(i)];
+  }
+
+  /// The count of a cell, over all copies.
+  std::uint32_t operator[](std::size_t k) const {
+    std::uint32_t total = 0;
+    for (std::size_t c = 0; c < copies_; ++c) total += counts_[c * cells_ + k];
+    return total;
+  }
+
+ private:
+  std::size_t cells_, copies_;
+  std::vector<std::uint32_t> counts_;
+};
+
 }  // namespace scalegen::bayesnet

@@ -1,5 +1,6 @@
 #include "scalegen/bayesnet/structure.hpp"
 
+#include "family_index.hpp"
 #include "scalegen/common/parallel.hpp"
 
 #include <algorithm>
@@ -113,26 +114,13 @@ std::vector<double> score_additions(const Codes<T>& codes, const std::vector<int
   parallel_for(opt.n_threads, std::int64_t(candidates.size()), [&](std::int64_t t) {
     const int x = candidates[std::size_t(t)];
     const std::int64_t cx = cards[std::size_t(x)], configs = q * cx, size = configs * r;
-    // Four interleaved copies (summed below): consecutive rows often hit the same cell,
-    // and one copy would make every increment wait for the previous store.
-    const std::size_t stride = std::size_t(size + 1);  // last cell: rows with a missing code
-    std::vector<std::uint32_t> copies(4 * stride, 0);
+    CellCounts table(std::size_t(size + 1));  // last cell: rows with a missing code
     const T* xc = codes.columns[std::size_t(x)];
     const auto step = std::uint32_t(q * r);
-    const auto cell = [&](std::int64_t i) {
+    table.add(n, [&](std::int64_t i) {
       const std::uint32_t b = base[std::size_t(i)];
       return (b == kMissing) | (xc[i] < 0) ? std::size_t(size) : std::size_t(b + step * std::uint32_t(xc[i]));
-    };
-    std::int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-      ++copies[cell(i)];
-      ++copies[stride + cell(i + 1)];
-      ++copies[2 * stride + cell(i + 2)];
-      ++copies[3 * stride + cell(i + 3)];
-    }
-    for (; i < n; ++i) ++copies[cell(i)];
-    std::uint32_t* table = copies.data();
-    for (std::size_t k = 0; k < stride; ++k) table[k] += copies[stride + k] + copies[2 * stride + k] + copies[3 * stride + k];
+    });
     const ScoreTerms terms(opt.score, double(r), double(configs), double(n), opt.equivalent_sample_size);
     double total = terms.constant();
     for (std::int64_t j = 0; j < configs; ++j) {

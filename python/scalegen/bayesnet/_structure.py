@@ -128,6 +128,7 @@ class HillClimbSearch(BaseEstimator):
         )
         black = _edge_indices(self.black_list, index, "black_list")
         white = _edge_indices(self.white_list, index, "white_list")
+        fixed = _edge_indices(self.fixed_edges, index, "fixed_edges")
 
         def climb(start_edges: list[tuple[int, int]]) -> tuple[list[tuple[int, int]], float, int]:
             return _core.bn_hill_climb(
@@ -140,7 +141,7 @@ class HillClimbSearch(BaseEstimator):
                 int(self.max_iter),
                 float(self.epsilon),
                 start_edges,
-                _edge_indices(self.fixed_edges, index, "fixed_edges"),
+                fixed,
                 black,
                 white,
                 int(self.max_tabu),
