@@ -30,5 +30,6 @@ std::vector<T> to_vector(const CArray<T>& a) {
 void bind_common(py::module_& m);
 void bind_mixture(py::module_& m);
 void bind_bayesnet(py::module_& m);
+void bind_nn(py::module_& m);
 
 }  // namespace scalegen::bindings

@@ -1,0 +1,205 @@
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+
+#include "bindings.hpp"
+#include "scalegen/nn/network.hpp"
+
+namespace scalegen::bindings {
+namespace {
+
+using namespace scalegen::nn;
+
+py::tuple shape_tuple(const Shape& s) {
+  if (s.rank == 1) return py::make_tuple(s.c);
+  return py::make_tuple(s.h, s.w, s.c);
+}
+
+// Rows of x (n, *input shape) after checking the size per row.
+std::int64_t rows_of(const Network& net, const CArray<float>& x) {
+  if (x.ndim() < 1) throw std::invalid_argument("x must have a batch axis");
+  const std::int64_t n = x.shape(0);
+  if (n * net.input_shape().size() != x.size())
+    throw std::invalid_argument("x does not have the network's input size per row");
+  return n;
+}
+
+Targets targets(const Network& net, std::int64_t n, const std::optional<CArray<std::int32_t>>& labels,
+                const std::optional<CArray<float>>& values) {
+  Targets t;
+  if (labels) {
+    if (labels->size() != n) throw std::invalid_argument("one label per row is needed");
+    t.labels = labels->data();
+  }
+  if (values) {
+    if (values->size() != n * net.output_shape().size())
+      throw std::invalid_argument("the targets do not have the output's size per row");
+    t.values = values->data();
+  }
+  return t;
+}
+
+py::tuple stats_tuple(const BatchStats& s) { return py::make_tuple(s.loss_sum, s.correct, s.count); }
+
+void copy_into(std::vector<float>& dst, const CArray<float>& src, const char* what) {
+  if (std::size_t(src.size()) != dst.size())
+    throw std::invalid_argument(std::string(what) + " has " + std::to_string(src.size()) + " values, expected " +
+                                std::to_string(dst.size()));
+  std::copy(src.data(), src.data() + src.size(), dst.begin());
+}
+
+}  // namespace
+
+void bind_nn(py::module_& m) {
+  py::class_<LayerConfig>(m, "LayerConfig", "One layer's hyper-parameters (see scalegen.nn.layers).")
+      .def(py::init<>())
+      .def_property(
+          "kind", [](const LayerConfig& c) { return int(c.kind); },
+          [](LayerConfig& c, int k) { c.kind = LayerKind(k); })
+      .def_readwrite("filters", &LayerConfig::filters)
+      .def_readwrite("units", &LayerConfig::units)
+      .def_readwrite("kernel_h", &LayerConfig::kernel_h)
+      .def_readwrite("kernel_w", &LayerConfig::kernel_w)
+      .def_readwrite("stride_h", &LayerConfig::stride_h)
+      .def_readwrite("stride_w", &LayerConfig::stride_w)
+      .def_readwrite("same_padding", &LayerConfig::same_padding)
+      .def_readwrite("use_bias", &LayerConfig::use_bias)
+      .def_property(
+          "activation", [](const LayerConfig& c) { return int(c.activation); },
+          [](LayerConfig& c, const std::string& name) { c.activation = parse_activation(name); })
+      .def_readwrite("rate", &LayerConfig::rate)
+      .def_readwrite("momentum", &LayerConfig::momentum)
+      .def_readwrite("epsilon", &LayerConfig::epsilon)
+      .def_readwrite("center", &LayerConfig::center)
+      .def_readwrite("scale", &LayerConfig::scale);
+
+  py::class_<OptimizerConfig>(m, "OptimizerConfig", "Optimizer settings of a training step.")
+      .def(py::init<>())
+      .def_property(
+          "kind", [](const OptimizerConfig& o) { return o.kind == OptimizerConfig::adam ? "adam" : "sgd"; },
+          [](OptimizerConfig& o, const std::string& k) {
+            if (k != "adam" && k != "sgd") throw std::invalid_argument("optimizer kind must be adam or sgd");
+            o.kind = k == "adam" ? OptimizerConfig::adam : OptimizerConfig::sgd;
+          })
+      .def_readwrite("learning_rate", &OptimizerConfig::learning_rate)
+      .def_readwrite("beta_1", &OptimizerConfig::beta_1)
+      .def_readwrite("beta_2", &OptimizerConfig::beta_2)
+      .def_readwrite("epsilon", &OptimizerConfig::epsilon)
+      .def_readwrite("momentum", &OptimizerConfig::momentum)
+      .def_readwrite("nesterov", &OptimizerConfig::nesterov);
+
+  py::class_<Network>(m, "Network", "A sequential float32 network on channels-last tensors.")
+      .def(py::init([](const std::vector<LayerConfig>& layers, const std::vector<int>& input_shape) {
+             Shape s;
+             if (input_shape.size() == 1) {
+               s = Shape{1, 1, input_shape[0], 1};
+             } else if (input_shape.size() == 3) {
+               s = Shape{input_shape[0], input_shape[1], input_shape[2], 3};
+             } else {
+               throw std::invalid_argument("the input shape must be (features,) or (height, width, channels)");
+             }
+             return std::make_unique<Network>(layers, s);
+           }),
+           py::arg("layers"), py::arg("input_shape"))
+      .def_property_readonly("output_shapes",
+                             [](const Network& n) {
+                               py::list out;
+                               for (const auto& s : n.output_shapes()) out.append(shape_tuple(s));
+                               return out;
+                             })
+      .def_property_readonly("slots",
+                             [](const Network& n) {
+                               py::list out;
+                               for (const auto& s : n.slots())
+                                 out.append(py::make_tuple(s.layer, s.name, py::tuple(py::cast(s.shape)), s.offset,
+                                                           s.trainable));
+                               return out;
+                             },
+                             "(layer, name, shape, offset, trainable) of every weight tensor.")
+      .def("get_params", [](const Network& n) { return to_numpy(n.params(), {py::ssize_t(n.params().size())}); })
+      .def("set_params", [](Network& n, const CArray<float>& p) { copy_into(n.params(), p, "the parameter vector"); })
+      .def("get_state", [](const Network& n) { return to_numpy(n.state(), {py::ssize_t(n.state().size())}); })
+      .def("set_state", [](Network& n, const CArray<float>& p) { copy_into(n.state(), p, "the state vector"); })
+      .def("get_grads", [](const Network& n) { return to_numpy(n.grads(), {py::ssize_t(n.grads().size())}); })
+      .def("get_optimizer_state",
+           [](Network& n) {
+             const auto size = py::ssize_t(n.opt_m().size());
+             return py::make_tuple(to_numpy(n.opt_m(), {size}), to_numpy(n.opt_v(), {size}), n.opt_step());
+           })
+      .def("set_optimizer_state",
+           [](Network& n, const CArray<float>& m, const CArray<float>& v, std::int64_t step) {
+             copy_into(n.opt_m(), m, "the first moments");
+             copy_into(n.opt_v(), v, "the second moments");
+             n.opt_step() = step;
+           })
+      .def(
+          "predict",
+          [](const Network& net, const CArray<float>& x, std::int64_t batch_size, int n_threads) {
+            const std::int64_t n = rows_of(net, x);
+            std::vector<py::ssize_t> shape{py::ssize_t(n)};
+            for (auto d : shape_tuple(net.output_shape())) shape.push_back(d.cast<py::ssize_t>());
+            py::array_t<float> out(shape);
+            float* o = out.mutable_data();
+            {
+              py::gil_scoped_release release;
+              net.predict(x.data(), n, o, batch_size, n_threads);
+            }
+            return out;
+          },
+          py::arg("x"), py::arg("batch_size"), py::arg("n_threads"))
+      .def(
+          "evaluate",
+          [](const Network& net, const CArray<float>& x, std::optional<CArray<std::int32_t>> labels,
+             std::optional<CArray<float>> values, int loss, std::int64_t batch_size, int n_threads) {
+            const std::int64_t n = rows_of(net, x);
+            const Targets t = targets(net, n, labels, values);
+            BatchStats s;
+            {
+              py::gil_scoped_release release;
+              s = net.evaluate(x.data(), n, t, Loss(loss), batch_size, n_threads);
+            }
+            return stats_tuple(s);
+          },
+          py::arg("x"), py::arg("labels"), py::arg("values"), py::arg("loss"), py::arg("batch_size"),
+          py::arg("n_threads"), "(loss sum, correct rows, rows) over all rows.")
+      .def(
+          "train_step",
+          [](Network& net, const CArray<float>& x, std::optional<CArray<std::int32_t>> labels,
+             std::optional<CArray<float>> values, const CArray<std::int64_t>& idx, int loss,
+             const OptimizerConfig& opt, std::uint64_t seed, int n_threads) {
+            const std::int64_t n = rows_of(net, x);
+            const Targets t = targets(net, n, labels, values);
+            for (std::int64_t i = 0; i < idx.size(); ++i)
+              if (idx.data()[i] < 0 || idx.data()[i] >= n) throw std::invalid_argument("batch index out of range");
+            BatchStats s;
+            {
+              py::gil_scoped_release release;
+              s = net.train_step(x.data(), t, idx.data(), idx.size(), Loss(loss), opt, seed, n_threads);
+            }
+            return stats_tuple(s);
+          },
+          py::arg("x"), py::arg("labels"), py::arg("values"), py::arg("idx"), py::arg("loss"), py::arg("optimizer"),
+          py::arg("seed"), py::arg("n_threads"),
+          "One step on the rows idx of x: forward, loss, backward, update. (loss sum, correct, rows).")
+      .def(
+          "gradients",
+          [](Network& net, const CArray<float>& x, std::optional<CArray<std::int32_t>> labels,
+             std::optional<CArray<float>> values, int loss, std::uint64_t seed, int n_threads) {
+            const std::int64_t n = rows_of(net, x);
+            const Targets t = targets(net, n, labels, values);
+            py::array_t<float> dx(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+            float* d = dx.mutable_data();
+            BatchStats s;
+            {
+              py::gil_scoped_release release;
+              s = net.gradients(x.data(), t, n, Loss(loss), seed, d, n_threads);
+            }
+            return py::make_tuple(stats_tuple(s), to_numpy(net.grads(), {py::ssize_t(net.grads().size())}), dx);
+          },
+          py::arg("x"), py::arg("labels"), py::arg("values"), py::arg("loss"), py::arg("seed"), py::arg("n_threads"),
+          "Forward and backward in training mode without an update: (stats, parameter gradients, input gradient).");
+}
+
+}  // namespace scalegen::bindings

@@ -1,0 +1,157 @@
+#pragma once
+/// A sequential network of float32 layers on channels-last (NHWC) tensors: inference,
+/// and training steps (forward, loss, backward, optimizer update) in one call per batch.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace scalegen::nn {
+
+/// Element-wise (or, for softmax, last-axis) activation fused into a layer's output.
+enum class Activation : int { linear = 0, relu = 1, sigmoid = 2, tanh = 3, softmax = 4 };
+
+/// The layer types of scalegen.nn.
+enum class LayerKind : int {
+  conv2d = 0,
+  max_pool2d = 1,
+  avg_pool2d = 2,
+  flatten = 3,
+  dense = 4,
+  dropout = 5,
+  batch_norm = 6,
+  activation = 7,
+};
+
+/// One layer's hyper-parameters; fields a kind does not use are ignored.
+struct LayerConfig {
+  LayerKind kind = LayerKind::dense;
+  int filters = 0;  ///< conv2d output channels
+  int units = 0;    ///< dense output width
+  int kernel_h = 1, kernel_w = 1;  ///< conv2d kernel, or pooling window
+  int stride_h = 1, stride_w = 1;
+  bool same_padding = false;  ///< 'same' (TensorFlow's rule) instead of 'valid'
+  bool use_bias = true;
+  Activation activation = Activation::linear;
+  float rate = 0.0f;  ///< dropout rate
+  float momentum = 0.99f, epsilon = 1e-3f;  ///< batch normalization
+  bool center = true, scale = true;         ///< batch normalization: beta, gamma
+};
+
+/// A tensor shape without the batch axis: (h, w, c); rank 1 is (1, 1, c) with rank = 1.
+struct Shape {
+  int h = 1, w = 1, c = 1;
+  int rank = 3;
+  std::int64_t size() const { return std::int64_t(h) * w * c; }
+};
+
+/// Where one parameter tensor lives in the flat parameter (or state) vector.
+struct ParamSlot {
+  int layer = 0;
+  std::string name;  ///< kernel, bias, gamma, beta, moving_mean, moving_variance
+  std::vector<std::int64_t> shape;
+  std::int64_t offset = 0;
+  bool trainable = true;  ///< false: in the state vector (batch-norm moving statistics)
+};
+
+/// The loss minimised by train_step; the mean over the batch, as Keras reports it.
+enum class Loss : int { sparse_categorical_crossentropy = 0, categorical_crossentropy = 1, mse = 2 };
+
+/// Optimizer settings (Keras' update rules); the learning rate may change between steps.
+struct OptimizerConfig {
+  enum Kind : int { sgd = 0, adam = 1 } kind = adam;
+  double learning_rate = 1e-3;
+  double beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7;  ///< Adam
+  double momentum = 0.0;                                ///< SGD
+  bool nesterov = false;                                ///< SGD
+};
+
+/// Targets of a batch: class labels (sparse loss) or a row of floats per sample.
+struct Targets {
+  const std::int32_t* labels = nullptr;  ///< n labels, for the sparse loss
+  const float* values = nullptr;         ///< n x output width, for the other losses
+};
+
+/// Sums over the rows of one call: the caller divides by `count` for means.
+struct BatchStats {
+  double loss_sum = 0.0;   ///< sum over rows of the per-row loss
+  std::int64_t correct = 0;  ///< rows whose argmax (or 0.5 threshold) matches the target
+  std::int64_t count = 0;
+};
+
+class Layer;
+
+/// A sequential network: parameters in one flat float32 vector, training caches owned by
+/// the network (one training call at a time), inference reentrant (concurrent predict calls
+/// are safe while no training step runs).
+class Network {
+ public:
+  /// Builds the layers for inputs of `input_shape`; throws std::invalid_argument when a
+  /// layer does not accept the shape it receives.
+  Network(const std::vector<LayerConfig>& layers, Shape input_shape);
+  ~Network();
+  Network(const Network&) = delete;
+  Network& operator=(const Network&) = delete;
+
+  /// The input shape and each layer's output shape.
+  Shape input_shape() const { return input_shape_; }
+  const std::vector<Shape>& output_shapes() const { return shapes_; }
+  Shape output_shape() const { return shapes_.back(); }
+  std::int64_t layer_count() const { return std::int64_t(layers_.size()); }
+
+  /// Trainable parameters (kernels, biases, gammas, betas) and state (moving statistics).
+  const std::vector<ParamSlot>& slots() const { return slots_; }
+  std::vector<float>& params() { return params_; }
+  const std::vector<float>& params() const { return params_; }
+  std::vector<float>& state() { return state_; }
+  const std::vector<float>& state() const { return state_; }
+  /// Gradients of the last train_step (same layout as params()).
+  const std::vector<float>& grads() const { return grads_; }
+
+  /// Optimizer moments and step count (Adam: m, v; SGD: the momentum buffer in m).
+  std::vector<float>& opt_m() { return m_; }
+  std::vector<float>& opt_v() { return v_; }
+  std::int64_t& opt_step() { return step_; }
+
+  /// Inference: rows [0, n) of x (n x input size) into out (n x output size), by batches
+  /// of `batch_size` rows.
+  void predict(const float* x, std::int64_t n, float* out, std::int64_t batch_size, int n_threads) const;
+
+  /// Loss and accuracy counts of inference outputs over n rows (by batches).
+  BatchStats evaluate(const float* x, std::int64_t n, const Targets& y, Loss loss, std::int64_t batch_size,
+                      int n_threads) const;
+
+  /// One training step on the rows idx[0..n) of x and of the targets: forward pass in
+  /// training mode, loss, backward pass, gradients into grads(), optimizer update.
+  /// `seed` draws the dropout masks (same seed, same masks, whatever the thread count).
+  BatchStats train_step(const float* x, const Targets& y, const std::int64_t* idx, std::int64_t n, Loss loss,
+                        const OptimizerConfig& opt, std::uint64_t seed, int n_threads);
+
+  /// Forward pass in training mode and backward pass only: loss stats, gradients in grads()
+  /// and the gradient of the mean loss with respect to the input in dx (n x input size,
+  /// may be null). Parameters are not updated. For tests against other frameworks.
+  BatchStats gradients(const float* x, const Targets& y, std::int64_t n, Loss loss, std::uint64_t seed,
+                       float* dx, int n_threads);
+
+ private:
+  BatchStats forward_backward(const float* x, const Targets& y, std::int64_t n, Loss loss, std::uint64_t seed,
+                              float* dx, int n_threads);
+  void apply_optimizer(const OptimizerConfig& opt, int n_threads);
+  void check_targets(const Targets& y, std::int64_t n, Loss loss) const;
+
+  Shape input_shape_;
+  std::vector<Shape> shapes_;
+  std::vector<std::unique_ptr<Layer>> layers_;
+  std::vector<ParamSlot> slots_;
+  std::vector<float> params_, grads_, state_, m_, v_;
+  std::int64_t step_ = 0;
+  // training buffers: each layer's output for the batch, and two gradient buffers
+  std::vector<std::vector<float>> acts_;
+  std::vector<float> grad_a_, grad_b_, input_;
+};
+
+/// Activation name as Keras spells it ("relu", ...); throws for an unknown name.
+Activation parse_activation(const std::string& name);
+
+}  // namespace scalegen::nn

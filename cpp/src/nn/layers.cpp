@@ -1,0 +1,766 @@
+// Forward and backward kernels of the layers: conv2d (im2col + GEMM, or a direct loop when
+// the reduction is tiny), pooling, dense, batch normalization, dropout, activations.
+//
+// Parallel work is split into tasks fixed by the shapes alone (never by the thread count),
+// and every reduction adds per-task partials in task order: any n_threads gives the same bits.
+#include "layers.hpp"
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <stdexcept>
+
+#include "scalegen/common/parallel.hpp"
+
+namespace scalegen::nn {
+namespace {
+
+using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Strided = Eigen::OuterStride<>;
+using MatMap = Eigen::Map<RowMat, 0, Strided>;
+using ConstMatMap = Eigen::Map<const RowMat, 0, Strided>;
+
+MatMap mat(float* p, std::int64_t rows, std::int64_t cols, std::int64_t ld) {
+  return MatMap(p, rows, cols, Strided(ld));
+}
+ConstMatMap cmat(const float* p, std::int64_t rows, std::int64_t cols, std::int64_t ld) {
+  return ConstMatMap(p, rows, cols, Strided(ld));
+}
+
+// Reductions over a batch are split into at most this many fixed groups of work.
+constexpr std::int64_t kGroups = 8;
+
+// [begin, end) of part g of n items split into parts as equal as possible.
+std::pair<std::int64_t, std::int64_t> split(std::int64_t n, std::int64_t parts, std::int64_t g) {
+  return {n * g / parts, n * (g + 1) / parts};
+}
+
+std::string layer_name(const char* kind, int index) { return std::string(kind) + " (layer " + std::to_string(index) + ")"; }
+
+// TensorFlow's padding rule: 'same' gives ceil(size / stride) outputs, the extra padding
+// going to the end; 'valid' gives floor((size - window) / stride) + 1.
+struct Axis {
+  int out = 0, pad_begin = 0;
+};
+Axis window_axis(int size, int window, int stride, bool same, const std::string& who) {
+  Axis a;
+  if (same) {
+    a.out = (size + stride - 1) / stride;
+    const int total = std::max((a.out - 1) * stride + window - size, 0);
+    a.pad_begin = total / 2;
+  } else {
+    if (size < window)
+      throw std::invalid_argument(who + ": the window (" + std::to_string(window) + ") is larger than the input (" +
+                                  std::to_string(size) + ") with padding='valid'");
+    a.out = (size - window) / stride + 1;
+  }
+  return a;
+}
+
+// Sum over rows of a rows x width block, added to acc (in row order).
+void add_column_sums(const float* z, std::int64_t rows, std::int64_t width, float* acc) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* row = z + r * width;
+    for (std::int64_t j = 0; j < width; ++j) acc[j] += row[j];
+  }
+}
+
+// Adds `parts` vectors of length len laid out `stride` apart into out (in part order),
+// split over fixed element ranges.
+void reduce_partials(const float* partials, std::int64_t parts, std::int64_t stride, std::int64_t len, float* out,
+                     int n_threads) {
+  constexpr std::int64_t chunk = 16384;
+  const std::int64_t tasks = (len + chunk - 1) / chunk;
+  parallel_for(n_threads, tasks, [&](std::int64_t t) {
+    const std::int64_t a = t * chunk, b = std::min(len, a + chunk);
+    std::copy(partials + a, partials + b, out + a);
+    for (std::int64_t p = 1; p < parts; ++p) {
+      const float* src = partials + p * stride;
+      for (std::int64_t i = a; i < b; ++i) out[i] += src[i];
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------- conv2d
+class Conv2D final : public Layer {
+ public:
+  Conv2D(const LayerConfig& c, int index, Shape in) : Layer(index, in), act_(c.activation), bias_(c.use_bias) {
+    const std::string who = layer_name("Conv2D", index);
+    if (in.rank != 3) throw std::invalid_argument(who + " needs inputs of shape (height, width, channels)");
+    if (c.filters <= 0 || c.kernel_h <= 0 || c.kernel_w <= 0 || c.stride_h <= 0 || c.stride_w <= 0)
+      throw std::invalid_argument(who + ": filters, kernel size and strides must be positive");
+    kh_ = c.kernel_h, kw_ = c.kernel_w, sh_ = c.stride_h, sw_ = c.stride_w;
+    const Axis ah = window_axis(in.h, kh_, sh_, c.same_padding, who);
+    const Axis aw = window_axis(in.w, kw_, sw_, c.same_padding, who);
+    pt_ = ah.pad_begin, pl_ = aw.pad_begin;
+    out_ = Shape{ah.out, aw.out, c.filters, 3};
+    K_ = std::int64_t(kh_) * kw_ * in.c;
+    F_ = c.filters;
+    pixels_ = std::int64_t(out_.h) * out_.w;
+    // blocks of whole samples with about 256 output pixels: an im2col block stays in L2
+    samples_per_block_ = std::max<std::int64_t>(1, 256 / pixels_);
+  }
+
+  std::vector<TensorSpec> tensors() const override {
+    std::vector<TensorSpec> t{{"kernel", {kh_, kw_, in_.c, F_}, true, 0.0f}};
+    if (bias_) t.push_back({"bias", {F_}, true, 0.0f});
+    return t;
+  }
+  Activation activation() const override { return act_; }
+
+  void infer(const float* x, float* y, std::int64_t n, const Context& ctx) const override {
+    run_forward(x, y, n, ctx, nullptr);
+  }
+  void train_forward(const float* x, float* y, std::int64_t n, const Context& ctx) override {
+    if (act_ == Activation::softmax) logits_.resize(std::size_t(n * out_.size()));
+    run_forward(x, y, n, ctx, act_ == Activation::softmax ? logits_.data() : nullptr);
+  }
+
+  void backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n, bool pre_activation,
+                const Context& ctx) override {
+    const std::int64_t blocks = n_blocks(n), groups = std::min(blocks, kGroups);
+    const std::int64_t wsize = K_ * F_, psize = wsize + F_;
+    partials_.assign(std::size_t(groups * psize), 0.0f);
+    const float* w = ctx.params + param_offset;
+    parallel_for(ctx.n_threads, groups, [&](std::int64_t g) {
+      const auto [b0, b1] = split(blocks, groups, g);
+      float* dw = partials_.data() + g * psize;
+      float* db = dw + wsize;
+      for (std::int64_t b = b0; b < b1; ++b) {
+        const std::int64_t s0 = b * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
+        const std::int64_t rows = (s1 - s0) * pixels_;
+        float* dz = dy + s0 * out_.size();
+        if (!pre_activation) activation_backward(dz, y + s0 * out_.size(), rows, F_, act_);
+        float* cols = scratch(std::size_t(rows * K_), 0);
+        im2col(x + s0 * in_.size(), s1 - s0, cols);
+        if (small_reduction()) {
+          for (std::int64_t r = 0; r < rows; ++r) {
+            const float* a = cols + r * K_;
+            const float* d = dz + r * F_;
+            for (std::int64_t k = 0; k < K_; ++k) {
+              float* dwk = dw + k * F_;
+              const float ak = a[k];
+              for (std::int64_t f = 0; f < F_; ++f) dwk[f] += ak * d[f];
+            }
+          }
+        } else {
+          mat(dw, K_, F_, F_).noalias() += cmat(cols, rows, K_, K_).transpose() * cmat(dz, rows, F_, F_);
+        }
+        add_column_sums(dz, rows, F_, db);
+        if (dx != nullptr) {
+          float* dcols = scratch(std::size_t(rows * K_), 1);
+          mat(dcols, rows, K_, K_).noalias() = cmat(dz, rows, F_, F_) * cmat(w, K_, F_, F_).transpose();
+          col2im(dcols, s1 - s0, dx + s0 * in_.size());
+        }
+      }
+    });
+    float* gw = ctx.grads + param_offset;
+    reduce_partials(partials_.data(), groups, psize, bias_ ? psize : wsize, gw, ctx.n_threads);
+  }
+
+ private:
+  bool small_reduction() const { return K_ < 16; }
+  std::int64_t n_blocks(std::int64_t n) const { return (n + samples_per_block_ - 1) / samples_per_block_; }
+
+  void run_forward(const float* x, float* y, std::int64_t n, const Context& ctx, float* logits) const {
+    const float* w = ctx.params + param_offset;
+    const float* b = bias_ ? w + K_ * F_ : nullptr;
+    parallel_for(ctx.n_threads, n_blocks(n), [&](std::int64_t blk) {
+      const std::int64_t s0 = blk * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
+      const std::int64_t rows = (s1 - s0) * pixels_;
+      float* cols = scratch(std::size_t(rows * K_), 0);
+      im2col(x + s0 * in_.size(), s1 - s0, cols);
+      float* out = y + s0 * out_.size();
+      if (small_reduction()) {
+        for (std::int64_t r = 0; r < rows; ++r) {
+          float* o = out + r * F_;
+          const float* a = cols + r * K_;
+          for (std::int64_t f = 0; f < F_; ++f) o[f] = b ? b[f] : 0.0f;
+          for (std::int64_t k = 0; k < K_; ++k) {
+            const float ak = a[k];
+            const float* wk = w + k * F_;
+            for (std::int64_t f = 0; f < F_; ++f) o[f] += ak * wk[f];
+          }
+        }
+      } else {
+        mat(out, rows, F_, F_).noalias() = cmat(cols, rows, K_, K_) * cmat(w, K_, F_, F_);
+        if (b)
+          for (std::int64_t r = 0; r < rows; ++r)
+            for (std::int64_t f = 0; f < F_; ++f) out[r * F_ + f] += b[f];
+      }
+      activate(out, rows, F_, act_, logits ? logits + s0 * out_.size() : nullptr);
+    });
+  }
+
+  // Rows (sample, oh, ow) of the patches (kh, kw, c) of `samples` samples starting at x;
+  // outside the input the patch holds zeros.
+  void im2col(const float* x, std::int64_t samples, float* cols) const {
+    const int H = in_.h, W = in_.w, C = in_.c;
+    const std::int64_t span = std::int64_t(kw_) * C;
+    for (std::int64_t s = 0; s < samples; ++s) {
+      const float* img = x + s * in_.size();
+      for (int oh = 0; oh < out_.h; ++oh) {
+        for (int ow = 0; ow < out_.w; ++ow) {
+          float* row = cols + ((s * out_.h + oh) * out_.w + ow) * K_;
+          const int iw0 = ow * sw_ - pl_;
+          for (int i = 0; i < kh_; ++i, row += span) {
+            const int ih = oh * sh_ - pt_ + i;
+            if (ih < 0 || ih >= H) {
+              std::fill(row, row + span, 0.0f);
+            } else if (iw0 >= 0 && iw0 + kw_ <= W) {
+              std::memcpy(row, img + (std::int64_t(ih) * W + iw0) * C, sizeof(float) * std::size_t(span));
+            } else {
+              for (int j = 0; j < kw_; ++j) {
+                const int iw = iw0 + j;
+                float* dst = row + std::int64_t(j) * C;
+                if (iw < 0 || iw >= W)
+                  std::fill(dst, dst + C, 0.0f);
+                else
+                  std::memcpy(dst, img + (std::int64_t(ih) * W + iw) * C, sizeof(float) * std::size_t(C));
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  // The adjoint of im2col: dx (samples x input size) = the sum of each patch's gradient.
+  void col2im(const float* dcols, std::int64_t samples, float* dx) const {
+    const int H = in_.h, W = in_.w, C = in_.c;
+    std::fill(dx, dx + samples * in_.size(), 0.0f);
+    for (std::int64_t s = 0; s < samples; ++s) {
+      float* img = dx + s * in_.size();
+      for (int oh = 0; oh < out_.h; ++oh) {
+        for (int ow = 0; ow < out_.w; ++ow) {
+          const float* row = dcols + ((s * out_.h + oh) * out_.w + ow) * K_;
+          for (int i = 0; i < kh_; ++i) {
+            const int ih = oh * sh_ - pt_ + i;
+            if (ih < 0 || ih >= H) continue;
+            for (int j = 0; j < kw_; ++j) {
+              const int iw = ow * sw_ - pl_ + j;
+              if (iw < 0 || iw >= W) continue;
+              const float* src = row + (std::int64_t(i) * kw_ + j) * C;
+              float* dst = img + (std::int64_t(ih) * W + iw) * C;
+              for (int c = 0; c < C; ++c) dst[c] += src[c];
+            }
+          }
+        }
+      }
+    }
+  }
+
+  Activation act_;
+  bool bias_;
+  int kh_ = 1, kw_ = 1, sh_ = 1, sw_ = 1, pt_ = 0, pl_ = 0;
+  std::int64_t K_ = 0, F_ = 0, pixels_ = 0, samples_per_block_ = 1;
+  std::vector<float> partials_;
+};
+
+// ---------------------------------------------------------------------------- pooling
+class Pool2D final : public Layer {
+ public:
+  Pool2D(const LayerConfig& c, int index, Shape in, bool is_max) : Layer(index, in), max_(is_max) {
+    const std::string who = layer_name(is_max ? "MaxPooling2D" : "AveragePooling2D", index);
+    if (in.rank != 3) throw std::invalid_argument(who + " needs inputs of shape (height, width, channels)");
+    if (c.kernel_h <= 0 || c.kernel_w <= 0 || c.stride_h <= 0 || c.stride_w <= 0)
+      throw std::invalid_argument(who + ": pool size and strides must be positive");
+    ph_ = c.kernel_h, pw_ = c.kernel_w, sh_ = c.stride_h, sw_ = c.stride_w;
+    const Axis ah = window_axis(in.h, ph_, sh_, c.same_padding, who);
+    const Axis aw = window_axis(in.w, pw_, sw_, c.same_padding, who);
+    pt_ = ah.pad_begin, pl_ = aw.pad_begin;
+    out_ = Shape{ah.out, aw.out, in.c, 3};
+  }
+
+  void infer(const float* x, float* y, std::int64_t n, const Context& ctx) const override {
+    run(x, y, n, ctx, nullptr);
+  }
+  void train_forward(const float* x, float* y, std::int64_t n, const Context& ctx) override {
+    if (max_) argmax_.resize(std::size_t(n * out_.size()));
+    run(x, y, n, ctx, max_ ? argmax_.data() : nullptr);
+  }
+
+  void backward(const float*, const float*, float* dy, float* dx, std::int64_t n, bool, const Context& ctx) override {
+    if (dx == nullptr) return;
+    const int C = in_.c;
+    parallel_for(ctx.n_threads, n, [&](std::int64_t s) {
+      float* g = dx + s * in_.size();
+      const float* d = dy + s * out_.size();
+      std::fill(g, g + in_.size(), 0.0f);
+      if (max_) {
+        const std::int32_t* arg = argmax_.data() + s * out_.size();
+        for (std::int64_t o = 0; o < out_.size(); ++o) g[arg[o]] += d[o];
+        return;
+      }
+      for (int oh = 0; oh < out_.h; ++oh)
+        for (int ow = 0; ow < out_.w; ++ow) {
+          const Window win = window(oh, ow);
+          const float scale = 1.0f / float((win.h1 - win.h0) * (win.w1 - win.w0));
+          const float* src = d + (std::int64_t(oh) * out_.w + ow) * C;
+          for (int ih = win.h0; ih < win.h1; ++ih)
+            for (int iw = win.w0; iw < win.w1; ++iw) {
+              float* dst = g + (std::int64_t(ih) * in_.w + iw) * C;
+              for (int c = 0; c < C; ++c) dst[c] += src[c] * scale;
+            }
+        }
+    });
+  }
+
+ private:
+  struct Window {
+    int h0, h1, w0, w1;
+  };
+  // The window of output (oh, ow) clipped to the input: padding never counts (TensorFlow).
+  Window window(int oh, int ow) const {
+    const int h0 = oh * sh_ - pt_, w0 = ow * sw_ - pl_;
+    return {std::max(h0, 0), std::min(h0 + ph_, in_.h), std::max(w0, 0), std::min(w0 + pw_, in_.w)};
+  }
+
+  void run(const float* x, float* y, std::int64_t n, const Context& ctx, std::int32_t* argmax) const {
+    const int C = in_.c;
+    parallel_for(ctx.n_threads, n, [&](std::int64_t s) {
+      const float* img = x + s * in_.size();
+      for (int oh = 0; oh < out_.h; ++oh)
+        for (int ow = 0; ow < out_.w; ++ow) {
+          const Window win = window(oh, ow);
+          const std::int64_t o = (std::int64_t(oh) * out_.w + ow) * C;
+          float* dst = y + s * out_.size() + o;
+          if (max_) {
+            std::int32_t* arg = argmax ? argmax + s * out_.size() + o : nullptr;
+            std::fill(dst, dst + C, -std::numeric_limits<float>::infinity());
+            for (int ih = win.h0; ih < win.h1; ++ih)
+              for (int iw = win.w0; iw < win.w1; ++iw) {
+                const std::int32_t at = std::int32_t((std::int64_t(ih) * in_.w + iw) * C);
+                const float* src = img + at;
+                for (int c = 0; c < C; ++c) {
+                  // the first maximum wins; NaN propagates (as in TensorFlow and PyTorch)
+                  const bool take = src[c] > dst[c] || (src[c] != src[c] && dst[c] == dst[c]);
+                  if (take || (ih == win.h0 && iw == win.w0)) {
+                    dst[c] = src[c];
+                    if (arg) arg[c] = at + c;
+                  }
+                }
+              }
+          } else {
+            std::fill(dst, dst + C, 0.0f);
+            for (int ih = win.h0; ih < win.h1; ++ih)
+              for (int iw = win.w0; iw < win.w1; ++iw) {
+                const float* src = img + (std::int64_t(ih) * in_.w + iw) * C;
+                for (int c = 0; c < C; ++c) dst[c] += src[c];
+              }
+            const float scale = 1.0f / float((win.h1 - win.h0) * (win.w1 - win.w0));
+            for (int c = 0; c < C; ++c) dst[c] *= scale;
+          }
+        }
+    });
+  }
+
+  bool max_;
+  int ph_ = 2, pw_ = 2, sh_ = 2, sw_ = 2, pt_ = 0, pl_ = 0;
+  std::vector<std::int32_t> argmax_;
+};
+
+// ---------------------------------------------------------------------------- dense
+// Acts on the last axis: rows = samples x height x width.
+class Dense final : public Layer {
+ public:
+  Dense(const LayerConfig& c, int index, Shape in) : Layer(index, in), act_(c.activation), bias_(c.use_bias) {
+    if (c.units <= 0) throw std::invalid_argument(layer_name("Dense", index) + ": units must be positive");
+    out_ = Shape{in.h, in.w, c.units, in.rank};
+    I_ = in.c;
+    O_ = c.units;
+  }
+  std::vector<TensorSpec> tensors() const override {
+    std::vector<TensorSpec> t{{"kernel", {I_, O_}, true, 0.0f}};
+    if (bias_) t.push_back({"bias", {O_}, true, 0.0f});
+    return t;
+  }
+  Activation activation() const override { return act_; }
+
+  void infer(const float* x, float* y, std::int64_t n, const Context& ctx) const override {
+    run_forward(x, y, n, ctx, nullptr);
+  }
+  void train_forward(const float* x, float* y, std::int64_t n, const Context& ctx) override {
+    if (act_ == Activation::softmax) logits_.resize(std::size_t(n * out_.size()));
+    run_forward(x, y, n, ctx, act_ == Activation::softmax ? logits_.data() : nullptr);
+  }
+
+  void backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n, bool pre_activation,
+                const Context& ctx) override {
+    const std::int64_t rows = n * in_.h * in_.w;
+    const float* w = ctx.params + param_offset;
+    float* gw = ctx.grads + param_offset;
+    if (!pre_activation) {
+      parallel_for(ctx.n_threads, row_blocks(rows), [&](std::int64_t t) {
+        const auto [r0, r1] = row_range(rows, t);
+        activation_backward(dy + r0 * O_, y + r0 * O_, r1 - r0, O_, act_);
+      });
+    }
+    // dW = x^T dz over fixed slices of the input width; db; dx = dz W^T over slices of dx's columns
+    const std::int64_t slices = (I_ + kSlice - 1) / kSlice;
+    parallel_for(ctx.n_threads, slices + 1, [&](std::int64_t t) {
+      if (t == slices) {
+        if (bias_) {
+          float* gb = gw + I_ * O_;
+          std::fill(gb, gb + O_, 0.0f);
+          add_column_sums(dy, rows, O_, gb);
+        }
+        return;
+      }
+      const std::int64_t a = t * kSlice, len = std::min(I_, a + kSlice) - a;
+      mat(gw + a * O_, len, O_, O_).noalias() = cmat(x + a, rows, len, I_).transpose() * cmat(dy, rows, O_, O_);
+      if (dx != nullptr)
+        mat(dx + a, rows, len, I_).noalias() = cmat(dy, rows, O_, O_) * cmat(w + a * O_, len, O_, O_).transpose();
+    });
+  }
+
+ private:
+  static constexpr std::int64_t kSlice = 128;
+  static constexpr std::int64_t kRows = 64;
+  std::int64_t row_blocks(std::int64_t rows) const { return (rows + kRows - 1) / kRows; }
+  std::pair<std::int64_t, std::int64_t> row_range(std::int64_t rows, std::int64_t t) const {
+    return {t * kRows, std::min(rows, (t + 1) * kRows)};
+  }
+
+  void run_forward(const float* x, float* y, std::int64_t n, const Context& ctx, float* logits) const {
+    const std::int64_t rows = n * in_.h * in_.w;
+    const float* w = ctx.params + param_offset;
+    const float* b = bias_ ? w + I_ * O_ : nullptr;
+    // tasks: fixed blocks of rows x slices of the output width (a small batch still splits)
+    const std::int64_t col_slices = (O_ + kSlice / 2 - 1) / (kSlice / 2);
+    const std::int64_t tasks = row_blocks(rows) * col_slices;
+    parallel_for(ctx.n_threads, tasks, [&](std::int64_t t) {
+      const auto [r0, r1] = row_range(rows, t / col_slices);
+      const std::int64_t c0 = (t % col_slices) * (kSlice / 2), len = std::min(O_, c0 + kSlice / 2) - c0;
+      auto out = mat(y + r0 * O_ + c0, r1 - r0, len, O_);
+      out.noalias() = cmat(x + r0 * I_, r1 - r0, I_, I_) * cmat(w + c0, I_, len, O_);
+      if (b)
+        for (std::int64_t r = 0; r < r1 - r0; ++r)
+          for (std::int64_t j = 0; j < len; ++j) out(r, j) += b[c0 + j];
+    });
+    if (act_ != Activation::linear) {
+      parallel_for(ctx.n_threads, row_blocks(rows), [&](std::int64_t t) {
+        const auto [r0, r1] = row_range(rows, t);
+        activate(y + r0 * O_, r1 - r0, O_, act_, logits ? logits + r0 * O_ : nullptr);
+      });
+    }
+  }
+
+  Activation act_;
+  bool bias_;
+  std::int64_t I_ = 0, O_ = 0;
+};
+
+// ---------------------------------------------------------------------------- others
+class Flatten final : public Layer {
+ public:
+  Flatten(int index, Shape in) : Layer(index, in) { out_ = Shape{1, 1, int(in.size()), 1}; }
+  bool passthrough(bool) const override { return true; }
+  void infer(const float*, float*, std::int64_t, const Context&) const override {}
+  void backward(const float*, const float*, float*, float*, std::int64_t, bool, const Context&) override {}
+};
+
+class ActivationLayer final : public Layer {
+ public:
+  ActivationLayer(const LayerConfig& c, int index, Shape in) : Layer(index, in), act_(c.activation) {}
+  Activation activation() const override { return act_; }
+  void infer(const float* x, float* y, std::int64_t n, const Context& ctx) const override {
+    run(x, y, n, ctx, nullptr);
+  }
+  void train_forward(const float* x, float* y, std::int64_t n, const Context& ctx) override {
+    if (act_ == Activation::softmax) logits_.resize(std::size_t(n * out_.size()));
+    run(x, y, n, ctx, act_ == Activation::softmax ? logits_.data() : nullptr);
+  }
+  void backward(const float*, const float* y, float* dy, float* dx, std::int64_t n, bool pre_activation,
+                const Context& ctx) override {
+    if (dx == nullptr) return;
+    const std::int64_t size = out_.size();
+    parallel_for(ctx.n_threads, n, [&](std::int64_t s) {
+      if (!pre_activation) activation_backward(dy + s * size, y + s * size, size / out_.c, out_.c, act_);
+      std::copy(dy + s * size, dy + (s + 1) * size, dx + s * size);
+    });
+  }
+
+ private:
+  void run(const float* x, float* y, std::int64_t n, const Context& ctx, float* logits) const {
+    const std::int64_t size = out_.size();
+    parallel_for(ctx.n_threads, n, [&](std::int64_t s) {
+      std::copy(x + s * size, x + (s + 1) * size, y + s * size);
+      activate(y + s * size, size / out_.c, out_.c, act_, logits ? logits + s * size : nullptr);
+    });
+  }
+  Activation act_;
+};
+
+// A counter-based hash (splitmix64's finaliser): mask bits depend on (seed, layer, element)
+// only, so they do not depend on how the work is split.
+inline std::uint64_t mix(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+class Dropout final : public Layer {
+ public:
+  Dropout(const LayerConfig& c, int index, Shape in) : Layer(index, in), rate_(c.rate) {
+    if (!(c.rate >= 0.0f && c.rate < 1.0f))
+      throw std::invalid_argument(layer_name("Dropout", index) + ": rate must be in [0, 1)");
+  }
+  bool passthrough(bool training) const override { return !training || rate_ == 0.0f; }
+  void infer(const float*, float*, std::int64_t, const Context&) const override {}
+  void train_forward(const float* x, float* y, std::int64_t n, const Context& ctx) override {
+    const std::int64_t size = out_.size();
+    const float scale = 1.0f / (1.0f - rate_);
+    // keep an element when its 24-bit uniform draw is at least rate * 2^24
+    const std::uint32_t threshold = std::uint32_t(std::ceil(double(rate_) * 16777216.0));
+    const std::uint64_t key = mix(ctx.seed ^ (0x9e3779b97f4a7c15ULL * std::uint64_t(index_ + 1)));
+    keep_.resize(std::size_t(n * size));
+    parallel_for(ctx.n_threads, n, [&](std::int64_t s) {
+      for (std::int64_t i = s * size; i < (s + 1) * size; ++i) {
+        const bool keep = std::uint32_t(mix(key + std::uint64_t(i)) >> 40) >= threshold;
+        keep_[std::size_t(i)] = keep;
+        y[i] = keep ? x[i] * scale : 0.0f;
+      }
+    });
+  }
+  void backward(const float*, const float*, float* dy, float* dx, std::int64_t n, bool, const Context& ctx) override {
+    if (dx == nullptr) return;
+    const std::int64_t size = out_.size();
+    const float scale = 1.0f / (1.0f - rate_);
+    parallel_for(ctx.n_threads, n, [&](std::int64_t s) {
+      for (std::int64_t i = s * size; i < (s + 1) * size; ++i) dx[i] = keep_[std::size_t(i)] ? dy[i] * scale : 0.0f;
+    });
+  }
+
+ private:
+  float rate_;
+  std::vector<std::uint8_t> keep_;
+};
+
+// Normalises the last axis (channels) over all other axes of the batch, as Keras' default.
+class BatchNorm final : public Layer {
+ public:
+  BatchNorm(const LayerConfig& c, int index, Shape in)
+      : Layer(index, in), momentum_(c.momentum), epsilon_(c.epsilon), center_(c.center), scale_(c.scale) {
+    if (!(c.epsilon > 0.0f))
+      throw std::invalid_argument(layer_name("BatchNormalization", index) + ": epsilon must be positive");
+    C_ = in.c;
+  }
+  std::vector<TensorSpec> tensors() const override {
+    std::vector<TensorSpec> t;
+    if (scale_) t.push_back({"gamma", {C_}, true, 1.0f});
+    if (center_) t.push_back({"beta", {C_}, true, 0.0f});
+    t.push_back({"moving_mean", {C_}, false, 0.0f});
+    t.push_back({"moving_variance", {C_}, false, 1.0f});
+    return t;
+  }
+
+  void infer(const float* x, float* y, std::int64_t n, const Context& ctx) const override {
+    const float* mean = ctx.state + state_offset;
+    const float* var = mean + C_;
+    std::vector<float> a(static_cast<std::size_t>(C_)), b(static_cast<std::size_t>(C_));
+    for (std::int64_t c = 0; c < C_; ++c) {
+      const float inv = 1.0f / std::sqrt(var[c] + epsilon_);
+      a[std::size_t(c)] = gamma(ctx, c) * inv;
+      b[std::size_t(c)] = beta(ctx, c) - mean[c] * a[std::size_t(c)];
+    }
+    const std::int64_t rows = n * in_.h * in_.w;
+    parallel_for(ctx.n_threads, blocks(rows), [&](std::int64_t t) {
+      for (std::int64_t r = t * kRows; r < std::min(rows, (t + 1) * kRows); ++r)
+        for (std::int64_t c = 0; c < C_; ++c) y[r * C_ + c] = x[r * C_ + c] * a[std::size_t(c)] + b[std::size_t(c)];
+    });
+  }
+
+  void train_forward(const float* x, float* y, std::int64_t n, const Context& ctx) override {
+    const std::int64_t rows = n * in_.h * in_.w;
+    // mean, then the (biased) variance around it, from per-block double partial sums
+    mean_.assign(std::size_t(C_), 0.0);
+    column_moments(x, rows, nullptr, ctx.n_threads, mean_);
+    for (auto& m : mean_) m /= double(rows);
+    std::vector<double> var(static_cast<std::size_t>(C_), 0.0);
+    column_moments(x, rows, mean_.data(), ctx.n_threads, var);
+    inv_std_.resize(std::size_t(C_));
+    float* moving_mean = ctx.state + state_offset;
+    float* moving_var = moving_mean + C_;
+    for (std::int64_t c = 0; c < C_; ++c) {
+      const double v = var[std::size_t(c)] / double(rows);
+      inv_std_[std::size_t(c)] = float(1.0 / std::sqrt(v + double(epsilon_)));
+      moving_mean[c] = moving_mean[c] * momentum_ + float(mean_[std::size_t(c)]) * (1.0f - momentum_);
+      moving_var[c] = moving_var[c] * momentum_ + float(v) * (1.0f - momentum_);
+    }
+    parallel_for(ctx.n_threads, blocks(rows), [&](std::int64_t t) {
+      for (std::int64_t r = t * kRows; r < std::min(rows, (t + 1) * kRows); ++r)
+        for (std::int64_t c = 0; c < C_; ++c) {
+          const float xhat = (x[r * C_ + c] - float(mean_[std::size_t(c)])) * inv_std_[std::size_t(c)];
+          y[r * C_ + c] = gamma(ctx, c) * xhat + beta(ctx, c);
+        }
+    });
+  }
+
+  void backward(const float* x, const float*, float* dy, float* dx, std::int64_t n, bool, const Context& ctx) override {
+    const std::int64_t rows = n * in_.h * in_.w, nb = blocks(rows);
+    // per block: sum dy and sum dy * xhat, in double, added in block order
+    std::vector<double> part(static_cast<std::size_t>(nb * 2 * C_), 0.0);
+    parallel_for(ctx.n_threads, nb, [&](std::int64_t t) {
+      double* sdy = part.data() + t * 2 * C_;
+      double* sdx = sdy + C_;
+      for (std::int64_t r = t * kRows; r < std::min(rows, (t + 1) * kRows); ++r)
+        for (std::int64_t c = 0; c < C_; ++c) {
+          const double xhat = double(x[r * C_ + c] - float(mean_[std::size_t(c)])) * inv_std_[std::size_t(c)];
+          sdy[c] += dy[r * C_ + c];
+          sdx[c] += dy[r * C_ + c] * xhat;
+        }
+    });
+    std::vector<double> dbeta(static_cast<std::size_t>(C_), 0.0), dgamma(static_cast<std::size_t>(C_), 0.0);
+    for (std::int64_t t = 0; t < nb; ++t)
+      for (std::int64_t c = 0; c < C_; ++c) {
+        dbeta[std::size_t(c)] += part[std::size_t(t * 2 * C_ + c)];
+        dgamma[std::size_t(c)] += part[std::size_t(t * 2 * C_ + C_ + c)];
+      }
+    float* g = ctx.grads + param_offset;
+    if (scale_)
+      for (std::int64_t c = 0; c < C_; ++c) g[c] = float(dgamma[std::size_t(c)]);
+    if (center_)
+      for (std::int64_t c = 0; c < C_; ++c) g[(scale_ ? C_ : 0) + c] = float(dbeta[std::size_t(c)]);
+    if (dx == nullptr) return;
+    parallel_for(ctx.n_threads, nb, [&](std::int64_t t) {
+      for (std::int64_t r = t * kRows; r < std::min(rows, (t + 1) * kRows); ++r)
+        for (std::int64_t c = 0; c < C_; ++c) {
+          const auto cc = std::size_t(c);
+          const double xhat = double(x[r * C_ + c] - float(mean_[cc])) * inv_std_[cc];
+          const double k = double(gamma(ctx, c)) * inv_std_[cc] / double(rows);
+          dx[r * C_ + c] = float(k * (double(rows) * dy[r * C_ + c] - dbeta[cc] - xhat * dgamma[cc]));
+        }
+    });
+  }
+
+ private:
+  static constexpr std::int64_t kRows = 256;
+  std::int64_t blocks(std::int64_t rows) const { return (rows + kRows - 1) / kRows; }
+  float gamma(const Context& ctx, std::int64_t c) const { return scale_ ? ctx.params[param_offset + c] : 1.0f; }
+  float beta(const Context& ctx, std::int64_t c) const {
+    return center_ ? ctx.params[param_offset + (scale_ ? C_ : 0) + c] : 0.0f;
+  }
+  // Adds, per channel, the sum of x (center null) or of (x - center)^2 into out.
+  void column_moments(const float* x, std::int64_t rows, const double* center, int n_threads,
+                      std::vector<double>& out) const {
+    const std::int64_t nb = blocks(rows);
+    std::vector<double> part(static_cast<std::size_t>(nb * C_), 0.0);
+    parallel_for(n_threads, nb, [&](std::int64_t t) {
+      double* p = part.data() + t * C_;
+      for (std::int64_t r = t * kRows; r < std::min(rows, (t + 1) * kRows); ++r)
+        for (std::int64_t c = 0; c < C_; ++c) {
+          const double v = x[r * C_ + c];
+          p[c] += center ? (v - center[c]) * (v - center[c]) : v;
+        }
+    });
+    for (std::int64_t t = 0; t < nb; ++t)
+      for (std::int64_t c = 0; c < C_; ++c) out[std::size_t(c)] += part[std::size_t(t * C_ + c)];
+  }
+
+  float momentum_, epsilon_;
+  bool center_, scale_;
+  std::int64_t C_ = 0;
+  std::vector<double> mean_;
+  std::vector<float> inv_std_;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------- helpers
+float* scratch(std::size_t n, int slot) {
+  thread_local std::vector<float> buffers[4];
+  auto& b = buffers[slot];
+  if (b.size() < n) b.resize(n);
+  return b.data();
+}
+
+void activate(float* z, std::int64_t rows, std::int64_t width, Activation act, float* logits) {
+  const std::int64_t total = rows * width;
+  switch (act) {
+    case Activation::linear:
+      return;
+    case Activation::relu:
+      for (std::int64_t i = 0; i < total; ++i) z[i] = z[i] > 0.0f ? z[i] : 0.0f;
+      return;
+    case Activation::sigmoid:
+      for (std::int64_t i = 0; i < total; ++i) z[i] = 1.0f / (1.0f + std::exp(-z[i]));
+      return;
+    case Activation::tanh:
+      for (std::int64_t i = 0; i < total; ++i) z[i] = std::tanh(z[i]);
+      return;
+    case Activation::softmax:
+      if (logits) std::copy(z, z + total, logits);
+      for (std::int64_t r = 0; r < rows; ++r) {
+        float* row = z + r * width;
+        const float top = *std::max_element(row, row + width);
+        float sum = 0.0f;
+        for (std::int64_t j = 0; j < width; ++j) sum += (row[j] = std::exp(row[j] - top));
+        const float inv = 1.0f / sum;
+        for (std::int64_t j = 0; j < width; ++j) row[j] *= inv;
+      }
+      return;
+  }
+}
+
+void activation_backward(float* dy, const float* y, std::int64_t rows, std::int64_t width, Activation act) {
+  const std::int64_t total = rows * width;
+  switch (act) {
+    case Activation::linear:
+      return;
+    case Activation::relu:
+      for (std::int64_t i = 0; i < total; ++i) dy[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+      return;
+    case Activation::sigmoid:
+      for (std::int64_t i = 0; i < total; ++i) dy[i] *= y[i] * (1.0f - y[i]);
+      return;
+    case Activation::tanh:
+      for (std::int64_t i = 0; i < total; ++i) dy[i] *= 1.0f - y[i] * y[i];
+      return;
+    case Activation::softmax:
+      for (std::int64_t r = 0; r < rows; ++r) {
+        float* d = dy + r * width;
+        const float* p = y + r * width;
+        float dot = 0.0f;
+        for (std::int64_t j = 0; j < width; ++j) dot += d[j] * p[j];
+        for (std::int64_t j = 0; j < width; ++j) d[j] = p[j] * (d[j] - dot);
+      }
+      return;
+  }
+}
+
+std::unique_ptr<Layer> make_layer(const LayerConfig& config, int index, Shape in) {
+  switch (config.kind) {
+    case LayerKind::conv2d:
+      return std::make_unique<Conv2D>(config, index, in);
+    case LayerKind::max_pool2d:
+      return std::make_unique<Pool2D>(config, index, in, true);
+    case LayerKind::avg_pool2d:
+      return std::make_unique<Pool2D>(config, index, in, false);
+    case LayerKind::flatten:
+      return std::make_unique<Flatten>(index, in);
+    case LayerKind::dense:
+      return std::make_unique<Dense>(config, index, in);
+    case LayerKind::dropout:
+      return std::make_unique<Dropout>(config, index, in);
+    case LayerKind::batch_norm:
+      return std::make_unique<BatchNorm>(config, index, in);
+    case LayerKind::activation:
+      return std::make_unique<ActivationLayer>(config, index, in);
+  }
+  throw std::invalid_argument("unknown layer kind " + std::to_string(int(config.kind)));
+}
+
+Activation parse_activation(const std::string& name) {
+  if (name == "linear" || name.empty()) return Activation::linear;
+  if (name == "relu") return Activation::relu;
+  if (name == "sigmoid") return Activation::sigmoid;
+  if (name == "tanh") return Activation::tanh;
+  if (name == "softmax") return Activation::softmax;
+  throw std::invalid_argument("unknown activation '" + name + "': use linear, relu, sigmoid, tanh or softmax");
+}
+
+}  // namespace scalegen::nn

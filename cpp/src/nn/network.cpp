@@ -1,0 +1,302 @@
+// The sequential network: layer chain, losses, training step and optimizer updates.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+#include "layers.hpp"
+#include "scalegen/common/parallel.hpp"
+
+namespace scalegen::nn {
+namespace {
+
+// Index of the first maximum of a row (numpy's argmax).
+std::int64_t argmax(const float* row, std::int64_t width) {
+  return std::int64_t(std::max_element(row, row + width) - row);
+}
+
+constexpr float kClip = 1e-7f;  // Keras' epsilon for cross-entropy on probabilities
+
+// Loss of rows [r0, r1) of the outputs y (and, for a softmax output fused with a
+// cross-entropy, its logits); when grad is not null it receives d(mean loss)/d(output) or,
+// fused, d(mean loss)/d(logits), scaled by 1 / n.
+BatchStats row_losses(const float* y, const float* logits, const Targets& t, std::int64_t r0, std::int64_t r1,
+                      std::int64_t width, Loss loss, float* grad, std::int64_t n) {
+  BatchStats s;
+  const float inv_n = 1.0f / float(n);
+  for (std::int64_t r = r0; r < r1; ++r) {
+    const float* p = y + r * width;
+    float* g = grad ? grad + r * width : nullptr;
+    const std::int64_t predicted = width == 1 ? (p[0] > 0.5f) : argmax(p, width);
+    if (loss == Loss::mse) {
+      const float* v = t.values + r * width;
+      double sum = 0.0;
+      for (std::int64_t j = 0; j < width; ++j) {
+        const double d = double(p[j]) - v[j];
+        sum += d * d;
+        if (g) g[j] = float(2.0 * d / double(width)) * inv_n;
+      }
+      s.loss_sum += sum / double(width);
+      s.correct += width == 1 ? predicted == (v[0] > 0.5f) : predicted == argmax(v, width);
+      continue;
+    }
+    // cross-entropy: a target distribution q (one-hot for the sparse loss)
+    const bool sparse = loss == Loss::sparse_categorical_crossentropy;
+    const std::int64_t label = sparse ? t.labels[r] : -1;
+    const float* q = sparse ? nullptr : t.values + r * width;
+    auto target = [&](std::int64_t j) { return sparse ? float(j == label) : q[j]; };
+    s.correct += predicted == (sparse ? label : argmax(q, width));
+    if (logits) {
+      // from the logits z: -sum q_j log softmax(z)_j, gradient p * sum(q) - q
+      const float* z = logits + r * width;
+      const double top = *std::max_element(z, z + width);
+      double lse = 0.0, qsum = 0.0, dot = 0.0;
+      for (std::int64_t j = 0; j < width; ++j) lse += std::exp(double(z[j]) - top);
+      lse = top + std::log(lse);
+      for (std::int64_t j = 0; j < width; ++j) {
+        const double qj = target(j);
+        qsum += qj;
+        dot += qj * z[j];
+      }
+      s.loss_sum += qsum * lse - dot;
+      if (g)
+        for (std::int64_t j = 0; j < width; ++j) g[j] = (p[j] * float(qsum) - target(j)) * inv_n;
+    } else {
+      // Keras on probabilities: normalise the row, clip to [eps, 1 - eps], -sum q log
+      double total = 0.0;
+      for (std::int64_t j = 0; j < width; ++j) total += p[j];
+      double l = 0.0, gq = 0.0;
+      for (std::int64_t j = 0; j < width; ++j) {
+        const double pj = double(p[j]) / total;
+        const double c = std::clamp(pj, double(kClip), 1.0 - double(kClip));
+        l -= target(j) * std::log(c);
+        if (c == pj) gq -= target(j);  // sum_j dL/dq_j * q_j
+      }
+      s.loss_sum += l;
+      if (g)
+        for (std::int64_t j = 0; j < width; ++j) {
+          const double pj = double(p[j]) / total;
+          const double c = std::clamp(pj, double(kClip), 1.0 - double(kClip));
+          const double dq = c == pj ? -target(j) / pj : 0.0;
+          g[j] = float((dq - gq) / total) * inv_n;
+        }
+    }
+  }
+  s.count = r1 - r0;
+  return s;
+}
+
+// Losses of all n rows, in fixed row blocks added in order.
+BatchStats batch_losses(const float* y, const float* logits, const Targets& t, std::int64_t n, std::int64_t width,
+                        Loss loss, float* grad, int n_threads) {
+  constexpr std::int64_t block = 256;
+  const std::int64_t blocks = (n + block - 1) / block;
+  std::vector<BatchStats> parts(static_cast<std::size_t>(blocks));
+  parallel_for(n_threads, blocks, [&](std::int64_t b) {
+    parts[std::size_t(b)] = row_losses(y, logits, t, b * block, std::min(n, (b + 1) * block), width, loss, grad, n);
+  });
+  BatchStats s;
+  for (const auto& p : parts) {
+    s.loss_sum += p.loss_sum;
+    s.correct += p.correct;
+    s.count += p.count;
+  }
+  return s;
+}
+
+}  // namespace
+
+Network::Network(const std::vector<LayerConfig>& configs, Shape input_shape) : input_shape_(input_shape) {
+  if (input_shape.h <= 0 || input_shape.w <= 0 || input_shape.c <= 0)
+    throw std::invalid_argument("the input shape must have positive sizes");
+  if (configs.empty()) throw std::invalid_argument("the network has no layers");
+  Shape shape = input_shape;
+  std::int64_t n_params = 0, n_state = 0;
+  for (std::size_t i = 0; i < configs.size(); ++i) {
+    auto layer = make_layer(configs[i], int(i), shape);
+    layer->param_offset = n_params;
+    layer->state_offset = n_state;
+    for (const auto& t : layer->tensors()) {
+      std::int64_t size = 1;
+      for (auto d : t.shape) size *= d;
+      std::int64_t& cursor = t.trainable ? n_params : n_state;
+      slots_.push_back({int(i), t.name, t.shape, cursor, t.trainable});
+      std::vector<float>& store = t.trainable ? params_ : state_;
+      store.resize(std::size_t(cursor + size), t.fill);
+      cursor += size;
+    }
+    shape = layer->out();
+    shapes_.push_back(shape);
+    layers_.push_back(std::move(layer));
+  }
+  grads_.assign(params_.size(), 0.0f);
+  m_.assign(params_.size(), 0.0f);
+  v_.assign(params_.size(), 0.0f);
+  acts_.resize(layers_.size());
+}
+
+Network::~Network() = default;
+
+void Network::predict(const float* x, std::int64_t n, float* out, std::int64_t batch_size, int n_threads) const {
+  if (batch_size <= 0) throw std::invalid_argument("batch_size must be positive");
+  std::int64_t widest = input_shape_.size();
+  for (const auto& s : shapes_) widest = std::max(widest, s.size());
+  const std::int64_t rows = std::min(n, batch_size);
+  std::vector<float> a(static_cast<std::size_t>(rows * widest)), b(static_cast<std::size_t>(rows * widest));
+  Context ctx{n_threads, params_.data(), nullptr, const_cast<float*>(state_.data()), 0};
+  const std::int64_t in_size = input_shape_.size(), out_size = output_shape().size();
+  for (std::int64_t r0 = 0; r0 < n; r0 += batch_size) {
+    const std::int64_t m = std::min(batch_size, n - r0);
+    const float* cur = x + r0 * in_size;
+    float* bufs[2] = {a.data(), b.data()};
+    int next = 0;
+    for (const auto& layer : layers_) {
+      if (layer->passthrough(false)) continue;
+      layer->infer(cur, bufs[next], m, ctx);
+      cur = bufs[next];
+      next ^= 1;
+    }
+    std::memcpy(out + r0 * out_size, cur, sizeof(float) * std::size_t(m * out_size));
+  }
+}
+
+void Network::check_targets(const Targets& y, std::int64_t n, Loss loss) const {
+  if (loss == Loss::sparse_categorical_crossentropy) {
+    const std::int64_t classes = output_shape().c;
+    if (output_shape().size() != classes)
+      throw std::invalid_argument("sparse_categorical_crossentropy needs a flat output: add a Flatten layer");
+    if (y.labels == nullptr) throw std::invalid_argument("the sparse loss needs integer labels");
+    for (std::int64_t i = 0; i < n; ++i)
+      if (y.labels[i] < 0 || y.labels[i] >= classes)
+        throw std::invalid_argument("label " + std::to_string(y.labels[i]) + " is outside [0, " +
+                                    std::to_string(classes) + "): the last layer has " + std::to_string(classes) +
+                                    " outputs");
+  } else if (y.values == nullptr) {
+    throw std::invalid_argument("this loss needs target values of the output's shape");
+  }
+}
+
+BatchStats Network::evaluate(const float* x, std::int64_t n, const Targets& y, Loss loss, std::int64_t batch_size,
+                             int n_threads) const {
+  check_targets(y, n, loss);
+  const std::int64_t width = output_shape().c;
+  std::vector<float> out(static_cast<std::size_t>(n * output_shape().size()));
+  predict(x, n, out.data(), batch_size, n_threads);
+  // inference keeps no logits: a cross-entropy is taken on the clipped probabilities (Keras)
+  return batch_losses(out.data(), nullptr, y, n * (output_shape().size() / width), width, loss, nullptr, n_threads);
+}
+
+BatchStats Network::forward_backward(const float* x, const Targets& y, std::int64_t n, Loss loss,
+                                     std::uint64_t seed, float* dx, int n_threads) {
+  check_targets(y, n, loss);
+  Context ctx{n_threads, params_.data(), grads_.data(), state_.data(), seed};
+  // forward, keeping every output
+  std::vector<const float*> outs(layers_.size());
+  const float* cur = x;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    auto& layer = *layers_[i];
+    if (!layer.passthrough(true)) {
+      acts_[i].resize(std::size_t(n * layer.out().size()));
+      layer.train_forward(cur, acts_[i].data(), n, ctx);
+      cur = acts_[i].data();
+    }
+    outs[i] = cur;
+  }
+  // loss and its gradient; a softmax output with a cross-entropy uses the logits
+  const Layer& last = *layers_.back();
+  const std::int64_t width = output_shape().c, rows = n * (output_shape().size() / width);
+  const bool fused = loss != Loss::mse && last.activation() == Activation::softmax;
+  std::int64_t widest = input_shape_.size();
+  for (const auto& s : shapes_) widest = std::max(widest, s.size());
+  grad_a_.resize(std::size_t(n * widest));
+  grad_b_.resize(std::size_t(n * widest));
+  float* dy = grad_a_.data();
+  float* spare = grad_b_.data();
+  BatchStats stats =
+      batch_losses(cur, fused ? last.logits().data() : nullptr, y, rows, width, loss, dy, n_threads);
+  // backward: gradients ping-pong between the two buffers, passthrough layers hand them on
+  for (std::size_t i = layers_.size(); i-- > 0;) {
+    auto& layer = *layers_[i];
+    const bool pre = fused && i + 1 == layers_.size();
+    if (layer.passthrough(true)) continue;
+    const float* in = i == 0 ? x : outs[i - 1];
+    float* target = i == 0 ? dx : spare;
+    layer.backward(in, outs[i], dy, target, n, pre, ctx);
+    if (i > 0) std::swap(dy, spare);
+  }
+  if (dx != nullptr && layers_.front()->passthrough(true))
+    std::memcpy(dx, dy, sizeof(float) * std::size_t(n * input_shape_.size()));
+  return stats;
+}
+
+BatchStats Network::gradients(const float* x, const Targets& y, std::int64_t n, Loss loss, std::uint64_t seed,
+                              float* dx, int n_threads) {
+  if (n <= 0) throw std::invalid_argument("no rows");
+  return forward_backward(x, y, n, loss, seed, dx, n_threads);
+}
+
+BatchStats Network::train_step(const float* x, const Targets& y, const std::int64_t* idx, std::int64_t n, Loss loss,
+                               const OptimizerConfig& opt, std::uint64_t seed, int n_threads) {
+  if (n <= 0) throw std::invalid_argument("a training step needs at least one row");
+  // gather the batch's rows (and targets) so every layer sees contiguous samples
+  const std::int64_t in_size = input_shape_.size(), out_size = output_shape().size();
+  input_.resize(std::size_t(n * in_size));
+  std::vector<std::int32_t> labels;
+  std::vector<float> values;
+  Targets batch;
+  if (y.labels) labels.resize(std::size_t(n));
+  if (y.values) values.resize(std::size_t(n * out_size));
+  parallel_for(n_threads, (n + 63) / 64, [&](std::int64_t t) {
+    for (std::int64_t i = t * 64; i < std::min(n, (t + 1) * 64); ++i) {
+      const std::int64_t r = idx[i];
+      std::memcpy(input_.data() + i * in_size, x + r * in_size, sizeof(float) * std::size_t(in_size));
+      if (y.labels) labels[std::size_t(i)] = y.labels[r];
+      if (y.values)
+        std::memcpy(values.data() + i * out_size, y.values + r * out_size, sizeof(float) * std::size_t(out_size));
+    }
+  });
+  batch.labels = y.labels ? labels.data() : nullptr;
+  batch.values = y.values ? values.data() : nullptr;
+  BatchStats stats = forward_backward(input_.data(), batch, n, loss, seed, nullptr, n_threads);
+  apply_optimizer(opt, n_threads);
+  return stats;
+}
+
+void Network::apply_optimizer(const OptimizerConfig& opt, int n_threads) {
+  ++step_;
+  const std::int64_t size = std::int64_t(params_.size());
+  constexpr std::int64_t chunk = 32768;
+  float* w = params_.data();
+  const float* g = grads_.data();
+  float* m = m_.data();
+  float* v = v_.data();
+  if (opt.kind == OptimizerConfig::adam) {
+    // Keras: lr_t = lr sqrt(1 - b2^t) / (1 - b1^t); w -= lr_t m / (sqrt(v) + eps)
+    const double t = double(step_);
+    const float lr_t = float(opt.learning_rate * std::sqrt(1.0 - std::pow(opt.beta_2, t)) /
+                             (1.0 - std::pow(opt.beta_1, t)));
+    const float b1 = float(opt.beta_1), b2 = float(opt.beta_2), eps = float(opt.epsilon);
+    parallel_for(n_threads, (size + chunk - 1) / chunk, [&](std::int64_t c) {
+      for (std::int64_t i = c * chunk; i < std::min(size, (c + 1) * chunk); ++i) {
+        m[i] += (g[i] - m[i]) * (1.0f - b1);
+        v[i] += (g[i] * g[i] - v[i]) * (1.0f - b2);
+        w[i] -= lr_t * m[i] / (std::sqrt(v[i]) + eps);
+      }
+    });
+  } else {
+    // Keras: m = momentum m - lr g; w += m (nesterov: w += momentum m - lr g)
+    const float lr = float(opt.learning_rate), mu = float(opt.momentum);
+    parallel_for(n_threads, (size + chunk - 1) / chunk, [&](std::int64_t c) {
+      for (std::int64_t i = c * chunk; i < std::min(size, (c + 1) * chunk); ++i) {
+        if (mu == 0.0f) {
+          w[i] -= lr * g[i];
+        } else {
+          m[i] = mu * m[i] - lr * g[i];
+          w[i] += opt.nesterov ? mu * m[i] - lr * g[i] : m[i];
+        }
+      }
+    });
+  }
+}
+
+}  // namespace scalegen::nn
