@@ -53,7 +53,7 @@ void copy_into(std::vector<float>& dst, const CArray<float>& src, const char* wh
 }  // namespace
 
 void bind_nn(py::module_& m) {
-  py::class_<LayerConfig>(m, "LayerConfig", "One layer's hyper-parameters (see scalegen.nn.layers).")
+  py::class_<LayerConfig>(m, "LayerConfig", py::module_local(), "One layer's hyper-parameters (see scalegen.nn.layers).")
       .def(py::init<>())
       .def_property(
           "kind", [](const LayerConfig& c) { return int(c.kind); },
@@ -75,22 +75,32 @@ void bind_nn(py::module_& m) {
       .def_readwrite("center", &LayerConfig::center)
       .def_readwrite("scale", &LayerConfig::scale);
 
-  py::class_<OptimizerConfig>(m, "OptimizerConfig", "Optimizer settings of a training step.")
+  py::class_<OptimizerConfig>(m, "OptimizerConfig", py::module_local(), "Optimizer settings of a training step.")
       .def(py::init<>())
       .def_property(
-          "kind", [](const OptimizerConfig& o) { return o.kind == OptimizerConfig::adam ? "adam" : "sgd"; },
+          "kind",
+          [](const OptimizerConfig& o) {
+            return o.kind == OptimizerConfig::adam ? "adam" : o.kind == OptimizerConfig::sgd ? "sgd" : "rmsprop";
+          },
           [](OptimizerConfig& o, const std::string& k) {
-            if (k != "adam" && k != "sgd") throw std::invalid_argument("optimizer kind must be adam or sgd");
-            o.kind = k == "adam" ? OptimizerConfig::adam : OptimizerConfig::sgd;
+            if (k == "adam")
+              o.kind = OptimizerConfig::adam;
+            else if (k == "sgd")
+              o.kind = OptimizerConfig::sgd;
+            else if (k == "rmsprop")
+              o.kind = OptimizerConfig::rmsprop;
+            else
+              throw std::invalid_argument("optimizer kind must be adam, sgd or rmsprop");
           })
       .def_readwrite("learning_rate", &OptimizerConfig::learning_rate)
       .def_readwrite("beta_1", &OptimizerConfig::beta_1)
       .def_readwrite("beta_2", &OptimizerConfig::beta_2)
       .def_readwrite("epsilon", &OptimizerConfig::epsilon)
+      .def_readwrite("rho", &OptimizerConfig::rho)
       .def_readwrite("momentum", &OptimizerConfig::momentum)
       .def_readwrite("nesterov", &OptimizerConfig::nesterov);
 
-  py::class_<Network>(m, "Network", "A sequential float32 network on channels-last tensors.")
+  py::class_<Network>(m, "Network", py::module_local(), "A sequential float32 network on channels-last tensors.")
       .def(py::init([](const std::vector<LayerConfig>& layers, const std::vector<int>& input_shape) {
              Shape s;
              if (input_shape.size() == 1) {

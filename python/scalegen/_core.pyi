@@ -7,7 +7,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['FamilyCounts', 'GaussianMixtureStats', 'bn_count', 'bn_hill_climb', 'bn_likelihood_weighting', 'bn_local_scores', 'bn_log_likelihood', 'bn_posterior_rows', 'bn_sample', 'build_info', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'probe_parallel_threads', 'raise_in_parallel']
+__all__: list[str] = ['FamilyCounts', 'GaussianMixtureStats', 'LayerConfig', 'Network', 'OptimizerConfig', 'bn_count', 'bn_hill_climb', 'bn_likelihood_weighting', 'bn_local_scores', 'bn_log_likelihood', 'bn_posterior_rows', 'bn_sample', 'build_info', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'probe_parallel_threads', 'raise_in_parallel']
 class GaussianMixtureStats:
     """
     Additive E-step statistics of a set of rows (merge chunks with +=).
@@ -84,6 +84,168 @@ class FamilyCounts:
     @property
     def total(self) -> float:
         ...
+class LayerConfig:
+    """
+    One layer's hyper-parameters (see scalegen.nn.layers).
+    """
+    center: bool
+    same_padding: bool
+    scale: bool
+    use_bias: bool
+    def __init__(self) -> None:
+        ...
+    @property
+    def activation(self) -> int:
+        ...
+    @activation.setter
+    def activation(self, arg1: str) -> None:
+        ...
+    @property
+    def epsilon(self) -> float:
+        ...
+    @epsilon.setter
+    def epsilon(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def filters(self) -> int:
+        ...
+    @filters.setter
+    def filters(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def kernel_h(self) -> int:
+        ...
+    @kernel_h.setter
+    def kernel_h(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def kernel_w(self) -> int:
+        ...
+    @kernel_w.setter
+    def kernel_w(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def kind(self) -> int:
+        ...
+    @kind.setter
+    def kind(self, arg1: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def momentum(self) -> float:
+        ...
+    @momentum.setter
+    def momentum(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def rate(self) -> float:
+        ...
+    @rate.setter
+    def rate(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def stride_h(self) -> int:
+        ...
+    @stride_h.setter
+    def stride_h(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def stride_w(self) -> int:
+        ...
+    @stride_w.setter
+    def stride_w(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def units(self) -> int:
+        ...
+    @units.setter
+    def units(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+class OptimizerConfig:
+    """
+    Optimizer settings of a training step.
+    """
+    kind: str
+    nesterov: bool
+    def __init__(self) -> None:
+        ...
+    @property
+    def beta_1(self) -> float:
+        ...
+    @beta_1.setter
+    def beta_1(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def beta_2(self) -> float:
+        ...
+    @beta_2.setter
+    def beta_2(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def epsilon(self) -> float:
+        ...
+    @epsilon.setter
+    def epsilon(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def learning_rate(self) -> float:
+        ...
+    @learning_rate.setter
+    def learning_rate(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def momentum(self) -> float:
+        ...
+    @momentum.setter
+    def momentum(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def rho(self) -> float:
+        ...
+    @rho.setter
+    def rho(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+class Network:
+    """
+    A sequential float32 network on channels-last tensors.
+    """
+    def __init__(self, layers: collections.abc.Sequence[LayerConfig], input_shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]) -> None:
+        ...
+    def evaluate(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, values: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, loss: typing.SupportsInt | typing.SupportsIndex, batch_size: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple:
+        """
+        (loss sum, correct rows, rows) over all rows.
+        """
+    def get_grads(self) -> numpy.typing.NDArray[numpy.float32]:
+        ...
+    def get_optimizer_state(self) -> tuple[numpy.typing.NDArray[numpy.float32], numpy.typing.NDArray[numpy.float32], int]:
+        ...
+    def get_params(self) -> numpy.typing.NDArray[numpy.float32]:
+        ...
+    def get_state(self) -> numpy.typing.NDArray[numpy.float32]:
+        ...
+    def gradients(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, values: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, loss: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple[tuple, numpy.typing.NDArray[numpy.float32], numpy.typing.NDArray[numpy.float32]]:
+        """
+        Forward and backward in training mode without an update: (stats, parameter gradients, input gradient).
+        """
+    def predict(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], batch_size: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float32]:
+        ...
+    def set_optimizer_state(self, arg0: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], arg1: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], arg2: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    def set_params(self, arg0: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> None:
+        ...
+    def set_state(self, arg0: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> None:
+        ...
+    def train_step(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, values: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, idx: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], loss: typing.SupportsInt | typing.SupportsIndex, optimizer: OptimizerConfig, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple:
+        """
+        One step on the rows idx of x: forward, loss, backward, update. (loss sum, correct, rows).
+        """
+    @property
+    def output_shapes(self) -> list:
+        ...
+    @property
+    def slots(self) -> list:
+        """
+        (layer, name, shape, offset, trainable) of every weight tensor.
+        """
 def bn_count(columns: collections.abc.Sequence[numpy.ndarray], cards: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], families: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]]], sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, dense_limit: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> list[FamilyCounts]:
     """
     Counts of every family (child, parents) in one pass over int-coded columns; tables above dense_limit cells (< 0: scalegen's default for the data size) are counted sparsely.

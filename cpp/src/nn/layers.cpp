@@ -60,8 +60,77 @@ Axis window_axis(int size, int window, int stride, bool same, const std::string&
   return a;
 }
 
+// A short copy inline (a call to memcpy costs more than copying a few floats).
+inline void copy_floats(const float* src, std::int64_t n, float* dst) {
+  if (n >= 32) {
+    std::memcpy(dst, src, sizeof(float) * std::size_t(n));
+  } else {
+    for (std::int64_t i = 0; i < n; ++i) dst[i] = src[i];
+  }
+}
+
+// dst = max(dst, src) per channel; arg follows where src is strictly greater. Free
+// functions with restrict pointers: in a lambda the stores through arg could alias C.
+void max_with_argmax(const float* __restrict src, std::int32_t at, int C, float* __restrict dst,
+                     std::int32_t* __restrict arg) {
+  for (int c = 0; c < C; ++c) {
+    const bool gt = src[c] > dst[c];
+    dst[c] = gt ? src[c] : dst[c];
+    arg[c] = gt ? at + c : arg[c];
+  }
+}
+void max_into(const float* __restrict src, int C, float* __restrict dst) {
+  for (int c = 0; c < C; ++c) dst[c] = src[c] > dst[c] ? src[c] : dst[c];
+}
+
+// 16 floats, loaded and stored without alignment; GCC lowers it to what the ISA level has.
+typedef float Vec16 __attribute__((vector_size(64), aligned(4)));
+constexpr std::int64_t kVec = 16;
+
+// out (rows x F) = cols (rows x K) W (K x F) for a tiny K (a first layer on one channel):
+// the outputs of a row stay in vector registers across the whole reduction.
+void small_k_gemm(const float* __restrict cols, std::int64_t rows, std::int64_t K, const float* __restrict w,
+                  std::int64_t F, float* __restrict out) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* a = cols + r * K;
+    float* o = out + r * F;
+    std::int64_t f0 = 0;
+    for (; f0 + 2 * kVec <= F; f0 += 2 * kVec) {
+      Vec16 acc0 = {}, acc1 = {};
+      for (std::int64_t k = 0; k < K; ++k) {
+        acc0 += a[k] * *reinterpret_cast<const Vec16*>(w + k * F + f0);
+        acc1 += a[k] * *reinterpret_cast<const Vec16*>(w + k * F + f0 + kVec);
+      }
+      *reinterpret_cast<Vec16*>(o + f0) = acc0;
+      *reinterpret_cast<Vec16*>(o + f0 + kVec) = acc1;
+    }
+    for (; f0 < F; ++f0) {
+      float acc = 0.0f;
+      for (std::int64_t k = 0; k < K; ++k) acc += a[k] * w[k * F + f0];
+      o[f0] = acc;
+    }
+  }
+}
+
+// The epilogue of a layer's GEMM: z += bias per column, then the activation (one pass for relu).
+void bias_activate(float* __restrict z, std::int64_t rows, std::int64_t width, const float* __restrict bias,
+                   Activation act, float* logits) {
+  if (bias && act == Activation::relu) {
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t j = 0; j < width; ++j) {
+        const float v = z[r * width + j] + bias[j];
+        z[r * width + j] = v > 0.0f ? v : 0.0f;
+      }
+    return;
+  }
+  if (bias)
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t j = 0; j < width; ++j) z[r * width + j] += bias[j];
+  activate(z, rows, width, act, logits);
+}
+
 // Sum over rows of a rows x width block, added to acc (in row order).
-void add_column_sums(const float* z, std::int64_t rows, std::int64_t width, float* acc) {
+void add_column_sums(const float* __restrict z, std::int64_t rows, std::int64_t width, float* __restrict acc) {
   for (std::int64_t r = 0; r < rows; ++r) {
     const float* row = z + r * width;
     for (std::int64_t j = 0; j < width; ++j) acc[j] += row[j];
@@ -136,19 +205,7 @@ class Conv2D final : public Layer {
         if (!pre_activation) activation_backward(dz, y + s0 * out_.size(), rows, F_, act_);
         float* cols = scratch(std::size_t(rows * K_), 0);
         im2col(x + s0 * in_.size(), s1 - s0, cols);
-        if (small_reduction()) {
-          for (std::int64_t r = 0; r < rows; ++r) {
-            const float* a = cols + r * K_;
-            const float* d = dz + r * F_;
-            for (std::int64_t k = 0; k < K_; ++k) {
-              float* dwk = dw + k * F_;
-              const float ak = a[k];
-              for (std::int64_t f = 0; f < F_; ++f) dwk[f] += ak * d[f];
-            }
-          }
-        } else {
-          mat(dw, K_, F_, F_).noalias() += cmat(cols, rows, K_, K_).transpose() * cmat(dz, rows, F_, F_);
-        }
+        mat(dw, K_, F_, F_).noalias() += cmat(cols, rows, K_, K_).transpose() * cmat(dz, rows, F_, F_);
         add_column_sums(dz, rows, F_, db);
         if (dx != nullptr) {
           float* dcols = scratch(std::size_t(rows * K_), 1);
@@ -174,24 +231,11 @@ class Conv2D final : public Layer {
       float* cols = scratch(std::size_t(rows * K_), 0);
       im2col(x + s0 * in_.size(), s1 - s0, cols);
       float* out = y + s0 * out_.size();
-      if (small_reduction()) {
-        for (std::int64_t r = 0; r < rows; ++r) {
-          float* o = out + r * F_;
-          const float* a = cols + r * K_;
-          for (std::int64_t f = 0; f < F_; ++f) o[f] = b ? b[f] : 0.0f;
-          for (std::int64_t k = 0; k < K_; ++k) {
-            const float ak = a[k];
-            const float* wk = w + k * F_;
-            for (std::int64_t f = 0; f < F_; ++f) o[f] += ak * wk[f];
-          }
-        }
-      } else {
+      if (small_reduction())
+        small_k_gemm(cols, rows, K_, w, F_, out);
+      else
         mat(out, rows, F_, F_).noalias() = cmat(cols, rows, K_, K_) * cmat(w, K_, F_, F_);
-        if (b)
-          for (std::int64_t r = 0; r < rows; ++r)
-            for (std::int64_t f = 0; f < F_; ++f) out[r * F_ + f] += b[f];
-      }
-      activate(out, rows, F_, act_, logits ? logits + s0 * out_.size() : nullptr);
+      bias_activate(out, rows, F_, b, act_, logits ? logits + s0 * out_.size() : nullptr);
     });
   }
 
@@ -211,7 +255,7 @@ class Conv2D final : public Layer {
             if (ih < 0 || ih >= H) {
               std::fill(row, row + span, 0.0f);
             } else if (iw0 >= 0 && iw0 + kw_ <= W) {
-              std::memcpy(row, img + (std::int64_t(ih) * W + iw0) * C, sizeof(float) * std::size_t(span));
+              copy_floats(img + (std::int64_t(ih) * W + iw0) * C, span, row);
             } else {
               for (int j = 0; j < kw_; ++j) {
                 const int iw = iw0 + j;
@@ -219,7 +263,7 @@ class Conv2D final : public Layer {
                 if (iw < 0 || iw >= W)
                   std::fill(dst, dst + C, 0.0f);
                 else
-                  std::memcpy(dst, img + (std::int64_t(ih) * W + iw) * C, sizeof(float) * std::size_t(C));
+                  copy_floats(img + (std::int64_t(ih) * W + iw) * C, C, dst);
               }
             }
           }
@@ -329,20 +373,20 @@ class Pool2D final : public Layer {
           const std::int64_t o = (std::int64_t(oh) * out_.w + ow) * C;
           float* dst = y + s * out_.size() + o;
           if (max_) {
+            // the first maximum wins (strictly greater replaces), as in TensorFlow and PyTorch
             std::int32_t* arg = argmax ? argmax + s * out_.size() + o : nullptr;
-            std::fill(dst, dst + C, -std::numeric_limits<float>::infinity());
+            const std::int32_t first = std::int32_t((std::int64_t(win.h0) * in_.w + win.w0) * C);
+            copy_floats(img + first, C, dst);
+            if (arg)
+              for (int c = 0; c < C; ++c) arg[c] = first + c;
             for (int ih = win.h0; ih < win.h1; ++ih)
               for (int iw = win.w0; iw < win.w1; ++iw) {
                 const std::int32_t at = std::int32_t((std::int64_t(ih) * in_.w + iw) * C);
-                const float* src = img + at;
-                for (int c = 0; c < C; ++c) {
-                  // the first maximum wins; NaN propagates (as in TensorFlow and PyTorch)
-                  const bool take = src[c] > dst[c] || (src[c] != src[c] && dst[c] == dst[c]);
-                  if (take || (ih == win.h0 && iw == win.w0)) {
-                    dst[c] = src[c];
-                    if (arg) arg[c] = at + c;
-                  }
-                }
+                if (at == first) continue;
+                if (arg)
+                  max_with_argmax(img + at, at, C, dst, arg);
+                else
+                  max_into(img + at, C, dst);
               }
           } else {
             std::fill(dst, dst + C, 0.0f);
@@ -437,16 +481,11 @@ class Dense final : public Layer {
       const std::int64_t c0 = (t % col_slices) * (kSlice / 2), len = std::min(O_, c0 + kSlice / 2) - c0;
       auto out = mat(y + r0 * O_ + c0, r1 - r0, len, O_);
       out.noalias() = cmat(x + r0 * I_, r1 - r0, I_, I_) * cmat(w + c0, I_, len, O_);
-      if (b)
-        for (std::int64_t r = 0; r < r1 - r0; ++r)
-          for (std::int64_t j = 0; j < len; ++j) out(r, j) += b[c0 + j];
     });
-    if (act_ != Activation::linear) {
-      parallel_for(ctx.n_threads, row_blocks(rows), [&](std::int64_t t) {
-        const auto [r0, r1] = row_range(rows, t);
-        activate(y + r0 * O_, r1 - r0, O_, act_, logits ? logits + r0 * O_ : nullptr);
-      });
-    }
+    parallel_for(ctx.n_threads, row_blocks(rows), [&](std::int64_t t) {
+      const auto [r0, r1] = row_range(rows, t);
+      bias_activate(y + r0 * O_, r1 - r0, O_, b, act_, logits ? logits + r0 * O_ : nullptr);
+    });
   }
 
   Activation act_;
@@ -678,7 +717,7 @@ float* scratch(std::size_t n, int slot) {
   return b.data();
 }
 
-void activate(float* z, std::int64_t rows, std::int64_t width, Activation act, float* logits) {
+void activate(float* __restrict z, std::int64_t rows, std::int64_t width, Activation act, float* __restrict logits) {
   const std::int64_t total = rows * width;
   switch (act) {
     case Activation::linear:
@@ -706,7 +745,8 @@ void activate(float* z, std::int64_t rows, std::int64_t width, Activation act, f
   }
 }
 
-void activation_backward(float* dy, const float* y, std::int64_t rows, std::int64_t width, Activation act) {
+void activation_backward(float* __restrict dy, const float* __restrict y, std::int64_t rows, std::int64_t width,
+                         Activation act) {
   const std::int64_t total = rows * width;
   switch (act) {
     case Activation::linear:

@@ -262,41 +262,71 @@ BatchStats Network::train_step(const float* x, const Targets& y, const std::int6
   return stats;
 }
 
+namespace {
+
+void adam_update(float* __restrict w, const float* __restrict g, float* __restrict m, float* __restrict v,
+                 std::int64_t n, float lr_t, float b1, float b2, float eps) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float mi = m[i] + (g[i] - m[i]) * (1.0f - b1);
+    const float vi = v[i] + (g[i] * g[i] - v[i]) * (1.0f - b2);
+    m[i] = mi;
+    v[i] = vi;
+    w[i] -= lr_t * mi / (std::sqrt(vi) + eps);
+  }
+}
+
+void sgd_update(float* __restrict w, const float* __restrict g, float* __restrict m, std::int64_t n, float lr,
+                float mu, bool nesterov) {
+  if (mu == 0.0f) {
+    for (std::int64_t i = 0; i < n; ++i) w[i] -= lr * g[i];
+    return;
+  }
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float mi = mu * m[i] - lr * g[i];
+    m[i] = mi;
+    w[i] += nesterov ? mu * mi - lr * g[i] : mi;
+  }
+}
+
+void rmsprop_update(float* __restrict w, const float* __restrict g, float* __restrict m, float* __restrict v,
+                    std::int64_t n, float lr, float rho, float eps, float mu) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float vi = rho * v[i] + (1.0f - rho) * g[i] * g[i];
+    v[i] = vi;
+    const float step = lr * g[i] / std::sqrt(vi + eps);
+    if (mu > 0.0f) {
+      m[i] = mu * m[i] + step;
+      w[i] -= m[i];
+    } else {
+      w[i] -= step;
+    }
+  }
+}
+
+}  // namespace
+
 void Network::apply_optimizer(const OptimizerConfig& opt, int n_threads) {
   ++step_;
   const std::int64_t size = std::int64_t(params_.size());
   constexpr std::int64_t chunk = 32768;
-  float* w = params_.data();
-  const float* g = grads_.data();
-  float* m = m_.data();
-  float* v = v_.data();
-  if (opt.kind == OptimizerConfig::adam) {
-    // Keras: lr_t = lr sqrt(1 - b2^t) / (1 - b1^t); w -= lr_t m / (sqrt(v) + eps)
-    const double t = double(step_);
-    const float lr_t = float(opt.learning_rate * std::sqrt(1.0 - std::pow(opt.beta_2, t)) /
-                             (1.0 - std::pow(opt.beta_1, t)));
-    const float b1 = float(opt.beta_1), b2 = float(opt.beta_2), eps = float(opt.epsilon);
-    parallel_for(n_threads, (size + chunk - 1) / chunk, [&](std::int64_t c) {
-      for (std::int64_t i = c * chunk; i < std::min(size, (c + 1) * chunk); ++i) {
-        m[i] += (g[i] - m[i]) * (1.0f - b1);
-        v[i] += (g[i] * g[i] - v[i]) * (1.0f - b2);
-        w[i] -= lr_t * m[i] / (std::sqrt(v[i]) + eps);
-      }
-    });
-  } else {
-    // Keras: m = momentum m - lr g; w += m (nesterov: w += momentum m - lr g)
-    const float lr = float(opt.learning_rate), mu = float(opt.momentum);
-    parallel_for(n_threads, (size + chunk - 1) / chunk, [&](std::int64_t c) {
-      for (std::int64_t i = c * chunk; i < std::min(size, (c + 1) * chunk); ++i) {
-        if (mu == 0.0f) {
-          w[i] -= lr * g[i];
-        } else {
-          m[i] = mu * m[i] - lr * g[i];
-          w[i] += opt.nesterov ? mu * m[i] - lr * g[i] : m[i];
-        }
-      }
-    });
-  }
+  const double t = double(step_);
+  // Keras' Adam: lr_t = lr sqrt(1 - b2^t) / (1 - b1^t); w -= lr_t m / (sqrt(v) + eps).
+  // Keras' SGD: m = momentum m - lr g; w += m (nesterov: w += momentum m - lr g).
+  // Keras' RMSprop: v = rho v + (1 - rho) g^2; w -= lr g / sqrt(v + eps) (through m with momentum).
+  const float lr_t = float(opt.learning_rate * std::sqrt(1.0 - std::pow(opt.beta_2, t)) /
+                           (1.0 - std::pow(opt.beta_1, t)));
+  parallel_for(n_threads, (size + chunk - 1) / chunk, [&](std::int64_t c) {
+    const std::int64_t a = c * chunk, len = std::min(size, a + chunk) - a;
+    if (opt.kind == OptimizerConfig::adam)
+      adam_update(params_.data() + a, grads_.data() + a, m_.data() + a, v_.data() + a, len, lr_t,
+                  float(opt.beta_1), float(opt.beta_2), float(opt.epsilon));
+    else if (opt.kind == OptimizerConfig::rmsprop)
+      rmsprop_update(params_.data() + a, grads_.data() + a, m_.data() + a, v_.data() + a, len,
+                     float(opt.learning_rate), float(opt.rho), float(opt.epsilon), float(opt.momentum));
+    else
+      sgd_update(params_.data() + a, grads_.data() + a, m_.data() + a, len, float(opt.learning_rate),
+                 float(opt.momentum), opt.nesterov);
+  });
 }
 
 }  // namespace scalegen::nn

@@ -1,13 +1,31 @@
-"""Data bundled with scalegen: no download at run time."""
+"""Data bundled with scalegen: no download at run time, and readers for common files users already have."""
 
 from __future__ import annotations
 
+import gzip
+import math
+import os
+import struct
+import zlib
 from importlib import resources
+from pathlib import Path
+
+import numpy as np
 
 from ..bayesnet import BayesianNetwork, read_bif
 
 # name -> file in data/
 NETWORKS = {"asia": "asia.bif", "alarm": "alarm.bif.gz"}
+
+# IDX type code -> big-endian element type
+IDX_TYPES: dict[int, np.dtype] = {
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
 
 
 def load_network(name: str) -> BayesianNetwork:
@@ -20,4 +38,157 @@ def load_network(name: str) -> BayesianNetwork:
         return read_bif(path)
 
 
-__all__ = ["NETWORKS", "load_network"]
+def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
+    """An array from an IDX file (the format of MNIST), plain or gzipped.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file; gzip compression is detected from its content, whatever its name.
+
+    Returns
+    -------
+    numpy.ndarray
+        The array with the file's shape and element type (uint8, int8, int16, int32, float32 or
+        float64), in native byte order.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a well-formed IDX file: bad magic number, unknown type code, no
+        dimensions, data shorter or longer than the sizes in the header, or broken gzip data.
+    """
+    name = os.fspath(path)
+    data = Path(path).read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as err:
+            raise ValueError(f"{name}: broken gzip data ({err})") from err
+    if len(data) < 4:
+        raise ValueError(f"{name}: truncated IDX file: {len(data)} bytes, less than the 4-byte magic number")
+    zero, code, ndim = struct.unpack(">HBB", data[:4])
+    if zero != 0:
+        raise ValueError(f"{name}: bad magic number 0x{data[:4].hex()}: an IDX file starts with 0x0000")
+    if code not in IDX_TYPES:
+        known = ", ".join(f"0x{c:02X}" for c in IDX_TYPES)
+        raise ValueError(f"{name}: unknown IDX type code 0x{code:02X} (known: {known})")
+    if ndim == 0:
+        raise ValueError(f"{name}: IDX file with zero dimensions")
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise ValueError(
+            f"{name}: truncated IDX header: {ndim} dimensions need {header} bytes, has {len(data)}"
+        )
+    shape = struct.unpack(f">{ndim}I", data[4:header])
+    dtype = IDX_TYPES[code]
+    expected = math.prod(shape) * dtype.itemsize
+    got = len(data) - header
+    if got < expected:
+        raise ValueError(f"{name}: truncated IDX data: shape {shape} needs {expected} bytes, got {got}")
+    if got > expected:
+        raise ValueError(f"{name}: {got - expected} trailing bytes after the IDX data of shape {shape}")
+    array = np.frombuffer(data, dtype=dtype, count=math.prod(shape), offset=header).reshape(shape)
+    return array.astype(dtype.newbyteorder("="))
+
+
+def _find_idx(directory: Path, names: list[str]) -> Path:
+    """The first of the files `names` (each also gzipped, with '.gz') present in `directory`."""
+    candidates = [n + suffix for n in names for suffix in ("", ".gz")]
+    for candidate in candidates:
+        if (directory / candidate).is_file():
+            return directory / candidate
+    raise FileNotFoundError(f"no MNIST file in {os.fspath(directory)!r}: expected one of {candidates}")
+
+
+def load_mnist(
+    path: str | os.PathLike[str], kind: str = "train", *, normalize: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST (or a dataset in the same files, such as Fashion-MNIST) from the IDX files in a directory.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The directory holding the original files, ``train-images-idx3-ubyte``,
+        ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte``,
+        each possibly gzipped with a ``.gz`` suffix, or named with a dot (``train-images.idx3-ubyte``).
+        Nothing is downloaded.
+    kind : {'train', 'test'}
+        The training files or the test ('t10k') files.
+    normalize : bool
+        Scale the pixels to [0, 1] as float32; otherwise keep the raw uint8 values.
+
+    Returns
+    -------
+    images : numpy.ndarray
+        Shape (n, rows, cols, 1), channels last; float32 in [0, 1], or uint8 if not `normalize`.
+    labels : numpy.ndarray
+        int64 digits 0..9, shape (n,).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the images or labels file is missing.
+    ValueError
+        If a file is not a valid IDX file, or the images are not a 3-D array of bytes, the labels
+        not a 1-D array of integers in 0..9, or their counts differ.
+    """
+    prefixes = {"train": "train", "test": "t10k"}
+    if kind not in prefixes:
+        raise ValueError(f"kind must be 'train' or 'test', got {kind!r}")
+    directory = Path(path)
+    prefix = prefixes[kind]
+    images_path = _find_idx(directory, [f"{prefix}-images-idx3-ubyte", f"{prefix}-images.idx3-ubyte"])
+    labels_path = _find_idx(directory, [f"{prefix}-labels-idx1-ubyte", f"{prefix}-labels.idx1-ubyte"])
+    images = read_idx(images_path)
+    labels = read_idx(labels_path)
+    if images.ndim != 3:
+        raise ValueError(f"{images_path}: images must be 3-D (n, rows, cols), got {images.ndim}-D")
+    if images.dtype != np.uint8:
+        raise ValueError(f"{images_path}: images must be unsigned bytes (IDX type 0x08), got {images.dtype}")
+    if labels.ndim != 1:
+        raise ValueError(f"{labels_path}: labels must be 1-D (n,), got {labels.ndim}-D")
+    if labels.dtype.kind not in "iu":
+        raise ValueError(f"{labels_path}: labels must be integers, got {labels.dtype}")
+    if len(images) != len(labels):
+        raise ValueError(
+            f"counts must agree: {len(images)} images in {images_path} "
+            f"but {len(labels)} labels in {labels_path}"
+        )
+    if len(labels) and (labels.min() < 0 or labels.max() > 9):
+        raise ValueError(
+            f"{labels_path}: labels must be in 0..9, got values from {labels.min()} to {labels.max()}"
+        )
+    images = images[..., np.newaxis]
+    if normalize:
+        images = images.astype(np.float32) / np.float32(255)
+    return images, labels.astype(np.int64)
+
+
+def load_digits(*, normalize: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """The 8x8 handwritten digits bundled with scikit-learn (1797 images, pixel values 0..16).
+
+    Parameters
+    ----------
+    normalize : bool
+        Scale the pixels to [0, 1] (divide by 16); otherwise keep the values 0..16.
+
+    Returns
+    -------
+    images : numpy.ndarray
+        float32, shape (1797, 8, 8, 1), channels last.
+    labels : numpy.ndarray
+        int64 digits 0..9, shape (1797,).
+    """
+    try:
+        from sklearn import datasets
+    except ImportError as err:
+        raise ImportError("load_digits needs scikit-learn: pip install scikit-learn") from err
+    digits = datasets.load_digits()
+    images = np.asarray(digits.images, dtype=np.float64)
+    if normalize:
+        images = images / 16
+    return images.astype(np.float32)[..., np.newaxis], np.asarray(digits.target, dtype=np.int64)
+
+
+__all__ = ["IDX_TYPES", "NETWORKS", "load_digits", "load_mnist", "load_network", "read_idx"]

@@ -60,11 +60,13 @@ enum class Loss : int { sparse_categorical_crossentropy = 0, categorical_crossen
 
 /// Optimizer settings (Keras' update rules); the learning rate may change between steps.
 struct OptimizerConfig {
-  enum Kind : int { sgd = 0, adam = 1 } kind = adam;
+  enum Kind : int { sgd = 0, adam = 1, rmsprop = 2 } kind = adam;
   double learning_rate = 1e-3;
-  double beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7;  ///< Adam
-  double momentum = 0.0;                                ///< SGD
-  bool nesterov = false;                                ///< SGD
+  double beta_1 = 0.9, beta_2 = 0.999;  ///< Adam
+  double epsilon = 1e-7;                ///< Adam, RMSprop
+  double rho = 0.9;                     ///< RMSprop
+  double momentum = 0.0;                ///< SGD, RMSprop
+  bool nesterov = false;                ///< SGD
 };
 
 /// Targets of a batch: class labels (sparse loss) or a row of floats per sample.
@@ -109,7 +111,7 @@ class Network {
   /// Gradients of the last train_step (same layout as params()).
   const std::vector<float>& grads() const { return grads_; }
 
-  /// Optimizer moments and step count (Adam: m, v; SGD: the momentum buffer in m).
+  /// Optimizer moments and step count (Adam: m, v; SGD: momentum in m; RMSprop: v and momentum in m).
   std::vector<float>& opt_m() { return m_; }
   std::vector<float>& opt_v() { return v_; }
   std::int64_t& opt_step() { return step_; }

@@ -1,0 +1,23 @@
+"""Keras-style convolutional networks trained and run by scalegen's C++ kernels (float32, CPU).
+
+>>> from scalegen.nn import Sequential
+>>> from scalegen.nn.layers import Conv2D, MaxPooling2D, Flatten, Dense
+>>> model = Sequential()
+>>> model.add(Conv2D(32, (3, 3), activation="relu", input_shape=(28, 28, 1)))
+"""
+
+from __future__ import annotations
+
+from . import callbacks, layers, optimizers
+from ._model import Sequential, set_random_seed
+from ._saving import CorruptModelError, load_model
+
+__all__ = [
+    "CorruptModelError",
+    "Sequential",
+    "callbacks",
+    "layers",
+    "load_model",
+    "optimizers",
+    "set_random_seed",
+]

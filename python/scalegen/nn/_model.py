@@ -1,0 +1,626 @@
+"""``Sequential``: Keras' model API over scalegen's compiled network.
+
+The whole model is one C++ object: ``fit`` makes one call per batch (forward, loss,
+backward and optimizer update, with the GIL released), ``predict`` and ``evaluate`` one
+call for all rows.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import _core
+from .._config import resolve_n_jobs
+from . import optimizers as _optimizers
+from ._callbacks import Callback, CallbackList, History
+from ._progress import ProgressBar, format_epoch_line
+from .layers import Input, Layer
+
+LOSSES = {
+    "sparse_categorical_crossentropy": 0,
+    "categorical_crossentropy": 1,
+    "mse": 2,
+    "mean_squared_error": 2,
+}
+ACCURACY_NAMES = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy")
+
+_global_seed: list[int | None] = [None]
+
+
+def set_random_seed(seed: int | None) -> None:
+    """Seed the weights, shuffling and dropout of models created afterwards (Keras' name)."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
+        raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
+    _global_seed[0] = None if seed is None else int(seed)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower().replace("2_d", "2d")
+
+
+class Sequential:
+    """A linear stack of layers with Keras' ``Sequential`` API.
+
+    Parameters
+    ----------
+    layers : list of layers (an ``Input(shape)`` may come first), optional
+    name : str, optional
+    seed : int, optional
+        Seeds weight initialisation, shuffling and dropout masks (else ``set_random_seed``'s
+        seed, else fresh entropy). The same seed gives the same model for any thread count.
+    n_jobs : int, optional
+        Threads of the kernels (default: ``scalegen.get_num_threads()``).
+    """
+
+    def __init__(
+        self,
+        layers: Iterable[Layer | Input] | None = None,
+        name: str | None = None,
+        *,
+        seed: int | None = None,
+        n_jobs: int | None = None,
+    ) -> None:
+        self.name = "sequential" if name is None else str(name)
+        if seed is None:
+            seed = _global_seed[0]
+        elif isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+            raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
+        self.seed = seed
+        resolve_n_jobs(n_jobs)
+        self.n_jobs = n_jobs
+        self.layers: list[Layer] = []
+        self.stop_training = False
+        self.history: History | None = None
+        self.optimizer: _optimizers.Optimizer | None = None
+        self.loss: str | None = None
+        self.metrics: list[str] = []
+        self._input_shape: tuple[int, ...] | None = None
+        self._net: Any = None
+        self._output_shapes: list[tuple[int, ...]] = []
+        self._rng = np.random.default_rng(seed)
+        self._lock = threading.RLock()
+        for layer in [] if layers is None else layers:
+            self.add(layer)
+
+    # ---- structure -----------------------------------------------------------------
+    def add(self, layer: Layer | Input) -> None:
+        """Append a layer; with a known input shape the model is (re)built at once, so a
+        layer that does not fit the shape it receives is refused here."""
+        if isinstance(layer, Input):
+            if self.layers or self._input_shape is not None:
+                raise ValueError("an Input can only come first")
+            self._input_shape = layer.shape
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"expected a scalegen.nn layer, got {type(layer).__name__}")
+        if layer._model is not None:
+            raise ValueError(f"layer {layer.name!r} already belongs to a model")
+        if not self.layers and layer.input_shape is not None:
+            if self._input_shape is not None and self._input_shape != layer.input_shape:
+                raise ValueError(f"input_shape {layer.input_shape} contradicts the Input {self._input_shape}")
+            self._input_shape = layer.input_shape
+        if layer.name is None:
+            base = _snake(type(layer).__name__)
+            taken = {other.name for other in self.layers}
+            k = 0
+            while (candidate := base if k == 0 else f"{base}_{k}") in taken:
+                k += 1
+            layer.name = candidate
+        elif any(other.name == layer.name for other in self.layers):
+            raise ValueError(f"the model already has a layer named {layer.name!r}")
+        layer._model, layer._index = self, len(self.layers)
+        self.layers.append(layer)
+        if self._input_shape is not None:
+            try:
+                self._rebuild()
+            except ValueError:
+                self.pop()
+                raise
+
+    def pop(self) -> Layer:
+        """Remove and return the last layer."""
+        if not self.layers:
+            raise ValueError("the model has no layers")
+        layer = self.layers.pop()
+        layer._model, layer._index = None, -1
+        if self.layers and self._input_shape is not None:
+            self._rebuild()
+        else:
+            self._net = None
+        return layer
+
+    @property
+    def built(self) -> bool:
+        return self._net is not None
+
+    @property
+    def input_shape(self) -> tuple[Any, ...]:
+        if self._input_shape is None:
+            raise AttributeError("the model has no input shape yet: pass input_shape or call build()")
+        return (None, *self._input_shape)
+
+    @property
+    def output_shape(self) -> tuple[Any, ...]:
+        self._require_built()
+        return (None, *self._output_shapes[-1])
+
+    def build(self, input_shape: Sequence[Any] | None = None) -> None:
+        """Build for inputs of ``input_shape`` (with or without the leading batch axis)."""
+        if input_shape is not None:
+            shape = tuple(input_shape)
+            if shape and shape[0] is None:
+                shape = shape[1:]
+            from .layers import _shape
+
+            shape = _shape(shape, "input_shape")
+            if self._input_shape is not None and shape != self._input_shape:
+                raise ValueError(f"the model was built for inputs {self._input_shape}, not {shape}")
+            self._input_shape = shape
+        if self._input_shape is None:
+            raise ValueError(
+                "build() needs an input shape: pass input_shape to the first layer or to build()"
+            )
+        if not self.built:
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        """A new compiled network for the current layers, keeping the weights of layers
+        that had some and whose shapes did not change."""
+        if not self.layers:
+            raise ValueError("the model has no layers")
+        assert self._input_shape is not None
+        old = {id(layer): layer.get_weights() for layer in self.layers} if self.built else {}
+        configs = [layer._core_config() for layer in self.layers]
+        try:
+            net = _core.Network(configs, list(self._input_shape))
+        except ValueError as e:
+            raise ValueError(f"{e} (input shape {self._input_shape})") from None
+        params, state = net.get_params(), net.get_state()
+        for index, name, shape, offset, trainable in net.slots:
+            value = self.layers[index]._initial_value(name, tuple(shape), self._rng) if trainable else None
+            if value is not None:
+                params[offset : offset + value.size] = value.ravel()
+        net.set_params(params)
+        net.set_state(state)
+        self._net = net
+        self._output_shapes = [tuple(s) for s in net.output_shapes]
+        for layer in self.layers:
+            kept = old.get(id(layer))
+            if kept and [w.shape for w in kept] == [w.shape for w in layer.get_weights()]:
+                self._set_layer_weights(layer._index, kept)
+
+    def _require_built(self) -> None:
+        if not self.built:
+            raise ValueError(
+                "the model is not built: give the first layer an input_shape, call build(), or fit/predict"
+            )
+
+    # ---- weights ---------------------------------------------------------------------
+    def _layer_slots(self, index: int) -> list[tuple[str, tuple[int, ...], int, bool]]:
+        return [(n, tuple(s), o, t) for i, n, s, o, t in self._net.slots if i == index]
+
+    def _layer_weights(self, index: int) -> list[np.ndarray]:
+        params, state = self._net.get_params(), self._net.get_state()
+        out = []
+        for _, shape, offset, trainable in self._layer_slots(index):
+            source = params if trainable else state
+            size = int(np.prod(shape))
+            out.append(source[offset : offset + size].reshape(shape).copy())
+        return out
+
+    def _set_layer_weights(self, index: int, weights: Sequence[Any]) -> None:
+        slots = self._layer_slots(index)
+        layer = self.layers[index]
+        weights = list(weights)
+        if len(weights) != len(slots):
+            raise ValueError(
+                f"layer {layer.name!r} expects {len(slots)} weight arrays "
+                f"({', '.join(str(s[1]) for s in slots) or 'none'}), got {len(weights)}"
+            )
+        with self._lock:
+            params, state = self._net.get_params(), self._net.get_state()
+            for (name, shape, offset, trainable), w in zip(slots, weights, strict=True):
+                arr = np.asarray(w, dtype=np.float32)
+                if arr.shape != shape:
+                    raise ValueError(
+                        f"{layer.name}/{name} has shape {shape}, got an array of shape {arr.shape}"
+                    )
+                if not np.isfinite(arr).all():
+                    raise ValueError(f"{layer.name}/{name} contains NaN or infinity")
+                (params if trainable else state)[offset : offset + arr.size] = arr.ravel()
+            self._net.set_params(params)
+            self._net.set_state(state)
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of all weights, layer by layer in Keras' order."""
+        self._require_built()
+        return [w for i in range(len(self.layers)) for w in self._layer_weights(i)]
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        self._require_built()
+        weights = list(weights)
+        counts = [len(self._layer_slots(i)) for i in range(len(self.layers))]
+        if len(weights) != sum(counts):
+            raise ValueError(f"the model has {sum(counts)} weight arrays, got {len(weights)}")
+        start = 0
+        for i, k in enumerate(counts):
+            self._set_layer_weights(i, weights[start : start + k])
+            start += k
+
+    def count_params(self) -> int:
+        self._require_built()
+        return int(self._net.get_params().size + self._net.get_state().size)
+
+    # ---- compile ---------------------------------------------------------------------
+    def compile(
+        self,
+        optimizer: str | _optimizers.Optimizer = "rmsprop",
+        loss: str | None = None,
+        metrics: Sequence[str] | None = None,
+    ) -> None:
+        """Choose the optimizer, the loss and the metrics (only accuracy is offered)."""
+        opt = _optimizers.get(optimizer)
+        if not isinstance(loss, str) or loss.lower() not in LOSSES:
+            raise ValueError(f"unknown loss {loss!r}: use one of {', '.join(LOSSES)}")
+        names = []
+        for m in [] if metrics is None else ([metrics] if isinstance(metrics, str) else list(metrics)):
+            if not isinstance(m, str) or m.lower() not in ACCURACY_NAMES:
+                raise ValueError(f"unknown metric {m!r}: use 'accuracy'")
+            names.append(m.lower())
+        self.optimizer, self.loss, self.metrics = opt, loss.lower(), names
+        if self.built:
+            self._net.set_optimizer_state(*self._fresh_optimizer_state())
+
+    def _fresh_optimizer_state(self) -> tuple[np.ndarray, np.ndarray, int]:
+        size = self._net.get_params().size
+        return np.zeros(size, np.float32), np.zeros(size, np.float32), 0
+
+    @property
+    def compiled(self) -> bool:
+        return self.loss is not None
+
+    @property
+    def metrics_names(self) -> list[str]:
+        return ["loss", *self.metrics]
+
+    # ---- data checks -----------------------------------------------------------------
+    def _check_x(self, x: Any, what: str = "x") -> np.ndarray:
+        if x is None:
+            raise ValueError(f"{what} is required")
+        arr = np.asarray(x)
+        if arr.dtype.kind not in "fiub":
+            raise TypeError(f"{what} must be numeric, got dtype {arr.dtype}")
+        if arr.ndim < 2:
+            raise ValueError(f"{what} must have a batch axis and at least one more, got shape {arr.shape}")
+        if arr.shape[0] == 0:
+            raise ValueError(f"{what} is empty")
+        if self._input_shape is None:
+            self.build(arr.shape[1:])
+        assert self._input_shape is not None
+        if arr.shape[1:] != self._input_shape:
+            hint = ""
+            if (*arr.shape[1:], 1) == self._input_shape:
+                hint = f": add a channel axis with {what}[..., None]"
+            raise ValueError(
+                f"{what} has shape {arr.shape} but the model takes "
+                f"(n, {', '.join(map(str, self._input_shape))})" + hint
+            )
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{what} contains NaN or infinity")
+        if not self.built:
+            self._rebuild()
+        return arr
+
+    def _check_y(self, y: Any, n: int, what: str = "y") -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(labels, None) for the sparse loss, else (None, values)."""
+        if y is None:
+            raise ValueError(f"{what} is required to train or evaluate")
+        arr = np.asarray(y)
+        if arr.dtype.kind not in "fiub":
+            raise TypeError(f"{what} must be numeric, got dtype {arr.dtype}")
+        if arr.ndim == 0 or arr.shape[0] != n:
+            raise ValueError(f"{what} must have one row per sample ({n}), got shape {arr.shape}")
+        out_shape = self._output_shapes[-1]
+        if self.loss == "sparse_categorical_crossentropy":
+            if arr.ndim == 2 and arr.shape[1] == 1:
+                arr = arr[:, 0]
+            if arr.ndim != 1:
+                raise ValueError(
+                    f"sparse_categorical_crossentropy takes {what} as class indices of shape (n,)"
+                )
+            if arr.dtype.kind == "f" and not (np.isfinite(arr).all() and (arr == np.round(arr)).all()):
+                raise ValueError(f"{what} must hold integer class indices")
+            classes = out_shape[-1]
+            if len(out_shape) != 1:
+                raise ValueError("sparse_categorical_crossentropy needs a flat output: add a Flatten layer")
+            if arr.min() < 0 or arr.max() >= classes:
+                raise ValueError(
+                    f"{what} holds labels in [{arr.min()}, {arr.max()}] but the last layer has "
+                    f"{classes} outputs "
+                    f"(labels must be in [0, {classes}))"
+                )
+            return np.ascontiguousarray(arr, dtype=np.int32), None
+        if arr.shape[1:] != out_shape:
+            hint = ""
+            if self.loss == "categorical_crossentropy" and arr.ndim == 1:
+                hint = ": one-hot encode the labels or use sparse_categorical_crossentropy"
+            raise ValueError(f"{what} has shape {arr.shape}, the model outputs (n, {out_shape}){hint}")
+        values = np.ascontiguousarray(arr, dtype=np.float32)
+        if not np.isfinite(values).all():
+            raise ValueError(f"{what} contains NaN or infinity")
+        return None, values
+
+    def _require_compiled(self) -> None:
+        if not self.compiled:
+            raise ValueError("You must call compile() before training or evaluating the model")
+
+    def _threads(self) -> int:
+        return resolve_n_jobs(self.n_jobs)
+
+    def _logs(self, stats: tuple[float, int, int], prefix: str = "") -> dict[str, float]:
+        loss_sum, correct, count = stats
+        logs = {prefix + "loss": loss_sum / count}
+        for m in self.metrics:
+            logs[prefix + m] = correct / count
+        return logs
+
+    # ---- training ---------------------------------------------------------------------
+    def fit(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        epochs: int = 1,
+        verbose: int | str = "auto",
+        callbacks: Sequence[Callback] | None = None,
+        validation_split: float = 0.0,
+        validation_data: tuple[Any, Any] | None = None,
+        shuffle: bool = True,
+        initial_epoch: int = 0,
+    ) -> History:
+        """Train for ``epochs`` epochs; returns the History (also ``model.history``)."""
+        self._require_compiled()
+        batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
+        epochs = _positive_int(epochs, "epochs")
+        if (
+            isinstance(initial_epoch, bool)
+            or not isinstance(initial_epoch, numbers.Integral)
+            or initial_epoch < 0
+        ):
+            raise ValueError(f"initial_epoch must be a non-negative int, got {initial_epoch!r}")
+        verbosity = _verbosity(verbose)
+        x = self._check_x(x)
+        labels, values = self._check_y(y, x.shape[0])
+        if not isinstance(validation_split, numbers.Real) or not 0 <= validation_split < 1:
+            raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
+        val: tuple[np.ndarray, np.ndarray | None, np.ndarray | None] | None = None
+        if validation_data is not None:
+            if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
+                raise ValueError("validation_data must be a pair (x_val, y_val)")
+            vx = self._check_x(validation_data[0], "validation x")
+            val = (vx, *self._check_y(validation_data[1], vx.shape[0], "validation y"))
+        elif validation_split > 0:
+            # Keras: the last fraction of the rows, before any shuffling
+            split = int(x.shape[0] * (1 - validation_split))
+            if split == 0 or split == x.shape[0]:
+                raise ValueError(
+                    f"validation_split={validation_split} leaves no rows to train or to validate on"
+                )
+            val = (
+                x[split:],
+                None if labels is None else labels[split:],
+                None if values is None else values[split:],
+            )
+            x, labels, values = (
+                x[:split],
+                None if labels is None else labels[:split],
+                None if values is None else values[:split],
+            )
+        n = x.shape[0]
+        steps = math.ceil(n / batch_size)
+        history = History()
+        cbs = CallbackList([history, *([] if callbacks is None else list(callbacks))])
+        cbs.set_model(self)
+        cbs.set_params({"epochs": epochs, "steps": steps, "verbose": verbosity})
+        assert self.optimizer is not None and self.loss is not None
+        loss_code = LOSSES[self.loss]
+        threads = self._threads()
+        with self._lock:
+            self.stop_training = False
+            self.history = history
+            cbs.on_train_begin()
+            for epoch in range(initial_epoch, epochs):
+                cbs.on_epoch_begin(epoch)
+                opt = self.optimizer._core_config()  # learning rate may be changed by a callback
+                order = self._rng.permutation(n) if shuffle else np.arange(n)
+                seed = int(self._rng.integers(2**63))
+                bar = ProgressBar(steps) if verbosity == 1 else None
+                if bar is not None:
+                    ProgressBar.epoch_header(epoch + 1, epochs)
+                started = time.perf_counter()
+                totals = [0.0, 0, 0]
+                logs: dict[str, float] = {}
+                for step in range(steps):
+                    cbs.on_train_batch_begin(step)
+                    idx = np.ascontiguousarray(
+                        order[step * batch_size : (step + 1) * batch_size], dtype=np.int64
+                    )
+                    stats = self._net.train_step(x, labels, values, idx, loss_code, opt, seed + step, threads)
+                    for k in range(3):
+                        totals[k] += stats[k]
+                    logs = self._logs((totals[0], int(totals[1]), int(totals[2])))
+                    if not math.isfinite(logs["loss"]):
+                        raise FloatingPointError(
+                            f"the loss became {logs['loss']} at epoch {epoch + 1}, batch {step + 1}: "
+                            "lower the learning rate or check the data"
+                        )
+                    cbs.on_train_batch_end(step, logs)
+                    if bar is not None:
+                        bar.update(step + 1, logs, finalize=False)
+                    if self.stop_training:
+                        break
+                if val is not None:
+                    vstats = self._net.evaluate(
+                        val[0], val[1], val[2], loss_code, max(batch_size, 256), threads
+                    )
+                    logs.update(self._logs(vstats, "val_"))
+                if bar is not None:
+                    bar.update(steps, logs, finalize=True)
+                elif verbosity == 2:
+                    ProgressBar.epoch_header(epoch + 1, epochs)
+                    print(format_epoch_line(logs, time.perf_counter() - started, steps), flush=True)
+                cbs.on_epoch_end(epoch, logs)
+                if self.stop_training:
+                    break
+            cbs.on_train_end()
+        return history
+
+    # ---- inference ---------------------------------------------------------------------
+    def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = 0) -> np.ndarray:
+        """The outputs for all rows of x (float32), computed in one call by batches."""
+        batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
+        _verbosity(verbose)
+        x = self._check_x(x)
+        return self._net.predict(x, batch_size, self._threads())
+
+    def __call__(self, x: Any, training: bool = False) -> np.ndarray:
+        if training:
+            raise ValueError("calling a model with training=True is not offered: use fit")
+        x = self._check_x(x)
+        return self._net.predict(x, max(1, x.shape[0]), self._threads())
+
+    def evaluate(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        verbose: int | str = "auto",
+        return_dict: bool = False,
+    ) -> float | list[float] | dict[str, float]:
+        """Loss (and metrics) over all rows: a float, a list as ``metrics_names``, or a dict."""
+        self._require_compiled()
+        batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
+        verbosity = _verbosity(verbose)
+        x = self._check_x(x)
+        labels, values = self._check_y(y, x.shape[0])
+        assert self.loss is not None
+        started = time.perf_counter()
+        stats = self._net.evaluate(x, labels, values, LOSSES[self.loss], batch_size, self._threads())
+        logs = self._logs(stats)
+        if verbosity:
+            steps = math.ceil(x.shape[0] / batch_size)
+            print(format_epoch_line(logs, time.perf_counter() - started, steps), flush=True)
+        if return_dict:
+            return logs
+        if not self.metrics:
+            return logs["loss"]
+        return [logs[k] for k in self.metrics_names]
+
+    # ---- description -------------------------------------------------------------------
+    def summary(self, print_fn: Any = None) -> None:
+        """Print each layer's name, type, output shape and parameter count, then the totals."""
+        print_fn = print if print_fn is None else print_fn
+        rows = [("Layer (type)", "Output Shape", "Param #")]
+        for i, layer in enumerate(self.layers):
+            shape = str((None, *self._output_shapes[i])) if self.built else "?"
+            params = f"{layer.count_params():,}" if self.built else "?"
+            rows.append((f"{layer.name} ({type(layer).__name__})", shape, params))
+        widths = [max(len(r[k]) for r in rows) + 2 for k in range(3)]
+        rule = "─" * sum(widths)
+        lines = [f'Model: "{self.name}"', rule]
+        for j, (a, b, c) in enumerate(rows):
+            lines.append(a.ljust(widths[0]) + b.ljust(widths[1]) + c.rjust(widths[2]))
+            lines.append("═" * sum(widths) if j == 0 else rule)
+        if self.built:
+            trainable = int(self._net.get_params().size)
+            frozen = int(self._net.get_state().size)
+            for label, count in (
+                ("Total params", trainable + frozen),
+                ("Trainable params", trainable),
+                ("Non-trainable params", frozen),
+            ):
+                lines.append(f" {label}: {count:,} ({_size(4 * count)})")
+        else:
+            lines.append(" (not built: the parameter counts need the input shape)")
+        for line in lines:
+            print_fn(line)
+
+    # ---- files -----------------------------------------------------------------------------
+    def save(self, filepath: Any, include_optimizer: bool = True) -> None:
+        """Write the architecture, weights, compile settings and optimizer state to one file
+        (a zip of JSON and ``.npz``; no pickle). ``scalegen.nn.load_model`` reads it."""
+        from ._saving import save_model
+
+        save_model(self, filepath, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath: Any) -> None:
+        """Write the weights alone, as named arrays in an ``.npz`` file."""
+        from ._saving import save_weights
+
+        save_weights(self, filepath)
+
+    def load_weights(self, filepath: Any) -> None:
+        """Read weights written by ``save_weights`` into this (built) model."""
+        from ._saving import load_weights
+
+        load_weights(self, filepath)
+
+    def __getstate__(self) -> dict[str, Any]:
+        from ._saving import model_state
+
+        config, arrays = model_state(self)
+        return {"config": config, "arrays": arrays, "n_jobs": self.n_jobs}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        from ._saving import model_from_state
+
+        other = model_from_state(state["config"], state["arrays"])
+        self.__dict__.update(other.__dict__)
+        self.n_jobs = state["n_jobs"]
+        for layer in self.layers:
+            layer._model = self
+
+    def get_config(self) -> dict[str, Any]:
+        """The architecture, JSON-ready (``Sequential.from_config`` rebuilds it)."""
+        return {
+            "name": self.name,
+            "input_shape": None if self._input_shape is None else list(self._input_shape),
+            "layers": [
+                {"class_name": type(layer).__name__, "config": layer.get_config()} for layer in self.layers
+            ],
+        }
+
+    def __repr__(self) -> str:
+        return f"<Sequential {self.name!r}: {len(self.layers)} layers{'' if self.built else ', not built'}>"
+
+
+def _positive_int(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 1:
+        raise ValueError(f"{what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _verbosity(verbose: Any) -> int:
+    if verbose == "auto":
+        return 1
+    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
+        raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
+    return int(verbose)
+
+
+def _size(n_bytes: int) -> str:
+    value = float(n_bytes)
+    for unit in ("B", "KB", "MB"):
+        if value < 1024:
+            return f"{value:.2f} {unit}"
+        value /= 1024
+    return f"{value:.2f} GB"

@@ -1,0 +1,468 @@
+"""Layers of ``scalegen.nn`` with Keras' names and defaults (channels-last tensors).
+
+A layer holds its hyper-parameters; the weights live in the model's compiled network
+once the model is built (``layer.get_weights()`` then reads them).
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from .. import _core
+
+if TYPE_CHECKING:
+    from ._model import Sequential
+
+ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "softmax")
+INITIALIZERS = (
+    "glorot_uniform",
+    "glorot_normal",
+    "he_uniform",
+    "he_normal",
+    "lecun_uniform",
+    "lecun_normal",
+    "zeros",
+    "ones",
+    "random_normal",
+    "random_uniform",
+)
+
+# kinds of the core's LayerConfig
+_CONV2D, _MAX_POOL, _AVG_POOL, _FLATTEN, _DENSE, _DROPOUT, _BATCH_NORM, _ACTIVATION = range(8)
+
+
+def _check_activation(activation: Any) -> str:
+    if activation is None:
+        return "linear"
+    if not isinstance(activation, str) or activation.lower() not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}: use one of {', '.join(ACTIVATIONS)} or None")
+    return activation.lower()
+
+
+def _check_initializer(name: Any, what: str) -> str:
+    if not isinstance(name, str) or name.lower() not in INITIALIZERS:
+        raise ValueError(f"unknown {what} {name!r}: use one of {', '.join(INITIALIZERS)}")
+    return name.lower()
+
+
+def _positive_int(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 1:
+        raise ValueError(f"{what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _pair(value: Any, what: str) -> tuple[int, int]:
+    """An int or a pair of ints, as Keras takes kernel sizes, strides and pool sizes."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        v = _positive_int(value, what)
+        return v, v
+    if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2:
+        return _positive_int(value[0], what), _positive_int(value[1], what)
+    raise ValueError(f"{what} must be an int or a pair of ints, got {value!r}")
+
+
+def _padding(value: Any) -> str:
+    if not isinstance(value, str) or value.lower() not in ("valid", "same"):
+        raise ValueError(f"padding must be 'valid' or 'same', got {value!r}")
+    return value.lower()
+
+
+def _shape(value: Any, what: str) -> tuple[int, ...]:
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = (value,)
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        raise ValueError(f"{what} must be a tuple of positive ints, got {value!r}")
+    shape = tuple(_positive_int(v, what) for v in value)
+    if len(shape) not in (1, 3):
+        raise ValueError(f"{what} must be (features,) or (height, width, channels), got {value!r}")
+    return shape
+
+
+class Layer:
+    """Base class: a name, an optional input shape, and the weights once the model is built."""
+
+    _kind: ClassVar[int] = -1
+    _config_keys: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, *, name: str | None = None, input_shape: Any = None) -> None:
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ValueError(f"a layer name must be a non-empty string, got {name!r}")
+        self.name = name
+        self.input_shape = None if input_shape is None else _shape(input_shape, "input_shape")
+        self._model: Sequential | None = None
+        self._index = -1
+
+    # ---- configuration -------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, JSON-ready (what ``save`` writes)."""
+        config: dict[str, Any] = {"name": self.name}
+        for key in self._config_keys:
+            value = getattr(self, key)
+            config[key] = list(value) if isinstance(value, tuple) else value
+        if self.input_shape is not None:
+            config["input_shape"] = list(self.input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        return cls(**config)
+
+    def _core_config(self) -> Any:
+        c = _core.LayerConfig()
+        c.kind = self._kind
+        return c
+
+    # ---- weights ---------------------------------------------------------------------
+    def _initial_value(
+        self, name: str, shape: tuple[int, ...], rng: np.random.Generator
+    ) -> np.ndarray | None:
+        """The initial value of a weight tensor, or None for the core's (zeros, ones)."""
+        return None
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        return self.get_weights()
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of this layer's weights in Keras' order ([] before the model is built)."""
+        if self._model is None or not self._model.built:
+            return []
+        return self._model._layer_weights(self._index)
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        if self._model is None or not self._model.built:
+            raise ValueError(f"layer {self.name!r} has no weights yet: build the model first")
+        self._model._set_layer_weights(self._index, weights)
+
+    def count_params(self) -> int:
+        return int(sum(w.size for w in self.get_weights()))
+
+    @property
+    def output_shape(self) -> tuple[Any, ...]:
+        if self._model is None or not self._model.built:
+            raise AttributeError(f"layer {self.name!r} has no output shape until its model is built")
+        return (None, *self._model._output_shapes[self._index])
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._config_keys)
+        return f"{type(self).__name__}({args})"
+
+
+class _Activated(Layer):
+    """A layer with a fused output activation and Keras' weight initializers."""
+
+    def __init__(
+        self,
+        *,
+        activation: Any = None,
+        use_bias: bool = True,
+        kernel_initializer: str = "glorot_uniform",
+        bias_initializer: str = "zeros",
+        name: str | None = None,
+        input_shape: Any = None,
+    ) -> None:
+        super().__init__(name=name, input_shape=input_shape)
+        self.activation = _check_activation(activation)
+        if not isinstance(use_bias, bool | np.bool_):
+            raise ValueError(f"use_bias must be True or False, got {use_bias!r}")
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = _check_initializer(kernel_initializer, "kernel_initializer")
+        self.bias_initializer = _check_initializer(bias_initializer, "bias_initializer")
+
+    def _core_config(self) -> Any:
+        c = super()._core_config()
+        c.activation = self.activation
+        c.use_bias = self.use_bias
+        return c
+
+    def _initial_value(self, name: str, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+        init = self.kernel_initializer if name == "kernel" else self.bias_initializer
+        return initialize(init, shape, rng)
+
+
+class Conv2D(_Activated):
+    """2-D convolution over (height, width, channels) inputs; kernel (kh, kw, in, filters)."""
+
+    _kind = _CONV2D
+    _config_keys = (
+        "filters",
+        "kernel_size",
+        "strides",
+        "padding",
+        "activation",
+        "use_bias",
+        "kernel_initializer",
+        "bias_initializer",
+    )
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int | tuple[int, int],
+        strides: int | tuple[int, int] = (1, 1),
+        padding: str = "valid",
+        activation: Any = None,
+        use_bias: bool = True,
+        kernel_initializer: str = "glorot_uniform",
+        bias_initializer: str = "zeros",
+        *,
+        name: str | None = None,
+        input_shape: Any = None,
+    ) -> None:
+        super().__init__(
+            activation=activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
+            name=name,
+            input_shape=input_shape,
+        )
+        self.filters = _positive_int(filters, "filters")
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.strides = _pair(strides, "strides")
+        self.padding = _padding(padding)
+
+    def _core_config(self) -> Any:
+        c = super()._core_config()
+        c.filters = self.filters
+        c.kernel_h, c.kernel_w = self.kernel_size
+        c.stride_h, c.stride_w = self.strides
+        c.same_padding = self.padding == "same"
+        return c
+
+
+class _Pooling2D(Layer):
+    _config_keys = ("pool_size", "strides", "padding")
+
+    def __init__(
+        self,
+        pool_size: int | tuple[int, int] = (2, 2),
+        strides: int | tuple[int, int] | None = None,
+        padding: str = "valid",
+        *,
+        name: str | None = None,
+        input_shape: Any = None,
+    ) -> None:
+        super().__init__(name=name, input_shape=input_shape)
+        self.pool_size = _pair(pool_size, "pool_size")
+        self.strides = self.pool_size if strides is None else _pair(strides, "strides")
+        self.padding = _padding(padding)
+
+    def _core_config(self) -> Any:
+        c = super()._core_config()
+        c.kernel_h, c.kernel_w = self.pool_size
+        c.stride_h, c.stride_w = self.strides
+        c.same_padding = self.padding == "same"
+        return c
+
+
+class MaxPooling2D(_Pooling2D):
+    """Maximum over (pool_size) windows; strides default to pool_size."""
+
+    _kind = _MAX_POOL
+
+
+class AveragePooling2D(_Pooling2D):
+    """Mean over (pool_size) windows; with 'same' padding the padded cells do not count."""
+
+    _kind = _AVG_POOL
+
+
+class Flatten(Layer):
+    """(height, width, channels) -> (height * width * channels,), in channels-last order."""
+
+    _kind = _FLATTEN
+
+
+class Dense(_Activated):
+    """Fully connected layer on the last axis; kernel (in, units)."""
+
+    _kind = _DENSE
+    _config_keys = ("units", "activation", "use_bias", "kernel_initializer", "bias_initializer")
+
+    def __init__(
+        self,
+        units: int,
+        activation: Any = None,
+        use_bias: bool = True,
+        kernel_initializer: str = "glorot_uniform",
+        bias_initializer: str = "zeros",
+        *,
+        name: str | None = None,
+        input_shape: Any = None,
+    ) -> None:
+        super().__init__(
+            activation=activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
+            name=name,
+            input_shape=input_shape,
+        )
+        self.units = _positive_int(units, "units")
+
+    def _core_config(self) -> Any:
+        c = super()._core_config()
+        c.units = self.units
+        return c
+
+
+class Dropout(Layer):
+    """Zeroes a fraction ``rate`` of its inputs while training and scales the rest by 1/(1-rate)."""
+
+    _kind = _DROPOUT
+    _config_keys = ("rate",)
+
+    def __init__(self, rate: float, *, name: str | None = None, input_shape: Any = None) -> None:
+        super().__init__(name=name, input_shape=input_shape)
+        if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0 <= float(rate) < 1:
+            raise ValueError(f"Dropout rate must be a number in [0, 1), got {rate!r}")
+        self.rate: float = float(rate)
+
+    def _core_config(self) -> Any:
+        c = super()._core_config()
+        c.rate = self.rate
+        return c
+
+
+class BatchNormalization(Layer):
+    """Normalises the last axis with batch statistics while training and moving ones after."""
+
+    _kind = _BATCH_NORM
+    _config_keys = ("axis", "momentum", "epsilon", "center", "scale")
+
+    def __init__(
+        self,
+        axis: int = -1,
+        momentum: float = 0.99,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        *,
+        name: str | None = None,
+        input_shape: Any = None,
+    ) -> None:
+        super().__init__(name=name, input_shape=input_shape)
+        if axis != -1:
+            raise ValueError(f"BatchNormalization supports axis=-1 (channels last) only, got {axis!r}")
+        if not isinstance(momentum, numbers.Real) or not 0 <= float(momentum) <= 1:
+            raise ValueError(f"momentum must be in [0, 1], got {momentum!r}")
+        if not isinstance(epsilon, numbers.Real) or not float(epsilon) > 0:
+            raise ValueError(f"epsilon must be positive, got {epsilon!r}")
+        self.axis = -1
+        self.momentum: float = float(momentum)
+        self.epsilon: float = float(epsilon)
+        self.center: bool = bool(center)
+        self.scale: bool = bool(scale)
+
+    def _core_config(self) -> Any:
+        c = super()._core_config()
+        c.momentum = self.momentum
+        c.epsilon = self.epsilon
+        c.center = self.center
+        c.scale = self.scale
+        return c
+
+
+class Activation(Layer):
+    """Applies an activation by name (softmax over the last axis)."""
+
+    _kind = _ACTIVATION
+    _config_keys = ("activation",)
+
+    def __init__(self, activation: str, *, name: str | None = None, input_shape: Any = None) -> None:
+        super().__init__(name=name, input_shape=input_shape)
+        self.activation = _check_activation(activation)
+
+    def _core_config(self) -> Any:
+        c = super()._core_config()
+        c.activation = self.activation
+        return c
+
+
+class Input:
+    """The input shape of a model, without the batch axis (Keras' ``keras.Input``)."""
+
+    def __init__(self, shape: Any, *, name: str | None = None) -> None:
+        self.shape = _shape(shape, "shape")
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Input(shape={self.shape})"
+
+
+LAYERS: dict[str, type[Layer]] = {
+    cls.__name__: cls
+    for cls in (
+        Conv2D,
+        MaxPooling2D,
+        AveragePooling2D,
+        Flatten,
+        Dense,
+        Dropout,
+        BatchNormalization,
+        Activation,
+    )
+}
+
+
+# ---- initializers -------------------------------------------------------------------------
+def _fans(shape: tuple[int, ...]) -> tuple[float, float]:
+    if len(shape) == 1:
+        return float(shape[0]), float(shape[0])
+    receptive = float(np.prod(shape[:-2])) if len(shape) > 2 else 1.0
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+def _truncated_normal(rng: np.random.Generator, shape: tuple[int, ...], stddev: float) -> np.ndarray:
+    """Normal draws redrawn until within two standard deviations."""
+    out = rng.standard_normal(shape)
+    bad = np.abs(out) > 2.0
+    while bad.any():
+        out[bad] = rng.standard_normal(int(bad.sum()))
+        bad = np.abs(out) > 2.0
+    return out * stddev
+
+
+def initialize(name: str, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Keras' initializer ``name`` for a weight of ``shape``, as float32."""
+    fan_in, fan_out = _fans(shape)
+    if name == "zeros":
+        out = np.zeros(shape)
+    elif name == "ones":
+        out = np.ones(shape)
+    elif name == "random_normal":
+        out = rng.normal(0.0, 0.05, shape)
+    elif name == "random_uniform":
+        out = rng.uniform(-0.05, 0.05, shape)
+    else:
+        family, dist = name.rsplit("_", 1)
+        scale = {"glorot": 2.0 / (fan_in + fan_out), "he": 2.0 / fan_in, "lecun": 1.0 / fan_in}[family]
+        if dist == "uniform":
+            limit = np.sqrt(3.0 * scale)
+            out = rng.uniform(-limit, limit, shape)
+        else:
+            # a normal truncated at 2 sigma has 0.8796 of the plain one's standard deviation
+            out = _truncated_normal(rng, shape, np.sqrt(scale) / 0.87962566103423978)
+    return np.asarray(out, dtype=np.float32)
+
+
+__all__ = [
+    "ACTIVATIONS",
+    "INITIALIZERS",
+    "Activation",
+    "AveragePooling2D",
+    "BatchNormalization",
+    "Conv2D",
+    "Dense",
+    "Dropout",
+    "Flatten",
+    "Input",
+    "Layer",
+    "MaxPooling2D",
+    "initialize",
+]

@@ -1,0 +1,111 @@
+"""Optimizers with Keras' update rules and defaults; the updates run in the C++ training step."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, ClassVar
+
+from .. import _core
+
+
+def _positive(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not float(value) > 0:
+        raise ValueError(f"{what} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _unit(value: Any, what: str, *, closed: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{what} must be a number in [0, 1), got {value!r}")
+    v = float(value)
+    if not (0 <= v <= 1 if closed else 0 <= v < 1):
+        raise ValueError(f"{what} must be in [0, 1{']' if closed else ')'}, got {value!r}")
+    return v
+
+
+class Optimizer:
+    """Base class: a learning rate (settable between epochs) and the core's settings."""
+
+    _kind: ClassVar[str] = ""
+    _config_keys: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, learning_rate: float = 0.001) -> None:
+        self.learning_rate = _positive(learning_rate, "learning_rate")
+
+    def get_config(self) -> dict[str, Any]:
+        return {"learning_rate": self.learning_rate, **{k: getattr(self, k) for k in self._config_keys}}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Optimizer:
+        return cls(**config)
+
+    def _core_config(self) -> Any:
+        c = _core.OptimizerConfig()
+        c.kind = self._kind
+        c.learning_rate = _positive(self.learning_rate, "learning_rate")
+        for key in self._config_keys:
+            setattr(c, key, getattr(self, key))
+        return c
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Adam(Optimizer):
+    """Adam as Keras computes it: lr_t = lr sqrt(1 - b2^t) / (1 - b1^t), w -= lr_t m / (sqrt(v) + eps)."""
+
+    _kind = "adam"
+    _config_keys = ("beta_1", "beta_2", "epsilon")
+
+    def __init__(
+        self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7
+    ) -> None:
+        super().__init__(learning_rate)
+        self.beta_1 = _unit(beta_1, "beta_1")
+        self.beta_2 = _unit(beta_2, "beta_2")
+        self.epsilon = _positive(epsilon, "epsilon")
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional (Nesterov) momentum, as Keras."""
+
+    _kind = "sgd"
+    _config_keys = ("momentum", "nesterov")
+
+    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False) -> None:
+        super().__init__(learning_rate)
+        self.momentum = _unit(momentum, "momentum", closed=True)
+        self.nesterov = bool(nesterov)
+
+
+class RMSprop(Optimizer):
+    """RMSprop as Keras: v = rho v + (1 - rho) g^2, w -= lr g / sqrt(v + eps) (centered=False)."""
+
+    _kind = "rmsprop"
+    _config_keys = ("rho", "momentum", "epsilon")
+
+    def __init__(
+        self, learning_rate: float = 0.001, rho: float = 0.9, momentum: float = 0.0, epsilon: float = 1e-7
+    ) -> None:
+        super().__init__(learning_rate)
+        self.rho = _unit(rho, "rho")
+        self.momentum = _unit(momentum, "momentum", closed=True)
+        self.epsilon = _positive(epsilon, "epsilon")
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {"adam": Adam, "sgd": SGD, "rmsprop": RMSprop}
+
+
+def get(identifier: Any) -> Optimizer:
+    """An optimizer from a name ('adam', 'sgd', 'rmsprop') or an Optimizer instance."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str) and identifier.lower() in OPTIMIZERS:
+        return OPTIMIZERS[identifier.lower()]()
+    raise ValueError(
+        f"unknown optimizer {identifier!r}: use 'adam', 'sgd', 'rmsprop' or an Optimizer instance"
+    )
+
+
+__all__ = ["SGD", "Adam", "Optimizer", "RMSprop", "get"]
