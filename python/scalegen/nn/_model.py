@@ -22,7 +22,7 @@ from .._config import resolve_n_jobs
 from . import optimizers as _optimizers
 from ._callbacks import Callback, CallbackList, History
 from ._progress import ProgressBar, format_epoch_line
-from .layers import Input, Layer
+from .layers import Input, Layer, _shape
 
 LOSSES = {
     "sparse_categorical_crossentropy": 0,
@@ -103,6 +103,7 @@ class Sequential:
             raise TypeError(f"expected a scalegen.nn layer, got {type(layer).__name__}")
         if layer._model is not None:
             raise ValueError(f"layer {layer.name!r} already belongs to a model")
+        previous_shape, given_name = self._input_shape, layer.name
         if not self.layers and layer.input_shape is not None:
             if self._input_shape is not None and self._input_shape != layer.input_shape:
                 raise ValueError(f"input_shape {layer.input_shape} contradicts the Input {self._input_shape}")
@@ -122,7 +123,10 @@ class Sequential:
             try:
                 self._rebuild()
             except ValueError:
-                self.pop()
+                # refused: the model (and its network, weights and optimizer state) stays as it was
+                self.layers.pop()
+                layer._model, layer._index, layer.name = None, -1, given_name
+                self._input_shape = previous_shape
                 raise
 
     def pop(self) -> Layer:
@@ -154,22 +158,23 @@ class Sequential:
 
     def build(self, input_shape: Sequence[Any] | None = None) -> None:
         """Build for inputs of ``input_shape`` (with or without the leading batch axis)."""
+        previous = self._input_shape
         if input_shape is not None:
             shape = tuple(input_shape)
             if shape and shape[0] is None:
                 shape = shape[1:]
-            from .layers import _shape
-
             shape = _shape(shape, "input_shape")
             if self._input_shape is not None and shape != self._input_shape:
                 raise ValueError(f"the model was built for inputs {self._input_shape}, not {shape}")
             self._input_shape = shape
         if self._input_shape is None:
-            raise ValueError(
-                "build() needs an input shape: pass input_shape to the first layer or to build()"
-            )
+            raise ValueError("build() needs an input shape: set the first layer's input_shape or pass one")
         if not self.built:
-            self._rebuild()
+            try:
+                self._rebuild()
+            except ValueError:
+                self._input_shape = previous  # a refused shape is not remembered
+                raise
 
     def _rebuild(self) -> None:
         """A new compiled network for the current layers, keeping the weights of layers
@@ -216,7 +221,8 @@ class Sequential:
             out.append(source[offset : offset + size].reshape(shape).copy())
         return out
 
-    def _set_layer_weights(self, index: int, weights: Sequence[Any]) -> None:
+    def _checked_layer_weights(self, index: int, weights: Sequence[Any]) -> list[np.ndarray]:
+        """float32 copies of ``weights`` after checking them against the layer's tensors."""
         slots = self._layer_slots(index)
         layer = self.layers[index]
         weights = list(weights)
@@ -225,19 +231,28 @@ class Sequential:
                 f"layer {layer.name!r} expects {len(slots)} weight arrays "
                 f"({', '.join(str(s[1]) for s in slots) or 'none'}), got {len(weights)}"
             )
+        out = []
+        for (name, shape, _, _), w in zip(slots, weights, strict=True):
+            arr = np.asarray(w, dtype=np.float32)
+            if arr.shape != shape:
+                raise ValueError(f"{layer.name}/{name} has shape {shape}, got an array of shape {arr.shape}")
+            if not np.isfinite(arr).all():
+                raise ValueError(f"{layer.name}/{name} contains NaN or infinity")
+            out.append(arr)
+        return out
+
+    def _write_weights(self, per_layer: dict[int, list[np.ndarray]]) -> None:
+        """Writes checked arrays (layer index -> arrays) into the network in one go."""
         with self._lock:
             params, state = self._net.get_params(), self._net.get_state()
-            for (name, shape, offset, trainable), w in zip(slots, weights, strict=True):
-                arr = np.asarray(w, dtype=np.float32)
-                if arr.shape != shape:
-                    raise ValueError(
-                        f"{layer.name}/{name} has shape {shape}, got an array of shape {arr.shape}"
-                    )
-                if not np.isfinite(arr).all():
-                    raise ValueError(f"{layer.name}/{name} contains NaN or infinity")
-                (params if trainable else state)[offset : offset + arr.size] = arr.ravel()
+            for index, arrays in per_layer.items():
+                for (_, _, offset, trainable), arr in zip(self._layer_slots(index), arrays, strict=True):
+                    (params if trainable else state)[offset : offset + arr.size] = arr.ravel()
             self._net.set_params(params)
             self._net.set_state(state)
+
+    def _set_layer_weights(self, index: int, weights: Sequence[Any]) -> None:
+        self._write_weights({index: self._checked_layer_weights(index, weights)})
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of all weights, layer by layer in Keras' order."""
@@ -245,15 +260,17 @@ class Sequential:
         return [w for i in range(len(self.layers)) for w in self._layer_weights(i)]
 
     def set_weights(self, weights: Sequence[Any]) -> None:
+        """Replace all weights (Keras' order); nothing is written unless every array fits."""
         self._require_built()
         weights = list(weights)
         counts = [len(self._layer_slots(i)) for i in range(len(self.layers))]
         if len(weights) != sum(counts):
             raise ValueError(f"the model has {sum(counts)} weight arrays, got {len(weights)}")
-        start = 0
+        checked, start = {}, 0
         for i, k in enumerate(counts):
-            self._set_layer_weights(i, weights[start : start + k])
+            checked[i] = self._checked_layer_weights(i, weights[start : start + k])
             start += k
+        self._write_weights(checked)
 
     def count_params(self) -> int:
         self._require_built()

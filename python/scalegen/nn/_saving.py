@@ -13,7 +13,7 @@ import numpy as np
 
 from . import optimizers as _optimizers
 from ._model import Sequential
-from .layers import LAYERS
+from .layers import LAYERS, Input
 
 FORMAT = "scalegen.nn/1"
 
@@ -64,7 +64,7 @@ def model_from_state(config: Any, arrays: dict[str, np.ndarray]) -> Sequential:
             layers.append(cls.from_config(dict(entry["config"])))
         model = Sequential(name=spec["name"], seed=config.get("seed"))
         if spec["input_shape"] is not None:
-            model.build(tuple(spec["input_shape"]))
+            model.add(Input(tuple(spec["input_shape"])))
         for layer in layers:
             model.add(layer)
         compiled = config.get("compile")
