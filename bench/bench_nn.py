@@ -7,10 +7,10 @@ blobs plus noise, so both actually learn). Both start from the same weights; PyT
 images in NCHW once, before timing, and trains with the usual loop (zero_grad, forward,
 cross_entropy on the logits, backward, step) over shuffled index batches; scalegen runs
 ``model.fit(..., epochs=1)``. Both use the same number of threads (torch.set_num_threads).
-Reported: training samples/s, the median of --repeat epochs after a warm-up epoch, the
-ratio scalegen / PyTorch, and each side's mean loss over its last epoch (they should agree).
+Reported: training samples/s, the median of --repeat epochs (the two alternating, after a
+warm-up), the ratio scalegen / PyTorch, and each side's mean loss over its last epoch (they should agree).
 
-    python bench/bench_nn.py [--samples 8192] [--repeat 3] [--threads 2] [--json out.json]
+    python bench/bench_nn.py [--samples 8192] [--repeat 5] [--threads 2] [--json out.json]
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def seed_cnn(seed: int, threads: int) -> Sequential:
         seed=seed,
         n_jobs=threads,
     )
-    model.compile(optimizer=Adam(learning_rate=1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(Adam(learning_rate=1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
 
@@ -87,19 +87,18 @@ def torch_twin(model: Sequential) -> Any:
     return net
 
 
-def run_scalegen(x: np.ndarray, y: np.ndarray, batch: int, repeat: int, threads: int) -> tuple[float, float]:
+def scalegen_epoch(x: np.ndarray, y: np.ndarray, batch: int, threads: int) -> Any:
+    """A function running one training epoch of scalegen; returns that epoch's mean loss."""
     model = seed_cnn(0, threads)
-    model.fit(x[: 8 * batch], y[: 8 * batch], batch_size=batch, epochs=1, verbose=0)  # warm-up
-    rates, loss = [], float("nan")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        history = model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
-        rates.append(len(x) / (time.perf_counter() - t0))
-        loss = history.history["loss"][-1]
-    return statistics.median(rates), loss
+
+    def epoch(n: int) -> float:
+        return model.fit(x[:n], y[:n], batch_size=batch, epochs=1, verbose=0).history["loss"][-1]
+
+    return epoch
 
 
-def run_torch(x: np.ndarray, y: np.ndarray, batch: int, repeat: int, threads: int) -> tuple[float, float]:
+def torch_epoch(x: np.ndarray, y: np.ndarray, batch: int, threads: int) -> Any:
+    """The same for PyTorch, from the same initial weights."""
     import torch
 
     torch.set_num_threads(threads)
@@ -121,19 +120,36 @@ def run_torch(x: np.ndarray, y: np.ndarray, batch: int, repeat: int, threads: in
             total += loss.item() * len(idx)
         return total / n
 
-    epoch(8 * batch)  # warm-up
-    rates, loss = [], float("nan")
+    return epoch
+
+
+def compare(x: np.ndarray, y: np.ndarray, batch: int, repeat: int, threads: int) -> dict[str, float]:
+    """Epochs of the two alternate (so a busy machine slows both alike); medians of the rates."""
+    runners = {"scalegen": scalegen_epoch(x, y, batch, threads), "torch": torch_epoch(x, y, batch, threads)}
+    for run in runners.values():
+        run(8 * batch)  # warm-up
+    rates: dict[str, list[float]] = {k: [] for k in runners}
+    losses: dict[str, float] = {}
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        loss = epoch(len(x))
-        rates.append(len(x) / (time.perf_counter() - t0))
-    return statistics.median(rates), loss
+        for name, run in runners.items():
+            t0 = time.perf_counter()
+            losses[name] = run(len(x))
+            rates[name].append(len(x) / (time.perf_counter() - t0))
+    ours, theirs = statistics.median(rates["scalegen"]), statistics.median(rates["torch"])
+    return {
+        "batch_size": batch,
+        "scalegen_samples_per_s": ours,
+        "torch_samples_per_s": theirs,
+        "ratio": ours / theirs,
+        "scalegen_last_epoch_loss": losses["scalegen"],
+        "torch_last_epoch_loss": losses["torch"],
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=int, default=8192)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batches", type=int, nargs="+", default=[32, 128])
     parser.add_argument("--json", default=None)
@@ -148,24 +164,19 @@ def main() -> None:
     )
     x, y = synthetic_mnist(args.samples)
     rows = []
-    header = f"{'batch':>5}  {'scalegen/s':>10}  {'torch/s':>8}  {'ratio':>6}  {'loss scalegen':>13}  {'loss torch':>10}"
-    print(header)
+    print(f"{'batch':>5}  {'scalegen/s':>10}  {'torch/s':>8}  {'ratio':>6}  {'loss scalegen':>13}  {'loss torch':>10}")
     for batch in args.batches:
-        ours, our_loss = run_scalegen(x, y, batch, args.repeat, args.threads)
-        theirs, their_loss = run_torch(x, y, batch, args.repeat, args.threads)
-        row = {
-            "batch_size": batch,
-            "scalegen_samples_per_s": ours,
-            "torch_samples_per_s": theirs,
-            "ratio": ours / theirs,
-            "scalegen_last_epoch_loss": our_loss,
-            "torch_last_epoch_loss": their_loss,
-        }
+        row = compare(x, y, batch, args.repeat, args.threads)
         rows.append(row)
-        print(f"{batch:>5}  {ours:>10.0f}  {theirs:>8.0f}  {ours / theirs:>5.2f}x  {our_loss:>13.4f}  {their_loss:>10.4f}")
+        print(
+            f"{batch:>5}  {row['scalegen_samples_per_s']:>10.0f}  {row['torch_samples_per_s']:>8.0f}  "
+            f"{row['ratio']:>5.2f}x  {row['scalegen_last_epoch_loss']:>13.4f}  "
+            f"{row['torch_last_epoch_loss']:>10.4f}"
+        )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"config": cfg, "torch": torch.__version__, "args": vars(args), "rows": rows}, f, indent=2)
+            doc = {"config": cfg, "torch": torch.__version__, "args": vars(args), "rows": rows}
+            json.dump(doc, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -129,6 +129,11 @@ void bias_activate(float* __restrict z, std::int64_t rows, std::int64_t width, c
   activate(z, rows, width, act, logits);
 }
 
+// dst += src over n floats.
+inline void add_floats(const float* __restrict src, std::int64_t n, float* __restrict dst) {
+  for (std::int64_t i = 0; i < n; ++i) dst[i] += src[i];
+}
+
 // Sum over rows of a rows x width block, added to acc (in row order).
 void add_column_sums(const float* __restrict z, std::int64_t rows, std::int64_t width, float* __restrict acc) {
   for (std::int64_t r = 0; r < rows; ++r) {
@@ -239,33 +244,71 @@ class Conv2D final : public Layer {
     });
   }
 
+  // Output columns [lo, hi) whose window lies inside the input horizontally.
+  std::pair<int, int> interior_columns() const {
+    const int lo = std::min(out_.w, (pl_ + sw_ - 1) / sw_);
+    const int hi = in_.w + pl_ >= kw_ ? std::min(out_.w, (in_.w + pl_ - kw_) / sw_ + 1) : 0;
+    return {lo, std::max(lo, hi)};
+  }
+
+  // Calls fn(ow, first input column, patch row offset) for every output column of one row:
+  // the interior by `interior(ow)`, the border columns one tap at a time by `edge(ow, j, iw)`.
+  template <class Interior, class Edge>
+  void for_columns(Interior&& interior, Edge&& edge) const {
+    const auto [lo, hi] = interior_columns();
+    for (int ow = lo; ow < hi; ++ow) interior(ow);
+    for (int ow = 0; ow < out_.w; ++ow) {
+      if (ow == lo) ow = hi;
+      if (ow >= out_.w) break;
+      for (int j = 0; j < kw_; ++j) edge(ow, j, ow * sw_ - pl_ + j);
+    }
+  }
+
   // Rows (sample, oh, ow) of the patches (kh, kw, c) of `samples` samples starting at x;
-  // outside the input the patch holds zeros.
+  // outside the input the patch holds zeros. Row-wise, so the interior is a tight copy of
+  // kw * c floats (a fixed-size copy for the tiny spans of a first layer).
   void im2col(const float* x, std::int64_t samples, float* cols) const {
-    const int H = in_.h, W = in_.w, C = in_.c;
+    const int C = in_.c;
     const std::int64_t span = std::int64_t(kw_) * C;
     for (std::int64_t s = 0; s < samples; ++s) {
       const float* img = x + s * in_.size();
       for (int oh = 0; oh < out_.h; ++oh) {
-        for (int ow = 0; ow < out_.w; ++ow) {
-          float* row = cols + ((s * out_.h + oh) * out_.w + ow) * K_;
-          const int iw0 = ow * sw_ - pl_;
-          for (int i = 0; i < kh_; ++i, row += span) {
-            const int ih = oh * sh_ - pt_ + i;
-            if (ih < 0 || ih >= H) {
-              std::fill(row, row + span, 0.0f);
-            } else if (iw0 >= 0 && iw0 + kw_ <= W) {
-              copy_floats(img + (std::int64_t(ih) * W + iw0) * C, span, row);
-            } else {
-              for (int j = 0; j < kw_; ++j) {
-                const int iw = iw0 + j;
-                float* dst = row + std::int64_t(j) * C;
-                if (iw < 0 || iw >= W)
-                  std::fill(dst, dst + C, 0.0f);
-                else
-                  copy_floats(img + (std::int64_t(ih) * W + iw) * C, C, dst);
-              }
-            }
+        float* base = cols + (s * out_.h + oh) * out_.w * K_;
+        for (int i = 0; i < kh_; ++i) {
+          const int ih = oh * sh_ - pt_ + i;
+          float* dst = base + i * span;
+          if (ih < 0 || ih >= in_.h) {
+            for (int ow = 0; ow < out_.w; ++ow) std::fill(dst + ow * K_, dst + ow * K_ + span, 0.0f);
+            continue;
+          }
+          const float* src = img + std::int64_t(ih) * in_.w * C;
+          const auto copy_interior = [&](auto fixed) {
+            constexpr int S = decltype(fixed)::value;
+            for_columns(
+                [&](int ow) {
+                  const float* from = src + std::int64_t(ow * sw_ - pl_) * C;
+                  float* to = dst + ow * K_;
+                  if constexpr (S > 0) {
+                    for (int t = 0; t < S; ++t) to[t] = from[t];
+                  } else {
+                    copy_floats(from, span, to);
+                  }
+                },
+                [&](int ow, int j, int iw) {
+                  float* to = dst + ow * K_ + std::int64_t(j) * C;
+                  if (iw < 0 || iw >= in_.w)
+                    std::fill(to, to + C, 0.0f);
+                  else
+                    copy_floats(src + std::int64_t(iw) * C, C, to);
+                });
+          };
+          switch (span) {
+            case 1: copy_interior(std::integral_constant<int, 1>{}); break;
+            case 2: copy_interior(std::integral_constant<int, 2>{}); break;
+            case 3: copy_interior(std::integral_constant<int, 3>{}); break;
+            case 4: copy_interior(std::integral_constant<int, 4>{}); break;
+            case 5: copy_interior(std::integral_constant<int, 5>{}); break;
+            default: copy_interior(std::integral_constant<int, 0>{}); break;
           }
         }
       }
@@ -274,24 +317,23 @@ class Conv2D final : public Layer {
 
   // The adjoint of im2col: dx (samples x input size) = the sum of each patch's gradient.
   void col2im(const float* dcols, std::int64_t samples, float* dx) const {
-    const int H = in_.h, W = in_.w, C = in_.c;
+    const int C = in_.c;
+    const std::int64_t span = std::int64_t(kw_) * C;
     std::fill(dx, dx + samples * in_.size(), 0.0f);
     for (std::int64_t s = 0; s < samples; ++s) {
       float* img = dx + s * in_.size();
       for (int oh = 0; oh < out_.h; ++oh) {
-        for (int ow = 0; ow < out_.w; ++ow) {
-          const float* row = dcols + ((s * out_.h + oh) * out_.w + ow) * K_;
-          for (int i = 0; i < kh_; ++i) {
-            const int ih = oh * sh_ - pt_ + i;
-            if (ih < 0 || ih >= H) continue;
-            for (int j = 0; j < kw_; ++j) {
-              const int iw = ow * sw_ - pl_ + j;
-              if (iw < 0 || iw >= W) continue;
-              const float* src = row + (std::int64_t(i) * kw_ + j) * C;
-              float* dst = img + (std::int64_t(ih) * W + iw) * C;
-              for (int c = 0; c < C; ++c) dst[c] += src[c];
-            }
-          }
+        const float* base = dcols + (s * out_.h + oh) * out_.w * K_;
+        for (int i = 0; i < kh_; ++i) {
+          const int ih = oh * sh_ - pt_ + i;
+          if (ih < 0 || ih >= in_.h) continue;
+          const float* src = base + i * span;
+          float* dst = img + std::int64_t(ih) * in_.w * C;
+          for_columns(
+              [&](int ow) { add_floats(src + ow * K_, span, dst + std::int64_t(ow * sw_ - pl_) * C); },
+              [&](int ow, int j, int iw) {
+                if (iw >= 0 && iw < in_.w) add_floats(src + ow * K_ + std::int64_t(j) * C, C, dst + std::int64_t(iw) * C);
+              });
         }
       }
     }
