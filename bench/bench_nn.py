@@ -164,7 +164,8 @@ def main() -> None:
     )
     x, y = synthetic_mnist(args.samples)
     rows = []
-    print(f"{'batch':>5}  {'scalegen/s':>10}  {'torch/s':>8}  {'ratio':>6}  {'loss scalegen':>13}  {'loss torch':>10}")
+    names = ("batch", "scalegen/s", "torch/s", "ratio", "loss scalegen", "loss torch")
+    print("  ".join(f"{name:>{w}}" for name, w in zip(names, (5, 10, 8, 6, 13, 10), strict=True)))
     for batch in args.batches:
         row = compare(x, y, batch, args.repeat, args.threads)
         rows.append(row)
