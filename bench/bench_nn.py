@@ -6,7 +6,8 @@ both), sparse categorical cross-entropy, on synthetic MNIST-shaped data (class-d
 blobs plus noise, so both actually learn). Both start from the same weights; PyTorch gets the
 images in NCHW once, before timing, and trains with the usual loop (zero_grad, forward,
 cross_entropy on the logits, backward, step) over shuffled index batches; scalegen runs
-``model.fit(..., epochs=1)``. Both use the same number of threads (torch.set_num_threads).
+``model.fit(..., epochs=1)``. Both use the same number of threads (torch.set_num_threads) and
+flush subnormal floats to zero (scalegen's kernels always do; torch.set_flush_denormal(True)).
 Reported: training samples/s, the median of --repeat epochs (the two alternating, after a
 warm-up), the ratio scalegen / PyTorch, and each side's mean loss over its last epoch (they should agree).
 
@@ -102,6 +103,7 @@ def torch_epoch(x: np.ndarray, y: np.ndarray, batch: int, threads: int) -> Any:
     import torch
 
     torch.set_num_threads(threads)
+    torch.set_flush_denormal(True)  # as scalegen's kernels do; without it PyTorch slows as the loss falls
     torch.manual_seed(0)
     net = torch_twin(seed_cnn(0, threads))
     opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)

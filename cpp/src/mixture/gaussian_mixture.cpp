@@ -1,13 +1,12 @@
 #include "scalegen/mixture/gaussian_mixture.hpp"
 
-#include <xmmintrin.h>
-
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
+#include "scalegen/common/fpu.hpp"
 #include "scalegen/common/parallel.hpp"
 #include "tile_kernel.hpp"
 
@@ -50,22 +49,6 @@ ChunkPlan plan_chunks(std::int64_t n, std::int64_t stats_doubles) {
   count = std::max<std::int64_t>(1, (n + rows - 1) / rows);
   return {rows, count};
 }
-
-// Subnormal responsibilities and products (below 2.2e-308) change no statistic but cost
-// a microcode assist per operation, which slowed diagonal EM passes by a third: flush
-// them to zero inside the kernels (FTZ/DAZ) and restore the thread's mode afterwards,
-// also on exceptions, since the calling thread goes on running numpy.
-class FlushSubnormals {
- public:
-  FlushSubnormals() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | kFtzDaz); }
-  ~FlushSubnormals() { _mm_setcsr(saved_); }
-  FlushSubnormals(const FlushSubnormals&) = delete;
-  FlushSubnormals& operator=(const FlushSubnormals&) = delete;
-
- private:
-  static constexpr unsigned kFtzDaz = 0x8040;
-  unsigned saved_;
-};
 
 template <class Fn>
 SufficientStats run_chunks(const SufficientStats& zero, std::int64_t n, int n_threads, Fn&& chunk_fn) {

@@ -148,7 +148,7 @@ void reduce_partials(const float* partials, std::int64_t parts, std::int64_t str
                      int n_threads) {
   constexpr std::int64_t chunk = 16384;
   const std::int64_t tasks = (len + chunk - 1) / chunk;
-  parallel_for(n_threads, tasks, [&](std::int64_t t) {
+  for_tasks(n_threads, tasks, [&](std::int64_t t) {
     const std::int64_t a = t * chunk, b = std::min(len, a + chunk);
     std::copy(partials + a, partials + b, out + a);
     for (std::int64_t p = 1; p < parts; ++p) {
@@ -199,7 +199,7 @@ class Conv2D final : public Layer {
     const std::int64_t wsize = K_ * F_, psize = wsize + F_;
     partials_.assign(std::size_t(groups * psize), 0.0f);
     const float* w = ctx.params + param_offset;
-    parallel_for(ctx.n_threads, groups, [&](std::int64_t g) {
+    for_tasks(ctx.n_threads, groups, [&](std::int64_t g) {
       const auto [b0, b1] = split(blocks, groups, g);
       float* dw = partials_.data() + g * psize;
       float* db = dw + wsize;
@@ -230,7 +230,7 @@ class Conv2D final : public Layer {
   void run_forward(const float* x, float* y, std::int64_t n, const Context& ctx, float* logits) const {
     const float* w = ctx.params + param_offset;
     const float* b = bias_ ? w + K_ * F_ : nullptr;
-    parallel_for(ctx.n_threads, n_blocks(n), [&](std::int64_t blk) {
+    for_tasks(ctx.n_threads, n_blocks(n), [&](std::int64_t blk) {
       const std::int64_t s0 = blk * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
       const std::int64_t rows = (s1 - s0) * pixels_;
       float* cols = scratch(std::size_t(rows * K_), 0);
@@ -372,7 +372,7 @@ class Pool2D final : public Layer {
   void backward(const float*, const float*, float* dy, float* dx, std::int64_t n, bool, const Context& ctx) override {
     if (dx == nullptr) return;
     const int C = in_.c;
-    parallel_for(ctx.n_threads, n, [&](std::int64_t s) {
+    for_tasks(ctx.n_threads, n, [&](std::int64_t s) {
       float* g = dx + s * in_.size();
       const float* d = dy + s * out_.size();
       std::fill(g, g + in_.size(), 0.0f);
@@ -407,7 +407,7 @@ class Pool2D final : public Layer {
 
   void run(const float* x, float* y, std::int64_t n, const Context& ctx, std::int32_t* argmax) const {
     const int C = in_.c;
-    parallel_for(ctx.n_threads, n, [&](std::int64_t s) {
+    for_tasks(ctx.n_threads, n, [&](std::int64_t s) {
       const float* img = x + s * in_.size();
       for (int oh = 0; oh < out_.h; ++oh)
         for (int ow = 0; ow < out_.w; ++ow) {
@@ -480,14 +480,14 @@ class Dense final : public Layer {
     const float* w = ctx.params + param_offset;
     float* gw = ctx.grads + param_offset;
     if (!pre_activation) {
-      parallel_for(ctx.n_threads, row_blocks(rows), [&](std::int64_t t) {
+      for_tasks(ctx.n_threads, row_blocks(rows), [&](std::int64_t t) {
         const auto [r0, r1] = row_range(rows, t);
         activation_backward(dy + r0 * O_, y + r0 * O_, r1 - r0, O_, act_);
       });
     }
     // dW = x^T dz over fixed slices of the input width; db; dx = dz W^T over slices of dx's columns
     const std::int64_t slices = (I_ + kSlice - 1) / kSlice;
-    parallel_for(ctx.n_threads, slices + 1, [&](std::int64_t t) {
+    for_tasks(ctx.n_threads, slices + 1, [&](std::int64_t t) {
       if (t == slices) {
         if (bias_) {
           float* gb = gw + I_ * O_;
@@ -518,13 +518,13 @@ class Dense final : public Layer {
     // tasks: fixed blocks of rows x slices of the output width (a small batch still splits)
     const std::int64_t col_slices = (O_ + kSlice / 2 - 1) / (kSlice / 2);
     const std::int64_t tasks = row_blocks(rows) * col_slices;
-    parallel_for(ctx.n_threads, tasks, [&](std::int64_t t) {
+    for_tasks(ctx.n_threads, tasks, [&](std::int64_t t) {
       const auto [r0, r1] = row_range(rows, t / col_slices);
       const std::int64_t c0 = (t % col_slices) * (kSlice / 2), len = std::min(O_, c0 + kSlice / 2) - c0;
       auto out = mat(y + r0 * O_ + c0, r1 - r0, len, O_);
       out.noalias() = cmat(x + r0 * I_, r1 - r0, I_, I_) * cmat(w + c0, I_, len, O_);
     });
-    parallel_for(ctx.n_threads, row_blocks(rows), [&](std::int64_t t) {
+    for_tasks(ctx.n_threads, row_blocks(rows), [&](std::int64_t t) {
       const auto [r0, r1] = row_range(rows, t);
       bias_activate(y + r0 * O_, r1 - r0, O_, b, act_, logits ? logits + r0 * O_ : nullptr);
     });
@@ -559,7 +559,7 @@ class ActivationLayer final : public Layer {
                 const Context& ctx) override {
     if (dx == nullptr) return;
     const std::int64_t size = out_.size();
-    parallel_for(ctx.n_threads, n, [&](std::int64_t s) {
+    for_tasks(ctx.n_threads, n, [&](std::int64_t s) {
       if (!pre_activation) activation_backward(dy + s * size, y + s * size, size / out_.c, out_.c, act_);
       std::copy(dy + s * size, dy + (s + 1) * size, dx + s * size);
     });
@@ -568,7 +568,7 @@ class ActivationLayer final : public Layer {
  private:
   void run(const float* x, float* y, std::int64_t n, const Context& ctx, float* logits) const {
     const std::int64_t size = out_.size();
-    parallel_for(ctx.n_threads, n, [&](std::int64_t s) {
+    for_tasks(ctx.n_threads, n, [&](std::int64_t s) {
       std::copy(x + s * size, x + (s + 1) * size, y + s * size);
       activate(y + s * size, size / out_.c, out_.c, act_, logits ? logits + s * size : nullptr);
     });
@@ -599,7 +599,7 @@ class Dropout final : public Layer {
     const std::uint32_t threshold = std::uint32_t(std::ceil(double(rate_) * 16777216.0));
     const std::uint64_t key = mix(ctx.seed ^ (0x9e3779b97f4a7c15ULL * std::uint64_t(index_ + 1)));
     keep_.resize(std::size_t(n * size));
-    parallel_for(ctx.n_threads, n, [&](std::int64_t s) {
+    for_tasks(ctx.n_threads, n, [&](std::int64_t s) {
       for (std::int64_t i = s * size; i < (s + 1) * size; ++i) {
         const bool keep = std::uint32_t(mix(key + std::uint64_t(i)) >> 40) >= threshold;
         keep_[std::size_t(i)] = keep;
@@ -611,7 +611,7 @@ class Dropout final : public Layer {
     if (dx == nullptr) return;
     const std::int64_t size = out_.size();
     const float scale = 1.0f / (1.0f - rate_);
-    parallel_for(ctx.n_threads, n, [&](std::int64_t s) {
+    for_tasks(ctx.n_threads, n, [&](std::int64_t s) {
       for (std::int64_t i = s * size; i < (s + 1) * size; ++i) dx[i] = keep_[std::size_t(i)] ? dy[i] * scale : 0.0f;
     });
   }
@@ -649,7 +649,7 @@ class BatchNorm final : public Layer {
       b[std::size_t(c)] = beta(ctx, c) - mean[c] * a[std::size_t(c)];
     }
     const std::int64_t rows = n * in_.h * in_.w;
-    parallel_for(ctx.n_threads, blocks(rows), [&](std::int64_t t) {
+    for_tasks(ctx.n_threads, blocks(rows), [&](std::int64_t t) {
       for (std::int64_t r = t * kRows; r < std::min(rows, (t + 1) * kRows); ++r)
         for (std::int64_t c = 0; c < C_; ++c) y[r * C_ + c] = x[r * C_ + c] * a[std::size_t(c)] + b[std::size_t(c)];
     });
@@ -672,7 +672,7 @@ class BatchNorm final : public Layer {
       moving_mean[c] = moving_mean[c] * momentum_ + float(mean_[std::size_t(c)]) * (1.0f - momentum_);
       moving_var[c] = moving_var[c] * momentum_ + float(v) * (1.0f - momentum_);
     }
-    parallel_for(ctx.n_threads, blocks(rows), [&](std::int64_t t) {
+    for_tasks(ctx.n_threads, blocks(rows), [&](std::int64_t t) {
       for (std::int64_t r = t * kRows; r < std::min(rows, (t + 1) * kRows); ++r)
         for (std::int64_t c = 0; c < C_; ++c) {
           const float xhat = (x[r * C_ + c] - float(mean_[std::size_t(c)])) * inv_std_[std::size_t(c)];
@@ -685,7 +685,7 @@ class BatchNorm final : public Layer {
     const std::int64_t rows = n * in_.h * in_.w, nb = blocks(rows);
     // per block: sum dy and sum dy * xhat, in double, added in block order
     std::vector<double> part(static_cast<std::size_t>(nb * 2 * C_), 0.0);
-    parallel_for(ctx.n_threads, nb, [&](std::int64_t t) {
+    for_tasks(ctx.n_threads, nb, [&](std::int64_t t) {
       double* sdy = part.data() + t * 2 * C_;
       double* sdx = sdy + C_;
       for (std::int64_t r = t * kRows; r < std::min(rows, (t + 1) * kRows); ++r)
@@ -707,7 +707,7 @@ class BatchNorm final : public Layer {
     if (center_)
       for (std::int64_t c = 0; c < C_; ++c) g[(scale_ ? C_ : 0) + c] = float(dbeta[std::size_t(c)]);
     if (dx == nullptr) return;
-    parallel_for(ctx.n_threads, nb, [&](std::int64_t t) {
+    for_tasks(ctx.n_threads, nb, [&](std::int64_t t) {
       for (std::int64_t r = t * kRows; r < std::min(rows, (t + 1) * kRows); ++r)
         for (std::int64_t c = 0; c < C_; ++c) {
           const auto cc = std::size_t(c);
@@ -730,7 +730,7 @@ class BatchNorm final : public Layer {
                       std::vector<double>& out) const {
     const std::int64_t nb = blocks(rows);
     std::vector<double> part(static_cast<std::size_t>(nb * C_), 0.0);
-    parallel_for(n_threads, nb, [&](std::int64_t t) {
+    for_tasks(n_threads, nb, [&](std::int64_t t) {
       double* p = part.data() + t * C_;
       for (std::int64_t r = t * kRows; r < std::min(rows, (t + 1) * kRows); ++r)
         for (std::int64_t c = 0; c < C_; ++c) {

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "scalegen/common/fpu.hpp"
+#include "scalegen/common/parallel.hpp"
 #include "scalegen/nn/network.hpp"
 
 namespace scalegen::nn {
@@ -81,5 +83,14 @@ void activation_backward(float* dy, const float* y, std::int64_t rows, std::int6
 
 /// A per-thread buffer of at least n floats (slot 0..3), kept between calls.
 float* scratch(std::size_t n, int slot);
+
+/// parallel_for whose tasks run with subnormals flushed to zero (MXCSR is per thread).
+template <class F>
+void for_tasks(int n_threads, std::int64_t n, F&& fn) {
+  parallel_for(n_threads, n, [&](std::int64_t i) {
+    const FlushSubnormals flush;
+    fn(i);
+  });
+}
 
 }  // namespace scalegen::nn

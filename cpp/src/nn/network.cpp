@@ -92,7 +92,7 @@ BatchStats batch_losses(const float* y, const float* logits, const Targets& t, s
   constexpr std::int64_t block = 256;
   const std::int64_t blocks = (n + block - 1) / block;
   std::vector<BatchStats> parts(static_cast<std::size_t>(blocks));
-  parallel_for(n_threads, blocks, [&](std::int64_t b) {
+  for_tasks(n_threads, blocks, [&](std::int64_t b) {
     parts[std::size_t(b)] = row_losses(y, logits, t, b * block, std::min(n, (b + 1) * block), width, loss, grad, n);
   });
   BatchStats s;
@@ -139,6 +139,7 @@ Network::~Network() = default;
 
 void Network::predict(const float* x, std::int64_t n, float* out, std::int64_t batch_size, int n_threads) const {
   if (batch_size <= 0) throw std::invalid_argument("batch_size must be positive");
+  const FlushSubnormals flush;
   std::int64_t widest = input_shape_.size();
   for (const auto& s : shapes_) widest = std::max(widest, s.size());
   const std::int64_t rows = std::min(n, batch_size);
@@ -189,6 +190,7 @@ BatchStats Network::evaluate(const float* x, std::int64_t n, const Targets& y, L
 BatchStats Network::forward_backward(const float* x, const Targets& y, std::int64_t n, Loss loss,
                                      std::uint64_t seed, float* dx, int n_threads) {
   check_targets(y, n, loss);
+  const FlushSubnormals flush;
   Context ctx{n_threads, params_.data(), grads_.data(), state_.data(), seed};
   // forward, keeping every output
   std::vector<const float*> outs(layers_.size());
@@ -246,7 +248,7 @@ BatchStats Network::train_step(const float* x, const Targets& y, const std::int6
   Targets batch;
   if (y.labels) labels.resize(std::size_t(n));
   if (y.values) values.resize(std::size_t(n * out_size));
-  parallel_for(n_threads, (n + 63) / 64, [&](std::int64_t t) {
+  for_tasks(n_threads, (n + 63) / 64, [&](std::int64_t t) {
     for (std::int64_t i = t * 64; i < std::min(n, (t + 1) * 64); ++i) {
       const std::int64_t r = idx[i];
       std::memcpy(input_.data() + i * in_size, x + r * in_size, sizeof(float) * std::size_t(in_size));
@@ -315,7 +317,7 @@ void Network::apply_optimizer(const OptimizerConfig& opt, int n_threads) {
   // Keras' RMSprop: v = rho v + (1 - rho) g^2; w -= lr g / sqrt(v + eps) (through m with momentum).
   const float lr_t = float(opt.learning_rate * std::sqrt(1.0 - std::pow(opt.beta_2, t)) /
                            (1.0 - std::pow(opt.beta_1, t)));
-  parallel_for(n_threads, (size + chunk - 1) / chunk, [&](std::int64_t c) {
+  for_tasks(n_threads, (size + chunk - 1) / chunk, [&](std::int64_t c) {
     const std::int64_t a = c * chunk, len = std::min(size, a + chunk) - a;
     if (opt.kind == OptimizerConfig::adam)
       adam_update(params_.data() + a, grads_.data() + a, m_.data() + a, v_.data() + a, len, lr_t,
