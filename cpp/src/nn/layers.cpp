@@ -79,6 +79,15 @@ void max_with_argmax(const float* __restrict src, std::int32_t at, int C, float*
     arg[c] = gt ? at + c : arg[c];
   }
 }
+// One cell of a window in a max pool's backward pass: the window's gradient where the
+// cell is the argmax (and, absorbing a relu, its input is positive), else 0.
+void route_window_cell(const float* __restrict d, const std::int32_t* __restrict arg, const float* __restrict x,
+                       std::int32_t at, int C, bool relu, float* __restrict g) {
+  for (int c = 0; c < C; ++c) {
+    const bool hit = arg[c] == at + c && (!relu || x[c] > 0.0f);
+    g[c] = hit ? d[c] : 0.0f;
+  }
+}
 void max_into(const float* __restrict src, int C, float* __restrict dst) {
   for (int c = 0; c < C; ++c) dst[c] = src[c] > dst[c] ? src[c] : dst[c];
 }
@@ -369,18 +378,44 @@ class Pool2D final : public Layer {
     run(x, y, n, ctx, max_ ? argmax_.data() : nullptr);
   }
 
-  void backward(const float*, const float*, float* dy, float* dx, std::int64_t n, bool, const Context& ctx) override {
+  // A max pool after a relu takes over the relu's derivative: it routes gradients only to
+  // argmax cells, and zeroes those whose input (the relu's output) is 0.
+  bool absorb_input_relu() override {
+    absorbs_relu_ = max_;
+    return max_;
+  }
+
+  void backward(const float* x, const float*, float* dy, float* dx, std::int64_t n, bool,
+                const Context& ctx) override {
     if (dx == nullptr) return;
     const int C = in_.c;
+    // windows that tile the input exactly (2x2 stride 2 on an even map) write every cell once
+    const bool tiles = pt_ == 0 && pl_ == 0 && sh_ == ph_ && sw_ == pw_ && out_.h * ph_ == in_.h &&
+                       out_.w * pw_ == in_.w;
     for_tasks(ctx.n_threads, n, [&](std::int64_t s) {
       float* g = dx + s * in_.size();
       const float* d = dy + s * out_.size();
-      std::fill(g, g + in_.size(), 0.0f);
+      const float* img = x + s * in_.size();
       if (max_) {
         const std::int32_t* arg = argmax_.data() + s * out_.size();
-        for (std::int64_t o = 0; o < out_.size(); ++o) g[arg[o]] += d[o];
+        if (tiles) {
+          for (int oh = 0; oh < out_.h; ++oh)
+            for (int ow = 0; ow < out_.w; ++ow) {
+              const std::int64_t o = (std::int64_t(oh) * out_.w + ow) * C;
+              for (int ih = oh * ph_; ih < (oh + 1) * ph_; ++ih)
+                for (int iw = ow * pw_; iw < (ow + 1) * pw_; ++iw) {
+                  const std::int32_t at = std::int32_t((std::int64_t(ih) * in_.w + iw) * C);
+                  route_window_cell(d + o, arg + o, img + at, at, C, absorbs_relu_, g + at);
+                }
+            }
+          return;
+        }
+        std::fill(g, g + in_.size(), 0.0f);
+        for (std::int64_t o = 0; o < out_.size(); ++o)
+          if (!absorbs_relu_ || img[arg[o]] > 0.0f) g[arg[o]] += d[o];
         return;
       }
+      std::fill(g, g + in_.size(), 0.0f);
       for (int oh = 0; oh < out_.h; ++oh)
         for (int ow = 0; ow < out_.w; ++ow) {
           const Window win = window(oh, ow);
@@ -445,6 +480,7 @@ class Pool2D final : public Layer {
   }
 
   bool max_;
+  bool absorbs_relu_ = false;
   int ph_ = 2, pw_ = 2, sh_ = 2, sw_ = 2, pt_ = 0, pl_ = 0;
   std::vector<std::int32_t> argmax_;
 };

@@ -46,6 +46,9 @@ class Layer {
   }
   /// The activation applied to this layer's output (the loss may fuse with softmax).
   virtual Activation activation() const { return Activation::linear; }
+  /// Asked when the previous layer ends in a relu: true if this layer's backward pass will
+  /// apply that relu's derivative (the previous layer then gets pre-activation gradients).
+  virtual bool absorb_input_relu() { return false; }
 
   /// Inference: reentrant, touches no member.
   virtual void infer(const float* x, float* y, std::int64_t n, const Context& ctx) const = 0;

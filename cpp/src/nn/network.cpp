@@ -129,6 +129,9 @@ Network::Network(const std::vector<LayerConfig>& configs, Shape input_shape) : i
     shapes_.push_back(shape);
     layers_.push_back(std::move(layer));
   }
+  relu_absorbed_.assign(layers_.size(), false);
+  for (std::size_t i = 1; i < layers_.size(); ++i)
+    if (layers_[i - 1]->activation() == Activation::relu) relu_absorbed_[i - 1] = layers_[i]->absorb_input_relu();
   grads_.assign(params_.size(), 0.0f);
   m_.assign(params_.size(), 0.0f);
   v_.assign(params_.size(), 0.0f);
@@ -219,7 +222,7 @@ BatchStats Network::forward_backward(const float* x, const Targets& y, std::int6
   // backward: gradients ping-pong between the two buffers, passthrough layers hand them on
   for (std::size_t i = layers_.size(); i-- > 0;) {
     auto& layer = *layers_[i];
-    const bool pre = fused && i + 1 == layers_.size();
+    const bool pre = (fused && i + 1 == layers_.size()) || relu_absorbed_[i];
     if (layer.passthrough(true)) continue;
     const float* in = i == 0 ? x : outs[i - 1];
     float* target = i == 0 ? dx : spare;

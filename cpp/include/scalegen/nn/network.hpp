@@ -151,6 +151,7 @@ class Network {
   // training buffers: each layer's output for the batch, and two gradient buffers
   std::vector<std::vector<float>> acts_;
   std::vector<float> grad_a_, grad_b_, input_;
+  std::vector<bool> relu_absorbed_;  // layer i's relu derivative is applied by layer i + 1
 };
 
 /// Activation name as Keras spells it ("relu", ...); throws for an unknown name.
