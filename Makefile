@@ -12,7 +12,7 @@ $(PY):
 	$(PIP) install -q --upgrade pip
 
 install-demo: $(PY)
-	$(PIP) install -q ".[plot,progress]"
+	$(PIP) install -q ".[plot,progress,datasets]"
 
 install-test: $(PY)
 	$(PIP) install -q ".[test,plot,progress]"

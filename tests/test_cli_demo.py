@@ -37,3 +37,14 @@ def test_demo_runs_the_seed_example(tmp_path):
     assert structure["shd"] < 35
     assert structure["bic"] >= structure["true_bic"] - 0.01 * abs(structure["true_bic"])
     assert abs(structure["query"]["learned"] - structure["query"]["true"]) < 0.1
+    nn = json.loads((out / "summary.json").read_text())["nn"]
+    # the seed's CNN on the held-out digits, and the model it saved predicts the same
+    assert nn["held_out_accuracy"] >= 0.95
+    assert len(nn["history"]["val_accuracy"]) == nn["epochs"]
+    from scalegen.datasets import load_digits
+    from scalegen.nn import load_model
+
+    x, y = load_digits()
+    model = load_model(out / "digits_cnn.scalegen")
+    assert (model.predict(x).argmax(axis=1) == y).mean() >= 0.95
+    assert (out / "nn_training.png").stat().st_size > 10_000 or "skipped" in nn["picture"]
