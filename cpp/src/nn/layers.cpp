@@ -96,28 +96,77 @@ void max_into(const float* __restrict src, int C, float* __restrict dst) {
 typedef float Vec16 __attribute__((vector_size(64), aligned(4)));
 constexpr std::int64_t kVec = 16;
 
-// out (rows x F) = cols (rows x K) W (K x F) for a tiny K (a first layer on one channel):
-// the outputs of a row stay in vector registers across the whole reduction.
-void small_k_gemm(const float* __restrict cols, std::int64_t rows, std::int64_t K, const float* __restrict w,
-                  std::int64_t F, float* __restrict out) {
-  for (std::int64_t r = 0; r < rows; ++r) {
-    const float* a = cols + r * K;
-    float* o = out + r * F;
-    std::int64_t f0 = 0;
-    for (; f0 + 2 * kVec <= F; f0 += 2 * kVec) {
+// Kernels for a tiny reduction K (< 16: a first layer on one channel), with K a template
+// parameter so that a K x 32 block of weights or of weight gradients stays in registers.
+// Columns past the last multiple of 32 take a plain loop.
+template <int K>
+void small_k_forward(const float* __restrict cols, std::int64_t rows, const float* __restrict w, std::int64_t F,
+                     float* __restrict out) {
+  std::int64_t f0 = 0;
+  for (; f0 + 2 * kVec <= F; f0 += 2 * kVec) {
+    Vec16 w0[K], w1[K];
+    for (int k = 0; k < K; ++k) {
+      w0[k] = *reinterpret_cast<const Vec16*>(w + k * F + f0);
+      w1[k] = *reinterpret_cast<const Vec16*>(w + k * F + f0 + kVec);
+    }
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const float* a = cols + r * K;
       Vec16 acc0 = {}, acc1 = {};
-      for (std::int64_t k = 0; k < K; ++k) {
-        acc0 += a[k] * *reinterpret_cast<const Vec16*>(w + k * F + f0);
-        acc1 += a[k] * *reinterpret_cast<const Vec16*>(w + k * F + f0 + kVec);
+      for (int k = 0; k < K; ++k) {
+        acc0 += a[k] * w0[k];
+        acc1 += a[k] * w1[k];
       }
-      *reinterpret_cast<Vec16*>(o + f0) = acc0;
-      *reinterpret_cast<Vec16*>(o + f0 + kVec) = acc1;
+      *reinterpret_cast<Vec16*>(out + r * F + f0) = acc0;
+      *reinterpret_cast<Vec16*>(out + r * F + f0 + kVec) = acc1;
     }
-    for (; f0 < F; ++f0) {
+  }
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t f = f0; f < F; ++f) {
       float acc = 0.0f;
-      for (std::int64_t k = 0; k < K; ++k) acc += a[k] * w[k * F + f0];
-      o[f0] = acc;
+      for (int k = 0; k < K; ++k) acc += cols[r * K + k] * w[k * F + f];
+      out[r * F + f] = acc;
     }
+}
+
+// dw (K x F) += cols^T dz.
+template <int K>
+void small_k_weight_grad(const float* __restrict cols, const float* __restrict dz, std::int64_t rows,
+                         std::int64_t F, float* __restrict dw) {
+  std::int64_t f0 = 0;
+  for (; f0 + 2 * kVec <= F; f0 += 2 * kVec) {
+    Vec16 g0[K] = {}, g1[K] = {};
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const float* a = cols + r * K;
+      const Vec16 d0 = *reinterpret_cast<const Vec16*>(dz + r * F + f0);
+      const Vec16 d1 = *reinterpret_cast<const Vec16*>(dz + r * F + f0 + kVec);
+      for (int k = 0; k < K; ++k) {
+        g0[k] += a[k] * d0;
+        g1[k] += a[k] * d1;
+      }
+    }
+    for (int k = 0; k < K; ++k) {
+      *reinterpret_cast<Vec16*>(dw + k * F + f0) += g0[k];
+      *reinterpret_cast<Vec16*>(dw + k * F + f0 + kVec) += g1[k];
+    }
+  }
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (int k = 0; k < K; ++k)
+      for (std::int64_t f = f0; f < F; ++f) dw[k * F + f] += cols[r * K + k] * dz[r * F + f];
+}
+
+// Calls fn(std::integral_constant<int, K>) for K in [1, 16).
+template <class Fn>
+void with_small_k(std::int64_t K, Fn&& fn) {
+  switch (K) {
+#define SCALEGEN_SMALL_K(k) \
+  case k:                   \
+    return fn(std::integral_constant<int, k>{});
+    SCALEGEN_SMALL_K(1) SCALEGEN_SMALL_K(2) SCALEGEN_SMALL_K(3) SCALEGEN_SMALL_K(4) SCALEGEN_SMALL_K(5)
+    SCALEGEN_SMALL_K(6) SCALEGEN_SMALL_K(7) SCALEGEN_SMALL_K(8) SCALEGEN_SMALL_K(9) SCALEGEN_SMALL_K(10)
+    SCALEGEN_SMALL_K(11) SCALEGEN_SMALL_K(12) SCALEGEN_SMALL_K(13) SCALEGEN_SMALL_K(14) SCALEGEN_SMALL_K(15)
+#undef SCALEGEN_SMALL_K
+    default:
+      throw std::logic_error("with_small_k: K must be in [1, 16)");
   }
 }
 
@@ -219,7 +268,10 @@ class Conv2D final : public Layer {
         if (!pre_activation) activation_backward(dz, y + s0 * out_.size(), rows, F_, act_);
         float* cols = scratch(std::size_t(rows * K_), 0);
         im2col(x + s0 * in_.size(), s1 - s0, cols);
-        mat(dw, K_, F_, F_).noalias() += cmat(cols, rows, K_, K_).transpose() * cmat(dz, rows, F_, F_);
+        if (small_reduction())
+          with_small_k(K_, [&](auto k) { small_k_weight_grad<decltype(k)::value>(cols, dz, rows, F_, dw); });
+        else
+          mat(dw, K_, F_, F_).noalias() += cmat(cols, rows, K_, K_).transpose() * cmat(dz, rows, F_, F_);
         add_column_sums(dz, rows, F_, db);
         if (dx != nullptr) {
           float* dcols = scratch(std::size_t(rows * K_), 1);
@@ -246,7 +298,7 @@ class Conv2D final : public Layer {
       im2col(x + s0 * in_.size(), s1 - s0, cols);
       float* out = y + s0 * out_.size();
       if (small_reduction())
-        small_k_gemm(cols, rows, K_, w, F_, out);
+        with_small_k(K_, [&](auto k) { small_k_forward<decltype(k)::value>(cols, rows, w, F_, out); });
       else
         mat(out, rows, F_, F_).noalias() = cmat(cols, rows, K_, K_) * cmat(w, K_, F_, F_);
       bias_activate(out, rows, F_, b, act_, logits ? logits + s0 * out_.size() : nullptr);
