@@ -579,6 +579,14 @@ class Sequential:
 
         save_model(self, filepath, include_optimizer=include_optimizer)
 
+    def to_onnx(self, path: Any = None, opset: int = 13, input_layout: str = "NCHW") -> Any:
+        """The model as an ``onnx.ModelProto`` (opset 13, dynamic batch), written to ``path``
+        when given. ``input_layout`` is the layout of image inputs (and outputs): 'NCHW'
+        as ONNX's convolutions, or 'NHWC' as scalegen's. Needs ``scalegen[onnx]``."""
+        from ._onnx import to_onnx
+
+        return to_onnx(self, path, opset=opset, input_layout=input_layout)
+
     def save_weights(self, filepath: Any) -> None:
         """Write the weights alone, as named arrays in an ``.npz`` file."""
         from ._saving import save_weights

@@ -1,0 +1,195 @@
+"""ONNX export of a built ``Sequential``: opset 13, NCHW inside the graph, dynamic batch.
+
+scalegen computes channels-last; ONNX's Conv and pooling are channels-first. The graph
+takes NCHW (or NHWC, transposed once at its entrance), keeps NCHW through the
+convolutional part, and turns back to channels-last before a Flatten so that the Dense
+weights stay as trained. Dropout is left out (inference), BatchNormalization uses its
+moving statistics.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .layers import (
+    Activation,
+    AveragePooling2D,
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    MaxPooling2D,
+)
+
+if TYPE_CHECKING:
+    from ._model import Sequential
+
+IR_VERSION = 8  # onnxruntime 1.17 and later read it; opset 13 needs at least 7
+_ACT_OPS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh"}
+
+
+def _import_onnx() -> Any:
+    try:
+        import onnx
+    except ImportError:
+        raise ImportError("ONNX export needs the onnx package: pip install 'scalegen[onnx]'") from None
+    return onnx
+
+
+def tf_pads(size: int, window: int, stride: int, same: bool) -> tuple[int, int]:
+    """TensorFlow's 'same' padding (the odd cell at the end); none for 'valid'."""
+    if not same:
+        return 0, 0
+    out = -(-size // stride)
+    total = max((out - 1) * stride + window - size, 0)
+    return total // 2, total - total // 2
+
+
+class _Graph:
+    """Nodes and initializers under construction, with fresh tensor names."""
+
+    def __init__(self, onnx: Any) -> None:
+        self.onnx = onnx
+        self.nodes: list[Any] = []
+        self.initializers: list[Any] = []
+        self._count = 0
+
+    def name(self, hint: str) -> str:
+        self._count += 1
+        return f"{hint}_{self._count}"
+
+    def const(self, hint: str, value: np.ndarray) -> str:
+        name = self.name(hint)
+        self.initializers.append(self.onnx.numpy_helper.from_array(np.ascontiguousarray(value), name))
+        return name
+
+    def op(self, op_type: str, inputs: list[str], hint: str, **attrs: Any) -> str:
+        out = self.name(hint)
+        self.nodes.append(self.onnx.helper.make_node(op_type, inputs, [out], name=out, **attrs))
+        return out
+
+
+def _activation(g: _Graph, x: str, name: str, *, spatial: bool, hint: str) -> str:
+    if name == "linear":
+        return x
+    if name == "softmax":
+        return g.op("Softmax", [x], f"{hint}_softmax", axis=1 if spatial else -1)
+    return g.op(_ACT_OPS[name], [x], f"{hint}_{name}")
+
+
+def to_onnx(
+    model: Sequential, path: str | os.PathLike[str] | None = None, opset: int = 13, input_layout: str = "NCHW"
+) -> Any:
+    """The model as an ``onnx.ModelProto`` (written to ``path`` when given)."""
+    onnx = _import_onnx()
+    model._require_built()
+    if input_layout not in ("NCHW", "NHWC"):
+        raise ValueError(f"input_layout must be 'NCHW' or 'NHWC', got {input_layout!r}")
+    if isinstance(opset, bool) or not isinstance(opset, int) or opset < 13:
+        raise ValueError(f"opset must be an int >= 13, got {opset!r}")
+    g = _Graph(onnx)
+    shape = tuple(model._input_shape or ())
+    spatial = len(shape) == 3  # the tensor in the graph is NCHW while spatial
+    x = "input"
+    if spatial:
+        h, w, c = shape
+        dims: list[Any] = ["N", c, h, w] if input_layout == "NCHW" else ["N", h, w, c]
+        if input_layout == "NHWC":
+            x = g.op("Transpose", [x], "to_nchw", perm=[0, 3, 1, 2])
+    else:
+        dims = ["N", shape[0]]
+    weights = [layer.get_weights() for layer in model.layers]
+    for layer, ws, out_shape in zip(model.layers, weights, model._output_shapes, strict=True):
+        hint = layer.name or "layer"
+        if isinstance(layer, Conv2D):
+            (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
+            top, bottom = tf_pads(shape[0], kh, sh, layer.padding == "same")
+            left, right = tf_pads(shape[1], kw, sw, layer.padding == "same")
+            inputs = [x, g.const(f"{hint}_kernel", ws[0].transpose(3, 2, 0, 1))]
+            if layer.use_bias:
+                inputs.append(g.const(f"{hint}_bias", ws[1]))
+            x = g.op(
+                "Conv", inputs, hint, kernel_shape=[kh, kw], strides=[sh, sw], pads=[top, left, bottom, right]
+            )
+            x = _activation(g, x, layer.activation, spatial=True, hint=hint)
+        elif isinstance(layer, MaxPooling2D | AveragePooling2D):
+            (ph, pw), (sh, sw) = layer.pool_size, layer.strides
+            top, bottom = tf_pads(shape[0], ph, sh, layer.padding == "same")
+            left, right = tf_pads(shape[1], pw, sw, layer.padding == "same")
+            attrs: dict[str, Any] = {
+                "kernel_shape": [ph, pw],
+                "strides": [sh, sw],
+                "pads": [top, left, bottom, right],
+            }
+            if isinstance(layer, AveragePooling2D):
+                attrs["count_include_pad"] = 0  # TensorFlow averages over the cells inside the input
+            x = g.op("MaxPool" if isinstance(layer, MaxPooling2D) else "AveragePool", [x], hint, **attrs)
+        elif isinstance(layer, Flatten):
+            if spatial:
+                x = g.op("Transpose", [x], f"{hint}_to_nhwc", perm=[0, 2, 3, 1])
+                x = g.op("Flatten", [x], hint, axis=1)
+                spatial = False
+        elif isinstance(layer, Dense):
+            if spatial:  # on the channel axis: in channels-last order, then back
+                x = g.op("Transpose", [x], f"{hint}_to_nhwc", perm=[0, 2, 3, 1])
+                x = g.op("MatMul", [x, g.const(f"{hint}_kernel", ws[0])], hint)
+                if layer.use_bias:
+                    x = g.op("Add", [x, g.const(f"{hint}_bias", ws[1])], f"{hint}_bias")
+                x = g.op("Transpose", [x], f"{hint}_to_nchw", perm=[0, 3, 1, 2])
+            else:
+                inputs = [x, g.const(f"{hint}_kernel", ws[0])]
+                if layer.use_bias:
+                    inputs.append(g.const(f"{hint}_bias", ws[1]))
+                x = g.op("Gemm", inputs, hint)
+            x = _activation(g, x, layer.activation, spatial=spatial, hint=hint)
+        elif isinstance(layer, BatchNormalization):
+            channels = out_shape[-1]
+            k = 0
+            gamma = ws[k] if layer.scale else np.ones(channels, np.float32)
+            k += layer.scale
+            beta = ws[k] if layer.center else np.zeros(channels, np.float32)
+            k += layer.center
+            mean, var = ws[k], ws[k + 1]
+            inputs = [x] + [
+                g.const(f"{hint}_{n}", v)
+                for n, v in zip(("scale", "B", "mean", "var"), (gamma, beta, mean, var), strict=True)
+            ]
+            x = g.op("BatchNormalization", inputs, hint, epsilon=layer.epsilon)
+        elif isinstance(layer, Activation):
+            x = _activation(g, x, layer.activation, spatial=spatial, hint=hint)
+        elif isinstance(layer, Dropout):
+            continue  # identity at inference
+        else:
+            raise ValueError(f"no ONNX export for layer {layer.name!r} ({type(layer).__name__})")
+        shape = out_shape
+    out_dims: list[Any]
+    if spatial:
+        oh, ow, oc = shape
+        if input_layout == "NHWC":
+            x = g.op("Transpose", [x], "to_nhwc", perm=[0, 2, 3, 1])
+            out_dims = ["N", oh, ow, oc]
+        else:
+            out_dims = ["N", oc, oh, ow]
+    else:
+        out_dims = ["N", shape[-1]]
+    x = g.op("Identity", [x], "output_identity")
+    g.nodes[-1].output[0] = "output"
+    graph = onnx.helper.make_graph(
+        g.nodes,
+        model.name,
+        [onnx.helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, dims)],
+        [onnx.helper.make_tensor_value_info("output", onnx.TensorProto.FLOAT, out_dims)],
+        initializer=g.initializers,
+    )
+    proto = onnx.helper.make_model(
+        graph, opset_imports=[onnx.helper.make_opsetid("", opset)], producer_name="scalegen"
+    )
+    proto.ir_version = IR_VERSION
+    onnx.checker.check_model(proto, full_check=True)
+    if path is not None:
+        onnx.save(proto, os.fspath(path))
+    return proto
