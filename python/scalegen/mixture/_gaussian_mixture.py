@@ -417,6 +417,14 @@ class GaussianMixture(BaseEstimator):
         cov = {"full": k * d * (d + 1) / 2, "diag": k * d, "tied": d * (d + 1) / 2, "spherical": k}
         return int(cov[self.covariance_type] + k * d + k - 1)
 
+    def to_onnx(self, path: Any = None, opset: int = 13) -> Any:
+        """The fitted model as an ``onnx.ModelProto`` with input ``X`` (n, d) and outputs
+        ``probabilities`` (predict_proba) and ``log_likelihood`` (score_samples), in the
+        fitted dtype; written to ``path`` when given. Needs ``scalegen[onnx]``."""
+        from ._onnx import gaussian_mixture_to_onnx
+
+        return gaussian_mixture_to_onnx(self, path, opset)
+
     def bic(self, X: Any) -> float:
         """Bayesian information criterion of the model on X (lower is better)."""
         n = np.asarray(X).shape[0]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..utils._onnx import check_opset, finish_model, import_onnx
 from .layers import (
     Activation,
     AveragePooling2D,
@@ -28,16 +29,7 @@ from .layers import (
 if TYPE_CHECKING:
     from ._model import Sequential
 
-IR_VERSION = 8  # onnxruntime 1.17 and later read it; opset 13 needs at least 7
 _ACT_OPS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh"}
-
-
-def _import_onnx() -> Any:
-    try:
-        import onnx
-    except ImportError:
-        raise ImportError("ONNX export needs the onnx package: pip install 'scalegen[onnx]'") from None
-    return onnx
 
 
 def tf_pads(size: int, window: int, stride: int, same: bool) -> tuple[int, int]:
@@ -85,12 +77,11 @@ def to_onnx(
     model: Sequential, path: str | os.PathLike[str] | None = None, opset: int = 13, input_layout: str = "NCHW"
 ) -> Any:
     """The model as an ``onnx.ModelProto`` (written to ``path`` when given)."""
-    onnx = _import_onnx()
+    onnx = import_onnx()
     model._require_built()
     if input_layout not in ("NCHW", "NHWC"):
         raise ValueError(f"input_layout must be 'NCHW' or 'NHWC', got {input_layout!r}")
-    if isinstance(opset, bool) or not isinstance(opset, int) or opset < 13:
-        raise ValueError(f"opset must be an int >= 13, got {opset!r}")
+    check_opset(opset)
     g = _Graph(onnx)
     shape = tuple(model._input_shape or ())
     spatial = len(shape) == 3  # the tensor in the graph is NCHW while spatial
@@ -185,11 +176,4 @@ def to_onnx(
         [onnx.helper.make_tensor_value_info("output", onnx.TensorProto.FLOAT, out_dims)],
         initializer=g.initializers,
     )
-    proto = onnx.helper.make_model(
-        graph, opset_imports=[onnx.helper.make_opsetid("", opset)], producer_name="scalegen"
-    )
-    proto.ir_version = IR_VERSION
-    onnx.checker.check_model(proto, full_check=True)
-    if path is not None:
-        onnx.save(proto, os.fspath(path))
-    return proto
+    return finish_model(onnx, graph, opset, path)
