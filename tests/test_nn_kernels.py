@@ -27,8 +27,11 @@ LOSS_CODES = {"sparse_categorical_crossentropy": 0, "categorical_crossentropy": 
 
 
 # ---- the reference: our layers re-expressed in PyTorch ----------------------------------
-def tf_pads(size: int, window: int, stride: int, same: bool) -> tuple[int, int]:
-    """TensorFlow's 'same' padding: ceil(size / stride) outputs, the odd cell at the end."""
+def tf_pads(size: int, window: int, stride: int, same: Any, axis: int = 0) -> tuple[int, int]:
+    """TensorFlow's 'same' padding: ceil(size / stride) outputs, the odd cell at the end;
+    explicit ((top, bottom), (left, right)) paddings as given."""
+    if isinstance(same, tuple):
+        return same[axis]
     if not same:
         return 0, 0
     out = -(-size // stride)
@@ -74,18 +77,18 @@ class TorchTwin:
         spatial = t.ndim == 4
         if isinstance(layer, Conv2D):
             (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
-            same = layer.padding == "same"
-            top, bottom = tf_pads(t.shape[2], kh, sh, same)
-            left, right = tf_pads(t.shape[3], kw, sw, same)
+            same = layer.padding if isinstance(layer.padding, tuple) else layer.padding == "same"
+            top, bottom = tf_pads(t.shape[2], kh, sh, same, 0)
+            left, right = tf_pads(t.shape[3], kw, sw, same, 1)
             t = F.pad(t, (left, right, top, bottom))
             kernel = w[0].permute(3, 2, 0, 1).contiguous()
             t = F.conv2d(t, kernel, w[1] if layer.use_bias else None, stride=(sh, sw))
             return torch_activation(t, layer.activation, 1, self)
         if isinstance(layer, MaxPooling2D | AveragePooling2D):
             (ph, pw), (sh, sw) = layer.pool_size, layer.strides
-            same = layer.padding == "same"
-            top, bottom = tf_pads(t.shape[2], ph, sh, same)
-            left, right = tf_pads(t.shape[3], pw, sw, same)
+            same = layer.padding if isinstance(layer.padding, tuple) else layer.padding == "same"
+            top, bottom = tf_pads(t.shape[2], ph, sh, same, 0)
+            left, right = tf_pads(t.shape[3], pw, sw, same, 1)
             if isinstance(layer, MaxPooling2D):
                 t = F.pad(t, (left, right, top, bottom), value=-np.inf)
                 return F.max_pool2d(t, (ph, pw), (sh, sw))
@@ -250,6 +253,14 @@ def test_random_architectures_match_torch(seed: int) -> None:
             Dense(8, activation="relu"),
             Dense(3),
         ],
+        # explicit (ONNX/PyTorch) paddings, asymmetric
+        [
+            Conv2D(5, 3, strides=2, padding=((1, 0), (2, 1)), activation="relu", input_shape=(10, 9, 2)),
+            MaxPooling2D(3, strides=2, padding=((1, 1), (0, 2))),
+            AveragePooling2D(2, strides=1, padding=((1, 0), (1, 1))),
+            Flatten(),
+            Dense(4, activation="softmax"),
+        ],
         # stride larger than the kernel, odd sizes, overlapping max pools
         [
             Conv2D(4, (2, 3), strides=(3, 2), input_shape=(11, 13, 2)),
@@ -259,7 +270,7 @@ def test_random_architectures_match_torch(seed: int) -> None:
             Dense(5, activation="softmax"),
         ],
     ],
-    ids=["seed-cnn", "spatial-mse", "mlp-batchnorm", "odd-strides"],
+    ids=["seed-cnn", "spatial-mse", "mlp-batchnorm", "explicit-pads", "odd-strides"],
 )
 def test_fixed_architectures_match_torch(layers: list[Layer]) -> None:
     rng = np.random.default_rng(7)

@@ -65,6 +65,10 @@ void bind_nn(py::module_& m) {
       .def_readwrite("stride_h", &LayerConfig::stride_h)
       .def_readwrite("stride_w", &LayerConfig::stride_w)
       .def_readwrite("same_padding", &LayerConfig::same_padding)
+      .def_readwrite("pad_top", &LayerConfig::pad_top)
+      .def_readwrite("pad_bottom", &LayerConfig::pad_bottom)
+      .def_readwrite("pad_left", &LayerConfig::pad_left)
+      .def_readwrite("pad_right", &LayerConfig::pad_right)
       .def_readwrite("use_bias", &LayerConfig::use_bias)
       .def_property(
           "activation", [](const LayerConfig& c) { return int(c.activation); },

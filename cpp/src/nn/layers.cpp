@@ -45,9 +45,17 @@ std::string layer_name(const char* kind, int index) { return std::string(kind) +
 struct Axis {
   int out = 0, pad_begin = 0;
 };
-Axis window_axis(int size, int window, int stride, bool same, const std::string& who) {
+// Explicit padding (ONNX's pads, when begin >= 0) takes precedence over the two rules.
+Axis window_axis(int size, int window, int stride, bool same, int begin, int end, const std::string& who) {
   Axis a;
-  if (same) {
+  if (begin >= 0 || end >= 0) {
+    if (begin < 0 || end < 0 || begin >= window || end >= window)
+      throw std::invalid_argument(who + ": explicit paddings must be in [0, window)");
+    if (size + begin + end < window)
+      throw std::invalid_argument(who + ": the window (" + std::to_string(window) + ") is larger than the padded input");
+    a.out = (size + begin + end - window) / stride + 1;
+    a.pad_begin = begin;
+  } else if (same) {
     a.out = (size + stride - 1) / stride;
     const int total = std::max((a.out - 1) * stride + window - size, 0);
     a.pad_begin = total / 2;
@@ -225,8 +233,8 @@ class Conv2D final : public Layer {
     if (c.filters <= 0 || c.kernel_h <= 0 || c.kernel_w <= 0 || c.stride_h <= 0 || c.stride_w <= 0)
       throw std::invalid_argument(who + ": filters, kernel size and strides must be positive");
     kh_ = c.kernel_h, kw_ = c.kernel_w, sh_ = c.stride_h, sw_ = c.stride_w;
-    const Axis ah = window_axis(in.h, kh_, sh_, c.same_padding, who);
-    const Axis aw = window_axis(in.w, kw_, sw_, c.same_padding, who);
+    const Axis ah = window_axis(in.h, kh_, sh_, c.same_padding, c.pad_top, c.pad_bottom, who);
+    const Axis aw = window_axis(in.w, kw_, sw_, c.same_padding, c.pad_left, c.pad_right, who);
     pt_ = ah.pad_begin, pl_ = aw.pad_begin;
     out_ = Shape{ah.out, aw.out, c.filters, 3};
     K_ = std::int64_t(kh_) * kw_ * in.c;
@@ -416,8 +424,8 @@ class Pool2D final : public Layer {
     if (c.kernel_h <= 0 || c.kernel_w <= 0 || c.stride_h <= 0 || c.stride_w <= 0)
       throw std::invalid_argument(who + ": pool size and strides must be positive");
     ph_ = c.kernel_h, pw_ = c.kernel_w, sh_ = c.stride_h, sw_ = c.stride_w;
-    const Axis ah = window_axis(in.h, ph_, sh_, c.same_padding, who);
-    const Axis aw = window_axis(in.w, pw_, sw_, c.same_padding, who);
+    const Axis ah = window_axis(in.h, ph_, sh_, c.same_padding, c.pad_top, c.pad_bottom, who);
+    const Axis aw = window_axis(in.w, pw_, sw_, c.same_padding, c.pad_left, c.pad_right, who);
     pt_ = ah.pad_begin, pl_ = aw.pad_begin;
     out_ = Shape{ah.out, aw.out, in.c, 3};
   }

@@ -32,6 +32,17 @@ if TYPE_CHECKING:
 _ACT_OPS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh"}
 
 
+def pads_of(layer: Any, shape: tuple[int, ...], window: tuple[int, int], strides: tuple[int, int]) -> list[int]:
+    """ONNX's pads [top, left, bottom, right] of a conv or pooling layer."""
+    if isinstance(layer.padding, tuple):
+        (top, bottom), (left, right) = layer.padding
+    else:
+        same = layer.padding == "same"
+        top, bottom = tf_pads(shape[0], window[0], strides[0], same)
+        left, right = tf_pads(shape[1], window[1], strides[1], same)
+    return [top, left, bottom, right]
+
+
 def tf_pads(size: int, window: int, stride: int, same: bool) -> tuple[int, int]:
     """TensorFlow's 'same' padding (the odd cell at the end); none for 'valid'."""
     if not same:
@@ -98,13 +109,11 @@ def to_onnx(
         hint = layer.name or "layer"
         if isinstance(layer, Conv2D):
             (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
-            top, bottom = tf_pads(shape[0], kh, sh, layer.padding == "same")
-            left, right = tf_pads(shape[1], kw, sw, layer.padding == "same")
             inputs = [x, g.const(f"{hint}_kernel", ws[0].transpose(3, 2, 0, 1))]
             if layer.use_bias:
                 inputs.append(g.const(f"{hint}_bias", ws[1]))
             x = g.op(
-                "Conv", inputs, hint, kernel_shape=[kh, kw], strides=[sh, sw], pads=[top, left, bottom, right]
+                "Conv", inputs, hint, kernel_shape=[kh, kw], strides=[sh, sw], pads=pads_of(layer, shape, (kh, kw), (sh, sw))
             )
             x = _activation(g, x, layer.activation, spatial=True, hint=hint)
         elif isinstance(layer, MaxPooling2D | AveragePooling2D):

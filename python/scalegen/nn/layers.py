@@ -65,10 +65,31 @@ def _pair(value: Any, what: str) -> tuple[int, int]:
     raise ValueError(f"{what} must be an int or a pair of ints, got {value!r}")
 
 
-def _padding(value: Any) -> str:
-    if not isinstance(value, str) or value.lower() not in ("valid", "same"):
-        raise ValueError(f"padding must be 'valid' or 'same', got {value!r}")
-    return value.lower()
+Padding = str | tuple[tuple[int, int], tuple[int, int]]
+
+
+def _padding(value: Any) -> Padding:
+    """'valid', 'same' (TensorFlow's rule), or explicit ((top, bottom), (left, right)) as ONNX
+    and PyTorch pad (a scalegen extension, used by ``load_onnx``)."""
+    if isinstance(value, str) and value.lower() in ("valid", "same"):
+        return value.lower()
+    try:
+        (top, bottom), (left, right) = value
+        pads = tuple(int(v) for v in (top, bottom, left, right))
+        if any(isinstance(v, bool) or v < 0 or v != p for v, p in zip((top, bottom, left, right), pads, strict=True)):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"padding must be 'valid', 'same' or ((top, bottom), (left, right)) of ints >= 0, got {value!r}"
+        ) from None
+    return (pads[0], pads[1]), (pads[2], pads[3])
+
+
+def _set_padding(c: Any, padding: Padding) -> None:
+    if isinstance(padding, str):
+        c.same_padding = padding == "same"
+    else:
+        (c.pad_top, c.pad_bottom), (c.pad_left, c.pad_right) = padding
 
 
 def _shape(value: Any, what: str) -> tuple[int, ...]:
@@ -204,7 +225,7 @@ class Conv2D(_Activated):
         filters: int,
         kernel_size: int | tuple[int, int],
         strides: int | tuple[int, int] = (1, 1),
-        padding: str = "valid",
+        padding: Padding = "valid",
         activation: Any = None,
         use_bias: bool = True,
         kernel_initializer: str = "glorot_uniform",
@@ -231,7 +252,7 @@ class Conv2D(_Activated):
         c.filters = self.filters
         c.kernel_h, c.kernel_w = self.kernel_size
         c.stride_h, c.stride_w = self.strides
-        c.same_padding = self.padding == "same"
+        _set_padding(c, self.padding)
         return c
 
 
@@ -242,7 +263,7 @@ class _Pooling2D(Layer):
         self,
         pool_size: int | tuple[int, int] = (2, 2),
         strides: int | tuple[int, int] | None = None,
-        padding: str = "valid",
+        padding: Padding = "valid",
         *,
         name: str | None = None,
         input_shape: Any = None,
@@ -256,7 +277,7 @@ class _Pooling2D(Layer):
         c = super()._core_config()
         c.kernel_h, c.kernel_w = self.pool_size
         c.stride_h, c.stride_w = self.strides
-        c.same_padding = self.padding == "same"
+        _set_padding(c, self.padding)
         return c
 
 

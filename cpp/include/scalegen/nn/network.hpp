@@ -32,6 +32,7 @@ struct LayerConfig {
   int kernel_h = 1, kernel_w = 1;  ///< conv2d kernel, or pooling window
   int stride_h = 1, stride_w = 1;
   bool same_padding = false;  ///< 'same' (TensorFlow's rule) instead of 'valid'
+  int pad_top = -1, pad_bottom = -1, pad_left = -1, pad_right = -1;  ///< explicit (ONNX) when >= 0
   bool use_bias = true;
   Activation activation = Activation::linear;
   float rate = 0.0f;  ///< dropout rate
