@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 _ACT_OPS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh"}
 
 
-def pads_of(layer: Any, shape: tuple[int, ...], window: tuple[int, int], strides: tuple[int, int]) -> list[int]:
+def pads_of(layer: Any, shape: tuple[int, ...], window: tuple[int, int], strides: tuple[int, int]) -> Any:
     """ONNX's pads [top, left, bottom, right] of a conv or pooling layer."""
     if isinstance(layer.padding, tuple):
         (top, bottom), (left, right) = layer.padding
@@ -112,9 +112,8 @@ def to_onnx(
             inputs = [x, g.const(f"{hint}_kernel", ws[0].transpose(3, 2, 0, 1))]
             if layer.use_bias:
                 inputs.append(g.const(f"{hint}_bias", ws[1]))
-            x = g.op(
-                "Conv", inputs, hint, kernel_shape=[kh, kw], strides=[sh, sw], pads=pads_of(layer, shape, (kh, kw), (sh, sw))
-            )
+            pads = pads_of(layer, shape, (kh, kw), (sh, sw))
+            x = g.op("Conv", inputs, hint, kernel_shape=[kh, kw], strides=[sh, sw], pads=pads)
             x = _activation(g, x, layer.activation, spatial=True, hint=hint)
         elif isinstance(layer, MaxPooling2D | AveragePooling2D):
             (ph, pw), (sh, sw) = layer.pool_size, layer.strides

@@ -75,8 +75,9 @@ def _padding(value: Any) -> Padding:
         return value.lower()
     try:
         (top, bottom), (left, right) = value
-        pads = tuple(int(v) for v in (top, bottom, left, right))
-        if any(isinstance(v, bool) or v < 0 or v != p for v, p in zip((top, bottom, left, right), pads, strict=True)):
+        given = (top, bottom, left, right)
+        pads = tuple(int(v) for v in given)
+        if any(isinstance(v, bool) or v < 0 or v != p for v, p in zip(given, pads, strict=True)):
             raise ValueError
     except (TypeError, ValueError):
         raise ValueError(
