@@ -152,3 +152,146 @@ def test_bad_arguments_and_missing_onnx(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(builtins, "__import__", no_onnx)
     with pytest.raises(ImportError, match=r"scalegen\[onnx\]"):
         model.to_onnx()
+
+
+# ---- import: PyTorch's exports and our own, run on scalegen's kernels -----------------------
+torch = pytest.importorskip("torch")
+
+
+def torch_export(net: Any, shape: tuple[int, ...], *, fold: bool = True) -> bytes:
+    import io
+    import warnings
+
+    f = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        torch.onnx.export(
+            net.eval(),
+            torch.randn(1, *shape),
+            f,
+            dynamo=False,
+            input_names=["input"],
+            output_names=["output"],
+            dynamic_axes={"input": {0: "N"}},
+            opset_version=13,
+            do_constant_folding=fold,
+        )
+    return f.getvalue()
+
+
+def torch_models() -> list[tuple[str, Any, tuple[int, ...], bool]]:
+    nn = torch.nn
+    torch.manual_seed(0)
+    bn2d, bn1d = nn.BatchNorm2d(16), nn.BatchNorm1d(32)
+    with torch.no_grad():
+        for bn in (bn2d, bn1d):
+            bn.running_mean.normal_()
+            bn.running_var.uniform_(0.5, 2.0)
+            bn.weight.normal_()
+    return [
+        (
+            "seed-cnn",
+            nn.Sequential(
+                nn.Conv2d(1, 32, 3),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+                nn.Conv2d(32, 64, 3),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+                nn.Flatten(),
+                nn.Linear(1600, 128),
+                nn.ReLU(),
+                nn.Linear(128, 10),
+                nn.Softmax(dim=1),
+            ),
+            (1, 28, 28),
+            True,
+        ),
+        (
+            "paddings-batchnorm",  # BatchNorm kept as a node (no constant folding)
+            nn.Sequential(
+                nn.Conv2d(3, 8, 3, padding=1),
+                nn.Tanh(),
+                nn.MaxPool2d(3, stride=2, padding=1),
+                nn.Conv2d(8, 16, (3, 2), stride=2, padding=(1, 0)),
+                bn2d,
+                nn.Sigmoid(),
+                nn.AvgPool2d(2, padding=1, count_include_pad=False),
+                nn.Flatten(),
+                nn.Dropout(0.3),
+                nn.Linear(16 * 2 * 2, 32),
+                bn1d,
+                nn.ReLU(),
+                nn.Linear(32, 5, bias=False),
+            ),
+            (3, 11, 9),
+            False,
+        ),
+        (
+            "mlp",
+            nn.Sequential(nn.Linear(12, 16), nn.Tanh(), nn.Linear(16, 4), nn.Softmax(dim=-1)),
+            (12,),
+            True,
+        ),
+        ("flatten-last", nn.Sequential(nn.Conv2d(2, 3, 2), nn.ReLU(), nn.Flatten()), (2, 5, 4), True),
+    ]
+
+
+@pytest.mark.parametrize("case", range(4), ids=[m[0] for m in torch_models()])
+def test_pytorch_exports_run_on_scalegen(case: int) -> None:
+    from scalegen.nn import load_onnx
+
+    _, net, shape, fold = torch_models()[case]
+    data = torch_export(net, shape, fold=fold)
+    x = np.random.default_rng(case).normal(0, 1, (6, *shape)).astype(np.float32)
+    expected = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    model = load_onnx(data)
+    np.testing.assert_allclose(model.predict(x), expected, rtol=0, atol=1e-5)
+    if not fold:
+        assert any(isinstance(layer, BatchNormalization) for layer in model.model.layers)
+
+
+def test_our_export_reads_back(tmp_path: Any) -> None:
+    from scalegen.nn import load_onnx
+
+    model = trained(
+        [
+            Conv2D(4, 3, strides=2, padding="same", activation="relu", input_shape=(9, 9, 2)),
+            MaxPooling2D(2, padding="same"),
+            BatchNormalization(),
+            Flatten(),
+            Dense(6, activation="tanh"),
+            Dense(3, activation="softmax"),
+        ],
+        3,
+    )
+    path = tmp_path / "m.onnx"
+    model.to_onnx(path)
+    back = load_onnx(path)
+    x = np.random.default_rng(0).normal(0, 1, (5, 9, 9, 2)).astype(np.float32)
+    np.testing.assert_allclose(back.predict(x.transpose(0, 3, 1, 2)), model.predict(x), rtol=0, atol=1e-5)
+
+
+def test_unsupported_graphs_are_named() -> None:
+    from scalegen.nn import load_onnx
+
+    nn = torch.nn
+    cases = [
+        (nn.Sequential(nn.Conv2d(2, 4, 3), nn.LeakyReLU()), (2, 6, 6), "unsupported ONNX op LeakyRelu"),
+        (nn.Sequential(nn.Conv2d(4, 4, 3, groups=2)), (4, 6, 6), "attribute group=2"),
+        (nn.Sequential(nn.Conv2d(2, 2, 3, dilation=2)), (2, 9, 9), "attribute dilations"),
+        (nn.Sequential(nn.AvgPool2d(2, padding=1)), (2, 6, 6), "count_include_pad"),
+        (nn.Sequential(nn.MaxPool2d(2, ceil_mode=True)), (2, 5, 5), "ceil_mode"),
+    ]
+    for net, shape, message in cases:
+        with pytest.raises(ValueError, match=message):
+            load_onnx(torch_export(net, shape))
+    with pytest.raises(ValueError, match="not a readable ONNX model"):
+        import tempfile
+
+        with tempfile.NamedTemporaryFile(suffix=".onnx") as f:
+            f.write(b"not a protobuf at all \x00\xff")
+            f.flush()
+            load_onnx(f.name)
+    with pytest.raises(FileNotFoundError):
+        load_onnx("/nonexistent/model.onnx")

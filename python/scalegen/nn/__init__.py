@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from . import callbacks, layers, optimizers
 from ._model import Sequential, set_random_seed
+from ._onnx_import import OnnxModel, load_onnx
 from ._saving import CorruptModelError, load_model
 
 __all__ = [
     "CorruptModelError",
+    "OnnxModel",
     "Sequential",
     "callbacks",
     "layers",
     "load_model",
+    "load_onnx",
     "optimizers",
     "set_random_seed",
 ]
