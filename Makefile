@@ -24,6 +24,9 @@ demo: install-demo
 ## make test: C++ tests under AddressSanitizer + UBSan, lint, then pytest
 test: install-test cpp-test lint pytest
 
+# pytest runs the C++ example built by cpp-test
+pytest: cpp-test
+
 cpp-test: install-test
 	$(VENV)/bin/cmake -S . -B $(SANITIZE_BUILD) -G Ninja -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV)/bin/ninja) \
 	  -DSCALEGEN_BUILD_PYTHON=OFF -DSCALEGEN_BUILD_TESTS=ON -DSCALEGEN_SANITIZE=ON \
@@ -37,7 +40,7 @@ lint: install-test
 	$(PY) tools/gen_stubs.py --check
 
 pytest: install-test
-	$(PY) -m pytest -q
+	SCALEGEN_NN_PREDICT=$(SANITIZE_BUILD)/nn_predict $(PY) -m pytest -q
 
 ## make bench: scalegen against its peers, tables on screen and JSON in bench/results
 bench: $(PY)

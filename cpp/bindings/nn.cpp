@@ -132,6 +132,12 @@ void bind_nn(py::module_& m) {
                                return out;
                              },
                              "(layer, name, shape, offset, trainable) of every weight tensor.")
+      .def(
+          "save", [](const Network& n, const std::string& path) { save_network(n, path); }, py::arg("path"),
+          "Writes the native model file that scalegen::nn::load_network reads.")
+      .def_static(
+          "load", [](const std::string& path) { return load_network(path); }, py::arg("path"),
+          "Reads a native model file.")
       .def("get_params", [](const Network& n) { return to_numpy(n.params(), {py::ssize_t(n.params().size())}); })
       .def("set_params", [](Network& n, const CArray<float>& p) { copy_into(n.params(), p, "the parameter vector"); })
       .def("get_state", [](const Network& n) { return to_numpy(n.state(), {py::ssize_t(n.state().size())}); })

@@ -232,6 +232,11 @@ class Network:
     """
     A sequential float32 network on channels-last tensors.
     """
+    @staticmethod
+    def load(path: str) -> Network:
+        """
+        Reads a native model file.
+        """
     def __init__(self, layers: collections.abc.Sequence[LayerConfig], input_shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]) -> None:
         ...
     def evaluate(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, values: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, loss: typing.SupportsInt | typing.SupportsIndex, batch_size: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple:
@@ -252,6 +257,10 @@ class Network:
         """
     def predict(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], batch_size: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float32]:
         ...
+    def save(self, path: str) -> None:
+        """
+        Writes the native model file that scalegen::nn::load_network reads.
+        """
     def set_optimizer_state(self, arg0: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], arg1: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], arg2: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
     def set_params(self, arg0: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> None:

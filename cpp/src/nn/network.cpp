@@ -106,7 +106,8 @@ BatchStats batch_losses(const float* y, const float* logits, const Targets& t, s
 
 }  // namespace
 
-Network::Network(const std::vector<LayerConfig>& configs, Shape input_shape) : input_shape_(input_shape) {
+Network::Network(const std::vector<LayerConfig>& configs, Shape input_shape)
+    : input_shape_(input_shape), configs_(configs) {
   if (input_shape.h <= 0 || input_shape.w <= 0 || input_shape.c <= 0)
     throw std::invalid_argument("the input shape must have positive sizes");
   if (configs.empty()) throw std::invalid_argument("the network has no layers");

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import re
 import threading
 import time
@@ -586,6 +587,12 @@ class Sequential:
         from ._onnx import to_onnx
 
         return to_onnx(self, path, opset=opset, input_layout=input_layout)
+
+    def save_native(self, filepath: Any) -> None:
+        """Write the network for C++ programs: ``scalegen::nn::load_network(path)`` reads it
+        (see cpp/examples/nn_predict.cpp); inputs there are channels-last float32 rows."""
+        self._require_built()
+        self._net.save(os.fspath(filepath))
 
     def save_weights(self, filepath: Any) -> None:
         """Write the weights alone, as named arrays in an ``.npz`` file."""

@@ -97,6 +97,8 @@ class Network {
   Network(const Network&) = delete;
   Network& operator=(const Network&) = delete;
 
+  /// The layers' hyper-parameters as given.
+  const std::vector<LayerConfig>& configs() const { return configs_; }
   /// The input shape and each layer's output shape.
   Shape input_shape() const { return input_shape_; }
   const std::vector<Shape>& output_shapes() const { return shapes_; }
@@ -144,6 +146,7 @@ class Network {
   void check_targets(const Targets& y, std::int64_t n, Loss loss) const;
 
   Shape input_shape_;
+  std::vector<LayerConfig> configs_;
   std::vector<Shape> shapes_;
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<ParamSlot> slots_;
@@ -154,6 +157,14 @@ class Network {
   std::vector<float> grad_a_, grad_b_, input_;
   std::vector<bool> relu_absorbed_;  // layer i's relu derivative is applied by layer i + 1
 };
+
+/// Writes the network (layers, input shape, parameters, moving statistics) to a binary
+/// file that load_network reads: little-endian, "SGNN" + format version, no Python needed.
+void save_network(const Network& net, const std::string& path);
+
+/// Reads a network written by save_network (or by scalegen.nn's Sequential.save_native);
+/// throws std::invalid_argument for a missing, truncated or inconsistent file.
+std::unique_ptr<Network> load_network(const std::string& path);
 
 /// Activation name as Keras spells it ("relu", ...); throws for an unknown name.
 Activation parse_activation(const std::string& name);

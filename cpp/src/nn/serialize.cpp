@@ -1,0 +1,116 @@
+// The native model file: what a C++ program needs to run a network trained in Python.
+//   "SGNN" uint32 version | int32 rank, h, w, c | int32 layer count
+//   per layer: int32 kind, filters, units, kernel_h, kernel_w, stride_h, stride_w,
+//              same_padding, pad_top, pad_bottom, pad_left, pad_right, use_bias,
+//              activation, center, scale | float32 rate, momentum, epsilon
+//   int64 parameter count, float32 parameters | int64 state count, float32 state
+// All little-endian (the byte order of every machine scalegen builds for).
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+
+#include "scalegen/nn/network.hpp"
+
+namespace scalegen::nn {
+namespace {
+
+constexpr char kMagic[4] = {'S', 'G', 'N', 'N'};
+constexpr std::uint32_t kVersion = 1;
+
+template <class T>
+void put(std::ofstream& out, T value) {
+  out.write(reinterpret_cast<const char*>(&value), sizeof(T));
+}
+
+class Reader {
+ public:
+  explicit Reader(const std::string& path) : in_(path, std::ios::binary), path_(path) {
+    if (!in_) throw std::invalid_argument("cannot open the model file '" + path + "'");
+  }
+  template <class T>
+  T get() {
+    T value;
+    bytes(&value, sizeof(T));
+    return value;
+  }
+  void bytes(void* dst, std::size_t n) {
+    in_.read(static_cast<char*>(dst), std::streamsize(n));
+    if (std::size_t(in_.gcount()) != n) throw std::invalid_argument("the model file '" + path_ + "' is truncated");
+  }
+  bool at_end() { return in_.peek() == std::ifstream::traits_type::eof(); }
+  std::invalid_argument error(const std::string& what) const {
+    return std::invalid_argument("the model file '" + path_ + "' " + what);
+  }
+
+ private:
+  std::ifstream in_;
+  std::string path_;
+};
+
+}  // namespace
+
+void save_network(const Network& net, const std::string& path) {
+  std::ofstream out(path, std::ios::binary);
+  if (!out) throw std::invalid_argument("cannot write the model file '" + path + "'");
+  out.write(kMagic, 4);
+  put(out, kVersion);
+  const Shape s = net.input_shape();
+  for (int v : {s.rank, s.h, s.w, s.c}) put<std::int32_t>(out, v);
+  put<std::int32_t>(out, std::int32_t(net.configs().size()));
+  for (const LayerConfig& c : net.configs()) {
+    for (int v : {int(c.kind), c.filters, c.units, c.kernel_h, c.kernel_w, c.stride_h, c.stride_w, int(c.same_padding),
+                  c.pad_top, c.pad_bottom, c.pad_left, c.pad_right, int(c.use_bias), int(c.activation), int(c.center),
+                  int(c.scale)})
+      put<std::int32_t>(out, v);
+    for (float v : {c.rate, c.momentum, c.epsilon}) put<float>(out, v);
+  }
+  for (const std::vector<float>* v : {&net.params(), &net.state()}) {
+    put<std::int64_t>(out, std::int64_t(v->size()));
+    out.write(reinterpret_cast<const char*>(v->data()), std::streamsize(v->size() * sizeof(float)));
+  }
+  if (!out) throw std::runtime_error("writing the model file '" + path + "' failed");
+}
+
+std::unique_ptr<Network> load_network(const std::string& path) {
+  Reader in(path);
+  char magic[4];
+  in.bytes(magic, 4);
+  if (std::memcmp(magic, kMagic, 4) != 0) throw in.error("is not a scalegen network (no SGNN header)");
+  const auto version = in.get<std::uint32_t>();
+  if (version != kVersion) throw in.error("has format version " + std::to_string(version) + ", expected 1");
+  Shape shape;
+  shape.rank = in.get<std::int32_t>();
+  shape.h = in.get<std::int32_t>();
+  shape.w = in.get<std::int32_t>();
+  shape.c = in.get<std::int32_t>();
+  if (shape.rank != 1 && shape.rank != 3) throw in.error("has an input of rank " + std::to_string(shape.rank));
+  const auto n_layers = in.get<std::int32_t>();
+  if (n_layers <= 0 || n_layers > 100000) throw in.error("has " + std::to_string(n_layers) + " layers");
+  std::vector<LayerConfig> configs(static_cast<std::size_t>(n_layers));
+  for (LayerConfig& c : configs) {
+    std::int32_t v[16];
+    for (auto& x : v) x = in.get<std::int32_t>();
+    if (v[0] < 0 || v[0] > int(LayerKind::activation) || v[13] < 0 || v[13] > int(Activation::softmax))
+      throw in.error("names an unknown layer kind or activation");
+    c.kind = LayerKind(v[0]);
+    c.filters = v[1], c.units = v[2], c.kernel_h = v[3], c.kernel_w = v[4], c.stride_h = v[5], c.stride_w = v[6];
+    c.same_padding = v[7] != 0;
+    c.pad_top = v[8], c.pad_bottom = v[9], c.pad_left = v[10], c.pad_right = v[11];
+    c.use_bias = v[12] != 0;
+    c.activation = Activation(v[13]);
+    c.center = v[14] != 0, c.scale = v[15] != 0;
+    c.rate = in.get<float>(), c.momentum = in.get<float>(), c.epsilon = in.get<float>();
+  }
+  auto net = std::make_unique<Network>(configs, shape);  // validates every layer's shapes
+  for (std::vector<float>* v : {&net->params(), &net->state()}) {
+    const auto n = in.get<std::int64_t>();
+    if (n != std::int64_t(v->size()))
+      throw in.error("holds " + std::to_string(n) + " values where the layers need " + std::to_string(v->size()));
+    in.bytes(v->data(), v->size() * sizeof(float));
+  }
+  if (!in.at_end()) throw in.error("has bytes after its last section");
+  return net;
+}
+
+}  // namespace scalegen::nn
