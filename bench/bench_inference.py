@@ -1,158 +1,114 @@
-"""Exact inference: scalegen's VariableElimination against pgmpy's and pyAgrum's LazyPropagation.
+"""Inference of the seed's CNN: scalegen, onnxruntime and PyTorch with the same weights.
 
-For each network from pgmpy's bundled BIF files, the same random queries (1-2 query
-variables, 2-4 evidence variables observed at their values in a sampled row, so the
-evidence is possible) go to:
-  - scalegen: VariableElimination(model).query(variables, evidence) (MinFill order);
-  - pgmpy: VariableElimination(model).query(...) with its default 'greedy' contraction;
-  - pyAgrum: per query a new LazyPropagation, setEvidence, the query variables declared as
-    the target (addTarget, or addJointTarget for two), makeInference, posterior or
-    jointPosterior. Declaring targets lets pyAgrum prune to them; without it, it propagates
-    to every node and is several times slower.
-The pyAgrum network is built from scalegen's tables rather than with loadBN: loadBN reads
-the probabilities in single precision (tables off by up to 3e-8) and rejects some state
-names (child's 'Asy/Patch'). The inference objects of scalegen and pgmpy are built once per
-network (not timed). Times are totals over all queries, medians of --repeat runs for
-scalegen and pyAgrum (one run for pgmpy, which is slow); ratios are peer time / scalegen
-time; max diff is the largest absolute difference of a posterior probability from
-scalegen's.
+The seed's CNN (28x28x1 -> Conv32 3x3 relu -> MaxPool 2 -> Conv64 3x3 relu -> MaxPool 2 ->
+Flatten -> Dense128 relu -> Dense10 softmax) with one set of weights, run by
+  - scalegen: ``model.predict(x, batch_size=len(x))`` (channels-last input);
+  - onnxruntime: the model's ``to_onnx()`` export, CPU provider, intra_op_num_threads=2,
+    inter_op 1, NCHW input;
+  - PyTorch: the same network in eval mode under ``torch.inference_mode()``, 2 threads.
+Batch-1 latency: median and 99th percentile of --calls single-image calls (after a
+warm-up); batch-256 throughput: images/s, the median of --repeat calls. The three are
+interleaved call by call so a busy machine slows them alike. Outputs are compared too.
 
-    python bench/bench_inference.py [--queries 100] [--json out.json]
+    python bench/bench_inference.py [--calls 2000] [--repeat 20] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
-import warnings
+import json
+import statistics
+import time
 from typing import Any
 
 import numpy as np
 
-from _common import pgmpy_examples, timed, versions_line, write_json
+import scalegen
+from bench_nn import seed_cnn, synthetic_mnist, torch_twin
 
-NETWORKS = ["alarm", "hepar2", "win95pts", "hailfinder"]
+
+def runners(threads: int) -> tuple[dict[str, Any], Any]:
+    import onnxruntime as ort
+    import torch
+
+    torch.set_num_threads(threads)
+    model = seed_cnn(0, threads)
+    x, y = synthetic_mnist(2048, seed=1)
+    model.fit(x, y, epochs=1, verbose=0)  # trained weights, not the initial ones
+    net = torch_twin(model).eval()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(
+        model.to_onnx().SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+
+    def ours(batch: np.ndarray) -> np.ndarray:
+        return model.predict(batch, batch_size=len(batch))
+
+    def onnxruntime(batch: np.ndarray) -> np.ndarray:
+        return session.run(None, {"input": batch.transpose(0, 3, 1, 2)})[0]
+
+    def pytorch(batch: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return torch.softmax(net(torch.from_numpy(batch.transpose(0, 3, 1, 2))), dim=1).numpy()
+
+    return {"scalegen": ours, "onnxruntime": onnxruntime, "pytorch": pytorch}, x
 
 
-def make_queries(model, n: int, seed: int) -> list[tuple[list[str], dict[str, str]]]:  # type: ignore[no-untyped-def]
-    rng = np.random.default_rng(seed)
-    rows = model.sample(n, random_state=seed)
-    out = []
-    for k in range(n):
-        nq, ne = int(rng.integers(1, 3)), int(rng.integers(2, 5))
-        picked = [model.nodes[i] for i in rng.choice(len(model.nodes), nq + ne, replace=False)]
-        out.append((picked[:nq], {v: str(rows[v].iloc[k]) for v in picked[nq:]}))
+def timings(run: dict[str, Any], batches: list[np.ndarray]) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {name: [] for name in run}
+    for batch in batches:
+        for name, fn in run.items():
+            t0 = time.perf_counter()
+            fn(batch)
+            out[name].append(time.perf_counter() - t0)
     return out
-
-
-def pyagrum_bn(model):  # type: ignore[no-untyped-def]
-    """The network as a pyagrum.BayesNet with exactly scalegen's tables."""
-    import pyagrum as gum
-
-    bn = gum.BayesNet(str(model.name))
-    for v in model.nodes:
-        bn.add(gum.LabelizedVariable(v, v, [str(s) for s in model.states[v]]))
-    for v in model.nodes:
-        for p in model.cpd(v).parents:
-            bn.addArc(p, v)
-    for v in model.nodes:
-        cpd, cpt = model.cpd(v), bn.cpt(v)
-        axes = [v, *cpd.parents]
-        # pyAgrum's arrays put the last of cpt.names first (its first variable varies fastest)
-        values = np.transpose(cpd.values, [axes.index(u) for u in reversed(cpt.names)])
-        cpt.fillWith(values.ravel().tolist())
-        assert np.array_equal(cpt.toarray(), values)
-    return bn
-
-
-def pyagrum_queries(bn, queries) -> list[Any]:  # type: ignore[no-untyped-def]
-    import pyagrum as gum
-
-    out = []
-    for variables, evidence in queries:
-        ie = gum.LazyPropagation(bn)
-        ie.setEvidence(evidence)
-        if len(variables) == 1:
-            ie.addTarget(variables[0])
-            ie.makeInference()
-            out.append(ie.posterior(variables[0]))
-        else:
-            ie.addJointTarget(set(variables))
-            ie.makeInference()
-            out.append(ie.jointPosterior(set(variables)))
-    return out
-
-
-def pyagrum_values(tensor, variables: list[str]) -> np.ndarray:  # type: ignore[no-untyped-def]
-    axes = list(reversed(tensor.names))
-    return np.transpose(tensor.toarray(), [axes.index(v) for v in variables])
-
-
-def pgmpy_values(factor, variables: list[str]) -> np.ndarray:  # type: ignore[no-untyped-def]
-    return np.transpose(factor.values, [factor.variables.index(v) for v in variables])
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--networks", default=",".join(NETWORKS))
-    parser.add_argument("--queries", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--repeat", type=int, default=5, help="scalegen and pyAgrum timings (median)")
-    parser.add_argument("--json", help="write the results to this file")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", default=None)
     args = parser.parse_args()
+    import onnxruntime as ort
+    import torch
 
-    from pgmpy.inference import VariableElimination as PgmpyVE
-    from pgmpy.utils import get_example_model
-
-    import scalegen
-    from scalegen.bayesnet import read_bif
-    from scalegen.bayesnet._inference import VariableElimination
-
-    warnings.simplefilter("ignore")
-    examples = pgmpy_examples()
     cfg = scalegen._info.config()
-    print(versions_line(cfg))
     print(
-        f"{'network':>10} {'vars':>4} {'queries':>7} | {'scalegen s':>10} {'pgmpy s':>8} {'x':>5}"
-        f" {'pyAgrum s':>9} {'x':>5} | {'diff pgmpy':>10} {'diff pyAgrum':>12}"
+        f"scalegen {scalegen.__version__} ({cfg['isa_level']}) vs onnxruntime {ort.__version__} "
+        f"and PyTorch {torch.__version__}, {args.threads} threads each"
     )
+    run, x = runners(args.threads)
+    images = np.ascontiguousarray(x[:256])
+    outputs = {name: fn(images) for name, fn in run.items()}
+    diffs = {name: float(np.abs(out - outputs["scalegen"]).max()) for name, out in outputs.items()}
+    for fn in run.values():  # warm-up
+        for i in range(50):
+            fn(x[i : i + 1])
+    single = timings(run, [x[i % len(x) : i % len(x) + 1] for i in range(args.calls)])
+    bulk = timings(run, [images] * args.repeat)
     rows = []
-    for name in args.networks.split(","):
-        model = read_bif(examples / f"{name}.bif.gz")
-        queries = make_queries(model, args.queries, args.seed)
-        ve = VariableElimination(model)
-        sg, mine = timed(lambda ve=ve, queries=queries: [ve.query(q, e) for q, e in queries], args.repeat)
-        pve = PgmpyVE(get_example_model(name))
-        pg, ref = timed(
-            lambda pve=pve, queries=queries: [
-                pve.query(q, evidence=e, joint=True, show_progress=False) for q, e in queries
-            ],
-            1,
-        )
-        bn = pyagrum_bn(model)
-        ag, posteriors = timed(lambda bn=bn, queries=queries: pyagrum_queries(bn, queries), args.repeat)
-        diff_pg = diff_ag = 0.0
-        for (q, _), m, r, p in zip(queries, mine, ref, posteriors, strict=True):
-            diff_pg = max(diff_pg, float(np.max(np.abs(m.values - pgmpy_values(r, q)))))
-            diff_ag = max(diff_ag, float(np.max(np.abs(m.values - pyagrum_values(p, q)))))
+    print(f"{'':12} {'batch 1 median us':>18} {'p99 us':>8} {'batch 256 images/s':>19} {'max diff':>9}")
+    for name in run:
+        lat = sorted(single[name])
         row = {
-            "network": name,
-            "variables": len(model.nodes),
-            "queries": len(queries),
-            "scalegen_s": sg,
-            "pgmpy_s": pg,
-            "pyagrum_s": ag,
-            "vs_pgmpy": pg / sg,
-            "vs_pyagrum": ag / sg,
-            "max_diff_pgmpy": diff_pg,
-            "max_diff_pyagrum": diff_ag,
+            "name": name,
+            "batch1_median_us": 1e6 * statistics.median(lat),
+            "batch1_p99_us": 1e6 * lat[int(0.99 * (len(lat) - 1))],
+            "batch256_images_per_s": 256 / statistics.median(bulk[name]),
+            "max_abs_diff_vs_scalegen": diffs[name],
         }
         rows.append(row)
         print(
-            f"{name:>10} {len(model.nodes):>4} {len(queries):>7} | {sg:>10.4f} {pg:>8.3f} {pg / sg:>5.0f}"
-            f" {ag:>9.4f} {ag / sg:>5.2f} | {diff_pg:>10.1e} {diff_ag:>12.1e}",
-            flush=True,
+            f"{name:12} {row['batch1_median_us']:>18.1f} {row['batch1_p99_us']:>8.1f} "
+            f"{row['batch256_images_per_s']:>19.0f} {row['max_abs_diff_vs_scalegen']:>9.1e}"
         )
-    write_json(args.json, cfg, rows)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"config": cfg, "args": vars(args), "rows": rows}, f, indent=2)
 
 
 if __name__ == "__main__":

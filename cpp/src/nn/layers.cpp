@@ -224,6 +224,8 @@ void reduce_partials(const float* partials, std::int64_t parts, std::int64_t str
   });
 }
 
+class Pool2D;
+
 // ---------------------------------------------------------------------------- conv2d
 class Conv2D final : public Layer {
  public:
@@ -254,6 +256,7 @@ class Conv2D final : public Layer {
   void infer(const float* x, float* y, std::int64_t n, const Context& ctx) const override {
     run_forward(x, y, n, ctx, nullptr);
   }
+  bool infer_fused(const Layer& next, const float* x, float* y, std::int64_t n, const Context& ctx) const override;
   void train_forward(const float* x, float* y, std::int64_t n, const Context& ctx) override {
     if (act_ == Activation::softmax) logits_.resize(std::size_t(n * out_.size()));
     run_forward(x, y, n, ctx, act_ == Activation::softmax ? logits_.data() : nullptr);
@@ -296,21 +299,24 @@ class Conv2D final : public Layer {
   bool small_reduction() const { return K_ < 16; }
   std::int64_t n_blocks(std::int64_t n) const { return (n + samples_per_block_ - 1) / samples_per_block_; }
 
-  void run_forward(const float* x, float* y, std::int64_t n, const Context& ctx, float* logits) const {
+  // With `pool`, each block's output goes to a scratch buffer and is pooled into y at once,
+  // while it is still in cache (inference only).
+  void run_forward(const float* x, float* y, std::int64_t n, const Context& ctx, float* logits,
+                   const Pool2D* pool = nullptr) const;
+  void forward_block(const float* x, std::int64_t s0, std::int64_t s1, float* out, float* logits,
+                     const Context& ctx) const {
     const float* w = ctx.params + param_offset;
     const float* b = bias_ ? w + K_ * F_ : nullptr;
-    for_tasks(ctx.n_threads, n_blocks(n), [&](std::int64_t blk) {
-      const std::int64_t s0 = blk * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
+    {
       const std::int64_t rows = (s1 - s0) * pixels_;
       float* cols = scratch(std::size_t(rows * K_), 0);
       im2col(x + s0 * in_.size(), s1 - s0, cols);
-      float* out = y + s0 * out_.size();
       if (small_reduction())
         with_small_k(K_, [&](auto k) { small_k_forward<decltype(k)::value>(cols, rows, w, F_, out); });
       else
         mat(out, rows, F_, F_).noalias() = cmat(cols, rows, K_, K_) * cmat(w, K_, F_, F_);
-      bias_activate(out, rows, F_, b, act_, logits ? logits + s0 * out_.size() : nullptr);
-    });
+      bias_activate(out, rows, F_, b, act_, logits);
+    }
   }
 
   // Output columns [lo, hi) whose window lies inside the input horizontally.
@@ -501,17 +507,24 @@ class Pool2D final : public Layer {
   }
 
   void run(const float* x, float* y, std::int64_t n, const Context& ctx, std::int32_t* argmax) const {
-    const int C = in_.c;
     for_tasks(ctx.n_threads, n, [&](std::int64_t s) {
-      const float* img = x + s * in_.size();
+      pool_sample(x + s * in_.size(), y + s * out_.size(), argmax ? argmax + s * out_.size() : nullptr);
+    });
+  }
+
+ public:
+  /// Pools one sample (argmax: where each maximum came from, or null).
+  void pool_sample(const float* img, float* y, std::int32_t* argmax) const {
+    const int C = in_.c;
+    {
       for (int oh = 0; oh < out_.h; ++oh)
         for (int ow = 0; ow < out_.w; ++ow) {
           const Window win = window(oh, ow);
           const std::int64_t o = (std::int64_t(oh) * out_.w + ow) * C;
-          float* dst = y + s * out_.size() + o;
+          float* dst = y + o;
           if (max_) {
             // the first maximum wins (strictly greater replaces), as in TensorFlow and PyTorch
-            std::int32_t* arg = argmax ? argmax + s * out_.size() + o : nullptr;
+            std::int32_t* arg = argmax ? argmax + o : nullptr;
             const std::int32_t first = std::int32_t((std::int64_t(win.h0) * in_.w + win.w0) * C);
             copy_floats(img + first, C, dst);
             if (arg)
@@ -536,14 +549,38 @@ class Pool2D final : public Layer {
             for (int c = 0; c < C; ++c) dst[c] *= scale;
           }
         }
-    });
+    }
   }
+
+ private:
 
   bool max_;
   bool absorbs_relu_ = false;
   int ph_ = 2, pw_ = 2, sh_ = 2, sw_ = 2, pt_ = 0, pl_ = 0;
   std::vector<std::int32_t> argmax_;
 };
+
+void Conv2D::run_forward(const float* x, float* y, std::int64_t n, const Context& ctx, float* logits,
+                         const Pool2D* pool) const {
+  for_tasks(ctx.n_threads, n_blocks(n), [&](std::int64_t blk) {
+    const std::int64_t s0 = blk * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
+    if (pool == nullptr) {
+      forward_block(x, s0, s1, y + s0 * out_.size(), logits ? logits + s0 * out_.size() : nullptr, ctx);
+      return;
+    }
+    float* out = scratch(std::size_t((s1 - s0) * out_.size()), 2);
+    forward_block(x, s0, s1, out, nullptr, ctx);
+    for (std::int64_t s = s0; s < s1; ++s)
+      pool->pool_sample(out + (s - s0) * out_.size(), y + s * pool->out().size(), nullptr);
+  });
+}
+
+bool Conv2D::infer_fused(const Layer& next, const float* x, float* y, std::int64_t n, const Context& ctx) const {
+  const auto* pool = dynamic_cast<const Pool2D*>(&next);
+  if (pool == nullptr) return false;
+  run_forward(x, y, n, ctx, nullptr, pool);
+  return true;
+}
 
 // ---------------------------------------------------------------------------- dense
 // Acts on the last axis: rows = samples x height x width.

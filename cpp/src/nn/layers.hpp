@@ -52,6 +52,12 @@ class Layer {
 
   /// Inference: reentrant, touches no member.
   virtual void infer(const float* x, float* y, std::int64_t n, const Context& ctx) const = 0;
+  /// Inference of this layer and `next` in one pass, y being next's output; false when
+  /// the pair has no fused kernel (a convolution followed by a pooling has one).
+  virtual bool infer_fused(const Layer& next, const float* x, float* y, std::int64_t n, const Context& ctx) const {
+    (void)next, (void)x, (void)y, (void)n, (void)ctx;
+    return false;
+  }
   /// Training forward pass: may keep what backward needs.
   virtual void train_forward(const float* x, float* y, std::int64_t n, const Context& ctx) {
     infer(x, y, n, ctx);

@@ -147,7 +147,13 @@ void Network::predict(const float* x, std::int64_t n, float* out, std::int64_t b
   std::int64_t widest = input_shape_.size();
   for (const auto& s : shapes_) widest = std::max(widest, s.size());
   const std::int64_t rows = std::min(n, batch_size);
-  std::vector<float> a(static_cast<std::size_t>(rows * widest)), b(static_cast<std::size_t>(rows * widest));
+  // activations ping-pong between two buffers of the calling thread, kept between calls:
+  // fresh ones would cost page faults on every call (concurrent callers each have theirs)
+  thread_local std::vector<float> a, b;
+  if (a.size() < std::size_t(rows * widest)) {
+    a.resize(std::size_t(rows * widest));
+    b.resize(std::size_t(rows * widest));
+  }
   Context ctx{n_threads, params_.data(), nullptr, const_cast<float*>(state_.data()), 0};
   const std::int64_t in_size = input_shape_.size(), out_size = output_shape().size();
   for (std::int64_t r0 = 0; r0 < n; r0 += batch_size) {
@@ -155,9 +161,14 @@ void Network::predict(const float* x, std::int64_t n, float* out, std::int64_t b
     const float* cur = x + r0 * in_size;
     float* bufs[2] = {a.data(), b.data()};
     int next = 0;
-    for (const auto& layer : layers_) {
-      if (layer->passthrough(false)) continue;
-      layer->infer(cur, bufs[next], m, ctx);
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      const Layer& layer = *layers_[i];
+      if (layer.passthrough(false)) continue;
+      const bool fused = i + 1 < layers_.size() && layer.infer_fused(*layers_[i + 1], cur, bufs[next], m, ctx);
+      if (fused)
+        ++i;
+      else
+        layer.infer(cur, bufs[next], m, ctx);
       cur = bufs[next];
       next ^= 1;
     }
