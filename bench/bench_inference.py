@@ -7,8 +7,10 @@ Flatten -> Dense128 relu -> Dense10 softmax) with one set of weights, run by
     inter_op 1, NCHW input;
   - PyTorch: the same network in eval mode under ``torch.inference_mode()``, 2 threads.
 Batch-1 latency: median and 99th percentile of --calls single-image calls (after a
-warm-up); batch-256 throughput: images/s, the median of --repeat calls. The three are
-interleaved call by call so a busy machine slows them alike. Outputs are compared too.
+warm-up); batch-256 throughput: images/s, the median of --repeat calls. The three take
+turns in 5 rounds (so a busy machine slows them alike), each turn starting with an untimed
+call (onnxruntime's and OpenMP's threads spin for a while after their work). Outputs are
+compared too.
 
     python bench/bench_inference.py [--calls 2000] [--repeat 20] [--json out.json]
 """
@@ -56,13 +58,18 @@ def runners(threads: int) -> tuple[dict[str, Any], Any]:
     return {"scalegen": ours, "onnxruntime": onnxruntime, "pytorch": pytorch}, x
 
 
-def timings(run: dict[str, Any], batches: list[np.ndarray]) -> dict[str, list[float]]:
+def timings(run: dict[str, Any], batches: list[np.ndarray], rounds: int = 5) -> dict[str, list[float]]:
+    """Per-call seconds. The runtimes take turns in rounds of consecutive calls: per-call
+    alternation would time each one while the previous one's threads still spin."""
     out: dict[str, list[float]] = {name: [] for name in run}
-    for batch in batches:
+    per_round = max(1, len(batches) // rounds)
+    for start in range(0, len(batches), per_round):
         for name, fn in run.items():
-            t0 = time.perf_counter()
-            fn(batch)
-            out[name].append(time.perf_counter() - t0)
+            fn(batches[start])  # one untimed call after the other runtimes' turn
+            for batch in batches[start : start + per_round]:
+                t0 = time.perf_counter()
+                fn(batch)
+                out[name].append(time.perf_counter() - t0)
     return out
 
 
