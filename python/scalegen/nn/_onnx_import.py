@@ -271,8 +271,7 @@ class _Reader:
         """Rows indexed by ONNX's flat order, reordered to ours (then the order is consumed)."""
         if self.pending_order is None:
             return rows
-        out = np.empty_like(rows)
-        out[self.pending_order] = rows
+        out = self.reorder(rows, self.pending_order)
         self.pending_order = None
         return out
 
@@ -318,6 +317,7 @@ class _Reader:
 
     @staticmethod
     def reorder(values: np.ndarray, order: np.ndarray) -> np.ndarray:
+        """values indexed by ONNX's flat order (first axis) put in ours."""
         out = np.empty_like(values)
         out[order] = values
         return out
