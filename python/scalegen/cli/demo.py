@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Hashable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -208,7 +209,38 @@ def demo_nn(out: Path, *, epochs: int = 15) -> dict:
         "held_out_accuracy": accuracy,
         "history": history.history,
         "picture": picture,
+        "onnx": _demo_onnx(out, model, x_test),
     }
+
+
+def _demo_onnx(out: Path, model: Any, x: np.ndarray) -> dict:
+    """Export the model, run it with onnxruntime, compare answers and timings."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        print("  ONNX: skipped (pip install 'scalegen[onnx]')")
+        return {"skipped": "onnx or onnxruntime is not installed"}
+    path = out / "digits_cnn.onnx"
+    model.to_onnx(path)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    nchw = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    theirs, ours = session.run(None, {"input": nchw})[0], model.predict(x, batch_size=len(x))
+    times = {}
+    for name, run in (
+        ("scalegen", lambda: model.predict(x, batch_size=len(x))),
+        ("onnxruntime", lambda: session.run(None, {"input": nchw})),
+    ):
+        run()
+        start = time.perf_counter()
+        for _ in range(20):
+            run()
+        times[name] = (time.perf_counter() - start) / 20
+    diff = float(np.abs(theirs - ours).max())
+    same = float((theirs.argmax(axis=1) == ours.argmax(axis=1)).mean())
+    print(f"  ONNX: {path}; onnxruntime agrees to {diff:.1e} (same class for {same:.0%} of {len(x)} images)")
+    ms = {name: f"{1e3 * t:.2f} ms" for name, t in times.items()}
+    print(f"  {len(x)} images at once: scalegen {ms['scalegen']}, onnxruntime {ms['onnxruntime']}")
+    return {"path": str(path), "max_abs_diff": diff, "same_class": same, "seconds": times}
 
 
 def _synthetic_digits(n: int) -> tuple[np.ndarray, np.ndarray]:
