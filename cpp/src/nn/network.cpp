@@ -147,12 +147,18 @@ void Network::predict(const float* x, std::int64_t n, float* out, std::int64_t b
   std::int64_t widest = input_shape_.size();
   for (const auto& s : shapes_) widest = std::max(widest, s.size());
   const std::int64_t rows = std::min(n, batch_size);
-  // activations ping-pong between two buffers of the calling thread, kept between calls:
-  // fresh ones would cost page faults on every call (concurrent callers each have theirs)
-  thread_local std::vector<float> a, b;
-  if (a.size() < std::size_t(rows * widest)) {
-    a.resize(std::size_t(rows * widest));
-    b.resize(std::size_t(rows * widest));
+  // activations ping-pong between two buffers of the calling thread, kept between calls
+  // up to 64 MB each: fresh ones would cost page faults on every call (concurrent callers
+  // each have theirs); larger batches get buffers of their own, freed after the call
+  constexpr std::size_t kKeptFloats = std::size_t(16) << 20;
+  const std::size_t need = std::size_t(rows * widest);
+  thread_local std::vector<float> kept_a, kept_b;
+  std::vector<float> own_a, own_b;
+  std::vector<float>& a = need <= kKeptFloats ? kept_a : own_a;
+  std::vector<float>& b = need <= kKeptFloats ? kept_b : own_b;
+  if (a.size() < need) {
+    a.resize(need);
+    b.resize(need);
   }
   Context ctx{n_threads, params_.data(), nullptr, const_cast<float*>(state_.data()), 0};
   const std::int64_t in_size = input_shape_.size(), out_size = output_shape().size();
