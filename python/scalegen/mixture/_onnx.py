@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..utils._onnx import check_opset, finish_model, import_onnx
+from ..utils._onnx import GraphBuilder, check_opset, finish_model, import_onnx
 from ..utils._validation import check_is_fitted
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ def gaussian_mixture_to_onnx(gmm: GaussianMixture, path: Any = None, opset: int 
     onnx = import_onnx()
     check_opset(opset)
     check_is_fitted(gmm, "means_")
-    helper, numpy_helper = onnx.helper, onnx.numpy_helper
+    helper = onnx.helper
     dtype = np.dtype(gmm.means_.dtype)
     elem = onnx.TensorProto.DOUBLE if dtype == np.float64 else onnx.TensorProto.FLOAT
     k, d = gmm.means_.shape
@@ -38,44 +38,38 @@ def gaussian_mixture_to_onnx(gmm: GaussianMixture, path: Any = None, opset: int 
     # log w_k + log det_k - d/2 log(2 pi): added to -1/2 * the squared Mahalanobis norms
     offset = np.log(np.asarray(gmm.weights_, dtype=np.float64)) + log_det - 0.5 * d * np.log(2 * np.pi)
 
-    inits, nodes = [], []
+    g = GraphBuilder(onnx)
 
-    def const(name: str, value: Any) -> str:
-        inits.append(numpy_helper.from_array(np.ascontiguousarray(np.asarray(value).astype(dtype)), name))
-        return name
+    def const(hint: str, value: Any) -> str:
+        return g.const(hint, np.asarray(value).astype(dtype))
 
-    def node(op: str, inputs: list[str], output: str, **attrs: Any) -> str:
-        nodes.append(helper.make_node(op, inputs, [output], name=output, **attrs))
-        return output
-
-    inits.append(numpy_helper.from_array(np.array([-1, 1, d], dtype=np.int64), "rows_shape"))
-    rows = node("Reshape", ["X", "rows_shape"], "rows")  # (n, 1, d)
-    centred = node("Sub", [rows, const("means", gmm.means_)], "centred")  # (n, k, d)
+    rows_shape = g.const("rows_shape", np.array([-1, 1, d], dtype=np.int64))
+    rows = g.op("Reshape", ["X", rows_shape], "rows")  # (n, 1, d)
+    centred = g.op("Sub", [rows, const("means", gmm.means_)], "centred")  # (n, k, d)
     if kind == "full":
-        by_component = node("Transpose", [centred], "by_component", perm=[1, 0, 2])  # (k, n, d)
-        scaled_k = node("MatMul", [by_component, const("prec_chol", chol)], "scaled_k")
-        scaled = node("Transpose", [scaled_k], "scaled", perm=[1, 0, 2])
+        by_component = g.op("Transpose", [centred], "by_component", perm=[1, 0, 2])  # (k, n, d)
+        scaled_k = g.op("MatMul", [by_component, const("prec_chol", chol)], "scaled_k")
+        scaled = g.op("Transpose", [scaled_k], "scaled", perm=[1, 0, 2])
     elif kind == "tied":
-        scaled = node("MatMul", [centred, const("prec_chol", chol)], "scaled")
+        scaled = g.op("MatMul", [centred, const("prec_chol", chol)], "scaled")
     else:
         factors = chol if kind == "diag" else chol[:, None]
-        scaled = node("Mul", [centred, const("prec_chol", factors)], "scaled")
-    squares = node("Mul", [scaled, scaled], "squares")
-    inits.append(numpy_helper.from_array(np.array([2], dtype=np.int64), "last_axis"))
-    maha = node("ReduceSum", [squares, "last_axis"], "mahalanobis", keepdims=0)  # (n, k)
-    half = node("Mul", [maha, const("minus_half", -0.5)], "minus_half_maha")
-    weighted = node("Add", [half, const("offset", offset)], "weighted_log_prob")
-    node("ReduceLogSumExp", [weighted], "log_likelihood_2d", axes=[1], keepdims=0)
-    nodes[-1].output[0] = "log_likelihood"
-    node("Softmax", [weighted], "probabilities", axis=1)
+        scaled = g.op("Mul", [centred, const("prec_chol", factors)], "scaled")
+    squares = g.op("Mul", [scaled, scaled], "squares")
+    last_axis = g.const("last_axis", np.array([2], dtype=np.int64))
+    maha = g.op("ReduceSum", [squares, last_axis], "mahalanobis", keepdims=0)  # (n, k)
+    half = g.op("Mul", [maha, const("minus_half", -0.5)], "minus_half_maha")
+    weighted = g.op("Add", [half, const("offset", offset)], "weighted_log_prob")
+    g.op("ReduceLogSumExp", [weighted], "", output="log_likelihood", axes=[1], keepdims=0)
+    g.op("Softmax", [weighted], "", output="probabilities", axis=1)
     graph = helper.make_graph(
-        nodes,
+        g.nodes,
         "gaussian_mixture",
         [helper.make_tensor_value_info("X", elem, ["N", d])],
         [
             helper.make_tensor_value_info("probabilities", elem, ["N", k]),
             helper.make_tensor_value_info("log_likelihood", elem, ["N"]),
         ],
-        initializer=inits,
+        initializer=g.initializers,
     )
     return finish_model(onnx, graph, opset, path)

@@ -183,7 +183,10 @@ class Sequential:
         if not self.layers:
             raise ValueError("the model has no layers")
         assert self._input_shape is not None
-        old = {id(layer): layer.get_weights() for layer in self.layers} if self.built else {}
+        old = {}
+        if self.built:
+            flat = self._net.get_params(), self._net.get_state()
+            old = {id(layer): self._layer_weights(layer._index, flat) for layer in self.layers}
         configs = [layer._core_config() for layer in self.layers]
         try:
             net = _core.Network(configs, list(self._input_shape))
@@ -213,8 +216,11 @@ class Sequential:
     def _layer_slots(self, index: int) -> list[tuple[str, tuple[int, ...], int, bool]]:
         return [(n, tuple(s), o, t) for i, n, s, o, t in self._net.slots if i == index]
 
-    def _layer_weights(self, index: int) -> list[np.ndarray]:
-        params, state = self._net.get_params(), self._net.get_state()
+    def _layer_weights(
+        self, index: int, flat: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> list[np.ndarray]:
+        """Copies of layer ``index``'s tensors, from ``flat`` = (params, state) when given."""
+        params, state = flat if flat is not None else (self._net.get_params(), self._net.get_state())
         out = []
         for _, shape, offset, trainable in self._layer_slots(index):
             source = params if trainable else state
@@ -258,7 +264,8 @@ class Sequential:
     def get_weights(self) -> list[np.ndarray]:
         """Copies of all weights, layer by layer in Keras' order."""
         self._require_built()
-        return [w for i in range(len(self.layers)) for w in self._layer_weights(i)]
+        flat = self._net.get_params(), self._net.get_state()
+        return [w for i in range(len(self.layers)) for w in self._layer_weights(i, flat)]
 
     def set_weights(self, weights: Sequence[Any]) -> None:
         """Replace all weights (Keras' order); nothing is written unless every array fits."""

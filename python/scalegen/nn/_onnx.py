@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..utils._onnx import check_opset, finish_model, import_onnx
+from ..utils._onnx import GraphBuilder, check_opset, finish_model, import_onnx
 from .layers import (
     Activation,
     AveragePooling2D,
@@ -52,31 +52,7 @@ def tf_pads(size: int, window: int, stride: int, same: bool) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-class _Graph:
-    """Nodes and initializers under construction, with fresh tensor names."""
-
-    def __init__(self, onnx: Any) -> None:
-        self.onnx = onnx
-        self.nodes: list[Any] = []
-        self.initializers: list[Any] = []
-        self._count = 0
-
-    def name(self, hint: str) -> str:
-        self._count += 1
-        return f"{hint}_{self._count}"
-
-    def const(self, hint: str, value: np.ndarray) -> str:
-        name = self.name(hint)
-        self.initializers.append(self.onnx.numpy_helper.from_array(np.ascontiguousarray(value), name))
-        return name
-
-    def op(self, op_type: str, inputs: list[str], hint: str, **attrs: Any) -> str:
-        out = self.name(hint)
-        self.nodes.append(self.onnx.helper.make_node(op_type, inputs, [out], name=out, **attrs))
-        return out
-
-
-def _activation(g: _Graph, x: str, name: str, *, spatial: bool, hint: str) -> str:
+def _activation(g: GraphBuilder, x: str, name: str, *, spatial: bool, hint: str) -> str:
     if name == "linear":
         return x
     if name == "softmax":
@@ -93,7 +69,7 @@ def to_onnx(
     if input_layout not in ("NCHW", "NHWC"):
         raise ValueError(f"input_layout must be 'NCHW' or 'NHWC', got {input_layout!r}")
     check_opset(opset)
-    g = _Graph(onnx)
+    g = GraphBuilder(onnx)
     shape = tuple(model._input_shape or ())
     spatial = len(shape) == 3  # the tensor in the graph is NCHW while spatial
     x = "input"
@@ -175,8 +151,7 @@ def to_onnx(
             out_dims = ["N", oc, oh, ow]
     else:
         out_dims = ["N", shape[-1]]
-    x = g.op("Identity", [x], "output_identity")
-    g.nodes[-1].output[0] = "output"
+    g.op("Identity", [x], "output", output="output")
     graph = onnx.helper.make_graph(
         g.nodes,
         model.name,

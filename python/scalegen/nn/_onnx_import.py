@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _core
 from ..utils._onnx import import_onnx
 from ._model import Sequential
 from .layers import (
@@ -167,10 +168,9 @@ class _Reader:
 
     def add(self, layer: Layer, weights: list[np.ndarray] | None = None) -> None:
         self.layers.append((layer, weights or []))
-        # shapes follow the layers: build a throwaway model up to here
-        copies = [type(lay).from_config(lay.get_config()) for lay, _ in self.layers]
-        probe = Sequential([Input(self.input_shape), *copies])
-        self.shape = tuple(probe.output_shape[1:])
+        # the shape after this layer, from the core (no weights are initialised)
+        configs = [lay._core_config() for lay, _ in self.layers]
+        self.shape = tuple(_core.Network(configs, list(self.input_shape)).output_shapes[-1])
 
     def last_linear(self) -> Layer | None:
         """The last layer if it has a fused activation still linear."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 IR_VERSION = 8  # onnxruntime 1.17 and later read it; opset 13 needs at least 7
 
 
@@ -14,6 +16,33 @@ def import_onnx() -> Any:
     except ImportError:
         raise ImportError("ONNX export needs the onnx package: pip install 'scalegen[onnx]'") from None
     return onnx
+
+
+class GraphBuilder:
+    """Nodes and initializers of a graph under construction, with fresh tensor names."""
+
+    def __init__(self, onnx: Any) -> None:
+        self.onnx = onnx
+        self.nodes: list[Any] = []
+        self.initializers: list[Any] = []
+        self._count = 0
+
+    def name(self, hint: str) -> str:
+        self._count += 1
+        return f"{hint}_{self._count}"
+
+    def const(self, hint: str, value: Any) -> str:
+        name = self.name(hint)
+        self.initializers.append(self.onnx.numpy_helper.from_array(np.ascontiguousarray(value), name))
+        return name
+
+    def op(
+        self, op_type: str, inputs: list[str], hint: str, *, output: str | None = None, **attrs: Any
+    ) -> str:
+        """A node; its output is named ``output`` (a graph output) or fresh from ``hint``."""
+        out = output or self.name(hint)
+        self.nodes.append(self.onnx.helper.make_node(op_type, inputs, [out], name=out, **attrs))
+        return out
 
 
 def check_opset(opset: Any) -> int:
