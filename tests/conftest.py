@@ -26,3 +26,18 @@ def load(name: str) -> np.ndarray:
         "digits": ds.load_digits,
     }[name]
     return np.asarray(loader().data, dtype=np.float64)
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A local Dask cluster of two single-threaded worker processes (spawned, not forked)."""
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, memory_limit="200MiB", dashboard_address=None
+    )
+    client = distributed.Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()

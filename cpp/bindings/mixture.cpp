@@ -46,55 +46,90 @@ const double* weights_ptr(const std::optional<CArray<double>>& w, std::int64_t n
   return w->data();
 }
 
+// The statistics a pass adds to: `into` when given (it must be around `shift`), else new zeros.
+SufficientStats* target(std::optional<SufficientStats*> into, std::optional<SufficientStats>& fresh,
+                        CovarianceType type, int k, int d, std::vector<double> shift) {
+  if (into && *into != nullptr) {
+    SufficientStats* s = *into;
+    if (s->type != type || s->n_components != k || s->n_features != d || s->shift != shift)
+      throw std::invalid_argument("`into` must be statistics of the same covariance type and sizes, around the same shift");
+    return s;
+  }
+  fresh.emplace(type, k, d, std::move(shift));
+  return &*fresh;
+}
+
+// Returns `into` itself when given, else the new statistics.
+py::object result(std::optional<SufficientStats>& fresh, const py::object& into) {
+  return fresh ? py::cast(std::move(*fresh)) : into;
+}
+
 template <class T>
 void bind_typed(py::module_& m) {
   m.def(
       "gmm_e_step",
       [](const CArray<T>& X, const std::optional<CArray<double>>& sw, const std::string& type,
          const CArray<double>& weights, const CArray<double>& means, const CArray<double>& prec_chol,
-         int n_threads) {
+         int n_threads, const py::object& into) {
         const MixtureParams p = make_params(type, weights, means, prec_chol);
         const auto [x, n] = rows(X, p.n_features);
         const double* w = weights_ptr(sw, n);
-        py::gil_scoped_release release;
-        return e_step_stats<T>(x, w, n, p, n_threads);
+        std::optional<SufficientStats> fresh;
+        SufficientStats* st = target(into.cast<std::optional<SufficientStats*>>(), fresh, p.type, p.n_components,
+                                     p.n_features, p.means);
+        {
+          py::gil_scoped_release release;
+          e_step_accumulate<T>(x, w, n, p, n_threads, *st);
+        }
+        return result(fresh, into);
       },
       py::arg("X"), py::arg("sample_weight"), py::arg("covariance_type"), py::arg("weights"),
-      py::arg("means"), py::arg("prec_chol"), py::arg("n_threads"),
-      "Fused E-step: log-likelihood and responsibility-weighted statistics around the means.");
+      py::arg("means"), py::arg("prec_chol"), py::arg("n_threads"), py::arg("into") = py::none(),
+      "Fused E-step: log-likelihood and responsibility-weighted statistics around the means, added to "
+      "`into` when given (and returned).");
   m.def(
       "gmm_resp_stats",
       [](const CArray<T>& X, const CArray<double>& resp, const std::optional<CArray<double>>& sw,
-         const std::string& type, const CArray<double>& shift, int n_threads) {
+         const std::string& type, const CArray<double>& shift, int n_threads, const py::object& into) {
         if (resp.ndim() != 2 || X.ndim() != 2 || resp.shape(0) != X.shape(0))
           throw std::invalid_argument("resp must be (n_samples, n_components)");
         const int k = int(resp.shape(1)), d = int(X.shape(1));
         if (shift.size() != py::ssize_t(k) * d) throw std::invalid_argument("shift must be (n_components, n_features)");
         const double* w = weights_ptr(sw, X.shape(0));
-        const CovarianceType t = parse_covariance_type(type);
-        std::vector<double> s = to_vector(shift);
-        py::gil_scoped_release release;
-        return resp_stats<T>(X.data(), resp.data(), nullptr, w, X.shape(0), d, k, t, s, n_threads);
+        std::optional<SufficientStats> fresh;
+        SufficientStats* st = target(into.cast<std::optional<SufficientStats*>>(), fresh, parse_covariance_type(type),
+                                     k, d, to_vector(shift));
+        {
+          py::gil_scoped_release release;
+          resp_accumulate<T>(X.data(), resp.data(), nullptr, w, X.shape(0), n_threads, *st);
+        }
+        return result(fresh, into);
       },
       py::arg("X"), py::arg("resp"), py::arg("sample_weight"), py::arg("covariance_type"), py::arg("shift"),
-      py::arg("n_threads"), "Statistics of rows with given responsibilities, around shift.");
+      py::arg("n_threads"), py::arg("into") = py::none(),
+      "Statistics of rows with given responsibilities, around shift (added to `into` when given).");
   m.def(
       "gmm_label_stats",
       [](const CArray<T>& X, const CArray<std::int32_t>& labels, const std::optional<CArray<double>>& sw,
-         const std::string& type, const CArray<double>& shift, int n_threads) {
+         const std::string& type, const CArray<double>& shift, int n_threads, const py::object& into) {
         if (labels.ndim() != 1 || X.ndim() != 2 || labels.shape(0) != X.shape(0))
           throw std::invalid_argument("labels must have one value per row of X");
         if (shift.ndim() != 2 || shift.shape(1) != X.shape(1))
           throw std::invalid_argument("shift must be (n_components, n_features)");
         const int k = int(shift.shape(0)), d = int(X.shape(1));
         const double* w = weights_ptr(sw, X.shape(0));
-        const CovarianceType t = parse_covariance_type(type);
-        std::vector<double> s = to_vector(shift);
-        py::gil_scoped_release release;
-        return resp_stats<T>(X.data(), nullptr, labels.data(), w, X.shape(0), d, k, t, s, n_threads);
+        std::optional<SufficientStats> fresh;
+        SufficientStats* st = target(into.cast<std::optional<SufficientStats*>>(), fresh, parse_covariance_type(type),
+                                     k, d, to_vector(shift));
+        {
+          py::gil_scoped_release release;
+          resp_accumulate<T>(X.data(), nullptr, labels.data(), w, X.shape(0), n_threads, *st);
+        }
+        return result(fresh, into);
       },
       py::arg("X"), py::arg("labels"), py::arg("sample_weight"), py::arg("covariance_type"), py::arg("shift"),
-      py::arg("n_threads"), "Statistics of rows with hard labels (negative: left out), around shift.");
+      py::arg("n_threads"), py::arg("into") = py::none(),
+      "Statistics of rows with hard labels (negative: left out), around shift (added to `into` when given).");
   m.def(
       "gmm_log_prob_norm",
       [](const CArray<T>& X, const std::string& type, const CArray<double>& weights, const CArray<double>& means,
@@ -173,6 +208,7 @@ SufficientStats stats_from_state(const py::tuple& t) {
 }  // namespace
 
 void bind_mixture(py::module_& m) {
+  m.attr("gmm_block_rows") = kStatsBlockRows;
   py::class_<SufficientStats>(m, "GaussianMixtureStats", py::module_local(),
                               "Additive E-step statistics of a set of rows (merge chunks with +=).")
       .def_property_readonly("covariance_type", [](const SufficientStats& s) { return type_name(s.type); })
@@ -184,7 +220,25 @@ void bind_mixture(py::module_& m) {
       .def_property_readonly("s1", [](const SufficientStats& s) { return to_numpy(s.s1, {s.n_components, s.n_features}); })
       .def_property_readonly("shift",
                              [](const SufficientStats& s) { return to_numpy(s.shift, {s.n_components, s.n_features}); })
+      // full and tied: the lower triangles only
+      .def_property_readonly("s2",
+                             [](const SufficientStats& s) {
+                               const py::ssize_t k = s.n_components, d = s.n_features;
+                               if (s.type == CovarianceType::Full) return to_numpy(s.s2, {k, d, d});
+                               if (s.type == CovarianceType::Tied) return to_numpy(s.s2, {d, d});
+                               return to_numpy(s.s2, {k, d});
+                             })
       .def("merge", &SufficientStats::merge, py::arg("other"), "Adds the statistics of other rows.")
+      .def("scale", &SufficientStats::scale, py::arg("factor"), "Multiplies every statistic by factor.")
+      .def(
+          "shifted",
+          [](const SufficientStats& s, const CArray<double>& shift) {
+            if (shift.size() != py::ssize_t(s.n_components) * s.n_features)
+              throw std::invalid_argument("shift must be (n_components, n_features)");
+            return s.shifted(to_vector(shift));
+          },
+          py::arg("shift"), "The same statistics around another shift (n_components, n_features).")
+      .def("copy", [](const SufficientStats& s) { return s; }, "An independent copy.")
       .def("__iadd__", [](SufficientStats& s, const SufficientStats& o) -> SufficientStats& {
         s.merge(o);
         return s;

@@ -7,7 +7,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['FamilyCounts', 'GaussianMixtureStats', 'LayerConfig', 'Network', 'OptimizerConfig', 'bn_count', 'bn_hill_climb', 'bn_likelihood_weighting', 'bn_local_scores', 'bn_log_likelihood', 'bn_posterior_rows', 'bn_sample', 'build_info', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'probe_parallel_threads', 'raise_in_parallel']
+__all__: list[str] = ['FamilyCounts', 'GaussianMixtureStats', 'LayerConfig', 'Network', 'OptimizerConfig', 'bn_count', 'bn_hill_climb', 'bn_likelihood_weighting', 'bn_local_scores', 'bn_log_likelihood', 'bn_posterior_rows', 'bn_sample', 'build_info', 'gmm_block_rows', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'probe_parallel_threads', 'raise_in_parallel']
 class GaussianMixtureStats:
     """
     Additive E-step statistics of a set of rows (merge chunks with +=).
@@ -18,9 +18,21 @@ class GaussianMixtureStats:
         ...
     def __setstate__(self, arg0: tuple) -> None:
         ...
+    def copy(self) -> GaussianMixtureStats:
+        """
+        An independent copy.
+        """
     def merge(self, other: GaussianMixtureStats) -> None:
         """
         Adds the statistics of other rows.
+        """
+    def scale(self, factor: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        """
+        Multiplies every statistic by factor.
+        """
+    def shifted(self, shift: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> GaussianMixtureStats:
+        """
+        The same statistics around another shift (n_components, n_features).
         """
     @property
     def covariance_type(self) -> str:
@@ -39,6 +51,9 @@ class GaussianMixtureStats:
         ...
     @property
     def s1(self) -> numpy.typing.NDArray[numpy.float64]:
+        ...
+    @property
+    def s2(self) -> numpy.typing.NDArray[numpy.float64]:
         ...
     @property
     def shift(self) -> numpy.typing.NDArray[numpy.float64]:
@@ -312,24 +327,24 @@ def build_info() -> dict:
     Facts about how this core was compiled.
     """
 @typing.overload
-def gmm_e_step(X: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, covariance_type: str, weights: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], means: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], prec_chol: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex) -> GaussianMixtureStats:
+def gmm_e_step(X: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, covariance_type: str, weights: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], means: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], prec_chol: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex, into: typing.Any = None) -> typing.Any:
     """
-    Fused E-step: log-likelihood and responsibility-weighted statistics around the means.
-    """
-@typing.overload
-def gmm_e_step(X: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, covariance_type: str, weights: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], means: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], prec_chol: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex) -> GaussianMixtureStats:
-    """
-    Fused E-step: log-likelihood and responsibility-weighted statistics around the means.
+    Fused E-step: log-likelihood and responsibility-weighted statistics around the means, added to `into` when given (and returned).
     """
 @typing.overload
-def gmm_label_stats(X: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, covariance_type: str, shift: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex) -> GaussianMixtureStats:
+def gmm_e_step(X: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, covariance_type: str, weights: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], means: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], prec_chol: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex, into: typing.Any = None) -> typing.Any:
     """
-    Statistics of rows with hard labels (negative: left out), around shift.
+    Fused E-step: log-likelihood and responsibility-weighted statistics around the means, added to `into` when given (and returned).
     """
 @typing.overload
-def gmm_label_stats(X: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, covariance_type: str, shift: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex) -> GaussianMixtureStats:
+def gmm_label_stats(X: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, covariance_type: str, shift: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex, into: typing.Any = None) -> typing.Any:
     """
-    Statistics of rows with hard labels (negative: left out), around shift.
+    Statistics of rows with hard labels (negative: left out), around shift (added to `into` when given).
+    """
+@typing.overload
+def gmm_label_stats(X: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, covariance_type: str, shift: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex, into: typing.Any = None) -> typing.Any:
+    """
+    Statistics of rows with hard labels (negative: left out), around shift (added to `into` when given).
     """
 @typing.overload
 def gmm_log_prob_norm(X: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], covariance_type: str, weights: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], means: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], prec_chol: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex, with_resp: bool) -> tuple[numpy.typing.NDArray[numpy.float32], typing.Any]:
@@ -350,14 +365,14 @@ def gmm_precision_cholesky(covariance_type: str, covariances: typing.Annotated[n
     Upper precision-Cholesky factors of covariances (scikit-learn's convention).
     """
 @typing.overload
-def gmm_resp_stats(X: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], resp: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, covariance_type: str, shift: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex) -> GaussianMixtureStats:
+def gmm_resp_stats(X: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], resp: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, covariance_type: str, shift: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex, into: typing.Any = None) -> typing.Any:
     """
-    Statistics of rows with given responsibilities, around shift.
+    Statistics of rows with given responsibilities, around shift (added to `into` when given).
     """
 @typing.overload
-def gmm_resp_stats(X: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], resp: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, covariance_type: str, shift: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex) -> GaussianMixtureStats:
+def gmm_resp_stats(X: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], resp: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, covariance_type: str, shift: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex, into: typing.Any = None) -> typing.Any:
     """
-    Statistics of rows with given responsibilities, around shift.
+    Statistics of rows with given responsibilities, around shift (added to `into` when given).
     """
 def in_forked_child() -> bool:
     """
@@ -395,6 +410,7 @@ def raise_in_parallel(n_threads: typing.SupportsInt | typing.SupportsIndex, n: t
     """
     Diagnostic: a parallel loop whose iteration `bad` throws; the error reaches Python.
     """
+gmm_block_rows: int = 2048
 
 # Defined by the loader in _core.py:
 LEVEL: str

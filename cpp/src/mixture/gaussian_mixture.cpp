@@ -17,10 +17,9 @@ using detail::ColArr;
 using detail::RowMat;
 template <class T>
 using RowArr = Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-// Statistics of all chunks alive at once stay under this many bytes.
-constexpr std::int64_t kChunkStatsBudget = 64LL << 20;
-constexpr std::int64_t kMinChunkRows = 2048;
-constexpr std::int64_t kMaxChunks = 512;
+// Statistics of all blocks alive at once stay under this many bytes.
+constexpr std::int64_t kBlockStatsBudget = 64LL << 20;
+constexpr std::int64_t kMaxBlocksAlive = 512;
 
 const char* kIllDefinedCovariance =
     "Fitting the mixture model failed because some components have ill-defined empirical "
@@ -35,34 +34,28 @@ std::int64_t s2_size(CovarianceType type, int k, int d) {
   }
 }
 
-struct ChunkPlan {
-  std::int64_t rows;
-  std::int64_t count;
-};
-
-// Chunks depend on n, k and d only, never on the thread count.
-ChunkPlan plan_chunks(std::int64_t n, std::int64_t stats_doubles) {
-  const std::int64_t stats_bytes = std::max<std::int64_t>(1, stats_doubles * 8);
-  const std::int64_t max_chunks = std::clamp<std::int64_t>(kChunkStatsBudget / stats_bytes, 1, kMaxChunks);
-  std::int64_t count = std::clamp<std::int64_t>((n + kMinChunkRows - 1) / kMinChunkRows, 1, max_chunks);
-  const std::int64_t rows = std::max<std::int64_t>(1, (n + count - 1) / count);
-  count = std::max<std::int64_t>(1, (n + rows - 1) / rows);
-  return {rows, count};
-}
-
+// Blocks of kStatsBlockRows rows from row 0, computed in parallel waves and merged into
+// `total` in row order: the bits depend on the block boundaries only, never on the
+// thread count or on how the rows were split into calls.
 template <class Fn>
-SufficientStats run_chunks(const SufficientStats& zero, std::int64_t n, int n_threads, Fn&& chunk_fn) {
-  const ChunkPlan plan = plan_chunks(n, std::int64_t(zero.s2.size()) + std::int64_t(zero.s1.size()));
-  std::vector<SufficientStats> parts(static_cast<std::size_t>(plan.count), zero);
-  parallel_for(n_threads, plan.count, [&](std::int64_t ci) {
-    const std::int64_t r0 = ci * plan.rows;
-    const std::int64_t r1 = std::min(n, r0 + plan.rows);
-    const FlushSubnormals flush;
-    chunk_fn(r0, r1, parts[static_cast<std::size_t>(ci)]);
-  });
-  SufficientStats total = zero;
-  for (const auto& part : parts) total.merge(part);
-  return total;
+void run_blocks(SufficientStats& total, std::int64_t n, int n_threads, Fn&& block_fn) {
+  const SufficientStats zero(total.type, total.n_components, total.n_features, total.shift);
+  const std::int64_t count = (n + kStatsBlockRows - 1) / kStatsBlockRows;
+  const std::int64_t stats_bytes = std::max<std::int64_t>(1, std::int64_t(zero.s1.size() + zero.s2.size()) * 8);
+  const std::int64_t wave = std::clamp<std::int64_t>(kBlockStatsBudget / stats_bytes, 1, kMaxBlocksAlive);
+  std::vector<SufficientStats> parts(static_cast<std::size_t>(std::min(wave, count)));
+  for (std::int64_t w0 = 0; w0 < count; w0 += wave) {
+    const std::int64_t m = std::min(wave, count - w0);
+    parallel_for(n_threads, m, [&](std::int64_t i) {
+      const std::int64_t r0 = (w0 + i) * kStatsBlockRows;
+      const std::int64_t r1 = std::min(n, r0 + kStatsBlockRows);
+      SufficientStats& part = parts[static_cast<std::size_t>(i)];
+      part = zero;
+      const FlushSubnormals flush;
+      block_fn(r0, r1, part);
+    });
+    for (std::int64_t i = 0; i < m; ++i) total.merge(parts[static_cast<std::size_t>(i)]);
+  }
 }
 
 void check_finite(const std::vector<double>& v, const char* what) {
@@ -132,19 +125,88 @@ void SufficientStats::merge(const SufficientStats& o) {
   for (std::size_t i = 0; i < s2.size(); ++i) s2[i] += o.s2[i];
 }
 
+void SufficientStats::scale(double factor) {
+  sum_weight *= factor;
+  log_likelihood *= factor;
+  for (double& v : nk) v *= factor;
+  for (double& v : s1) v *= factor;
+  for (double& v : s2) v *= factor;
+}
+
+// x - b = (x - a) + delta with delta = a - b: the moments around b follow from those around a.
+SufficientStats SufficientStats::shifted(const std::vector<double>& new_shift) const {
+  SufficientStats out(type, n_components, n_features, new_shift);
+  const int k = n_components, d = n_features;
+  out.sum_weight = sum_weight;
+  out.log_likelihood = log_likelihood;
+  out.nk = nk;
+  std::vector<double> delta(shift.size());
+  for (std::size_t i = 0; i < shift.size(); ++i) delta[i] = shift[i] - new_shift[i];
+  for (int c = 0; c < k; ++c)
+    for (int j = 0; j < d; ++j) {
+      const std::size_t i = std::size_t(c) * d + j;
+      out.s1[i] = s1[i] + nk[c] * delta[i];
+    }
+  if (type == CovarianceType::Full) {
+    for (int c = 0; c < k; ++c) {
+      const double* s = s1.data() + std::size_t(c) * d;
+      const double* e = delta.data() + std::size_t(c) * d;
+      for (int a = 0; a < d; ++a)
+        for (int b = 0; b <= a; ++b) {  // second moments keep their lower triangle only
+          const std::size_t i = (std::size_t(c) * d + a) * d + b;
+          out.s2[i] = s2[i] + s[a] * e[b] + e[a] * s[b] + nk[c] * e[a] * e[b];
+        }
+    }
+  } else if (type == CovarianceType::Tied) {
+    // One center for all rows: its first moment is sum_k s1_k + nk_k (shift_k - c).
+    const std::vector<double> c_old = tied_center(), c_new = out.tied_center();
+    std::vector<double> m(static_cast<std::size_t>(d), 0.0), e(static_cast<std::size_t>(d));
+    double total = 0;
+    for (int c = 0; c < k; ++c) {
+      total += nk[c];
+      for (int j = 0; j < d; ++j) {
+        const std::size_t i = std::size_t(c) * d + j;
+        m[j] += s1[i] + nk[c] * (shift[i] - c_old[j]);
+      }
+    }
+    for (int j = 0; j < d; ++j) e[j] = c_old[j] - c_new[j];
+    for (int a = 0; a < d; ++a)
+      for (int b = 0; b <= a; ++b) {
+        const std::size_t i = std::size_t(a) * d + b;
+        out.s2[i] = s2[i] + m[a] * e[b] + e[a] * m[b] + total * e[a] * e[b];
+      }
+  } else {
+    for (int c = 0; c < k; ++c)
+      for (int j = 0; j < d; ++j) {
+        const std::size_t i = std::size_t(c) * d + j;
+        out.s2[i] = s2[i] + 2 * delta[i] * s1[i] + nk[c] * delta[i] * delta[i];
+      }
+  }
+  return out;
+}
+
 template <class T>
 SufficientStats e_step_stats(const T* X, const double* sw, std::int64_t n, const MixtureParams& params,
                              int n_threads) {
+  SufficientStats total(params.type, params.n_components, params.n_features, params.means);
+  e_step_accumulate(X, sw, n, params, n_threads, total);
+  return total;
+}
+
+template <class T>
+void e_step_accumulate(const T* X, const double* sw, std::int64_t n, const MixtureParams& params, int n_threads,
+                       SufficientStats& into) {
   const detail::TileKernel<T> kernel(params);
   const int k = kernel.k(), d = kernel.d();
-  const SufficientStats zero(params.type, k, d, params.means);
+  if (into.type != params.type || into.n_components != k || into.n_features != d || into.shift != params.means)
+    throw std::invalid_argument("the statistics to add to must be around the means of the same mixture");
   const std::int64_t tile = kernel.tile_rows();
-  return run_chunks(zero, n, n_threads, [&](std::int64_t r0, std::int64_t r1, SufficientStats& st) {
+  run_blocks(into, n, n_threads, [&](std::int64_t r0, std::int64_t r1, SufficientStats& st) {
     std::vector<typename detail::Simd<T>::V> XT, Y;
     ColArr L, R(r1 - r0, k);
     Eigen::ArrayXd lse;
     // Responsibilities tile by tile (L2-sized tiles for the densities), then the
-    // statistics of the whole chunk at once (long, efficient rank updates).
+    // statistics of the whole block at once (long, efficient rank updates).
     for (std::int64_t i0 = r0; i0 < r1; i0 += tile) {
       const std::int64_t t = std::min(tile, r1 - i0);
       kernel.log_prob(X + i0 * d, t, XT, Y, L);
@@ -172,15 +234,14 @@ SufficientStats e_step_stats(const T* X, const double* sw, std::int64_t n, const
 }
 
 template <class T>
-SufficientStats resp_stats(const T* X, const double* resp, const std::int32_t* labels, const double* sw,
-                           std::int64_t n, int d, int k, CovarianceType type, const std::vector<double>& shift,
-                           int n_threads) {
+void resp_accumulate(const T* X, const double* resp, const std::int32_t* labels, const double* sw, std::int64_t n,
+                     int n_threads, SufficientStats& into) {
+  const int k = into.n_components, d = into.n_features;
   if ((resp == nullptr) == (labels == nullptr)) throw std::invalid_argument("give either resp or labels");
   for (std::int64_t i = 0; labels != nullptr && i < n; ++i) {
     if (labels[i] >= k) throw std::invalid_argument("labels must be below n_components");
   }
-  const SufficientStats zero(type, k, d, shift);
-  return run_chunks(zero, n, n_threads, [&](std::int64_t r0, std::int64_t r1, SufficientStats& st) {
+  run_blocks(into, n, n_threads, [&](std::int64_t r0, std::int64_t r1, SufficientStats& st) {
     const std::int64_t t = r1 - r0;
     ColArr R;
     if (resp != nullptr) {
@@ -326,9 +387,10 @@ void log_prob_norm(const T* X, std::int64_t n, const MixtureParams& params, T* l
 #define SCALEGEN_INSTANTIATE(T)                                                                          \
   template SufficientStats e_step_stats<T>(const T*, const double*, std::int64_t, const MixtureParams&, \
                                            int);                                                         \
-  template SufficientStats resp_stats<T>(const T*, const double*, const std::int32_t*, const double*,     \
-                                         std::int64_t, int, int,                                         \
-                                         CovarianceType, const std::vector<double>&, int);              \
+  template void e_step_accumulate<T>(const T*, const double*, std::int64_t, const MixtureParams&, int,    \
+                                     SufficientStats&);                                                  \
+  template void resp_accumulate<T>(const T*, const double*, const std::int32_t*, const double*,           \
+                                   std::int64_t, int, SufficientStats&);                                 \
   template void log_prob_norm<T>(const T*, std::int64_t, const MixtureParams&, T*, T*, int);
 SCALEGEN_INSTANTIATE(float)
 SCALEGEN_INSTANTIATE(double)

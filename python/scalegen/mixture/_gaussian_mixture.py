@@ -20,6 +20,7 @@ from ..utils._validation import (
     check_sample_weight,
     feature_names,
 )
+from . import _sources
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
@@ -63,6 +64,20 @@ class GaussianMixture(BaseEstimator):
     ``sample_weight`` in ``fit`` and ``lower_bounds_``. Each EM iteration is one fused
     pass over X: log-densities, responsibilities and float64 sufficient statistics,
     reduced in a fixed order so that results do not depend on the thread count.
+
+    Data larger than memory: ``fit`` also takes a ``numpy.memmap`` (read in chunks of
+    ``chunk_size`` rows, never copied whole) or a function returning a fresh iterable of
+    chunks at every call (arrays or DataFrames, or ``(X, sample_weight)`` pairs), read
+    once per EM iteration. Those fits start from the parameters the in-memory fit would
+    start from on a uniform sample of ``init_size`` rows (all rows when there are not
+    more), then run exact EM over all rows: chunks of multiples of
+    ``_core.gmm_block_rows`` (2048) rows give the in-memory fit's bits.
+
+    ``partial_fit`` is stepwise (online) EM over a stream of chunks: running statistics
+    s <- (1 - eta) s + eta s(chunk), with s(chunk) the chunk's per-row statistics under
+    the current parameters and eta = (t + 1) ** -learning_decay at the t-th step after the
+    first; each step ends with an M-step. ``learning_decay=1`` weighs every chunk
+    equally; smaller values (down to 0.5) forget old chunks faster.
     """
 
     def __init__(
@@ -83,6 +98,9 @@ class GaussianMixture(BaseEstimator):
         verbose: int = 0,
         verbose_interval: int = 10,
         n_jobs: int | None = None,
+        chunk_size: int | None = None,
+        init_size: int | None = None,
+        learning_decay: float = 0.7,
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -99,6 +117,9 @@ class GaussianMixture(BaseEstimator):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_jobs = n_jobs
+        self.chunk_size = chunk_size
+        self.init_size = init_size
+        self.learning_decay = learning_decay
 
     # ------------------------------------------------------------------ validation
     def _check_parameters(self) -> None:
@@ -124,6 +145,14 @@ class GaussianMixture(BaseEstimator):
         integer("verbose_interval", 1)
         real("tol")
         real("reg_covar")
+        for name in ("chunk_size", "init_size"):
+            if getattr(self, name) is not None:
+                integer(name, 1)
+        decay = self.learning_decay
+        if isinstance(decay, bool) or not isinstance(decay, Real) or not 0.5 < float(decay) <= 1:
+            raise ValueError(
+                f"The 'learning_decay' parameter of GaussianMixture must be a float in (0.5, 1]. Got {decay!r} instead."
+            )
         if self.covariance_type not in COVARIANCE_TYPES:
             raise ValueError(
                 "The 'covariance_type' parameter of GaussianMixture must be a str among "
@@ -194,13 +223,13 @@ class GaussianMixture(BaseEstimator):
         return arr
 
     # ------------------------------------------------------------------ kernels
-    def _em_step(
-        self, X: np.ndarray, sw: np.ndarray | None, p: _Params, n_threads: int
-    ) -> tuple[_Params, float]:
-        """One fused E-step + M-step: the new parameters and the lower bound of p."""
-        stats = _core.gmm_e_step(X, sw, self.covariance_type, p.weights, p.means, p.prec_chol, n_threads)
+    def _em_step(self, rows: _sources.Rows, p: _Params, n_threads: int) -> tuple[_Params, float]:
+        """One E-step over all rows + M-step: the new parameters and the lower bound of p."""
+        stats = rows.e_step(self.covariance_type, p, n_threads)
+        if not stats.sum_weight > 0:
+            raise ValueError("sample_weight sums to zero: at least one sample must have a positive weight")
         lower_bound = stats.log_likelihood / stats.sum_weight
-        return self._m_step(stats, X.dtype), lower_bound
+        return self._m_step(stats, rows.dtype), lower_bound
 
     def _m_step(self, stats: Any, dtype: np.dtype) -> _Params:
         eps = 10 * np.finfo(dtype).eps  # scikit-learn's guard on empty components
@@ -210,12 +239,19 @@ class GaussianMixture(BaseEstimator):
         return _Params(weights, means, covariances, prec_chol)
 
     def _initial_params(
-        self, X: np.ndarray, sw: np.ndarray | None, rng: np.random.Generator, inits: tuple, n_threads: int
+        self, rows: _sources.Rows, rng: np.random.Generator, inits: tuple, n_threads: int
     ) -> _Params:
         weights_init, means_init, precisions_init = inits
-        k, d = self.n_components, X.shape[1]
+        k, d = self.n_components, rows.n_features
+        assert d is not None
         p: _Params | None = None
         if weights_init is None or means_init is None or precisions_init is None:
+            size = self.init_size or _sources.default_init_size(k, d)
+            X, sw = rows.init_sample(size, rng)
+            if X.shape[0] < k:
+                raise ValueError(
+                    f"Expected n_samples >= n_components but got n_components = {k}, n_samples = {X.shape[0]}"
+                )
             p = self._params_from_data(X, sw, rng, n_threads)
         weights = weights_init if weights_init is not None else p.weights  # type: ignore[union-attr]
         means = means_init if means_init is not None else p.means  # type: ignore[union-attr]
@@ -267,21 +303,40 @@ class GaussianMixture(BaseEstimator):
         return self
 
     def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
-        """Fit, then the most probable component of each row of X."""
-        Xc = self._fit(X, sample_weight)
-        return self._log_resp(Xc).argmax(axis=1)
+        """Fit, then the most probable component of each row of X (of all chunks, in order)."""
+        rows = self._fit(X, sample_weight)
+        return np.concatenate([self._log_resp(Xc).argmax(axis=1) for Xc, _ in rows.chunks()])
 
-    def _fit(self, X: Any, sample_weight: Any) -> np.ndarray:
-        self._check_parameters()
+    def _rows(self, X: Any, sample_weight: Any) -> _sources.Rows:
+        """The source of the rows to fit: chunked for memmaps and chunk functions."""
+        rows = _sources.rows_of(X, sample_weight, self.chunk_size)
+        if rows is not None:
+            return rows
         Xc = self._validate_X(X, reset=True)
-        n, d = Xc.shape
-        if n < self.n_components:
+        if Xc.shape[0] < self.n_components:
             raise ValueError(
                 "Expected n_samples >= n_components but got n_components = "
-                f"{self.n_components}, n_samples = {n}"
+                f"{self.n_components}, n_samples = {Xc.shape[0]}"
             )
-        sw = check_sample_weight(sample_weight, n)
-        inits = self._checked_inits(d)
+        return _sources.InMemoryRows(Xc, check_sample_weight(sample_weight, Xc.shape[0]))
+
+    def _set_features(self, rows: _sources.Rows) -> None:
+        assert rows.n_features is not None
+        self.n_features_in_ = rows.n_features
+        if rows.names is not None:
+            self.feature_names_in_ = rows.names
+        elif hasattr(self, "feature_names_in_") and not isinstance(rows, _sources.InMemoryRows):
+            del self.feature_names_in_
+
+    def _fit(self, X: Any, sample_weight: Any) -> _sources.Rows:
+        self._check_parameters()
+        rows = self._rows(X, sample_weight)
+        if rows.n_features is None:  # a chunked source: its first chunk says
+            next(iter(rows.chunks()), None)
+            if rows.n_features is None:
+                raise ValueError("the chunks hold no rows")
+        self._set_features(rows)
+        inits = self._checked_inits(rows.n_features)  # type: ignore[arg-type]
         n_threads = resolve_n_jobs(self.n_jobs)
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
@@ -292,7 +347,7 @@ class GaussianMixture(BaseEstimator):
             if self.verbose:
                 print(f"Initialization {init}")
             if do_init:
-                p = self._initial_params(Xc, sw, rng, inits, n_threads)
+                p = self._initial_params(rows, rng, inits, n_threads)
                 lower_bound = -np.inf
             else:
                 p = self._fitted_params()
@@ -303,7 +358,7 @@ class GaussianMixture(BaseEstimator):
             progress = _Progress(self.verbose, self.verbose_interval, self.max_iter)
             for n_iter in range(1, self.max_iter + 1):
                 prev = lower_bound
-                p, lower_bound = self._em_step(Xc, sw, p, n_threads)
+                p, lower_bound = self._em_step(rows, p, n_threads)
                 if not np.isfinite(lower_bound):
                     raise ValueError(
                         "The log-likelihood is not finite: the data may be too far from the "
@@ -327,12 +382,57 @@ class GaussianMixture(BaseEstimator):
                 compatible(ConvergenceWarning),
                 stacklevel=3,
             )
-        self._set_params_(p, Xc.dtype)
+        self._set_params_(p, rows.dtype)  # type: ignore[arg-type]
         self.converged_ = converged
         self.n_iter_ = n_iter
         self.lower_bound_: float = lower_bound
         self.lower_bounds_ = bounds
-        return Xc
+        self._stepwise = None
+        return rows
+
+    def partial_fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> GaussianMixture:
+        """One step of stepwise EM on the chunk X (see the class docstring); the first call
+        initialises from X as ``fit`` would, unless the model is already fitted."""
+        self._check_parameters()
+        first = getattr(self, "_stepwise", None) is None
+        fitted = hasattr(self, "means_")
+        Xc = self._validate_X(X, reset=not fitted)
+        sw = check_sample_weight(sample_weight, Xc.shape[0])
+        rows = _sources.InMemoryRows(Xc, sw)
+        n_threads = resolve_n_jobs(self.n_jobs)
+        if fitted:
+            p = self._fitted_params()
+        else:
+            if Xc.shape[0] < self.n_components:
+                raise ValueError(
+                    "Expected n_samples >= n_components but got n_components = "
+                    f"{self.n_components}, n_samples = {Xc.shape[0]} in the first chunk"
+                )
+            rng = check_random_state(self.random_state)
+            p = self._initial_params(rows, rng, self._checked_inits(Xc.shape[1]), n_threads)
+        stats = rows.e_step(self.covariance_type, p, n_threads)
+        if not stats.sum_weight > 0:
+            raise ValueError("sample_weight sums to zero: at least one sample must have a positive weight")
+        lower_bound = stats.log_likelihood / stats.sum_weight
+        stats.scale(1.0 / stats.sum_weight)  # per-row statistics: chunks of any size weigh alike
+        if first:
+            running, step = stats, 0
+        else:
+            running, step = self._stepwise
+            step += 1
+            eta = (step + 1.0) ** -float(self.learning_decay)
+            running = running.shifted(p.means)
+            running.scale(1.0 - eta)
+            stats.scale(eta)
+            running += stats
+        self._stepwise = (running, step)
+        self._set_params_(self._m_step(running, Xc.dtype), Xc.dtype)
+        bounds = self.lower_bounds_ if fitted else []
+        self.converged_ = False
+        self.n_iter_ = len(bounds) + 1
+        self.lower_bound_ = lower_bound
+        self.lower_bounds_ = [*bounds, lower_bound]
+        return self
 
     def _fitted_params(self) -> _Params:
         return _Params(

@@ -54,8 +54,9 @@ def check_array(X: Any, name: str, estimator: str, *, min_samples: int = 1) -> n
     return arr
 
 
-def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
-    """None or a float64 vector of n_samples finite, non-negative weights with a positive sum."""
+def check_sample_weight(sample_weight: Any, n_samples: int, *, positive_sum: bool = True) -> np.ndarray | None:
+    """None or a float64 vector of n_samples finite, non-negative weights with a positive sum
+    (a zero sum is allowed when positive_sum is False: one chunk of many)."""
     if sample_weight is None:
         return None
     w = np.asarray(sample_weight)
@@ -72,7 +73,7 @@ def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None
         raise ValueError("sample_weight contains NaN or infinity")
     if (w < 0).any():
         raise ValueError("Negative values in data passed to sample_weight")
-    if w.sum() <= 0:
+    if positive_sum and w.sum() <= 0:
         raise ValueError("sample_weight sums to zero: at least one sample must have a positive weight")
     return w
 

@@ -41,6 +41,7 @@ struct SufficientStats {
   std::vector<double> shift;  ///< k*d reference points (the means the pass started from)
   std::vector<double> nk;     ///< k: sum of r_ik
   std::vector<double> s1;     ///< k*d: sum r_ik (x_i - shift_k)
+  /// (full and tied: the lower triangle, row-major; the upper one stays zero)
   /// full k*d*d: sum r_ik (x_i - shift_k)(x_i - shift_k)^T;
   /// tied d*d: sum w_i (x_i - c)(x_i - c)^T with c = tied_center();
   /// diag, spherical k*d: sum r_ik (x_i - shift_k)^2.
@@ -53,7 +54,16 @@ struct SufficientStats {
   std::vector<double> tied_center() const;
   /// Adds the statistics of another set of rows with the same shift.
   void merge(const SufficientStats& other);
+  /// Multiplies every statistic by factor (stepwise EM blends running statistics).
+  void scale(double factor);
+  /// The same statistics around another shift (k*d values).
+  SufficientStats shifted(const std::vector<double>& new_shift) const;
 };
+
+/// Rows are summed in blocks of this many rows from the first one, and the blocks' statistics
+/// merged in order: passes over chunks whose sizes are multiples of it, accumulated into one
+/// SufficientStats, give the same bits as one pass over all the rows.
+constexpr std::int64_t kStatsBlockRows = 2048;
 
 /// A fitted M-step: new parameters and their covariances (k*d*d, d*d, k*d or k).
 struct MStepResult {
@@ -61,19 +71,24 @@ struct MStepResult {
   std::vector<double> covariances;
 };
 
-/// One E-step over n rows (row-major n x d) with optional sample weights, accumulating
-/// statistics around params.means. Rows are split into chunks that depend only on n, k
-/// and d, and merged in a fixed order: the result does not depend on n_threads.
+/// One E-step over n rows (row-major n x d) with optional sample weights, adding statistics
+/// around params.means to `into` (whose shift must be params.means) block by block
+/// (kStatsBlockRows), in row order: the result does not depend on n_threads.
+template <class T>
+void e_step_accumulate(const T* X, const double* sample_weight, std::int64_t n, const MixtureParams& params,
+                       int n_threads, SufficientStats& into);
+
+/// e_step_accumulate into zero statistics.
 template <class T>
 SufficientStats e_step_stats(const T* X, const double* sample_weight, std::int64_t n,
                              const MixtureParams& params, int n_threads);
 
-/// Statistics of rows with given responsibilities around `shift`: either resp (n x k,
-/// row-major) or hard labels (n, a negative label leaves the row out); the other is null.
+/// Adds to `into` the statistics of rows with given responsibilities around into.shift:
+/// either resp (n x k, row-major) or hard labels (n, a negative label leaves the row out);
+/// the other is null. Blocked and ordered as e_step_accumulate.
 template <class T>
-SufficientStats resp_stats(const T* X, const double* resp, const std::int32_t* labels, const double* sample_weight,
-                           std::int64_t n, int n_features, int n_components,
-                           CovarianceType type, const std::vector<double>& shift, int n_threads);
+void resp_accumulate(const T* X, const double* resp, const std::int32_t* labels, const double* sample_weight,
+                     std::int64_t n, int n_threads, SufficientStats& into);
 
 /// Turns statistics into parameters (scikit-learn's M-step, reg_covar on the diagonal).
 /// Throws std::invalid_argument when a covariance is not positive definite.
