@@ -9,10 +9,13 @@ import struct
 import zlib
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..bayesnet import BayesianNetwork, read_bif
+
+if TYPE_CHECKING:
+    from ..bayesnet import BayesianNetwork
 
 # name -> file in data/
 NETWORKS = {"asia": "asia.bif", "alarm": "alarm.bif.gz"}
@@ -32,6 +35,8 @@ def load_network(name: str) -> BayesianNetwork:
     """A Bayesian network bundled as a BIF file: 'asia' (Lauritzen and Spiegelhalter, 1988;
     8 variables) or 'alarm' (Beinlich et al., 1989; 37 variables, the tables of the bnlearn
     repository's file)."""
+    from ..bayesnet import read_bif  # pandas: only when a network is asked for
+
     if name not in NETWORKS:
         raise ValueError(f"unknown network {name!r}: bundled networks are {list(NETWORKS)}")
     with resources.as_file(resources.files(__package__) / "data" / NETWORKS[name]) as path:
@@ -191,4 +196,59 @@ def load_digits(*, normalize: bool = True) -> tuple[np.ndarray, np.ndarray]:
     return images.astype(np.float32)[..., np.newaxis], np.asarray(digits.target, dtype=np.int64)
 
 
-__all__ = ["IDX_TYPES", "NETWORKS", "load_digits", "load_mnist", "load_network", "read_idx"]
+
+
+def _mixture_block(
+    index: int, rows: int, centers: np.ndarray, scales: np.ndarray, seed: int, dtype: np.dtype
+) -> np.ndarray:
+    rng = np.random.default_rng([seed, index])
+    labels = rng.integers(0, centers.shape[0], size=rows)
+    X = rng.standard_normal((rows, centers.shape[1]))
+    X *= scales[labels]
+    X += centers[labels]
+    return X.astype(dtype, copy=False)
+
+
+def make_mixture(
+    n_samples: int,
+    n_features: int = 2,
+    n_components: int = 3,
+    *,
+    chunk_rows: int = 65536,
+    dtype: Any = np.float64,
+    random_state: int = 0,
+    dask: bool = False,
+) -> Any:
+    """Rows of a random Gaussian mixture (centers in [-10, 10], axis scales in [0.5, 2]),
+    generated block by block of ``chunk_rows`` rows, block i from the seed (random_state, i).
+
+    ``dask=True`` returns a dask array whose blocks are generated where they are computed
+    (on the workers: nothing passes through the client); otherwise a NumPy array with the
+    same values.
+    """
+    for name, value in (("n_samples", n_samples), ("n_features", n_features), ("n_components", n_components),
+                        ("chunk_rows", chunk_rows)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    dtype = np.dtype(dtype)
+    rng = np.random.default_rng(random_state)
+    centers = rng.uniform(-10, 10, size=(n_components, n_features))
+    scales = rng.uniform(0.5, 2.0, size=(n_components, n_features))
+    sizes = [min(chunk_rows, n_samples - r0) for r0 in range(0, n_samples, chunk_rows)]
+    if not dask:
+        return np.concatenate(
+            [_mixture_block(i, m, centers, scales, random_state, dtype) for i, m in enumerate(sizes)]
+        )
+    import dask as _dask
+    import dask.array as da
+
+    block = _dask.delayed(_mixture_block, pure=True)
+    return da.concatenate(
+        [
+            da.from_delayed(block(i, m, centers, scales, random_state, dtype), shape=(m, n_features), dtype=dtype)
+            for i, m in enumerate(sizes)
+        ]
+    )
+
+
+__all__ = ["IDX_TYPES", "NETWORKS", "load_digits", "load_mnist", "load_network", "make_mixture", "read_idx"]

@@ -1,0 +1,264 @@
+"""GaussianMixture on a dask.array: the C++ E-step per block on the workers, statistics
+merged by a fixed tree, the M-step on the client."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from .. import _core
+from ..mixture import GaussianMixture
+from ..mixture._sources import Rows
+from ..utils._validation import check_array, check_sample_weight
+from ._tasks import compute, persist, task_threads, tree_reduce
+
+
+def _is_dask_array(X: Any) -> bool:
+    return type(X).__module__.startswith("dask.array") and hasattr(X, "to_delayed")
+
+
+def _block(X: np.ndarray, sw: np.ndarray | None, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray | None]:
+    arr = check_array(X, "X", "DaskGaussianMixture")
+    if arr.dtype != dtype:
+        arr = arr.astype(dtype)
+    return arr, check_sample_weight(sw, arr.shape[0], positive_sum=False)
+
+
+def gmm_e_step_block(
+    X: np.ndarray, sw: np.ndarray | None, dtype: np.dtype, cov: str, weights: Any, means: Any, prec_chol: Any
+) -> Any:
+    """E-step statistics of one block (runs on a worker)."""
+    X, sw = _block(X, sw, dtype)
+    return _core.gmm_e_step(X, sw, cov, weights, means, prec_chol, task_threads())
+
+
+def gmm_merge_stats(*parts: Any) -> Any:
+    """The sum of the statistics of consecutive blocks, merged in order."""
+    total = parts[0].copy()
+    for part in parts[1:]:
+        total += part
+    return total
+
+
+def _rows_at(X: np.ndarray, sw: np.ndarray | None, index: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    return X[index], None if sw is None else sw[index]
+
+
+def fits_in_memory(client: Any, nbytes: int) -> bool:
+    """Whether nbytes take at most half the memory of the workers (of this machine under
+    dask's local schedulers)."""
+    if client is None:
+        try:
+            from distributed import get_client
+
+            client = get_client()
+        except (ImportError, ValueError):
+            client = None
+    if client is not None:
+        limits = [w.get("memory_limit") or 0 for w in client.scheduler_info()["workers"].values()]
+        total = sum(limits) if all(limits) else os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    else:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return nbytes <= total // 2
+
+
+class DaskRows(Rows):
+    """The blocks of a persisted dask array (rows split in blocks, all columns in each)."""
+
+    def __init__(self, X: Any, sample_weight: Any, client: Any, keep: bool | str) -> None:
+        if X.ndim != 2:
+            raise ValueError(f"Expected a 2D dask array, got {X.ndim}D array instead.")
+        if any(np.isnan(c) for c in X.chunks[0]):
+            X = X.compute_chunk_sizes()
+        if X.shape[0] == 0 or X.shape[1] == 0:
+            raise ValueError(f"Found array with shape {X.shape}: at least one sample and one feature are needed")
+        if X.dtype.kind not in "fiub":
+            raise ValueError(f"X must be numeric, got dtype {X.dtype}")
+        X = X.rechunk({1: -1})
+        sw = None
+        if sample_weight is not None:
+            if not _is_dask_array(sample_weight):
+                import dask.array as da
+
+                sample_weight = da.from_array(np.asarray(sample_weight, dtype=np.float64), chunks=X.chunks[0])
+            if sample_weight.ndim != 1 or sample_weight.shape[0] != X.shape[0]:
+                raise ValueError(f"sample_weight.shape == {sample_weight.shape}, expected ({X.shape[0]},)!")
+            sw = sample_weight.rechunk(X.chunks[0])
+        self.client = client
+        if keep is True or (keep == "auto" and fits_in_memory(client, X.nbytes)):
+            X, sw = persist(client, X, sw) if sw is not None else (persist(client, X)[0], None)
+        self.X, self.sw = X, sw
+        self.n_rows, self.n_features = int(X.shape[0]), int(X.shape[1])
+        self.dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+
+    def _blocks(self) -> list[tuple[Any, Any]]:
+        xs = list(self.X.to_delayed().ravel())
+        ws = [None] * len(xs) if self.sw is None else list(self.sw.to_delayed().ravel())
+        return list(zip(xs, ws, strict=True))
+
+    def e_step(self, covariance_type: str, p: Any, n_threads: int) -> Any:
+        import dask
+
+        step = dask.delayed(gmm_e_step_block, pure=True)
+        parts = [
+            step(x, w, self.dtype, covariance_type, p.weights, p.means, p.prec_chol) for x, w in self._blocks()
+        ]
+        return compute(self.client, tree_reduce(parts, gmm_merge_stats))[0]
+
+    def init_sample(self, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+        import dask
+
+        n = self.n_rows
+        assert n is not None
+        chosen = np.arange(n) if n <= size else np.sort(rng.choice(n, size=size, replace=False))
+        bounds = np.cumsum((0, *self.X.chunks[0]))
+        take = dask.delayed(_rows_at, pure=True)
+        picks = []
+        for (x, w), r0, r1 in zip(self._blocks(), bounds[:-1], bounds[1:], strict=True):
+            local = chosen[(chosen >= r0) & (chosen < r1)] - r0
+            if local.size:
+                picks.append(take(x, w, local))
+        parts = compute(self.client, *picks)
+        X = np.concatenate([_block(x, None, self.dtype)[0] for x, _ in parts])
+        sw = None if self.sw is None else np.concatenate([w for _, w in parts]).astype(np.float64)
+        return X, sw
+
+    def chunks(self) -> Any:
+        raise TypeError("a dask array is read on the workers, not chunk by chunk on the client")
+
+
+class DaskGaussianMixture(GaussianMixture):
+    """``GaussianMixture`` fitted on a ``dask.array`` (rows in blocks, any number).
+
+    ``fit`` persists the array once (``persist='auto'``: when it takes at most half of the
+    workers' memory; larger arrays are recomputed from their graph, e.g. re-read or
+    re-generated, at every pass instead of spilling), runs the C++ E-step on every block where it lives
+    (with the worker's threads) and merges the blocks' statistics by a fixed tree of
+    ``split_every=8`` on the workers; the client only runs the M-step on the merged
+    statistics (kilobytes). The initial parameters are those of the in-memory fit on a
+    uniform sample of ``init_size`` rows (all rows when there are not more). Results
+    equal the in-memory ones to rounding (the merge order differs), and do not change when
+    a worker dies during the fit (lost blocks are recomputed, the tree is the same).
+    ``client``: a ``distributed.Client``; None uses dask's current scheduler.
+    ``predict``, ``predict_proba`` and ``score_samples`` of a dask array are dask arrays;
+    ``to_local()`` returns the fitted ``GaussianMixture``.
+    """
+
+    def __init__(
+        self,
+        n_components: int = 1,
+        *,
+        covariance_type: str = "full",
+        tol: float = 1e-3,
+        reg_covar: float = 1e-6,
+        max_iter: int = 100,
+        n_init: int = 1,
+        init_params: str = "kmeans",
+        weights_init: Any = None,
+        means_init: Any = None,
+        precisions_init: Any = None,
+        random_state: Any = None,
+        warm_start: bool = False,
+        verbose: int = 0,
+        verbose_interval: int = 10,
+        n_jobs: int | None = None,
+        chunk_size: int | None = None,
+        init_size: int | None = None,
+        learning_decay: float = 0.7,
+        client: Any = None,
+        persist: bool | str = "auto",
+    ) -> None:
+        super().__init__(
+            n_components,
+            covariance_type=covariance_type,
+            tol=tol,
+            reg_covar=reg_covar,
+            max_iter=max_iter,
+            n_init=n_init,
+            init_params=init_params,
+            weights_init=weights_init,
+            means_init=means_init,
+            precisions_init=precisions_init,
+            random_state=random_state,
+            warm_start=warm_start,
+            verbose=verbose,
+            verbose_interval=verbose_interval,
+            n_jobs=n_jobs,
+            chunk_size=chunk_size,
+            init_size=init_size,
+            learning_decay=learning_decay,
+        )
+        self.client = client
+        self.persist = persist
+
+    def _rows(self, X: Any, sample_weight: Any) -> Rows:
+        if not _is_dask_array(X):
+            raise TypeError(
+                f"DaskGaussianMixture fits a dask.array, got {type(X).__name__}: use "
+                "scalegen.mixture.GaussianMixture for data in memory"
+            )
+        if self.persist not in (True, False, "auto"):
+            raise ValueError(f"persist must be True, False or 'auto', got {self.persist!r}")
+        return DaskRows(X, sample_weight, self.client, self.persist)
+
+    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> Any:
+        """Fit, then the most probable component of each row (a dask array)."""
+        return self.fit(X, sample_weight=sample_weight).predict(X)
+
+    def to_local(self) -> GaussianMixture:
+        """The fitted mixture as a ``GaussianMixture`` (same parameters and attributes)."""
+        from ..utils._validation import check_is_fitted
+
+        check_is_fitted(self, "means_")
+        params = self.get_params()
+        params.pop("client")
+        params.pop("persist")
+        local = GaussianMixture(**params)
+        for name, value in vars(self).items():
+            if name.endswith("_") and not name.startswith("_"):
+                setattr(local, name, value)
+        return local
+
+    def _map_rows(self, X: Any, method: str, columns: int | None) -> Any:
+        local = self.to_local()
+        if not _is_dask_array(X):
+            return getattr(local, method)(X)
+        if X.ndim != 2:
+            raise ValueError(f"Expected a 2D dask array, got {X.ndim}D array instead.")
+        X = X.rechunk({1: -1})
+        dtype = np.int64 if method == "predict" else self.means_.dtype
+        if columns is None:
+            return X.map_blocks(getattr(local, method), dtype=dtype, drop_axis=1)
+        return X.map_blocks(getattr(local, method), dtype=dtype, chunks=(X.chunks[0], (columns,)))
+
+    def predict(self, X: Any) -> Any:
+        """Most probable component of each row: a dask array for a dask array."""
+        return self._map_rows(X, "predict", None)
+
+    def predict_proba(self, X: Any) -> Any:
+        """Component probabilities of each row: a dask array for a dask array."""
+        return self._map_rows(X, "predict_proba", self.n_components)
+
+    def score_samples(self, X: Any) -> Any:
+        """log p(x) of each row: a dask array for a dask array."""
+        return self._map_rows(X, "score_samples", None)
+
+    def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
+        """Mean (weighted) log-likelihood of the rows, computed on the workers."""
+        if not _is_dask_array(X):
+            return self.to_local().score(X, sample_weight=sample_weight)
+        scores = self.score_samples(X).astype(np.float64)
+        if sample_weight is None:
+            return float(compute(self.client, scores.mean())[0])
+        total, weight = compute(self.client, (scores * sample_weight).sum(), sample_weight.sum())
+        return float(total / weight)
+
+    def bic(self, X: Any) -> float:
+        n = X.shape[0]
+        return -2 * self.score(X) * n + self._n_parameters() * np.log(n)
+
+    def aic(self, X: Any) -> float:
+        n = X.shape[0]
+        return -2 * self.score(X) * n + 2 * self._n_parameters()

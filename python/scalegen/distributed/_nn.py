@@ -1,0 +1,76 @@
+"""scalegen.nn inference over a dask array of images, the model built once per worker."""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import threading
+from typing import Any
+
+import numpy as np
+
+from ._tasks import task_context
+
+# Models built in this process, by the digest of their pickled state; a worker keeps
+# the few it used last.
+_models: dict[str, Any] = {}
+_models_lock = threading.Lock()
+_MAX_MODELS = 4
+models_built = 0  # how many models this process has built (read by the tests)
+
+
+def _model(digest: str, payload: bytes) -> Any:
+    global models_built
+    with _models_lock:
+        model = _models.get(digest)
+        if model is None:
+            model = pickle.loads(payload)
+            models_built += 1
+            if len(_models) >= _MAX_MODELS:
+                _models.pop(next(iter(_models)))
+            _models[digest] = model
+        return model
+
+
+def predict_block(images: np.ndarray, digest: str, payload: bytes, batch_size: int) -> np.ndarray:
+    """The model's outputs for one block of images (runs on a worker)."""
+    model = _model(digest, payload)
+    with task_context():
+        return model.predict(images, batch_size=batch_size)
+
+
+def predict_batches(model: Any, images: Any, batch_size: int = 256) -> Any:
+    """``model.predict`` over a dask array of images (blocks of whole images along the first
+    axis): a lazy dask array of the outputs, one block per block of images.
+
+    The model travels to each worker once (one key of the graph, its pickled state) and is
+    built once per worker process, then reused by every block and later call.
+    """
+    import dask
+    import dask.array as da
+
+    from ..nn import Sequential
+
+    if not isinstance(model, Sequential):
+        raise TypeError(f"model must be a scalegen.nn.Sequential, got {type(model).__name__}")
+    if not model.built:
+        raise ValueError("the model is not built: fit it or give it an input shape first")
+    if not (type(images).__module__.startswith("dask.array") and hasattr(images, "to_delayed")):
+        raise TypeError(f"images must be a dask array, got {type(images).__name__}")
+    if images.ndim < 2:
+        raise ValueError(f"images must have a batch axis and image axes, got shape {images.shape}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if any(np.isnan(c) for c in images.chunks[0]):
+        images = images.compute_chunk_sizes()
+    images = images.rechunk({i: -1 for i in range(1, images.ndim)})
+    payload = pickle.dumps(model)
+    digest = hashlib.sha256(payload).hexdigest()
+    shared = dask.delayed(payload, pure=True)  # one key: sent once to each worker
+    outputs = model.output_shape[1:]
+    step = dask.delayed(predict_block, pure=True)
+    blocks = [
+        da.from_delayed(step(block, digest, shared, batch_size), shape=(n, *outputs), dtype=np.float32)
+        for block, n in zip(images.to_delayed().ravel(), images.chunks[0], strict=True)
+    ]
+    return da.concatenate(blocks, axis=0)
