@@ -214,8 +214,14 @@ void e_step_accumulate(const T* X, const double* sw, std::int64_t n, const Mixtu
       if (sw != nullptr) {
         Eigen::Map<const Eigen::ArrayXd> w(sw + i0, t);
         L.colwise() *= w;
-        st.sum_weight += w.sum();
-        st.log_likelihood += (w * lse).sum();
+        // Plain loops: Eigen's sums of a user's buffer depend on its alignment.
+        double sum_w = 0, sum_wl = 0;
+        for (std::int64_t i = 0; i < t; ++i) {
+          sum_w += sw[i0 + i];
+          sum_wl += sw[i0 + i] * lse[i];
+        }
+        st.sum_weight += sum_w;
+        st.log_likelihood += sum_wl;
       } else {
         st.sum_weight += double(t);
         st.log_likelihood += lse.sum();

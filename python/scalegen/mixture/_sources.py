@@ -99,13 +99,13 @@ class Rows:
         return arr, check_sample_weight(sw, arr.shape[0], positive_sum=False)
 
     def _count(self, rows: int) -> None:
-        if rows == 0:
-            raise ValueError("the chunks hold no rows")
         if self.n_rows is not None and rows != self.n_rows:
             raise ValueError(
                 f"the chunk source gave {self.n_rows} rows on one pass and {rows} on another: "
                 "it must return a fresh iterable of the same chunks at every call"
             )
+        if rows == 0:
+            raise ValueError("the chunks hold no rows")
         self.n_rows = rows
 
 
