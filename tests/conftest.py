@@ -33,7 +33,7 @@ def dask_client():
     """A local Dask cluster of two single-threaded worker processes (spawned, not forked)."""
     distributed = pytest.importorskip("distributed")
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, memory_limit="200MiB", dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, memory_limit="200MiB", dashboard_address=":0"
     )
     client = distributed.Client(cluster)
     try:
