@@ -52,6 +52,7 @@ bench: $(PY)
 	$(PY) bench/bench_bn_inference.py --json bench/results/bn_inference.json
 	$(PY) bench/bench_nn.py --json bench/results/nn.json
 	$(PY) bench/bench_inference.py --json bench/results/inference.json
+	$(PY) bench/bench_distributed.py --json bench/results/distributed.json
 
 ## make stubs: regenerate python/scalegen/_core.pyi after changing the bindings
 stubs: install-test
