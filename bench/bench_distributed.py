@@ -101,12 +101,29 @@ def main() -> None:
         f"scalegen {cfg['version']} ({cfg['isa_level']}) on a LocalCluster of 2 worker processes x 1 thread "
         f"({args.worker_memory} each) vs scikit-learn {sklearn.__version__}"
     )
-    print(f"data: {n:,} rows x {d} float64 = {n * d * 8 / 1e9:.1f} GB in blocks of {block:,} rows; "
-          f"k={k}, full covariances, {iters} EM iterations")
-    result: dict = {"config": cfg, "sklearn": sklearn.__version__, "rows": n, "features": d,
-                    "components": k, "iters": iters, "gb": n * d * 8 / 1e9}
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit=args.worker_memory,
-                      dashboard_address=":0") as cluster, Client(cluster) as client:
+    print(
+        f"data: {n:,} rows x {d} float64 = {n * d * 8 / 1e9:.1f} GB in blocks of {block:,} rows; "
+        f"k={k}, full covariances, {iters} EM iterations"
+    )
+    result: dict = {
+        "config": cfg,
+        "sklearn": sklearn.__version__,
+        "rows": n,
+        "features": d,
+        "components": k,
+        "iters": iters,
+        "gb": n * d * 8 / 1e9,
+    }
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            memory_limit=args.worker_memory,
+            dashboard_address=":0",
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         X = make_mixture(n, d, k, chunk_rows=block, random_state=0, dask=True)
         gen_s, _ = timed(lambda: X.sum().compute())
         model = DaskGaussianMixture(k, max_iter=iters, tol=0, random_state=0, client=client)
@@ -116,22 +133,36 @@ def main() -> None:
         client_rss = rss() / 2**20
     em_rows_s = n * iters / fit_s
     print(f"generation alone: {gen_s:.1f} s per pass ({n / gen_s:,.0f} rows/s)")
-    print(f"Dask fit: {fit_s:.1f} s for {iters} EM passes + the init pass: {em_rows_s:,.0f} EM rows/s "
-          f"(generation included); peak worker memory {', '.join(f'{p:.0f}' for p in peaks)} MiB; "
-          f"client {client_rss:.0f} MiB")
-    result.update(generate_s=gen_s, fit_s=fit_s, dask_em_rows_per_s=em_rows_s, worker_peak_mib=peaks,
-                  client_rss_mib=client_rss, lower_bound=model.lower_bound_)
+    print(
+        f"Dask fit: {fit_s:.1f} s for {iters} EM passes + the init pass: {em_rows_s:,.0f} EM rows/s "
+        f"(generation included); peak worker memory {', '.join(f'{p:.0f}' for p in peaks)} MiB; "
+        f"client {client_rss:.0f} MiB"
+    )
+    result.update(
+        generate_s=gen_s,
+        fit_s=fit_s,
+        dask_em_rows_per_s=em_rows_s,
+        worker_peak_mib=peaks,
+        client_rss_mib=client_rss,
+        lower_bound=model.lower_bound_,
+    )
 
     Xs = make_mixture(args.subset, d, k, chunk_rows=block, random_state=0)  # the array's first rows
     init = initial_params(Xs, k)
     sg_s, sg = timed(lambda: scalegen.GaussianMixture(k, max_iter=iters, tol=0, **init).fit(Xs))
     sk_s, sk = timed(lambda: SkGaussianMixture(k, max_iter=iters, tol=0, **init).fit(Xs))
     diff = float(np.max(np.abs(sg.means_ - sk.means_)))
-    print(f"in memory, first {args.subset:,} rows: scalegen {args.subset * iters / sg_s:,.0f} rows/s, "
-          f"scikit-learn {args.subset * iters / sk_s:,.0f} rows/s ({sk_s / sg_s:.1f}x); "
-          f"max |means difference| {diff:.1e}")
-    result.update(subset=args.subset, scalegen_rows_per_s=args.subset * iters / sg_s,
-                  sklearn_rows_per_s=args.subset * iters / sk_s, subset_means_diff=diff)
+    print(
+        f"in memory, first {args.subset:,} rows: scalegen {args.subset * iters / sg_s:,.0f} rows/s, "
+        f"scikit-learn {args.subset * iters / sk_s:,.0f} rows/s ({sk_s / sg_s:.1f}x); "
+        f"max |means difference| {diff:.1e}"
+    )
+    result.update(
+        subset=args.subset,
+        scalegen_rows_per_s=args.subset * iters / sg_s,
+        sklearn_rows_per_s=args.subset * iters / sk_s,
+        subset_means_diff=diff,
+    )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)

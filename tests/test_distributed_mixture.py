@@ -45,7 +45,9 @@ def test_dask_fit_equals_the_local_fit(dask_client, data, cov):
         ref = GaussianMixture(3, **kw).fit(data, sample_weight=w)
         dX = da.from_array(data, chunks=(1500, 5))
         with distributed.get_task_stream(dask_client) as stream:
-            got = DaskGaussianMixture(3, client=dask_client, **kw).fit(dX, sample_weight=da.from_array(w, 1500))
+            got = DaskGaussianMixture(3, client=dask_client, **kw).fit(
+                dX, sample_weight=da.from_array(w, 1500)
+            )
     for a, b in zip(fitted(ref), fitted(got), strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)
     assert got.n_iter_ == ref.n_iter_
@@ -83,7 +85,9 @@ def test_data_larger_than_a_worker_fits_without_restarts(dask_client):
     tracemalloc.start()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        g = DaskGaussianMixture(k, covariance_type="diag", max_iter=2, random_state=0, client=dask_client).fit(X)
+        g = DaskGaussianMixture(
+            k, covariance_type="diag", max_iter=2, random_state=0, client=dask_client
+        ).fit(X)
     client_peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert client_peak < 64 << 20  # the data never came to the client
@@ -140,9 +144,12 @@ def _kernel_threads() -> tuple[int, str | None]:
 
 
 def test_kernels_use_the_workers_threads():
-    with distributed.LocalCluster(
-        n_workers=1, threads_per_worker=2, processes=True, dashboard_address=":0"
-    ) as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=True, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         threads, omp = client.submit(_kernel_threads, pure=False).result()
     assert omp == "1"  # what Dask sets, and what we do not follow
     assert threads == 2
@@ -159,9 +166,12 @@ def test_forked_workers_do_not_hang():
 
     GaussianMixture(2, random_state=0).fit(np.random.default_rng(1).normal(size=(20_000, 3)))  # OpenMP is up
     with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}):
-        with distributed.LocalCluster(
-            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
-        ) as cluster, distributed.Client(cluster) as client:
+        with (
+            distributed.LocalCluster(
+                n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
+            ) as cluster,
+            distributed.Client(cluster) as client,
+        ):
             forked, bound = client.submit(_e_step_in_worker, pure=False).result(timeout=60)
     assert forked
     assert bound == pytest.approx(_e_step_in_worker()[1], rel=1e-12)
@@ -202,7 +212,7 @@ def test_predict_batches_builds_the_model_once_per_worker(dask_client):
 
 
 def test_bad_input(dask_client, data):
-    with pytest.raises(TypeError, match="dask.array"):
+    with pytest.raises(TypeError, match=r"dask\.array"):
         DaskGaussianMixture(2).fit(data)
     with pytest.raises(ValueError, match="persist"):
         DaskGaussianMixture(2, persist="sometimes").fit(da.from_array(data))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import tracemalloc
 import warnings
 
@@ -41,7 +42,7 @@ def chunks_of(X: np.ndarray, sizes: list[int], w: np.ndarray | None = None):
     assert bounds[-1] == len(X)
 
     def make():
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        for a, b in itertools.pairwise(bounds):
             yield X[a:b] if w is None else (X[a:b], w[a:b])
 
     return make
@@ -142,7 +143,9 @@ def test_memmap_dtypes_and_memory(tmp_path):
 
 def test_dataframe_chunks_keep_feature_names(data):
     frame = pd.DataFrame(data, columns=["a", "b", "c", "d"])
-    g = GaussianMixture(3, random_state=0).fit(lambda: (frame.iloc[i : i + 3000] for i in range(0, 9000, 3000)))
+    g = GaussianMixture(3, random_state=0).fit(
+        lambda: (frame.iloc[i : i + 3000] for i in range(0, 9000, 3000))
+    )
     np.testing.assert_array_equal(g.feature_names_in_, ["a", "b", "c", "d"])
     assert g.predict(frame).shape == (9000,)
 
@@ -194,7 +197,8 @@ def numpy_stepwise(chunks, weights, means, covs, decay, reg_covar):
     running = None
     for t, X in enumerate(chunks):
         dens = np.stack(
-            [w * multivariate_normal(m, c).pdf(X) for w, m, c in zip(weights, means, covs, strict=True)], axis=1
+            [w * multivariate_normal(m, c).pdf(X) for w, m, c in zip(weights, means, covs, strict=True)],
+            axis=1,
         )
         r = dens / dens.sum(axis=1, keepdims=True)
         n = len(X)

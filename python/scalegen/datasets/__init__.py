@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-
 if TYPE_CHECKING:
     from ..bayesnet import BayesianNetwork
 
@@ -245,7 +244,9 @@ def make_mixture(
     block = _dask.delayed(_mixture_block, pure=True)
     return da.concatenate(
         [
-            da.from_delayed(block(i, m, centers, scales, random_state, dtype), shape=(m, n_features), dtype=dtype)
+            da.from_delayed(
+                block(i, m, centers, scales, random_state, dtype), shape=(m, n_features), dtype=dtype
+            )
             for i, m in enumerate(sizes)
         ]
     )

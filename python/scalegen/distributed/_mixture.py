@@ -73,7 +73,9 @@ class DaskRows(Rows):
         if any(np.isnan(c) for c in X.chunks[0]):
             X = X.compute_chunk_sizes()
         if X.shape[0] == 0 or X.shape[1] == 0:
-            raise ValueError(f"Found array with shape {X.shape}: at least one sample and one feature are needed")
+            raise ValueError(
+                f"Found array with shape {X.shape}: at least one sample and one feature are needed"
+            )
         if X.dtype.kind not in "fiub":
             raise ValueError(f"X must be numeric, got dtype {X.dtype}")
         X = X.rechunk({1: -1})
@@ -103,7 +105,8 @@ class DaskRows(Rows):
 
         step = dask.delayed(gmm_e_step_block, pure=True)
         parts = [
-            step(x, w, self.dtype, covariance_type, p.weights, p.means, p.prec_chol) for x, w in self._blocks()
+            step(x, w, self.dtype, covariance_type, p.weights, p.means, p.prec_chol)
+            for x, w in self._blocks()
         ]
         return compute(self.client, tree_reduce(parts, gmm_merge_stats))[0]
 

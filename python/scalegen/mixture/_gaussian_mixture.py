@@ -151,7 +151,8 @@ class GaussianMixture(BaseEstimator):
         decay = self.learning_decay
         if isinstance(decay, bool) or not isinstance(decay, Real) or not 0.5 < float(decay) <= 1:
             raise ValueError(
-                f"The 'learning_decay' parameter of GaussianMixture must be a float in (0.5, 1]. Got {decay!r} instead."
+                "The 'learning_decay' parameter of GaussianMixture must be a float in (0.5, 1]. "
+                f"Got {decay!r} instead."
             )
         if self.covariance_type not in COVARIANCE_TYPES:
             raise ValueError(
@@ -336,7 +337,7 @@ class GaussianMixture(BaseEstimator):
             if rows.n_features is None:
                 raise ValueError("the chunks hold no rows")
         self._set_features(rows)
-        inits = self._checked_inits(rows.n_features)  # type: ignore[arg-type]
+        inits = self._checked_inits(rows.n_features)
         n_threads = resolve_n_jobs(self.n_jobs)
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
@@ -382,19 +383,19 @@ class GaussianMixture(BaseEstimator):
                 compatible(ConvergenceWarning),
                 stacklevel=3,
             )
-        self._set_params_(p, rows.dtype)  # type: ignore[arg-type]
+        self._set_params_(p, rows.dtype)
         self.converged_ = converged
         self.n_iter_ = n_iter
         self.lower_bound_: float = lower_bound
         self.lower_bounds_ = bounds
-        self._stepwise = None
+        self._stepwise: tuple[Any, int] | None = None  # partial_fit's running statistics, step
         return rows
 
     def partial_fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> GaussianMixture:
         """One step of stepwise EM on the chunk X (see the class docstring); the first call
         initialises from X as ``fit`` would, unless the model is already fitted."""
         self._check_parameters()
-        first = getattr(self, "_stepwise", None) is None
+        state = getattr(self, "_stepwise", None)
         fitted = hasattr(self, "means_")
         Xc = self._validate_X(X, reset=not fitted)
         sw = check_sample_weight(sample_weight, Xc.shape[0])
@@ -403,11 +404,6 @@ class GaussianMixture(BaseEstimator):
         if fitted:
             p = self._fitted_params()
         else:
-            if Xc.shape[0] < self.n_components:
-                raise ValueError(
-                    "Expected n_samples >= n_components but got n_components = "
-                    f"{self.n_components}, n_samples = {Xc.shape[0]} in the first chunk"
-                )
             rng = check_random_state(self.random_state)
             p = self._initial_params(rows, rng, self._checked_inits(Xc.shape[1]), n_threads)
         stats = rows.e_step(self.covariance_type, p, n_threads)
@@ -415,10 +411,10 @@ class GaussianMixture(BaseEstimator):
             raise ValueError("sample_weight sums to zero: at least one sample must have a positive weight")
         lower_bound = stats.log_likelihood / stats.sum_weight
         stats.scale(1.0 / stats.sum_weight)  # per-row statistics: chunks of any size weigh alike
-        if first:
+        if state is None:
             running, step = stats, 0
         else:
-            running, step = self._stepwise
+            running, step = state
             step += 1
             eta = (step + 1.0) ** -float(self.learning_decay)
             running = running.shifted(p.means)

@@ -34,8 +34,8 @@ def default_init_size(n_components: int, n_features: int) -> int:
 class Rows:
     """Rows read chunk by chunk; subclasses say where the chunks come from."""
 
-    n_features: int | None = None
-    dtype: np.dtype | None = None
+    n_features: int | None = None  # None until the first chunk is read
+    dtype: np.dtype = np.dtype(np.float64)
     names: np.ndarray | None = None
     n_rows: int | None = None  # known after the first full pass
 
@@ -182,7 +182,9 @@ def rows_of(X: Any, sample_weight: Any, chunk_rows: int | None) -> Rows | None:
         return MemmapRows(X, sample_weight, chunk_rows)
     if callable(X) and not hasattr(X, "__array__"):
         if sample_weight is not None:
-            raise ValueError("with a chunk function, give the weights in the chunks as (X, sample_weight) pairs")
+            raise ValueError(
+                "with a chunk function, give the weights in the chunks as (X, sample_weight) pairs"
+            )
         return ChunkedRows(X)
     if isinstance(X, Iterator):
         raise TypeError(

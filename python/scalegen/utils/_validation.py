@@ -54,7 +54,9 @@ def check_array(X: Any, name: str, estimator: str, *, min_samples: int = 1) -> n
     return arr
 
 
-def check_sample_weight(sample_weight: Any, n_samples: int, *, positive_sum: bool = True) -> np.ndarray | None:
+def check_sample_weight(
+    sample_weight: Any, n_samples: int, *, positive_sum: bool = True
+) -> np.ndarray | None:
     """None or a float64 vector of n_samples finite, non-negative weights with a positive sum
     (a zero sum is allowed when positive_sum is False: one chunk of many)."""
     if sample_weight is None:
