@@ -74,6 +74,15 @@ def _encode_column(name: Hashable, col: pd.Series, states: list[Any]) -> np.ndar
     return codes
 
 
+def check_columns(columns: pd.Index, variables: Sequence[Hashable]) -> None:
+    """A ValueError unless every variable is one of the columns, and they are unique."""
+    missing = [v for v in variables if v not in columns]
+    if missing:
+        raise ValueError(f"the data has no column for {missing!r}")
+    if columns.duplicated().any():
+        raise ValueError("the data has duplicate column names")
+
+
 def encode(data: Any, variables: Sequence[Hashable], states: Mapping[Hashable, list[Any]]) -> Encoded:
     """Codes of `variables` from a DataFrame (columns by name, others ignored) or a 2-D
     integer array of codes (columns in the order of `variables`, negative = missing).
@@ -82,11 +91,7 @@ def encode(data: Any, variables: Sequence[Hashable], states: Mapping[Hashable, l
     values, as pgmpy does.
     """
     if isinstance(data, pd.DataFrame):
-        missing = [v for v in variables if v not in data.columns]
-        if missing:
-            raise ValueError(f"the data has no column for {missing!r}")
-        if data.columns.duplicated().any():
-            raise ValueError("the data has duplicate column names")
+        check_columns(data.columns, variables)
         found = {v: list(states[v]) if v in states else _infer_states(v, data[v]) for v in variables}
         codes = [_encode_column(v, data[v], found[v]) for v in variables]
         dtype = code_dtype([len(s) for s in found.values()])

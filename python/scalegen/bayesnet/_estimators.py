@@ -8,8 +8,6 @@ from typing import Any
 
 import numpy as np
 
-from .. import _core
-from .._config import resolve_n_jobs
 from ._cpd import TabularCPD
 
 SCORES = {
@@ -114,25 +112,27 @@ def structure_score(
     ``model_or_edges``: a BayesianNetwork (its states are used where it has them) or
     (parent, child) pairs; every data column that is not in the edges is scored as a
     variable without parents. BIC's penalty uses the number of rows of the data.
+
+    ``data``: a pandas DataFrame, a 2-D integer array of codes, an iterable of such chunks
+    (read once) or a dask DataFrame (counted per partition on the workers), all giving
+    exactly the score of the same rows in one DataFrame.
     """
-    from ._data import encode
+    from ._counts import as_source, count_families, source_columns
     from ._model import BayesianNetwork
 
     name = SCORES.get(str(score).lower()) if isinstance(score, str) else None
     if name is None:
         raise ValueError(f"score must be one of {sorted(SCORES)}, got {score!r}")
+    source = as_source(data)
     if isinstance(model_or_edges, BayesianNetwork):
         model = model_or_edges
     elif isinstance(model_or_edges, Iterable):
-        columns = list(data.columns) if hasattr(data, "columns") else None
-        model = BayesianNetwork(list(model_or_edges), nodes=columns)
+        model = BayesianNetwork(list(model_or_edges), nodes=source_columns(source))
     else:
         raise TypeError(f"expected a BayesianNetwork or a list of edges, got {type(model_or_edges).__name__}")
     nodes = model.nodes
-    enc = encode(data, nodes, model.states)
-    if enc.n_rows == 0:
-        raise ValueError("the data has no rows")
     index = {v: i for i, v in enumerate(nodes)}
     families = [(index[v], [index[p] for p in model.parents(v)]) for v in nodes]
-    counts = _core.bn_count(enc.columns, enc.cards, families, None, -1, resolve_n_jobs(n_jobs))
-    return float(sum(c.score(name, float(enc.n_rows), float(equivalent_sample_size)) for c in counts))
+    counted = count_families(source, nodes, model.states, families, None, n_jobs)
+    n = float(counted.n_rows)
+    return float(sum(c.score(name, n, float(equivalent_sample_size)) for c in counted.counts))

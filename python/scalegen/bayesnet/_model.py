@@ -12,8 +12,9 @@ import pandas as pd
 
 from .. import _core
 from .._config import resolve_n_jobs
-from ..utils._validation import check_random_state, check_sample_weight
+from ..utils._validation import check_random_state
 from . import _bif
+from ._counts import count_families
 from ._cpd import SUM_TOLERANCE, TabularCPD, check_states
 from ._data import Encoded, code_dtype, encode
 
@@ -238,27 +239,33 @@ class BayesianNetwork:
         number, or a dict variable -> array shaped like its table). Missing values skip
         a row only for the families they occur in. States not given to the network come
         from the data (sorted observed values, as pgmpy).
+
+        ``data``: a pandas DataFrame (columns by name), a 2-D integer array of codes
+        (columns in the order of ``nodes``; needs every variable's states), an iterable
+        of such chunks (a list, a generator, ``pd.read_csv(..., chunksize=...)``), read
+        once and never held together, or a dask DataFrame, counted per partition on the
+        workers. Chunked and dask data give exactly the tables of the same rows in one
+        DataFrame. ``sample_weight``: one weight per row; for chunks, an iterable of one
+        array per chunk; for a dask DataFrame, a dask Series partitioned like it.
         """
         from ._estimators import estimate_tables
 
         if estimator not in ("mle", "bayes"):
             raise ValueError(f"estimator must be 'mle' or 'bayes', got {estimator!r}")
-        enc = self._encode(data)
-        weights = check_sample_weight(sample_weight, enc.n_rows)
         index = {v: i for i, v in enumerate(self._nodes)}
         families = [(index[v], [index[p] for p in self._parents[v]]) for v in self._nodes]
-        counts = _core.bn_count(enc.columns, enc.cards, families, weights, -1, resolve_n_jobs(n_jobs))
+        counted = count_families(data, self._nodes, self._states, families, sample_weight, n_jobs)
         tables = estimate_tables(
             self._nodes,
             self._parents,
-            enc.states,
-            counts,
+            counted.states,
+            counted.counts,
             estimator,
             prior_type,
             equivalent_sample_size,
             pseudo_counts,
         )
-        self._states = dict(enc.states)
+        self._states = dict(counted.states)
         self._cpds = {}
         self.add_cpds(*tables)
         return self

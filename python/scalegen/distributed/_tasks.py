@@ -35,17 +35,24 @@ def task_context() -> Iterator[None]:
 
 def tree_reduce(parts: Sequence[Any], combine: Callable[..., Any], split_every: int = 8) -> Any:
     """Combines delayed parts in groups of split_every, level by level, always in the same
-    order: the result does not depend on where or when the parts were computed."""
+    order: the result does not depend on where or when the parts were computed. The tasks
+    are named after combine (``functools.partial`` objects after the function they wrap)."""
     import dask
 
     level = list(parts)
     if not level:
         raise ValueError("nothing to reduce")
+    name = getattr(combine, "__name__", None) or combine.func.__name__  # type: ignore[attr-defined]
+    depth = 0
     while len(level) > 1:
+        token = dask.base.tokenize(combine, level)
         level = [
-            dask.delayed(combine, pure=True)(*level[i : i + split_every])
+            dask.delayed(combine, pure=True)(
+                *level[i : i + split_every], dask_key_name=f"{name}-{depth}-{i}-{token}"
+            )
             for i in range(0, len(level), split_every)
         ]
+        depth += 1
     return level[0]
 
 
