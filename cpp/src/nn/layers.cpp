@@ -13,6 +13,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include "gemm.hpp"
 #include "scalegen/common/parallel.hpp"
 
 namespace scalegen::nn {
@@ -28,6 +29,25 @@ MatMap mat(float* p, std::int64_t rows, std::int64_t cols, std::int64_t ld) {
 }
 ConstMatMap cmat(const float* p, std::int64_t rows, std::int64_t cols, std::int64_t ld) {
   return ConstMatMap(p, rows, cols, Strided(ld));
+}
+
+// C (m x n) = A (m x T) B (T x n), row-major with leading dimensions: our register-tiled
+// kernel when n fills its vectors (AVX2 and AVX-512 builds), else Eigen.
+void gemm_nn(std::int64_t m, std::int64_t n, std::int64_t T, const float* A, std::int64_t lda, const float* B,
+             std::int64_t ldb, float* C, std::int64_t ldc) {
+#if SCALEGEN_FAST_GEMM
+  if (detail::has_fast_gemm(n)) return detail::gemm<false>(m, n, T, A, lda, 1, B, ldb, C, ldc);
+#endif
+  mat(C, m, n, ldc).noalias() = cmat(A, m, T, lda) * cmat(B, T, n, ldb);
+}
+
+// C (m x n) += A^T B with A (T x m) and B (T x n).
+void gemm_tn_add(std::int64_t m, std::int64_t n, std::int64_t T, const float* A, std::int64_t lda, const float* B,
+                 std::int64_t ldb, float* C, std::int64_t ldc) {
+#if SCALEGEN_FAST_GEMM
+  if (detail::has_fast_gemm(n)) return detail::gemm<true>(m, n, T, A, 1, lda, B, ldb, C, ldc);
+#endif
+  mat(C, m, n, ldc).noalias() += cmat(A, T, m, lda).transpose() * cmat(B, T, n, ldb);
 }
 
 // Reductions over a batch are split into at most this many fixed groups of work.
@@ -257,6 +277,9 @@ class Conv2D final : public Layer {
     run_forward(x, y, n, ctx, nullptr);
   }
   bool infer_fused(const Layer& next, const float* x, float* y, std::int64_t n, const Context& ctx) const override;
+  bool train_forward_fused(Layer& next, const float* x, float* y, std::int64_t n, const Context& ctx) override;
+  void backward_fused(const Layer& next, const float* x, const float* y, float* dy, float* dx, std::int64_t n,
+                      const Context& ctx) override;
   void train_forward(const float* x, float* y, std::int64_t n, const Context& ctx) override {
     if (act_ == Activation::softmax) logits_.resize(std::size_t(n * out_.size()));
     run_forward(x, y, n, ctx, act_ == Activation::softmax ? logits_.data() : nullptr);
@@ -264,10 +287,23 @@ class Conv2D final : public Layer {
 
   void backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n, bool pre_activation,
                 const Context& ctx) override {
+    run_backward(x, y, dy, dx, n, pre_activation, ctx, nullptr, nullptr);
+  }
+
+ private:
+  // With `pool` (a max pool that absorbed this layer's relu), each block's output gradient
+  // is routed from the pool's (dy) through its argmax in a scratch buffer; else it is dy.
+  void run_backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n, bool pre_activation,
+                    const Context& ctx, const Pool2D* pool, const float* pool_y) {
     const std::int64_t blocks = n_blocks(n), groups = std::min(blocks, kGroups);
     const std::int64_t wsize = K_ * F_, psize = wsize + F_;
     partials_.assign(std::size_t(groups * psize), 0.0f);
     const float* w = ctx.params + param_offset;
+    // dcols = dz w^T reads w^T (F x K) row by row: transposed once per batch
+    if (dx != nullptr) {
+      wt_.resize(std::size_t(K_ * F_));
+      mat(wt_.data(), F_, K_, K_) = cmat(w, K_, F_, F_).transpose();
+    }
     for_tasks(ctx.n_threads, groups, [&](std::int64_t g) {
       const auto [b0, b1] = split(blocks, groups, g);
       float* dw = partials_.data() + g * psize;
@@ -275,18 +311,24 @@ class Conv2D final : public Layer {
       for (std::int64_t b = b0; b < b1; ++b) {
         const std::int64_t s0 = b * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
         const std::int64_t rows = (s1 - s0) * pixels_;
-        float* dz = dy + s0 * out_.size();
-        if (!pre_activation) activation_backward(dz, y + s0 * out_.size(), rows, F_, act_);
+        float* dz;
+        if (pool != nullptr) {
+          dz = scratch(std::size_t(rows * F_), 2);
+          route_from_pool(*pool, pool_y, dy, s0, s1, dz);
+        } else {
+          dz = dy + s0 * out_.size();
+          if (!pre_activation) activation_backward(dz, y + s0 * out_.size(), rows, F_, act_);
+        }
         float* cols = scratch(std::size_t(rows * K_), 0);
         im2col(x + s0 * in_.size(), s1 - s0, cols);
         if (small_reduction())
           with_small_k(K_, [&](auto k) { small_k_weight_grad<decltype(k)::value>(cols, dz, rows, F_, dw); });
         else
-          mat(dw, K_, F_, F_).noalias() += cmat(cols, rows, K_, K_).transpose() * cmat(dz, rows, F_, F_);
+          gemm_tn_add(K_, F_, rows, cols, K_, dz, F_, dw, F_);
         add_column_sums(dz, rows, F_, db);
         if (dx != nullptr) {
           float* dcols = scratch(std::size_t(rows * K_), 1);
-          mat(dcols, rows, K_, K_).noalias() = cmat(dz, rows, F_, F_) * cmat(w, K_, F_, F_).transpose();
+          gemm_nn(rows, K_, F_, dz, F_, wt_.data(), K_, dcols, K_);
           col2im(dcols, s1 - s0, dx + s0 * in_.size());
         }
       }
@@ -295,7 +337,8 @@ class Conv2D final : public Layer {
     reduce_partials(partials_.data(), groups, psize, bias_ ? psize : wsize, gw, ctx.n_threads);
   }
 
- private:
+  void route_from_pool(const Pool2D& pool, const float* pool_y, const float* pool_dy, std::int64_t s0,
+                       std::int64_t s1, float* dz) const;
   bool small_reduction() const { return K_ < 16; }
   std::int64_t n_blocks(std::int64_t n) const { return (n + samples_per_block_ - 1) / samples_per_block_; }
 
@@ -314,7 +357,7 @@ class Conv2D final : public Layer {
       if (small_reduction())
         with_small_k(K_, [&](auto k) { small_k_forward<decltype(k)::value>(cols, rows, w, F_, out); });
       else
-        mat(out, rows, F_, F_).noalias() = cmat(cols, rows, K_, K_) * cmat(w, K_, F_, F_);
+        gemm_nn(rows, F_, K_, cols, K_, w, F_, out, F_);
       bias_activate(out, rows, F_, b, act_, logits);
     }
   }
@@ -419,6 +462,7 @@ class Conv2D final : public Layer {
   int kh_ = 1, kw_ = 1, sh_ = 1, sw_ = 1, pt_ = 0, pl_ = 0;
   std::int64_t K_ = 0, F_ = 0, pixels_ = 0, samples_per_block_ = 1;
   std::vector<float> partials_;
+  std::vector<float> wt_;  // the kernel transposed (F x K), for input gradients
 };
 
 // ---------------------------------------------------------------------------- pooling
@@ -513,6 +557,37 @@ class Pool2D final : public Layer {
   }
 
  public:
+  /// A max pool whose backward pass applies the previous layer's relu derivative.
+  bool absorbs_relu() const { return absorbs_relu_; }
+  /// The argmax buffer of a training pass over n samples (filled by pool_sample).
+  std::int32_t* argmax_for(std::int64_t n) {
+    argmax_.resize(std::size_t(n * out_.size()));
+    return argmax_.data();
+  }
+  /// Adds one sample's output gradient dy to dx (zeroed, the input's size) at the argmax
+  /// cells whose maximum y is positive (the relu before this pool let it through): the
+  /// maximum is the relu's output at that cell.
+  void route_sample(const float* y, const float* dy, std::int64_t sample, float* dx) const {
+    const std::int32_t* arg = argmax_.data() + sample * out_.size();
+    if (sh_ < ph_ || sw_ < pw_) {  // overlapping windows: a cell may take several gradients
+      for (std::int64_t o = 0; o < out_.size(); ++o)
+        if (y[o] > 0.0f) dx[arg[o]] += dy[o];
+      return;
+    }
+    // each cell in at most one window: written once, by channel vectors
+    const int C = in_.c;
+    for (int oh = 0; oh < out_.h; ++oh)
+      for (int ow = 0; ow < out_.w; ++ow) {
+        const Window win = window(oh, ow);
+        const std::int64_t o = (std::int64_t(oh) * out_.w + ow) * C;
+        for (int ih = win.h0; ih < win.h1; ++ih)
+          for (int iw = win.w0; iw < win.w1; ++iw) {
+            const std::int32_t at = std::int32_t((std::int64_t(ih) * in_.w + iw) * C);
+            route_window_cell(dy + o, arg + o, y + o, at, C, true, dx + at);
+          }
+      }
+  }
+
   /// Pools one sample (argmax: where each maximum came from, or null).
   void pool_sample(const float* img, float* y, std::int32_t* argmax) const {
     const int C = in_.c;
@@ -573,6 +648,34 @@ void Conv2D::run_forward(const float* x, float* y, std::int64_t n, const Context
     for (std::int64_t s = s0; s < s1; ++s)
       pool->pool_sample(out + (s - s0) * out_.size(), y + s * pool->out().size(), nullptr);
   });
+}
+
+bool Conv2D::train_forward_fused(Layer& next, const float* x, float* y, std::int64_t n, const Context& ctx) {
+  auto* pool = dynamic_cast<Pool2D*>(&next);
+  if (pool == nullptr || !pool->absorbs_relu() || act_ != Activation::relu) return false;
+  std::int32_t* argmax = pool->argmax_for(n);
+  const std::int64_t pooled = pool->out().size();
+  for_tasks(ctx.n_threads, n_blocks(n), [&](std::int64_t blk) {
+    const std::int64_t s0 = blk * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
+    float* out = scratch(std::size_t((s1 - s0) * out_.size()), 2);
+    forward_block(x, s0, s1, out, nullptr, ctx);
+    for (std::int64_t s = s0; s < s1; ++s)
+      pool->pool_sample(out + (s - s0) * out_.size(), y + s * pooled, argmax + s * pooled);
+  });
+  return true;
+}
+
+void Conv2D::backward_fused(const Layer& next, const float* x, const float* y, float* dy, float* dx, std::int64_t n,
+                            const Context& ctx) {
+  run_backward(x, nullptr, dy, dx, n, true, ctx, &dynamic_cast<const Pool2D&>(next), y);
+}
+
+void Conv2D::route_from_pool(const Pool2D& pool, const float* pool_y, const float* pool_dy, std::int64_t s0,
+                             std::int64_t s1, float* dz) const {
+  const std::int64_t pooled = pool.out().size();
+  std::fill(dz, dz + (s1 - s0) * out_.size(), 0.0f);
+  for (std::int64_t s = s0; s < s1; ++s)
+    pool.route_sample(pool_y + s * pooled, pool_dy + s * pooled, s, dz + (s - s0) * out_.size());
 }
 
 bool Conv2D::infer_fused(const Layer& next, const float* x, float* y, std::int64_t n, const Context& ctx) const {

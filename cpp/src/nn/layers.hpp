@@ -62,6 +62,19 @@ class Layer {
   virtual void train_forward(const float* x, float* y, std::int64_t n, const Context& ctx) {
     infer(x, y, n, ctx);
   }
+  /// Training forward of this layer and `next` in one pass (y: next's output; this layer's
+  /// own output is not kept); false when the pair has no fused kernel. A pair fused here
+  /// goes back through backward_fused.
+  virtual bool train_forward_fused(Layer& next, const float* x, float* y, std::int64_t n, const Context& ctx) {
+    (void)next, (void)x, (void)y, (void)n, (void)ctx;
+    return false;
+  }
+  /// Backward pass of a pair fused by train_forward_fused: y and dy are next's output and
+  /// its gradient; as backward otherwise.
+  virtual void backward_fused(const Layer& next, const float* x, const float* y, float* dy, float* dx,
+                              std::int64_t n, const Context& ctx) {
+    (void)next, (void)x, (void)y, (void)dy, (void)dx, (void)n, (void)ctx;
+  }
   /// Backward pass of the last train_forward. `dy` holds the gradient with respect to the
   /// output (or to the pre-activation values when `pre_activation`) and may be overwritten;
   /// dx (null for the first layer) receives the gradient with respect to x; parameter

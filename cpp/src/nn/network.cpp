@@ -213,12 +213,25 @@ BatchStats Network::forward_backward(const float* x, const Targets& y, std::int6
   check_targets(y, n, loss);
   const FlushSubnormals flush;
   Context ctx{n_threads, params_.data(), grads_.data(), state_.data(), seed};
-  // forward, keeping every output
+  // forward, keeping every output; a layer whose relu the next layer absorbs may run with
+  // it in one pass (a convolution and its max pool), its own output then not kept
   std::vector<const float*> outs(layers_.size());
+  std::vector<bool> with_next(layers_.size(), false);
   const float* cur = x;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     auto& layer = *layers_[i];
     if (!layer.passthrough(true)) {
+      if (relu_absorbed_[i]) {
+        auto& next = *layers_[i + 1];
+        acts_[i + 1].resize(std::size_t(n * next.out().size()));
+        if (layer.train_forward_fused(next, cur, acts_[i + 1].data(), n, ctx)) {
+          with_next[i] = true;
+          outs[i] = nullptr;
+          cur = outs[i + 1] = acts_[i + 1].data();
+          ++i;
+          continue;
+        }
+      }
       acts_[i].resize(std::size_t(n * layer.out().size()));
       layer.train_forward(cur, acts_[i].data(), n, ctx);
       cur = acts_[i].data();
@@ -241,10 +254,13 @@ BatchStats Network::forward_backward(const float* x, const Targets& y, std::int6
   for (std::size_t i = layers_.size(); i-- > 0;) {
     auto& layer = *layers_[i];
     const bool pre = (fused && i + 1 == layers_.size()) || relu_absorbed_[i];
-    if (layer.passthrough(true)) continue;
+    if (layer.passthrough(true) || (i > 0 && with_next[i - 1])) continue;  // a fused pair: at its first
     const float* in = i == 0 ? x : outs[i - 1];
     float* target = i == 0 ? dx : spare;
-    layer.backward(in, outs[i], dy, target, n, pre, ctx);
+    if (with_next[i])
+      layer.backward_fused(*layers_[i + 1], in, outs[i + 1], dy, target, n, ctx);
+    else
+      layer.backward(in, outs[i], dy, target, n, pre, ctx);
     if (i > 0) std::swap(dy, spare);
   }
   if (dx != nullptr && layers_.front()->passthrough(true))

@@ -1,0 +1,102 @@
+#pragma once
+// Single-precision GEMM for the convolution shapes: C (m x n, row-major) = or += A * B
+// with A read through two strides (so A may be a transpose without a copy) and B
+// row-major. Register tiles of 6 rows x (up to) 64 columns on AVX-512 (6 x 16 on AVX2):
+// per step of the reduction, 6 broadcasts of A and 4 loads of B feed 24 FMAs. n must be
+// a multiple of the vector width (has_fast_gemm says); other shapes go to Eigen.
+
+#include <cstddef>
+#include <cstdint>
+
+namespace scalegen::nn::detail {
+
+#if defined(__AVX512F__) || defined(__AVX2__)
+#define SCALEGEN_FAST_GEMM 1
+#else
+#define SCALEGEN_FAST_GEMM 0
+#endif
+
+#if defined(__AVX512F__)
+constexpr int kGemmLanes = 16;
+constexpr int kGemmPanel = 4;  // vectors per row of a register tile
+#elif defined(__AVX2__)
+constexpr int kGemmLanes = 8;
+constexpr int kGemmPanel = 2;
+#else
+constexpr int kGemmLanes = 0;  // baseline build: Eigen only
+constexpr int kGemmPanel = 0;
+#endif
+constexpr int kGemmRows = 6;
+
+inline bool has_fast_gemm(std::int64_t n) { return kGemmLanes > 0 && n % (kGemmLanes > 0 ? kGemmLanes : 1) == 0; }
+
+#if SCALEGEN_FAST_GEMM
+typedef float GemmVec __attribute__((vector_size(kGemmLanes * 4)));
+typedef float GemmVecU __attribute__((vector_size(kGemmLanes * 4), aligned(4)));
+
+// One tile: R rows of C, NB vectors wide; the reduction runs over t < T.
+template <int R, int NB, bool Accumulate>
+inline void gemm_tile(const float* __restrict A, std::ptrdiff_t a_row, std::ptrdiff_t a_step,
+                      const float* __restrict B, std::ptrdiff_t ldb, std::int64_t T, float* __restrict C,
+                      std::ptrdiff_t ldc) {
+  GemmVec acc[R][NB];
+#pragma GCC unroll 8
+  for (int i = 0; i < R; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NB; ++j) acc[i][j] = GemmVec{};
+  for (std::int64_t t = 0; t < T; ++t) {
+    const float* b = B + t * ldb;
+    const float* a = A + t * a_step;
+    GemmVec bv[NB];
+#pragma GCC unroll 8
+    for (int j = 0; j < NB; ++j) bv[j] = *reinterpret_cast<const GemmVecU*>(b + j * kGemmLanes);
+#pragma GCC unroll 8
+    for (int i = 0; i < R; ++i) {
+      const float s = a[i * a_row];
+#pragma GCC unroll 8
+      for (int j = 0; j < NB; ++j) acc[i][j] += s * bv[j];
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < R; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NB; ++j) {
+      GemmVecU* c = reinterpret_cast<GemmVecU*>(C + i * ldc + j * kGemmLanes);
+      if constexpr (Accumulate)
+        *c = *c + acc[i][j];
+      else
+        *c = acc[i][j];
+    }
+}
+
+template <int R, bool Accumulate>
+inline void gemm_row_tile(const float* A, std::ptrdiff_t a_row, std::ptrdiff_t a_step, const float* B,
+                          std::ptrdiff_t ldb, std::int64_t n, std::int64_t T, float* C, std::ptrdiff_t ldc) {
+  constexpr std::int64_t panel = std::int64_t(kGemmPanel) * kGemmLanes;
+  std::int64_t j = 0;
+  for (; j + panel <= n; j += panel) gemm_tile<R, kGemmPanel, Accumulate>(A, a_row, a_step, B + j, ldb, T, C + j, ldc);
+  for (; j < n; j += kGemmLanes) gemm_tile<R, 1, Accumulate>(A, a_row, a_step, B + j, ldb, T, C + j, ldc);
+}
+
+/// C[i][j] (=, or += when accumulate) sum_t A[i * a_row + t * a_step] * B[t * ldb + j]
+/// for i < m, j < n, t < T; n a multiple of kGemmLanes.
+template <bool Accumulate>
+void gemm(std::int64_t m, std::int64_t n, std::int64_t T, const float* A, std::ptrdiff_t a_row,
+          std::ptrdiff_t a_step, const float* B, std::ptrdiff_t ldb, float* C, std::ptrdiff_t ldc) {
+  std::int64_t i = 0;
+  for (; i + kGemmRows <= m; i += kGemmRows)
+    gemm_row_tile<kGemmRows, Accumulate>(A + i * a_row, a_row, a_step, B, ldb, n, T, C + i * ldc, ldc);
+  const float* a = A + i * a_row;
+  float* c = C + i * ldc;
+  switch (m - i) {
+    case 5: gemm_row_tile<5, Accumulate>(a, a_row, a_step, B, ldb, n, T, c, ldc); break;
+    case 4: gemm_row_tile<4, Accumulate>(a, a_row, a_step, B, ldb, n, T, c, ldc); break;
+    case 3: gemm_row_tile<3, Accumulate>(a, a_row, a_step, B, ldb, n, T, c, ldc); break;
+    case 2: gemm_row_tile<2, Accumulate>(a, a_row, a_step, B, ldb, n, T, c, ldc); break;
+    case 1: gemm_row_tile<1, Accumulate>(a, a_row, a_step, B, ldb, n, T, c, ldc); break;
+    default: break;
+  }
+}
+#endif
+
+}  // namespace scalegen::nn::detail
