@@ -5,6 +5,7 @@
 // per step of the reduction, 6 broadcasts of A and 4 loads of B feed 24 FMAs. n must be
 // a multiple of the vector width (has_fast_gemm says); other shapes go to Eigen.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -75,14 +76,15 @@ inline void gemm_row_tile(const float* A, std::ptrdiff_t a_row, std::ptrdiff_t a
   constexpr std::int64_t panel = std::int64_t(kGemmPanel) * kGemmLanes;
   std::int64_t j = 0;
   for (; j + panel <= n; j += panel) gemm_tile<R, kGemmPanel, Accumulate>(A, a_row, a_step, B + j, ldb, T, C + j, ldc);
+  if constexpr (kGemmPanel > 2)
+    for (; j + 2 * kGemmLanes <= n; j += 2 * kGemmLanes)
+      gemm_tile<R, 2, Accumulate>(A, a_row, a_step, B + j, ldb, T, C + j, ldc);
   for (; j < n; j += kGemmLanes) gemm_tile<R, 1, Accumulate>(A, a_row, a_step, B + j, ldb, T, C + j, ldc);
 }
 
-/// C[i][j] (=, or += when accumulate) sum_t A[i * a_row + t * a_step] * B[t * ldb + j]
-/// for i < m, j < n, t < T; n a multiple of kGemmLanes.
 template <bool Accumulate>
-void gemm(std::int64_t m, std::int64_t n, std::int64_t T, const float* A, std::ptrdiff_t a_row,
-          std::ptrdiff_t a_step, const float* B, std::ptrdiff_t ldb, float* C, std::ptrdiff_t ldc) {
+void gemm_rows(std::int64_t m, std::int64_t n, std::int64_t T, const float* A, std::ptrdiff_t a_row,
+               std::ptrdiff_t a_step, const float* B, std::ptrdiff_t ldb, float* C, std::ptrdiff_t ldc) {
   std::int64_t i = 0;
   for (; i + kGemmRows <= m; i += kGemmRows)
     gemm_row_tile<kGemmRows, Accumulate>(A + i * a_row, a_row, a_step, B, ldb, n, T, C + i * ldc, ldc);
@@ -95,6 +97,24 @@ void gemm(std::int64_t m, std::int64_t n, std::int64_t T, const float* A, std::p
     case 2: gemm_row_tile<2, Accumulate>(a, a_row, a_step, B, ldb, n, T, c, ldc); break;
     case 1: gemm_row_tile<1, Accumulate>(a, a_row, a_step, B, ldb, n, T, c, ldc); break;
     default: break;
+  }
+}
+
+// Rows of B used per pass over the tiles: a panel of them stays in L2 while every row
+// tile of C reads it.
+constexpr std::int64_t kGemmDepth = 384;
+
+/// C[i][j] (=, or += when accumulate) sum_t A[i * a_row + t * a_step] * B[t * ldb + j]
+/// for i < m, j < n, t < T; n a multiple of kGemmLanes.
+template <bool Accumulate>
+void gemm(std::int64_t m, std::int64_t n, std::int64_t T, const float* A, std::ptrdiff_t a_row,
+          std::ptrdiff_t a_step, const float* B, std::ptrdiff_t ldb, float* C, std::ptrdiff_t ldc) {
+  for (std::int64_t t0 = 0; t0 < T; t0 += kGemmDepth) {
+    const std::int64_t depth = std::min(kGemmDepth, T - t0);
+    if (Accumulate || t0 > 0)
+      gemm_rows<true>(m, n, depth, A + t0 * a_step, a_row, a_step, B + t0 * ldb, ldb, C, ldc);
+    else
+      gemm_rows<false>(m, n, depth, A, a_row, a_step, B, ldb, C, ldc);
   }
 }
 #endif

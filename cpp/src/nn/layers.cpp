@@ -41,13 +41,19 @@ void gemm_nn(std::int64_t m, std::int64_t n, std::int64_t T, const float* A, std
   mat(C, m, n, ldc).noalias() = cmat(A, m, T, lda) * cmat(B, T, n, ldb);
 }
 
-// C (m x n) += A^T B with A (T x m) and B (T x n).
-void gemm_tn_add(std::int64_t m, std::int64_t n, std::int64_t T, const float* A, std::int64_t lda, const float* B,
-                 std::int64_t ldb, float* C, std::int64_t ldc) {
+// C (m x n) = (or += when accumulate) A^T B with A (T x m) and B (T x n).
+void gemm_tn(std::int64_t m, std::int64_t n, std::int64_t T, const float* A, std::int64_t lda, const float* B,
+             std::int64_t ldb, float* C, std::int64_t ldc, bool accumulate) {
 #if SCALEGEN_FAST_GEMM
-  if (detail::has_fast_gemm(n)) return detail::gemm<true>(m, n, T, A, 1, lda, B, ldb, C, ldc);
+  if (detail::has_fast_gemm(n)) {
+    if (accumulate) return detail::gemm<true>(m, n, T, A, 1, lda, B, ldb, C, ldc);
+    return detail::gemm<false>(m, n, T, A, 1, lda, B, ldb, C, ldc);
+  }
 #endif
-  mat(C, m, n, ldc).noalias() += cmat(A, T, m, lda).transpose() * cmat(B, T, n, ldb);
+  if (accumulate)
+    mat(C, m, n, ldc).noalias() += cmat(A, T, m, lda).transpose() * cmat(B, T, n, ldb);
+  else
+    mat(C, m, n, ldc).noalias() = cmat(A, T, m, lda).transpose() * cmat(B, T, n, ldb);
 }
 
 // Reductions over a batch are split into at most this many fixed groups of work.
@@ -324,7 +330,7 @@ class Conv2D final : public Layer {
         if (small_reduction())
           with_small_k(K_, [&](auto k) { small_k_weight_grad<decltype(k)::value>(cols, dz, rows, F_, dw); });
         else
-          gemm_tn_add(K_, F_, rows, cols, K_, dz, F_, dw, F_);
+          gemm_tn(K_, F_, rows, cols, K_, dz, F_, dw, F_, true);
         add_column_sums(dz, rows, F_, db);
         if (dx != nullptr) {
           float* dcols = scratch(std::size_t(rows * K_), 1);
@@ -733,7 +739,7 @@ class Dense final : public Layer {
         return;
       }
       const std::int64_t a = t * kSlice, len = std::min(I_, a + kSlice) - a;
-      mat(gw + a * O_, len, O_, O_).noalias() = cmat(x + a, rows, len, I_).transpose() * cmat(dy, rows, O_, O_);
+      gemm_tn(len, O_, rows, x + a, I_, dy, O_, gw + a * O_, O_, false);
       if (dx != nullptr)
         mat(dx + a, rows, len, I_).noalias() = cmat(dy, rows, O_, O_) * cmat(w + a * O_, len, O_, O_).transpose();
     });
@@ -757,8 +763,7 @@ class Dense final : public Layer {
     for_tasks(ctx.n_threads, tasks, [&](std::int64_t t) {
       const auto [r0, r1] = row_range(rows, t / col_slices);
       const std::int64_t c0 = (t % col_slices) * (kSlice / 2), len = std::min(O_, c0 + kSlice / 2) - c0;
-      auto out = mat(y + r0 * O_ + c0, r1 - r0, len, O_);
-      out.noalias() = cmat(x + r0 * I_, r1 - r0, I_, I_) * cmat(w + c0, I_, len, O_);
+      gemm_nn(r1 - r0, len, I_, x + r0 * I_, I_, w + c0, O_, y + r0 * O_ + c0, O_);
     });
     for_tasks(ctx.n_threads, row_blocks(rows), [&](std::int64_t t) {
       const auto [r0, r1] = row_range(rows, t);
