@@ -270,6 +270,9 @@ class Conv2D final : public Layer {
     pixels_ = std::int64_t(out_.h) * out_.w;
     // blocks of whole samples with about 256 output pixels: an im2col block stays in L2
     samples_per_block_ = std::max<std::int64_t>(1, 256 / pixels_);
+    // every window inside the image: the forward pass reads windows in place (no im2col)
+    in_place_ = !small_reduction() && detail::has_fast_gemm(F_) && pt_ == 0 && pl_ == 0 &&
+                (out_.h - 1) * sh_ + kh_ <= in.h && (out_.w - 1) * sw_ + kw_ <= in.w;
   }
 
   std::vector<TensorSpec> tensors() const override {
@@ -358,6 +361,17 @@ class Conv2D final : public Layer {
     const float* b = bias_ ? w + K_ * F_ : nullptr;
     {
       const std::int64_t rows = (s1 - s0) * pixels_;
+#if SCALEGEN_FAST_GEMM
+      if (in_place_) {
+        const std::int64_t C = in_.c, row_floats = std::int64_t(in_.w) * C;
+        for (std::int64_t s = s0; s < s1; ++s)
+          for (int oh = 0; oh < out_.h; ++oh)
+            detail::conv_row(out_.w, F_, kw_ * C, kh_, x + s * in_.size() + oh * sh_ * row_floats, sw_ * C,
+                             row_floats, w, out + ((s - s0) * out_.h + oh) * out_.w * F_);
+        bias_activate(out, rows, F_, b, act_, logits);
+        return;
+      }
+#endif
       float* cols = scratch(std::size_t(rows * K_), 0);
       im2col(x + s0 * in_.size(), s1 - s0, cols);
       if (small_reduction())
@@ -467,6 +481,7 @@ class Conv2D final : public Layer {
   bool bias_;
   int kh_ = 1, kw_ = 1, sh_ = 1, sw_ = 1, pt_ = 0, pl_ = 0;
   std::int64_t K_ = 0, F_ = 0, pixels_ = 0, samples_per_block_ = 1;
+  bool in_place_ = false;
   std::vector<float> partials_;
   std::vector<float> wt_;  // the kernel transposed (F x K), for input gradients
 };

@@ -347,7 +347,7 @@ void rmsprop_update(float* __restrict w, const float* __restrict g, float* __res
 void Network::apply_optimizer(const OptimizerConfig& opt, int n_threads) {
   ++step_;
   const std::int64_t size = std::int64_t(params_.size());
-  constexpr std::int64_t chunk = 32768;
+  constexpr std::int64_t chunk = 8192;  // small enough that two threads share the work evenly
   const double t = double(step_);
   // Keras' Adam: lr_t = lr sqrt(1 - b2^t) / (1 - b1^t); w -= lr_t m / (sqrt(v) + eps).
   // Keras' SGD: m = momentum m - lr g; w += m (nesterov: w += momentum m - lr g).
