@@ -382,6 +382,32 @@ class Conv2D final : public Layer {
     }
   }
 
+  // Output rows [oh0, oh1) of one image into out (laid out as the whole image's output),
+  // with bias and activation (inference: a small batch splits its images by rows).
+  void forward_rows(const float* img, int oh0, int oh1, float* out, const Context& ctx) const {
+    const float* w = ctx.params + param_offset;
+    const float* b = bias_ ? w + K_ * F_ : nullptr;
+    const std::int64_t rows = std::int64_t(oh1 - oh0) * out_.w;
+    float* dst = out + std::int64_t(oh0) * out_.w * F_;
+#if SCALEGEN_FAST_GEMM
+    if (in_place_) {
+      const std::int64_t C = in_.c, row_floats = std::int64_t(in_.w) * C;
+      for (int oh = oh0; oh < oh1; ++oh)
+        detail::conv_row(out_.w, F_, kw_ * C, kh_, img + oh * sh_ * row_floats, sw_ * C, row_floats, w,
+                         out + std::int64_t(oh) * out_.w * F_);
+      bias_activate(dst, rows, F_, b, act_, nullptr);
+      return;
+    }
+#endif
+    float* cols = scratch(std::size_t(rows * K_), 0);
+    im2col_rows(img, oh0, oh1, cols);
+    if (small_reduction())
+      with_small_k(K_, [&](auto k) { small_k_forward<decltype(k)::value>(cols, rows, w, F_, dst); });
+    else
+      gemm_nn(rows, F_, K_, cols, K_, w, F_, dst, F_);
+    bias_activate(dst, rows, F_, b, act_, nullptr);
+  }
+
   // Output columns [lo, hi) whose window lies inside the input horizontally.
   std::pair<int, int> interior_columns() const {
     const int lo = std::min(out_.w, (pl_ + sw_ - 1) / sw_);
@@ -406,12 +432,15 @@ class Conv2D final : public Layer {
   // outside the input the patch holds zeros. Row-wise, so the interior is a tight copy of
   // kw * c floats (a fixed-size copy for the tiny spans of a first layer).
   void im2col(const float* x, std::int64_t samples, float* cols) const {
+    for (std::int64_t s = 0; s < samples; ++s) im2col_rows(x + s * in_.size(), 0, out_.h, cols + s * pixels_ * K_);
+  }
+  // The patches of output rows [oh0, oh1) of one image.
+  void im2col_rows(const float* img, int oh0, int oh1, float* cols) const {
     const int C = in_.c;
     const std::int64_t span = std::int64_t(kw_) * C;
-    for (std::int64_t s = 0; s < samples; ++s) {
-      const float* img = x + s * in_.size();
-      for (int oh = 0; oh < out_.h; ++oh) {
-        float* base = cols + (s * out_.h + oh) * out_.w * K_;
+    {
+      for (int oh = oh0; oh < oh1; ++oh) {
+        float* base = cols + std::int64_t(oh - oh0) * out_.w * K_;
         for (int i = 0; i < kh_; ++i) {
           const int ih = oh * sh_ - pt_ + i;
           float* dst = base + i * span;
@@ -610,10 +639,16 @@ class Pool2D final : public Layer {
   }
 
   /// Pools one sample (argmax: where each maximum came from, or null).
-  void pool_sample(const float* img, float* y, std::int32_t* argmax) const {
+  void pool_sample(const float* img, float* y, std::int32_t* argmax) const { pool_rows(img, y, 0, out_.h, argmax); }
+  /// The input rows [first, last) that output rows [oh0, oh1) read.
+  std::pair<int, int> input_rows(int oh0, int oh1) const {
+    return {std::max(0, oh0 * sh_ - pt_), std::min(in_.h, (oh1 - 1) * sh_ - pt_ + ph_)};
+  }
+  /// Output rows [oh0, oh1) of one sample (img and y laid out as whole samples).
+  void pool_rows(const float* img, float* y, int oh0, int oh1, std::int32_t* argmax) const {
     const int C = in_.c;
     {
-      for (int oh = 0; oh < out_.h; ++oh)
+      for (int oh = oh0; oh < oh1; ++oh)
         for (int ow = 0; ow < out_.w; ++ow) {
           const Window win = window(oh, ow);
           const std::int64_t o = (std::int64_t(oh) * out_.w + ow) * C;
@@ -658,6 +693,27 @@ class Pool2D final : public Layer {
 
 void Conv2D::run_forward(const float* x, float* y, std::int64_t n, const Context& ctx, float* logits,
                          const Pool2D* pool) const {
+  // Fewer images than tasks for the threads: each image split into bands of (pooled) rows.
+  const int units = pool != nullptr ? pool->out().h : out_.h;
+  const std::int64_t bands =
+      logits == nullptr && n < 2 * ctx.n_threads ? std::min<std::int64_t>(units, (2 * ctx.n_threads + n - 1) / n) : 1;
+  if (bands > 1) {
+    for_tasks(ctx.n_threads, n * bands, [&](std::int64_t t) {
+      const std::int64_t s = t / bands;
+      const auto [u0, u1] = split(units, bands, t % bands);
+      if (u0 == u1) return;
+      const float* img = x + s * in_.size();
+      if (pool == nullptr) {
+        forward_rows(img, int(u0), int(u1), y + s * out_.size(), ctx);
+        return;
+      }
+      const auto [c0, c1] = pool->input_rows(int(u0), int(u1));
+      float* out = scratch(std::size_t(out_.size()), 2);
+      forward_rows(img, c0, c1, out, ctx);
+      pool->pool_rows(out, y + s * pool->out().size(), int(u0), int(u1), nullptr);
+    });
+    return;
+  }
   for_tasks(ctx.n_threads, n_blocks(n), [&](std::int64_t blk) {
     const std::int64_t s0 = blk * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
     if (pool == nullptr) {
