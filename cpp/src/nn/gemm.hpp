@@ -41,12 +41,14 @@ typedef float GemmVecU __attribute__((vector_size(kGemmLanes * 4), aligned(4)));
 template <int R, int NB, bool Accumulate>
 inline void gemm_tile(const float* __restrict A, std::ptrdiff_t a_row, std::ptrdiff_t a_step,
                       const float* __restrict B, std::ptrdiff_t ldb, std::int64_t T, float* __restrict C,
-                      std::ptrdiff_t ldc, int segments = 1, std::ptrdiff_t a_seg = 0, std::ptrdiff_t b_seg = 0) {
+                      std::ptrdiff_t ldc, int segments = 1, std::ptrdiff_t a_seg = 0, std::ptrdiff_t b_seg = 0,
+                      const float* __restrict bias = nullptr, bool relu = false) {
   GemmVec acc[R][NB];
 #pragma GCC unroll 8
   for (int i = 0; i < R; ++i)
 #pragma GCC unroll 8
-    for (int j = 0; j < NB; ++j) acc[i][j] = GemmVec{};
+    for (int j = 0; j < NB; ++j)
+      acc[i][j] = bias != nullptr ? GemmVec(*reinterpret_cast<const GemmVecU*>(bias + j * kGemmLanes)) : GemmVec{};
   for (int seg = 0; seg < segments; ++seg) {
     const float* As = A + seg * a_seg;
     const float* Bs = B + seg * b_seg;
@@ -71,6 +73,8 @@ inline void gemm_tile(const float* __restrict A, std::ptrdiff_t a_row, std::ptrd
       GemmVecU* c = reinterpret_cast<GemmVecU*>(C + i * ldc + j * kGemmLanes);
       if constexpr (Accumulate)
         *c = *c + acc[i][j];
+      else if (relu)
+        *c = acc[i][j] > 0.0f ? acc[i][j] : GemmVec{};
       else
         *c = acc[i][j];
     }
@@ -79,35 +83,40 @@ inline void gemm_tile(const float* __restrict A, std::ptrdiff_t a_row, std::ptrd
 template <int R, bool Accumulate>
 inline void gemm_row_tile(const float* A, std::ptrdiff_t a_row, std::ptrdiff_t a_step, const float* B,
                           std::ptrdiff_t ldb, std::int64_t n, std::int64_t T, float* C, std::ptrdiff_t ldc,
-                          int segments = 1, std::ptrdiff_t a_seg = 0, std::ptrdiff_t b_seg = 0) {
+                          int segments = 1, std::ptrdiff_t a_seg = 0, std::ptrdiff_t b_seg = 0,
+                          const float* bias = nullptr, bool relu = false) {
   constexpr std::int64_t panel = std::int64_t(kGemmPanel) * kGemmLanes;
   std::int64_t j = 0;
+  const auto at = [bias](std::int64_t col) { return bias != nullptr ? bias + col : nullptr; };
   for (; j + panel <= n; j += panel)
-    gemm_tile<R, kGemmPanel, Accumulate>(A, a_row, a_step, B + j, ldb, T, C + j, ldc, segments, a_seg, b_seg);
+    gemm_tile<R, kGemmPanel, Accumulate>(A, a_row, a_step, B + j, ldb, T, C + j, ldc, segments, a_seg, b_seg, at(j),
+                                         relu);
   if constexpr (kGemmPanel > 2)
     for (; j + 2 * kGemmLanes <= n; j += 2 * kGemmLanes)
-      gemm_tile<R, 2, Accumulate>(A, a_row, a_step, B + j, ldb, T, C + j, ldc, segments, a_seg, b_seg);
+      gemm_tile<R, 2, Accumulate>(A, a_row, a_step, B + j, ldb, T, C + j, ldc, segments, a_seg, b_seg, at(j), relu);
   for (; j < n; j += kGemmLanes)
-    gemm_tile<R, 1, Accumulate>(A, a_row, a_step, B + j, ldb, T, C + j, ldc, segments, a_seg, b_seg);
+    gemm_tile<R, 1, Accumulate>(A, a_row, a_step, B + j, ldb, T, C + j, ldc, segments, a_seg, b_seg, at(j), relu);
 }
 
-/// One row of a convolution's output without im2col: m <= kGemmRows pixels whose windows
-/// start a_row apart in the image, each window `segments` runs of T contiguous floats
-/// a_seg apart; B holds the kernel (segments * T rows of n). C = the m x n outputs.
+/// One row of a convolution's output without im2col: m pixels whose windows start a_row
+/// apart in the image, each window `segments` runs of T contiguous floats a_seg apart; B
+/// holds the kernel (segments * T rows of n). C = the m x n outputs, plus bias (when not
+/// null) and then max(0, .) when relu.
 inline void conv_row(std::int64_t m, std::int64_t n, std::int64_t T, int segments, const float* A,
-                     std::ptrdiff_t a_row, std::ptrdiff_t a_seg, const float* B, float* C) {
+                     std::ptrdiff_t a_row, std::ptrdiff_t a_seg, const float* B, float* C, const float* bias,
+                     bool relu) {
   for (std::int64_t i = 0; i < m; i += kGemmRows) {
     const std::int64_t r = std::min<std::int64_t>(kGemmRows, m - i);
     const float* a = A + i * a_row;
     float* c = C + i * n;
     const std::ptrdiff_t b_seg = T * n;
     switch (r) {
-      case 6: gemm_row_tile<6, false>(a, a_row, 1, B, n, n, T, c, n, segments, a_seg, b_seg); break;
-      case 5: gemm_row_tile<5, false>(a, a_row, 1, B, n, n, T, c, n, segments, a_seg, b_seg); break;
-      case 4: gemm_row_tile<4, false>(a, a_row, 1, B, n, n, T, c, n, segments, a_seg, b_seg); break;
-      case 3: gemm_row_tile<3, false>(a, a_row, 1, B, n, n, T, c, n, segments, a_seg, b_seg); break;
-      case 2: gemm_row_tile<2, false>(a, a_row, 1, B, n, n, T, c, n, segments, a_seg, b_seg); break;
-      default: gemm_row_tile<1, false>(a, a_row, 1, B, n, n, T, c, n, segments, a_seg, b_seg); break;
+      case 6: gemm_row_tile<6, false>(a, a_row, 1, B, n, n, T, c, n, segments, a_seg, b_seg, bias, relu); break;
+      case 5: gemm_row_tile<5, false>(a, a_row, 1, B, n, n, T, c, n, segments, a_seg, b_seg, bias, relu); break;
+      case 4: gemm_row_tile<4, false>(a, a_row, 1, B, n, n, T, c, n, segments, a_seg, b_seg, bias, relu); break;
+      case 3: gemm_row_tile<3, false>(a, a_row, 1, B, n, n, T, c, n, segments, a_seg, b_seg, bias, relu); break;
+      case 2: gemm_row_tile<2, false>(a, a_row, 1, B, n, n, T, c, n, segments, a_seg, b_seg, bias, relu); break;
+      default: gemm_row_tile<1, false>(a, a_row, 1, B, n, n, T, c, n, segments, a_seg, b_seg, bias, relu); break;
     }
   }
 }

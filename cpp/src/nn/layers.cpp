@@ -134,8 +134,9 @@ constexpr std::int64_t kVec = 16;
 // parameter so that a K x 32 block of weights or of weight gradients stays in registers.
 // Columns past the last multiple of 32 take a plain loop.
 template <int K>
+// out = cols w, plus bias (when not null) and then max(0, .) when relu.
 void small_k_forward(const float* __restrict cols, std::int64_t rows, const float* __restrict w, std::int64_t F,
-                     float* __restrict out) {
+                     float* __restrict out, const float* __restrict bias, bool relu) {
   std::int64_t f0 = 0;
   for (; f0 + 2 * kVec <= F; f0 += 2 * kVec) {
     Vec16 w0[K], w1[K];
@@ -143,12 +144,18 @@ void small_k_forward(const float* __restrict cols, std::int64_t rows, const floa
       w0[k] = *reinterpret_cast<const Vec16*>(w + k * F + f0);
       w1[k] = *reinterpret_cast<const Vec16*>(w + k * F + f0 + kVec);
     }
+    const Vec16 b0 = bias ? *reinterpret_cast<const Vec16*>(bias + f0) : Vec16{};
+    const Vec16 b1 = bias ? *reinterpret_cast<const Vec16*>(bias + f0 + kVec) : Vec16{};
     for (std::int64_t r = 0; r < rows; ++r) {
       const float* a = cols + r * K;
-      Vec16 acc0 = {}, acc1 = {};
+      Vec16 acc0 = b0, acc1 = b1;
       for (int k = 0; k < K; ++k) {
         acc0 += a[k] * w0[k];
         acc1 += a[k] * w1[k];
+      }
+      if (relu) {
+        acc0 = acc0 > 0.0f ? acc0 : Vec16{};
+        acc1 = acc1 > 0.0f ? acc1 : Vec16{};
       }
       *reinterpret_cast<Vec16*>(out + r * F + f0) = acc0;
       *reinterpret_cast<Vec16*>(out + r * F + f0 + kVec) = acc1;
@@ -156,9 +163,9 @@ void small_k_forward(const float* __restrict cols, std::int64_t rows, const floa
   }
   for (std::int64_t r = 0; r < rows; ++r)
     for (std::int64_t f = f0; f < F; ++f) {
-      float acc = 0.0f;
+      float acc = bias ? bias[f] : 0.0f;
       for (int k = 0; k < K; ++k) acc += cols[r * K + k] * w[k * F + f];
-      out[r * F + f] = acc;
+      out[r * F + f] = relu && !(acc > 0.0f) ? 0.0f : acc;
     }
 }
 
@@ -355,57 +362,36 @@ class Conv2D final : public Layer {
   // while it is still in cache (inference only).
   void run_forward(const float* x, float* y, std::int64_t n, const Context& ctx, float* logits,
                    const Pool2D* pool = nullptr) const;
-  void forward_block(const float* x, std::int64_t s0, std::int64_t s1, float* out, float* logits,
-                     const Context& ctx) const {
+  // Output rows [oh0, oh1) of images [s0, s1) (all rows when there are several images) into
+  // out, from pixel (s0, oh0) on, with bias and activation: fused into the kernels' stores
+  // for relu and linear, else one pass after them.
+  void forward_rows(const float* x, std::int64_t s0, std::int64_t s1, int oh0, int oh1, float* out, float* logits,
+                    const Context& ctx) const {
     const float* w = ctx.params + param_offset;
     const float* b = bias_ ? w + K_ * F_ : nullptr;
-    {
-      const std::int64_t rows = (s1 - s0) * pixels_;
-#if SCALEGEN_FAST_GEMM
-      if (in_place_) {
-        const std::int64_t C = in_.c, row_floats = std::int64_t(in_.w) * C;
-        for (std::int64_t s = s0; s < s1; ++s)
-          for (int oh = 0; oh < out_.h; ++oh)
-            detail::conv_row(out_.w, F_, kw_ * C, kh_, x + s * in_.size() + oh * sh_ * row_floats, sw_ * C,
-                             row_floats, w, out + ((s - s0) * out_.h + oh) * out_.w * F_);
-        bias_activate(out, rows, F_, b, act_, logits);
-        return;
-      }
-#endif
-      float* cols = scratch(std::size_t(rows * K_), 0);
-      im2col(x + s0 * in_.size(), s1 - s0, cols);
-      if (small_reduction())
-        with_small_k(K_, [&](auto k) { small_k_forward<decltype(k)::value>(cols, rows, w, F_, out); });
-      else
-        gemm_nn(rows, F_, K_, cols, K_, w, F_, out, F_);
-      bias_activate(out, rows, F_, b, act_, logits);
-    }
-  }
-
-  // Output rows [oh0, oh1) of one image into out (laid out as the whole image's output),
-  // with bias and activation (inference: a small batch splits its images by rows).
-  void forward_rows(const float* img, int oh0, int oh1, float* out, const Context& ctx) const {
-    const float* w = ctx.params + param_offset;
-    const float* b = bias_ ? w + K_ * F_ : nullptr;
-    const std::int64_t rows = std::int64_t(oh1 - oh0) * out_.w;
-    float* dst = out + std::int64_t(oh0) * out_.w * F_;
+    const std::int64_t band = std::int64_t(oh1 - oh0) * out_.w, rows = (s1 - s0) * band;
+    const bool fuse = (in_place_ || small_reduction()) && (act_ == Activation::relu || act_ == Activation::linear);
+    const float* fused_bias = fuse ? b : nullptr;
+    const bool relu = fuse && act_ == Activation::relu;
 #if SCALEGEN_FAST_GEMM
     if (in_place_) {
       const std::int64_t C = in_.c, row_floats = std::int64_t(in_.w) * C;
-      for (int oh = oh0; oh < oh1; ++oh)
-        detail::conv_row(out_.w, F_, kw_ * C, kh_, img + oh * sh_ * row_floats, sw_ * C, row_floats, w,
-                         out + std::int64_t(oh) * out_.w * F_);
-      bias_activate(dst, rows, F_, b, act_, nullptr);
+      for (std::int64_t s = s0; s < s1; ++s)
+        for (int oh = oh0; oh < oh1; ++oh)
+          detail::conv_row(out_.w, F_, kw_ * C, kh_, x + s * in_.size() + oh * sh_ * row_floats, sw_ * C,
+                           row_floats, w, out + ((s - s0) * band + std::int64_t(oh - oh0) * out_.w) * F_,
+                           fused_bias, relu);
+      if (!fuse) bias_activate(out, rows, F_, b, act_, logits);
       return;
     }
 #endif
     float* cols = scratch(std::size_t(rows * K_), 0);
-    im2col_rows(img, oh0, oh1, cols);
+    for (std::int64_t s = s0; s < s1; ++s) im2col_rows(x + s * in_.size(), oh0, oh1, cols + (s - s0) * band * K_);
     if (small_reduction())
-      with_small_k(K_, [&](auto k) { small_k_forward<decltype(k)::value>(cols, rows, w, F_, dst); });
+      with_small_k(K_, [&](auto k) { small_k_forward<decltype(k)::value>(cols, rows, w, F_, out, fused_bias, relu); });
     else
-      gemm_nn(rows, F_, K_, cols, K_, w, F_, dst, F_);
-    bias_activate(dst, rows, F_, b, act_, nullptr);
+      gemm_nn(rows, F_, K_, cols, K_, w, F_, out, F_);
+    if (!fuse) bias_activate(out, rows, F_, b, act_, logits);
   }
 
   // Output columns [lo, hi) whose window lies inside the input horizontally.
@@ -693,23 +679,25 @@ class Pool2D final : public Layer {
 
 void Conv2D::run_forward(const float* x, float* y, std::int64_t n, const Context& ctx, float* logits,
                          const Pool2D* pool) const {
-  // Fewer images than tasks for the threads: each image split into bands of (pooled) rows.
+  // Fewer than 4 images: each split into bands of (pooled) rows, so that a single image
+  // keeps several threads busy. The split depends on n only: the same bits for any
+  // thread count.
+  constexpr std::int64_t kSmallBatch = 4;
   const int units = pool != nullptr ? pool->out().h : out_.h;
   const std::int64_t bands =
-      logits == nullptr && n < 2 * ctx.n_threads ? std::min<std::int64_t>(units, (2 * ctx.n_threads + n - 1) / n) : 1;
+      logits == nullptr && n < kSmallBatch ? std::min<std::int64_t>(units, (kSmallBatch + n - 1) / n) : 1;
   if (bands > 1) {
     for_tasks(ctx.n_threads, n * bands, [&](std::int64_t t) {
       const std::int64_t s = t / bands;
       const auto [u0, u1] = split(units, bands, t % bands);
       if (u0 == u1) return;
-      const float* img = x + s * in_.size();
       if (pool == nullptr) {
-        forward_rows(img, int(u0), int(u1), y + s * out_.size(), ctx);
+        forward_rows(x, s, s + 1, int(u0), int(u1), y + s * out_.size() + u0 * out_.w * F_, nullptr, ctx);
         return;
       }
       const auto [c0, c1] = pool->input_rows(int(u0), int(u1));
-      float* out = scratch(std::size_t(out_.size()), 2);
-      forward_rows(img, c0, c1, out, ctx);
+      float* out = scratch(std::size_t(out_.size()), 2);  // laid out as the whole image's output
+      forward_rows(x, s, s + 1, c0, c1, out + std::int64_t(c0) * out_.w * F_, nullptr, ctx);
       pool->pool_rows(out, y + s * pool->out().size(), int(u0), int(u1), nullptr);
     });
     return;
@@ -717,11 +705,11 @@ void Conv2D::run_forward(const float* x, float* y, std::int64_t n, const Context
   for_tasks(ctx.n_threads, n_blocks(n), [&](std::int64_t blk) {
     const std::int64_t s0 = blk * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
     if (pool == nullptr) {
-      forward_block(x, s0, s1, y + s0 * out_.size(), logits ? logits + s0 * out_.size() : nullptr, ctx);
+      forward_rows(x, s0, s1, 0, out_.h, y + s0 * out_.size(), logits ? logits + s0 * out_.size() : nullptr, ctx);
       return;
     }
     float* out = scratch(std::size_t((s1 - s0) * out_.size()), 2);
-    forward_block(x, s0, s1, out, nullptr, ctx);
+    forward_rows(x, s0, s1, 0, out_.h, out, nullptr, ctx);
     for (std::int64_t s = s0; s < s1; ++s)
       pool->pool_sample(out + (s - s0) * out_.size(), y + s * pool->out().size(), nullptr);
   });
@@ -735,7 +723,7 @@ bool Conv2D::train_forward_fused(Layer& next, const float* x, float* y, std::int
   for_tasks(ctx.n_threads, n_blocks(n), [&](std::int64_t blk) {
     const std::int64_t s0 = blk * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
     float* out = scratch(std::size_t((s1 - s0) * out_.size()), 2);
-    forward_block(x, s0, s1, out, nullptr, ctx);
+    forward_rows(x, s0, s1, 0, out_.h, out, nullptr, ctx);
     for (std::int64_t s = s0; s < s1; ++s)
       pool->pool_sample(out + (s - s0) * out_.size(), y + s * pooled, argmax + s * pooled);
   });
