@@ -819,11 +819,17 @@ class Dense final : public Layer {
     // tasks: fixed blocks of rows x slices of the output width (a small batch still splits)
     const std::int64_t col_slices = (O_ + kSlice / 2 - 1) / (kSlice / 2);
     const std::int64_t tasks = row_blocks(rows) * col_slices;
+    // the task that computes values activates them, unless a softmax needs rows it lacks
+    const bool in_task = act_ != Activation::softmax || col_slices == 1;
     for_tasks(ctx.n_threads, tasks, [&](std::int64_t t) {
       const auto [r0, r1] = row_range(rows, t / col_slices);
       const std::int64_t c0 = (t % col_slices) * (kSlice / 2), len = std::min(O_, c0 + kSlice / 2) - c0;
       gemm_nn(r1 - r0, len, I_, x + r0 * I_, I_, w + c0, O_, y + r0 * O_ + c0, O_);
+      if (!in_task) return;
+      for (std::int64_t r = r0; r < r1; ++r)
+        bias_activate(y + r * O_ + c0, 1, len, b ? b + c0 : nullptr, act_, logits ? logits + r * O_ + c0 : nullptr);
     });
+    if (in_task) return;
     for_tasks(ctx.n_threads, row_blocks(rows), [&](std::int64_t t) {
       const auto [r0, r1] = row_range(rows, t);
       bias_activate(y + r0 * O_, r1 - r0, O_, b, act_, logits ? logits + r0 * O_ : nullptr);
