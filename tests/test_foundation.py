@@ -121,6 +121,43 @@ def test_every_runnable_level_gives_the_same_results():
         np.testing.assert_allclose(means, ref_means, rtol=1e-9, atol=1e-9)
 
 
+CNN_CODE = """
+import numpy as np
+from scalegen import _core
+from scalegen.nn import Sequential
+from scalegen.nn.layers import Conv2D, Dense, Flatten, MaxPooling2D
+m = Sequential([Conv2D(32, 3, activation="relu", input_shape=(12, 12, 1)), MaxPooling2D(),
+                Conv2D(64, 3, activation="relu"), Flatten(), Dense(32, activation="relu"),
+                Dense(10, activation="softmax")], seed=0)
+m.compile("adam", "sparse_categorical_crossentropy")
+rng = np.random.default_rng(0)
+x, y = rng.random((40, 12, 12, 1), dtype=np.float32), rng.integers(0, 10, 40)
+m.fit(x, y, epochs=2, batch_size=8, verbose=0)
+print(_core.LEVEL)
+print(repr(m.predict(x[:5]).ravel().tolist()))
+print(repr(np.concatenate([w.ravel() for w in m.get_weights()])[::97].tolist()))
+"""
+
+
+def test_every_runnable_level_trains_the_same_cnn():
+    """Each level has its own GEMM (AVX-512 and AVX2 register tiles, Eigen on the baseline)."""
+    from scalegen import _cpuinfo
+
+    results = {}
+    for level in _core.built_levels():
+        if not _cpuinfo.supports(level):
+            continue
+        out = _run(CNN_CODE, SCALEGEN_ISA=level)
+        assert out.returncode == 0, out.stderr
+        lines = out.stdout.splitlines()
+        assert lines[0] == level
+        results[level] = (np.array(eval(lines[1])), np.array(eval(lines[2])))
+    ref_out, ref_weights = results["baseline"]
+    for outputs, weights in results.values():
+        np.testing.assert_allclose(outputs, ref_out, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(weights, ref_weights, rtol=1e-3, atol=1e-5)
+
+
 def test_best_level_is_picked_and_bad_override_is_refused():
     from scalegen import _cpuinfo
 
