@@ -35,35 +35,34 @@ inline bool has_fast_gemm(std::int64_t n) { return kGemmLanes > 0 && n % (kGemmL
 typedef float GemmVec __attribute__((vector_size(kGemmLanes * 4)));
 typedef float GemmVecU __attribute__((vector_size(kGemmLanes * 4), aligned(4)));
 
-// One tile: R rows of C, NB vectors wide; the reduction runs over t < T in each of
-// `segments` pieces of A and B (offsets a_seg and b_seg apart: the rows of a convolution's
-// window, read in place from the image).
+// One tile: R rows of C, NB vectors wide, over the reduction t < T. Accumulate: the sums
+// continue from C's values; else they start from the bias (when not null) or zero. Stores
+// max(0, .) when relu.
 template <int R, int NB, bool Accumulate>
 inline void gemm_tile(const float* __restrict A, std::ptrdiff_t a_row, std::ptrdiff_t a_step,
                       const float* __restrict B, std::ptrdiff_t ldb, std::int64_t T, float* __restrict C,
-                      std::ptrdiff_t ldc, int segments = 1, std::ptrdiff_t a_seg = 0, std::ptrdiff_t b_seg = 0,
-                      const float* __restrict bias = nullptr, bool relu = false) {
+                      std::ptrdiff_t ldc, const float* __restrict bias = nullptr, bool relu = false) {
   GemmVec acc[R][NB];
 #pragma GCC unroll 8
   for (int i = 0; i < R; ++i)
 #pragma GCC unroll 8
-    for (int j = 0; j < NB; ++j)
-      acc[i][j] = bias != nullptr ? GemmVec(*reinterpret_cast<const GemmVecU*>(bias + j * kGemmLanes)) : GemmVec{};
-  for (int seg = 0; seg < segments; ++seg) {
-    const float* As = A + seg * a_seg;
-    const float* Bs = B + seg * b_seg;
-    for (std::int64_t t = 0; t < T; ++t) {
-      const float* b = Bs + t * ldb;
-      const float* a = As + t * a_step;
-      GemmVec bv[NB];
+    for (int j = 0; j < NB; ++j) {
+      if constexpr (Accumulate)
+        acc[i][j] = *reinterpret_cast<const GemmVecU*>(C + i * ldc + j * kGemmLanes);
+      else
+        acc[i][j] = bias != nullptr ? GemmVec(*reinterpret_cast<const GemmVecU*>(bias + j * kGemmLanes)) : GemmVec{};
+    }
+  for (std::int64_t t = 0; t < T; ++t) {
+    const float* b = B + t * ldb;
+    const float* a = A + t * a_step;
+    GemmVec bv[NB];
 #pragma GCC unroll 8
-      for (int j = 0; j < NB; ++j) bv[j] = *reinterpret_cast<const GemmVecU*>(b + j * kGemmLanes);
+    for (int j = 0; j < NB; ++j) bv[j] = *reinterpret_cast<const GemmVecU*>(b + j * kGemmLanes);
 #pragma GCC unroll 8
-      for (int i = 0; i < R; ++i) {
-        const float s = a[i * a_row];
+    for (int i = 0; i < R; ++i) {
+      const float s = a[i * a_row];
 #pragma GCC unroll 8
-        for (int j = 0; j < NB; ++j) acc[i][j] += s * bv[j];
-      }
+      for (int j = 0; j < NB; ++j) acc[i][j] += s * bv[j];
     }
   }
 #pragma GCC unroll 8
@@ -71,52 +70,44 @@ inline void gemm_tile(const float* __restrict A, std::ptrdiff_t a_row, std::ptrd
 #pragma GCC unroll 8
     for (int j = 0; j < NB; ++j) {
       GemmVecU* c = reinterpret_cast<GemmVecU*>(C + i * ldc + j * kGemmLanes);
-      if constexpr (Accumulate)
-        *c = *c + acc[i][j];
-      else if (relu)
-        *c = acc[i][j] > 0.0f ? acc[i][j] : GemmVec{};
-      else
-        *c = acc[i][j];
+      *c = relu ? (acc[i][j] > 0.0f ? acc[i][j] : GemmVec{}) : acc[i][j];
     }
 }
 
+// R rows of C, n columns (a multiple of the vector width) in tiles of up to 4 vectors.
 template <int R, bool Accumulate>
 inline void gemm_row_tile(const float* A, std::ptrdiff_t a_row, std::ptrdiff_t a_step, const float* B,
                           std::ptrdiff_t ldb, std::int64_t n, std::int64_t T, float* C, std::ptrdiff_t ldc,
-                          int segments = 1, std::ptrdiff_t a_seg = 0, std::ptrdiff_t b_seg = 0,
                           const float* bias = nullptr, bool relu = false) {
   constexpr std::int64_t panel = std::int64_t(kGemmPanel) * kGemmLanes;
   std::int64_t j = 0;
   const auto at = [bias](std::int64_t col) { return bias != nullptr ? bias + col : nullptr; };
   for (; j + panel <= n; j += panel)
-    gemm_tile<R, kGemmPanel, Accumulate>(A, a_row, a_step, B + j, ldb, T, C + j, ldc, segments, a_seg, b_seg, at(j),
-                                         relu);
+    gemm_tile<R, kGemmPanel, Accumulate>(A, a_row, a_step, B + j, ldb, T, C + j, ldc, at(j), relu);
   if constexpr (kGemmPanel > 2)
     for (; j + 2 * kGemmLanes <= n; j += 2 * kGemmLanes)
-      gemm_tile<R, 2, Accumulate>(A, a_row, a_step, B + j, ldb, T, C + j, ldc, segments, a_seg, b_seg, at(j), relu);
-  for (; j < n; j += kGemmLanes)
-    gemm_tile<R, 1, Accumulate>(A, a_row, a_step, B + j, ldb, T, C + j, ldc, segments, a_seg, b_seg, at(j), relu);
+      gemm_tile<R, 2, Accumulate>(A, a_row, a_step, B + j, ldb, T, C + j, ldc, at(j), relu);
+  for (; j < n; j += kGemmLanes) gemm_tile<R, 1, Accumulate>(A, a_row, a_step, B + j, ldb, T, C + j, ldc, at(j), relu);
 }
 
-/// One row of a convolution's output without im2col: m pixels whose windows start a_row
-/// apart in the image, each window `segments` runs of T contiguous floats a_seg apart; B
-/// holds the kernel (segments * T rows of n). C = the m x n outputs, plus bias (when not
-/// null) and then max(0, .) when relu.
-inline void conv_row(std::int64_t m, std::int64_t n, std::int64_t T, int segments, const float* A,
-                     std::ptrdiff_t a_row, std::ptrdiff_t a_seg, const float* B, float* C, const float* bias,
-                     bool relu) {
+/// One kernel row of a convolution over one row of its output, without im2col: m pixels
+/// whose windows start a_row apart in the image, each reading T contiguous floats there;
+/// B: the T x n slice of the kernel for that kernel row (leading dimension ldb), C: the
+/// m x n outputs (leading dimension ldc). Accumulate: adds to C (the later kernel rows);
+/// else starts from the bias (when not null). Stores max(0, .) when relu.
+template <bool Accumulate>
+inline void conv_row(std::int64_t m, std::int64_t n, std::int64_t T, const float* A, std::ptrdiff_t a_row,
+                     const float* B, std::ptrdiff_t ldb, float* C, std::ptrdiff_t ldc, const float* bias, bool relu) {
   for (std::int64_t i = 0; i < m; i += kGemmRows) {
-    const std::int64_t r = std::min<std::int64_t>(kGemmRows, m - i);
     const float* a = A + i * a_row;
-    float* c = C + i * n;
-    const std::ptrdiff_t b_seg = T * n;
-    switch (r) {
-      case 6: gemm_row_tile<6, false>(a, a_row, 1, B, n, n, T, c, n, segments, a_seg, b_seg, bias, relu); break;
-      case 5: gemm_row_tile<5, false>(a, a_row, 1, B, n, n, T, c, n, segments, a_seg, b_seg, bias, relu); break;
-      case 4: gemm_row_tile<4, false>(a, a_row, 1, B, n, n, T, c, n, segments, a_seg, b_seg, bias, relu); break;
-      case 3: gemm_row_tile<3, false>(a, a_row, 1, B, n, n, T, c, n, segments, a_seg, b_seg, bias, relu); break;
-      case 2: gemm_row_tile<2, false>(a, a_row, 1, B, n, n, T, c, n, segments, a_seg, b_seg, bias, relu); break;
-      default: gemm_row_tile<1, false>(a, a_row, 1, B, n, n, T, c, n, segments, a_seg, b_seg, bias, relu); break;
+    float* c = C + i * ldc;
+    switch (std::min<std::int64_t>(kGemmRows, m - i)) {
+      case 6: gemm_row_tile<6, Accumulate>(a, a_row, 1, B, ldb, n, T, c, ldc, bias, relu); break;
+      case 5: gemm_row_tile<5, Accumulate>(a, a_row, 1, B, ldb, n, T, c, ldc, bias, relu); break;
+      case 4: gemm_row_tile<4, Accumulate>(a, a_row, 1, B, ldb, n, T, c, ldc, bias, relu); break;
+      case 3: gemm_row_tile<3, Accumulate>(a, a_row, 1, B, ldb, n, T, c, ldc, bias, relu); break;
+      case 2: gemm_row_tile<2, Accumulate>(a, a_row, 1, B, ldb, n, T, c, ldc, bias, relu); break;
+      default: gemm_row_tile<1, Accumulate>(a, a_row, 1, B, ldb, n, T, c, ldc, bias, relu); break;
     }
   }
 }

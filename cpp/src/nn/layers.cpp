@@ -362,11 +362,13 @@ class Conv2D final : public Layer {
   // while it is still in cache (inference only).
   void run_forward(const float* x, float* y, std::int64_t n, const Context& ctx, float* logits,
                    const Pool2D* pool = nullptr) const;
-  // Output rows [oh0, oh1) of images [s0, s1) (all rows when there are several images) into
-  // out, from pixel (s0, oh0) on, with bias and activation: fused into the kernels' stores
-  // for relu and linear, else one pass after them.
-  void forward_rows(const float* x, std::int64_t s0, std::int64_t s1, int oh0, int oh1, float* out, float* logits,
-                    const Context& ctx) const {
+  // Output rows [oh0, oh1) of images [s0, s1) (all rows when there are several images and
+  // no in-place windows) into out, from pixel (s0, oh0, 0) on, laid out as whole images,
+  // with bias and activation: fused into the kernels' stores for relu and linear, else one
+  // pass after them. With in-place windows only columns [0, ow1) are computed (those a
+  // following pool reads); else all.
+  void forward_rows(const float* x, std::int64_t s0, std::int64_t s1, int oh0, int oh1, int ow1, float* out,
+                    float* logits, const Context& ctx) const {
     const float* w = ctx.params + param_offset;
     const float* b = bias_ ? w + K_ * F_ : nullptr;
     const std::int64_t band = std::int64_t(oh1 - oh0) * out_.w, rows = (s1 - s0) * band;
@@ -375,16 +377,36 @@ class Conv2D final : public Layer {
     const bool relu = fuse && act_ == Activation::relu;
 #if SCALEGEN_FAST_GEMM
     if (in_place_) {
-      const std::int64_t C = in_.c, row_floats = std::int64_t(in_.w) * C;
-      for (std::int64_t s = s0; s < s1; ++s)
-        for (int oh = oh0; oh < oh1; ++oh)
-          detail::conv_row(out_.w, F_, kw_ * C, kh_, x + s * in_.size() + oh * sh_ * row_floats, sw_ * C,
-                           row_floats, w, out + ((s - s0) * band + std::int64_t(oh - oh0) * out_.w) * F_,
-                           fused_bias, relu);
-      if (!fuse) bias_activate(out, rows, F_, b, act_, logits);
+      // kernel row by kernel row and 64 filters at a time: that slice of the kernel stays
+      // in L1 while every output row reads it
+      constexpr std::int64_t panel = std::int64_t(detail::kGemmPanel) * detail::kGemmLanes;
+      const std::int64_t C = in_.c, row_floats = std::int64_t(in_.w) * C, T = kw_ * C;
+      const auto at = [&](std::int64_t s, int oh) { return (s - s0) * out_.size() + std::int64_t(oh - oh0) * out_.w * F_; };
+      for (std::int64_t f0 = 0; f0 < F_; f0 += panel) {
+        const std::int64_t width = std::min(panel, F_ - f0);
+        for (int i = 0; i < kh_; ++i) {
+          const float* wi = w + i * T * F_ + f0;
+          const bool last_relu = relu && i == kh_ - 1;
+          for (std::int64_t s = s0; s < s1; ++s)
+            for (int oh = oh0; oh < oh1; ++oh) {
+              const float* a = x + s * in_.size() + std::int64_t(oh * sh_ + i) * row_floats;
+              float* c = out + at(s, oh) + f0;
+              if (i == 0)
+                detail::conv_row<false>(ow1, width, T, a, sw_ * C, wi, F_, c, F_, fused_bias ? fused_bias + f0 : nullptr,
+                                        last_relu);
+              else
+                detail::conv_row<true>(ow1, width, T, a, sw_ * C, wi, F_, c, F_, nullptr, last_relu);
+            }
+        }
+      }
+      if (!fuse)
+        for (std::int64_t s = s0; s < s1; ++s)
+          for (int oh = oh0; oh < oh1; ++oh)
+            bias_activate(out + at(s, oh), ow1, F_, b, act_, logits ? logits + at(s, oh) : nullptr);
       return;
     }
 #endif
+    (void)ow1;
     float* cols = scratch(std::size_t(rows * K_), 0);
     for (std::int64_t s = s0; s < s1; ++s) im2col_rows(x + s * in_.size(), oh0, oh1, cols + (s - s0) * band * K_);
     if (small_reduction())
@@ -393,6 +415,10 @@ class Conv2D final : public Layer {
       gemm_nn(rows, F_, K_, cols, K_, w, F_, out, F_);
     if (!fuse) bias_activate(out, rows, F_, b, act_, logits);
   }
+  // The output rows and columns a following pool reads: the convolution computes only
+  // those when it reads windows in place (an 11 x 11 map pooled 2 x 2 leaves its last row
+  // and column unread).
+  std::pair<int, int> rows_cols_read_by(const Pool2D* pool) const;
 
   // Output columns [lo, hi) whose window lies inside the input horizontally.
   std::pair<int, int> interior_columns() const {
@@ -630,6 +656,8 @@ class Pool2D final : public Layer {
   std::pair<int, int> input_rows(int oh0, int oh1) const {
     return {std::max(0, oh0 * sh_ - pt_), std::min(in_.h, (oh1 - 1) * sh_ - pt_ + ph_)};
   }
+  /// The input columns [0, last) that some window reads.
+  int input_cols_end() const { return std::min(in_.w, (out_.w - 1) * sw_ - pl_ + pw_); }
   /// Output rows [oh0, oh1) of one sample (img and y laid out as whole samples).
   void pool_rows(const float* img, float* y, int oh0, int oh1, std::int32_t* argmax) const {
     const int C = in_.c;
@@ -677,6 +705,11 @@ class Pool2D final : public Layer {
   std::vector<std::int32_t> argmax_;
 };
 
+std::pair<int, int> Conv2D::rows_cols_read_by(const Pool2D* pool) const {
+  if (pool == nullptr || !in_place_) return {out_.h, out_.w};
+  return {pool->input_rows(0, pool->out().h).second, pool->input_cols_end()};
+}
+
 void Conv2D::run_forward(const float* x, float* y, std::int64_t n, const Context& ctx, float* logits,
                          const Pool2D* pool) const {
   // Fewer than 4 images: each split into bands of (pooled) rows, so that a single image
@@ -686,18 +719,19 @@ void Conv2D::run_forward(const float* x, float* y, std::int64_t n, const Context
   const int units = pool != nullptr ? pool->out().h : out_.h;
   const std::int64_t bands =
       logits == nullptr && n < kSmallBatch ? std::min<std::int64_t>(units, (kSmallBatch + n - 1) / n) : 1;
+  const auto [rows_read, cols_read] = rows_cols_read_by(pool);
   if (bands > 1) {
     for_tasks(ctx.n_threads, n * bands, [&](std::int64_t t) {
       const std::int64_t s = t / bands;
       const auto [u0, u1] = split(units, bands, t % bands);
       if (u0 == u1) return;
       if (pool == nullptr) {
-        forward_rows(x, s, s + 1, int(u0), int(u1), y + s * out_.size() + u0 * out_.w * F_, nullptr, ctx);
+        forward_rows(x, s, s + 1, int(u0), int(u1), out_.w, y + s * out_.size() + u0 * out_.w * F_, nullptr, ctx);
         return;
       }
       const auto [c0, c1] = pool->input_rows(int(u0), int(u1));
       float* out = scratch(std::size_t(out_.size()), 2);  // laid out as the whole image's output
-      forward_rows(x, s, s + 1, c0, c1, out + std::int64_t(c0) * out_.w * F_, nullptr, ctx);
+      forward_rows(x, s, s + 1, c0, c1, cols_read, out + std::int64_t(c0) * out_.w * F_, nullptr, ctx);
       pool->pool_rows(out, y + s * pool->out().size(), int(u0), int(u1), nullptr);
     });
     return;
@@ -705,11 +739,12 @@ void Conv2D::run_forward(const float* x, float* y, std::int64_t n, const Context
   for_tasks(ctx.n_threads, n_blocks(n), [&](std::int64_t blk) {
     const std::int64_t s0 = blk * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
     if (pool == nullptr) {
-      forward_rows(x, s0, s1, 0, out_.h, y + s0 * out_.size(), logits ? logits + s0 * out_.size() : nullptr, ctx);
+      forward_rows(x, s0, s1, 0, out_.h, out_.w, y + s0 * out_.size(), logits ? logits + s0 * out_.size() : nullptr,
+                   ctx);
       return;
     }
     float* out = scratch(std::size_t((s1 - s0) * out_.size()), 2);
-    forward_rows(x, s0, s1, 0, out_.h, out, nullptr, ctx);
+    forward_rows(x, s0, s1, 0, rows_read, cols_read, out, nullptr, ctx);
     for (std::int64_t s = s0; s < s1; ++s)
       pool->pool_sample(out + (s - s0) * out_.size(), y + s * pool->out().size(), nullptr);
   });
@@ -720,10 +755,11 @@ bool Conv2D::train_forward_fused(Layer& next, const float* x, float* y, std::int
   if (pool == nullptr || !pool->absorbs_relu() || act_ != Activation::relu) return false;
   std::int32_t* argmax = pool->argmax_for(n);
   const std::int64_t pooled = pool->out().size();
+  const auto [rows_read, cols_read] = rows_cols_read_by(pool);
   for_tasks(ctx.n_threads, n_blocks(n), [&](std::int64_t blk) {
     const std::int64_t s0 = blk * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
     float* out = scratch(std::size_t((s1 - s0) * out_.size()), 2);
-    forward_rows(x, s0, s1, 0, out_.h, out, nullptr, ctx);
+    forward_rows(x, s0, s1, 0, rows_read, cols_read, out, nullptr, ctx);
     for (std::int64_t s = s0; s < s1; ++s)
       pool->pool_sample(out + (s - s0) * out_.size(), y + s * pooled, argmax + s * pooled);
   });
