@@ -362,13 +362,21 @@ class Conv2D final : public Layer {
   // while it is still in cache (inference only).
   void run_forward(const float* x, float* y, std::int64_t n, const Context& ctx, float* logits,
                    const Pool2D* pool = nullptr) const;
-  // Output rows [oh0, oh1) of images [s0, s1) (all rows when there are several images and
-  // no in-place windows) into out, from pixel (s0, oh0, 0) on, laid out as whole images,
-  // with bias and activation: fused into the kernels' stores for relu and linear, else one
-  // pass after them. With in-place windows only columns [0, ow1) are computed (those a
-  // following pool reads); else all.
-  void forward_rows(const float* x, std::int64_t s0, std::int64_t s1, int oh0, int oh1, int ow1, float* out,
-                    float* logits, const Context& ctx) const {
+  // Part of the output of images [s0, s1): rows [oh0, oh1) (all rows when there are several
+  // images and no in-place windows), columns [0, ow1) and channels [f0, f1) (with in-place
+  // windows; else all columns and channels).
+  struct OutputBlock {
+    std::int64_t s0, s1;
+    int oh0, oh1, ow1;
+    std::int64_t f0, f1;
+  };
+  OutputBlock whole(std::int64_t s0, std::int64_t s1) const { return {s0, s1, 0, out_.h, out_.w, 0, F_}; }
+
+  // The block's output into out, from pixel (s0, oh0, 0) on, laid out as whole images, with
+  // bias and activation: fused into the kernels' stores for relu and linear, else one pass
+  // after them.
+  void forward_rows(const float* x, const OutputBlock& blk, float* out, float* logits, const Context& ctx) const {
+    const auto [s0, s1, oh0, oh1, ow1, f0, f1] = blk;
     const float* w = ctx.params + param_offset;
     const float* b = bias_ ? w + K_ * F_ : nullptr;
     const std::int64_t band = std::int64_t(oh1 - oh0) * out_.w, rows = (s1 - s0) * band;
@@ -382,17 +390,17 @@ class Conv2D final : public Layer {
       constexpr std::int64_t panel = std::int64_t(detail::kGemmPanel) * detail::kGemmLanes;
       const std::int64_t C = in_.c, row_floats = std::int64_t(in_.w) * C, T = kw_ * C;
       const auto at = [&](std::int64_t s, int oh) { return (s - s0) * out_.size() + std::int64_t(oh - oh0) * out_.w * F_; };
-      for (std::int64_t f0 = 0; f0 < F_; f0 += panel) {
-        const std::int64_t width = std::min(panel, F_ - f0);
+      for (std::int64_t p0 = f0; p0 < f1; p0 += panel) {
+        const std::int64_t width = std::min(panel, f1 - p0);
         for (int i = 0; i < kh_; ++i) {
-          const float* wi = w + i * T * F_ + f0;
+          const float* wi = w + i * T * F_ + p0;
           const bool last_relu = relu && i == kh_ - 1;
           for (std::int64_t s = s0; s < s1; ++s)
             for (int oh = oh0; oh < oh1; ++oh) {
               const float* a = x + s * in_.size() + std::int64_t(oh * sh_ + i) * row_floats;
-              float* c = out + at(s, oh) + f0;
+              float* c = out + at(s, oh) + p0;
               if (i == 0)
-                detail::conv_row<false>(ow1, width, T, a, sw_ * C, wi, F_, c, F_, fused_bias ? fused_bias + f0 : nullptr,
+                detail::conv_row<false>(ow1, width, T, a, sw_ * C, wi, F_, c, F_, fused_bias ? fused_bias + p0 : nullptr,
                                         last_relu);
               else
                 detail::conv_row<true>(ow1, width, T, a, sw_ * C, wi, F_, c, F_, nullptr, last_relu);
@@ -402,11 +410,13 @@ class Conv2D final : public Layer {
       if (!fuse)
         for (std::int64_t s = s0; s < s1; ++s)
           for (int oh = oh0; oh < oh1; ++oh)
-            bias_activate(out + at(s, oh), ow1, F_, b, act_, logits ? logits + at(s, oh) : nullptr);
+            for (int ow = 0; ow < ow1; ++ow) {
+              const std::int64_t o = at(s, oh) + std::int64_t(ow) * F_ + f0;
+              bias_activate(out + o, 1, f1 - f0, b ? b + f0 : nullptr, act_, logits ? logits + o : nullptr);
+            }
       return;
     }
 #endif
-    (void)ow1;
     float* cols = scratch(std::size_t(rows * K_), 0);
     for (std::int64_t s = s0; s < s1; ++s) im2col_rows(x + s * in_.size(), oh0, oh1, cols + (s - s0) * band * K_);
     if (small_reduction())
@@ -658,43 +668,43 @@ class Pool2D final : public Layer {
   }
   /// The input columns [0, last) that some window reads.
   int input_cols_end() const { return std::min(in_.w, (out_.w - 1) * sw_ - pl_ + pw_); }
-  /// Output rows [oh0, oh1) of one sample (img and y laid out as whole samples).
-  void pool_rows(const float* img, float* y, int oh0, int oh1, std::int32_t* argmax) const {
-    const int C = in_.c;
-    {
-      for (int oh = oh0; oh < oh1; ++oh)
-        for (int ow = 0; ow < out_.w; ++ow) {
-          const Window win = window(oh, ow);
-          const std::int64_t o = (std::int64_t(oh) * out_.w + ow) * C;
-          float* dst = y + o;
-          if (max_) {
-            // the first maximum wins (strictly greater replaces), as in TensorFlow and PyTorch
-            std::int32_t* arg = argmax ? argmax + o : nullptr;
-            const std::int32_t first = std::int32_t((std::int64_t(win.h0) * in_.w + win.w0) * C);
-            copy_floats(img + first, C, dst);
-            if (arg)
-              for (int c = 0; c < C; ++c) arg[c] = first + c;
-            for (int ih = win.h0; ih < win.h1; ++ih)
-              for (int iw = win.w0; iw < win.w1; ++iw) {
-                const std::int32_t at = std::int32_t((std::int64_t(ih) * in_.w + iw) * C);
-                if (at == first) continue;
-                if (arg)
-                  max_with_argmax(img + at, at, C, dst, arg);
-                else
-                  max_into(img + at, C, dst);
-              }
-          } else {
-            std::fill(dst, dst + C, 0.0f);
-            for (int ih = win.h0; ih < win.h1; ++ih)
-              for (int iw = win.w0; iw < win.w1; ++iw) {
-                const float* src = img + (std::int64_t(ih) * in_.w + iw) * C;
-                for (int c = 0; c < C; ++c) dst[c] += src[c];
-              }
-            const float scale = 1.0f / float((win.h1 - win.h0) * (win.w1 - win.w0));
-            for (int c = 0; c < C; ++c) dst[c] *= scale;
-          }
+  /// Output rows [oh0, oh1), channels [c0, c1) (c1 < 0: all), of one sample (img and y laid
+  /// out as whole samples).
+  void pool_rows(const float* img, float* y, int oh0, int oh1, std::int32_t* argmax, int c0 = 0, int c1 = -1) const {
+    const int C = in_.c, width = (c1 < 0 ? C : c1) - c0;
+    const auto cell = [&](int ih, int iw) { return std::int32_t((std::int64_t(ih) * in_.w + iw) * C + c0); };
+    for (int oh = oh0; oh < oh1; ++oh)
+      for (int ow = 0; ow < out_.w; ++ow) {
+        const Window win = window(oh, ow);
+        const std::int64_t o = (std::int64_t(oh) * out_.w + ow) * C + c0;
+        float* dst = y + o;
+        if (max_) {
+          // the first maximum wins (strictly greater replaces), as in TensorFlow and PyTorch
+          std::int32_t* arg = argmax ? argmax + o : nullptr;
+          const std::int32_t first = cell(win.h0, win.w0);
+          copy_floats(img + first, width, dst);
+          if (arg)
+            for (int c = 0; c < width; ++c) arg[c] = first + c;
+          for (int ih = win.h0; ih < win.h1; ++ih)
+            for (int iw = win.w0; iw < win.w1; ++iw) {
+              const std::int32_t at = cell(ih, iw);
+              if (at == first) continue;
+              if (arg)
+                max_with_argmax(img + at, at, width, dst, arg);
+              else
+                max_into(img + at, width, dst);
+            }
+        } else {
+          std::fill(dst, dst + width, 0.0f);
+          for (int ih = win.h0; ih < win.h1; ++ih)
+            for (int iw = win.w0; iw < win.w1; ++iw) {
+              const float* src = img + cell(ih, iw);
+              for (int c = 0; c < width; ++c) dst[c] += src[c];
+            }
+          const float scale = 1.0f / float((win.h1 - win.h0) * (win.w1 - win.w0));
+          for (int c = 0; c < width; ++c) dst[c] *= scale;
         }
-    }
+      }
   }
 
  private:
@@ -712,39 +722,40 @@ std::pair<int, int> Conv2D::rows_cols_read_by(const Pool2D* pool) const {
 
 void Conv2D::run_forward(const float* x, float* y, std::int64_t n, const Context& ctx, float* logits,
                          const Pool2D* pool) const {
-  // Fewer than 4 images: each split into bands of (pooled) rows, so that a single image
-  // keeps several threads busy. The split depends on n only: the same bits for any
-  // thread count.
-  constexpr std::int64_t kSmallBatch = 4;
-  const int units = pool != nullptr ? pool->out().h : out_.h;
-  const std::int64_t bands =
-      logits == nullptr && n < kSmallBatch ? std::min<std::int64_t>(units, (kSmallBatch + n - 1) / n) : 1;
   const auto [rows_read, cols_read] = rows_cols_read_by(pool);
-  if (bands > 1) {
-    for_tasks(ctx.n_threads, n * bands, [&](std::int64_t t) {
-      const std::int64_t s = t / bands;
+  // Fewer than 4 images: tasks over channel groups (the two halves of an in-place
+  // convolution's filters), images and bands of (pooled) rows, so that a single image keeps
+  // several threads busy with equal shares. The split depends on n only: the same bits for
+  // any thread count.
+  constexpr std::int64_t kSmallBatch = 4;
+  if (logits == nullptr && n < kSmallBatch) {
+    const std::int64_t groups = in_place_ && act_ != Activation::softmax && F_ % (2 * kVec) == 0 ? 2 : 1;
+    const int units = pool != nullptr ? pool->out().h : out_.h;
+    const std::int64_t bands = std::clamp<std::int64_t>((kSmallBatch + n * groups - 1) / (n * groups), 1, units);
+    for_tasks(ctx.n_threads, groups * n * bands, [&](std::int64_t t) {
+      const std::int64_t g = t / (n * bands), s = t % (n * bands) / bands;
       const auto [u0, u1] = split(units, bands, t % bands);
-      if (u0 == u1) return;
+      const auto [f0, f1] = split(F_, groups, g);
       if (pool == nullptr) {
-        forward_rows(x, s, s + 1, int(u0), int(u1), out_.w, y + s * out_.size() + u0 * out_.w * F_, nullptr, ctx);
+        forward_rows(x, {s, s + 1, int(u0), int(u1), out_.w, f0, f1}, y + s * out_.size() + u0 * out_.w * F_, nullptr,
+                     ctx);
         return;
       }
       const auto [c0, c1] = pool->input_rows(int(u0), int(u1));
       float* out = scratch(std::size_t(out_.size()), 2);  // laid out as the whole image's output
-      forward_rows(x, s, s + 1, c0, c1, cols_read, out + std::int64_t(c0) * out_.w * F_, nullptr, ctx);
-      pool->pool_rows(out, y + s * pool->out().size(), int(u0), int(u1), nullptr);
+      forward_rows(x, {s, s + 1, c0, c1, cols_read, f0, f1}, out + std::int64_t(c0) * out_.w * F_, nullptr, ctx);
+      pool->pool_rows(out, y + s * pool->out().size(), int(u0), int(u1), nullptr, int(f0), int(f1));
     });
     return;
   }
   for_tasks(ctx.n_threads, n_blocks(n), [&](std::int64_t blk) {
     const std::int64_t s0 = blk * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
     if (pool == nullptr) {
-      forward_rows(x, s0, s1, 0, out_.h, out_.w, y + s0 * out_.size(), logits ? logits + s0 * out_.size() : nullptr,
-                   ctx);
+      forward_rows(x, whole(s0, s1), y + s0 * out_.size(), logits ? logits + s0 * out_.size() : nullptr, ctx);
       return;
     }
     float* out = scratch(std::size_t((s1 - s0) * out_.size()), 2);
-    forward_rows(x, s0, s1, 0, rows_read, cols_read, out, nullptr, ctx);
+    forward_rows(x, {s0, s1, 0, rows_read, cols_read, 0, F_}, out, nullptr, ctx);
     for (std::int64_t s = s0; s < s1; ++s)
       pool->pool_sample(out + (s - s0) * out_.size(), y + s * pool->out().size(), nullptr);
   });
@@ -759,7 +770,7 @@ bool Conv2D::train_forward_fused(Layer& next, const float* x, float* y, std::int
   for_tasks(ctx.n_threads, n_blocks(n), [&](std::int64_t blk) {
     const std::int64_t s0 = blk * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
     float* out = scratch(std::size_t((s1 - s0) * out_.size()), 2);
-    forward_rows(x, s0, s1, 0, rows_read, cols_read, out, nullptr, ctx);
+    forward_rows(x, {s0, s1, 0, rows_read, cols_read, 0, F_}, out, nullptr, ctx);
     for (std::int64_t s = s0; s < s1; ++s)
       pool->pool_sample(out + (s - s0) * out_.size(), y + s * pooled, argmax + s * pooled);
   });
@@ -857,14 +868,19 @@ class Dense final : public Layer {
     const std::int64_t tasks = row_blocks(rows) * col_slices;
     // the task that computes values activates them, unless a softmax needs rows it lacks
     const bool in_task = act_ != Activation::softmax || col_slices == 1;
-    for_tasks(ctx.n_threads, tasks, [&](std::int64_t t) {
-      const auto [r0, r1] = row_range(rows, t / col_slices);
-      const std::int64_t c0 = (t % col_slices) * (kSlice / 2), len = std::min(O_, c0 + kSlice / 2) - c0;
-      gemm_nn(r1 - r0, len, I_, x + r0 * I_, I_, w + c0, O_, y + r0 * O_ + c0, O_);
-      if (!in_task) return;
-      for (std::int64_t r = r0; r < r1; ++r)
-        bias_activate(y + r * O_ + c0, 1, len, b ? b + c0 : nullptr, act_, logits ? logits + r * O_ + c0 : nullptr);
-    });
+    // a fixed schedule: at a small batch each thread keeps reading the same slice of the
+    // kernel, which stays in its core's cache between calls
+    for_tasks(
+        ctx.n_threads, tasks,
+        [&](std::int64_t t) {
+          const auto [r0, r1] = row_range(rows, t / col_slices);
+          const std::int64_t c0 = (t % col_slices) * (kSlice / 2), len = std::min(O_, c0 + kSlice / 2) - c0;
+          gemm_nn(r1 - r0, len, I_, x + r0 * I_, I_, w + c0, O_, y + r0 * O_ + c0, O_);
+          if (!in_task) return;
+          for (std::int64_t r = r0; r < r1; ++r)
+            bias_activate(y + r * O_ + c0, 1, len, b ? b + c0 : nullptr, act_, logits ? logits + r * O_ + c0 : nullptr);
+        },
+        Schedule::fixed);
     if (in_task) return;
     for_tasks(ctx.n_threads, row_blocks(rows), [&](std::int64_t t) {
       const auto [r0, r1] = row_range(rows, t);

@@ -108,11 +108,14 @@ float* scratch(std::size_t n, int slot);
 
 /// parallel_for whose tasks run with subnormals flushed to zero (MXCSR is per thread).
 template <class F>
-void for_tasks(int n_threads, std::int64_t n, F&& fn) {
-  parallel_for(n_threads, n, [&](std::int64_t i) {
-    const FlushSubnormals flush;
-    fn(i);
-  });
+void for_tasks(int n_threads, std::int64_t n, F&& fn, Schedule schedule = Schedule::dynamic) {
+  parallel_for(
+      n_threads, n,
+      [&](std::int64_t i) {
+        const FlushSubnormals flush;
+        fn(i);
+      },
+      schedule);
 }
 
 }  // namespace scalegen::nn

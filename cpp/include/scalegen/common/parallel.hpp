@@ -55,17 +55,28 @@ class ExceptionCollector {
   std::exception_ptr error_;
 };
 
-/// Calls fn(i) for i in [0, n) on `n_threads` threads (dynamic schedule); the first
-/// exception thrown by fn is rethrown on the calling thread after the loop.
+/// How parallel_for hands out iterations: dynamic, one at a time to the next idle thread;
+/// fixed, thread t runs the t-th contiguous share, so that repeated calls put the same work
+/// (and the data it reads) on the same core.
+enum class Schedule { dynamic, fixed };
+
+/// Calls fn(i) for i in [0, n) on `n_threads` threads; the first exception thrown by fn is
+/// rethrown on the calling thread after the loop.
 template <class F>
-void parallel_for(int n_threads, std::int64_t n, F&& fn) {
+void parallel_for(int n_threads, std::int64_t n, F&& fn, Schedule schedule = Schedule::dynamic) {
   ExceptionCollector errors;
   std::atomic<std::uint64_t> ran{0};
   const int threads = resolve_threads(n_threads);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1 && n > 1)
-  for (std::int64_t i = 0; i < n; ++i) {
+  const auto body = [&](std::int64_t i) {
     ran.fetch_or(std::uint64_t(1) << (detail::current_thread_num() & 63), std::memory_order_relaxed);
     errors.run([&] { fn(i); });
+  };
+  if (schedule == Schedule::fixed) {
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && n > 1)
+    for (std::int64_t i = 0; i < n; ++i) body(i);
+  } else {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1 && n > 1)
+    for (std::int64_t i = 0; i < n; ++i) body(i);
   }
   detail::record_parallel_threads(ran.load());
   errors.rethrow();
