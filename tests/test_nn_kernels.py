@@ -284,6 +284,31 @@ def test_fixed_architectures_match_torch(layers: list[Layer]) -> None:
         check_against_torch(model, x, rng.normal(0, 1, (n, *out_shape)), "mse")
 
 
+@pytest.mark.parametrize(
+    "layers",
+    [
+        # 11 x 11 maps pooled by 2: the last row and column are never read (nor computed)
+        [Conv2D(64, 3, activation="relu", input_shape=(13, 13, 32)), MaxPooling2D(2)],
+        [Conv2D(64, 3, activation="sigmoid", input_shape=(13, 13, 32)), AveragePooling2D(3, strides=2)],
+        [Conv2D(96, (2, 3), strides=(2, 1), input_shape=(12, 9, 16)), MaxPooling2D((3, 2), strides=(2, 3))],
+        [Conv2D(32, 3, strides=2, activation="softmax", input_shape=(9, 9, 8))],
+        [Conv2D(64, 3, activation="tanh", input_shape=(7, 7, 16)), Conv2D(32, 2, activation="relu")],
+    ],
+    ids=["relu-maxpool", "sigmoid-avgpool", "strided-maxpool", "softmax", "two-convs"],
+)
+def test_small_batch_inference_matches_torch(layers: list[Layer]) -> None:
+    """Batches of 1-3 images split each image by filters and bands of rows: every split
+    gives PyTorch's outputs and the bits of a large batch."""
+    rng = np.random.default_rng(11)
+    model = with_random_weights(Sequential(layers), rng)
+    x = rng.normal(0, 1, (5, *model.input_shape[1:])).astype(np.float32)
+    out, _ = TorchTwin(model).forward(x)
+    whole = model.predict(x, batch_size=5)
+    np.testing.assert_allclose(whole, out.detach().numpy(), rtol=0, atol=1e-5)
+    for batch_size in (1, 2, 3):
+        np.testing.assert_array_equal(model.predict(x, batch_size=batch_size), whole)
+
+
 def test_cross_entropy_on_probabilities_not_from_softmax() -> None:
     """A sigmoid output with a cross-entropy: Keras normalises and clips the probabilities."""
     rng = np.random.default_rng(3)
