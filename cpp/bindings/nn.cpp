@@ -26,6 +26,15 @@ std::int64_t rows_of(const Network& net, const CArray<float>& x) {
   return n;
 }
 
+// NaN or infinity anywhere in x (all exponent bits set): one pass over the bits, cheaper
+// than numpy's isfinite on a small batch.
+bool has_non_finite(const CArray<float>& x) {
+  const auto* bits = reinterpret_cast<const std::uint32_t*>(x.data());
+  std::uint32_t found = 0;
+  for (py::ssize_t i = 0; i < x.size(); ++i) found |= (bits[i] & 0x7f800000u) == 0x7f800000u;
+  return found != 0;
+}
+
 Targets targets(const Network& net, std::int64_t n, const std::optional<CArray<std::int32_t>>& labels,
                 const std::optional<CArray<float>>& values) {
   Targets t;
@@ -158,6 +167,7 @@ void bind_nn(py::module_& m) {
           "predict",
           [](const Network& net, const CArray<float>& x, std::int64_t batch_size, int n_threads) {
             const std::int64_t n = rows_of(net, x);
+            if (has_non_finite(x)) throw std::invalid_argument("x contains NaN or infinity");
             std::vector<py::ssize_t> shape{py::ssize_t(n)};
             for (auto d : shape_tuple(net.output_shape())) shape.push_back(d.cast<py::ssize_t>());
             py::array_t<float> out(shape);

@@ -7,6 +7,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -133,38 +134,56 @@ constexpr std::int64_t kVec = 16;
 // Kernels for a tiny reduction K (< 16: a first layer on one channel), with K a template
 // parameter so that a K x 32 block of weights or of weight gradients stays in registers.
 // Columns past the last multiple of 32 take a plain loop.
+// out = A w, plus bias (when not null) and then max(0, .) when relu, for `rows` rows of A
+// whose K values lie at a + r * a_step + off[k] (im2col's columns: a_step = K, off[k] = k;
+// or windows read in place from the image). Four rows at a time for independent sums.
 template <int K>
-// out = cols w, plus bias (when not null) and then max(0, .) when relu.
-void small_k_forward(const float* __restrict cols, std::int64_t rows, const float* __restrict w, std::int64_t F,
+void small_k_forward(const float* __restrict a, std::int64_t rows, std::ptrdiff_t a_step,
+                     const std::int32_t* __restrict off, const float* __restrict w, std::int64_t F,
                      float* __restrict out, const float* __restrict bias, bool relu) {
+  constexpr int R = 4;
   std::int64_t f0 = 0;
+  const auto store = [&](Vec16 v, std::int64_t r, std::int64_t f) {
+    *reinterpret_cast<Vec16*>(out + r * F + f) = relu ? (v > 0.0f ? v : Vec16{}) : v;
+  };
   for (; f0 + 2 * kVec <= F; f0 += 2 * kVec) {
     Vec16 w0[K], w1[K];
+#pragma GCC unroll 16
     for (int k = 0; k < K; ++k) {
       w0[k] = *reinterpret_cast<const Vec16*>(w + k * F + f0);
       w1[k] = *reinterpret_cast<const Vec16*>(w + k * F + f0 + kVec);
     }
     const Vec16 b0 = bias ? *reinterpret_cast<const Vec16*>(bias + f0) : Vec16{};
     const Vec16 b1 = bias ? *reinterpret_cast<const Vec16*>(bias + f0 + kVec) : Vec16{};
-    for (std::int64_t r = 0; r < rows; ++r) {
-      const float* a = cols + r * K;
+    std::int64_t r = 0;
+    for (; r + R <= rows; r += R) {
+      Vec16 acc0[R], acc1[R];
+      for (int i = 0; i < R; ++i) acc0[i] = b0, acc1[i] = b1;
+#pragma GCC unroll 16
+      for (int k = 0; k < K; ++k)
+#pragma GCC unroll 4
+        for (int i = 0; i < R; ++i) {
+          const float v = a[(r + i) * a_step + off[k]];
+          acc0[i] += v * w0[k];
+          acc1[i] += v * w1[k];
+        }
+      for (int i = 0; i < R; ++i) store(acc0[i], r + i, f0), store(acc1[i], r + i, f0 + kVec);
+    }
+    for (; r < rows; ++r) {
       Vec16 acc0 = b0, acc1 = b1;
+#pragma GCC unroll 16
       for (int k = 0; k < K; ++k) {
-        acc0 += a[k] * w0[k];
-        acc1 += a[k] * w1[k];
+        const float v = a[r * a_step + off[k]];
+        acc0 += v * w0[k];
+        acc1 += v * w1[k];
       }
-      if (relu) {
-        acc0 = acc0 > 0.0f ? acc0 : Vec16{};
-        acc1 = acc1 > 0.0f ? acc1 : Vec16{};
-      }
-      *reinterpret_cast<Vec16*>(out + r * F + f0) = acc0;
-      *reinterpret_cast<Vec16*>(out + r * F + f0 + kVec) = acc1;
+      store(acc0, r, f0), store(acc1, r, f0 + kVec);
     }
   }
   for (std::int64_t r = 0; r < rows; ++r)
     for (std::int64_t f = f0; f < F; ++f) {
       float acc = bias ? bias[f] : 0.0f;
-      for (int k = 0; k < K; ++k) acc += cols[r * K + k] * w[k * F + f];
+      for (int k = 0; k < K; ++k) acc += a[r * a_step + off[k]] * w[k * F + f];
       out[r * F + f] = relu && !(acc > 0.0f) ? 0.0f : acc;
     }
 }
@@ -194,6 +213,9 @@ void small_k_weight_grad(const float* __restrict cols, const float* __restrict d
     for (int k = 0; k < K; ++k)
       for (std::int64_t f = f0; f < F; ++f) dw[k * F + f] += cols[r * K + k] * dz[r * F + f];
 }
+
+// The offsets of im2col's K columns in its rows (K < 16).
+constexpr std::array<std::int32_t, 16> kIota{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 
 // Calls fn(std::integral_constant<int, K>) for K in [1, 16).
 template <class Fn>
@@ -278,8 +300,12 @@ class Conv2D final : public Layer {
     // blocks of whole samples with about 256 output pixels: an im2col block stays in L2
     samples_per_block_ = std::max<std::int64_t>(1, 256 / pixels_);
     // every window inside the image: the forward pass reads windows in place (no im2col)
-    in_place_ = !small_reduction() && detail::has_fast_gemm(F_) && pt_ == 0 && pl_ == 0 &&
+    in_place_ = (small_reduction() || detail::has_fast_gemm(F_)) && pt_ == 0 && pl_ == 0 &&
                 (out_.h - 1) * sh_ + kh_ <= in.h && (out_.w - 1) * sw_ + kw_ <= in.w;
+    // where the K values of a window lie, from its first: kernel rows in.w * c apart
+    for (int i = 0; i < kh_; ++i)
+      for (std::int64_t j = 0; j < std::int64_t(kw_) * in.c; ++j)
+        window_offsets_.push_back(std::int32_t(i * std::int64_t(in.w) * in.c + j));
   }
 
   std::vector<TensorSpec> tensors() const override {
@@ -380,32 +406,22 @@ class Conv2D final : public Layer {
     const float* w = ctx.params + param_offset;
     const float* b = bias_ ? w + K_ * F_ : nullptr;
     const std::int64_t band = std::int64_t(oh1 - oh0) * out_.w, rows = (s1 - s0) * band;
-    const bool fuse = (in_place_ || small_reduction()) && (act_ == Activation::relu || act_ == Activation::linear);
+    const bool fuse = act_ == Activation::relu || act_ == Activation::linear;
     const float* fused_bias = fuse ? b : nullptr;
     const bool relu = fuse && act_ == Activation::relu;
-#if SCALEGEN_FAST_GEMM
     if (in_place_) {
-      // kernel row by kernel row and 64 filters at a time: that slice of the kernel stays
-      // in L1 while every output row reads it
-      constexpr std::int64_t panel = std::int64_t(detail::kGemmPanel) * detail::kGemmLanes;
-      const std::int64_t C = in_.c, row_floats = std::int64_t(in_.w) * C, T = kw_ * C;
+      const std::int64_t C = in_.c, row_floats = std::int64_t(in_.w) * C;
       const auto at = [&](std::int64_t s, int oh) { return (s - s0) * out_.size() + std::int64_t(oh - oh0) * out_.w * F_; };
-      for (std::int64_t p0 = f0; p0 < f1; p0 += panel) {
-        const std::int64_t width = std::min(panel, f1 - p0);
-        for (int i = 0; i < kh_; ++i) {
-          const float* wi = w + i * T * F_ + p0;
-          const bool last_relu = relu && i == kh_ - 1;
-          for (std::int64_t s = s0; s < s1; ++s)
-            for (int oh = oh0; oh < oh1; ++oh) {
-              const float* a = x + s * in_.size() + std::int64_t(oh * sh_ + i) * row_floats;
-              float* c = out + at(s, oh) + p0;
-              if (i == 0)
-                detail::conv_row<false>(ow1, width, T, a, sw_ * C, wi, F_, c, F_, fused_bias ? fused_bias + p0 : nullptr,
-                                        last_relu);
-              else
-                detail::conv_row<true>(ow1, width, T, a, sw_ * C, wi, F_, c, F_, nullptr, last_relu);
-            }
-        }
+      if (small_reduction()) {
+        for (std::int64_t s = s0; s < s1; ++s)
+          for (int oh = oh0; oh < oh1; ++oh)
+            with_small_k(K_, [&](auto k) {
+              small_k_forward<decltype(k)::value>(x + s * in_.size() + std::int64_t(oh * sh_) * row_floats, ow1,
+                                                  sw_ * C, window_offsets_.data(), w, F_, out + at(s, oh), fused_bias,
+                                                  relu);
+            });
+      } else {
+        in_place_gemm(x, blk, out, w, fused_bias, relu);
       }
       if (!fuse)
         for (std::int64_t s = s0; s < s1; ++s)
@@ -416,15 +432,50 @@ class Conv2D final : public Layer {
             }
       return;
     }
-#endif
     float* cols = scratch(std::size_t(rows * K_), 0);
     for (std::int64_t s = s0; s < s1; ++s) im2col_rows(x + s * in_.size(), oh0, oh1, cols + (s - s0) * band * K_);
-    if (small_reduction())
-      with_small_k(K_, [&](auto k) { small_k_forward<decltype(k)::value>(cols, rows, w, F_, out, fused_bias, relu); });
-    else
+    if (!small_reduction()) {
       gemm_nn(rows, F_, K_, cols, K_, w, F_, out, F_);
+      bias_activate(out, rows, F_, b, act_, logits);
+      return;
+    }
+    with_small_k(K_, [&](auto k) {
+      small_k_forward<decltype(k)::value>(cols, rows, K_, kIota.data(), w, F_, out, fused_bias, relu);
+    });
     if (!fuse) bias_activate(out, rows, F_, b, act_, logits);
   }
+
+  // The block's output by our GEMM kernel, the windows read in place: kernel row by kernel
+  // row and 64 filters at a time, so that slice of the kernel stays in L1 while every
+  // output row reads it.
+  void in_place_gemm(const float* x, const OutputBlock& blk, float* out, const float* w, const float* bias,
+                     bool relu) const {
+#if SCALEGEN_FAST_GEMM
+    const auto [s0, s1, oh0, oh1, ow1, f0, f1] = blk;
+    constexpr std::int64_t panel = std::int64_t(detail::kGemmPanel) * detail::kGemmLanes;
+    const std::int64_t C = in_.c, row_floats = std::int64_t(in_.w) * C, T = kw_ * C;
+    for (std::int64_t p0 = f0; p0 < f1; p0 += panel) {
+      const std::int64_t width = std::min(panel, f1 - p0);
+      for (int i = 0; i < kh_; ++i) {
+        const float* wi = w + i * T * F_ + p0;
+        const bool last_relu = relu && i == kh_ - 1;
+        for (std::int64_t s = s0; s < s1; ++s)
+          for (int oh = oh0; oh < oh1; ++oh) {
+            const float* a = x + s * in_.size() + std::int64_t(oh * sh_ + i) * row_floats;
+            float* c = out + (s - s0) * out_.size() + std::int64_t(oh - oh0) * out_.w * F_ + p0;
+            if (i == 0)
+              detail::conv_row<false>(ow1, width, T, a, sw_ * C, wi, F_, c, F_, bias ? bias + p0 : nullptr, last_relu);
+            else
+              detail::conv_row<true>(ow1, width, T, a, sw_ * C, wi, F_, c, F_, nullptr, last_relu);
+          }
+      }
+    }
+#else
+    (void)x, (void)blk, (void)out, (void)w, (void)bias, (void)relu;
+    throw std::logic_error("in_place_gemm needs the AVX2 or AVX-512 build");
+#endif
+  }
+
   // The output rows and columns a following pool reads: the convolution computes only
   // those when it reads windows in place (an 11 x 11 map pooled 2 x 2 leaves its last row
   // and column unread).
@@ -533,6 +584,7 @@ class Conv2D final : public Layer {
   int kh_ = 1, kw_ = 1, sh_ = 1, sw_ = 1, pt_ = 0, pl_ = 0;
   std::int64_t K_ = 0, F_ = 0, pixels_ = 0, samples_per_block_ = 1;
   bool in_place_ = false;
+  std::vector<std::int32_t> window_offsets_;
   std::vector<float> partials_;
   std::vector<float> wt_;  // the kernel transposed (F x K), for input gradients
 };
@@ -550,6 +602,8 @@ class Pool2D final : public Layer {
     const Axis aw = window_axis(in.w, pw_, sw_, c.same_padding, c.pad_left, c.pad_right, who);
     pt_ = ah.pad_begin, pl_ = aw.pad_begin;
     out_ = Shape{ah.out, aw.out, in.c, 3};
+    for (int i = 0; i < ph_; ++i)
+      for (int j = 0; j < pw_; ++j) window_cells_.push_back(std::int32_t((std::int64_t(i) * in.w + j) * in.c));
   }
 
   void infer(const float* x, float* y, std::int64_t n, const Context& ctx) const override {
@@ -678,21 +732,40 @@ class Pool2D final : public Layer {
         const Window win = window(oh, ow);
         const std::int64_t o = (std::int64_t(oh) * out_.w + ow) * C + c0;
         float* dst = y + o;
-        if (max_) {
-          // the first maximum wins (strictly greater replaces), as in TensorFlow and PyTorch
-          std::int32_t* arg = argmax ? argmax + o : nullptr;
-          const std::int32_t first = cell(win.h0, win.w0);
+        const std::int32_t first = cell(win.h0, win.w0);
+        if (max_ && argmax == nullptr && win.h1 - win.h0 == ph_ && win.w1 - win.w0 == pw_) {
+          // values only, a whole window: two vectors of channels at a time over its cells
+          const float* base = img + first;
+          const std::size_t cells = window_cells_.size();
+          const auto load = [&](std::size_t k, int c) { return *reinterpret_cast<const Vec16*>(base + window_cells_[k] + c); };
+          int c = 0;
+          for (; c + 2 * kVec <= width; c += 2 * kVec) {
+            Vec16 m0 = load(0, c), m1 = load(0, c + kVec);
+            for (std::size_t k = 1; k < cells; ++k) {
+              const Vec16 v0 = load(k, c), v1 = load(k, c + kVec);
+              m0 = v0 > m0 ? v0 : m0;
+              m1 = v1 > m1 ? v1 : m1;
+            }
+            *reinterpret_cast<Vec16*>(dst + c) = m0;
+            *reinterpret_cast<Vec16*>(dst + c + kVec) = m1;
+          }
+          if (c < width) {
+            copy_floats(base + c, width - c, dst + c);
+            for (std::size_t k = 1; k < cells; ++k) max_into(base + window_cells_[k] + c, width - c, dst + c);
+          }
+        } else if (max_ && argmax == nullptr) {
           copy_floats(img + first, width, dst);
-          if (arg)
-            for (int c = 0; c < width; ++c) arg[c] = first + c;
+          for (int ih = win.h0; ih < win.h1; ++ih)
+            for (int iw = win.w0; iw < win.w1; ++iw) max_into(img + cell(ih, iw), width, dst);
+        } else if (max_) {
+          // the first maximum wins (strictly greater replaces), as in TensorFlow and PyTorch
+          std::int32_t* arg = argmax + o;
+          copy_floats(img + first, width, dst);
+          for (int c = 0; c < width; ++c) arg[c] = first + c;
           for (int ih = win.h0; ih < win.h1; ++ih)
             for (int iw = win.w0; iw < win.w1; ++iw) {
               const std::int32_t at = cell(ih, iw);
-              if (at == first) continue;
-              if (arg)
-                max_with_argmax(img + at, at, width, dst, arg);
-              else
-                max_into(img + at, width, dst);
+              if (at != first) max_with_argmax(img + at, at, width, dst, arg);
             }
         } else {
           std::fill(dst, dst + width, 0.0f);
@@ -712,6 +785,7 @@ class Pool2D final : public Layer {
   bool max_;
   bool absorbs_relu_ = false;
   int ph_ = 2, pw_ = 2, sh_ = 2, sw_ = 2, pt_ = 0, pl_ = 0;
+  std::vector<std::int32_t> window_cells_;  // offsets of a whole window's cells from its first
   std::vector<std::int32_t> argmax_;
 };
 
@@ -729,7 +803,8 @@ void Conv2D::run_forward(const float* x, float* y, std::int64_t n, const Context
   // any thread count.
   constexpr std::int64_t kSmallBatch = 4;
   if (logits == nullptr && n < kSmallBatch) {
-    const std::int64_t groups = in_place_ && act_ != Activation::softmax && F_ % (2 * kVec) == 0 ? 2 : 1;
+    const std::int64_t groups =
+        in_place_ && !small_reduction() && act_ != Activation::softmax && F_ % (2 * kVec) == 0 ? 2 : 1;
     const int units = pool != nullptr ? pool->out().h : out_.h;
     const std::int64_t bands = std::clamp<std::int64_t>((kSmallBatch + n * groups - 1) / (n * groups), 1, units);
     for_tasks(ctx.n_threads, groups * n * bands, [&](std::int64_t t) {

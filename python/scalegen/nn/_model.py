@@ -317,7 +317,7 @@ class Sequential:
         return ["loss", *self.metrics]
 
     # ---- data checks -----------------------------------------------------------------
-    def _check_x(self, x: Any, what: str = "x") -> np.ndarray:
+    def _check_x(self, x: Any, what: str = "x", check_finite: bool = True) -> np.ndarray:
         if x is None:
             raise ValueError(f"{what} is required")
         arr = np.asarray(x)
@@ -339,7 +339,7 @@ class Sequential:
                 f"(n, {', '.join(map(str, self._input_shape))})" + hint
             )
         arr = np.ascontiguousarray(arr, dtype=np.float32)
-        if not np.isfinite(arr).all():
+        if check_finite and not np.isfinite(arr).all():
             raise ValueError(f"{what} contains NaN or infinity")
         if not self.built:
             self._rebuild()
@@ -514,13 +514,13 @@ class Sequential:
         """The outputs for all rows of x (float32), computed in one call by batches."""
         batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
         _verbosity(verbose)
-        x = self._check_x(x)
+        x = self._check_x(x, check_finite=False)  # the core's predict checks
         return self._net.predict(x, batch_size, self._threads())
 
     def __call__(self, x: Any, training: bool = False) -> np.ndarray:
         if training:
             raise ValueError("calling a model with training=True is not offered: use fit")
-        x = self._check_x(x)
+        x = self._check_x(x, check_finite=False)
         return self._net.predict(x, max(1, x.shape[0]), self._threads())
 
     def evaluate(
@@ -643,6 +643,8 @@ class Sequential:
 
 
 def _positive_int(value: Any, what: str) -> int:
+    if type(value) is int and value >= 1:  # the common case, without the ABC check
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 1:
         raise ValueError(f"{what} must be a positive integer, got {value!r}")
     return int(value)
