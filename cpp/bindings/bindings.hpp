@@ -14,8 +14,8 @@ template <class T>
 using CArray = py::array_t<T, py::array::c_style | py::array::forcecast>;
 
 /// Copies a vector into a new numpy array of the given shape.
-template <class T>
-py::array_t<T> to_numpy(const std::vector<T>& v, std::vector<py::ssize_t> shape) {
+template <class T, class Alloc>
+py::array_t<T> to_numpy(const std::vector<T, Alloc>& v, std::vector<py::ssize_t> shape) {
   py::array_t<T> out(shape);
   std::copy(v.begin(), v.end(), out.mutable_data());
   return out;

@@ -52,7 +52,7 @@ Targets targets(const Network& net, std::int64_t n, const std::optional<CArray<s
 
 py::tuple stats_tuple(const BatchStats& s) { return py::make_tuple(s.loss_sum, s.correct, s.count); }
 
-void copy_into(std::vector<float>& dst, const CArray<float>& src, const char* what) {
+void copy_into(AlignedVector<float>& dst, const CArray<float>& src, const char* what) {
   if (std::size_t(src.size()) != dst.size())
     throw std::invalid_argument(std::string(what) + " has " + std::to_string(src.size()) + " values, expected " +
                                 std::to_string(dst.size()));

@@ -69,7 +69,7 @@ void test_gradients_match_finite_differences() {
   std::vector<float> dx(x.size());
   const BatchStats base = net.gradients(x.data(), y, n, Loss::sparse_categorical_crossentropy, 0, dx.data(), 2);
   CHECK(base.count == n);
-  const std::vector<float> grads = net.grads();
+  const std::vector<float> grads(net.grads().begin(), net.grads().end());
   const float h = 1e-2f;
   for (std::size_t i = 0; i < grads.size(); i += 7) {
     const float keep = net.params()[i];

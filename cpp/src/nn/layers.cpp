@@ -480,6 +480,10 @@ class Conv2D final : public Layer {
   // those when it reads windows in place (an 11 x 11 map pooled 2 x 2 leaves its last row
   // and column unread).
   std::pair<int, int> rows_cols_read_by(const Pool2D* pool) const;
+  // Images [s0, s1) through this convolution and `pool` into y (and the pool's argmax when
+  // not null).
+  void conv_pool_block(const float* x, std::int64_t s0, std::int64_t s1, const Pool2D& pool, float* y,
+                       std::int32_t* argmax, const Context& ctx) const;
 
   // Output columns [lo, hi) whose window lies inside the input horizontally.
   std::pair<int, int> interior_columns() const {
@@ -829,25 +833,44 @@ void Conv2D::run_forward(const float* x, float* y, std::int64_t n, const Context
       forward_rows(x, whole(s0, s1), y + s0 * out_.size(), logits ? logits + s0 * out_.size() : nullptr, ctx);
       return;
     }
+    conv_pool_block(x, s0, s1, *pool, y, nullptr, ctx);
+  });
+}
+
+void Conv2D::conv_pool_block(const float* x, std::int64_t s0, std::int64_t s1, const Pool2D& pool, float* y,
+                             std::int32_t* argmax, const Context& ctx) const {
+  const auto [rows_read, cols_read] = rows_cols_read_by(&pool);
+  const std::int64_t pooled = pool.out().size();
+  if (!small_reduction()) {
     float* out = scratch(std::size_t((s1 - s0) * out_.size()), 2);
     forward_rows(x, {s0, s1, 0, rows_read, cols_read, 0, F_}, out, nullptr, ctx);
     for (std::int64_t s = s0; s < s1; ++s)
-      pool->pool_sample(out + (s - s0) * out_.size(), y + s * pool->out().size(), nullptr);
-  });
+      pool.pool_sample(out + (s - s0) * out_.size(), y + s * pooled, argmax ? argmax + s * pooled : nullptr);
+    return;
+  }
+  // weights in registers: pooled row by pooled row, each piece of output pooled from L1
+  float* out = scratch(std::size_t(out_.size()), 2);  // laid out as a whole image's output
+  for (std::int64_t s = s0; s < s1; ++s) {
+    int done = 0;  // rows [0, done) computed (overlapping windows share rows)
+    for (int u = 0; u < pool.out().h; ++u) {
+      const auto [c0, c1] = pool.input_rows(u, u + 1);
+      if (c1 > std::max(c0, done)) {
+        const int from = std::max(c0, done);
+        forward_rows(x, {s, s + 1, from, c1, cols_read, 0, F_}, out + std::int64_t(from) * out_.w * F_, nullptr, ctx);
+        done = c1;
+      }
+      pool.pool_rows(out, y + s * pooled, u, u + 1, argmax ? argmax + s * pooled : nullptr);
+    }
+  }
 }
 
 bool Conv2D::train_forward_fused(Layer& next, const float* x, float* y, std::int64_t n, const Context& ctx) {
   auto* pool = dynamic_cast<Pool2D*>(&next);
   if (pool == nullptr || !pool->absorbs_relu() || act_ != Activation::relu) return false;
   std::int32_t* argmax = pool->argmax_for(n);
-  const std::int64_t pooled = pool->out().size();
-  const auto [rows_read, cols_read] = rows_cols_read_by(pool);
   for_tasks(ctx.n_threads, n_blocks(n), [&](std::int64_t blk) {
     const std::int64_t s0 = blk * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
-    float* out = scratch(std::size_t((s1 - s0) * out_.size()), 2);
-    forward_rows(x, {s0, s1, 0, rows_read, cols_read, 0, F_}, out, nullptr, ctx);
-    for (std::int64_t s = s0; s < s1; ++s)
-      pool->pool_sample(out + (s - s0) * out_.size(), y + s * pooled, argmax + s * pooled);
+    conv_pool_block(x, s0, s1, *pool, y, argmax, ctx);
   });
   return true;
 }
@@ -1186,7 +1209,7 @@ class BatchNorm final : public Layer {
 
 // ---------------------------------------------------------------------------- helpers
 float* scratch(std::size_t n, int slot) {
-  thread_local std::vector<float> buffers[4];
+  thread_local AlignedVector<float> buffers[4];
   auto& b = buffers[slot];
   if (b.size() < n) b.resize(n);
   return b.data();

@@ -122,7 +122,7 @@ Network::Network(const std::vector<LayerConfig>& configs, Shape input_shape)
       for (auto d : t.shape) size *= d;
       std::int64_t& cursor = t.trainable ? n_params : n_state;
       slots_.push_back({int(i), t.name, t.shape, cursor, t.trainable});
-      std::vector<float>& store = t.trainable ? params_ : state_;
+      AlignedVector<float>& store = t.trainable ? params_ : state_;
       store.resize(std::size_t(cursor + size), t.fill);
       cursor += size;
     }
@@ -152,10 +152,10 @@ void Network::predict(const float* x, std::int64_t n, float* out, std::int64_t b
   // each have theirs); larger batches get buffers of their own, freed after the call
   constexpr std::size_t kKeptFloats = std::size_t(16) << 20;
   const std::size_t need = std::size_t(rows * widest);
-  thread_local std::vector<float> kept_a, kept_b;
-  std::vector<float> own_a, own_b;
-  std::vector<float>& a = need <= kKeptFloats ? kept_a : own_a;
-  std::vector<float>& b = need <= kKeptFloats ? kept_b : own_b;
+  thread_local AlignedVector<float> kept_a, kept_b;
+  AlignedVector<float> own_a, own_b;
+  AlignedVector<float>& a = need <= kKeptFloats ? kept_a : own_a;
+  AlignedVector<float>& b = need <= kKeptFloats ? kept_b : own_b;
   if (a.size() < need) {
     a.resize(need);
     b.resize(need);

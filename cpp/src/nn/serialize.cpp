@@ -65,7 +65,7 @@ void save_network(const Network& net, const std::string& path) {
       put<std::int32_t>(out, v);
     for (float v : {c.rate, c.momentum, c.epsilon}) put<float>(out, v);
   }
-  for (const std::vector<float>* v : {&net.params(), &net.state()}) {
+  for (const AlignedVector<float>* v : {&net.params(), &net.state()}) {
     put<std::int64_t>(out, std::int64_t(v->size()));
     out.write(reinterpret_cast<const char*>(v->data()), std::streamsize(v->size() * sizeof(float)));
   }
@@ -103,7 +103,7 @@ std::unique_ptr<Network> load_network(const std::string& path) {
     c.rate = in.get<float>(), c.momentum = in.get<float>(), c.epsilon = in.get<float>();
   }
   auto net = std::make_unique<Network>(configs, shape);  // validates every layer's shapes
-  for (std::vector<float>* v : {&net->params(), &net->state()}) {
+  for (AlignedVector<float>* v : {&net->params(), &net->state()}) {
     const auto n = in.get<std::int64_t>();
     if (n != std::int64_t(v->size()))
       throw in.error("holds " + std::to_string(n) + " values where the layers need " + std::to_string(v->size()));

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "scalegen/common/aligned.hpp"
+
 namespace scalegen::nn {
 
 /// Element-wise (or, for softmax, last-axis) activation fused into a layer's output.
@@ -107,16 +109,16 @@ class Network {
 
   /// Trainable parameters (kernels, biases, gammas, betas) and state (moving statistics).
   const std::vector<ParamSlot>& slots() const { return slots_; }
-  std::vector<float>& params() { return params_; }
-  const std::vector<float>& params() const { return params_; }
-  std::vector<float>& state() { return state_; }
-  const std::vector<float>& state() const { return state_; }
+  AlignedVector<float>& params() { return params_; }
+  const AlignedVector<float>& params() const { return params_; }
+  AlignedVector<float>& state() { return state_; }
+  const AlignedVector<float>& state() const { return state_; }
   /// Gradients of the last train_step (same layout as params()).
-  const std::vector<float>& grads() const { return grads_; }
+  const AlignedVector<float>& grads() const { return grads_; }
 
   /// Optimizer moments and step count (Adam: m, v; SGD: momentum in m; RMSprop: v and momentum in m).
-  std::vector<float>& opt_m() { return m_; }
-  std::vector<float>& opt_v() { return v_; }
+  AlignedVector<float>& opt_m() { return m_; }
+  AlignedVector<float>& opt_v() { return v_; }
   std::int64_t& opt_step() { return step_; }
 
   /// Inference: rows [0, n) of x (n x input size) into out (n x output size), by batches
@@ -150,11 +152,11 @@ class Network {
   std::vector<Shape> shapes_;
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<ParamSlot> slots_;
-  std::vector<float> params_, grads_, state_, m_, v_;
+  AlignedVector<float> params_, grads_, state_, m_, v_;  // 64-byte aligned: vector loads of whole lines
   std::int64_t step_ = 0;
   // training buffers: each layer's output for the batch, and two gradient buffers
-  std::vector<std::vector<float>> acts_;
-  std::vector<float> grad_a_, grad_b_, input_;
+  std::vector<AlignedVector<float>> acts_;
+  AlignedVector<float> grad_a_, grad_b_, input_;
   std::vector<bool> relu_absorbed_;  // layer i's relu derivative is applied by layer i + 1
 };
 
