@@ -293,8 +293,11 @@ def test_fixed_architectures_match_torch(layers: list[Layer]) -> None:
         [Conv2D(96, (2, 3), strides=(2, 1), input_shape=(12, 9, 16)), MaxPooling2D((3, 2), strides=(2, 3))],
         [Conv2D(32, 3, strides=2, activation="softmax", input_shape=(9, 9, 8))],
         [Conv2D(64, 3, activation="tanh", input_shape=(7, 7, 16)), Conv2D(32, 2, activation="relu")],
+        # a first layer on one channel with a 2 x 2 max pool: pooled in registers
+        [Conv2D(32, 3, activation="relu", input_shape=(12, 10, 1)), MaxPooling2D(2)],
+        [Conv2D(48, (2, 3), strides=(1, 2), input_shape=(11, 13, 1)), MaxPooling2D(2)],
     ],
-    ids=["relu-maxpool", "sigmoid-avgpool", "strided-maxpool", "softmax", "two-convs"],
+    ids=["relu-maxpool", "sigmoid-avgpool", "strided-maxpool", "softmax", "two-convs", "first-layer", "first-odd"],
 )
 def test_small_batch_inference_matches_torch(layers: list[Layer]) -> None:
     """Batches of 1-3 images split each image by filters and bands of rows: every split

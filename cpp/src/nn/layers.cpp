@@ -188,6 +188,60 @@ void small_k_forward(const float* __restrict a, std::int64_t rows, std::ptrdiff_
     }
 }
 
+// A tiny-reduction convolution with a 2 x 2 max pool (stride 2) in registers: for each of m
+// pooled pixels, whose windows start a_step apart, the four cells (at cells[q] from there,
+// each reading K values at off[k]) go through small_k_forward's sums, bias and relu, and
+// their maximum, taken in the pool's order, is stored: the bits of the two layers apart.
+template <int K>
+void small_k_max_pool_2x2(const float* __restrict a, std::int64_t m, std::ptrdiff_t a_step,
+                          const std::array<std::int32_t, 4>& cells, const std::int32_t* __restrict off,
+                          const float* __restrict w, std::int64_t F, float* __restrict out,
+                          const float* __restrict bias, bool relu) {
+  const auto finish = [relu](Vec16 v) { return relu ? (v > 0.0f ? v : Vec16{}) : v; };
+  std::int64_t f0 = 0;
+  for (; f0 + 2 * kVec <= F; f0 += 2 * kVec) {
+    Vec16 w0[K], w1[K];
+#pragma GCC unroll 16
+    for (int k = 0; k < K; ++k) {
+      w0[k] = *reinterpret_cast<const Vec16*>(w + k * F + f0);
+      w1[k] = *reinterpret_cast<const Vec16*>(w + k * F + f0 + kVec);
+    }
+    const Vec16 b0 = bias ? *reinterpret_cast<const Vec16*>(bias + f0) : Vec16{};
+    const Vec16 b1 = bias ? *reinterpret_cast<const Vec16*>(bias + f0 + kVec) : Vec16{};
+    for (std::int64_t r = 0; r < m; ++r) {
+      Vec16 acc0[4], acc1[4];
+      for (int q = 0; q < 4; ++q) acc0[q] = b0, acc1[q] = b1;
+#pragma GCC unroll 16
+      for (int k = 0; k < K; ++k)
+#pragma GCC unroll 4
+        for (int q = 0; q < 4; ++q) {
+          const float v = a[r * a_step + cells[q] + off[k]];
+          acc0[q] += v * w0[k];
+          acc1[q] += v * w1[k];
+        }
+      Vec16 m0 = finish(acc0[0]), m1 = finish(acc1[0]);
+      for (int q = 1; q < 4; ++q) {
+        const Vec16 v0 = finish(acc0[q]), v1 = finish(acc1[q]);
+        m0 = v0 > m0 ? v0 : m0;
+        m1 = v1 > m1 ? v1 : m1;
+      }
+      *reinterpret_cast<Vec16*>(out + r * F + f0) = m0;
+      *reinterpret_cast<Vec16*>(out + r * F + f0 + kVec) = m1;
+    }
+  }
+  for (std::int64_t r = 0; r < m; ++r)
+    for (std::int64_t f = f0; f < F; ++f) {
+      float best = 0.0f;
+      for (int q = 0; q < 4; ++q) {
+        float acc = bias ? bias[f] : 0.0f;
+        for (int k = 0; k < K; ++k) acc += a[r * a_step + cells[q] + off[k]] * w[k * F + f];
+        if (relu && !(acc > 0.0f)) acc = 0.0f;
+        if (q == 0 || acc > best) best = acc;
+      }
+      out[r * F + f] = best;
+    }
+}
+
 // dw (K x F) += cols^T dz.
 template <int K>
 void small_k_weight_grad(const float* __restrict cols, const float* __restrict dz, std::int64_t rows,
@@ -480,6 +534,10 @@ class Conv2D final : public Layer {
   // those when it reads windows in place (an 11 x 11 map pooled 2 x 2 leaves its last row
   // and column unread).
   std::pair<int, int> rows_cols_read_by(const Pool2D* pool) const;
+  // Pooled rows [u0, u1) of image s (y: its pooled output) by small_k_max_pool_2x2, when the
+  // pair allows it (false otherwise): inference only.
+  bool pooled_rows_in_registers(const float* x, std::int64_t s, int u0, int u1, const Pool2D& pool, float* y,
+                                const Context& ctx) const;
   // Images [s0, s1) through this convolution and `pool` into y (and the pool's argmax when
   // not null).
   void conv_pool_block(const float* x, std::int64_t s0, std::int64_t s1, const Pool2D& pool, float* y,
@@ -724,6 +782,11 @@ class Pool2D final : public Layer {
   std::pair<int, int> input_rows(int oh0, int oh1) const {
     return {std::max(0, oh0 * sh_ - pt_), std::min(in_.h, (oh1 - 1) * sh_ - pt_ + ph_)};
   }
+  /// A max pool whose 2 x 2 windows (stride 2, no padding) tile its input from the corner.
+  bool max_2x2_tiles() const {
+    return max_ && ph_ == 2 && pw_ == 2 && sh_ == 2 && sw_ == 2 && pt_ == 0 && pl_ == 0 && 2 * out_.h <= in_.h &&
+           2 * out_.w <= in_.w;
+  }
   /// The input columns [0, last) that some window reads.
   int input_cols_end() const { return std::min(in_.w, (out_.w - 1) * sw_ - pl_ + pw_); }
   /// Output rows [oh0, oh1), channels [c0, c1) (c1 < 0: all), of one sample (img and y laid
@@ -820,6 +883,7 @@ void Conv2D::run_forward(const float* x, float* y, std::int64_t n, const Context
                      ctx);
         return;
       }
+      if (pooled_rows_in_registers(x, s, int(u0), int(u1), *pool, y + s * pool->out().size(), ctx)) return;
       const auto [c0, c1] = pool->input_rows(int(u0), int(u1));
       float* out = scratch(std::size_t(out_.size()), 2);  // laid out as the whole image's output
       forward_rows(x, {s, s + 1, c0, c1, cols_read, f0, f1}, out + std::int64_t(c0) * out_.w * F_, nullptr, ctx);
@@ -837,6 +901,25 @@ void Conv2D::run_forward(const float* x, float* y, std::int64_t n, const Context
   });
 }
 
+bool Conv2D::pooled_rows_in_registers(const float* x, std::int64_t s, int u0, int u1, const Pool2D& pool, float* y,
+                                      const Context& ctx) const {
+  if (!small_reduction() || !in_place_ || !pool.max_2x2_tiles() ||
+      (act_ != Activation::relu && act_ != Activation::linear))
+    return false;
+  const float* w = ctx.params + param_offset;
+  const std::int64_t C = in_.c, row_floats = std::int64_t(in_.w) * C;
+  const std::array<std::int32_t, 4> cells{0, std::int32_t(sw_ * C), std::int32_t(sh_ * row_floats),
+                                          std::int32_t(sh_ * row_floats + sw_ * C)};
+  const std::int64_t pooled_w = pool.out().w;
+  for (int u = u0; u < u1; ++u)
+    with_small_k(K_, [&](auto k) {
+      small_k_max_pool_2x2<decltype(k)::value>(x + s * in_.size() + 2 * u * sh_ * row_floats, pooled_w, 2 * sw_ * C,
+                                               cells, window_offsets_.data(), w, F_, y + u * pooled_w * F_,
+                                               bias_ ? w + K_ * F_ : nullptr, act_ == Activation::relu);
+    });
+  return true;
+}
+
 void Conv2D::conv_pool_block(const float* x, std::int64_t s0, std::int64_t s1, const Pool2D& pool, float* y,
                              std::int32_t* argmax, const Context& ctx) const {
   const auto [rows_read, cols_read] = rows_cols_read_by(&pool);
@@ -851,6 +934,7 @@ void Conv2D::conv_pool_block(const float* x, std::int64_t s0, std::int64_t s1, c
   // weights in registers: pooled row by pooled row, each piece of output pooled from L1
   float* out = scratch(std::size_t(out_.size()), 2);  // laid out as a whole image's output
   for (std::int64_t s = s0; s < s1; ++s) {
+    if (argmax == nullptr && pooled_rows_in_registers(x, s, 0, pool.out().h, pool, y + s * pooled, ctx)) continue;
     int done = 0;  // rows [0, done) computed (overlapping windows share rows)
     for (int u = 0; u < pool.out().h; ++u) {
       const auto [c0, c1] = pool.input_rows(u, u + 1);
