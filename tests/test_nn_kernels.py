@@ -297,7 +297,15 @@ def test_fixed_architectures_match_torch(layers: list[Layer]) -> None:
         [Conv2D(32, 3, activation="relu", input_shape=(12, 10, 1)), MaxPooling2D(2)],
         [Conv2D(48, (2, 3), strides=(1, 2), input_shape=(11, 13, 1)), MaxPooling2D(2)],
     ],
-    ids=["relu-maxpool", "sigmoid-avgpool", "strided-maxpool", "softmax", "two-convs", "first-layer", "first-odd"],
+    ids=[
+        "relu-maxpool",
+        "sigmoid-avgpool",
+        "strided-maxpool",
+        "softmax",
+        "two-convs",
+        "first-layer",
+        "first-odd",
+    ],
 )
 def test_small_batch_inference_matches_torch(layers: list[Layer]) -> None:
     """Batches of 1-3 images split each image by filters and bands of rows: every split
