@@ -134,6 +134,24 @@ constexpr std::int64_t kVec = 16;
 // Kernels for a tiny reduction K (< 16: a first layer on one channel), with K a template
 // parameter so that a K x 32 block of weights or of weight gradients stays in registers.
 // Columns past the last multiple of 32 take a plain loop.
+
+// Columns [f0, f0 + 32) of a K x F kernel and of its bias (zero when null).
+template <int K>
+struct SmallKBlock {
+  Vec16 w0[K], w1[K], b0, b1;
+  SmallKBlock(const float* w, std::int64_t F, std::int64_t f0, const float* bias) {
+#pragma GCC unroll 16
+    for (int k = 0; k < K; ++k) {
+      w0[k] = *reinterpret_cast<const Vec16*>(w + k * F + f0);
+      w1[k] = *reinterpret_cast<const Vec16*>(w + k * F + f0 + kVec);
+    }
+    b0 = bias ? *reinterpret_cast<const Vec16*>(bias + f0) : Vec16{};
+    b1 = bias ? *reinterpret_cast<const Vec16*>(bias + f0 + kVec) : Vec16{};
+  }
+};
+
+inline Vec16 relu_if(bool relu, Vec16 v) { return relu ? (v > 0.0f ? v : Vec16{}) : v; }
+
 // out = A w, plus bias (when not null) and then max(0, .) when relu, for `rows` rows of A
 // whose K values lie at a + r * a_step + off[k] (im2col's columns: a_step = K, off[k] = k;
 // or windows read in place from the image). Four rows at a time for independent sums.
@@ -144,17 +162,12 @@ void small_k_forward(const float* __restrict a, std::int64_t rows, std::ptrdiff_
   constexpr int R = 4;
   std::int64_t f0 = 0;
   const auto store = [&](Vec16 v, std::int64_t r, std::int64_t f) {
-    *reinterpret_cast<Vec16*>(out + r * F + f) = relu ? (v > 0.0f ? v : Vec16{}) : v;
+    *reinterpret_cast<Vec16*>(out + r * F + f) = relu_if(relu, v);
   };
   for (; f0 + 2 * kVec <= F; f0 += 2 * kVec) {
-    Vec16 w0[K], w1[K];
-#pragma GCC unroll 16
-    for (int k = 0; k < K; ++k) {
-      w0[k] = *reinterpret_cast<const Vec16*>(w + k * F + f0);
-      w1[k] = *reinterpret_cast<const Vec16*>(w + k * F + f0 + kVec);
-    }
-    const Vec16 b0 = bias ? *reinterpret_cast<const Vec16*>(bias + f0) : Vec16{};
-    const Vec16 b1 = bias ? *reinterpret_cast<const Vec16*>(bias + f0 + kVec) : Vec16{};
+    const SmallKBlock<K> blk(w, F, f0, bias);
+    const auto &w0 = blk.w0, &w1 = blk.w1;
+    const Vec16 b0 = blk.b0, b1 = blk.b1;
     std::int64_t r = 0;
     for (; r + R <= rows; r += R) {
       Vec16 acc0[R], acc1[R];
@@ -197,17 +210,11 @@ void small_k_max_pool_2x2(const float* __restrict a, std::int64_t m, std::ptrdif
                           const std::array<std::int32_t, 4>& cells, const std::int32_t* __restrict off,
                           const float* __restrict w, std::int64_t F, float* __restrict out,
                           const float* __restrict bias, bool relu) {
-  const auto finish = [relu](Vec16 v) { return relu ? (v > 0.0f ? v : Vec16{}) : v; };
   std::int64_t f0 = 0;
   for (; f0 + 2 * kVec <= F; f0 += 2 * kVec) {
-    Vec16 w0[K], w1[K];
-#pragma GCC unroll 16
-    for (int k = 0; k < K; ++k) {
-      w0[k] = *reinterpret_cast<const Vec16*>(w + k * F + f0);
-      w1[k] = *reinterpret_cast<const Vec16*>(w + k * F + f0 + kVec);
-    }
-    const Vec16 b0 = bias ? *reinterpret_cast<const Vec16*>(bias + f0) : Vec16{};
-    const Vec16 b1 = bias ? *reinterpret_cast<const Vec16*>(bias + f0 + kVec) : Vec16{};
+    const SmallKBlock<K> blk(w, F, f0, bias);
+    const auto &w0 = blk.w0, &w1 = blk.w1;
+    const Vec16 b0 = blk.b0, b1 = blk.b1;
     for (std::int64_t r = 0; r < m; ++r) {
       Vec16 acc0[4], acc1[4];
       for (int q = 0; q < 4; ++q) acc0[q] = b0, acc1[q] = b1;
@@ -219,9 +226,9 @@ void small_k_max_pool_2x2(const float* __restrict a, std::int64_t m, std::ptrdif
           acc0[q] += v * w0[k];
           acc1[q] += v * w1[k];
         }
-      Vec16 m0 = finish(acc0[0]), m1 = finish(acc1[0]);
+      Vec16 m0 = relu_if(relu, acc0[0]), m1 = relu_if(relu, acc1[0]);
       for (int q = 1; q < 4; ++q) {
-        const Vec16 v0 = finish(acc0[q]), v1 = finish(acc1[q]);
+        const Vec16 v0 = relu_if(relu, acc0[q]), v1 = relu_if(relu, acc1[q]);
         m0 = v0 > m0 ? v0 : m0;
         m1 = v1 > m1 ? v1 : m1;
       }
