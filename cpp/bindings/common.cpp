@@ -4,11 +4,35 @@
 
 #include "bindings.hpp"
 #include "scalegen/common/build_info.hpp"
+#include "scalegen/common/limits.hpp"
 #include "scalegen/common/parallel.hpp"
 
 namespace scalegen::bindings {
 
 void bind_common(py::module_& m) {
+  // LimitError is a ValueError defined in Python (scalegen.LimitError), one class for all levels
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const LimitError& e) {
+      const py::object cls = py::module_::import("scalegen.utils._limits").attr("LimitError");
+      PyErr_SetString(cls.ptr(), e.what());
+    }
+  });
+  m.def(
+      "set_limits",
+      [](std::int64_t max_tensor_bytes, std::int64_t max_total_bytes) {
+        set_limits({max_tensor_bytes, max_total_bytes});
+      },
+      py::arg("max_tensor_bytes"), py::arg("max_total_bytes"),
+      "The core's allocation limits (bytes); use scalegen.set_limits, which sets both sides.");
+  m.def(
+      "get_limits",
+      [] {
+        const Limits l = get_limits();
+        return py::make_tuple(l.max_tensor_bytes, l.max_total_bytes);
+      },
+      "The core's allocation limits: (max_tensor_bytes, max_total_bytes).");
   m.def(
       "build_info",
       [] {

@@ -10,6 +10,9 @@ from __future__ import annotations
 from ._config import get_num_threads, set_num_threads, threads
 from ._info import show_config
 from .mixture import GaussianMixture
+from .utils._limits import LimitError, Limits, get_limits, limits, set_limits
+
+set_limits()  # the core starts with the limits of SCALEGEN_MAX_* environment variables
 
 __version__ = "0.1.0"
 
@@ -27,8 +30,13 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "BayesianNetwork",
     "GaussianMixture",
+    "LimitError",
+    "Limits",
     "__version__",
+    "get_limits",
     "get_num_threads",
+    "limits",
+    "set_limits",
     "set_num_threads",
     "show_config",
     "threads",

@@ -7,6 +7,7 @@ import contextvars
 import math
 import numbers
 import os
+import warnings
 from collections.abc import Iterator
 
 
@@ -55,7 +56,7 @@ def _default_threads() -> int:
         except ValueError:
             raise ValueError(f"SCALEGEN_NUM_THREADS must be a positive integer, got {env!r}") from None
         if n >= 1:
-            return n
+            return min(n, available_cpus())
         raise ValueError(f"SCALEGEN_NUM_THREADS must be a positive integer, got {env!r}")
     return available_cpus()
 
@@ -64,12 +65,27 @@ _global_threads = _default_threads()
 _override: contextvars.ContextVar[int | None] = contextvars.ContextVar("scalegen_threads", default=None)
 
 
+def clamp_threads(n: int, what: str = "the number of threads") -> int:
+    """The one cap on thread counts: more threads than cores only slow kernels down, and
+    libgomp exits the process when it cannot create them, so asking for more gives the
+    cores available, with a warning."""
+    cores = available_cpus()
+    if n > cores:
+        warnings.warn(
+            f"{what}={n} is more than the {cores} cores this process may use; using {cores}",
+            UserWarning,
+            stacklevel=3,
+        )
+        return cores
+    return n
+
+
 def _check(n: object) -> int:
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
         raise TypeError(f"the number of threads must be an int, got {type(n).__name__}")
     if int(n) < 1:
         raise ValueError(f"the number of threads must be at least 1, got {n}")
-    return int(n)
+    return clamp_threads(int(n))
 
 
 def set_num_threads(n: int) -> None:
@@ -104,4 +120,4 @@ def resolve_n_jobs(n_jobs: int | None) -> int:
         raise ValueError("n_jobs == 0 has no meaning: use None, a positive count or -1 for all cores")
     if n_jobs < 0:
         return max(1, available_cpus() + 1 + int(n_jobs))
-    return int(n_jobs)
+    return clamp_threads(int(n_jobs), "n_jobs")

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <vector>
 
@@ -26,7 +27,9 @@ bool in_forked_child() { return g_atfork_registered && g_forked_child.load(); }
 
 int resolve_threads(int n_threads) {
   if (n_threads < 1) throw std::invalid_argument("the number of threads must be at least 1");
-  return in_forked_child() ? 1 : n_threads;
+  // never more than the processors this process may run on (Python warns before that):
+  // libgomp exits the process when it cannot create a thread
+  return in_forked_child() ? 1 : std::min(n_threads, std::max(1, omp_get_num_procs()));
 }
 
 int last_parallel_threads() { return g_last_parallel_threads.load(); }

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Hashable
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -112,4 +115,58 @@ def check_random_state(random_state: Any) -> np.random.Generator:
         return np.random.default_rng(int(random_state))
     raise ValueError(
         f"random_state must be None, an int, a numpy Generator or RandomState, got {random_state!r}"
+    )
+
+
+_RANGES = {"both": "[]", "left": "[)", "right": "(]", "neither": "()"}
+
+
+def check_scalar(
+    value: Any,
+    name: str,
+    owner: str,
+    kind: type,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    closed: str = "both",
+    allow_none: bool = False,
+) -> Any:
+    """A parameter checked as scikit-learn's _param_validation does: its type (bool is not a
+    number; a float parameter takes ints), finiteness and range; returns it as int/float.
+
+    Unbounded ends are open. NaN is never in range, so a NaN tolerance cannot loop forever."""
+    if value is None and allow_none:
+        return None
+    is_number = isinstance(value, Real) and not isinstance(value, bool)
+    ok_type = isinstance(value, Integral) and not isinstance(value, bool) if kind is int else is_number
+    brackets = _RANGES[closed]
+    left = brackets[0] if low is not None else "("
+    right = brackets[1] if high is not None else ")"
+    lo = "-inf" if low is None else repr(float(low) if kind is float else low)
+    hi = "inf" if high is None else repr(float(high) if kind is float else high)
+    article = "an int" if kind is int else "a float"
+    message = (
+        f"The '{name}' parameter of {owner} must be {article} in the range {left}{lo}, {hi}{right}"
+        f"{' or None' if allow_none else ''}. Got {value!r} instead."
+    )
+    if not ok_type:
+        raise (TypeError if not is_number else ValueError)(message)
+    v = int(value) if kind is int else float(value)
+    if not math.isfinite(v):
+        raise ValueError(message)
+    if low is not None and (v < low or (v == low and left == "(")):
+        raise ValueError(message)
+    if high is not None and (v > high or (v == high and right == ")")):
+        raise ValueError(message)
+    return v
+
+
+def check_option(value: Any, name: str, owner: str, options: Any) -> Any:
+    """A parameter that must be one of `options` (compared by equality, strings exactly)."""
+    if isinstance(value, Hashable) and any(type(value) is type(o) and value == o for o in options):
+        return value
+    raise ValueError(
+        f"The '{name}' parameter of {owner} must be a str among {sorted(map(str, options))}. "
+        f"Got {value!r} instead."
     )

@@ -8,7 +8,8 @@
 
 namespace scalegen {
 
-/// Threads a kernel may use for a request of `n_threads` (>= 1): 1 in a forked child,
+/// Threads a kernel may use for a request of `n_threads` (>= 1): at most the processors
+/// available, 1 in a forked child,
 /// because libgomp's thread pool does not survive fork().
 int resolve_threads(int n_threads);
 
