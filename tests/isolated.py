@@ -23,7 +23,9 @@ CASE_SECONDS = 30
 DOCUMENTED = ("ValueError", "TypeError")  # LimitError, CorruptModelError and ParseError are ValueErrors
 
 
-def run_cases(target: str, cases: list[Any], *, memory: int = MEMORY_LIMIT, seconds: int = CASE_SECONDS) -> list:
+def run_cases(
+    target: str, cases: list[Any], *, memory: int = MEMORY_LIMIT, seconds: int = CASE_SECONDS
+) -> list:
     """Results of target(case) for each case, computed in one child process."""
     payload = pickle.dumps((target, cases, memory, seconds))
     env = dict(os.environ, PYTHONPATH=str(HERE) + os.pathsep + os.environ.get("PYTHONPATH", ""))

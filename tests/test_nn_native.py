@@ -64,7 +64,7 @@ def test_bad_native_files(tmp_path: Any) -> None:
     for name, content, message in [
         ("truncated", data[:-10], "truncated"),
         ("magic", b"XXXX" + data[4:], "SGNN"),
-        ("trailing", data + b"\0", "after its last section"),
+        ("trailing", data + b"\0", "bytes after its layers where they need"),
         ("short", data[:30], "truncated"),
     ]:
         bad = tmp_path / name

@@ -7,7 +7,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['FamilyCounts', 'GaussianMixtureStats', 'LayerConfig', 'Network', 'OptimizerConfig', 'bn_count', 'bn_hill_climb', 'bn_likelihood_weighting', 'bn_local_scores', 'bn_log_likelihood', 'bn_posterior_rows', 'bn_sample', 'build_info', 'gmm_block_rows', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'probe_parallel_threads', 'raise_in_parallel']
+__all__: list[str] = ['FamilyCounts', 'GaussianMixtureStats', 'LayerConfig', 'Network', 'OptimizerConfig', 'bn_count', 'bn_hill_climb', 'bn_likelihood_weighting', 'bn_local_scores', 'bn_log_likelihood', 'bn_posterior_rows', 'bn_sample', 'build_info', 'get_limits', 'gmm_block_rows', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'probe_parallel_threads', 'raise_in_parallel', 'set_limits']
 class GaussianMixtureStats:
     """
     Additive E-step statistics of a set of rows (merge chunks with +=).
@@ -326,6 +326,10 @@ def build_info() -> dict:
     """
     Facts about how this core was compiled.
     """
+def get_limits() -> tuple[int, int]:
+    """
+    The core's allocation limits: (max_tensor_bytes, max_total_bytes).
+    """
 @typing.overload
 def gmm_e_step(X: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, covariance_type: str, weights: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], means: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], prec_chol: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex, into: typing.Any = None) -> typing.Any:
     """
@@ -409,6 +413,10 @@ def probe_parallel_threads(n_threads: typing.SupportsInt | typing.SupportsIndex,
 def raise_in_parallel(n_threads: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, bad: typing.SupportsInt | typing.SupportsIndex) -> int:
     """
     Diagnostic: a parallel loop whose iteration `bad` throws; the error reaches Python.
+    """
+def set_limits(max_tensor_bytes: typing.SupportsInt | typing.SupportsIndex, max_total_bytes: typing.SupportsInt | typing.SupportsIndex) -> None:
+    """
+    The core's allocation limits (bytes); use scalegen.set_limits, which sets both sides.
     """
 gmm_block_rows: int = 2048
 

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <climits>
+#include <cstdio>
 
 namespace scalegen {
 namespace {
@@ -10,8 +11,9 @@ std::atomic<std::int64_t> g_max_tensor_bytes{Limits{}.max_tensor_bytes};
 std::atomic<std::int64_t> g_max_total_bytes{Limits{}.max_total_bytes};
 
 std::string describe(std::int64_t bytes) {
-  const double gib = double(bytes) / double(std::int64_t(1) << 30);
-  return std::to_string(bytes) + " bytes (" + std::to_string(gib) + " GiB)";
+  char gib[32];
+  std::snprintf(gib, sizeof gib, "%.3g GiB", double(bytes) / double(std::int64_t(1) << 30));
+  return std::to_string(bytes) + " bytes (" + gib + ")";
 }
 
 LimitError refuse(const std::string& what, std::int64_t bytes, const char* limit, std::int64_t allowed) {

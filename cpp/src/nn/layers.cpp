@@ -15,6 +15,7 @@
 #include <stdexcept>
 
 #include "gemm.hpp"
+#include "scalegen/common/limits.hpp"
 #include "scalegen/common/parallel.hpp"
 
 namespace scalegen::nn {
@@ -68,31 +69,43 @@ std::pair<std::int64_t, std::int64_t> split(std::int64_t n, std::int64_t parts, 
 std::string layer_name(const char* kind, int index) { return std::string(kind) + " (layer " + std::to_string(index) + ")"; }
 
 // TensorFlow's padding rule: 'same' gives ceil(size / stride) outputs, the extra padding
-// going to the end; 'valid' gives floor((size - window) / stride) + 1.
+// going to the end; 'valid' gives floor((size - window) / stride) + 1. Computed in 64 bits:
+// strides and windows up to INT_MAX are valid hyper-parameters.
 struct Axis {
   int out = 0, pad_begin = 0;
 };
 // Explicit padding (ONNX's pads, when begin >= 0) takes precedence over the two rules.
 Axis window_axis(int size, int window, int stride, bool same, int begin, int end, const std::string& who) {
-  Axis a;
+  const std::int64_t n = size, k = window, s = stride;
+  std::int64_t out = 0, pad = 0;
   if (begin >= 0 || end >= 0) {
     if (begin < 0 || end < 0 || begin >= window || end >= window)
       throw std::invalid_argument(who + ": explicit paddings must be in [0, window)");
-    if (size + begin + end < window)
+    const std::int64_t padded = n + begin + end;
+    if (padded < k)
       throw std::invalid_argument(who + ": the window (" + std::to_string(window) + ") is larger than the padded input");
-    a.out = (size + begin + end - window) / stride + 1;
-    a.pad_begin = begin;
+    checked_int(padded, who + ": the padded input size");
+    out = (padded - k) / s + 1;
+    pad = begin;
   } else if (same) {
-    a.out = (size + stride - 1) / stride;
-    const int total = std::max((a.out - 1) * stride + window - size, 0);
-    a.pad_begin = total / 2;
+    out = (n + s - 1) / s;
+    pad = std::max<std::int64_t>((out - 1) * s + k - n, 0) / 2;
   } else {
     if (size < window)
       throw std::invalid_argument(who + ": the window (" + std::to_string(window) + ") is larger than the input (" +
                                   std::to_string(size) + ") with padding='valid'");
-    a.out = (size - window) / stride + 1;
+    out = (n - k) / s + 1;
   }
-  return a;
+  if (out < 1) throw std::invalid_argument(who + ": the output would be empty");
+  return {checked_int(out, who + ": the output size"), checked_int(pad, who + ": the padding")};
+}
+
+// The output shape of a layer, refused when one sample's output passes max_tensor_bytes
+// (every size a kernel computes from it then fits the int32 offsets the kernels use).
+Shape checked_shape(std::int64_t h, std::int64_t w, std::int64_t c, int rank, const std::string& who) {
+  const std::int64_t size = checked_mul(checked_mul(h, w, who), c, who);
+  check_tensor_bytes(size, sizeof(float), who + ": one sample's output");
+  return Shape{checked_int(h, who), checked_int(w, who), checked_int(c, who), rank};
 }
 
 // A short copy inline (a call to memcpy costs more than copying a few floats).
@@ -354,15 +367,16 @@ class Conv2D final : public Layer {
     const Axis ah = window_axis(in.h, kh_, sh_, c.same_padding, c.pad_top, c.pad_bottom, who);
     const Axis aw = window_axis(in.w, kw_, sw_, c.same_padding, c.pad_left, c.pad_right, who);
     pt_ = ah.pad_begin, pl_ = aw.pad_begin;
-    out_ = Shape{ah.out, aw.out, c.filters, 3};
-    K_ = std::int64_t(kh_) * kw_ * in.c;
+    out_ = checked_shape(ah.out, aw.out, c.filters, 3, who);
+    K_ = checked_mul(checked_mul(kh_, kw_, who), in.c, who);
     F_ = c.filters;
+    check_tensor_bytes(checked_mul(K_, F_, who), sizeof(float), who + ": the kernel");
     pixels_ = std::int64_t(out_.h) * out_.w;
     // blocks of whole samples with about 256 output pixels: an im2col block stays in L2
     samples_per_block_ = std::max<std::int64_t>(1, 256 / pixels_);
     // every window inside the image: the forward pass reads windows in place (no im2col)
     in_place_ = (small_reduction() || detail::has_fast_gemm(F_)) && pt_ == 0 && pl_ == 0 &&
-                (out_.h - 1) * sh_ + kh_ <= in.h && (out_.w - 1) * sw_ + kw_ <= in.w;
+                std::int64_t(out_.h - 1) * sh_ + kh_ <= in.h && std::int64_t(out_.w - 1) * sw_ + kw_ <= in.w;
     // where the K values of a window lie, from its first: kernel rows in.w * c apart
     for (int i = 0; i < kh_; ++i)
       for (std::int64_t j = 0; j < std::int64_t(kw_) * in.c; ++j)
@@ -670,9 +684,12 @@ class Pool2D final : public Layer {
     const Axis ah = window_axis(in.h, ph_, sh_, c.same_padding, c.pad_top, c.pad_bottom, who);
     const Axis aw = window_axis(in.w, pw_, sw_, c.same_padding, c.pad_left, c.pad_right, who);
     pt_ = ah.pad_begin, pl_ = aw.pad_begin;
-    out_ = Shape{ah.out, aw.out, in.c, 3};
-    for (int i = 0; i < ph_; ++i)
-      for (int j = 0; j < pw_; ++j) window_cells_.push_back(std::int32_t((std::int64_t(i) * in.w + j) * in.c));
+    out_ = checked_shape(ah.out, aw.out, in.c, 3, who);
+    // whole windows (their cells listed once) exist only when the window fits the input; a
+    // larger one ('same' padding) is clipped to the input like every border window
+    if (ph_ <= in.h && pw_ <= in.w)
+      for (int i = 0; i < ph_; ++i)
+        for (int j = 0; j < pw_; ++j) window_cells_.push_back(std::int32_t((std::int64_t(i) * in.w + j) * in.c));
   }
 
   void infer(const float* x, float* y, std::int64_t n, const Context& ctx) const override {
@@ -992,7 +1009,9 @@ class Dense final : public Layer {
  public:
   Dense(const LayerConfig& c, int index, Shape in) : Layer(index, in), act_(c.activation), bias_(c.use_bias) {
     if (c.units <= 0) throw std::invalid_argument(layer_name("Dense", index) + ": units must be positive");
-    out_ = Shape{in.h, in.w, c.units, in.rank};
+    const std::string who = layer_name("Dense", index);
+    out_ = checked_shape(in.h, in.w, c.units, in.rank, who);
+    check_tensor_bytes(checked_mul(in.c, c.units, who), sizeof(float), who + ": the kernel");
     I_ = in.c;
     O_ = c.units;
   }
@@ -1085,7 +1104,9 @@ class Dense final : public Layer {
 // ---------------------------------------------------------------------------- others
 class Flatten final : public Layer {
  public:
-  Flatten(int index, Shape in) : Layer(index, in) { out_ = Shape{1, 1, int(in.size()), 1}; }
+  Flatten(int index, Shape in) : Layer(index, in) {
+    out_ = checked_shape(1, 1, in.size(), 1, layer_name("Flatten", index));
+  }
   bool passthrough(bool) const override { return true; }
   void infer(const float*, float*, std::int64_t, const Context&) const override {}
   void backward(const float*, const float*, float*, float*, std::int64_t, bool, const Context&) override {}
@@ -1173,8 +1194,10 @@ class BatchNorm final : public Layer {
  public:
   BatchNorm(const LayerConfig& c, int index, Shape in)
       : Layer(index, in), momentum_(c.momentum), epsilon_(c.epsilon), center_(c.center), scale_(c.scale) {
-    if (!(c.epsilon > 0.0f))
-      throw std::invalid_argument(layer_name("BatchNormalization", index) + ": epsilon must be positive");
+    if (!(c.epsilon > 0.0f) || !std::isfinite(c.epsilon))
+      throw std::invalid_argument(layer_name("BatchNormalization", index) + ": epsilon must be positive and finite");
+    if (!(c.momentum >= 0.0f && c.momentum <= 1.0f))
+      throw std::invalid_argument(layer_name("BatchNormalization", index) + ": momentum must be in [0, 1]");
     C_ = in.c;
   }
   std::vector<TensorSpec> tensors() const override {

@@ -28,6 +28,12 @@ struct TensorSpec {
   std::vector<std::int64_t> shape;
   bool trainable = true;
   float fill = 0.0f;  // initial value (Python initialises the kernels)
+  /// The number of values (shapes come from checked layer sizes: the product fits in 64 bits).
+  std::int64_t size() const {
+    std::int64_t n = 1;
+    for (auto d : shape) n *= d;
+    return n;
+  }
 };
 
 class Layer {

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "layers.hpp"
+#include "scalegen/common/limits.hpp"
 #include "scalegen/common/parallel.hpp"
 
 namespace scalegen::nn {
@@ -106,30 +107,44 @@ BatchStats batch_losses(const float* y, const float* logits, const Targets& t, s
 
 }  // namespace
 
-Network::Network(const std::vector<LayerConfig>& configs, Shape input_shape)
-    : input_shape_(input_shape), configs_(configs) {
+Network::ValueCounts Network::build(const std::vector<LayerConfig>& configs, Shape input_shape,
+                                    std::vector<std::unique_ptr<Layer>>* layers, std::vector<ParamSlot>* slots) {
   if (input_shape.h <= 0 || input_shape.w <= 0 || input_shape.c <= 0)
     throw std::invalid_argument("the input shape must have positive sizes");
+  check_tensor_bytes(input_shape.size(), sizeof(float), "one input sample");
   if (configs.empty()) throw std::invalid_argument("the network has no layers");
   Shape shape = input_shape;
-  std::int64_t n_params = 0, n_state = 0;
+  ValueCounts n;
   for (std::size_t i = 0; i < configs.size(); ++i) {
-    auto layer = make_layer(configs[i], int(i), shape);
-    layer->param_offset = n_params;
-    layer->state_offset = n_state;
+    auto layer = make_layer(configs[i], int(i), shape);  // checks its own shapes and tensors
+    layer->param_offset = n.params;
+    layer->state_offset = n.state;
     for (const auto& t : layer->tensors()) {
-      std::int64_t size = 1;
-      for (auto d : t.shape) size *= d;
-      std::int64_t& cursor = t.trainable ? n_params : n_state;
-      slots_.push_back({int(i), t.name, t.shape, cursor, t.trainable});
-      AlignedVector<float>& store = t.trainable ? params_ : state_;
-      store.resize(std::size_t(cursor + size), t.fill);
-      cursor += size;
+      std::int64_t& cursor = t.trainable ? n.params : n.state;
+      if (slots) slots->push_back({int(i), t.name, t.shape, cursor, t.trainable});
+      cursor += t.size();
     }
     shape = layer->out();
-    shapes_.push_back(shape);
-    layers_.push_back(std::move(layer));
+    if (layers) layers->push_back(std::move(layer));
   }
+  // parameters, gradients and two optimizer moments, and the state, before any is allocated
+  check_total_bytes(checked_mul(4 * n.params + n.state, sizeof(float), "the network's parameters"),
+                    "the network's parameters, gradients and optimizer moments");
+  return n;
+}
+
+Network::Network(const std::vector<LayerConfig>& configs, Shape input_shape)
+    : input_shape_(input_shape), configs_(configs) {
+  const ValueCounts counts = build(configs, input_shape, &layers_, &slots_);
+  for (const auto& layer : layers_) shapes_.push_back(layer->out());
+  params_.resize(std::size_t(counts.params));
+  state_.resize(std::size_t(counts.state));
+  for (std::size_t i = 0, slot = 0; i < layers_.size(); ++i)
+    for (const auto& t : layers_[i]->tensors()) {
+      const ParamSlot& p = slots_[slot++];
+      AlignedVector<float>& store = p.trainable ? params_ : state_;
+      std::fill_n(store.data() + p.offset, t.size(), t.fill);
+    }
   relu_absorbed_.assign(layers_.size(), false);
   for (std::size_t i = 1; i < layers_.size(); ++i)
     if (layers_[i - 1]->activation() == Activation::relu) relu_absorbed_[i - 1] = layers_[i]->absorb_input_relu();

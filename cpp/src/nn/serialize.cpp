@@ -5,6 +5,8 @@
 //              activation, center, scale | float32 rate, momentum, epsilon
 //   int64 parameter count, float32 parameters | int64 state count, float32 state
 // All little-endian (the byte order of every machine scalegen builds for).
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
@@ -39,6 +41,14 @@ class Reader {
     if (std::size_t(in_.gcount()) != n) throw std::invalid_argument("the model file '" + path_ + "' is truncated");
   }
   bool at_end() { return in_.peek() == std::ifstream::traits_type::eof(); }
+  /// Bytes between the read position and the end of the file.
+  std::int64_t remaining() {
+    const auto here = in_.tellg();
+    in_.seekg(0, std::ios::end);
+    const auto end = in_.tellg();
+    in_.seekg(here);
+    return std::int64_t(end - here);
+  }
   std::invalid_argument error(const std::string& what) const {
     return std::invalid_argument("the model file '" + path_ + "' " + what);
   }
@@ -102,14 +112,22 @@ std::unique_ptr<Network> load_network(const std::string& path) {
     c.center = v[14] != 0, c.scale = v[15] != 0;
     c.rate = in.get<float>(), c.momentum = in.get<float>(), c.epsilon = in.get<float>();
   }
-  auto net = std::make_unique<Network>(configs, shape);  // validates every layer's shapes
+  // the layers' sizes are checked against the limits and the file's length before any
+  // tensor is allocated: a short file cannot declare a huge network
+  const Network::ValueCounts counts = Network::value_counts(configs, shape);
+  const std::int64_t needed = 2 * std::int64_t(sizeof(std::int64_t)) + (counts.params + counts.state) * 4;
+  if (in.remaining() != needed)
+    throw in.error("holds " + std::to_string(in.remaining()) + " bytes after its layers where they need " +
+                   std::to_string(needed) + " (truncated or inconsistent)");
+  auto net = std::make_unique<Network>(configs, shape);
   for (AlignedVector<float>* v : {&net->params(), &net->state()}) {
     const auto n = in.get<std::int64_t>();
     if (n != std::int64_t(v->size()))
       throw in.error("holds " + std::to_string(n) + " values where the layers need " + std::to_string(v->size()));
     in.bytes(v->data(), v->size() * sizeof(float));
+    if (!std::all_of(v->begin(), v->end(), [](float x) { return std::isfinite(x); }))
+      throw in.error("holds NaN or infinite parameters");
   }
-  if (!in.at_end()) throw in.error("has bytes after its last section");
   return net;
 }
 

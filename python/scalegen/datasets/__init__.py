@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import gzip
-import math
+import io
 import os
+import stat
 import struct
 import zlib
 from importlib import resources
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from ..utils._limits import check_tensor, read_capped
 
 if TYPE_CHECKING:
     from ..bayesnet import BayesianNetwork
@@ -61,39 +64,104 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     ValueError
         If the file is not a well-formed IDX file: bad magic number, unknown type code, no
         dimensions, data shorter or longer than the sizes in the header, or broken gzip data.
+    scalegen.LimitError
+        (a ValueError) If the header declares an array larger than ``max_tensor_bytes``, or
+        the gzip data expands past ``max_decompressed_bytes`` (see ``scalegen.set_limits``);
+        this is checked before the data is read.
     """
     name = os.fspath(path)
-    data = Path(path).read_bytes()
-    if data[:2] == b"\x1f\x8b":
+    with open(path, "rb") as f:
+        if f.peek(2)[:2] != b"\x1f\x8b":
+            info = os.fstat(f.fileno())
+            size = info.st_size if stat.S_ISREG(info.st_mode) else None  # None: a pipe, say
+            return _read_idx_stream(f, name, size, compressed=False)
         try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as err:
-            raise ValueError(f"{name}: broken gzip data ({err})") from err
-    if len(data) < 4:
-        raise ValueError(f"{name}: truncated IDX file: {len(data)} bytes, less than the 4-byte magic number")
-    zero, code, ndim = struct.unpack(">HBB", data[:4])
+            with gzip.GzipFile(fileobj=f) as stream:
+                return _read_idx_stream(stream, name, None, compressed=True)
+        except (OSError, EOFError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
+            raise ValueError(f"{name}: broken gzip data ({err}); the file is damaged: get it again") from err
+
+
+TRAILING_COUNTED = 1 << 20  # trailing bytes after IDX data counted exactly in the error message
+
+
+class _Bounded:
+    """At most `left` bytes of a stream."""
+
+    def __init__(self, stream: io.BufferedIOBase, left: int) -> None:
+        self.stream, self.left = stream, left
+
+    def read(self, size: int = -1) -> bytes:
+        size = self.left if size < 0 else min(size, self.left)
+        data = self.stream.read(size) if size else b""
+        self.left -= len(data)
+        return data
+
+
+def _read_exact(stream: io.BufferedIOBase | _Bounded, n: int) -> bytes:
+    data = b""
+    while len(data) < n and (chunk := stream.read(n - len(data))):
+        data += chunk
+    return data
+
+
+def _read_into(stream: _Bounded, n: int) -> bytearray:
+    """Up to n bytes of a plain file, read into one buffer (no copy of a large array)."""
+    data = bytearray(n)
+    view, done = memoryview(data), 0
+    while done < n and (chunk := stream.read(min(n - done, 1 << 24))):
+        view[done : done + len(chunk)] = chunk
+        done += len(chunk)
+    view.release()
+    del data[done:]
+    return data
+
+
+def _read_idx_stream(
+    stream: io.BufferedIOBase, name: str, size: int | None, *, compressed: bool
+) -> np.ndarray:
+    """The array of an IDX stream; `size` is the file's size when known (a plain file)."""
+    head = _read_exact(stream, 4)
+    if len(head) < 4:
+        raise ValueError(f"{name}: truncated IDX file: {len(head)} bytes, less than the 4-byte magic number")
+    zero, code, ndim = struct.unpack(">HBB", head)
     if zero != 0:
-        raise ValueError(f"{name}: bad magic number 0x{data[:4].hex()}: an IDX file starts with 0x0000")
+        raise ValueError(f"{name}: bad magic number 0x{head.hex()}: an IDX file starts with 0x0000")
     if code not in IDX_TYPES:
         known = ", ".join(f"0x{c:02X}" for c in IDX_TYPES)
         raise ValueError(f"{name}: unknown IDX type code 0x{code:02X} (known: {known})")
     if ndim == 0:
         raise ValueError(f"{name}: IDX file with zero dimensions")
     header = 4 + 4 * ndim
-    if len(data) < header:
+    dims = _read_exact(stream, 4 * ndim)
+    if len(dims) < 4 * ndim:
         raise ValueError(
-            f"{name}: truncated IDX header: {ndim} dimensions need {header} bytes, has {len(data)}"
+            f"{name}: truncated IDX header: {ndim} dimensions need {header} bytes, has {4 + len(dims)}"
         )
-    shape = struct.unpack(f">{ndim}I", data[4:header])
+    shape = struct.unpack(f">{ndim}I", dims)
     dtype = IDX_TYPES[code]
-    expected = math.prod(shape) * dtype.itemsize
-    got = len(data) - header
-    if got < expected:
-        raise ValueError(f"{name}: truncated IDX data: shape {shape} needs {expected} bytes, got {got}")
-    if got > expected:
+    # the declared size, refused above the limits before anything is read or allocated
+    expected = check_tensor(shape, dtype.itemsize, f"{name}: the IDX array of shape {shape} ({dtype.name})")
+    if size is not None and size - header != expected:
+        got = size - header
+        if got < expected:
+            raise ValueError(f"{name}: truncated IDX data: shape {shape} needs {expected} bytes, got {got}")
         raise ValueError(f"{name}: {got - expected} trailing bytes after the IDX data of shape {shape}")
-    array = np.frombuffer(data, dtype=dtype, count=math.prod(shape), offset=header).reshape(shape)
-    return array.astype(dtype.newbyteorder("="))
+    bounded = _Bounded(stream, expected + 1)  # one byte more than declared: trailing data shows
+    if compressed:
+        data = read_capped(bounded, f"{name}: the gzip stream")  # type: ignore[arg-type]
+    else:
+        data = _read_into(bounded, expected + 1)
+    if len(data) < expected:
+        raise ValueError(f"{name}: truncated IDX data: shape {shape} needs {expected} bytes, got {len(data)}")
+    if len(data) > expected:  # how many, counted up to a bound (the rest of a bomb is not expanded)
+        extra = 1 + len(_read_exact(stream, TRAILING_COUNTED))
+        count = f"{extra}" if extra <= TRAILING_COUNTED else f"more than {TRAILING_COUNTED}"
+        raise ValueError(f"{name}: {count} trailing bytes after the IDX data of shape {shape}")
+    array = np.frombuffer(data, dtype=dtype).reshape(shape)  # data is a fresh bytearray: writable
+    if not dtype.isnative:
+        array = array.byteswap(inplace=True).view(dtype.newbyteorder("="))
+    return array
 
 
 def _find_idx(directory: Path, names: list[str]) -> Path:
@@ -195,8 +263,6 @@ def load_digits(*, normalize: bool = True) -> tuple[np.ndarray, np.ndarray]:
     return images.astype(np.float32)[..., np.newaxis], np.asarray(digits.target, dtype=np.int64)
 
 
-
-
 def _mixture_block(
     index: int, rows: int, centers: np.ndarray, scales: np.ndarray, seed: int, dtype: np.dtype
 ) -> np.ndarray:
@@ -225,8 +291,12 @@ def make_mixture(
     (on the workers: nothing passes through the client); otherwise a NumPy array with the
     same values.
     """
-    for name, value in (("n_samples", n_samples), ("n_features", n_features), ("n_components", n_components),
-                        ("chunk_rows", chunk_rows)):
+    for name, value in (
+        ("n_samples", n_samples),
+        ("n_features", n_features),
+        ("n_components", n_components),
+        ("chunk_rows", chunk_rows),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
     dtype = np.dtype(dtype)

@@ -132,6 +132,11 @@ class MemmapRows(Rows):
             check_array(X[:0] if X.ndim else X, "X", "GaussianMixture")  # the usual shape message
         if X.shape[0] == 0:
             raise ValueError("X has no rows")
+        if X.shape[1] == 0:  # the in-memory fit's message; the chunk size would divide by zero
+            raise ValueError(
+                f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is required by "
+                "GaussianMixture."
+            )
         if sample_weight is not None:
             w = np.asarray(sample_weight)
             if w.ndim == 1 and w.shape[0] != X.shape[0]:

@@ -191,7 +191,7 @@ class Sequential:
         try:
             net = _core.Network(configs, list(self._input_shape))
         except ValueError as e:
-            raise ValueError(f"{e} (input shape {self._input_shape})") from None
+            raise type(e)(f"{e} (input shape {self._input_shape})") from None  # LimitError stays one
         params, state = net.get_params(), net.get_state()
         for index, name, shape, offset, trainable in net.slots:
             value = self.layers[index]._initial_value(name, tuple(shape), self._rng) if trainable else None

@@ -93,12 +93,10 @@ def to_onnx(
             x = _activation(g, x, layer.activation, spatial=True, hint=hint)
         elif isinstance(layer, MaxPooling2D | AveragePooling2D):
             (ph, pw), (sh, sw) = layer.pool_size, layer.strides
-            top, bottom = tf_pads(shape[0], ph, sh, layer.padding == "same")
-            left, right = tf_pads(shape[1], pw, sw, layer.padding == "same")
             attrs: dict[str, Any] = {
                 "kernel_shape": [ph, pw],
                 "strides": [sh, sw],
-                "pads": [top, left, bottom, right],
+                "pads": pads_of(layer, shape, (ph, pw), (sh, sw)),  # 'same', 'valid' or explicit
             }
             if isinstance(layer, AveragePooling2D):
                 attrs["count_include_pad"] = 0  # TensorFlow averages over the cells inside the input

@@ -1,16 +1,28 @@
 """Model files without pickle: a zip archive holding ``config.json`` (architecture, compile
-settings) and ``weights.npz`` (named float32 arrays, read with ``allow_pickle=False``)."""
+settings) and ``weights.npz`` (named float32 arrays).
+
+Reading trusts nothing in the file: the zip members' sizes are checked against
+``max_decompressed_bytes`` (declared and actual), each array's .npy header is parsed here and
+its declared size checked against ``max_tensor_bytes`` / ``max_total_bytes`` before the array
+is allocated, its data must be exactly what the header declares, and its values real numbers.
+Anything wrong raises ``CorruptModelError`` (or ``scalegen.LimitError`` for a limit), both
+ValueErrors."""
 
 from __future__ import annotations
 
 import io
 import json
+import lzma
+import math
 import os
+import struct
 import zipfile
+import zlib
 from typing import Any
 
 import numpy as np
 
+from ..utils._limits import Budget, LimitError, get_limits, read_zip_member, shape_size
 from . import optimizers as _optimizers
 from ._model import Sequential
 from .layers import LAYERS, Input
@@ -54,7 +66,8 @@ def model_from_state(config: Any, arrays: dict[str, np.ndarray]) -> Sequential:
     """Rebuild a model from ``model_state``'s output, checking everything it reads."""
     try:
         if not isinstance(config, dict) or config.get("format") != FORMAT:
-            raise CorruptModelError(f"not a {FORMAT} model (format {config.get('format')!r})")
+            found = config.get("format") if isinstance(config, dict) else type(config).__name__
+            raise CorruptModelError(f"not a {FORMAT} model (format {found!r})")
         spec = config["model"]
         layers = []
         for entry in spec["layers"]:
@@ -75,20 +88,63 @@ def model_from_state(config: Any, arrays: dict[str, np.ndarray]) -> Sequential:
             if opt_cls is None:
                 raise CorruptModelError(f"unknown optimizer {compiled['optimizer']['class_name']!r}")
             model.compile(opt_cls(**compiled["optimizer"]["config"]), compiled["loss"], compiled["metrics"])
-    except CorruptModelError:
+    except (CorruptModelError, LimitError):
         raise
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise CorruptModelError(f"the model description is invalid: {e}") from None
+    except _DESCRIPTION_ERRORS as e:
+        raise CorruptModelError(f"the model description is invalid: {type(e).__name__}: {e}") from None
+    except MemoryError:
+        raise CorruptModelError(
+            "the model description asks for more memory than there is: its layer sizes are not "
+            "those of a model that was saved here"
+        ) from None
     if model.built:
         _set_named_weights(model, arrays)
         if "optimizer/m" in arrays and model.compiled:
-            try:
-                model._net.set_optimizer_state(
-                    arrays["optimizer/m"], arrays["optimizer/v"], int(arrays["optimizer/step"])
-                )
-            except (KeyError, TypeError, ValueError) as e:
-                raise CorruptModelError(f"the optimizer state is invalid: {e}") from None
+            _set_optimizer_state(model, arrays)
     return model
+
+
+# what a wrong value in config.json can make the constructors raise
+_DESCRIPTION_ERRORS = (
+    KeyError,
+    TypeError,
+    ValueError,
+    AttributeError,
+    IndexError,
+    OverflowError,
+    RecursionError,
+)
+
+
+def _set_optimizer_state(model: Sequential, arrays: dict[str, np.ndarray]) -> None:
+    try:
+        m, v, step = (_real(arrays[k], k) for k in ("optimizer/m", "optimizer/v", "optimizer/step"))
+        if step.shape != () or step.dtype.kind not in "iu" or not 0 <= int(step) < 2**63:
+            raise ValueError(f"optimizer/step must be one integer >= 0, got {step!r:.100}")
+        for name, values in (("optimizer/m", m), ("optimizer/v", v)):
+            if not np.isfinite(values).all():
+                raise ValueError(f"{name} contains NaN or infinity")
+        if (v < 0).any():
+            raise ValueError("optimizer/v (squared gradients) holds negative values")
+        model._net.set_optimizer_state(m, v, int(step))
+    except (KeyError, TypeError, ValueError) as e:
+        raise CorruptModelError(f"the optimizer state is invalid: {e}") from None
+
+
+def _real(values: np.ndarray, name: str) -> np.ndarray:
+    """`values` if they are an array of real numbers (bool, integer or floating point)."""
+    if not isinstance(values, np.ndarray):
+        raise CorruptModelError(f"{name} is a {type(values).__name__}, not an array")
+    _check_real(values.dtype, name)
+    return values
+
+
+def _check_real(dtype: np.dtype, name: str) -> None:
+    if dtype.kind not in "biuf":
+        raise CorruptModelError(
+            f"{name} holds {dtype} values, not real numbers: weights are float32, and complex or "
+            "non-numeric arrays are refused rather than cast"
+        )
 
 
 def _set_named_weights(model: Sequential, arrays: dict[str, np.ndarray]) -> None:
@@ -97,7 +153,7 @@ def _set_named_weights(model: Sequential, arrays: dict[str, np.ndarray]) -> None
     if missing:
         raise CorruptModelError(f"the weights lack {', '.join(missing)}")
     try:
-        model.set_weights([arrays[n] for n in names])
+        model.set_weights([_real(arrays[n], n) for n in names])
     except ValueError as e:
         raise CorruptModelError(f"the weights do not fit the model: {e}") from None
 
@@ -111,27 +167,127 @@ def save_model(model: Sequential, path: str | os.PathLike[str], *, include_optim
         z.writestr("weights.npz", buffer.getvalue())
 
 
-def _read_npz(data: bytes, where: str) -> dict[str, np.ndarray]:
+def _read_npz(source: Any, where: str) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` archive (bytes or a binary file). Each is refused before it
+    is allocated if its header is malformed, its size above the limits (all of them together
+    too), its type not real numbers or its data not exactly what its header declares."""
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
-        raise CorruptModelError(f"{where}: the weights cannot be read ({e})") from None
+        archive = zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes | bytearray) else source)
+    except _ZIP_ERRORS as e:
+        raise CorruptModelError(f"the weights are not an .npz archive ({type(e).__name__}: {e})") from None
+    budget = Budget(f"{where}: the weights")
+    arrays: dict[str, np.ndarray] = {}
+    with archive:
+        for info in archive.infolist():
+            key = info.filename.removesuffix(".npy")
+            if key == info.filename or key in arrays:
+                problem = "is not an .npy array" if key == info.filename else "appears twice"
+                raise CorruptModelError(f"the weights member {info.filename!r} {problem}")
+            try:
+                arrays[key] = _read_npy(archive, info, budget, where, f"the weights array {key!r}")
+            except (CorruptModelError, LimitError):
+                raise
+            except _ZIP_ERRORS as e:
+                raise CorruptModelError(
+                    f"the weights array {key!r} cannot be read ({type(e).__name__}: {e})"
+                ) from None
+    return arrays
+
+
+def _read_npy(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget, where: str, what: str
+) -> np.ndarray:
+    """One .npy member: its header first, checked against the limits, then exactly its data."""
+    if info.file_size > get_limits().max_decompressed_bytes:
+        read_zip_member(archive, info.filename, f"{where}: {what}")  # the LimitError of its declared size
+    with archive.open(info) as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            if version not in ((1, 0), (2, 0)):
+                raise ValueError(f"unknown .npy format version {version}")
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran_order, dtype = read_header(f)
+        except Exception as e:  # numpy's header parser: ValueError, SyntaxError, TokenError, BadZipFile...
+            raise CorruptModelError(f"{what}: unreadable .npy header ({type(e).__name__}: {e})") from None
+        _check_real(dtype, what)
+        try:
+            shape_size(shape, what)
+        except ValueError as e:  # a negative size
+            raise CorruptModelError(str(e)) from None
+        nbytes = budget.add(shape, dtype.itemsize, f"{where}: {what}")
+        start = f.tell()
+        if info.file_size != start + nbytes:
+            raise CorruptModelError(
+                f"{what}: its header declares {shape} {dtype} ({nbytes} bytes of data), but "
+                f"{info.file_size - start} bytes follow the header"
+            )
+        array = np.empty(math.prod(shape), dtype)
+        view, done = array.view(np.uint8).data, 0
+        while done < nbytes:
+            chunk = f.read(min(nbytes - done, 1 << 20))
+            if not chunk:
+                raise CorruptModelError(f"{what}: the data ends after {done} of {nbytes} bytes")
+            view[done : done + len(chunk)] = chunk
+            done += len(chunk)
+    return array.reshape(shape[::-1]).T if fortran_order else array.reshape(shape)
+
+
+# what a damaged zip archive (or member) makes zipfile raise while it is read
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    OSError,
+    EOFError,
+    ValueError,
+    KeyError,  # a missing member
+    RuntimeError,  # an encrypted member
+    NotImplementedError,  # a compression method zipfile lacks
+    struct.error,
+    OverflowError,
+)
+_DAMAGED = "the file is damaged or was not written by scalegen.nn: save the model again from its source"
 
 
 def load_model(path: str | os.PathLike[str]) -> Sequential:
-    """Read a model written by ``Sequential.save`` (no pickle, so no code runs on loading)."""
+    """Read a model written by ``Sequential.save`` (no pickle, so no code runs on loading).
+
+    Raises ``CorruptModelError`` (a ValueError) for a file that is not such a model, and
+    ``scalegen.LimitError`` (a ValueError) for one that declares more memory than the limits
+    allow (see ``scalegen.set_limits``)."""
+    where = os.fspath(path)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"no model file at {os.fspath(path)!r}")
+        raise FileNotFoundError(f"no model file at {where!r}")
+    with open(path, "rb") as f:  # an unreadable file is an OSError, not a corrupt model
+        try:
+            try:
+                with zipfile.ZipFile(f) as z:
+                    config_text = read_zip_member(z, "config.json", f"{where}: the model file")
+                    weights = read_zip_member(z, "weights.npz", f"{where}: the model file")
+            except (CorruptModelError, LimitError):
+                raise
+            except _ZIP_ERRORS as e:
+                raise CorruptModelError(f"not a readable model archive ({type(e).__name__}: {e})") from None
+            return model_from_state(_parse_config(config_text), _read_npz(weights, where))
+        except CorruptModelError as e:
+            raise CorruptModelError(
+                f"{where!r} is not a readable scalegen.nn model: {e}; {_DAMAGED}"
+            ) from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number a model description holds")
+
+
+def _parse_config(text: bytes | bytearray) -> Any:
     try:
-        with zipfile.ZipFile(path) as z:
-            config = json.loads(z.read("config.json"))
-            weights = z.read("weights.npz")
-    except (zipfile.BadZipFile, KeyError, EOFError, json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CorruptModelError(
-            f"{os.fspath(path)!r} is not a readable scalegen.nn model file ({e})"
-        ) from None
-    return model_from_state(config, _read_npz(weights, os.fspath(path)))
+        return json.loads(bytes(text), parse_constant=_no_constant)
+    except (ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError, too many digits
+        raise CorruptModelError(f"config.json is not valid JSON ({type(e).__name__}: {e})") from None
 
 
 def save_weights(model: Sequential, path: str | os.PathLike[str]) -> None:
@@ -142,6 +298,13 @@ def save_weights(model: Sequential, path: str | os.PathLike[str]) -> None:
 
 def load_weights(model: Sequential, path: str | os.PathLike[str]) -> None:
     model._require_built()
-    with open(path, "rb") as f:
-        data = f.read()
-    _set_named_weights(model, _read_npz(data, os.fspath(path)))
+    where = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            arrays = _read_npz(f, where)
+        _set_named_weights(model, arrays)
+    except CorruptModelError as e:
+        raise CorruptModelError(
+            f"{where!r} is not a readable weights file: {e}; the file is damaged or was not written "
+            "by save_weights: save the weights again"
+        ) from None

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from .. import _core
+from ..utils._validation import check_scalar
 
 if TYPE_CHECKING:
     from ._model import Sequential
@@ -49,9 +50,12 @@ def _check_initializer(name: Any, what: str) -> str:
     return name.lower()
 
 
+_INT_MAX = 2**31 - 1  # the core's sizes are C ints
+
+
 def _positive_int(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 1:
-        raise ValueError(f"{what} must be a positive integer, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 1 <= int(value) <= _INT_MAX:
+        raise ValueError(f"{what} must be a positive integer up to {_INT_MAX}, got {value!r}")
     return int(value)
 
 
@@ -77,11 +81,14 @@ def _padding(value: Any) -> Padding:
         (top, bottom), (left, right) = value
         given = (top, bottom, left, right)
         pads = tuple(int(v) for v in given)
-        if any(isinstance(v, bool) or v < 0 or v != p for v, p in zip(given, pads, strict=True)):
+        pairs = zip(given, pads, strict=True)
+        bad = (isinstance(v, bool) or not 0 <= p <= _INT_MAX or v != p for v, p in pairs)
+        if any(bad):
             raise ValueError
     except (TypeError, ValueError):
         raise ValueError(
-            f"padding must be 'valid', 'same' or ((top, bottom), (left, right)) of ints >= 0, got {value!r}"
+            "padding must be 'valid', 'same' or ((top, bottom), (left, right)) of ints in "
+            f"[0, 2**31 - 1], got {value!r}"
         ) from None
     return (pads[0], pads[1]), (pads[2], pads[3])
 
@@ -341,9 +348,7 @@ class Dropout(Layer):
 
     def __init__(self, rate: float, *, name: str | None = None, input_shape: Any = None) -> None:
         super().__init__(name=name, input_shape=input_shape)
-        if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0 <= float(rate) < 1:
-            raise ValueError(f"Dropout rate must be a number in [0, 1), got {rate!r}")
-        self.rate: float = float(rate)
+        self.rate: float = check_scalar(rate, "rate", "Dropout", float, low=0.0, high=1.0, closed="left")
 
     def _core_config(self) -> Any:
         c = super()._core_config()

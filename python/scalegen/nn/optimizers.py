@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import numbers
 from typing import Any, ClassVar
 
 from .. import _core
+from ..utils._validation import check_scalar
 
 
 def _positive(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not float(value) > 0:
-        raise ValueError(f"{what} must be a positive number, got {value!r}")
-    return float(value)
+    return check_scalar(value, what, "the optimizer", float, low=0.0, closed="neither")
 
 
 def _unit(value: Any, what: str, *, closed: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{what} must be a number in [0, 1), got {value!r}")
-    v = float(value)
-    if not (0 <= v <= 1 if closed else 0 <= v < 1):
-        raise ValueError(f"{what} must be in [0, 1{']' if closed else ')'}, got {value!r}")
-    return v
+    bounds = "both" if closed else "left"
+    return check_scalar(value, what, "the optimizer", float, low=0.0, high=1.0, closed=bounds)
 
 
 class Optimizer:

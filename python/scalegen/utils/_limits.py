@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import numbers
 import os
 import threading
 import zipfile
@@ -127,20 +128,13 @@ def _human(n: int) -> str:
 
 def shape_size(shape: Iterable[Any], what: str) -> int:
     """The number of elements of a declared shape (exact integers); sizes must be >= 0."""
-    dims = []
-    for d in shape:
-        if isinstance(d, bool) or not isinstance(d, int | _np_integer()):
-            raise ValueError(f"{what}: the shape {tuple(shape)!r} holds a non-integer size {d!r}")
+    dims = tuple(shape)
+    for d in dims:
+        if isinstance(d, bool) or not isinstance(d, numbers.Integral):
+            raise ValueError(f"{what}: the shape {dims!r} holds a non-integer size {d!r}")
         if d < 0:
-            raise ValueError(f"{what}: the shape {tuple(shape)!r} holds a negative size")
-        dims.append(int(d))
-    return math.prod(dims)
-
-
-def _np_integer() -> type:
-    import numpy as np
-
-    return np.integer
+            raise ValueError(f"{what}: the shape {dims!r} holds a negative size")
+    return math.prod(int(d) for d in dims)
 
 
 def check_tensor(shape: Iterable[Any], itemsize: int, what: str) -> int:
@@ -186,5 +180,7 @@ def read_zip_member(archive: zipfile.ZipFile, name: str, what: str) -> bytearray
     with archive.open(info) as f:
         data = read_capped(f, f"{what} ({name})")
     if len(data) != info.file_size:
-        raise ValueError(f"{what}: the member {name} holds {len(data)} bytes, its header says {info.file_size}")
+        raise ValueError(
+            f"{what}: the member {name} holds {len(data)} bytes where its header says {info.file_size}"
+        )
     return data

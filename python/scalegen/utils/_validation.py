@@ -21,9 +21,9 @@ def check_array(X: Any, name: str, estimator: str, *, min_samples: int = 1) -> n
         )
     if hasattr(X, "dtypes") and hasattr(X, "to_numpy"):  # pandas DataFrame
         X = X.to_numpy()
-    if isinstance(X, np.ndarray) and X.dtype.kind == "c":
-        raise ValueError("Complex data not supported")
     arr = np.asarray(X)
+    if arr.dtype.kind == "c":  # lists of complex numbers too: casting would drop the imaginary parts
+        raise ValueError(f"Complex data not supported: {name} must hold real numbers.")
     if arr.dtype.kind not in "fiub":
         try:
             arr = arr.astype(np.float64)
@@ -65,10 +65,12 @@ def check_sample_weight(
     if sample_weight is None:
         return None
     w = np.asarray(sample_weight)
-    if w.ndim == 0:
-        w = np.full(n_samples, float(w))
+    if w.dtype.kind == "c":
+        raise ValueError("Complex data not supported: sample_weight must hold real numbers.")
     if w.dtype.kind not in "fiub":
         raise ValueError(f"sample_weight must be numeric, got dtype {w.dtype}")
+    if w.ndim == 0:
+        w = np.full(n_samples, float(w))
     w = np.ascontiguousarray(w, dtype=np.float64)
     if w.ndim != 1:
         raise ValueError("Sample weights must be 1D array or scalar")
@@ -78,7 +80,7 @@ def check_sample_weight(
         raise ValueError("sample_weight contains NaN or infinity")
     if (w < 0).any():
         raise ValueError("Negative values in data passed to sample_weight")
-    if positive_sum and w.sum() <= 0:
+    if positive_sum and not (w > 0).any():  # not w.sum(): huge weights would overflow it
         raise ValueError("sample_weight sums to zero: at least one sample must have a positive weight")
     return w
 
@@ -118,6 +120,11 @@ def check_random_state(random_state: Any) -> np.random.Generator:
     )
 
 
+class InvalidParameterError(ValueError, TypeError):
+    """A parameter of the wrong type or out of its range (scikit-learn's class of the same
+    name is also both: `except ValueError` and `except TypeError` catch it)."""
+
+
 _RANGES = {"both": "[]", "left": "[)", "right": "(]", "neither": "()"}
 
 
@@ -151,14 +158,14 @@ def check_scalar(
         f"{' or None' if allow_none else ''}. Got {value!r} instead."
     )
     if not ok_type:
-        raise (TypeError if not is_number else ValueError)(message)
+        raise InvalidParameterError(message)
     v = int(value) if kind is int else float(value)
     if not math.isfinite(v):
-        raise ValueError(message)
+        raise InvalidParameterError(message)
     if low is not None and (v < low or (v == low and left == "(")):
-        raise ValueError(message)
+        raise InvalidParameterError(message)
     if high is not None and (v > high or (v == high and right == ")")):
-        raise ValueError(message)
+        raise InvalidParameterError(message)
     return v
 
 
@@ -166,7 +173,7 @@ def check_option(value: Any, name: str, owner: str, options: Any) -> Any:
     """A parameter that must be one of `options` (compared by equality, strings exactly)."""
     if isinstance(value, Hashable) and any(type(value) is type(o) and value == o for o in options):
         return value
-    raise ValueError(
+    raise InvalidParameterError(
         f"The '{name}' parameter of {owner} must be a str among {sorted(map(str, options))}. "
         f"Got {value!r} instead."
     )

@@ -99,6 +99,16 @@ class Network {
   Network(const Network&) = delete;
   Network& operator=(const Network&) = delete;
 
+  /// How many parameter and state values a network of these layers holds.
+  struct ValueCounts {
+    std::int64_t params = 0, state = 0;
+  };
+  /// Checks the layers and their sizes against scalegen's limits without allocating their
+  /// tensors (a file's declared network is measured before it is read).
+  static ValueCounts value_counts(const std::vector<LayerConfig>& layers, Shape input_shape) {
+    return build(layers, input_shape, nullptr, nullptr);
+  }
+
   /// The layers' hyper-parameters as given.
   const std::vector<LayerConfig>& configs() const { return configs_; }
   /// The input shape and each layer's output shape.
@@ -142,6 +152,8 @@ class Network {
                        float* dx, int n_threads);
 
  private:
+  static ValueCounts build(const std::vector<LayerConfig>& layers, Shape input_shape,
+                           std::vector<std::unique_ptr<Layer>>* built, std::vector<ParamSlot>* slots);
   BatchStats forward_backward(const float* x, const Targets& y, std::int64_t n, Loss loss, std::uint64_t seed,
                               float* dx, int n_threads);
   void apply_optimizer(const OptimizerConfig& opt, int n_threads);
