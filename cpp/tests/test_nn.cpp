@@ -3,7 +3,11 @@
 // determinism, optimizer steps, and input errors.
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "check.hpp"
@@ -165,6 +169,49 @@ void test_bad_input() {
   CHECK_THROWS(std::invalid_argument, parse_activation("gelu"));
 }
 
+// Hyper-parameters and files an adversary chooses: correct results or std::invalid_argument
+// (the sanitizers catch any read out of bounds on the way).
+void test_hostile_shapes_and_files() {
+  const int big = 2147483647;
+  Network strided({conv(1, 3, 3, big, big, true, Activation::linear)}, Shape{8, 8, 1, 3});
+  CHECK(strided.output_shape().h == 1 && strided.output_shape().w == 1);
+  Network global({pool(LayerKind::max_pool2d, 60000, 60000, 60000, 60000, true)}, Shape{8, 8, 1, 3});
+  std::vector<float> x(64);
+  for (int i = 0; i < 64; ++i) x[std::size_t(i)] = float((i * 37) % 64);
+  float y = 0.0f;
+  global.predict(x.data(), 1, &y, 1, 1);
+  CHECK(y == 63.0f);
+  CHECK_THROWS(std::invalid_argument, Network({simple(LayerKind::flatten)}, Shape{65536, 65536, 1, 3}));
+  CHECK_THROWS(std::invalid_argument, Network({dense(1 << 25, Activation::linear)}, Shape{1, 1, 784, 1}));
+
+  // every byte of a saved file flipped, and every truncation: loads or refuses, never crashes
+  Network net({conv(2, 3, 3, 1, 1, false, Activation::relu), pool(LayerKind::max_pool2d, 2, 2, 2, 2, false),
+               simple(LayerKind::flatten), dense(3, Activation::softmax)},
+              Shape{6, 6, 1, 3});
+  const std::string path = "test_nn_hostile.sgnn", bad = "test_nn_hostile_bad.sgnn";
+  save_network(net, path);
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  int refused = 0;
+  for (std::size_t i = 0; i < bytes.size(); ++i)
+    for (int variant = 0; variant < 2; ++variant) {
+      std::string mutated = variant == 0 ? bytes : bytes.substr(0, i);
+      if (variant == 0) mutated[i] = char(mutated[i] ^ (1 << (i % 8)));
+      std::ofstream(bad, std::ios::binary) << mutated;
+      try {
+        auto loaded = load_network(bad);
+        std::vector<float> image(std::size_t(loaded->input_shape().size()), 1.0f);
+        std::vector<float> out(std::size_t(loaded->output_shape().size()));
+        loaded->predict(image.data(), 1, out.data(), 1, 1);
+      } catch (const std::invalid_argument&) {
+        ++refused;
+      }
+    }
+  CHECK(refused > int(bytes.size()));  // every truncation, and the flips of headers and sizes
+  std::remove(path.c_str());
+  std::remove(bad.c_str());
+}
+
 }  // namespace
 
 int main() {
@@ -172,5 +219,6 @@ int main() {
   test_training_is_deterministic_across_threads();
   test_optimizers();
   test_bad_input();
+  test_hostile_shapes_and_files();
   TEST_MAIN_END();
 }

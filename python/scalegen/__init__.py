@@ -11,6 +11,7 @@ from ._config import get_num_threads, set_num_threads, threads
 from ._info import show_config
 from .mixture import GaussianMixture
 from .utils._limits import LimitError, Limits, get_limits, limits, set_limits
+from .utils._validation import InvalidParameterError
 
 set_limits()  # the core starts with the limits of SCALEGEN_MAX_* environment variables
 
@@ -30,6 +31,7 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "BayesianNetwork",
     "GaussianMixture",
+    "InvalidParameterError",
     "LimitError",
     "Limits",
     "__version__",
