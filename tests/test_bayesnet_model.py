@@ -177,7 +177,7 @@ def test_dirichlet_pseudo_counts_per_variable() -> None:
         m.copy().fit(
             data, estimator="bayes", prior_type="dirichlet", pseudo_counts={v: np.ones(3) for v in m.nodes}
         )
-    with pytest.raises(ValueError, match="non-negative"):
+    with pytest.raises(ValueError, match=r"pseudo_counts.*range \[0\.0, inf\)"):
         m.copy().fit(data, estimator="bayes", prior_type="dirichlet", pseudo_counts=-1)
 
 
@@ -434,7 +434,7 @@ def test_bad_data() -> None:
     holes.loc[3, "smoke"] = None
     with pytest.raises(ValueError, match="'smoke' is missing a value at row 3"):
         m.score_samples(holes)
-    with pytest.raises(ValueError, match="non-negative integer"):
+    with pytest.raises(ValueError, match=r"'n' parameter .* range \[0, inf\)"):
         m.sample(-1)
     with pytest.raises(ValueError, match="score must be"):
         structure_score(m, data, "bdeu-x")

@@ -12,11 +12,8 @@ import copy
 import gzip
 import io
 import struct
-import tracemalloc
 import warnings
-from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+import isolated
 import scalegen
 from fuzz_targets_files import (
     BOMB,
@@ -45,22 +43,10 @@ from fuzz_targets_files import (
     zero_bomb,
     zip_of,
 )
-from isolated import run_cases
+from isolated import peak_memory
 from scalegen import LimitError
 from scalegen.datasets import read_idx
 from scalegen.nn import CorruptModelError, load_model
-
-
-@contextmanager
-def peak_memory(limit: int) -> Iterator[None]:
-    """Fails if the block allocates more than `limit` bytes at once (Python and NumPy)."""
-    tracemalloc.start()
-    try:
-        yield
-    finally:
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    assert peak < limit, f"peak allocation {peak} bytes"
 
 
 def write(tmp_path: Path, name: str, data: bytes) -> Path:
@@ -500,7 +486,6 @@ def test_gaussian_mixture_on_a_memmap_without_columns(tmp_path: Path) -> None:
 
 # ---- fuzzing: mutated files in a child process under a memory limit ---------------------------
 BATCH = 40  # cases per child process
-TALLY: Counter[str] = Counter()  # outcomes over the session, printed with -s
 
 positions = st.integers(0, 1 << 20)
 byte_ops = st.lists(
@@ -563,12 +548,9 @@ FUZZ = settings(
 )
 
 
-def run_batch(target: str, bases: list[bytes], cases: list[bytes]) -> list[Any]:
+def run_batch(target: str, bases: list[Any], cases: list[Any]) -> list[Any]:
     """The unchanged files first (they must load), then the mutated ones."""
-    results = run_cases(f"fuzz_targets_files:{target}", [*bases, *cases])
-    assert all(r[0] == "ok" for r in results[: len(bases)]), results[: len(bases)]
-    TALLY.update(f"{target} {r[0] if r[0] == 'ok' else r[2].split(':')[0]}" for r in results)
-    return results
+    return isolated.run_batch(f"fuzz_targets_files:{target}", bases, cases)
 
 
 @FUZZ
@@ -598,4 +580,4 @@ def test_fuzz_read_idx(cases: list[Any]) -> None:
 
 def test_fuzz_tally() -> None:
     """Prints what the fuzz tests above saw (run with -s)."""
-    print("\nfuzz outcomes:", *sorted(TALLY.items()), sep="\n  ")
+    print("\nfuzz outcomes:", *sorted(isolated.TALLY.items()), sep="\n  ")

@@ -205,12 +205,13 @@ void e_step_accumulate(const T* X, const double* sw, std::int64_t n, const Mixtu
     std::vector<typename detail::Simd<T>::V> XT, Y;
     ColArr L, R(r1 - r0, k);
     Eigen::ArrayXd lse;
+    std::vector<detail::Lost> lost;
     // Responsibilities tile by tile (L2-sized tiles for the densities), then the
     // statistics of the whole block at once (long, efficient rank updates).
     for (std::int64_t i0 = r0; i0 < r1; i0 += tile) {
       const std::int64_t t = std::min(tile, r1 - i0);
-      kernel.log_prob(X + i0 * d, t, XT, Y, L);
-      detail::log_sum_exp_rows(L, lse, true);
+      kernel.log_prob(X + i0 * d, t, XT, Y, L, lost);
+      detail::log_sum_exp_rows(L, lse, true, lost);
       if (sw != nullptr) {
         Eigen::Map<const Eigen::ArrayXd> w(sw + i0, t);
         L.colwise() *= w;
@@ -218,7 +219,7 @@ void e_step_accumulate(const T* X, const double* sw, std::int64_t n, const Mixtu
         double sum_w = 0, sum_wl = 0;
         for (std::int64_t i = 0; i < t; ++i) {
           sum_w += sw[i0 + i];
-          sum_wl += sw[i0 + i] * lse[i];
+          if (sw[i0 + i] != 0) sum_wl += sw[i0 + i] * lse[i];  // a weightless row counts for nothing, even at -inf
         }
         st.sum_weight += sum_w;
         st.log_likelihood += sum_wl;
@@ -377,15 +378,26 @@ void log_prob_norm(const T* X, std::int64_t n, const MixtureParams& params, T* l
   const std::int64_t block = tile * 16;
   parallel_for(n_threads, (n + block - 1) / block, [&](std::int64_t bi) {
     std::vector<typename detail::Simd<T>::V> XT, Y;
-    ColArr L;
+    ColArr L, logL;
     Eigen::ArrayXd lse;
+    std::vector<detail::Lost> lost;
     for (std::int64_t i0 = bi * block, end = std::min(n, i0 + block); i0 < end; i0 += tile) {
       const std::int64_t t = std::min(tile, end - i0);
-      kernel.log_prob(X + i0 * d, t, XT, Y, L);
-      if (log_resp != nullptr) Eigen::Map<RowArr<T>>(log_resp + i0 * k, t, k) = L.template cast<T>();
-      detail::log_sum_exp_rows(L, lse, false);
+      kernel.log_prob(X + i0 * d, t, XT, Y, L, lost);
+      if (log_resp != nullptr) logL = L;
+      detail::log_sum_exp_rows(L, lse, false, lost);
       Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>(log_norm + i0, t) = lse.cast<T>();
-      if (log_resp != nullptr) Eigen::Map<RowArr<T>>(log_resp + i0 * k, t, k).colwise() -= lse.cast<T>();
+      if (log_resp == nullptr) continue;
+      // (L - max) - log(sum exp(L - max)), with L now holding exp(L - max): subtracting lse
+      // itself would lose log(sum) against a huge |max|. In double, then rounded: in T, a
+      // log-density past T's range minus its log-sum-exp would be inf - inf.
+      logL.colwise() -= logL.rowwise().maxCoeff().eval();
+      logL.colwise() -= L.rowwise().sum().log().eval();
+      for (const detail::Lost& r : lost) {  // all -inf: the nearest component takes the row
+        logL.row(r.row).setConstant(-HUGE_VAL);
+        logL(r.row, r.nearest) = 0.0;
+      }
+      Eigen::Map<RowArr<T>>(log_resp + i0 * k, t, k) = logL.template cast<T>();
     }
   });
 }

@@ -104,23 +104,28 @@ KMeansResult kmeans_lloyd(const T* X, const double* sw, std::int64_t n, int d, c
   const int k = int(init.size() / std::size_t(d));
   if (k < 1 || init.size() != std::size_t(k) * d) throw std::invalid_argument("centers must have k*d values");
   auto weight = [&](std::int64_t i) { return sw ? sw[i] : 1.0; };
-  // Tolerance relative to the mean feature variance, as scikit-learn.
+  // All distances and sums are taken around the mean row mu: |x - c|^2 expanded as
+  // |x|^2 - 2 x.c + |c|^2 cancels catastrophically far from the origin (data offset by
+  // 1e9 would lose every digit of the clusters' spread), as scikit-learn also centres.
+  // The tolerance is relative to the mean feature variance, as scikit-learn's.
+  std::vector<double> mu(static_cast<std::size_t>(d), 0.0);
   double mean_var = 0;
-  {
-    std::vector<double> mu(d, 0.0), m2(d, 0.0);
-    for (int j = 0; j < d; ++j) {
-      mu[j] = block_sum(n, n_threads, [&](std::int64_t i) { return double(X[i * d + j]); }) / n;
-      m2[j] = block_sum(n, n_threads, [&](std::int64_t i) {
-        const double z = double(X[i * d + j]) - mu[j];
-        return z * z;
-      }) / n;
-      mean_var += m2[j] / d;
-    }
+  for (int j = 0; j < d; ++j) {
+    mu[j] = block_sum(n, n_threads, [&](std::int64_t i) { return double(X[i * d + j]); }) / double(n);
+    const double m2 = block_sum(n, n_threads, [&](std::int64_t i) {
+                        const double z = double(X[i * d + j]) - mu[j];
+                        return z * z;
+                      }) /
+                      double(n);
+    mean_var += m2 / d;
   }
   const double tol_scaled = tol * mean_var;
+  const Eigen::Map<const Eigen::RowVectorXd> mu_row(mu.data(), d);
 
   KMeansResult res;
-  res.centers = init;
+  res.centers = init;  // centred while iterating
+  for (int c = 0; c < k; ++c)
+    for (int j = 0; j < d; ++j) res.centers[std::size_t(c) * d + j] -= mu[j];
   res.labels.assign(static_cast<std::size_t>(n), 0);
   std::vector<double> dist(static_cast<std::size_t>(n));
   const std::int64_t nb = n_blocks(n);
@@ -131,7 +136,8 @@ KMeansResult kmeans_lloyd(const T* X, const double* sw, std::int64_t n, int d, c
     const Eigen::RowVectorXd cnorm = C.rowwise().squaredNorm().transpose();
     parallel_for(n_threads, nb, [&](std::int64_t b) {
       const std::int64_t i0 = b * kBlock, t = std::min(n, i0 + kBlock) - i0;
-      const RowMat<double> Xt = Eigen::Map<const RowMat<T>>(X + i0 * d, t, d).template cast<double>();
+      RowMat<double> Xt = Eigen::Map<const RowMat<T>>(X + i0 * d, t, d).template cast<double>();
+      Xt.rowwise() -= mu_row;
       RowMat<double> G = Xt * C.transpose();
       double* sums = block_sums.data() + std::size_t(b) * k * d;
       double* ws = block_w.data() + std::size_t(b) * k;
@@ -172,7 +178,7 @@ KMeansResult kmeans_lloyd(const T* X, const double* sw, std::int64_t n, int d, c
         std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) { return dist[a] > dist[b]; });
       }
       const std::int64_t far = order[static_cast<std::size_t>(c) % order.size()];
-      for (int j = 0; j < d; ++j) sums[std::size_t(c) * d + j] = double(X[far * d + j]);
+      for (int j = 0; j < d; ++j) sums[std::size_t(c) * d + j] = double(X[far * d + j]) - mu[j];
       ws[c] = 1.0;
     }
     double shift = 0;
@@ -188,6 +194,8 @@ KMeansResult kmeans_lloyd(const T* X, const double* sw, std::int64_t n, int d, c
   res.n_iter = std::min(res.n_iter, max_iter);
   assign();  // labels and inertia for the final centers
   res.inertia = block_sum(n, n_threads, [&](std::int64_t i) { return weight(i) * dist[i]; });
+  for (int c = 0; c < k; ++c)
+    for (int j = 0; j < d; ++j) res.centers[std::size_t(c) * d + j] += mu[j];
   return res;
 }
 

@@ -19,6 +19,12 @@ using ColArr = Eigen::ArrayXXd;
 
 constexpr double kLog2Pi = 1.8378770664093454835606594728112;
 
+/// A row whose log-densities are all -inf, and the component nearest to it.
+struct Lost {
+  std::int64_t row;
+  int nearest;
+};
+
 /// A 64-byte SIMD register of T (8 doubles, 16 floats); the compiler maps it onto
 /// whatever the target has (4 SSE2, 2 AVX2 or 1 AVX-512 register).
 template <class T>
@@ -41,9 +47,15 @@ class TileKernel {
   static constexpr int W = Simd<T>::W;
   static constexpr int J = 8;  // columns of the precision factor per register block
 
-  explicit TileKernel(const MixtureParams& p) : type_(p.type), k_(p.n_components), d_(p.n_features) {
+  explicit TileKernel(const MixtureParams& p)
+      : type_(p.type), k_(p.n_components), d_(p.n_features), means_(p.means), chol_(p.prec_chol) {
     p.validate();
     const int k = k_, d = d_;
+    const int n_chol = type_ == CovarianceType::Full ? k : type_ == CovarianceType::Tied ? 1 : k;
+    const std::size_t per = chol_.size() / std::size_t(n_chol);
+    chol_max_.assign(std::size_t(n_chol), 0.0);
+    for (int m = 0; m < n_chol; ++m)
+      for (std::size_t i = 0; i < per; ++i) chol_max_[m] = std::max(chol_max_[m], std::fabs(chol_[m * per + i]));
     dp_ = (d + J - 1) / J * J;
     cst_.resize(k);
     for (int c = 0; c < k; ++c) cst_[c] = std::log(p.weights[c]) - 0.5 * d * kLog2Pi;
@@ -113,9 +125,13 @@ class TileKernel {
     return std::clamp<std::int64_t>((128 << 10) / per_row / W * W, W, 1024);
   }
 
-  /// Log-densities plus log-weights of t rows of X (row-major) into L (t x k).
-  /// XT and Y are scratch buffers reused across calls.
-  void log_prob(const T* X, std::int64_t t, std::vector<V>& XT, std::vector<V>& Y, ColArr& L) const {
+  /// Log-densities plus log-weights of t rows of X (row-major) into L (t x k), never NaN:
+  /// -inf where a density underflows. Rows whose every entry is -inf (far from every
+  /// component) are listed in `lost` with the component nearest in Mahalanobis distance,
+  /// the limit of the posterior. XT and Y are scratch buffers reused across calls.
+  void log_prob(const T* X, std::int64_t t, std::vector<V>& XT, std::vector<V>& Y, ColArr& L,
+                std::vector<Lost>& lost) const {
+    lost.clear();
     const int k = k_, d = d_;
     // Register blocks of rows, a multiple of 4 (diag_block takes four at a time).
     const std::int64_t nb = (padded_rows<T>(t) / W + 3) / 4 * 4;
@@ -130,6 +146,7 @@ class TileKernel {
     }
     L.resize(t, k);
     std::vector<T> q(std::size_t(nb) * W);
+    bool finite = true;
     for (int c = 0; c < k; ++c) {
       switch (type_) {
         case CovarianceType::Full: full_block(XT.data(), nb, c, q.data()); break;
@@ -140,7 +157,20 @@ class TileKernel {
         default: diag_block(XT.data(), nb, c, q.data());
       }
       double* out = L.col(c).data();
-      for (std::int64_t i = 0; i < t; ++i) out[i] = cst_[c] - 0.5 * double(q[i]);
+      bool ok = true;
+      for (std::int64_t i = 0; i < t; ++i) {
+        out[i] = cst_[c] - 0.5 * double(q[i]);
+        ok &= out[i] > -HUGE_VAL;  // false for NaN and -inf
+      }
+      finite &= ok;
+    }
+    if (finite) return;
+    // Some product overflowed in T (huge values, or float32 past 3e38): those rows again,
+    // exactly, in double and rescaled.
+    for (std::int64_t i = 0; i < t; ++i) {
+      bool row_ok = true;
+      for (int c = 0; c < k; ++c) row_ok &= L(i, c) > -HUGE_VAL;
+      if (!row_ok) robust_row(X + i * d, i, L, lost);
     }
   }
 
@@ -148,6 +178,65 @@ class TileKernel {
   struct Range {
     int lo, hi;
   };
+
+  // A power of two at least v / 2, and at least 1: dividing by it is exact.
+  static double scale_of(double v) {
+    if (!(v > 1)) return 1.0;
+    int e = 0;
+    std::frexp(v, &e);
+    return std::ldexp(1.0, std::min(e, 1023));
+  }
+
+  // Row i of L from x in double, with no intermediate overflow: with s_c a power of two
+  // near max(|x|, |m_c|) and g_c one near the largest entry of factor c, z = (x - m_c) / s_c
+  // and y = z (U_c / g_c) are bounded (|z| <= 4) and exact up to rounding, and
+  // q_c = (s_c g_c)^2 |y|^2 is taken through its logarithm.
+  void robust_row(const T* x, std::int64_t i, ColArr& L, std::vector<Lost>& lost) const {
+    const int k = k_, d = d_;
+    double x_max = 0;
+    for (int a = 0; a < d; ++a) x_max = std::max(x_max, std::fabs(double(x[a])));
+    std::vector<double> z(static_cast<std::size_t>(d));
+    int nearest = 0;
+    double nearest_log_q = HUGE_VAL;
+    bool any_finite = false;
+    for (int c = 0; c < k; ++c) {
+      const double* m = means_.data() + std::size_t(c) * d;
+      double m_max = 0;
+      for (int a = 0; a < d; ++a) m_max = std::max(m_max, std::fabs(m[a]));
+      const double s = scale_of(std::max(x_max, m_max));
+      for (int a = 0; a < d; ++a) z[a] = double(x[a]) / s - m[a] / s;
+      const int f = type_ == CovarianceType::Tied ? 0 : c;
+      const double g = scale_of(chol_max_[f]);
+      double r = 0;
+      switch (type_) {
+        case CovarianceType::Full:
+        case CovarianceType::Tied: {
+          const double* U = chol_.data() + std::size_t(f) * d * d;
+          for (int j = 0; j < d; ++j) {
+            double y = 0;
+            for (int a = 0; a < d; ++a) y += z[a] * (U[a * d + j] / g);
+            r += y * y;
+          }
+          break;
+        }
+        case CovarianceType::Diag:
+          for (int a = 0; a < d; ++a) {
+            const double y = z[a] * (chol_[std::size_t(c) * d + a] / g);
+            r += y * y;
+          }
+          break;
+        case CovarianceType::Spherical:
+          for (int a = 0; a < d; ++a) r += z[a] * z[a] * ((chol_[c] / g) * (chol_[c] / g));
+          break;
+      }
+      const double log_q = 2 * (std::log(s) + std::log(g)) + std::log(r);  // -inf when r == 0
+      const double v = cst_[c] - 0.5 * std::exp(log_q);
+      L(i, c) = v;
+      any_finite |= v > -HUGE_VAL;
+      if (log_q < nearest_log_q) nearest_log_q = log_q, nearest = c;
+    }
+    if (!any_finite) lost.push_back({i, nearest});
+  }
 
   // q = ||XT^T U_c - bias_c||^2 for each row, J columns of U at a time in registers.
   void full_block(const V* XT, std::int64_t nb, int c, T* q_out) const {
@@ -232,6 +321,7 @@ class TileKernel {
 
   CovarianceType type_;
   int k_, d_, dp_ = 0;
+  std::vector<double> means_, chol_, chol_max_;  // double copies for robust_row
   std::vector<double> cst_, center_;
   std::vector<T> u_, bias_, prec_, mc_;
   std::vector<Range> ranges_;
@@ -239,7 +329,8 @@ class TileKernel {
 
 /// Row-wise log-sum-exp of L (t x k) into lse; with `normalize`, L becomes the
 /// responsibilities exp(L - lse). Column-major, so every step vectorises over rows.
-inline void log_sum_exp_rows(ColArr& L, Eigen::ArrayXd& lse, bool normalize) {
+/// Lost rows (all -inf) get lse = -inf and responsibility 1 for their nearest component.
+inline void log_sum_exp_rows(ColArr& L, Eigen::ArrayXd& lse, bool normalize, const std::vector<Lost>& lost) {
   const Eigen::ArrayXd mx = L.rowwise().maxCoeff();
   L.colwise() -= mx;
   L = L.exp();
@@ -250,6 +341,13 @@ inline void log_sum_exp_rows(ColArr& L, Eigen::ArrayXd& lse, bool normalize) {
     // Responsibilities below 1e-200 change no statistic, but as subnormal operands
     // (around exp(-708)) they slow every multiply that touches them ~100x.
     L = (L < 1e-200).select(0.0, L);
+  }
+  for (const Lost& r : lost) {
+    lse[r.row] = -HUGE_VAL;
+    if (normalize) {
+      L.row(r.row).setZero();
+      L(r.row, r.nearest) = 1.0;
+    }
   }
 }
 

@@ -9,8 +9,11 @@ import pandas as pd
 
 from .. import _core
 from .._config import resolve_n_jobs
-from ..utils._validation import check_random_state
+from ..utils._limits import check_tensor
+from ..utils._validation import check_random_state, check_scalar
 from ._model import BayesianNetwork
+
+_SAMPLE_BLOCK = 4096  # kSampleBlock in cpp/src/bayesnet/sampling.cpp
 
 
 def check_evidence(model: BayesianNetwork, evidence: Mapping[Hashable, Any] | None) -> dict[Hashable, int]:
@@ -55,9 +58,13 @@ class ApproximateInference:
                 raise ValueError(f"{v!r} is not a variable of the network")
             if v in codes:
                 raise ValueError(f"{v!r} is both queried and observed")
-        if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
+        n_samples = check_scalar(n_samples, "n_samples", "ApproximateInference.query", int, low=1)
         nodes, order = m.nodes, m.topological_order()
+        # the C++ core keeps 2 + 2 * (query states) sums per block of _SAMPLE_BLOCK samples
+        width = sum(len(m.states[v]) for v in variables)
+        check_tensor(
+            (-(-n_samples // _SAMPLE_BLOCK), 2 + 2 * width), 8, f"likelihood weighting of {n_samples} samples"
+        )
         index = {v: i for i, v in enumerate(nodes)}
         tables = [m.cpd(v).values.ravel() for v in order]
         probability, std_error, effective = _core.bn_likelihood_weighting(

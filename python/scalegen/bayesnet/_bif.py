@@ -19,15 +19,18 @@ must itself be such a name.
 from __future__ import annotations
 
 import gzip
+import io
 import itertools
 import math
 import os
 import re
 import zlib
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from ..utils._limits import Budget, LimitError, read_capped
+from ._bif_types import BifNetwork, BifSyntaxError
 
 __all__ = [
     "NETWORK_PROPERTIES",
@@ -42,10 +45,6 @@ __all__ = [
 #: Key of the network block's properties in :attr:`BifNetwork.properties`; it cannot clash
 #: with a variable because braces are not allowed in names.
 NETWORK_PROPERTIES = "{network}"
-
-# A CPT larger than this is refused: a short file with a ``default`` row could otherwise
-# ask for an arbitrarily large allocation.
-_MAX_TABLE_ENTRIES = 10**8
 
 # Names are as liberal as the bnlearn files need ("Asy/Patch", "<5", ">=7.5", "12+"): anything
 # but whitespace, the punctuation of the grammar, quotes and the start of a comment.
@@ -74,58 +73,6 @@ _NUMBER_RUN_RE = re.compile(r"[0-9eE.+\-,\s]*;")
 _NUMBER_SEP_RE = re.compile(r"\s*,\s*|\s+")
 _NUMBER_CHARS = frozenset("0123456789eE.+-")
 _PROPERTY_RE = re.compile(r"[^;{}]*;")
-
-
-class BifSyntaxError(ValueError):
-    """A BIF text that cannot be read, located as ``source:line:column: reason``."""
-
-    def __init__(self, source: str, line: int, column: int, reason: str) -> None:
-        super().__init__(f"{source}:{line}:{column}: {reason}")
-        self.source = source
-        self.line = line
-        self.column = column
-        self.reason = reason
-
-    def __reduce__(self) -> tuple[type[BifSyntaxError], tuple[str, int, int, str]]:
-        return type(self), (self.source, self.line, self.column, self.reason)
-
-
-@dataclass(eq=False)
-class BifNetwork:
-    """A discrete Bayesian network as written in a BIF file.
-
-    ``values[x]`` has pgmpy's ``TabularCPD`` layout: shape ``(card(x), card(p1), card(p2), ...)``
-    for ``parents[x] == [p1, p2, ...]``, and ``values[x][s, i, j] = P(x=s | p1=i, p2=j)``.
-    ``properties`` maps a variable (or :data:`NETWORK_PROPERTIES`) to its ``property`` lines;
-    only blocks that have some are present.  Equality is exact: same order of variables,
-    states and parents, and bitwise-identical float64 values.
-    """
-
-    name: str
-    states: dict[str, list[str]]
-    parents: dict[str, list[str]]
-    values: dict[str, np.ndarray]
-    properties: dict[str, list[str]] = field(default_factory=dict)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, BifNetwork):
-            return NotImplemented
-        return (
-            self.name == other.name
-            and list(self.states.items()) == list(other.states.items())
-            and list(self.parents.items()) == list(other.parents.items())
-            and self.properties == other.properties
-            and list(self.values) == list(other.values)
-            and all(_same_array(a, other.values[k]) for k, a in self.values.items())
-        )
-
-    def __repr__(self) -> str:
-        return f"BifNetwork(name={self.name!r}, {len(self.states)} variables)"
-
-
-def _same_array(a: np.ndarray, b: np.ndarray) -> bool:
-    a, b = np.asarray(a), np.asarray(b)
-    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
 
 
 class _Lexer:
@@ -275,9 +222,10 @@ class _Parser:
         self.index: dict[str, dict[str, int]] = {}
         self.declared_at: dict[str, int] = {}
         self.parents: dict[str, list[str]] = {}
-        self.values: dict[str, np.ndarray] = {}
+        self.values: dict[str, np.ndarray | _CptBuilder] = {}
         self.defined_at: dict[str, int] = {}
         self.properties: dict[str, list[str]] = {}
+        self.budget = Budget(f"the BIF file {source}")
 
     def parse(self) -> BifNetwork:
         lex = self.lex
@@ -305,7 +253,9 @@ class _Parser:
             name=self.name,
             states=self.states,
             parents=parents,
-            values={var: self.values[var] for var in self.states},
+            values={
+                var: v if isinstance(v := self.values[var], np.ndarray) else v.array() for var in self.states
+            },
             properties=self.properties,
         )
 
@@ -424,19 +374,17 @@ class _CptBuilder:
         self.parents = parents
         self.card = len(parser.states[child])
         self.parent_cards = [len(parser.states[p]) for p in parents]
-        self.n_configs = math.prod(self.parent_cards)
-        if self.card * self.n_configs > _MAX_TABLE_ENTRIES:
-            raise self.lex.error(
-                f"the table of '{child}' would have {self.card * self.n_configs} entries, "
-                f"more than the supported {_MAX_TABLE_ENTRIES}",
-                block_at,
-            )
+        self.n_configs = math.prod(self.parent_cards)  # exact: Python ints
+        try:
+            parser.budget.add((self.card, self.n_configs), 8, f"the table of '{child}'")
+        except LimitError as e:
+            raise LimitError(f"{parser.lex.source}:{parser.lex.location(block_at)}: {e}") from None
         self.rows: dict[int, list[float]] = {}
         self.row_at: dict[int, int] = {}
         self.table: list[float] | None = None
         self.default: list[float] | None = None
 
-    def build(self) -> np.ndarray:
+    def build(self) -> np.ndarray | _CptBuilder:
         lex = self.lex
         while not lex.is_punct("}"):
             if lex.is_punct("("):
@@ -454,17 +402,22 @@ class _CptBuilder:
                 )
         close_at = lex.start
         lex.advance()
+        if self.table is None and self.default is None:
+            self.check_complete(close_at)
+        # a table from a 'default' row can be far larger than the text: it is allocated once
+        # the budget has counted every table of the file (in parse); the others right away
+        return self if self.default is not None else self.array()
+
+    def array(self) -> np.ndarray:
         shape = (self.card, *self.parent_cards)
         if self.table is not None:
             return np.array(self.table, dtype=np.float64).reshape(shape)
-        if self.default is None:
-            self.check_complete(close_at)
-            by_config = np.array([self.rows[c] for c in range(self.n_configs)], dtype=np.float64)
-        else:
-            by_config = np.tile(np.array(self.default, dtype=np.float64), (self.n_configs, 1))
-            for config, row in self.rows.items():
-                by_config[config] = row
-        return np.ascontiguousarray(by_config.T).reshape(shape)
+        out = np.empty((self.card, self.n_configs))  # filled in place: the budget counted one table
+        if self.default is not None:
+            out[:] = np.array(self.default, dtype=np.float64)[:, None]
+        if self.rows:
+            out[:, np.fromiter(self.rows, np.int64)] = np.array(list(self.rows.values())).T
+        return out.reshape(shape)
 
     def check_complete(self, close_at: int) -> None:
         missing = self.n_configs - len(self.rows)
@@ -587,10 +540,11 @@ def parse_bif(text: str, source: str = "<string>") -> BifNetwork:
 def read_bif(path: str | os.PathLike[str]) -> BifNetwork:
     """Read a ``.bif`` file, gzip-compressed or not (detected from its first bytes)."""
     path = Path(path)
-    data = path.read_bytes()
+    data: bytes | bytearray = path.read_bytes()
     if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
+        try:  # expanded up to max_decompressed_bytes: a small gzip file can hold gigabytes
+            with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+                data = read_capped(stream, f"the gzip file {path.name}")  # type: ignore[arg-type]
         except (OSError, EOFError, zlib.error) as exc:
             raise ValueError(f"{path.name}: corrupted gzip data ({exc})") from None
     try:

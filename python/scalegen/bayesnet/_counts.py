@@ -148,8 +148,20 @@ def count_families(
         raise ValueError("the data has no rows")
     enc = encode(source, variables, given)
     w = check_sample_weight(sample_weight, enc.n_rows)
+    if w is not None:
+        with np.errstate(over="ignore"):  # an overflow is reported below, as an error
+            check_weight_total(float(w.sum()))
     counts = _core.bn_count(enc.columns, enc.cards, families, w, -1, n_threads)
     return Counted(counts, enc.states, enc.n_rows)
+
+
+def check_weight_total(total: float) -> None:
+    """Counts are sums of weights: a total that overflows float64 would make the tables NaN."""
+    if not math.isfinite(total):
+        raise ValueError(
+            "sample_weight sums to infinity in float64, so the counts would overflow: divide the "
+            "weights by a common factor (with estimator='mle' the tables do not change)"
+        )
 
 
 # ---- tallies: counts keyed by value ---------------------------------------------------
@@ -221,7 +233,8 @@ def _tally(
         codes = [s, *np.unravel_index(j, [cards[p] for p in parents])] if parents else [s]
         cells.append(np.column_stack(codes).astype(np.int64, copy=False))
         values.append(n)
-    weight = float(enc.n_rows) if w is None else float(w.sum())
+    with np.errstate(over="ignore"):  # an infinite total is refused by _finish
+        weight = float(enc.n_rows) if w is None else float(w.sum())
     return _Tally(states, cells, values, [c.total for c in counts], enc.n_rows, weight)
 
 
@@ -308,6 +321,7 @@ def _finish(
     """The summed FamilyCounts over the sorted states, in bn_count's representation."""
     if tally.n_rows == 0:
         raise ValueError("the data has no rows")
+    check_weight_total(tally.weight)
     if weighted and not tally.weight > 0:
         raise ValueError("sample_weight sums to zero: at least one sample must have a positive weight")
     states: dict[Hashable, list[Any]] = {}

@@ -31,6 +31,35 @@ def check_states(variable: Hashable, states: Any) -> list[Any]:
     return out
 
 
+def real_array(values: Any, what: str) -> np.ndarray:
+    """A new float64 array of ``values``; complex values are refused (as scikit-learn does)
+    rather than cast to real with a warning, and so is anything that is not numbers."""
+    try:
+        raw = np.asarray(values)
+    except (TypeError, ValueError):
+        raise TypeError(f"{what} must be numbers (a rectangular array)") from None
+    if raw.dtype.kind == "c":
+        raise ValueError(f"Complex data not supported: {what} must be real numbers, got dtype {raw.dtype}")
+    try:
+        return np.array(raw, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{what} must be numbers, got dtype {raw.dtype}") from None
+
+
+def check_table_values(variable: Hashable, values: np.ndarray) -> None:
+    """A ValueError unless a table holds finite, non-negative real numbers."""
+    if values.dtype.kind not in "fiub":
+        raise ValueError(f"the values of {variable!r} must be real numbers, got dtype {values.dtype}")
+    if not np.all(np.isfinite(values)):
+        raise ValueError(
+            f"the values of {variable!r} hold NaN or infinity: probabilities must be finite and non-negative"
+        )
+    if np.any(values < 0):
+        raise ValueError(
+            f"the values of {variable!r} hold negative numbers: probabilities must be finite and non-negative"
+        )
+
+
 class TabularCPD:
     """P(variable | parents) as a table.
 
@@ -61,10 +90,7 @@ class TabularCPD:
             raise ValueError(
                 f"states given for {sorted(map(str, unknown))}, which are not in the table of {variable!r}"
             )
-        try:
-            arr = np.array(values, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(f"the values of {variable!r} must be numbers") from None
+        arr = real_array(values, f"the values of {variable!r}")
         if arr.ndim == 2 and not parents and arr.shape[1] == 1:
             arr = arr[:, 0]  # pgmpy writes a root's table as a column
         elif arr.ndim == 2 and len(parents) > 1 and all(p in given for p in parents):
@@ -79,8 +105,7 @@ class TabularCPD:
             )
         if arr.size == 0:
             raise ValueError(f"the values of {variable!r} are empty")
-        if not np.all(np.isfinite(arr)) or np.any(arr < 0):
-            raise ValueError(f"the values of {variable!r} must be finite and non-negative")
+        check_table_values(variable, arr)
         for var, card in zip([variable, *parents], arr.shape, strict=True):
             names = check_states(var, given[var]) if var in given else list(range(card))
             if len(names) != card:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from ._cpd import TabularCPD
+from ..utils._limits import Budget
+from ..utils._validation import check_option, check_scalar
+from ._cpd import TabularCPD, real_array
+
+FIT = "BayesianNetwork.fit"
+PRIORS = {"bdeu": "BDeu", "k2": "K2", "dirichlet": "dirichlet"}
 
 SCORES = {
     "ll": "ll",
@@ -30,34 +36,73 @@ def _per_variable(value: Any, v: Hashable, what: str) -> Any:
     return value
 
 
+def check_ess(value: Any, owner: str, name: str = "equivalent_sample_size") -> float:
+    """A positive, finite equivalent sample size (an infinite one makes every table NaN)."""
+    return check_scalar(value, name, owner, float, low=0.0, closed="neither")
+
+
+def check_prior_type(prior_type: Any, owner: str = FIT) -> str:
+    """'bdeu', 'k2' or 'dirichlet' from any capitalization of pgmpy's names."""
+    if isinstance(prior_type, str) and prior_type.lower() in PRIORS:
+        return prior_type.lower()
+    return check_option(prior_type, "prior_type", owner, list(PRIORS.values()))  # raises
+
+
+def check_fit_params(estimator: Any, prior_type: Any, ess: Any, pseudo_counts: Any) -> str:
+    """The parameters of BayesianNetwork.fit that do not depend on the data; returns the
+    prior's kind. A dict of sizes or of pseudo-counts is checked entry by entry when used."""
+    check_option(estimator, "estimator", FIT, ["mle", "bayes"])
+    kind = check_prior_type(prior_type)
+    if isinstance(ess, Mapping):
+        for v, size in ess.items():
+            check_ess(size, FIT, f"equivalent_sample_size[{v!r}]")
+    else:
+        check_ess(ess, FIT)
+    if isinstance(pseudo_counts, numbers.Real):
+        check_scalar(pseudo_counts, "pseudo_counts", FIT, float, low=0.0, closed="left")
+    return kind
+
+
 def _pseudo_counts(
-    v: Hashable, shape: tuple[int, ...], prior_type: str, ess: Any, pseudo_counts: Any
+    v: Hashable, shape: tuple[int, ...], kind: str, ess: Any, pseudo_counts: Any
 ) -> np.ndarray | float:
-    card, n_configs = shape[0], int(np.prod(shape[1:], dtype=np.int64))
-    kind = prior_type.lower()
+    card, n_configs = shape[0], math.prod(shape[1:])
     if kind == "k2":
         return 1.0
     if kind == "bdeu":
-        size = _per_variable(ess, v, "equivalent_sample_size")
-        if not isinstance(size, numbers.Real) or not float(size) > 0:
-            raise ValueError(f"equivalent_sample_size must be a positive number, got {size!r} for {v!r}")
-        return float(size) / (card * n_configs)
-    if kind == "dirichlet":
-        if pseudo_counts is None:
-            raise ValueError("prior_type='dirichlet' needs pseudo_counts")
-        alpha = _per_variable(pseudo_counts, v, "pseudo_counts")
-        if isinstance(alpha, numbers.Real):
-            arr: np.ndarray | float = float(alpha)
-        else:
-            arr = np.asarray(alpha, dtype=np.float64)
-            if arr.shape == (card, n_configs):
-                arr = arr.reshape(shape)
-            if arr.shape != shape:
-                raise ValueError(f"pseudo_counts for {v!r} must have shape {shape}, got {arr.shape}")
-        if not np.all(np.isfinite(arr)) or np.any(np.asarray(arr) < 0):
-            raise ValueError(f"pseudo_counts for {v!r} must be finite and non-negative")
-        return arr
-    raise ValueError(f"prior_type must be 'BDeu', 'K2' or 'dirichlet', got {prior_type!r}")
+        size = check_ess(
+            _per_variable(ess, v, "equivalent_sample_size"), FIT, f"equivalent_sample_size[{v!r}]"
+        )
+        return size / (card * n_configs)
+    if pseudo_counts is None:
+        raise ValueError("prior_type='dirichlet' needs pseudo_counts: a number, or a dict variable -> array")
+    alpha = _per_variable(pseudo_counts, v, "pseudo_counts")
+    if isinstance(alpha, numbers.Real):
+        return check_scalar(alpha, f"pseudo_counts[{v!r}]", FIT, float, low=0.0, closed="left")
+    arr = real_array(alpha, f"pseudo_counts for {v!r}")
+    if arr.shape == (card, n_configs):
+        arr = arr.reshape(shape)
+    if arr.shape != shape:
+        raise ValueError(f"pseudo_counts for {v!r} must have shape {shape}, got {arr.shape}")
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        raise ValueError(f"pseudo_counts for {v!r} must be finite and non-negative")
+    return arr
+
+
+def check_table_sizes(
+    nodes: Sequence[Hashable],
+    parents: Mapping[Hashable, list[Hashable]],
+    states: Mapping[Hashable, list[Any]],
+) -> None:
+    """Every table's size (exact integers) against the limits, before any is allocated."""
+    budget = Budget("the tables of the network")
+    for v in nodes:
+        card, n_configs = len(states[v]), math.prod(len(states[p]) for p in parents[v])
+        budget.add(
+            (card, n_configs),
+            8,
+            f"the table of {v!r} ({card} states x {n_configs} parent configurations)",
+        )
 
 
 def counts_table(counts: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -88,12 +133,21 @@ def estimate_tables(
     equivalent_sample_size: Any,
     pseudo_counts: Any,
 ) -> list[TabularCPD]:
+    kind = check_prior_type(prior_type)
+    check_table_sizes(nodes, parents, states)
     out = []
     for v, c in zip(nodes, counts, strict=True):
         shape = (len(states[v]), *(len(states[p]) for p in parents[v]))
         table = counts_table(c, shape)
         if estimator == "bayes":
-            table = table + _pseudo_counts(v, shape, prior_type, equivalent_sample_size, pseudo_counts)
+            table = table + _pseudo_counts(v, shape, kind, equivalent_sample_size, pseudo_counts)
+        with np.errstate(over="ignore"):  # an overflow is the error below
+            sums = table.reshape(shape[0], -1).sum(axis=0)
+        if not np.isfinite(sums).all():
+            raise ValueError(
+                f"the counts of {v!r} overflow float64 (a column sums to infinity): divide sample_weight "
+                "(and pseudo_counts) by a common factor"
+            )
         family_states = {u: states[u] for u in [v, *parents[v]]}
         out.append(TabularCPD._trusted(v, normalize(table), list(parents[v]), family_states))
     return out
@@ -120,9 +174,10 @@ def structure_score(
     from ._counts import as_source, count_families, source_columns
     from ._model import BayesianNetwork
 
-    name = SCORES.get(str(score).lower()) if isinstance(score, str) else None
+    name = SCORES.get(score.lower()) if isinstance(score, str) else None
     if name is None:
-        raise ValueError(f"score must be one of {sorted(SCORES)}, got {score!r}")
+        check_option(score, "score", "structure_score", list(SCORES))  # raises
+    ess = check_ess(equivalent_sample_size, "structure_score")
     source = as_source(data)
     if isinstance(model_or_edges, BayesianNetwork):
         model = model_or_edges
@@ -135,4 +190,4 @@ def structure_score(
     families = [(index[v], [index[p] for p in model.parents(v)]) for v in nodes]
     counted = count_families(source, nodes, model.states, families, None, n_jobs)
     n = float(counted.n_rows)
-    return float(sum(c.score(name, n, float(equivalent_sample_size)) for c in counted.counts))
+    return float(sum(c.score(name, n, ess) for c in counted.counts))

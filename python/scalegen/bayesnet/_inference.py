@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..utils._limits import LimitError, check_tensor
+from ._cpd import real_array
 from ._model import BayesianNetwork
 
 # A factor inside the elimination: variable ids (network positions) and a table with one
@@ -42,7 +44,7 @@ class DiscreteFactor:
         missing = [v for v in variables if v not in states]
         if missing:
             raise ValueError(f"no states given for {missing!r}")
-        arr = np.asarray(values, dtype=np.float64)
+        arr = real_array(values, "the values of a factor")
         shape = tuple(len(states[v]) for v in variables)
         if arr.shape != shape:
             raise ValueError(f"the values must have shape {shape} (one axis per variable), got {arr.shape}")
@@ -94,6 +96,12 @@ def _combine(factors: list[Factor], out: tuple[int, ...]) -> np.ndarray:
     for scope, arr in factors:
         operands.append(arr)
         operands.append([labels.setdefault(v, len(labels)) for v in scope])
+    sizes = {v: n for scope, arr in factors for v, n in zip(scope, arr.shape, strict=True)}
+    try:  # a joint over many variables can be astronomically large: refused before einsum
+        check_tensor([sizes[v] for v in out], 8, f"a factor over {len(out)} variables")
+    except LimitError as e:
+        hint = "query fewer variables at a time (joint=False) or use ApproximateInference"
+        raise LimitError(f"{e}; or {hint}") from None
     return np.einsum(*operands, [labels[v] for v in out])
 
 

@@ -12,10 +12,11 @@ import pandas as pd
 
 from .. import _core
 from .._config import resolve_n_jobs
-from ..utils._validation import check_random_state
+from ..utils._limits import check_tensor
+from ..utils._validation import check_random_state, check_scalar
 from . import _bif
 from ._counts import count_families
-from ._cpd import SUM_TOLERANCE, TabularCPD, check_states
+from ._cpd import SUM_TOLERANCE, TabularCPD, check_states, check_table_values
 from ._data import Encoded, code_dtype, encode
 
 Edge = tuple[Hashable, Hashable]
@@ -184,9 +185,11 @@ class BayesianNetwork:
 
     def check_model(self) -> bool:
         """True when every variable has a table whose shape and states agree with the
-        network and whose columns sum to 1 (within 1e-4); otherwise a ValueError."""
+        network, whose values are finite and non-negative and whose columns sum to 1
+        (within 1e-4); otherwise a ValueError."""
         for v in self._nodes:
             cpd = self.cpd(v)
+            check_table_values(v, np.asarray(cpd.values))
             if set(cpd.parents) != set(self._parents[v]):
                 raise ValueError(
                     f"the table of {v!r} has parents {cpd.parents!r}, the network {self._parents[v]!r}"
@@ -248,10 +251,11 @@ class BayesianNetwork:
         DataFrame. ``sample_weight``: one weight per row; for chunks, an iterable of one
         array per chunk; for a dask DataFrame, a dask Series partitioned like it.
         """
-        from ._estimators import estimate_tables
+        from ._estimators import check_fit_params, check_table_sizes, estimate_tables
 
-        if estimator not in ("mle", "bayes"):
-            raise ValueError(f"estimator must be 'mle' or 'bayes', got {estimator!r}")
+        check_fit_params(estimator, prior_type, equivalent_sample_size, pseudo_counts)
+        if all(v in self._states for v in self._nodes):  # else checked once the data gives the states
+            check_table_sizes(self._nodes, self._parents, self._states)
         index = {v: i for i, v in enumerate(self._nodes)}
         families = [(index[v], [index[p] for p in self._parents[v]]) for v in self._nodes]
         counted = count_families(data, self._nodes, self._states, families, sample_weight, n_jobs)
@@ -277,14 +281,14 @@ class BayesianNetwork:
     def sample(self, n: int, random_state: Any = None, n_jobs: int | None = None) -> pd.DataFrame:
         """``n`` rows drawn by ancestral sampling, as categorical columns in the network's
         states. The rows depend only on ``random_state``, never on the thread count."""
-        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
-            raise ValueError(f"n must be a non-negative integer, got {n!r}")
+        n = check_scalar(n, "n", "BayesianNetwork.sample", int, low=0)
         tables = self._checked_tables()
+        cards = [len(self._states[v]) for v in self._nodes]
+        wide = code_dtype(cards) is np.int16
+        check_tensor((len(self._nodes), n), 2 if wide else 1, f"a sample of {n} rows")
         order = self.topological_order()
         index = {v: i for i, v in enumerate(self._nodes)}
         seed = int(check_random_state(random_state).integers(0, 2**63))
-        cards = [len(self._states[v]) for v in self._nodes]
-        wide = code_dtype(cards) is np.int16
         codes = _core.bn_sample(
             cards,
             self._families(index, order),
@@ -409,9 +413,13 @@ def from_bif(net: _bif.BifNetwork) -> BayesianNetwork:
     """A network with the tables of a parsed BIF file."""
     edges = [(p, v) for v in net.states for p in net.parents[v]]
     model = BayesianNetwork(edges, nodes=list(net.states), states=dict(net.states.items()))
+    # the parser checked the tables (shape, finite, non-negative): shared, not copied, so
+    # that a file within the limits takes memory for its tables once
     model.add_cpds(
         *(
-            TabularCPD(v, net.values[v], net.parents[v], {u: net.states[u] for u in [v, *net.parents[v]]})
+            TabularCPD._trusted(
+                v, net.values[v], list(net.parents[v]), {u: list(net.states[u]) for u in [v, *net.parents[v]]}
+            )
             for v in net.states
         )
     )

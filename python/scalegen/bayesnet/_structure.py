@@ -10,11 +10,13 @@ import numpy as np
 from .. import _core
 from .._config import resolve_n_jobs
 from ..utils._base import BaseEstimator
+from ..utils._validation import InvalidParameterError, check_scalar
 from ._data import Encoded, encode
-from ._estimators import SCORES
+from ._estimators import SCORES, check_ess
 from ._model import BayesianNetwork
 
 Edge = tuple[Hashable, Hashable]
+_INT32_MAX = 2**31 - 1
 
 
 def _encode_all(data: Any, states: Mapping[Hashable, list[Any]] | None) -> tuple[list[Hashable], Encoded]:
@@ -45,10 +47,13 @@ def _edge_indices(edges: Iterable[Edge], index: Mapping[Hashable, int], what: st
     return out
 
 
-def _score_name(score: str) -> str:
+def _score_name(score: Any) -> str:
     name = SCORES.get(score.lower()) if isinstance(score, str) else None
     if name is None or name == "ll":
-        raise ValueError(f"score must be 'bic', 'aic', 'k2' or 'bdeu', got {score!r}")
+        raise InvalidParameterError(
+            "The 'score' parameter of HillClimbSearch must be a str among ['aic', 'bdeu', 'bic', 'k2'] "
+            f"(or pgmpy's 'aic-d', 'bic-d'). Got {score!r} instead."
+        )
     return name
 
 
@@ -105,22 +110,32 @@ class HillClimbSearch(BaseEstimator):
         self.n_jobs = n_jobs
         self.verbose = verbose
 
+    def _checked_params(self) -> tuple[str, float, int | None, int, int, int, float]:
+        """Every parameter checked (a NaN epsilon would never stop the climb); the counts
+        are passed to C++ as 32- or 64-bit ints."""
+        owner = "HillClimbSearch"
+        name = _score_name(self.score)
+        ess = check_ess(self.equivalent_sample_size, owner)
+        max_indegree = check_scalar(
+            self.max_indegree, "max_indegree", owner, int, low=0, high=_INT32_MAX, allow_none=True
+        )
+        tabu_length = check_scalar(self.tabu_length, "tabu_length", owner, int, low=0, high=_INT32_MAX)
+        max_tabu = check_scalar(self.max_tabu, "max_tabu", owner, int, low=0, high=_INT32_MAX)
+        max_iter = check_scalar(self.max_iter, "max_iter", owner, int, low=0, high=2**63 - 1)
+        epsilon = check_scalar(self.epsilon, "epsilon", owner, float, low=0.0)
+        if not isinstance(self.verbose, bool):
+            check_scalar(self.verbose, "verbose", owner, int, low=0)
+        if not isinstance(self.chow_liu_start, bool | np.bool_):
+            raise InvalidParameterError(
+                f"The 'chow_liu_start' parameter of {owner} must be a bool. "
+                f"Got {self.chow_liu_start!r} instead."
+            )
+        return name, ess, max_indegree, tabu_length, max_tabu, max_iter, epsilon
+
     def fit(self, data: Any, states: Mapping[Hashable, list[Any]] | None = None) -> HillClimbSearch:
         """Learns a DAG over every column of ``data`` (states: sorted observed values
         unless given)."""
-        name = _score_name(self.score)
-        for param in ("tabu_length", "max_tabu", "max_iter"):
-            value = getattr(self, param)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
-                raise ValueError(f"{param} must be a non-negative integer, got {value!r}")
-        if self.max_indegree is not None and (
-            not isinstance(self.max_indegree, int) or self.max_indegree < 0
-        ):
-            raise ValueError(
-                f"max_indegree must be None or a non-negative integer, got {self.max_indegree!r}"
-            )
-        if not float(self.equivalent_sample_size) > 0:
-            raise ValueError("equivalent_sample_size must be positive")
+        name, ess, max_indegree, tabu_length, max_tabu, max_iter, epsilon = self._checked_params()
         variables, enc = _encode_all(data, states)
         index = {v: i for i, v in enumerate(variables)}
         start = (
@@ -135,16 +150,16 @@ class HillClimbSearch(BaseEstimator):
                 enc.columns,
                 enc.cards,
                 name,
-                float(self.equivalent_sample_size),
-                -1 if self.max_indegree is None else int(self.max_indegree),
-                int(self.tabu_length),
-                int(self.max_iter),
-                float(self.epsilon),
+                ess,
+                -1 if max_indegree is None else max_indegree,
+                tabu_length,
+                max_iter,
+                epsilon,
                 start_edges,
                 fixed,
                 black,
                 white,
-                int(self.max_tabu),
+                max_tabu,
                 resolve_n_jobs(self.n_jobs),
             )
 

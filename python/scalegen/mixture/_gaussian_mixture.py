@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -21,9 +21,17 @@ from ..utils._validation import (
     feature_names,
 )
 from . import _sources
+from ._gmm_checks import (
+    COVARIANCE_TYPES,
+    INIT_PARAMS,
+    check_parameters,
+    checked_inits,
+    is_ill_defined,
+    scaled_weights,
+    weighted_mean,
+)
 
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
-INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+__all__ = ["COVARIANCE_TYPES", "INIT_PARAMS", "GaussianMixture"]
 
 
 @dataclass
@@ -34,10 +42,6 @@ class _Params:
     means: np.ndarray
     covariances: np.ndarray | None
     prec_chol: np.ndarray
-
-
-def _param_shape(covariance_type: str, k: int, d: int) -> tuple[int, ...]:
-    return {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}[covariance_type]
 
 
 def _prec_chol_from_precisions(precisions: np.ndarray, covariance_type: str) -> np.ndarray:
@@ -123,87 +127,11 @@ class GaussianMixture(BaseEstimator):
 
     # ------------------------------------------------------------------ validation
     def _check_parameters(self) -> None:
-        def integer(name: str, low: int) -> None:
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, Integral) or v < low:
-                raise ValueError(
-                    f"The '{name}' parameter of GaussianMixture must be an int in the range "
-                    f"[{low}, inf). Got {v!r} instead."
-                )
-
-        def real(name: str) -> None:
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, Real) or not 0 <= float(v) < np.inf:
-                raise ValueError(
-                    f"The '{name}' parameter of GaussianMixture must be a float in the range "
-                    f"[0.0, inf). Got {v!r} instead."
-                )
-
-        integer("n_components", 1)
-        integer("max_iter", 0)
-        integer("n_init", 1)
-        integer("verbose_interval", 1)
-        real("tol")
-        real("reg_covar")
-        for name in ("chunk_size", "init_size"):
-            if getattr(self, name) is not None:
-                integer(name, 1)
-        decay = self.learning_decay
-        if isinstance(decay, bool) or not isinstance(decay, Real) or not 0.5 < float(decay) <= 1:
-            raise ValueError(
-                "The 'learning_decay' parameter of GaussianMixture must be a float in (0.5, 1]. "
-                f"Got {decay!r} instead."
-            )
-        if self.covariance_type not in COVARIANCE_TYPES:
-            raise ValueError(
-                "The 'covariance_type' parameter of GaussianMixture must be a str among "
-                f"{set(COVARIANCE_TYPES)}. Got {self.covariance_type!r} instead."
-            )
-        if self.init_params not in INIT_PARAMS:
-            raise ValueError(
-                "The 'init_params' parameter of GaussianMixture must be a str among "
-                f"{set(INIT_PARAMS)}. Got {self.init_params!r} instead."
-            )
-        resolve_n_jobs(self.n_jobs)
+        check_parameters(self)
 
     def _checked_inits(self, d: int) -> tuple[np.ndarray | None, ...]:
         """Validated float64 copies of weights_init, means_init and precisions_init."""
-        k, cov = self.n_components, self.covariance_type
-
-        def as_array(value: Any, name: str, shape: tuple[int, ...]) -> np.ndarray | None:
-            if value is None:
-                return None
-            arr = np.array(value, dtype=np.float64)  # a copy: the user's array is never touched
-            if arr.shape != shape:
-                raise ValueError(
-                    f"The parameter '{name}' should have the shape of {shape}, but got {arr.shape}"
-                )
-            if not np.isfinite(arr).all():
-                raise ValueError(f"The parameter '{name}' contains NaN or infinity")
-            return arr
-
-        weights = as_array(self.weights_init, "weights", (k,))
-        if weights is not None:
-            if (weights < 0).any() or (weights > 1).any():
-                raise ValueError(
-                    "The parameter 'weights' should be in the range [0, 1], but got max value "
-                    f"{weights.max():.5f}, min value {weights.min():.5f}"
-                )
-            if not np.isclose(weights.sum(), 1.0, rtol=0, atol=1e-8):
-                raise ValueError(
-                    f"The parameter 'weights' should be normalized, but got sum(weights) = "
-                    f"{weights.sum():.5f}"
-                )
-        means = as_array(self.means_init, "means", (k, d))
-        precisions = as_array(self.precisions_init, "precisions", _param_shape(cov, k, d))
-        if precisions is not None:
-            if cov in ("full", "tied"):
-                for p in precisions if cov == "full" else [precisions]:
-                    if not np.allclose(p, p.T) or not (np.linalg.eigvalsh(p) > 0).all():
-                        raise ValueError(f"'{cov} precision' should be symmetric, positive-definite")
-            elif (precisions <= 0).any():
-                raise ValueError(f"'{cov} precision' should be positive")
-        return weights, means, precisions
+        return checked_inits(self, d)
 
     def _validate_X(self, X: Any, *, reset: bool) -> np.ndarray:
         names = feature_names(X)
@@ -224,13 +152,20 @@ class GaussianMixture(BaseEstimator):
         return arr
 
     # ------------------------------------------------------------------ kernels
-    def _em_step(self, rows: _sources.Rows, p: _Params, n_threads: int) -> tuple[_Params, float]:
-        """One E-step over all rows + M-step: the new parameters and the lower bound of p."""
+    def _em_step(self, rows: _sources.Rows, p: _Params, n_threads: int) -> tuple[_Params | None, float]:
+        """One E-step over all rows + M-step: the new parameters and the lower bound of p;
+        None for the parameters when the M-step left a component's covariance ill-defined
+        (a divergent start collapsing onto a point)."""
         stats = rows.e_step(self.covariance_type, p, n_threads)
         if not stats.sum_weight > 0:
             raise ValueError("sample_weight sums to zero: at least one sample must have a positive weight")
         lower_bound = stats.log_likelihood / stats.sum_weight
-        return self._m_step(stats, rows.dtype), lower_bound
+        try:
+            return self._m_step(stats, rows.dtype), lower_bound
+        except ValueError as e:
+            if not is_ill_defined(e):
+                raise
+            return None, lower_bound
 
     def _m_step(self, stats: Any, dtype: np.dtype) -> _Params:
         eps = 10 * np.finfo(dtype).eps  # scikit-learn's guard on empty components
@@ -319,7 +254,7 @@ class GaussianMixture(BaseEstimator):
                 "Expected n_samples >= n_components but got n_components = "
                 f"{self.n_components}, n_samples = {Xc.shape[0]}"
             )
-        return _sources.InMemoryRows(Xc, check_sample_weight(sample_weight, Xc.shape[0]))
+        return _sources.InMemoryRows(Xc, scaled_weights(check_sample_weight(sample_weight, Xc.shape[0])))
 
     def _set_features(self, rows: _sources.Rows) -> None:
         assert rows.n_features is not None
@@ -359,13 +294,24 @@ class GaussianMixture(BaseEstimator):
             progress = _Progress(self.verbose, self.verbose_interval, self.max_iter)
             for n_iter in range(1, self.max_iter + 1):
                 prev = lower_bound
-                p, lower_bound = self._em_step(rows, p, n_threads)
+                new_p, lower_bound = self._em_step(rows, p, n_threads)
                 if not np.isfinite(lower_bound):
                     raise ValueError(
                         "The log-likelihood is not finite: the data may be too far from the "
                         "initial components; scale the input data or increase reg_covar."
                     )
                 bounds.append(lower_bound)
+                if new_p is None:  # keep p, the last parameters with a defined likelihood
+                    warnings.warn(
+                        f"EM stopped at iteration {n_iter} of initialization {init}: its M-step "
+                        "gave a component an ill-defined covariance (collapsed onto a point), so "
+                        "the previous iteration's parameters are kept. Increase reg_covar or try "
+                        "other initial parameters.",
+                        compatible(ConvergenceWarning),
+                        stacklevel=3,
+                    )
+                    break
+                p = new_p
                 change = lower_bound - prev
                 progress.update(n_iter, lower_bound, change)
                 if abs(change) < self.tol:
@@ -398,8 +344,7 @@ class GaussianMixture(BaseEstimator):
         state = getattr(self, "_stepwise", None)
         fitted = hasattr(self, "means_")
         Xc = self._validate_X(X, reset=not fitted)
-        sw = check_sample_weight(sample_weight, Xc.shape[0])
-        rows = _sources.InMemoryRows(Xc, sw)
+        rows = _sources.InMemoryRows(Xc, scaled_weights(check_sample_weight(sample_weight, Xc.shape[0])))
         n_threads = resolve_n_jobs(self.n_jobs)
         if fitted:
             p = self._fitted_params()
@@ -469,8 +414,7 @@ class GaussianMixture(BaseEstimator):
     def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
         """Mean (weighted, with sample_weight) log-likelihood of the rows of X."""
         scores = self.score_samples(X)
-        sw = check_sample_weight(sample_weight, scores.shape[0])
-        return float(np.average(scores.astype(np.float64), weights=sw))
+        return weighted_mean(scores, check_sample_weight(sample_weight, scores.shape[0]))
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Posterior probability of each component for each row of X."""
@@ -523,13 +467,14 @@ class GaussianMixture(BaseEstimator):
 
     def bic(self, X: Any) -> float:
         """Bayesian information criterion of the model on X (lower is better)."""
-        n = np.asarray(X).shape[0]
-        return -2 * self.score(X) * n + self._n_parameters() * np.log(n)
+        scores = self.score_samples(X)
+        n = scores.shape[0]
+        return -2 * weighted_mean(scores, None) * n + self._n_parameters() * np.log(n)
 
     def aic(self, X: Any) -> float:
         """Akaike information criterion of the model on X (lower is better)."""
-        n = np.asarray(X).shape[0]
-        return -2 * self.score(X) * n + 2 * self._n_parameters()
+        scores = self.score_samples(X)
+        return -2 * weighted_mean(scores, None) * scores.shape[0] + 2 * self._n_parameters()
 
 
 def _covariances_from_chol(prec_chol: np.ndarray, covariance_type: str) -> np.ndarray:
