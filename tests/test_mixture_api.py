@@ -63,7 +63,7 @@ def test_pickle_round_trip_and_stats_pickle(blobs):
     np.testing.assert_array_equal(g.predict_proba(blobs), g2.predict_proba(blobs))
     from scalegen import _core
 
-    p = g._fitted_params()
+    p = g._fitted_state()
     stats = _core.gmm_e_step(blobs, None, "full", p.weights, p.means, p.prec_chol, 2)
     again = pickle.loads(pickle.dumps(stats))
     np.testing.assert_array_equal(again.nk, stats.nk)
@@ -74,7 +74,7 @@ def test_chunk_statistics_merge_to_the_whole(blobs):
     from scalegen import _core
 
     g = GaussianMixture(3, random_state=0).fit(blobs)
-    p = g._fitted_params()
+    p = g._fitted_state()
     whole = _core.gmm_e_step(blobs, None, "full", p.weights, p.means, p.prec_chol, 2)
     parts = _core.gmm_e_step(blobs[:200], None, "full", p.weights, p.means, p.prec_chol, 2)
     parts += _core.gmm_e_step(blobs[200:], None, "full", p.weights, p.means, p.prec_chol, 2)

@@ -19,14 +19,19 @@ std::string type_name(CovarianceType t) {
   return "";
 }
 
-MixtureParams make_params(const std::string& type, const CArray<double>& weights, const CArray<double>& means,
-                          const CArray<double>& prec_chol) {
+using OptArray = std::optional<CArray<double>>;
+
+// Exactly one of weights and log_weights is given.
+MixtureParams make_params(const std::string& type, const OptArray& weights, const CArray<double>& means,
+                          const CArray<double>& prec_chol, const OptArray& log_weights) {
   if (means.ndim() != 2) throw std::invalid_argument("means must be 2-D (n_components, n_features)");
+  if (weights.has_value() == log_weights.has_value()) throw std::invalid_argument("give weights or log_weights");
   MixtureParams p;
   p.type = parse_covariance_type(type);
   p.n_components = int(means.shape(0));
   p.n_features = int(means.shape(1));
-  p.weights = to_vector(weights);
+  if (weights) p.weights = to_vector(*weights);
+  if (log_weights) p.log_weights = to_vector(*log_weights);
   p.means = to_vector(means);
   p.prec_chol = to_vector(prec_chol);
   p.validate();
@@ -68,10 +73,10 @@ template <class T>
 void bind_typed(py::module_& m) {
   m.def(
       "gmm_e_step",
-      [](const CArray<T>& X, const std::optional<CArray<double>>& sw, const std::string& type,
-         const CArray<double>& weights, const CArray<double>& means, const CArray<double>& prec_chol,
-         int n_threads, const py::object& into) {
-        const MixtureParams p = make_params(type, weights, means, prec_chol);
+      [](const CArray<T>& X, const OptArray& sw, const std::string& type, const OptArray& weights,
+         const CArray<double>& means, const CArray<double>& prec_chol, int n_threads, const py::object& into,
+         const OptArray& log_weights, bool entropy) {
+        const MixtureParams p = make_params(type, weights, means, prec_chol, log_weights);
         const auto [x, n] = rows(X, p.n_features);
         const double* w = weights_ptr(sw, n);
         std::optional<SufficientStats> fresh;
@@ -79,14 +84,16 @@ void bind_typed(py::module_& m) {
                                      p.n_features, p.means);
         {
           py::gil_scoped_release release;
-          e_step_accumulate<T>(x, w, n, p, n_threads, *st);
+          e_step_accumulate<T>(x, w, n, p, n_threads, *st, entropy);
         }
         return result(fresh, into);
       },
       py::arg("X"), py::arg("sample_weight"), py::arg("covariance_type"), py::arg("weights"),
       py::arg("means"), py::arg("prec_chol"), py::arg("n_threads"), py::arg("into") = py::none(),
+      py::arg("log_weights") = py::none(), py::arg("entropy") = false,
       "Fused E-step: log-likelihood and responsibility-weighted statistics around the means, added to "
-      "`into` when given (and returned).");
+      "`into` when given (and returned). log_weights (weights=None) are used as given; with entropy, "
+      "sum w r log r is accumulated too.");
   m.def(
       "gmm_resp_stats",
       [](const CArray<T>& X, const CArray<double>& resp, const std::optional<CArray<double>>& sw,
@@ -132,9 +139,9 @@ void bind_typed(py::module_& m) {
       "Statistics of rows with hard labels (negative: left out), around shift (added to `into` when given).");
   m.def(
       "gmm_log_prob_norm",
-      [](const CArray<T>& X, const std::string& type, const CArray<double>& weights, const CArray<double>& means,
-         const CArray<double>& prec_chol, int n_threads, bool with_resp) {
-        const MixtureParams p = make_params(type, weights, means, prec_chol);
+      [](const CArray<T>& X, const std::string& type, const OptArray& weights, const CArray<double>& means,
+         const CArray<double>& prec_chol, int n_threads, bool with_resp, const OptArray& log_weights) {
+        const MixtureParams p = make_params(type, weights, means, prec_chol, log_weights);
         const auto [x, n] = rows(X, p.n_features);
         py::array_t<T> log_norm(n);
         py::object log_resp = py::none();
@@ -152,7 +159,8 @@ void bind_typed(py::module_& m) {
         return py::make_tuple(log_norm, log_resp);
       },
       py::arg("X"), py::arg("covariance_type"), py::arg("weights"), py::arg("means"), py::arg("prec_chol"),
-      py::arg("n_threads"), py::arg("with_resp"), "Per-row log p(x) and, optionally, log responsibilities.");
+      py::arg("n_threads"), py::arg("with_resp"), py::arg("log_weights") = py::none(),
+      "Per-row log p(x) and, optionally, log responsibilities (log_weights used as given when weights=None).");
   m.def(
       "kmeans_plusplus",
       [](const CArray<T>& X, const std::optional<CArray<double>>& sw, int k, std::uint64_t seed, int n_threads) {
@@ -185,15 +193,16 @@ void bind_typed(py::module_& m) {
 
 py::tuple stats_state(const SufficientStats& s) {
   return py::make_tuple(type_name(s.type), s.n_components, s.n_features, s.sum_weight, s.log_likelihood,
-                        s.shift, s.nk, s.s1, s.s2);
+                        s.shift, s.nk, s.s1, s.s2, s.resp_entropy);
 }
 
 SufficientStats stats_from_state(const py::tuple& t) {
-  if (t.size() != 9) throw std::invalid_argument("invalid GaussianMixture statistics state");
+  if (t.size() != 10) throw std::invalid_argument("invalid GaussianMixture statistics state");
   SufficientStats s(parse_covariance_type(t[0].cast<std::string>()), t[1].cast<int>(), t[2].cast<int>(),
                     t[5].cast<std::vector<double>>());
   s.sum_weight = t[3].cast<double>();
   s.log_likelihood = t[4].cast<double>();
+  s.resp_entropy = t[9].cast<double>();
   auto fill = [](std::vector<double>& dst, const py::handle& src) {
     auto v = src.cast<std::vector<double>>();
     if (v.size() != dst.size()) throw std::invalid_argument("invalid GaussianMixture statistics state");
@@ -216,6 +225,7 @@ void bind_mixture(py::module_& m) {
       .def_readonly("n_features", &SufficientStats::n_features)
       .def_readonly("sum_weight", &SufficientStats::sum_weight)
       .def_readonly("log_likelihood", &SufficientStats::log_likelihood)
+      .def_readonly("resp_entropy", &SufficientStats::resp_entropy)
       .def_property_readonly("nk", [](const SufficientStats& s) { return to_numpy(s.nk, {s.n_components}); })
       .def_property_readonly("s1", [](const SufficientStats& s) { return to_numpy(s.s1, {s.n_components, s.n_features}); })
       .def_property_readonly("shift",

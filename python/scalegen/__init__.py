@@ -18,7 +18,6 @@ set_limits()  # the core starts with the limits of SCALEGEN_MAX_* environment va
 __version__ = "0.1.0"
 
 
-
 def __getattr__(name: str) -> object:
     # pandas is imported only when Bayesian networks are used (Dask workers stay small)
     if name == "BayesianNetwork":

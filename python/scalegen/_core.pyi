@@ -50,6 +50,9 @@ class GaussianMixtureStats:
     def nk(self) -> numpy.typing.NDArray[numpy.float64]:
         ...
     @property
+    def resp_entropy(self) -> float:
+        ...
+    @property
     def s1(self) -> numpy.typing.NDArray[numpy.float64]:
         ...
     @property
@@ -331,14 +334,14 @@ def get_limits() -> tuple[int, int]:
     The core's allocation limits: (max_tensor_bytes, max_total_bytes).
     """
 @typing.overload
-def gmm_e_step(X: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, covariance_type: str, weights: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], means: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], prec_chol: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex, into: typing.Any = None) -> typing.Any:
+def gmm_e_step(X: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, covariance_type: str, weights: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, means: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], prec_chol: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex, into: typing.Any = None, log_weights: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None, entropy: bool = False) -> typing.Any:
     """
-    Fused E-step: log-likelihood and responsibility-weighted statistics around the means, added to `into` when given (and returned).
+    Fused E-step: log-likelihood and responsibility-weighted statistics around the means, added to `into` when given (and returned). log_weights (weights=None) are used as given; with entropy, sum w r log r is accumulated too.
     """
 @typing.overload
-def gmm_e_step(X: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, covariance_type: str, weights: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], means: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], prec_chol: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex, into: typing.Any = None) -> typing.Any:
+def gmm_e_step(X: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, covariance_type: str, weights: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, means: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], prec_chol: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex, into: typing.Any = None, log_weights: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None, entropy: bool = False) -> typing.Any:
     """
-    Fused E-step: log-likelihood and responsibility-weighted statistics around the means, added to `into` when given (and returned).
+    Fused E-step: log-likelihood and responsibility-weighted statistics around the means, added to `into` when given (and returned). log_weights (weights=None) are used as given; with entropy, sum w r log r is accumulated too.
     """
 @typing.overload
 def gmm_label_stats(X: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, covariance_type: str, shift: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex, into: typing.Any = None) -> typing.Any:
@@ -351,14 +354,14 @@ def gmm_label_stats(X: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], 
     Statistics of rows with hard labels (negative: left out), around shift (added to `into` when given).
     """
 @typing.overload
-def gmm_log_prob_norm(X: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], covariance_type: str, weights: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], means: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], prec_chol: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex, with_resp: bool) -> tuple[numpy.typing.NDArray[numpy.float32], typing.Any]:
+def gmm_log_prob_norm(X: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], covariance_type: str, weights: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, means: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], prec_chol: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex, with_resp: bool, log_weights: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None) -> tuple[numpy.typing.NDArray[numpy.float32], typing.Any]:
     """
-    Per-row log p(x) and, optionally, log responsibilities.
+    Per-row log p(x) and, optionally, log responsibilities (log_weights used as given when weights=None).
     """
 @typing.overload
-def gmm_log_prob_norm(X: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], covariance_type: str, weights: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], means: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], prec_chol: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex, with_resp: bool) -> tuple[numpy.typing.NDArray[numpy.float64], typing.Any]:
+def gmm_log_prob_norm(X: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], covariance_type: str, weights: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, means: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], prec_chol: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex, with_resp: bool, log_weights: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None) -> tuple[numpy.typing.NDArray[numpy.float64], typing.Any]:
     """
-    Per-row log p(x) and, optionally, log responsibilities.
+    Per-row log p(x) and, optionally, log responsibilities (log_weights used as given when weights=None).
     """
 def gmm_m_step(stats: GaussianMixtureStats, reg_covar: typing.SupportsFloat | typing.SupportsIndex, resp_eps: typing.SupportsFloat | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
     """

@@ -88,11 +88,12 @@ std::int64_t prec_chol_size(CovarianceType type, int k, int d) {
 void MixtureParams::validate() const {
   if (n_components < 1 || n_features < 1)
     throw std::invalid_argument("a mixture needs at least one component and one feature");
-  if (weights.size() != std::size_t(n_components) ||
+  if ((log_weights.empty() ? weights.size() : log_weights.size()) != std::size_t(n_components) ||
       means.size() != std::size_t(n_components) * n_features ||
       std::int64_t(prec_chol.size()) != prec_chol_size(type, n_components, n_features))
     throw std::invalid_argument("mixture parameters have inconsistent sizes");
   check_finite(weights, "weights");
+  check_finite(log_weights, "log-weights");
   check_finite(means, "means");
   check_finite(prec_chol, "precision Cholesky factors");
   for (double w : weights) {
@@ -120,6 +121,7 @@ void SufficientStats::merge(const SufficientStats& o) {
     throw std::invalid_argument("statistics to merge must share covariance type, sizes and shift");
   sum_weight += o.sum_weight;
   log_likelihood += o.log_likelihood;
+  resp_entropy += o.resp_entropy;
   for (std::size_t i = 0; i < nk.size(); ++i) nk[i] += o.nk[i];
   for (std::size_t i = 0; i < s1.size(); ++i) s1[i] += o.s1[i];
   for (std::size_t i = 0; i < s2.size(); ++i) s2[i] += o.s2[i];
@@ -128,6 +130,7 @@ void SufficientStats::merge(const SufficientStats& o) {
 void SufficientStats::scale(double factor) {
   sum_weight *= factor;
   log_likelihood *= factor;
+  resp_entropy *= factor;
   for (double& v : nk) v *= factor;
   for (double& v : s1) v *= factor;
   for (double& v : s2) v *= factor;
@@ -139,6 +142,7 @@ SufficientStats SufficientStats::shifted(const std::vector<double>& new_shift) c
   const int k = n_components, d = n_features;
   out.sum_weight = sum_weight;
   out.log_likelihood = log_likelihood;
+  out.resp_entropy = resp_entropy;
   out.nk = nk;
   std::vector<double> delta(shift.size());
   for (std::size_t i = 0; i < shift.size(); ++i) delta[i] = shift[i] - new_shift[i];
@@ -195,7 +199,7 @@ SufficientStats e_step_stats(const T* X, const double* sw, std::int64_t n, const
 
 template <class T>
 void e_step_accumulate(const T* X, const double* sw, std::int64_t n, const MixtureParams& params, int n_threads,
-                       SufficientStats& into) {
+                       SufficientStats& into, bool entropy) {
   const detail::TileKernel<T> kernel(params);
   const int k = kernel.k(), d = kernel.d();
   if (into.type != params.type || into.n_components != k || into.n_features != d || into.shift != params.means)
@@ -212,6 +216,14 @@ void e_step_accumulate(const T* X, const double* sw, std::int64_t n, const Mixtu
       const std::int64_t t = std::min(tile, r1 - i0);
       kernel.log_prob(X + i0 * d, t, XT, Y, L, lost);
       detail::log_sum_exp_rows(L, lse, true, lost);
+      if (entropy) {  // r log r from r itself: r is exact to rounding, r = 0 (below 1e-200) adds nothing
+        const Eigen::ArrayXd h = (L > 0).select(L * L.max(1e-300).log(), 0.0).rowwise().sum();
+        if (sw != nullptr) {
+          for (std::int64_t i = 0; i < t; ++i) st.resp_entropy += sw[i0 + i] * h[i];
+        } else {
+          st.resp_entropy += h.sum();
+        }
+      }
       if (sw != nullptr) {
         Eigen::Map<const Eigen::ArrayXd> w(sw + i0, t);
         L.colwise() *= w;
@@ -406,7 +418,7 @@ void log_prob_norm(const T* X, std::int64_t n, const MixtureParams& params, T* l
   template SufficientStats e_step_stats<T>(const T*, const double*, std::int64_t, const MixtureParams&, \
                                            int);                                                         \
   template void e_step_accumulate<T>(const T*, const double*, std::int64_t, const MixtureParams&, int,    \
-                                     SufficientStats&);                                                  \
+                                     SufficientStats&, bool);                                            \
   template void resp_accumulate<T>(const T*, const double*, const std::int32_t*, const double*,           \
                                    std::int64_t, int, SufficientStats&);                                 \
   template void log_prob_norm<T>(const T*, std::int64_t, const MixtureParams&, T*, T*, int);

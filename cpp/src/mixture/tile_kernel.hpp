@@ -58,7 +58,7 @@ class TileKernel {
       for (std::size_t i = 0; i < per; ++i) chol_max_[m] = std::max(chol_max_[m], std::fabs(chol_[m * per + i]));
     dp_ = (d + J - 1) / J * J;
     cst_.resize(k);
-    for (int c = 0; c < k; ++c) cst_[c] = std::log(p.weights[c]) - 0.5 * d * kLog2Pi;
+    for (int c = 0; c < k; ++c) cst_[c] = p.log_weight(c) - 0.5 * d * kLog2Pi;
     // All arithmetic on rows happens around one center, in T, so float32 keeps its
     // precision for data far from the origin.
     center_.assign(d, 0.0);

@@ -8,9 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import _core
 from ..mixture import GaussianMixture
-from ..mixture._sources import Rows
+from ..mixture._sources import Rows, e_step_chunk, moments_chunk
 from ..utils._validation import check_array, check_sample_weight
 from ._tasks import compute, persist, task_threads, tree_reduce
 
@@ -27,11 +26,17 @@ def _block(X: np.ndarray, sw: np.ndarray | None, dtype: np.dtype) -> tuple[np.nd
 
 
 def gmm_e_step_block(
-    X: np.ndarray, sw: np.ndarray | None, dtype: np.dtype, cov: str, weights: Any, means: Any, prec_chol: Any
+    X: np.ndarray, sw: np.ndarray | None, dtype: np.dtype, cov: str, kernel: dict[str, Any], entropy: bool
 ) -> Any:
     """E-step statistics of one block (runs on a worker)."""
     X, sw = _block(X, sw, dtype)
-    return _core.gmm_e_step(X, sw, cov, weights, means, prec_chol, task_threads())
+    return e_step_chunk(X, sw, cov, kernel, task_threads(), entropy)
+
+
+def gmm_moments_block(X: np.ndarray, sw: np.ndarray | None, dtype: np.dtype, shift: np.ndarray) -> Any:
+    """Statistics of one block as a single component around shift (runs on a worker)."""
+    X, sw = _block(X, sw, dtype)
+    return moments_chunk(X, sw, shift, task_threads())
 
 
 def gmm_merge_stats(*parts: Any) -> Any:
@@ -100,15 +105,25 @@ class DaskRows(Rows):
         ws = [None] * len(xs) if self.sw is None else list(self.sw.to_delayed().ravel())
         return list(zip(xs, ws, strict=True))
 
-    def e_step(self, covariance_type: str, p: Any, n_threads: int) -> Any:
+    def e_step(
+        self, covariance_type: str, kernel: dict[str, Any], n_threads: int, entropy: bool = False
+    ) -> Any:
         import dask
 
         step = dask.delayed(gmm_e_step_block, pure=True)
-        parts = [
-            step(x, w, self.dtype, covariance_type, p.weights, p.means, p.prec_chol)
-            for x, w in self._blocks()
-        ]
+        parts = [step(x, w, self.dtype, covariance_type, kernel, entropy) for x, w in self._blocks()]
         return compute(self.client, tree_reduce(parts, gmm_merge_stats))[0]
+
+    def moments(self, n_threads: int) -> Any:
+        import dask
+
+        step = dask.delayed(gmm_moments_block, pure=True)
+        shift = np.zeros((1, self.n_features or 0))
+        for _ in range(2):  # around zero for the mean, then around the mean
+            parts = [step(x, w, self.dtype, shift) for x, w in self._blocks()]
+            stats = compute(self.client, tree_reduce(parts, gmm_merge_stats))[0]
+            shift = stats.shift + stats.s1 / stats.nk[:, None]
+        return stats
 
     def init_sample(self, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
         import dask
@@ -206,9 +221,13 @@ class DaskGaussianMixture(GaussianMixture):
             raise ValueError(f"persist must be True, False or 'auto', got {self.persist!r}")
         return DaskRows(X, sample_weight, self.client, self.persist)
 
-    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> Any:
+    def fit_predict(
+        self, X: Any, y: Any = None, sample_weight: Any = None, initial_responsibilities: Any = None
+    ) -> Any:
         """Fit, then the most probable component of each row (a dask array)."""
-        return self.fit(X, sample_weight=sample_weight).predict(X)
+        return self.fit(
+            X, sample_weight=sample_weight, initial_responsibilities=initial_responsibilities
+        ).predict(X)
 
     def to_local(self) -> GaussianMixture:
         """The fitted mixture as a ``GaussianMixture`` (same parameters and attributes)."""

@@ -1,4 +1,4 @@
-"""ONNX export of a fitted GaussianMixture: per-component log-densities from the
+"""ONNX export of a fitted mixture: per-component log-densities from the
 precision Cholesky factors (rows centred on each mean before the product, as the C++
 kernel does), then log-sum-exp (``log_likelihood``, what ``score_samples`` returns) and
 softmax (``probabilities``, what ``predict_proba`` returns)."""
@@ -13,10 +13,12 @@ from ..utils._onnx import GraphBuilder, check_opset, finish_model, import_onnx
 from ..utils._validation import check_is_fitted
 
 if TYPE_CHECKING:
-    from ._gaussian_mixture import GaussianMixture
+    from ._base import BaseMixture
 
 
-def gaussian_mixture_to_onnx(gmm: GaussianMixture, path: Any = None, opset: int = 13) -> Any:
+def mixture_to_onnx(gmm: BaseMixture, log_weights: np.ndarray, path: Any = None, opset: int = 13) -> Any:
+    """``log_weights``: what the kernel adds to each component's log-density (log weights_
+    for GaussianMixture, the variational expectations for BayesianGaussianMixture)."""
     onnx = import_onnx()
     check_opset(opset)
     check_is_fitted(gmm, "means_")
@@ -36,7 +38,7 @@ def gaussian_mixture_to_onnx(gmm: GaussianMixture, path: Any = None, opset: int 
     else:
         log_det = d * np.log(chol)
     # log w_k + log det_k - d/2 log(2 pi): added to -1/2 * the squared Mahalanobis norms
-    offset = np.log(np.asarray(gmm.weights_, dtype=np.float64)) + log_det - 0.5 * d * np.log(2 * np.pi)
+    offset = log_weights + log_det - 0.5 * d * np.log(2 * np.pi)
 
     g = GraphBuilder(onnx)
 

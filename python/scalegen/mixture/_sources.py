@@ -42,13 +42,26 @@ class Rows:
     def chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         raise NotImplementedError
 
-    def e_step(self, covariance_type: str, p: Any, n_threads: int) -> Any:
-        """E-step statistics of all rows under the mixture p, accumulated in row order."""
+    def e_step(
+        self, covariance_type: str, kernel: dict[str, Any], n_threads: int, entropy: bool = False
+    ) -> Any:
+        """E-step statistics of all rows under the mixture the kernel arguments describe
+        (weights or log_weights, means, prec_chol), accumulated in row order."""
         stats = None
         for X, sw in self.chunks():
-            stats = _core.gmm_e_step(
-                X, sw, covariance_type, p.weights, p.means, p.prec_chol, n_threads, into=stats
-            )
+            stats = e_step_chunk(X, sw, covariance_type, kernel, n_threads, entropy, into=stats)
+        return stats
+
+    def moments(self, n_threads: int) -> Any:
+        """Statistics of all rows as one component, around their mean (two passes: the
+        second moments of data far from the origin would cancel around zero)."""
+        shift = np.zeros((1, self.n_features or 0))
+        for _ in range(2):
+            stats = None
+            for X, sw in self.chunks():
+                stats = moments_chunk(X, sw, shift, n_threads, stats)
+            assert stats is not None
+            shift = stats.shift + stats.s1 / stats.nk[:, None]
         return stats
 
     def init_sample(self, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
@@ -107,6 +120,38 @@ class Rows:
         if rows == 0:
             raise ValueError("the chunks hold no rows")
         self.n_rows = rows
+
+
+def e_step_chunk(
+    X: np.ndarray,
+    sw: np.ndarray | None,
+    covariance_type: str,
+    kernel: dict[str, Any],
+    n_threads: int,
+    entropy: bool = False,
+    into: Any = None,
+) -> Any:
+    """The C++ E-step of one chunk (added to `into` when given)."""
+    return _core.gmm_e_step(
+        X,
+        sw,
+        covariance_type,
+        kernel.get("weights"),
+        kernel["means"],
+        kernel["prec_chol"],
+        n_threads,
+        into=into,
+        log_weights=kernel.get("log_weights"),
+        entropy=entropy,
+    )
+
+
+def moments_chunk(
+    X: np.ndarray, sw: np.ndarray | None, shift: np.ndarray, n_threads: int, into: Any = None
+) -> Any:
+    """Full statistics of a chunk's rows as a single component around shift (1 x d)."""
+    labels = np.zeros(X.shape[0], dtype=np.int32)
+    return _core.gmm_label_stats(X, labels, sw, "full", shift, n_threads, into=into)
 
 
 class InMemoryRows(Rows):

@@ -1,6 +1,7 @@
 #pragma once
 /// Gaussian mixtures: the fused E-step + sufficient-statistics pass and the M-step.
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -22,9 +23,14 @@ struct MixtureParams {
   CovarianceType type = CovarianceType::Full;
   int n_components = 0;
   int n_features = 0;
-  std::vector<double> weights;
+  std::vector<double> weights;      ///< k positive weights; or empty when log_weights is set
+  std::vector<double> log_weights;  ///< k finite log-weights used as given (variational E-steps:
+                                    ///< they need not sum to one); empty for log(weights)
   std::vector<double> means;
   std::vector<double> prec_chol;
+
+  /// log(weights[c]), or log_weights[c] when those are set.
+  double log_weight(int c) const { return log_weights.empty() ? std::log(weights[c]) : log_weights[c]; }
 
   /// Throws std::invalid_argument when the sizes disagree or values are not finite.
   void validate() const;
@@ -38,6 +44,7 @@ struct SufficientStats {
   int n_features = 0;
   double sum_weight = 0;      ///< sum of sample weights
   double log_likelihood = 0;  ///< sum of w_i log p(x_i) (E-step passes only)
+  double resp_entropy = 0;    ///< sum of w_i sum_k r_ik log r_ik (E-step passes that ask for it)
   std::vector<double> shift;  ///< k*d reference points (the means the pass started from)
   std::vector<double> nk;     ///< k: sum of r_ik
   std::vector<double> s1;     ///< k*d: sum r_ik (x_i - shift_k)
@@ -74,9 +81,10 @@ struct MStepResult {
 /// One E-step over n rows (row-major n x d) with optional sample weights, adding statistics
 /// around params.means to `into` (whose shift must be params.means) block by block
 /// (kStatsBlockRows), in row order: the result does not depend on n_threads.
+/// With `entropy`, resp_entropy is accumulated too (variational lower bounds need it).
 template <class T>
 void e_step_accumulate(const T* X, const double* sample_weight, std::int64_t n, const MixtureParams& params,
-                       int n_threads, SufficientStats& into);
+                       int n_threads, SufficientStats& into, bool entropy = false);
 
 /// e_step_accumulate into zero statistics.
 template <class T>
