@@ -1,6 +1,7 @@
 """scalegen: large-scale generative models on an OpenMP C++ core.
 
-Gaussian mixtures fitted by EM (``scalegen.GaussianMixture``), discrete Bayesian
+Gaussian mixtures fitted by EM and variational Bayes (``scalegen.GaussianMixture``,
+``scalegen.BayesianGaussianMixture``), discrete Bayesian
 networks (``scalegen.BayesianNetwork``), Keras-style convolutional networks
 (``scalegen.nn``) and the same estimators on Dask (``scalegen.distributed``).
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from ._config import get_num_threads, set_num_threads, threads
 from ._info import show_config
-from .mixture import GaussianMixture
+from .mixture import BayesianGaussianMixture, GaussianMixture
 from .utils._limits import LimitError, Limits, get_limits, limits, set_limits
 from .utils._validation import InvalidParameterError
 
@@ -28,6 +29,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "BayesianGaussianMixture",
     "BayesianNetwork",
     "GaussianMixture",
     "InvalidParameterError",

@@ -1,5 +1,6 @@
-"""Gaussian mixture models fitted by EM on scalegen's C++ core."""
+"""Gaussian mixture models fitted by EM (and variational Bayes) on scalegen's C++ core."""
 
+from ._bayesian_mixture import BayesianGaussianMixture
 from ._gaussian_mixture import GaussianMixture
 
-__all__ = ["GaussianMixture"]
+__all__ = ["BayesianGaussianMixture", "GaussianMixture"]

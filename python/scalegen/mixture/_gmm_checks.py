@@ -12,7 +12,6 @@ from ..utils._validation import check_option, check_scalar
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
-OWNER = "GaussianMixture"
 # The start of the C++ M-step's message when a covariance is not positive definite.
 ILL_DEFINED = "Fitting the mixture model failed because some components have ill-defined"
 
@@ -22,23 +21,25 @@ def param_shape(covariance_type: str, k: int, d: int) -> tuple[int, ...]:
 
 
 def check_parameters(est: Any) -> None:
-    """Every constructor parameter of a GaussianMixture, as scikit-learn's validation does."""
+    """Every constructor parameter a mixture shares with GaussianMixture, as scikit-learn's
+    validation does."""
+    owner = type(est).__name__
     for name, low in (("n_components", 1), ("max_iter", 0), ("n_init", 1), ("verbose_interval", 1)):
-        check_scalar(getattr(est, name), name, OWNER, int, low=low, closed="left")
+        check_scalar(getattr(est, name), name, owner, int, low=low, closed="left")
     for name in ("tol", "reg_covar"):  # NaN and inf are refused: a NaN tol would never stop EM
-        check_scalar(getattr(est, name), name, OWNER, float, low=0.0, closed="left")
+        check_scalar(getattr(est, name), name, owner, float, low=0.0, closed="left")
     for name in ("chunk_size", "init_size"):
-        check_scalar(getattr(est, name), name, OWNER, int, low=1, closed="left", allow_none=True)
-    check_scalar(est.learning_decay, "learning_decay", OWNER, float, low=0.5, high=1.0, closed="right")
+        check_scalar(getattr(est, name), name, owner, int, low=1, closed="left", allow_none=True)
+    check_scalar(est.learning_decay, "learning_decay", owner, float, low=0.5, high=1.0, closed="right")
     if not isinstance(est.verbose, bool | np.bool_):
-        check_scalar(est.verbose, "verbose", OWNER, int, low=0, closed="left")
+        check_scalar(est.verbose, "verbose", owner, int, low=0, closed="left")
     if not isinstance(est.warm_start, bool | np.bool_):
         raise TypeError(
-            f"The 'warm_start' parameter of {OWNER} must be an instance of 'bool'. "
+            f"The 'warm_start' parameter of {owner} must be an instance of 'bool'. "
             f"Got {est.warm_start!r} instead."
         )
-    check_option(est.covariance_type, "covariance_type", OWNER, COVARIANCE_TYPES)
-    check_option(est.init_params, "init_params", OWNER, INIT_PARAMS)
+    check_option(est.covariance_type, "covariance_type", owner, COVARIANCE_TYPES)
+    check_option(est.init_params, "init_params", owner, INIT_PARAMS)
     resolve_n_jobs(est.n_jobs)
 
 
