@@ -26,6 +26,11 @@ def test_demo_runs_the_seed_example(tmp_path):
     np.testing.assert_allclose(summary["covariances"], [np.eye(2), np.eye(2)], atol=0.05)
     assert np.loadtxt(out / "mixture_samples.csv", delimiter=",", skiprows=1).shape == (100, 2)
     assert (out / "mixture.png").stat().st_size > 10_000 or "skipped" in summary["picture"]
+    # ten components offered to the two blobs: the Dirichlet-process prior keeps two
+    bayes = summary["bayesian"]
+    assert bayes["n_effective_components"] == 2
+    np.testing.assert_allclose(bayes["kept_means"], [[0, 0], [5, 5]], atol=0.05)
+    assert (out / "mixture_bayesian.png").stat().st_size > 10_000 or "skipped" in bayes["picture"]
     bn = json.loads((out / "summary.json").read_text())["bayesnet"]
     # B copies A with 10% noise: the learned P(B | A) is near [[0.9, 0.1], [0.1, 0.9]] from 1,000 rows
     np.testing.assert_allclose(bn["chain"]["B"], [[0.9, 0.1], [0.1, 0.9]], atol=0.05)

@@ -17,8 +17,8 @@ distributed = pytest.importorskip("distributed")
 
 from scalegen import _core  # noqa: E402
 from scalegen.datasets import make_mixture  # noqa: E402
-from scalegen.distributed import DaskGaussianMixture, predict_batches  # noqa: E402
-from scalegen.mixture import GaussianMixture  # noqa: E402
+from scalegen.distributed import DaskBayesianGaussianMixture, DaskGaussianMixture, predict_batches  # noqa: E402
+from scalegen.mixture import BayesianGaussianMixture, GaussianMixture  # noqa: E402
 
 COVS = ["full", "tied", "diag", "spherical"]
 
@@ -57,6 +57,38 @@ def test_dask_fit_equals_the_local_fit(dask_client, data, cov):
     assert len(ran) == 2
     pids = dask_client.run(os.getpid)
     assert all(pids[w] != os.getpid() for w in ran)
+
+
+@pytest.mark.parametrize("cov", ["full", "diag"])
+def test_dask_variational_fit_equals_the_local_fit(dask_client, data, cov):
+    kw = dict(n_components=4, covariance_type=cov, random_state=0, max_iter=12, tol=0.0)
+    w = np.random.default_rng(1).uniform(0.5, 2, len(data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = BayesianGaussianMixture(**kw).fit(data, sample_weight=w)
+        got = DaskBayesianGaussianMixture(client=dask_client, **kw).fit(
+            da.from_array(data, chunks=(1500, 5)), sample_weight=da.from_array(w, 1500)
+        )
+    for name in (
+        "weights_",
+        "means_",
+        "covariances_",
+        "mean_prior_",
+        "covariance_prior_",
+        "degrees_of_freedom_",
+    ):
+        np.testing.assert_allclose(
+            getattr(got, name), getattr(ref, name), rtol=1e-9, atol=1e-12, err_msg=name
+        )
+    np.testing.assert_allclose(got.lower_bounds_, ref.lower_bounds_, rtol=1e-10)
+    local = got.to_local()
+    assert (
+        type(local) is BayesianGaussianMixture
+        and local.n_effective_components_ == ref.n_effective_components_
+    )
+    np.testing.assert_allclose(
+        got.predict_proba(da.from_array(data, 3000)).compute(), ref.predict_proba(data), atol=1e-9
+    )
 
 
 def test_dask_predictions_are_dask_arrays(dask_client, data):

@@ -207,17 +207,16 @@ void e_step_accumulate(const T* X, const double* sw, std::int64_t n, const Mixtu
   const std::int64_t tile = kernel.tile_rows();
   run_blocks(into, n, n_threads, [&](std::int64_t r0, std::int64_t r1, SufficientStats& st) {
     std::vector<typename detail::Simd<T>::V> XT, Y;
-    ColArr L, R(r1 - r0, k);
-    Eigen::ArrayXd lse;
+    ColArr L, R(r1 - r0, k), scratch;
+    Eigen::ArrayXd lse, h;
     std::vector<detail::Lost> lost;
     // Responsibilities tile by tile (L2-sized tiles for the densities), then the
     // statistics of the whole block at once (long, efficient rank updates).
     for (std::int64_t i0 = r0; i0 < r1; i0 += tile) {
       const std::int64_t t = std::min(tile, r1 - i0);
       kernel.log_prob(X + i0 * d, t, XT, Y, L, lost);
-      detail::log_sum_exp_rows(L, lse, true, lost);
-      if (entropy) {  // r log r from r itself: r is exact to rounding, r = 0 (below 1e-200) adds nothing
-        const Eigen::ArrayXd h = (L > 0).select(L * L.max(1e-300).log(), 0.0).rowwise().sum();
+      detail::log_sum_exp_rows(L, lse, true, lost, entropy ? &h : nullptr, &scratch);
+      if (entropy) {
         if (sw != nullptr) {
           for (std::int64_t i = 0; i < t; ++i) st.resp_entropy += sw[i0 + i] * h[i];
         } else {

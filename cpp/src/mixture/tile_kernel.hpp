@@ -330,9 +330,13 @@ class TileKernel {
 /// Row-wise log-sum-exp of L (t x k) into lse; with `normalize`, L becomes the
 /// responsibilities exp(L - lse). Column-major, so every step vectorises over rows.
 /// Lost rows (all -inf) get lse = -inf and responsibility 1 for their nearest component.
-inline void log_sum_exp_rows(ColArr& L, Eigen::ArrayXd& lse, bool normalize, const std::vector<Lost>& lost) {
+/// With `entropy` (and normalize), sum_k r_k log r_k of each row goes there: log r is
+/// (L - max) - log(sum), so it costs a product per entry and one log per row.
+inline void log_sum_exp_rows(ColArr& L, Eigen::ArrayXd& lse, bool normalize, const std::vector<Lost>& lost,
+                             Eigen::ArrayXd* entropy = nullptr, ColArr* scratch = nullptr) {
   const Eigen::ArrayXd mx = L.rowwise().maxCoeff();
   L.colwise() -= mx;
+  if (entropy != nullptr) *scratch = L;
   L = L.exp();
   const Eigen::ArrayXd s = L.rowwise().sum();
   lse = mx + s.log();
@@ -341,12 +345,15 @@ inline void log_sum_exp_rows(ColArr& L, Eigen::ArrayXd& lse, bool normalize, con
     // Responsibilities below 1e-200 change no statistic, but as subnormal operands
     // (around exp(-708)) they slow every multiply that touches them ~100x.
     L = (L < 1e-200).select(0.0, L);
+    if (entropy != nullptr)  // r = 0 adds nothing, also where log r is -inf
+      *entropy = (L > 0).select(L * *scratch, 0.0).rowwise().sum() - s.log();
   }
   for (const Lost& r : lost) {
     lse[r.row] = -HUGE_VAL;
     if (normalize) {
       L.row(r.row).setZero();
       L(r.row, r.nearest) = 1.0;
+      if (entropy != nullptr) (*entropy)[r.row] = 0.0;
     }
   }
 }

@@ -68,6 +68,35 @@ def demo_mixture(out: Path, *, n_samples: int) -> dict:
         "covariances": gmm.covariances_[order].tolist(),
         "bic": float(bic),
         "picture": picture,
+        "bayesian": _demo_bayesian_mixture(out, X),
+    }
+
+
+def _demo_bayesian_mixture(out: Path, X: np.ndarray) -> dict:
+    """Ten components offered, a Dirichlet-process prior: it keeps the two the blobs need."""
+    from .. import BayesianGaussianMixture
+    from ..mixture._bayesian_mixture import EFFECTIVE_WEIGHT
+
+    print("\n[mixture] the same blobs, BayesianGaussianMixture(n_components=10), Dirichlet-process prior")
+    model = BayesianGaussianMixture(n_components=10, random_state=0, max_iter=500)
+    t0 = time.perf_counter()
+    model.fit(X)
+    fit_s = time.perf_counter() - t0
+    kept = np.flatnonzero(model.weights_ > EFFECTIVE_WEIGHT)
+    kept = kept[np.argsort(model.means_[kept, 0])]
+    print(f"  fit: {fit_s:.2f} s, {model.n_iter_} iterations, converged={model.converged_}")
+    print(f"  {model.n_effective_components_} of 10 components kept (weight > {EFFECTIVE_WEIGHT})")
+    print(f"  kept weights: {np.round(model.weights_[kept], 4).tolist()}")
+    print(f"  kept means:   {np.round(model.means_[kept], 4).tolist()}")
+    picture = _plot_bayesian_mixture(out / "mixture_bayesian.png", X, model, kept)
+    print(f"  picture: {picture}")
+    return {
+        "fit_seconds": fit_s,
+        "n_iter": int(model.n_iter_),
+        "n_effective_components": int(model.n_effective_components_),
+        "weights": model.weights_.tolist(),
+        "kept_means": model.means_[kept].tolist(),
+        "picture": picture,
     }
 
 
@@ -312,28 +341,67 @@ def _plot_dag(path: Path, model) -> str:
     return str(path)
 
 
-def _plot_mixture(path: Path, X: np.ndarray, gmm, Z: np.ndarray) -> str:
+def _mixture_axes() -> Any:
+    """A square matplotlib figure and axes, or None without matplotlib."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        from matplotlib.patches import Ellipse
     except ImportError:
-        return "skipped (matplotlib is not installed: pip install 'scalegen[plot]')"
-    fig, ax = plt.subplots(figsize=(6, 6))
-    idx = np.random.default_rng(0).choice(X.shape[0], size=min(20_000, X.shape[0]), replace=False)
-    ax.scatter(X[idx, 0], X[idx, 1], s=1, alpha=0.2, color="grey", label="data (subsample)")
-    ax.scatter(Z[:, 0], Z[:, 1], s=12, color="crimson", label="100 new samples")
-    for mean, cov in zip(gmm.means_, gmm.covariances_, strict=True):
-        vals, vecs = np.linalg.eigh(cov)
-        angle = np.degrees(np.arctan2(vecs[1, -1], vecs[0, -1]))
-        for nsig in (1, 2, 3):
-            w, h = 2 * nsig * np.sqrt(vals[::-1])
-            ax.add_patch(Ellipse(mean, w, h, angle=angle, fill=False, color="navy", lw=1))
-    ax.set_title("scalegen GaussianMixture: fitted components (1, 2, 3 sigma)")
+        return None
+    return plt.subplots(figsize=(6, 6))
+
+
+def _ellipses(ax: Any, mean: np.ndarray, cov: np.ndarray, **style: Any) -> None:
+    """1, 2 and 3 sigma ellipses of a 2-D Gaussian."""
+    from matplotlib.patches import Ellipse
+
+    vals, vecs = np.linalg.eigh(cov)
+    angle = np.degrees(np.arctan2(vecs[1, -1], vecs[0, -1]))
+    for nsig in (1, 2, 3):
+        w, h = 2 * nsig * np.sqrt(vals[::-1])
+        ax.add_patch(Ellipse((float(mean[0]), float(mean[1])), w, h, angle=angle, fill=False, **style))
+
+
+def _save(fig: Any, ax: Any, path: Path, title: str) -> str:
+    import matplotlib.pyplot as plt
+
+    ax.set_title(title)
     ax.set_aspect("equal")
     ax.legend(loc="upper left")
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return str(path)
+
+
+def _scatter_data(ax: Any, X: np.ndarray) -> None:
+    idx = np.random.default_rng(0).choice(X.shape[0], size=min(20_000, X.shape[0]), replace=False)
+    ax.scatter(X[idx, 0], X[idx, 1], s=1, alpha=0.2, color="grey", label="data (subsample)")
+
+
+def _plot_mixture(path: Path, X: np.ndarray, gmm, Z: np.ndarray) -> str:
+    drawn = _mixture_axes()
+    if drawn is None:
+        return "skipped (matplotlib is not installed: pip install 'scalegen[plot]')"
+    fig, ax = drawn
+    _scatter_data(ax, X)
+    ax.scatter(Z[:, 0], Z[:, 1], s=12, color="crimson", label="100 new samples")
+    for mean, cov in zip(gmm.means_, gmm.covariances_, strict=True):
+        _ellipses(ax, mean, cov, color="navy", lw=1)
+    return _save(fig, ax, path, "scalegen GaussianMixture: fitted components (1, 2, 3 sigma)")
+
+
+def _plot_bayesian_mixture(path: Path, X: np.ndarray, model: Any, kept: np.ndarray) -> str:
+    drawn = _mixture_axes()
+    if drawn is None:
+        return "skipped (matplotlib is not installed: pip install 'scalegen[plot]')"
+    fig, ax = drawn
+    _scatter_data(ax, X)
+    for c in range(model.n_components):
+        on = c in kept
+        style = {"color": "navy", "lw": 1.2} if on else {"color": "darkorange", "lw": 0.6, "ls": "--"}
+        _ellipses(ax, model.means_[c], model.covariances_[c], **style)
+    ax.plot([], [], color="navy", label=f"kept ({len(kept)}, weight > 0.01)")
+    ax.plot([], [], color="darkorange", ls="--", label=f"switched off ({model.n_components - len(kept)})")
+    return _save(fig, ax, path, "BayesianGaussianMixture(n_components=10): what the prior kept")

@@ -11,7 +11,7 @@ try:
 except ImportError as e:  # pragma: no cover - exercised without the extra
     raise ImportError("scalegen.distributed needs Dask: pip install 'scalegen[dask]'") from e
 
-from ._mixture import DaskGaussianMixture
+from ._mixture import DaskBayesianGaussianMixture, DaskGaussianMixture
 from ._nn import predict_batches
 
-__all__ = ["DaskGaussianMixture", "predict_batches"]
+__all__ = ["DaskBayesianGaussianMixture", "DaskGaussianMixture", "predict_batches"]

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from ..mixture import GaussianMixture
+from ..mixture import BayesianGaussianMixture, GaussianMixture
+from ..mixture._base import BaseMixture
 from ..mixture._sources import Rows, e_step_chunk, moments_chunk
 from ..utils._validation import check_array, check_sample_weight
 from ._tasks import compute, persist, task_threads, tree_reduce
@@ -118,12 +119,9 @@ class DaskRows(Rows):
         import dask
 
         step = dask.delayed(gmm_moments_block, pure=True)
-        shift = np.zeros((1, self.n_features or 0))
-        for _ in range(2):  # around zero for the mean, then around the mean
-            parts = [step(x, w, self.dtype, shift) for x, w in self._blocks()]
-            stats = compute(self.client, tree_reduce(parts, gmm_merge_stats))[0]
-            shift = stats.shift + stats.s1 / stats.nk[:, None]
-        return stats
+        origin = self.init_sample(1, np.random.default_rng(0))[0][:1].astype(np.float64)  # a row of the data
+        parts = [step(x, w, self.dtype, origin) for x, w in self._blocks()]
+        return compute(self.client, tree_reduce(parts, gmm_merge_stats))[0]
 
     def init_sample(self, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
         import dask
@@ -147,7 +145,82 @@ class DaskRows(Rows):
         raise TypeError("a dask array is read on the workers, not chunk by chunk on the client")
 
 
-class DaskGaussianMixture(GaussianMixture):
+class _OnDask(BaseMixture):
+    """What a mixture does differently on a dask.array: rows from the workers, answers
+    as dask arrays. ``_local`` is the in-memory class ``to_local`` returns."""
+
+    _local: type[BaseMixture]
+    client: Any
+    persist: bool | str
+
+    def _rows(self, X: Any, sample_weight: Any) -> Rows:
+        if not _is_dask_array(X):
+            raise TypeError(
+                f"{type(self).__name__} fits a dask.array, got {type(X).__name__}: use "
+                f"scalegen.mixture.{self._local.__name__} for data in memory"
+            )
+        if self.persist not in (True, False, "auto"):
+            raise ValueError(f"persist must be True, False or 'auto', got {self.persist!r}")
+        return DaskRows(X, sample_weight, self.client, self.persist)
+
+    def fit_predict(
+        self, X: Any, y: Any = None, sample_weight: Any = None, initial_responsibilities: Any = None
+    ) -> Any:
+        """Fit, then the most probable component of each row (a dask array)."""
+        return self.fit(
+            X, sample_weight=sample_weight, initial_responsibilities=initial_responsibilities
+        ).predict(X)
+
+    def to_local(self) -> Any:
+        """The fitted mixture in memory (same class without Dask, parameters and attributes)."""
+        from ..utils._validation import check_is_fitted
+
+        check_is_fitted(self, "means_")
+        params = self.get_params()
+        params.pop("client")
+        params.pop("persist")
+        local = self._local(**params)
+        for name, value in vars(self).items():
+            if name.endswith("_") and not name.startswith("_"):
+                setattr(local, name, value)
+        return local
+
+    def _map_rows(self, X: Any, method: str, columns: int | None) -> Any:
+        local = self.to_local()
+        if not _is_dask_array(X):
+            return getattr(local, method)(X)
+        if X.ndim != 2:
+            raise ValueError(f"Expected a 2D dask array, got {X.ndim}D array instead.")
+        X = X.rechunk({1: -1})
+        dtype = np.int64 if method == "predict" else self.means_.dtype
+        if columns is None:
+            return X.map_blocks(getattr(local, method), dtype=dtype, drop_axis=1)
+        return X.map_blocks(getattr(local, method), dtype=dtype, chunks=(X.chunks[0], (columns,)))
+
+    def predict(self, X: Any) -> Any:
+        """Most probable component of each row: a dask array for a dask array."""
+        return self._map_rows(X, "predict", None)
+
+    def predict_proba(self, X: Any) -> Any:
+        """Component probabilities of each row: a dask array for a dask array."""
+        return self._map_rows(X, "predict_proba", self.n_components)
+
+    def score_samples(self, X: Any) -> Any:
+        """log p(x) of each row: a dask array for a dask array."""
+        return self._map_rows(X, "score_samples", None)
+
+    def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
+        """Mean (weighted) log-likelihood of the rows, computed on the workers."""
+        if not _is_dask_array(X):
+            return self.to_local().score(X, sample_weight=sample_weight)
+        scores = self.score_samples(X).astype(np.float64)
+        if sample_weight is None:
+            return float(compute(self.client, scores.mean())[0])
+        total, weight = compute(self.client, (scores * sample_weight).sum(), sample_weight.sum())
+        return float(total / weight)
+
+
+class DaskGaussianMixture(_OnDask, GaussianMixture):
     """``GaussianMixture`` fitted on a ``dask.array`` (rows in blocks, any number).
 
     ``fit`` persists the array once (``persist='auto'``: when it takes at most half of the
@@ -163,6 +236,8 @@ class DaskGaussianMixture(GaussianMixture):
     ``predict``, ``predict_proba`` and ``score_samples`` of a dask array are dask arrays;
     ``to_local()`` returns the fitted ``GaussianMixture``.
     """
+
+    _local = GaussianMixture
 
     def __init__(
         self,
@@ -211,72 +286,6 @@ class DaskGaussianMixture(GaussianMixture):
         self.client = client
         self.persist = persist
 
-    def _rows(self, X: Any, sample_weight: Any) -> Rows:
-        if not _is_dask_array(X):
-            raise TypeError(
-                f"DaskGaussianMixture fits a dask.array, got {type(X).__name__}: use "
-                "scalegen.mixture.GaussianMixture for data in memory"
-            )
-        if self.persist not in (True, False, "auto"):
-            raise ValueError(f"persist must be True, False or 'auto', got {self.persist!r}")
-        return DaskRows(X, sample_weight, self.client, self.persist)
-
-    def fit_predict(
-        self, X: Any, y: Any = None, sample_weight: Any = None, initial_responsibilities: Any = None
-    ) -> Any:
-        """Fit, then the most probable component of each row (a dask array)."""
-        return self.fit(
-            X, sample_weight=sample_weight, initial_responsibilities=initial_responsibilities
-        ).predict(X)
-
-    def to_local(self) -> GaussianMixture:
-        """The fitted mixture as a ``GaussianMixture`` (same parameters and attributes)."""
-        from ..utils._validation import check_is_fitted
-
-        check_is_fitted(self, "means_")
-        params = self.get_params()
-        params.pop("client")
-        params.pop("persist")
-        local = GaussianMixture(**params)
-        for name, value in vars(self).items():
-            if name.endswith("_") and not name.startswith("_"):
-                setattr(local, name, value)
-        return local
-
-    def _map_rows(self, X: Any, method: str, columns: int | None) -> Any:
-        local = self.to_local()
-        if not _is_dask_array(X):
-            return getattr(local, method)(X)
-        if X.ndim != 2:
-            raise ValueError(f"Expected a 2D dask array, got {X.ndim}D array instead.")
-        X = X.rechunk({1: -1})
-        dtype = np.int64 if method == "predict" else self.means_.dtype
-        if columns is None:
-            return X.map_blocks(getattr(local, method), dtype=dtype, drop_axis=1)
-        return X.map_blocks(getattr(local, method), dtype=dtype, chunks=(X.chunks[0], (columns,)))
-
-    def predict(self, X: Any) -> Any:
-        """Most probable component of each row: a dask array for a dask array."""
-        return self._map_rows(X, "predict", None)
-
-    def predict_proba(self, X: Any) -> Any:
-        """Component probabilities of each row: a dask array for a dask array."""
-        return self._map_rows(X, "predict_proba", self.n_components)
-
-    def score_samples(self, X: Any) -> Any:
-        """log p(x) of each row: a dask array for a dask array."""
-        return self._map_rows(X, "score_samples", None)
-
-    def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
-        """Mean (weighted) log-likelihood of the rows, computed on the workers."""
-        if not _is_dask_array(X):
-            return self.to_local().score(X, sample_weight=sample_weight)
-        scores = self.score_samples(X).astype(np.float64)
-        if sample_weight is None:
-            return float(compute(self.client, scores.mean())[0])
-        total, weight = compute(self.client, (scores * sample_weight).sum(), sample_weight.sum())
-        return float(total / weight)
-
     def bic(self, X: Any) -> float:
         n = X.shape[0]
         return -2 * self.score(X) * n + self._n_parameters() * np.log(n)
@@ -284,3 +293,66 @@ class DaskGaussianMixture(GaussianMixture):
     def aic(self, X: Any) -> float:
         n = X.shape[0]
         return -2 * self.score(X) * n + 2 * self._n_parameters()
+
+
+class DaskBayesianGaussianMixture(_OnDask, BayesianGaussianMixture):
+    """``BayesianGaussianMixture`` fitted on a ``dask.array``, as ``DaskGaussianMixture``
+    fits a ``GaussianMixture``: the C++ E-step (with the responsibilities' entropy) per
+    block on the workers, statistics merged by a fixed tree, the variational update on the
+    client; the default priors' mean and covariance come from two passes on the workers.
+    ``to_local()`` returns the fitted ``BayesianGaussianMixture``."""
+
+    _local = BayesianGaussianMixture
+
+    def __init__(
+        self,
+        n_components: int = 1,
+        *,
+        covariance_type: str = "full",
+        tol: float = 1e-3,
+        reg_covar: float = 1e-6,
+        max_iter: int = 100,
+        n_init: int = 1,
+        init_params: str = "kmeans",
+        weight_concentration_prior_type: str = "dirichlet_process",
+        weight_concentration_prior: float | None = None,
+        mean_precision_prior: float | None = None,
+        mean_prior: Any = None,
+        degrees_of_freedom_prior: float | None = None,
+        covariance_prior: Any = None,
+        random_state: Any = None,
+        warm_start: bool = False,
+        verbose: int = 0,
+        verbose_interval: int = 10,
+        n_jobs: int | None = None,
+        chunk_size: int | None = None,
+        init_size: int | None = None,
+        learning_decay: float = 0.7,
+        client: Any = None,
+        persist: bool | str = "auto",
+    ) -> None:
+        super().__init__(
+            n_components,
+            covariance_type=covariance_type,
+            tol=tol,
+            reg_covar=reg_covar,
+            max_iter=max_iter,
+            n_init=n_init,
+            init_params=init_params,
+            weight_concentration_prior_type=weight_concentration_prior_type,
+            weight_concentration_prior=weight_concentration_prior,
+            mean_precision_prior=mean_precision_prior,
+            mean_prior=mean_prior,
+            degrees_of_freedom_prior=degrees_of_freedom_prior,
+            covariance_prior=covariance_prior,
+            random_state=random_state,
+            warm_start=warm_start,
+            verbose=verbose,
+            verbose_interval=verbose_interval,
+            n_jobs=n_jobs,
+            chunk_size=chunk_size,
+            init_size=init_size,
+            learning_decay=learning_decay,
+        )
+        self.client = client
+        self.persist = persist

@@ -152,7 +152,7 @@ class BaseMixture(BaseEstimator):
     ) -> Any:
         """Statistics (around their means) of the responsibilities init_params gives:
         scikit-learn's _initialize_parameters."""
-        k, (n, d) = self.n_components, X.shape
+        k, n = self.n_components, X.shape[0]
         cov = self.covariance_type
         seed = int(rng.integers(2**63 - 1))
         if self.init_params == "random":
@@ -173,7 +173,7 @@ class BaseMixture(BaseEstimator):
         def stats_at(shift: np.ndarray) -> Any:
             return _core.gmm_label_stats(X, labels, sw, cov, shift, n_threads)
 
-        return _around_means(stats_at, k, d, X.dtype)
+        return _around_means(stats_at, X[0], k, X.dtype)
 
     def _resp_stats(self, X: np.ndarray, sw: np.ndarray | None, resp: np.ndarray, n_threads: int) -> Any:
         cov = self.covariance_type
@@ -181,12 +181,12 @@ class BaseMixture(BaseEstimator):
         def stats_at(shift: np.ndarray) -> Any:
             return _core.gmm_resp_stats(X, resp, sw, cov, shift, n_threads)
 
-        return _around_means(stats_at, resp.shape[1], X.shape[1], X.dtype)
+        return _around_means(stats_at, X[0], resp.shape[1], X.dtype)
 
     def _checked_resp(self, resp: Any, rows: _sources.Rows) -> np.ndarray:
         if not isinstance(rows, _sources.InMemoryRows):
             raise ValueError("initial_responsibilities need the rows in memory (one per row of X)")
-        R = check_array(resp, "initial_responsibilities", type(self).__name__).astype(np.float64)
+        R = np.asarray(check_array(resp, "initial_responsibilities", type(self).__name__), dtype=np.float64)
         shape = (rows.n_rows, self.n_components)
         if R.shape != shape:
             raise ValueError(f"initial_responsibilities must have shape {shape}, got {R.shape}")
@@ -428,10 +428,11 @@ class BaseMixture(BaseEstimator):
 ILL_DEFINED = "Fitting the mixture model failed because some components have ill-defined"
 
 
-def _around_means(stats_at: Any, k: int, d: int, dtype: np.dtype) -> Any:
-    """Two passes: the first finds the means, the second sums deviations around them."""
-    around_zero = stats_at(np.zeros((k, d)))
-    return stats_at(around_zero.s1 / (around_zero.nk + 10 * np.finfo(dtype).eps)[:, None])
+def _around_means(stats_at: Any, origin: np.ndarray, k: int, dtype: np.dtype) -> Any:
+    """One pass around a row of the data (never far from the rest, so the second moments
+    do not cancel), then the same statistics around the means they give."""
+    first = stats_at(np.tile(np.asarray(origin, dtype=np.float64), (k, 1)))
+    return first.shifted(first.shift + first.s1 / (first.nk + 10 * np.finfo(dtype).eps)[:, None])
 
 
 def precisions_from_chol(prec_chol: np.ndarray, covariance_type: str) -> np.ndarray:

@@ -53,15 +53,13 @@ class Rows:
         return stats
 
     def moments(self, n_threads: int) -> Any:
-        """Statistics of all rows as one component, around their mean (two passes: the
-        second moments of data far from the origin would cancel around zero)."""
-        shift = np.zeros((1, self.n_features or 0))
-        for _ in range(2):
-            stats = None
-            for X, sw in self.chunks():
-                stats = moments_chunk(X, sw, shift, n_threads, stats)
-            assert stats is not None
-            shift = stats.shift + stats.s1 / stats.nk[:, None]
+        """Statistics of all rows as one component, around the first row (the second
+        moments of data far from the origin would cancel around zero)."""
+        stats = None
+        for X, sw in self.chunks():
+            stats = moments_chunk(
+                X, sw, X[:1].astype(np.float64) if stats is None else stats.shift, n_threads, stats
+            )
         return stats
 
     def init_sample(self, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
