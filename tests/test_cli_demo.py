@@ -29,7 +29,7 @@ def test_demo_runs_the_seed_example(tmp_path):
     # ten components offered to the two blobs: the Dirichlet-process prior keeps two
     bayes = summary["bayesian"]
     assert bayes["n_effective_components"] == 2
-    np.testing.assert_allclose(bayes["kept_means"], [[0, 0], [5, 5]], atol=0.05)
+    np.testing.assert_allclose(bayes["kept_means"], [[0, 0], [5, 5]], atol=0.15)  # 1,000 points: sd 0.03
     assert (out / "mixture_bayesian.png").stat().st_size > 10_000 or "skipped" in bayes["picture"]
     bn = json.loads((out / "summary.json").read_text())["bayesnet"]
     # B copies A with 10% noise: the learned P(B | A) is near [[0.9, 0.1], [0.1, 0.9]] from 1,000 rows
