@@ -409,5 +409,6 @@ def _plot_bayesian_mixture(path: Path, X: np.ndarray, model: Any, kept: np.ndarr
         style = {"color": "navy", "lw": 1.2} if on else {"color": "darkorange", "lw": 0.6, "ls": "--"}
         _ellipses(ax, model.means_[c], model.covariances_[c], **style)
     ax.plot([], [], color="navy", label=f"kept ({len(kept)}, weight > 0.01)")
-    ax.plot([], [], color="darkorange", ls="--", label=f"switched off ({model.n_components - len(kept)})")
+    off = model.n_components - len(kept)
+    ax.plot([], [], color="darkorange", ls="--", label=f"switched off ({off}): back at the prior")
     return _save(fig, ax, path, "BayesianGaussianMixture(n_components=10): what the prior kept")
