@@ -241,3 +241,48 @@ def test_pickle_and_sklearn_checks() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         check_estimator(BayesianGaussianMixture(n_components=1, max_iter=20))
+
+
+@pytest.mark.parametrize("cls", [GaussianMixture, BayesianGaussianMixture])
+def test_metadata_routing_passes_sample_weight(cls: type) -> None:
+    import sklearn
+    from sklearn.exceptions import UnsetMetadataPassedError
+    from sklearn.model_selection import GridSearchCV, KFold
+
+    X = load("iris")
+    w = np.random.default_rng(0).uniform(0.5, 2.0, len(X))
+    cv = KFold(3, shuffle=True, random_state=0)
+    grid = {"n_components": [1, 2]}
+    with sklearn.config_context(enable_metadata_routing=True), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(UnsetMetadataPassedError):
+            GridSearchCV(cls(random_state=0), grid, cv=cv).fit(X, sample_weight=w)
+        est = cls(random_state=0).set_fit_request(sample_weight=True).set_score_request(sample_weight=True)
+        search = GridSearchCV(est, grid, cv=cv).fit(X, sample_weight=w)
+        # the same weighted fits and scores by hand
+        for i, k in enumerate(grid["n_components"]):
+            scores = [
+                cls(n_components=k, random_state=0)
+                .fit(X[tr], sample_weight=w[tr])
+                .score(X[te], sample_weight=w[te])
+                for tr, te in cv.split(X)
+            ]
+            assert search.cv_results_["mean_test_score"][i] == pytest.approx(np.mean(scores), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"covariance_type": "full", "precisions_init": np.ones((2, 3, 3))},
+        {"covariance_type": "diag", "precisions_init": np.ones((3, 4))},
+        {"means_init": np.zeros((3, 4))},
+        {"weights_init": np.array([0.2, 0.3, 0.5])},
+    ],
+)
+def test_initial_value_errors_say_what_scikit_learn_says(bad: dict) -> None:
+    X = load("iris")
+    with pytest.raises(ValueError) as theirs:
+        sk.GaussianMixture(2, **bad).fit(X)
+    with pytest.raises(ValueError) as ours:
+        GaussianMixture(2, **bad).fit(X)
+    assert str(ours.value) == str(theirs.value)

@@ -357,6 +357,32 @@ class BaseMixture(BaseEstimator):
         self.lower_bounds_ = [*bounds, lower_bound]
         return self
 
+    # ------------------------------------------------------------------ metadata routing
+    def set_fit_request(self, *, sample_weight: bool | str | None = None) -> Any:
+        """scikit-learn's metadata routing: whether a meta-estimator (GridSearchCV, a
+        Pipeline) passes ``sample_weight`` on to ``fit`` (True, False, None or an alias)."""
+        self.get_metadata_routing().fit.add_request(param="sample_weight", alias=sample_weight)
+        return self
+
+    def set_score_request(self, *, sample_weight: bool | str | None = None) -> Any:
+        """As ``set_fit_request``, for ``score``."""
+        self.get_metadata_routing().score.add_request(param="sample_weight", alias=sample_weight)
+        return self
+
+    def get_metadata_routing(self) -> Any:
+        """The requests set above, as scikit-learn's ``MetadataRequest`` (kept where
+        scikit-learn's ``clone`` copies it). Only scikit-learn's routing asks for it, so
+        scikit-learn is imported here."""
+        request = getattr(self, "_metadata_request", None)
+        if request is None:
+            from sklearn.utils.metadata_routing import MetadataRequest
+
+            request = MetadataRequest(owner=type(self).__name__)
+            for method in ("fit", "score"):
+                getattr(request, method).add_request(param="sample_weight", alias=None)
+            self._metadata_request = request
+        return request
+
     # ------------------------------------------------------------------ inference
     def _log_prob_norm(self, X: np.ndarray, *, with_resp: bool) -> tuple[np.ndarray, np.ndarray | None]:
         args = self._kernel_args(self._fitted_state())

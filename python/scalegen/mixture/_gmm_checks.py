@@ -83,7 +83,7 @@ def checked_inits(est: Any, d: int) -> tuple[np.ndarray | None, ...]:
     checked = _as_array(est.means_init, "means", (k, d))
     if checked is not None:
         means = checked[0]
-    checked = _as_array(est.precisions_init, "precisions", param_shape(cov, k, d))
+    checked = _as_array(est.precisions_init, f"{cov} precision", param_shape(cov, k, d))
     if checked is not None:
         precisions = checked[0]
         if cov in ("full", "tied"):
