@@ -34,10 +34,12 @@ def gmm_e_step_block(
     return e_step_chunk(X, sw, cov, kernel, task_threads(), entropy)
 
 
-def gmm_moments_block(X: np.ndarray, sw: np.ndarray | None, dtype: np.dtype, shift: np.ndarray) -> Any:
+def gmm_moments_block(
+    X: np.ndarray, sw: np.ndarray | None, dtype: np.dtype, shift: np.ndarray, kind: str
+) -> Any:
     """Statistics of one block as a single component around shift (runs on a worker)."""
     X, sw = _block(X, sw, dtype)
-    return moments_chunk(X, sw, shift, task_threads())
+    return moments_chunk(X, sw, shift, task_threads(), kind=kind)
 
 
 def gmm_merge_stats(*parts: Any) -> Any:
@@ -115,12 +117,12 @@ class DaskRows(Rows):
         parts = [step(x, w, self.dtype, covariance_type, kernel, entropy) for x, w in self._blocks()]
         return compute(self.client, tree_reduce(parts, gmm_merge_stats))[0]
 
-    def moments(self, n_threads: int) -> Any:
+    def moments(self, n_threads: int, kind: str = "full") -> Any:
         import dask
 
         step = dask.delayed(gmm_moments_block, pure=True)
         origin = self.init_sample(1, np.random.default_rng(0))[0][:1].astype(np.float64)  # a row of the data
-        parts = [step(x, w, self.dtype, origin) for x, w in self._blocks()]
+        parts = [step(x, w, self.dtype, origin, kind) for x, w in self._blocks()]
         return compute(self.client, tree_reduce(parts, gmm_merge_stats))[0]
 
     def init_sample(self, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:

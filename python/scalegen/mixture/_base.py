@@ -186,11 +186,15 @@ class BaseMixture(BaseEstimator):
     def _checked_resp(self, resp: Any, rows: _sources.Rows) -> np.ndarray:
         if not isinstance(rows, _sources.InMemoryRows):
             raise ValueError("initial_responsibilities need the rows in memory (one per row of X)")
-        R = np.asarray(check_array(resp, "initial_responsibilities", type(self).__name__), dtype=np.float64)
+        given = np.asarray(resp)
+        if given.dtype.kind not in "fiub":
+            raise ValueError(f"initial_responsibilities must be real numbers, got dtype {given.dtype}")
+        R = np.ascontiguousarray(given, dtype=np.float64)
         shape = (rows.n_rows, self.n_components)
         if R.shape != shape:
             raise ValueError(f"initial_responsibilities must have shape {shape}, got {R.shape}")
-        if (R < 0).any() or not np.allclose(R.sum(axis=1), 1.0, rtol=0, atol=1e-6):
+        # NaN and infinity fail the sum test too
+        if not R.min() >= 0 or not (np.abs(R.sum(axis=1) - 1.0) <= 1e-6).all():
             raise ValueError("initial_responsibilities must be non-negative with rows summing to 1")
         return R
 

@@ -125,16 +125,12 @@ class BayesianGaussianMixture(BaseMixture):
             )
         mean = covariance = None
         if self.mean_prior is None or self.covariance_prior is None:
-            mean, covariance = _data_moments(rows.moments(n_threads))
+            full = kind in ("full", "tied")  # the others need the variances only
+            mean, covariance = _data_moments(rows.moments(n_threads, "full" if full else "diag"))
         self.mean_prior_ = mean if self.mean_prior is None else _real(self.mean_prior, (d,), "means")
         if self.covariance_prior is None:
             assert covariance is not None
-            self.covariance_prior_ = {
-                "full": covariance,
-                "tied": covariance,
-                "diag": np.diag(covariance).copy(),
-                "spherical": float(np.diag(covariance).mean()),
-            }[kind]
+            self.covariance_prior_ = covariance if kind != "spherical" else float(covariance.mean())
         else:
             self.covariance_prior_ = _checked_covariance_prior(self.covariance_prior, kind, d)
 
@@ -225,16 +221,17 @@ class BayesianGaussianMixture(BaseMixture):
 
 
 def _data_moments(stats: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and covariance (ddof=1, by weight: w copies of a row) of all rows."""
+    """Mean and covariance matrix (full statistics) or variances (diag statistics), with
+    ddof=1 by weight (w copies of a row), of all rows."""
     n = float(stats.nk[0])
-    mean = stats.shift[0] + stats.s1[0] / n
-    s2 = stats.s2[0]
-    s2 = s2 + s2.T - np.diag(np.diag(s2))
-    delta = stats.s1[0] / n  # the mean around the shift the sums were taken about
     if not n > 1:
         raise ValueError("the default priors need a total sample weight above 1 (a sample covariance)")
-    covariance = (s2 - n * np.outer(delta, delta)) / (n - 1.0)
-    return mean, covariance
+    delta = stats.s1[0] / n  # the mean around the shift the sums were taken about
+    s2 = stats.s2[0]
+    if stats.covariance_type == "diag":
+        return stats.shift[0] + delta, (s2 - n * delta**2) / (n - 1.0)
+    s2 = s2 + s2.T - np.diag(np.diag(s2))
+    return stats.shift[0] + delta, (s2 - n * np.outer(delta, delta)) / (n - 1.0)
 
 
 def _real(value: Any, shape: tuple[int, ...], name: str) -> np.ndarray:

@@ -52,14 +52,14 @@ class Rows:
             stats = e_step_chunk(X, sw, covariance_type, kernel, n_threads, entropy, into=stats)
         return stats
 
-    def moments(self, n_threads: int) -> Any:
+    def moments(self, n_threads: int, kind: str = "full") -> Any:
         """Statistics of all rows as one component, around the first row (the second
-        moments of data far from the origin would cancel around zero)."""
+        moments of data far from the origin would cancel around zero); kind "diag" sums
+        the squares only."""
         stats = None
         for X, sw in self.chunks():
-            stats = moments_chunk(
-                X, sw, X[:1].astype(np.float64) if stats is None else stats.shift, n_threads, stats
-            )
+            shift = X[:1].astype(np.float64) if stats is None else stats.shift
+            stats = moments_chunk(X, sw, shift, n_threads, stats, kind)
         return stats
 
     def init_sample(self, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
@@ -145,11 +145,16 @@ def e_step_chunk(
 
 
 def moments_chunk(
-    X: np.ndarray, sw: np.ndarray | None, shift: np.ndarray, n_threads: int, into: Any = None
+    X: np.ndarray,
+    sw: np.ndarray | None,
+    shift: np.ndarray,
+    n_threads: int,
+    into: Any = None,
+    kind: str = "full",
 ) -> Any:
-    """Full statistics of a chunk's rows as a single component around shift (1 x d)."""
+    """Statistics ("full" or "diag") of a chunk's rows as a single component around shift (1 x d)."""
     labels = np.zeros(X.shape[0], dtype=np.int32)
-    return _core.gmm_label_stats(X, labels, sw, "full", shift, n_threads, into=into)
+    return _core.gmm_label_stats(X, labels, sw, kind, shift, n_threads, into=into)
 
 
 class InMemoryRows(Rows):
