@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-ENTRY_POINTS = ("init", "fit", "score", "sample")
+ENTRY_POINTS = ("init", "variational", "fit", "score", "sample")
 
 
 @functools.cache
@@ -21,14 +21,17 @@ def _data() -> np.ndarray:
 
 
 def gmm_params(case: tuple[str, dict[str, Any]]) -> Any:
-    """GaussianMixture(**params).fit(X) ("init"), fit(X, **params) ("fit"), or a fitted
+    """GaussianMixture(**params).fit(X) ("init"), BayesianGaussianMixture(**params).fit(X)
+    ("variational"), GaussianMixture.fit(X, **params) ("fit"), or a fitted
     model's score(X, **params) ("score") and sample(**params) ("sample")."""
-    from scalegen import GaussianMixture
+    from scalegen import BayesianGaussianMixture, GaussianMixture
 
     entry, params = case
     X = _data()
     if entry == "init":
         g = GaussianMixture(**{"max_iter": 20, **params}).fit(X)
+    elif entry == "variational":
+        g = BayesianGaussianMixture(**{"n_components": 3, "max_iter": 20, **params}).fit(X)
     else:
         g = GaussianMixture(2, random_state=0).fit(X, **(params if entry == "fit" else {}))
     for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):

@@ -207,6 +207,8 @@ def test_bad_parameters_are_refused() -> None:
     for params in bad:
         with pytest.raises(ValueError):
             BayesianGaussianMixture(n_components=2, **params).fit(X)
+    with pytest.raises(ValueError, match="below 1e-290"):
+        BayesianGaussianMixture(n_components=2).fit(X, sample_weight=np.full(len(X), 1e-300))
     with pytest.raises(ValueError, match="initial_responsibilities"):
         BayesianGaussianMixture(n_components=2).fit(X, initial_responsibilities=np.ones((len(X), 2)))
     with pytest.raises(ValueError, match="initial_responsibilities"):

@@ -98,6 +98,12 @@ class BaseMixture(BaseEstimator):
     def _set_state(self, state: Any, dtype: np.dtype) -> None:
         raise NotImplementedError
 
+    def _weights(self, sample_weight: Any, n: int) -> np.ndarray | None:
+        """Checked sample weights; EM does not depend on their scale, so weights near the
+        ends of float64 are rescaled (a variational fit, whose priors weigh against the
+        total weight, overrides this)."""
+        return scaled_weights(check_sample_weight(sample_weight, n))
+
     def _stream_scale(self, n_seen: int) -> float:
         """The factor per-row running statistics are scaled by before partial_fit's M-step."""
         return 1.0
@@ -136,7 +142,7 @@ class BaseMixture(BaseEstimator):
                 "Expected n_samples >= n_components but got n_components = "
                 f"{self.n_components}, n_samples = {Xc.shape[0]}"
             )
-        return _sources.InMemoryRows(Xc, scaled_weights(check_sample_weight(sample_weight, Xc.shape[0])))
+        return _sources.InMemoryRows(Xc, self._weights(sample_weight, Xc.shape[0]))
 
     def _set_features(self, rows: _sources.Rows) -> None:
         assert rows.n_features is not None
@@ -329,7 +335,7 @@ class BaseMixture(BaseEstimator):
         state = getattr(self, "_stepwise", None)
         fitted = hasattr(self, "means_")
         Xc = self._validate_X(X, reset=not fitted)
-        rows = _sources.InMemoryRows(Xc, scaled_weights(check_sample_weight(sample_weight, Xc.shape[0])))
+        rows = _sources.InMemoryRows(Xc, self._weights(sample_weight, Xc.shape[0]))
         n_threads = resolve_n_jobs(self.n_jobs)
         if fitted:
             current = self._fitted_state()

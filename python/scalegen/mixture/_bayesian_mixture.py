@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..utils._validation import check_is_fitted, check_option, check_scalar
+from ..utils._validation import check_is_fitted, check_option, check_sample_weight, check_scalar
 from . import _variational as vb
 from ._base import BaseMixture, precisions_from_chol
 from ._gmm_checks import check_parameters
@@ -160,6 +160,16 @@ class BayesianGaussianMixture(BaseMixture):
             "means": state.means,
             "prec_chol": state.prec_chol,
         }
+
+    def _weights(self, sample_weight: Any, n: int) -> np.ndarray | None:
+        """Checked sample weights, never rescaled: the posterior depends on their total."""
+        w = check_sample_weight(sample_weight, n)
+        if w is not None and w.max() < 1e-290:  # the kernels flush subnormal numbers to zero
+            raise ValueError(
+                "sample_weight values are all below 1e-290, which the kernels treat as zero; the "
+                "variational posterior depends on the total weight, so give weights on the scale you mean"
+            )
+        return w
 
     def _stream_scale(self, n_seen: float) -> float:
         return n_seen
