@@ -27,7 +27,7 @@ from ..utils._validation import (
     feature_names,
 )
 from . import _sources
-from ._gmm_checks import scaled_weights, weighted_mean
+from ._checks import scaled_weights, weighted_mean
 
 
 class BaseMixture(BaseEstimator):

@@ -9,7 +9,7 @@ import numpy as np
 from ..utils._validation import check_is_fitted, check_option, check_sample_weight, check_scalar
 from . import _variational as vb
 from ._base import BaseMixture, precisions_from_chol
-from ._gmm_checks import check_parameters
+from ._checks import check_parameters
 
 WEIGHT_PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 #: components whose weight exceeds this count in ``n_effective_components_``

@@ -10,7 +10,7 @@ import numpy as np
 from .. import _core
 from ..utils._validation import check_is_fitted
 from ._base import BaseMixture, precisions_from_chol
-from ._gmm_checks import COVARIANCE_TYPES, INIT_PARAMS, check_parameters, checked_inits, weighted_mean
+from ._checks import COVARIANCE_TYPES, INIT_PARAMS, check_parameters, checked_inits, weighted_mean
 
 __all__ = ["COVARIANCE_TYPES", "INIT_PARAMS", "GaussianMixture"]
 

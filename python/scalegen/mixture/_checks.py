@@ -1,4 +1,4 @@
-"""GaussianMixture's checks of its parameters, initial values and sample weights
+"""The mixtures' checks of their parameters, initial values and sample weights
 (scikit-learn's messages where it has them)."""
 
 from __future__ import annotations
