@@ -334,19 +334,29 @@ class TileKernel {
 /// (L - max) - log(sum), so it costs a product per entry and one log per row.
 inline void log_sum_exp_rows(ColArr& L, Eigen::ArrayXd& lse, bool normalize, const std::vector<Lost>& lost,
                              Eigen::ArrayXd* entropy = nullptr, ColArr* scratch = nullptr) {
-  const Eigen::ArrayXd mx = L.rowwise().maxCoeff();
-  L.colwise() -= mx;
-  if (entropy != nullptr) *scratch = L;
-  L = L.exp();
-  const Eigen::ArrayXd s = L.rowwise().sum();
+  // Column by column: a column of a tile stays in L1 between the steps that touch it
+  // (whole-array steps would each stream the tile from L2).
+  const Eigen::Index k = L.cols();
+  Eigen::ArrayXd mx = L.col(0);
+  for (Eigen::Index c = 1; c < k; ++c) mx = mx.max(L.col(c));
+  if (entropy != nullptr) scratch->resize(L.rows(), k);
+  Eigen::ArrayXd s = Eigen::ArrayXd::Zero(L.rows());
+  for (Eigen::Index c = 0; c < k; ++c) {
+    if (entropy != nullptr) scratch->col(c) = L.col(c) - mx;
+    L.col(c) = (L.col(c) - mx).exp();
+    s += L.col(c);
+  }
   lse = mx + s.log();
   if (normalize) {
-    L.colwise() *= s.inverse();
-    // Responsibilities below 1e-200 change no statistic, but as subnormal operands
-    // (around exp(-708)) they slow every multiply that touches them ~100x.
-    L = (L < 1e-200).select(0.0, L);
-    if (entropy != nullptr)  // r = 0 adds nothing, also where log r is -inf
-      *entropy = (L > 0).select(L * *scratch, 0.0).rowwise().sum() - s.log();
+    const Eigen::ArrayXd inv = s.inverse();
+    if (entropy != nullptr) *entropy = -s.log();
+    for (Eigen::Index c = 0; c < k; ++c) {
+      // Responsibilities below 1e-200 change no statistic, but as subnormal operands
+      // (around exp(-708)) they slow every multiply that touches them ~100x.
+      L.col(c) = (L.col(c) * inv < 1e-200).select(0.0, L.col(c) * inv);
+      if (entropy != nullptr)  // r = 0 adds nothing, also where log r is -inf
+        *entropy += (L.col(c) > 0).select(L.col(c) * scratch->col(c), 0.0);
+    }
   }
   for (const Lost& r : lost) {
     lse[r.row] = -HUGE_VAL;
