@@ -8,6 +8,8 @@ networks (``scalegen.BayesianNetwork``), Keras-style convolutional networks
 
 from __future__ import annotations
 
+from importlib.metadata import version as _package_version
+
 from ._config import get_num_threads, set_num_threads, threads
 from ._info import show_config
 from .mixture import BayesianGaussianMixture, GaussianMixture
@@ -16,7 +18,7 @@ from .utils._validation import InvalidParameterError
 
 set_limits()  # the core starts with the limits of SCALEGEN_MAX_* environment variables
 
-__version__ = "0.1.0"
+__version__ = _package_version("scalegen")  # from pyproject.toml, the one place it is written
 
 
 def __getattr__(name: str) -> object:

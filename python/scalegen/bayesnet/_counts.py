@@ -21,6 +21,7 @@ import pandas as pd
 
 from .. import _core
 from .._config import resolve_n_jobs
+from ..utils._dask import is_dask_collection
 from ..utils._validation import check_sample_weight
 from ._data import check_columns, code_dtype, encode
 
@@ -42,11 +43,7 @@ class Counted:
 
 def is_dask_frame(data: Any) -> bool:
     """True for a dask DataFrame, without importing dask."""
-    return (
-        type(data).__module__.startswith("dask")
-        and hasattr(data, "to_delayed")
-        and isinstance(getattr(data, "columns", None), pd.Index)
-    )
+    return is_dask_collection(data) and isinstance(getattr(data, "columns", None), pd.Index)
 
 
 class Chunks:
@@ -99,7 +96,7 @@ def as_source(data: Any) -> Any:
         return data
     if (
         isinstance(data, str | bytes | Mapping | pd.Series)
-        or type(data).__module__.startswith("dask")
+        or is_dask_collection(data)
         or not isinstance(data, Iterable)
     ):
         raise TypeError(f"data must be {SOURCES}, got {type(data).__name__}")
@@ -129,7 +126,9 @@ def count_families(
     source = as_source(data)
     given = {v: list(states[v]) for v in variables if v in states}
     if is_dask_frame(source):
-        return _count_dask(source, variables, given, families, sample_weight, n_jobs)
+        from ..distributed._bayesnet import count_dask
+
+        return count_dask(source, variables, given, families, sample_weight, n_jobs)
     if isinstance(source, Chunks):
         weights = None if sample_weight is None else _chunk_weight_iter(sample_weight)
         tally: _Tally | None = None
@@ -354,66 +353,3 @@ def _finish(
             _family_counts(cards[child], [cards[p] for p in parents], codes, values, tally.totals[f], limit)
         )
     return Counted(counts, states, tally.n_rows)
-
-
-# ---- dask ----------------------------------------------------------------------------
-def _count_partition(
-    part: pd.DataFrame,
-    variables: Sequence[Hashable],
-    given: Mapping[Hashable, list[Any]],
-    families: Sequence[Family],
-    weights: Any,
-    n_jobs: int | None,
-    where: str,
-) -> _Tally:
-    from ..distributed._tasks import task_context
-
-    with task_context():  # the worker's threads (an explicit n_jobs still wins)
-        return _tally(part, variables, given, families, weights, resolve_n_jobs(n_jobs), where)
-
-
-def _count_dask(
-    data: Any,
-    variables: Sequence[Hashable],
-    given: Mapping[Hashable, list[Any]],
-    families: Sequence[Family],
-    sample_weight: Any,
-    n_jobs: int | None,
-) -> Counted:
-    """One task per partition (keys 'scalegen-bn-count-...') tallies it on a worker;
-    tasks '_merge_all-...' merge eight tallies at a time, in a fixed tree."""
-    import dask
-    from dask.base import tokenize
-
-    from ..distributed._tasks import tree_reduce
-
-    check_columns(data.columns, variables)
-    parts = list(data.to_delayed())
-    weights: list[Any] = [None] * len(parts)
-    if sample_weight is not None:
-        if not (type(sample_weight).__module__.startswith("dask") and hasattr(sample_weight, "to_delayed")):
-            raise TypeError(
-                "with a dask DataFrame, sample_weight must be None or a dask Series partitioned like "
-                f"the data, got {type(sample_weight).__name__}"
-            )
-        pieces = sample_weight.to_delayed()
-        weights = list(np.ravel(pieces)) if isinstance(pieces, np.ndarray) else list(pieces)
-        if len(weights) != len(parts):
-            raise ValueError(f"sample_weight has {len(weights)} partitions, but the data has {len(parts)}")
-    token = tokenize(data, list(variables), dict(given), list(families), sample_weight, n_jobs)
-    count = dask.delayed(_count_partition, pure=True)
-    tallies = [
-        count(
-            p,
-            list(variables),
-            dict(given),
-            list(families),
-            w,
-            n_jobs,
-            f"partition {i}",
-            dask_key_name=f"scalegen-bn-count-{token}-{i}",
-        )
-        for i, (p, w) in enumerate(zip(parts, weights, strict=True))
-    ]
-    tally = tree_reduce(tallies, functools.partial(_merge_all, list(families))).compute()
-    return _finish(tally, variables, given, families, sample_weight is not None)

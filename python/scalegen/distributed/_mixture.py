@@ -11,12 +11,9 @@ import numpy as np
 from ..mixture import BayesianGaussianMixture, GaussianMixture
 from ..mixture._base import BaseMixture
 from ..mixture._sources import Rows, e_step_chunk, moments_chunk
+from ..utils._dask import is_dask_collection
 from ..utils._validation import check_array, check_sample_weight
 from ._tasks import compute, persist, task_threads, tree_reduce
-
-
-def _is_dask_array(X: Any) -> bool:
-    return type(X).__module__.startswith("dask.array") and hasattr(X, "to_delayed")
 
 
 def _block(X: np.ndarray, sw: np.ndarray | None, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray | None]:
@@ -89,7 +86,7 @@ class DaskRows(Rows):
         X = X.rechunk({1: -1})
         sw = None
         if sample_weight is not None:
-            if not _is_dask_array(sample_weight):
+            if not is_dask_collection(sample_weight, "dask.array"):
                 import dask.array as da
 
                 sample_weight = da.from_array(np.asarray(sample_weight, dtype=np.float64), chunks=X.chunks[0])
@@ -156,7 +153,7 @@ class _OnDask(BaseMixture):
     persist: bool | str
 
     def _rows(self, X: Any, sample_weight: Any) -> Rows:
-        if not _is_dask_array(X):
+        if not is_dask_collection(X, "dask.array"):
             raise TypeError(
                 f"{type(self).__name__} fits a dask.array, got {type(X).__name__}: use "
                 f"scalegen.mixture.{self._local.__name__} for data in memory"
@@ -189,7 +186,7 @@ class _OnDask(BaseMixture):
 
     def _map_rows(self, X: Any, method: str, columns: int | None) -> Any:
         local = self.to_local()
-        if not _is_dask_array(X):
+        if not is_dask_collection(X, "dask.array"):
             return getattr(local, method)(X)
         if X.ndim != 2:
             raise ValueError(f"Expected a 2D dask array, got {X.ndim}D array instead.")
@@ -213,7 +210,7 @@ class _OnDask(BaseMixture):
 
     def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
         """Mean (weighted) log-likelihood of the rows, computed on the workers."""
-        if not _is_dask_array(X):
+        if not is_dask_collection(X, "dask.array"):
             return self.to_local().score(X, sample_weight=sample_weight)
         scores = self.score_samples(X).astype(np.float64)
         if sample_weight is None:

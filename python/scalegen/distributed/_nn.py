@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..utils._dask import is_dask_collection
 from ._tasks import task_context
 
 # Models built in this process, by the digest of their pickled state; a worker keeps
@@ -55,7 +56,7 @@ def predict_batches(model: Any, images: Any, batch_size: int = 256) -> Any:
         raise TypeError(f"model must be a scalegen.nn.Sequential, got {type(model).__name__}")
     if not model.built:
         raise ValueError("the model is not built: fit it or give it an input shape first")
-    if not (type(images).__module__.startswith("dask.array") and hasattr(images, "to_delayed")):
+    if not is_dask_collection(images, "dask.array"):
         raise TypeError(f"images must be a dask array, got {type(images).__name__}")
     if images.ndim < 2:
         raise ValueError(f"images must have a batch axis and image axes, got shape {images.shape}")
