@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from scalegen.bayesnet import BayesianNetwork, read_bif, structure_score
-from scalegen.bayesnet._estimators import SCORES
+from scalegen.bayesnet._scores import SCORES
 
 pgmpy = pytest.importorskip("pgmpy")
 EXAMPLES = Path(pgmpy.__file__).parent / "utils" / "example_models"

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from scalegen.bayesnet import BayesianNetwork, read_bif, structure_score
-from scalegen.bayesnet._estimators import SCORES
+from scalegen.bayesnet._scores import SCORES
 
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")

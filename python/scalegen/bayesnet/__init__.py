@@ -4,9 +4,9 @@ sampling, scores and BIF files, on scalegen's C++ core."""
 from ._approximate import ApproximateInference
 from ._bif import BifSyntaxError
 from ._cpd import TabularCPD
-from ._estimators import structure_score
 from ._inference import DiscreteFactor, VariableElimination
 from ._model import BayesianNetwork, read_bif
+from ._scores import structure_score
 from ._structure import HillClimbSearch, TreeSearch, structural_hamming_distance
 
 __all__ = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -15,17 +15,6 @@ from ._cpd import TabularCPD, real_array
 
 FIT = "BayesianNetwork.fit"
 PRIORS = {"bdeu": "BDeu", "k2": "K2", "dirichlet": "dirichlet"}
-
-SCORES = {
-    "ll": "ll",
-    "ll-d": "ll",
-    "bic": "bic",
-    "bic-d": "bic",
-    "aic": "aic",
-    "aic-d": "aic",
-    "k2": "k2",
-    "bdeu": "bdeu",
-}
 
 
 def _per_variable(value: Any, v: Hashable, what: str) -> Any:
@@ -151,43 +140,3 @@ def estimate_tables(
         family_states = {u: states[u] for u in [v, *parents[v]]}
         out.append(TabularCPD._trusted(v, normalize(table), list(parents[v]), family_states))
     return out
-
-
-def structure_score(
-    model_or_edges: Any,
-    data: Any,
-    score: str = "bic",
-    equivalent_sample_size: float = 10,
-    n_jobs: int | None = None,
-) -> float:
-    """A decomposable score of a DAG on data: 'bic', 'aic', 'k2', 'bdeu' or 'll'
-    (pgmpy's names 'bic-d', 'aic-d', 'll-d' too). Equal to pgmpy's scores.
-
-    ``model_or_edges``: a BayesianNetwork (its states are used where it has them) or
-    (parent, child) pairs; every data column that is not in the edges is scored as a
-    variable without parents. BIC's penalty uses the number of rows of the data.
-
-    ``data``: a pandas DataFrame, a 2-D integer array of codes, an iterable of such chunks
-    (read once) or a dask DataFrame (counted per partition on the workers), all giving
-    exactly the score of the same rows in one DataFrame.
-    """
-    from ._counts import as_source, count_families, source_columns
-    from ._model import BayesianNetwork
-
-    name = SCORES.get(score.lower()) if isinstance(score, str) else None
-    if name is None:
-        check_option(score, "score", "structure_score", list(SCORES))  # raises
-    ess = check_ess(equivalent_sample_size, "structure_score")
-    source = as_source(data)
-    if isinstance(model_or_edges, BayesianNetwork):
-        model = model_or_edges
-    elif isinstance(model_or_edges, Iterable):
-        model = BayesianNetwork(list(model_or_edges), nodes=source_columns(source))
-    else:
-        raise TypeError(f"expected a BayesianNetwork or a list of edges, got {type(model_or_edges).__name__}")
-    nodes = model.nodes
-    index = {v: i for i, v in enumerate(nodes)}
-    families = [(index[v], [index[p] for p in model.parents(v)]) for v in nodes]
-    counted = count_families(source, nodes, model.states, families, None, n_jobs)
-    n = float(counted.n_rows)
-    return float(sum(c.score(name, n, ess) for c in counted.counts))

@@ -18,6 +18,7 @@ from . import _bif
 from ._counts import count_families
 from ._cpd import SUM_TOLERANCE, TabularCPD, check_states, check_table_values
 from ._data import Encoded, code_dtype, encode
+from ._estimators import check_fit_params, check_table_sizes, estimate_tables
 
 Edge = tuple[Hashable, Hashable]
 
@@ -251,8 +252,6 @@ class BayesianNetwork:
         DataFrame. ``sample_weight``: one weight per row; for chunks, an iterable of one
         array per chunk; for a dask DataFrame, a dask Series partitioned like it.
         """
-        from ._estimators import check_fit_params, check_table_sizes, estimate_tables
-
         check_fit_params(estimator, prior_type, equivalent_sample_size, pseudo_counts)
         if all(v in self._states for v in self._nodes):  # else checked once the data gives the states
             check_table_sizes(self._nodes, self._parents, self._states)

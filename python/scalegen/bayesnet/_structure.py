@@ -12,8 +12,9 @@ from .._config import resolve_n_jobs
 from ..utils._base import BaseEstimator
 from ..utils._validation import InvalidParameterError, check_scalar
 from ._data import Encoded, encode
-from ._estimators import SCORES, check_ess
+from ._estimators import check_ess
 from ._model import BayesianNetwork
+from ._scores import SCORES
 
 Edge = tuple[Hashable, Hashable]
 _INT32_MAX = 2**31 - 1
