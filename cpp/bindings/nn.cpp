@@ -62,6 +62,14 @@ void copy_into(AlignedVector<float>& dst, const CArray<float>& src, const char* 
 }  // namespace
 
 void bind_nn(py::module_& m) {
+  m.def(
+      "nn_window_axis",
+      [](int size, int window, int stride, bool same) {
+        const WindowAxis a = window_axis(size, window, stride, same, -1, -1, "window");
+        return py::make_tuple(a.out, a.pad_begin, a.pad_end);
+      },
+      py::arg("size"), py::arg("window"), py::arg("stride"), py::arg("same"),
+      "(output size, padding before, padding after) of one axis under TensorFlow's 'same'/'valid' rule.");
   py::class_<LayerConfig>(m, "LayerConfig", py::module_local(), "One layer's hyper-parameters (see scalegen.nn.layers).")
       .def(py::init<>())
       .def_property(

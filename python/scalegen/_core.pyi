@@ -7,7 +7,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['FamilyCounts', 'GaussianMixtureStats', 'LayerConfig', 'Network', 'OptimizerConfig', 'bn_count', 'bn_hill_climb', 'bn_likelihood_weighting', 'bn_local_scores', 'bn_log_likelihood', 'bn_posterior_rows', 'bn_sample', 'build_info', 'get_limits', 'gmm_block_rows', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'probe_parallel_threads', 'raise_in_parallel', 'set_limits']
+__all__: list[str] = ['FamilyCounts', 'GaussianMixtureStats', 'LayerConfig', 'Network', 'OptimizerConfig', 'bn_count', 'bn_hill_climb', 'bn_likelihood_weighting', 'bn_local_scores', 'bn_log_likelihood', 'bn_posterior_rows', 'bn_sample', 'build_info', 'get_limits', 'gmm_block_rows', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'nn_window_axis', 'probe_parallel_threads', 'raise_in_parallel', 'set_limits']
 class GaussianMixtureStats:
     """
     Additive E-step statistics of a set of rows (merge chunks with +=).
@@ -408,6 +408,10 @@ def kmeans_plusplus(X: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], 
 def last_parallel_threads() -> int:
     """
     Diagnostic: how many threads ran iterations of the last parallel loop of any kernel.
+    """
+def nn_window_axis(size: typing.SupportsInt | typing.SupportsIndex, window: typing.SupportsInt | typing.SupportsIndex, stride: typing.SupportsInt | typing.SupportsIndex, same: bool) -> tuple[int, int, int]:
+    """
+    (output size, padding before, padding after) of one axis under TensorFlow's 'same'/'valid' rule.
     """
 def probe_parallel_threads(n_threads: typing.SupportsInt | typing.SupportsIndex, n_iter: typing.SupportsInt | typing.SupportsIndex = 1024) -> int:
     """

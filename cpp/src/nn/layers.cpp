@@ -68,38 +68,6 @@ std::pair<std::int64_t, std::int64_t> split(std::int64_t n, std::int64_t parts, 
 
 std::string layer_name(const char* kind, int index) { return std::string(kind) + " (layer " + std::to_string(index) + ")"; }
 
-// TensorFlow's padding rule: 'same' gives ceil(size / stride) outputs, the extra padding
-// going to the end; 'valid' gives floor((size - window) / stride) + 1. Computed in 64 bits:
-// strides and windows up to INT_MAX are valid hyper-parameters.
-struct Axis {
-  int out = 0, pad_begin = 0;
-};
-// Explicit padding (ONNX's pads, when begin >= 0) takes precedence over the two rules.
-Axis window_axis(int size, int window, int stride, bool same, int begin, int end, const std::string& who) {
-  const std::int64_t n = size, k = window, s = stride;
-  std::int64_t out = 0, pad = 0;
-  if (begin >= 0 || end >= 0) {
-    if (begin < 0 || end < 0 || begin >= window || end >= window)
-      throw std::invalid_argument(who + ": explicit paddings must be in [0, window)");
-    const std::int64_t padded = n + begin + end;
-    if (padded < k)
-      throw std::invalid_argument(who + ": the window (" + std::to_string(window) + ") is larger than the padded input");
-    checked_int(padded, who + ": the padded input size");
-    out = (padded - k) / s + 1;
-    pad = begin;
-  } else if (same) {
-    out = (n + s - 1) / s;
-    pad = std::max<std::int64_t>((out - 1) * s + k - n, 0) / 2;
-  } else {
-    if (size < window)
-      throw std::invalid_argument(who + ": the window (" + std::to_string(window) + ") is larger than the input (" +
-                                  std::to_string(size) + ") with padding='valid'");
-    out = (n - k) / s + 1;
-  }
-  if (out < 1) throw std::invalid_argument(who + ": the output would be empty");
-  return {checked_int(out, who + ": the output size"), checked_int(pad, who + ": the padding")};
-}
-
 // The output shape of a layer, refused when one sample's output passes max_tensor_bytes
 // (every size a kernel computes from it then fits the int32 offsets the kernels use).
 Shape checked_shape(std::int64_t h, std::int64_t w, std::int64_t c, int rank, const std::string& who) {
@@ -364,8 +332,8 @@ class Conv2D final : public Layer {
     if (c.filters <= 0 || c.kernel_h <= 0 || c.kernel_w <= 0 || c.stride_h <= 0 || c.stride_w <= 0)
       throw std::invalid_argument(who + ": filters, kernel size and strides must be positive");
     kh_ = c.kernel_h, kw_ = c.kernel_w, sh_ = c.stride_h, sw_ = c.stride_w;
-    const Axis ah = window_axis(in.h, kh_, sh_, c.same_padding, c.pad_top, c.pad_bottom, who);
-    const Axis aw = window_axis(in.w, kw_, sw_, c.same_padding, c.pad_left, c.pad_right, who);
+    const WindowAxis ah = window_axis(in.h, kh_, sh_, c.same_padding, c.pad_top, c.pad_bottom, who);
+    const WindowAxis aw = window_axis(in.w, kw_, sw_, c.same_padding, c.pad_left, c.pad_right, who);
     pt_ = ah.pad_begin, pl_ = aw.pad_begin;
     out_ = checked_shape(ah.out, aw.out, c.filters, 3, who);
     K_ = checked_mul(checked_mul(kh_, kw_, who), in.c, who);
@@ -681,8 +649,8 @@ class Pool2D final : public Layer {
     if (c.kernel_h <= 0 || c.kernel_w <= 0 || c.stride_h <= 0 || c.stride_w <= 0)
       throw std::invalid_argument(who + ": pool size and strides must be positive");
     ph_ = c.kernel_h, pw_ = c.kernel_w, sh_ = c.stride_h, sw_ = c.stride_w;
-    const Axis ah = window_axis(in.h, ph_, sh_, c.same_padding, c.pad_top, c.pad_bottom, who);
-    const Axis aw = window_axis(in.w, pw_, sw_, c.same_padding, c.pad_left, c.pad_right, who);
+    const WindowAxis ah = window_axis(in.h, ph_, sh_, c.same_padding, c.pad_top, c.pad_bottom, who);
+    const WindowAxis aw = window_axis(in.w, pw_, sw_, c.same_padding, c.pad_left, c.pad_right, who);
     pt_ = ah.pad_begin, pl_ = aw.pad_begin;
     out_ = checked_shape(ah.out, aw.out, in.c, 3, who);
     // whole windows (their cells listed once) exist only when the window fits the input; a
@@ -1320,6 +1288,37 @@ class BatchNorm final : public Layer {
 };
 
 }  // namespace
+
+// Strides and windows up to INT_MAX are valid hyper-parameters, hence the 64-bit sizes.
+WindowAxis window_axis(int size, int window, int stride, bool same, int begin, int end, const std::string& who) {
+  const std::int64_t n = size, k = window, s = stride;
+  std::int64_t out = 0, pad = 0, pad_end = 0;
+  if (begin >= 0 || end >= 0) {
+    if (begin < 0 || end < 0 || begin >= window || end >= window)
+      throw std::invalid_argument(who + ": explicit paddings must be in [0, window)");
+    const std::int64_t padded = n + begin + end;
+    if (padded < k)
+      throw std::invalid_argument(who + ": the window (" + std::to_string(window) + ") is larger than the padded input");
+    checked_int(padded, who + ": the padded input size");
+    out = (padded - k) / s + 1;
+    pad = begin;
+    pad_end = end;
+  } else if (same) {
+    out = (n + s - 1) / s;
+    const std::int64_t total = std::max<std::int64_t>((out - 1) * s + k - n, 0);
+    pad = total / 2;
+    pad_end = total - pad;
+  } else {
+    if (size < window)
+      throw std::invalid_argument(who + ": the window (" + std::to_string(window) + ") is larger than the input (" +
+                                  std::to_string(size) + ") with padding='valid'");
+    out = (n - k) / s + 1;
+  }
+  if (out < 1) throw std::invalid_argument(who + ": the output would be empty");
+  return {checked_int(out, who + ": the output size"), checked_int(pad, who + ": the padding"),
+          checked_int(pad_end, who + ": the padding")};
+}
+
 
 // ---------------------------------------------------------------------------- helpers
 float* scratch(std::size_t n, int slot) {

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import _core
 from ..utils._onnx import GraphBuilder, check_opset, finish_model, import_onnx
 from .layers import (
     Activation,
@@ -44,12 +45,12 @@ def pads_of(layer: Any, shape: tuple[int, ...], window: tuple[int, int], strides
 
 
 def tf_pads(size: int, window: int, stride: int, same: bool) -> tuple[int, int]:
-    """TensorFlow's 'same' padding (the odd cell at the end); none for 'valid'."""
+    """TensorFlow's 'same' padding (the odd cell at the end); none for 'valid'. The rule
+    lives in the C++ core, which the layers use too."""
     if not same:
         return 0, 0
-    out = -(-size // stride)
-    total = max((out - 1) * stride + window - size, 0)
-    return total // 2, total - total // 2
+    _, begin, end = _core.nn_window_axis(size, window, stride, True)
+    return begin, end
 
 
 def _activation(g: GraphBuilder, x: str, name: str, *, spatial: bool, hint: str) -> str:

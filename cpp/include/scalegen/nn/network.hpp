@@ -42,6 +42,18 @@ struct LayerConfig {
   bool center = true, scale = true;         ///< batch normalization: beta, gamma
 };
 
+/// One spatial axis of a convolution or pooling window: its output size and the padding
+/// before the first cell and after the last.
+struct WindowAxis {
+  int out = 0, pad_begin = 0, pad_end = 0;
+};
+
+/// The one place of TensorFlow's padding rule: 'same' gives ceil(size / stride) outputs,
+/// the odd padding cell at the end; 'valid' gives floor((size - window) / stride) + 1;
+/// explicit paddings (ONNX's pads, when begin >= 0) take precedence. Sizes are computed in
+/// 64 bits; an empty or oversized output throws std::invalid_argument naming `who`.
+WindowAxis window_axis(int size, int window, int stride, bool same, int begin, int end, const std::string& who);
+
 /// A tensor shape without the batch axis: (h, w, c); rank 1 is (1, 1, c) with rank = 1.
 struct Shape {
   int h = 1, w = 1, c = 1;
