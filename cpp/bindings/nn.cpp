@@ -70,11 +70,33 @@ void bind_nn(py::module_& m) {
       },
       py::arg("size"), py::arg("window"), py::arg("stride"), py::arg("same"),
       "(output size, padding before, padding after) of one axis under TensorFlow's 'same'/'valid' rule.");
+  py::enum_<LayerKind>(m, "LayerKind", py::module_local(), "The layer types of the core.")
+      .value("conv2d", LayerKind::conv2d)
+      .value("max_pool2d", LayerKind::max_pool2d)
+      .value("avg_pool2d", LayerKind::avg_pool2d)
+      .value("flatten", LayerKind::flatten)
+      .value("dense", LayerKind::dense)
+      .value("dropout", LayerKind::dropout)
+      .value("batch_norm", LayerKind::batch_norm)
+      .value("activation", LayerKind::activation);
+  py::enum_<Activation>(m, "Activation", py::module_local(), "Activations fused into a layer's output.")
+      .value("linear", Activation::linear)
+      .value("relu", Activation::relu)
+      .value("sigmoid", Activation::sigmoid)
+      .value("tanh", Activation::tanh)
+      .value("softmax", Activation::softmax);
+  py::enum_<Loss>(m, "Loss", py::module_local(), "The losses a training step minimises.")
+      .value("sparse_categorical_crossentropy", Loss::sparse_categorical_crossentropy)
+      .value("categorical_crossentropy", Loss::categorical_crossentropy)
+      .value("mse", Loss::mse);
+  py::enum_<OptimizerConfig::Kind>(m, "OptimizerKind", py::module_local(), "The optimizers of a training step.")
+      .value("sgd", OptimizerConfig::sgd)
+      .value("adam", OptimizerConfig::adam)
+      .value("rmsprop", OptimizerConfig::rmsprop);
+
   py::class_<LayerConfig>(m, "LayerConfig", py::module_local(), "One layer's hyper-parameters (see scalegen.nn.layers).")
       .def(py::init<>())
-      .def_property(
-          "kind", [](const LayerConfig& c) { return int(c.kind); },
-          [](LayerConfig& c, int k) { c.kind = LayerKind(k); })
+      .def_readwrite("kind", &LayerConfig::kind)
       .def_readwrite("filters", &LayerConfig::filters)
       .def_readwrite("units", &LayerConfig::units)
       .def_readwrite("kernel_h", &LayerConfig::kernel_h)
@@ -88,8 +110,9 @@ void bind_nn(py::module_& m) {
       .def_readwrite("pad_right", &LayerConfig::pad_right)
       .def_readwrite("use_bias", &LayerConfig::use_bias)
       .def_property(
-          "activation", [](const LayerConfig& c) { return int(c.activation); },
-          [](LayerConfig& c, const std::string& name) { c.activation = parse_activation(name); })
+          "activation", [](const LayerConfig& c) { return c.activation; },
+          [](LayerConfig& c, const std::string& name) { c.activation = parse_activation(name); },
+          "An Activation; set by Keras name ('relu', ...), parsed in the core.")
       .def_readwrite("rate", &LayerConfig::rate)
       .def_readwrite("momentum", &LayerConfig::momentum)
       .def_readwrite("epsilon", &LayerConfig::epsilon)
@@ -99,20 +122,9 @@ void bind_nn(py::module_& m) {
   py::class_<OptimizerConfig>(m, "OptimizerConfig", py::module_local(), "Optimizer settings of a training step.")
       .def(py::init<>())
       .def_property(
-          "kind",
-          [](const OptimizerConfig& o) {
-            return o.kind == OptimizerConfig::adam ? "adam" : o.kind == OptimizerConfig::sgd ? "sgd" : "rmsprop";
-          },
-          [](OptimizerConfig& o, const std::string& k) {
-            if (k == "adam")
-              o.kind = OptimizerConfig::adam;
-            else if (k == "sgd")
-              o.kind = OptimizerConfig::sgd;
-            else if (k == "rmsprop")
-              o.kind = OptimizerConfig::rmsprop;
-            else
-              throw std::invalid_argument("optimizer kind must be adam, sgd or rmsprop");
-          })
+          "kind", [](const OptimizerConfig& o) { return o.kind; },
+          [](OptimizerConfig& o, const std::string& name) { o.kind = parse_optimizer(name); },
+          "An OptimizerKind; set by Keras name ('adam', 'sgd', 'rmsprop'), parsed in the core.")
       .def_readwrite("learning_rate", &OptimizerConfig::learning_rate)
       .def_readwrite("beta_1", &OptimizerConfig::beta_1)
       .def_readwrite("beta_2", &OptimizerConfig::beta_2)
@@ -190,13 +202,13 @@ void bind_nn(py::module_& m) {
       .def(
           "evaluate",
           [](const Network& net, const CArray<float>& x, std::optional<CArray<std::int32_t>> labels,
-             std::optional<CArray<float>> values, int loss, std::int64_t batch_size, int n_threads) {
+             std::optional<CArray<float>> values, Loss loss, std::int64_t batch_size, int n_threads) {
             const std::int64_t n = rows_of(net, x);
             const Targets t = targets(net, n, labels, values);
             BatchStats s;
             {
               py::gil_scoped_release release;
-              s = net.evaluate(x.data(), n, t, Loss(loss), batch_size, n_threads);
+              s = net.evaluate(x.data(), n, t, loss, batch_size, n_threads);
             }
             return stats_tuple(s);
           },
@@ -205,7 +217,7 @@ void bind_nn(py::module_& m) {
       .def(
           "train_step",
           [](Network& net, const CArray<float>& x, std::optional<CArray<std::int32_t>> labels,
-             std::optional<CArray<float>> values, const CArray<std::int64_t>& idx, int loss,
+             std::optional<CArray<float>> values, const CArray<std::int64_t>& idx, Loss loss,
              const OptimizerConfig& opt, std::uint64_t seed, int n_threads) {
             const std::int64_t n = rows_of(net, x);
             const Targets t = targets(net, n, labels, values);
@@ -214,7 +226,7 @@ void bind_nn(py::module_& m) {
             BatchStats s;
             {
               py::gil_scoped_release release;
-              s = net.train_step(x.data(), t, idx.data(), idx.size(), Loss(loss), opt, seed, n_threads);
+              s = net.train_step(x.data(), t, idx.data(), idx.size(), loss, opt, seed, n_threads);
             }
             return stats_tuple(s);
           },
@@ -224,7 +236,7 @@ void bind_nn(py::module_& m) {
       .def(
           "gradients",
           [](Network& net, const CArray<float>& x, std::optional<CArray<std::int32_t>> labels,
-             std::optional<CArray<float>> values, int loss, std::uint64_t seed, int n_threads) {
+             std::optional<CArray<float>> values, Loss loss, std::uint64_t seed, int n_threads) {
             const std::int64_t n = rows_of(net, x);
             const Targets t = targets(net, n, labels, values);
             py::array_t<float> dx(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
@@ -232,7 +244,7 @@ void bind_nn(py::module_& m) {
             BatchStats s;
             {
               py::gil_scoped_release release;
-              s = net.gradients(x.data(), t, n, Loss(loss), seed, d, n_threads);
+              s = net.gradients(x.data(), t, n, loss, seed, d, n_threads);
             }
             return py::make_tuple(stats_tuple(s), to_numpy(net.grads(), {py::ssize_t(net.grads().size())}), dx);
           },

@@ -7,7 +7,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['FamilyCounts', 'GaussianMixtureStats', 'LayerConfig', 'Network', 'OptimizerConfig', 'bn_count', 'bn_hill_climb', 'bn_likelihood_weighting', 'bn_local_scores', 'bn_log_likelihood', 'bn_posterior_rows', 'bn_sample', 'build_info', 'get_limits', 'gmm_block_rows', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'nn_window_axis', 'probe_parallel_threads', 'raise_in_parallel', 'set_limits']
+__all__: list[str] = ['Activation', 'FamilyCounts', 'GaussianMixtureStats', 'LayerConfig', 'LayerKind', 'Loss', 'Network', 'OptimizerConfig', 'OptimizerKind', 'bn_count', 'bn_hill_climb', 'bn_likelihood_weighting', 'bn_local_scores', 'bn_log_likelihood', 'bn_posterior_rows', 'bn_sample', 'build_info', 'get_limits', 'gmm_block_rows', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'nn_window_axis', 'probe_parallel_threads', 'raise_in_parallel', 'set_limits']
 class GaussianMixtureStats:
     """
     Additive E-step statistics of a set of rows (merge chunks with +=).
@@ -102,19 +102,249 @@ class FamilyCounts:
     @property
     def total(self) -> float:
         ...
+class LayerKind:
+    """
+    The layer types of the core.
+    
+    Members:
+    
+      conv2d
+    
+      max_pool2d
+    
+      avg_pool2d
+    
+      flatten
+    
+      dense
+    
+      dropout
+    
+      batch_norm
+    
+      activation
+    """
+    __members__: typing.ClassVar[dict[str, LayerKind]]
+    activation: typing.ClassVar[LayerKind]
+    avg_pool2d: typing.ClassVar[LayerKind]
+    batch_norm: typing.ClassVar[LayerKind]
+    conv2d: typing.ClassVar[LayerKind]
+    dense: typing.ClassVar[LayerKind]
+    dropout: typing.ClassVar[LayerKind]
+    flatten: typing.ClassVar[LayerKind]
+    max_pool2d: typing.ClassVar[LayerKind]
+    @typing.overload
+    def __eq__(self, other: LayerKind) -> bool:
+        ...
+    @typing.overload
+    def __eq__(self, other: typing.Any) -> bool:
+        ...
+    def __getstate__(self) -> int:
+        ...
+    def __hash__(self) -> int:
+        ...
+    def __index__(self) -> int:
+        ...
+    def __init__(self, value: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    def __int__(self) -> int:
+        ...
+    @typing.overload
+    def __ne__(self, other: LayerKind) -> bool:
+        ...
+    @typing.overload
+    def __ne__(self, other: typing.Any) -> bool:
+        ...
+    def __repr__(self) -> str:
+        ...
+    def __setstate__(self, state: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    def __str__(self) -> str:
+        ...
+    @property
+    def name(self) -> str:
+        ...
+    @property
+    def value(self) -> int:
+        ...
+class Activation:
+    """
+    Activations fused into a layer's output.
+    
+    Members:
+    
+      linear
+    
+      relu
+    
+      sigmoid
+    
+      tanh
+    
+      softmax
+    """
+    __members__: typing.ClassVar[dict[str, Activation]]
+    linear: typing.ClassVar[Activation]
+    relu: typing.ClassVar[Activation]
+    sigmoid: typing.ClassVar[Activation]
+    softmax: typing.ClassVar[Activation]
+    tanh: typing.ClassVar[Activation]
+    @typing.overload
+    def __eq__(self, other: Activation) -> bool:
+        ...
+    @typing.overload
+    def __eq__(self, other: typing.Any) -> bool:
+        ...
+    def __getstate__(self) -> int:
+        ...
+    def __hash__(self) -> int:
+        ...
+    def __index__(self) -> int:
+        ...
+    def __init__(self, value: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    def __int__(self) -> int:
+        ...
+    @typing.overload
+    def __ne__(self, other: Activation) -> bool:
+        ...
+    @typing.overload
+    def __ne__(self, other: typing.Any) -> bool:
+        ...
+    def __repr__(self) -> str:
+        ...
+    def __setstate__(self, state: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    def __str__(self) -> str:
+        ...
+    @property
+    def name(self) -> str:
+        ...
+    @property
+    def value(self) -> int:
+        ...
+class Loss:
+    """
+    The losses a training step minimises.
+    
+    Members:
+    
+      sparse_categorical_crossentropy
+    
+      categorical_crossentropy
+    
+      mse
+    """
+    __members__: typing.ClassVar[dict[str, Loss]]
+    categorical_crossentropy: typing.ClassVar[Loss]
+    mse: typing.ClassVar[Loss]
+    sparse_categorical_crossentropy: typing.ClassVar[Loss]
+    @typing.overload
+    def __eq__(self, other: Loss) -> bool:
+        ...
+    @typing.overload
+    def __eq__(self, other: typing.Any) -> bool:
+        ...
+    def __getstate__(self) -> int:
+        ...
+    def __hash__(self) -> int:
+        ...
+    def __index__(self) -> int:
+        ...
+    def __init__(self, value: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    def __int__(self) -> int:
+        ...
+    @typing.overload
+    def __ne__(self, other: Loss) -> bool:
+        ...
+    @typing.overload
+    def __ne__(self, other: typing.Any) -> bool:
+        ...
+    def __repr__(self) -> str:
+        ...
+    def __setstate__(self, state: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    def __str__(self) -> str:
+        ...
+    @property
+    def name(self) -> str:
+        ...
+    @property
+    def value(self) -> int:
+        ...
+class OptimizerKind:
+    """
+    The optimizers of a training step.
+    
+    Members:
+    
+      sgd
+    
+      adam
+    
+      rmsprop
+    """
+    __members__: typing.ClassVar[dict[str, OptimizerKind]]
+    adam: typing.ClassVar[OptimizerKind]
+    rmsprop: typing.ClassVar[OptimizerKind]
+    sgd: typing.ClassVar[OptimizerKind]
+    @typing.overload
+    def __eq__(self, other: OptimizerKind) -> bool:
+        ...
+    @typing.overload
+    def __eq__(self, other: typing.SupportsInt | typing.SupportsIndex) -> bool:
+        ...
+    @typing.overload
+    def __eq__(self, other: typing.Any) -> bool:
+        ...
+    def __getstate__(self) -> int:
+        ...
+    def __hash__(self) -> int:
+        ...
+    def __index__(self) -> int:
+        ...
+    def __init__(self, value: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    def __int__(self) -> int:
+        ...
+    @typing.overload
+    def __ne__(self, other: OptimizerKind) -> bool:
+        ...
+    @typing.overload
+    def __ne__(self, other: typing.SupportsInt | typing.SupportsIndex) -> bool:
+        ...
+    @typing.overload
+    def __ne__(self, other: typing.Any) -> bool:
+        ...
+    def __repr__(self) -> str:
+        ...
+    def __setstate__(self, state: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    def __str__(self) -> str:
+        ...
+    @property
+    def name(self) -> str:
+        ...
+    @property
+    def value(self) -> int:
+        ...
 class LayerConfig:
     """
     One layer's hyper-parameters (see scalegen.nn.layers).
     """
     center: bool
+    kind: LayerKind
     same_padding: bool
     scale: bool
     use_bias: bool
     def __init__(self) -> None:
         ...
     @property
-    def activation(self) -> int:
-        ...
+    def activation(self) -> Activation:
+        """
+        An Activation; set by Keras name ('relu', ...), parsed in the core.
+        """
     @activation.setter
     def activation(self, arg1: str) -> None:
         ...
@@ -141,12 +371,6 @@ class LayerConfig:
         ...
     @kernel_w.setter
     def kernel_w(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
-        ...
-    @property
-    def kind(self) -> int:
-        ...
-    @kind.setter
-    def kind(self, arg1: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
     @property
     def momentum(self) -> float:
@@ -206,7 +430,6 @@ class OptimizerConfig:
     """
     Optimizer settings of a training step.
     """
-    kind: str
     nesterov: bool
     def __init__(self) -> None:
         ...
@@ -227,6 +450,14 @@ class OptimizerConfig:
         ...
     @epsilon.setter
     def epsilon(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def kind(self) -> OptimizerKind:
+        """
+        An OptimizerKind; set by Keras name ('adam', 'sgd', 'rmsprop'), parsed in the core.
+        """
+    @kind.setter
+    def kind(self, arg1: str) -> None:
         ...
     @property
     def learning_rate(self) -> float:
@@ -257,7 +488,7 @@ class Network:
         """
     def __init__(self, layers: collections.abc.Sequence[LayerConfig], input_shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]) -> None:
         ...
-    def evaluate(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, values: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, loss: typing.SupportsInt | typing.SupportsIndex, batch_size: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple:
+    def evaluate(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, values: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, loss: Loss, batch_size: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple:
         """
         (loss sum, correct rows, rows) over all rows.
         """
@@ -269,7 +500,7 @@ class Network:
         ...
     def get_state(self) -> numpy.typing.NDArray[numpy.float32]:
         ...
-    def gradients(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, values: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, loss: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple[tuple, numpy.typing.NDArray[numpy.float32], numpy.typing.NDArray[numpy.float32]]:
+    def gradients(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, values: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, loss: Loss, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple[tuple, numpy.typing.NDArray[numpy.float32], numpy.typing.NDArray[numpy.float32]]:
         """
         Forward and backward in training mode without an update: (stats, parameter gradients, input gradient).
         """
@@ -285,7 +516,7 @@ class Network:
         ...
     def set_state(self, arg0: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> None:
         ...
-    def train_step(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, values: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, idx: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], loss: typing.SupportsInt | typing.SupportsIndex, optimizer: OptimizerConfig, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple:
+    def train_step(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, values: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, idx: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], loss: Loss, optimizer: OptimizerConfig, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple:
         """
         One step on the rows idx of x: forward, loss, backward, update. (loss sum, correct, rows).
         """

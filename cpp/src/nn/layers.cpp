@@ -1414,4 +1414,11 @@ Activation parse_activation(const std::string& name) {
   throw std::invalid_argument("unknown activation '" + name + "': use linear, relu, sigmoid, tanh or softmax");
 }
 
+OptimizerConfig::Kind parse_optimizer(const std::string& name) {
+  if (name == "adam") return OptimizerConfig::adam;
+  if (name == "sgd") return OptimizerConfig::sgd;
+  if (name == "rmsprop") return OptimizerConfig::rmsprop;
+  throw std::invalid_argument("unknown optimizer '" + name + "': use adam, sgd or rmsprop");
+}
+
 }  // namespace scalegen::nn

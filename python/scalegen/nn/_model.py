@@ -26,10 +26,10 @@ from ._progress import ProgressBar, format_epoch_line
 from .layers import Input, Layer, _shape
 
 LOSSES = {
-    "sparse_categorical_crossentropy": 0,
-    "categorical_crossentropy": 1,
-    "mse": 2,
-    "mean_squared_error": 2,
+    "sparse_categorical_crossentropy": _core.Loss.sparse_categorical_crossentropy,
+    "categorical_crossentropy": _core.Loss.categorical_crossentropy,
+    "mse": _core.Loss.mse,
+    "mean_squared_error": _core.Loss.mse,
 }
 ACCURACY_NAMES = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy")
 

@@ -32,8 +32,6 @@ INITIALIZERS = (
     "random_uniform",
 )
 
-# kinds of the core's LayerConfig
-_CONV2D, _MAX_POOL, _AVG_POOL, _FLATTEN, _DENSE, _DROPOUT, _BATCH_NORM, _ACTIVATION = range(8)
 
 
 def _check_activation(activation: Any) -> str:
@@ -114,7 +112,7 @@ def _shape(value: Any, what: str) -> tuple[int, ...]:
 class Layer:
     """Base class: a name, an optional input shape, and the weights once the model is built."""
 
-    _kind: ClassVar[int] = -1
+    _kind: ClassVar[Any] = None  # the _core.LayerKind of a concrete layer
     _config_keys: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *, name: str | None = None, input_shape: Any = None) -> None:
@@ -216,7 +214,7 @@ class _Activated(Layer):
 class Conv2D(_Activated):
     """2-D convolution over (height, width, channels) inputs; kernel (kh, kw, in, filters)."""
 
-    _kind = _CONV2D
+    _kind = _core.LayerKind.conv2d
     _config_keys = (
         "filters",
         "kernel_size",
@@ -292,25 +290,25 @@ class _Pooling2D(Layer):
 class MaxPooling2D(_Pooling2D):
     """Maximum over (pool_size) windows; strides default to pool_size."""
 
-    _kind = _MAX_POOL
+    _kind = _core.LayerKind.max_pool2d
 
 
 class AveragePooling2D(_Pooling2D):
     """Mean over (pool_size) windows; with 'same' padding the padded cells do not count."""
 
-    _kind = _AVG_POOL
+    _kind = _core.LayerKind.avg_pool2d
 
 
 class Flatten(Layer):
     """(height, width, channels) -> (height * width * channels,), in channels-last order."""
 
-    _kind = _FLATTEN
+    _kind = _core.LayerKind.flatten
 
 
 class Dense(_Activated):
     """Fully connected layer on the last axis; kernel (in, units)."""
 
-    _kind = _DENSE
+    _kind = _core.LayerKind.dense
     _config_keys = ("units", "activation", "use_bias", "kernel_initializer", "bias_initializer")
 
     def __init__(
@@ -343,7 +341,7 @@ class Dense(_Activated):
 class Dropout(Layer):
     """Zeroes a fraction ``rate`` of its inputs while training and scales the rest by 1/(1-rate)."""
 
-    _kind = _DROPOUT
+    _kind = _core.LayerKind.dropout
     _config_keys = ("rate",)
 
     def __init__(self, rate: float, *, name: str | None = None, input_shape: Any = None) -> None:
@@ -359,7 +357,7 @@ class Dropout(Layer):
 class BatchNormalization(Layer):
     """Normalises the last axis with batch statistics while training and moving ones after."""
 
-    _kind = _BATCH_NORM
+    _kind = _core.LayerKind.batch_norm
     _config_keys = ("axis", "momentum", "epsilon", "center", "scale")
 
     def __init__(
@@ -398,7 +396,7 @@ class BatchNormalization(Layer):
 class Activation(Layer):
     """Applies an activation by name (softmax over the last axis)."""
 
-    _kind = _ACTIVATION
+    _kind = _core.LayerKind.activation
     _config_keys = ("activation",)
 
     def __init__(self, activation: str, *, name: str | None = None, input_shape: Any = None) -> None:

@@ -195,4 +195,7 @@ std::unique_ptr<Network> load_network(const std::string& path);
 /// Activation name as Keras spells it ("relu", ...); throws for an unknown name.
 Activation parse_activation(const std::string& name);
 
+/// The optimizer kind of a Keras name ('adam', 'sgd', 'rmsprop'); throws std::invalid_argument.
+OptimizerConfig::Kind parse_optimizer(const std::string& name);
+
 }  // namespace scalegen::nn
