@@ -104,8 +104,9 @@ class BaseMixture(BaseEstimator):
         total weight, overrides this)."""
         return scaled_weights(check_sample_weight(sample_weight, n))
 
-    def _stream_scale(self, n_seen: int) -> float:
-        """The factor per-row running statistics are scaled by before partial_fit's M-step."""
+    def _stream_scale(self, seen: float) -> float:
+        """The factor per-row running statistics are scaled by before partial_fit's M-step,
+        given the total weight of the rows seen so far."""
         return 1.0
 
     # ------------------------------------------------------------------ input
@@ -271,7 +272,7 @@ class BaseMixture(BaseEstimator):
         self.n_iter_ = n_iter
         self.lower_bound_: float = lower_bound
         self.lower_bounds_ = bounds
-        self._stepwise: tuple[Any, int, int] | None = None  # partial_fit's running statistics
+        self._stepwise: tuple[Any, int, float] | None = None  # partial_fit's running statistics
         return rows
 
     def _iterate(
@@ -344,21 +345,22 @@ class BaseMixture(BaseEstimator):
             current = self._initial_state(rows, check_random_state(self.random_state), n_threads)
         stats = self._e_step(rows, current, n_threads)
         lower_bound = stats.log_likelihood / stats.sum_weight
-        stats.scale(1.0 / stats.sum_weight)  # per-row statistics: chunks of any size weigh alike
+        weight = stats.sum_weight
+        stats.scale(1.0 / weight)  # per-row statistics: chunks of any size weigh alike
         if state is None:
-            running, step, n_seen = stats, 0, Xc.shape[0]
+            running, step, seen = stats, 0, weight
         else:
-            running, step, n_seen = state
+            running, step, seen = state
             step += 1
-            n_seen += Xc.shape[0]
+            seen += weight
             eta = (step + 1.0) ** -float(self.learning_decay)
             running = running.shifted(self._kernel_args(current)["means"])
             running.scale(1.0 - eta)
             stats.scale(eta)
             running += stats
-        self._stepwise = (running, step, n_seen)
+        self._stepwise = (running, step, seen)
         scaled = running.copy()
-        scaled.scale(self._stream_scale(n_seen))
+        scaled.scale(self._stream_scale(seen))
         self._set_state(self._m_step(scaled, Xc.dtype), Xc.dtype)
         bounds = self.lower_bounds_ if fitted else []
         self.converged_ = False

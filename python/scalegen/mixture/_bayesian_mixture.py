@@ -171,8 +171,8 @@ class BayesianGaussianMixture(BaseMixture):
             )
         return w
 
-    def _stream_scale(self, n_seen: float) -> float:
-        return n_seen
+    def _stream_scale(self, seen: float) -> float:
+        return seen
 
     def _fitted_state(self) -> vb.VBState:
         def f64(x: Any) -> Any:
