@@ -25,9 +25,15 @@ def _per_variable(value: Any, v: Hashable, what: str) -> Any:
     return value
 
 
+# Below this, the pseudo-count of a cell (the size spread over a table of up to 1e8 cells)
+# would be subnormal, which the kernels flush to zero: lgamma(0) makes the score NaN.
+MIN_ESS = 1e-200
+
+
 def check_ess(value: Any, owner: str, name: str = "equivalent_sample_size") -> float:
-    """A positive, finite equivalent sample size (an infinite one makes every table NaN)."""
-    return check_scalar(value, name, owner, float, low=0.0, closed="neither")
+    """A finite equivalent sample size of at least MIN_ESS (an infinite one makes every
+    table NaN, a subnormal one every BDeu score)."""
+    return check_scalar(value, name, owner, float, low=MIN_ESS, closed="left")
 
 
 def check_prior_type(prior_type: Any, owner: str = FIT) -> str:
