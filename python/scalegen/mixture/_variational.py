@@ -67,8 +67,6 @@ def gaussian_statistics(stats: Any, reg_covar: float, eps: float) -> tuple[np.nd
 
 def m_step(stats: Any, priors: Priors, process: bool, reg_covar: float, eps: float) -> VBState:
     """The posterior from E-step statistics (scikit-learn's _m_step / _initialize)."""
-    from scipy.special import digamma  # noqa: F401  (scipy is needed by the bound anyway)
-
     kind = stats.covariance_type
     nk, xk, sk = gaussian_statistics(stats, reg_covar, eps)
     k, d = xk.shape
