@@ -9,7 +9,7 @@ import numpy as np
 from ..utils._validation import check_is_fitted, check_option, check_sample_weight, check_scalar
 from . import _variational as vb
 from ._base import BaseMixture, precisions_from_chol
-from ._checks import check_parameters
+from ._checks import check_parameters, check_positive_definite, real_array
 
 WEIGHT_PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 #: components whose weight exceeds this count in ``n_effective_components_``
@@ -127,7 +127,7 @@ class BayesianGaussianMixture(BaseMixture):
         if self.mean_prior is None or self.covariance_prior is None:
             full = kind in ("full", "tied")  # the others need the variances only
             mean, covariance = _data_moments(rows.moments(n_threads, "full" if full else "diag"))
-        self.mean_prior_ = mean if self.mean_prior is None else _real(self.mean_prior, (d,), "means")
+        self.mean_prior_ = mean if self.mean_prior is None else real_array(self.mean_prior, "means", (d,))
         if self.covariance_prior is None:
             assert covariance is not None
             self.covariance_prior_ = covariance if kind != "spherical" else float(covariance.mean())
@@ -175,20 +175,14 @@ class BayesianGaussianMixture(BaseMixture):
         return seen
 
     def _fitted_state(self) -> vb.VBState:
-        def f64(x: Any) -> Any:
-            return (
-                tuple(np.asarray(v, dtype=np.float64) for v in x)
-                if isinstance(x, tuple)
-                else np.asarray(x, dtype=np.float64)
-            )
+        def f64(x: Any) -> Any:  # the Dirichlet process's concentration is a pair of arrays
+            return tuple(map(f64, x)) if isinstance(x, tuple) else np.asarray(x, dtype=np.float64)
 
         return vb.VBState(
             f64(self.weight_concentration_),
             f64(self.mean_precision_),
             f64(self.means_),
-            self.degrees_of_freedom_
-            if np.ndim(self.degrees_of_freedom_) == 0
-            else f64(self.degrees_of_freedom_),
+            f64(self.degrees_of_freedom_),
             f64(self.covariances_),
             f64(self.precisions_cholesky_),
         )
@@ -244,29 +238,11 @@ def _data_moments(stats: Any) -> tuple[np.ndarray, np.ndarray]:
     return stats.shift[0] + delta, (s2 - n * np.outer(delta, delta)) / (n - 1.0)
 
 
-def _real(value: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
-    arr = np.asarray(value)
-    if arr.dtype.kind == "c":
-        raise ValueError(f"Complex data not supported: the parameter '{name}' must hold real numbers.")
-    arr = np.array(arr, dtype=np.float64)
-    if arr.shape != shape:
-        raise ValueError(f"The parameter '{name}' should have the shape of {shape}, but got {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"The parameter '{name}' contains NaN or infinity")
-    return arr
-
-
 def _checked_covariance_prior(value: Any, kind: str, d: int) -> Any:
-    if kind in ("full", "tied"):
-        arr = _real(value, (d, d), f"{kind} covariance_prior")
-        if not np.allclose(arr, arr.T) or not (np.linalg.eigvalsh(arr) > 0).all():
-            raise ValueError(f"'{kind} precision' should be symmetric, positive-definite")
-        return arr
-    if kind == "diag":
-        arr = _real(value, (d,), f"{kind} covariance_prior")
-        if (arr <= 0).any():
-            raise ValueError(f"'{kind} precision' should be positive")
-        return arr
-    return check_scalar(
-        value, "covariance_prior", "BayesianGaussianMixture", float, low=0.0, closed="neither"
-    )
+    if kind == "spherical":
+        return check_scalar(
+            value, "covariance_prior", "BayesianGaussianMixture", float, low=0.0, closed="neither"
+        )
+    arr = real_array(value, f"{kind} covariance_prior", (d, d) if kind in ("full", "tied") else (d,))
+    check_positive_definite(arr, kind)
+    return arr

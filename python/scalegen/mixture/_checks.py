@@ -44,10 +44,18 @@ def check_parameters(est: Any) -> None:
 
 
 def _as_array(value: Any, name: str, shape: tuple[int, ...]) -> tuple[np.ndarray, np.dtype] | None:
-    """A float64 copy of an initial value (the user's array is never touched) and the dtype
-    scikit-learn would check it in (float32 stays float32, anything else is float64)."""
+    """real_array of an initial value (None stays None) and the dtype scikit-learn would
+    check it in (float32 stays float32, anything else is float64)."""
     if value is None:
         return None
+    return real_array(value, name, shape), np.dtype(
+        np.float32 if np.asarray(value).dtype == np.float32 else np.float64
+    )
+
+
+def real_array(value: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """A float64 copy of a parameter's array (the user's is never touched): real, finite,
+    of the given shape, with scikit-learn's messages."""
     given = np.asarray(value)
     if given.dtype.kind == "c":
         raise ValueError(f"Complex data not supported: the parameter '{name}' must hold real numbers.")
@@ -59,7 +67,18 @@ def _as_array(value: Any, name: str, shape: tuple[int, ...]) -> tuple[np.ndarray
         raise ValueError(f"The parameter '{name}' should have the shape of {shape}, but got {arr.shape}")
     if not np.isfinite(arr).all():
         raise ValueError(f"The parameter '{name}' contains NaN or infinity")
-    return arr, np.dtype(np.float32) if given.dtype == np.float32 else np.dtype(np.float64)
+    return arr
+
+
+def check_positive_definite(values: np.ndarray, cov: str) -> None:
+    """scikit-learn's check of precisions: symmetric positive-definite matrices (full, tied:
+    one or a stack of them), positive values otherwise."""
+    if cov in ("full", "tied"):
+        for p in values if values.ndim == 3 else [values]:
+            if not np.allclose(p, p.T) or not (np.linalg.eigvalsh(p) > 0).all():
+                raise ValueError(f"'{cov} precision' should be symmetric, positive-definite")
+    elif (values <= 0).any():
+        raise ValueError(f"'{cov} precision' should be positive")
 
 
 def checked_inits(est: Any, d: int) -> tuple[np.ndarray | None, ...]:
@@ -86,12 +105,7 @@ def checked_inits(est: Any, d: int) -> tuple[np.ndarray | None, ...]:
     checked = _as_array(est.precisions_init, f"{cov} precision", param_shape(cov, k, d))
     if checked is not None:
         precisions = checked[0]
-        if cov in ("full", "tied"):
-            for p in precisions if cov == "full" else [precisions]:
-                if not np.allclose(p, p.T) or not (np.linalg.eigvalsh(p) > 0).all():
-                    raise ValueError(f"'{cov} precision' should be symmetric, positive-definite")
-        elif (precisions <= 0).any():
-            raise ValueError(f"'{cov} precision' should be positive")
+        check_positive_definite(precisions, cov)
     return weights, means, precisions
 
 

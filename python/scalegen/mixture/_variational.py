@@ -39,7 +39,8 @@ class VBState:
 
 def gaussian_statistics(stats: Any, reg_covar: float, eps: float) -> tuple[np.ndarray, ...]:
     """(nk, xk, sk): scikit-learn's _estimate_gaussian_parameters from shifted statistics
-    (nk carries its 10 * eps guard, sk its reg_covar)."""
+    (nk carries its 10 * eps guard, sk its reg_covar). Not the C++ M-step: that one also
+    factorises sk and refuses a singular one, which the variational update never inverts."""
     kind = stats.covariance_type
     raw, shift, s1 = stats.nk, stats.shift, stats.s1
     nk = raw + eps

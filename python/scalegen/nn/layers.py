@@ -33,7 +33,6 @@ INITIALIZERS = (
 )
 
 
-
 def _check_activation(activation: Any) -> str:
     if activation is None:
         return "linear"
