@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 SANITIZE_BUILD := build/sanitize
 
-.PHONY: demo test bench cpp-test pytest lint stubs install-demo install-test clean
+.PHONY: demo test fuzz bench cpp-test pytest lint stubs install-demo install-test clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ lint: install-test
 
 pytest: install-test
 	SCALEGEN_NN_PREDICT=$(SANITIZE_BUILD)/nn_predict $(PY) -m pytest -q
+
+## make fuzz: the hardening tests on newly drawn cases (make test draws the same cases each run)
+fuzz: install-test
+	SCALEGEN_FUZZ=explore $(PY) -m pytest -q tests/test_hardening_*.py
 
 ## make bench: scalegen against its peers, tables on screen and JSON in bench/results
 bench: $(PY)

@@ -233,6 +233,22 @@ Score parse_score(const std::string& name) {
   throw std::invalid_argument("unknown score '" + name + "': expected one of ll, bic, aic, k2, bdeu");
 }
 
+namespace {
+// From here on Stirling's series with two correction terms is exact to double precision (its
+// error is below 1/(1260 a^5)), while lgamma(a + n) - lgamma(a) loses digits as lgamma(a) grows
+// (and is inf - inf past 2.5e305).
+constexpr double kStirlingFrom = 1e3;
+
+double stirling_tail(double x) { return (1 - 1 / (30 * x * x)) / (12 * x); }
+}  // namespace
+
+// log Gamma(a + n) - log Gamma(a), given lg_a = lgamma(a) when a < kStirlingFrom; for large a
+// n log a + (a + n - 1/2) log1p(n / a) - n + tail(a + n) - tail(a).
+double ScoreTerms::log_rising(double a, double lg_a, double n) {
+  if (a < kStirlingFrom) return std::lgamma(a + n) - lg_a;
+  return n * std::log(a) + ((a + n - 0.5) * std::log1p(n / a) - n) + (stirling_tail(a + n) - stirling_tail(a));
+}
+
 ScoreTerms::ScoreTerms(Score score, double card, double n_configs, double n_samples, double ess)
     : score_(score), card_(card) {
   const double params = n_configs * (card - 1);
@@ -244,8 +260,8 @@ ScoreTerms::ScoreTerms(Score score, double card, double n_configs, double n_samp
       if (!(ess > 0)) throw std::invalid_argument("equivalent_sample_size must be positive");
       alpha_ = ess / n_configs;
       beta_ = ess / (n_configs * card);
-      lg_alpha_ = std::lgamma(alpha_);
-      lg_beta_ = std::lgamma(beta_);
+      lg_alpha_ = alpha_ < kStirlingFrom ? std::lgamma(alpha_) : 0;
+      lg_beta_ = beta_ < kStirlingFrom ? std::lgamma(beta_) : 0;
       break;
     case Score::LogLikelihood: break;
   }
@@ -254,7 +270,7 @@ ScoreTerms::ScoreTerms(Score score, double card, double n_configs, double n_samp
 double ScoreTerms::cell(double n) const {
   switch (score_) {
     case Score::K2: return std::lgamma(n + 1);
-    case Score::BDeu: return std::lgamma(n + beta_) - lg_beta_;
+    case Score::BDeu: return log_rising(beta_, lg_beta_, n);
     default: return n * std::log(n);
   }
 }
@@ -262,7 +278,7 @@ double ScoreTerms::cell(double n) const {
 double ScoreTerms::config(double nj) const {
   switch (score_) {
     case Score::K2: return lg_card_ - std::lgamma(nj + card_);
-    case Score::BDeu: return lg_alpha_ - std::lgamma(nj + alpha_);
+    case Score::BDeu: return -log_rising(alpha_, lg_alpha_, nj);
     default: return -nj * std::log(nj);
   }
 }

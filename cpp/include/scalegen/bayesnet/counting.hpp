@@ -86,6 +86,7 @@ class ScoreTerms {
   double config(double nj) const;
 
  private:
+  static double log_rising(double a, double lg_a, double n);
   Score score_;
   double card_, constant_ = 0, lg_card_ = 0, alpha_ = 0, beta_ = 0, lg_alpha_ = 0, lg_beta_ = 0;
 };
