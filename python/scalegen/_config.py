@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import math
-import numbers
 import os
 import warnings
 from collections.abc import Iterator
+
+from .utils._validation import check_int
 
 
 def available_cpus() -> int:
@@ -81,11 +82,8 @@ def clamp_threads(n: int, what: str = "the number of threads") -> int:
 
 
 def _check(n: object) -> int:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
-        raise TypeError(f"the number of threads must be an int, got {type(n).__name__}")
-    if int(n) < 1:
-        raise ValueError(f"the number of threads must be at least 1, got {n}")
-    return clamp_threads(int(n))
+    message = f"the number of threads must be an int of at least 1, got {n!r}"
+    return clamp_threads(check_int(n, "n", "set_num_threads", low=1, message=message))
 
 
 def set_num_threads(n: int) -> None:
@@ -114,10 +112,9 @@ def resolve_n_jobs(n_jobs: int | None) -> int:
     """Threads for an estimator's n_jobs: None -> the default, -1 -> all cores, -2 -> all but one."""
     if n_jobs is None:
         return get_num_threads()
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral):
-        raise TypeError(f"n_jobs must be an int or None, got {n_jobs!r}")
-    if n_jobs == 0:
+    n = check_int(n_jobs, "n_jobs", "the estimator", message=f"n_jobs must be an int or None, got {n_jobs!r}")
+    if n == 0:
         raise ValueError("n_jobs == 0 has no meaning: use None, a positive count or -1 for all cores")
-    if n_jobs < 0:
-        return max(1, available_cpus() + 1 + int(n_jobs))
-    return clamp_threads(int(n_jobs), "n_jobs")
+    if n < 0:
+        return max(1, available_cpus() + 1 + n)
+    return clamp_threads(n, "n_jobs")

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..utils._limits import Budget
-from ..utils._validation import check_option, check_scalar
+from ..utils._validation import check_choice, check_scalar
 from ._cpd import TabularCPD, real_array
 
 FIT = "BayesianNetwork.fit"
@@ -40,13 +40,13 @@ def check_prior_type(prior_type: Any, owner: str = FIT) -> str:
     """'bdeu', 'k2' or 'dirichlet' from any capitalization of pgmpy's names."""
     if isinstance(prior_type, str) and prior_type.lower() in PRIORS:
         return prior_type.lower()
-    return check_option(prior_type, "prior_type", owner, list(PRIORS.values()))  # raises
+    return check_choice(prior_type, "prior_type", owner, list(PRIORS.values()))  # raises
 
 
 def check_fit_params(estimator: Any, prior_type: Any, ess: Any, pseudo_counts: Any) -> str:
     """The parameters of BayesianNetwork.fit that do not depend on the data; returns the
     prior's kind. A dict of sizes or of pseudo-counts is checked entry by entry when used."""
-    check_option(estimator, "estimator", FIT, ["mle", "bayes"])
+    check_choice(estimator, "estimator", FIT, ["mle", "bayes"])
     kind = check_prior_type(prior_type)
     if isinstance(ess, Mapping):
         for v, size in ess.items():

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..utils._validation import check_option
+from ..utils._validation import check_choice
 from ._counts import as_source, count_families, source_columns
 from ._estimators import check_ess
 from ._model import BayesianNetwork
@@ -43,7 +43,7 @@ def structure_score(
     """
     name = SCORES.get(score.lower()) if isinstance(score, str) else None
     if name is None:
-        check_option(score, "score", "structure_score", list(SCORES))  # raises
+        check_choice(score, "score", "structure_score", list(SCORES))  # raises
     ess = check_ess(equivalent_sample_size, "structure_score")
     source = as_source(data)
     if isinstance(model_or_edges, BayesianNetwork):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..utils._limits import check_tensor, read_capped
+from ..utils._validation import check_int
 
 if TYPE_CHECKING:
     from ..bayesnet import BayesianNetwork
@@ -291,14 +292,15 @@ def make_mixture(
     (on the workers: nothing passes through the client); otherwise a NumPy array with the
     same values.
     """
-    for name, value in (
-        ("n_samples", n_samples),
-        ("n_features", n_features),
-        ("n_components", n_components),
-        ("chunk_rows", chunk_rows),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    n_samples, n_features, n_components, chunk_rows = (
+        check_int(value, name, "make_mixture", low=1)
+        for name, value in (
+            ("n_samples", n_samples),
+            ("n_features", n_features),
+            ("n_components", n_components),
+            ("chunk_rows", chunk_rows),
+        )
+    )
     dtype = np.dtype(dtype)
     rng = np.random.default_rng(random_state)
     centers = rng.uniform(-10, 10, size=(n_components, n_features))

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..utils._dask import is_dask_collection
+from ..utils._validation import check_int
 from ._tasks import task_context
 
 # Models built in this process, by the digest of their pickled state; a worker keeps
@@ -60,8 +61,7 @@ def predict_batches(model: Any, images: Any, batch_size: int = 256) -> Any:
         raise TypeError(f"images must be a dask array, got {type(images).__name__}")
     if images.ndim < 2:
         raise ValueError(f"images must have a batch axis and image axes, got shape {images.shape}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    batch_size = check_int(batch_size, "batch_size", "predict_batches", low=1)
     if any(np.isnan(c) for c in images.chunks[0]):
         images = images.compute_chunk_sizes()
     images = images.rechunk({i: -1 for i in range(1, images.ndim)})

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 import warnings
-from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -21,6 +20,7 @@ from .._config import resolve_n_jobs
 from ..utils._base import BaseEstimator, ConvergenceWarning, compatible
 from ..utils._validation import (
     check_array,
+    check_int,
     check_is_fitted,
     check_random_state,
     check_sample_weight,
@@ -438,10 +438,7 @@ class BaseMixture(BaseEstimator):
     def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Draw n_samples rows (float64) and their component labels."""
         check_is_fitted(self, "means_")
-        if isinstance(n_samples, bool) or not isinstance(n_samples, Integral) or n_samples < 1:
-            raise ValueError(
-                f"Invalid value for 'n_samples': {n_samples!r}. The sampling requires at least one sample."
-            )
+        n_samples = check_int(n_samples, "n_samples", f"{type(self).__name__}.sample", low=1)
         rng = check_random_state(self.random_state)
         weights = np.asarray(self.weights_, dtype=np.float64)
         means = np.asarray(self.means_, dtype=np.float64)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..utils._validation import check_is_fitted, check_option, check_sample_weight, check_scalar
+from ..utils._validation import check_choice, check_is_fitted, check_sample_weight, check_scalar
 from . import _variational as vb
 from ._base import BaseMixture, precisions_from_chol
 from ._checks import check_parameters, check_positive_definite, real_array
@@ -92,7 +92,7 @@ class BayesianGaussianMixture(BaseMixture):
     def _check_parameters(self) -> None:
         check_parameters(self)
         owner = type(self).__name__
-        check_option(
+        check_choice(
             self.weight_concentration_prior_type, "weight_concentration_prior_type", owner, WEIGHT_PRIOR_TYPES
         )
         for name in ("weight_concentration_prior", "mean_precision_prior"):

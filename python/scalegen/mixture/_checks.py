@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .._config import resolve_n_jobs
-from ..utils._validation import check_option, check_scalar
+from ..utils._validation import check_choice, check_scalar
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
@@ -38,8 +38,8 @@ def check_parameters(est: Any) -> None:
             f"The 'warm_start' parameter of {owner} must be an instance of 'bool'. "
             f"Got {est.warm_start!r} instead."
         )
-    check_option(est.covariance_type, "covariance_type", owner, COVARIANCE_TYPES)
-    check_option(est.init_params, "init_params", owner, INIT_PARAMS)
+    check_choice(est.covariance_type, "covariance_type", owner, COVARIANCE_TYPES)
+    check_choice(est.init_params, "init_params", owner, INIT_PARAMS)
     resolve_n_jobs(est.n_jobs)
 
 

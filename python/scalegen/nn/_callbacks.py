@@ -14,6 +14,8 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
+from ..utils._validation import check_int
+
 __all__ = ["Callback", "CallbackList", "EarlyStopping", "History", "ModelCheckpoint"]
 
 Logs: TypeAlias = Mapping[str, Any] | None
@@ -407,12 +409,11 @@ class ModelCheckpoint(Callback):
         super().__init__()
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"ModelCheckpoint mode must be 'auto', 'min' or 'max', got {mode!r}")
-        if save_freq != "epoch" and (isinstance(save_freq, bool) or not isinstance(save_freq, int)):
-            raise ValueError(
-                f"Unrecognized save_freq: {save_freq!r}. Expected save_freq are 'epoch' or integer values"
+        if save_freq != "epoch":
+            message = (
+                f"Unrecognized save_freq: {save_freq!r}. Expected 'epoch' or a positive number of batches"
             )
-        if isinstance(save_freq, int) and save_freq < 1:
-            raise ValueError(f"save_freq must be a positive number of batches, got {save_freq}")
+            save_freq = check_int(save_freq, "save_freq", "ModelCheckpoint", low=1, message=message)
         self.filepath = os.fspath(filepath)
         self.monitor = monitor
         self.verbose = verbose

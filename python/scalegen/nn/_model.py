@@ -8,7 +8,6 @@ call for all rows.
 from __future__ import annotations
 
 import math
-import numbers
 import os
 import re
 import threading
@@ -20,6 +19,7 @@ import numpy as np
 
 from .. import _core
 from .._config import resolve_n_jobs
+from ..utils._validation import check_int, check_real
 from . import optimizers as _optimizers
 from ._callbacks import Callback, CallbackList, History
 from ._progress import ProgressBar, format_epoch_line
@@ -38,9 +38,7 @@ _global_seed: list[int | None] = [None]
 
 def set_random_seed(seed: int | None) -> None:
     """Seed the weights, shuffling and dropout of models created afterwards (Keras' name)."""
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
-        raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
-    _global_seed[0] = None if seed is None else int(seed)
+    _global_seed[0] = check_int(seed, "seed", "set_random_seed", low=0, allow_none=True)
 
 
 def _snake(name: str) -> str:
@@ -70,10 +68,9 @@ class Sequential:
         n_jobs: int | None = None,
     ) -> None:
         self.name = "sequential" if name is None else str(name)
+        seed = check_int(seed, "seed", "Sequential", low=0, allow_none=True)
         if seed is None:
             seed = _global_seed[0]
-        elif isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-            raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
         self.seed = seed
         resolve_n_jobs(n_jobs)
         self.n_jobs = n_jobs
@@ -414,19 +411,15 @@ class Sequential:
     ) -> History:
         """Train for ``epochs`` epochs; returns the History (also ``model.history``)."""
         self._require_compiled()
-        batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
-        epochs = _positive_int(epochs, "epochs")
-        if (
-            isinstance(initial_epoch, bool)
-            or not isinstance(initial_epoch, numbers.Integral)
-            or initial_epoch < 0
-        ):
-            raise ValueError(f"initial_epoch must be a non-negative int, got {initial_epoch!r}")
+        batch_size = _batch_size(batch_size, "fit")
+        epochs = check_int(epochs, "epochs", "Sequential.fit", low=1)
+        initial_epoch = check_int(initial_epoch, "initial_epoch", "Sequential.fit", low=0)
         verbosity = _verbosity(verbose)
         x = self._check_x(x)
         labels, values = self._check_y(y, x.shape[0])
-        if not isinstance(validation_split, numbers.Real) or not 0 <= validation_split < 1:
-            raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
+        validation_split = check_real(
+            validation_split, "validation_split", "Sequential.fit", low=0, high=1, closed="left"
+        )
         val: tuple[np.ndarray, np.ndarray | None, np.ndarray | None] | None = None
         if validation_data is not None:
             if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
@@ -512,7 +505,7 @@ class Sequential:
     # ---- inference ---------------------------------------------------------------------
     def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = 0) -> np.ndarray:
         """The outputs for all rows of x (float32), computed in one call by batches."""
-        batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
+        batch_size = _batch_size(batch_size, "predict")
         _verbosity(verbose)
         x = self._check_x(x, check_finite=False)  # the core's predict checks
         return self._net.predict(x, batch_size, self._threads())
@@ -533,7 +526,7 @@ class Sequential:
     ) -> float | list[float] | dict[str, float]:
         """Loss (and metrics) over all rows: a float, a list as ``metrics_names``, or a dict."""
         self._require_compiled()
-        batch_size = 32 if batch_size is None else _positive_int(batch_size, "batch_size")
+        batch_size = _batch_size(batch_size, "evaluate")
         verbosity = _verbosity(verbose)
         x = self._check_x(x)
         labels, values = self._check_y(y, x.shape[0])
@@ -642,12 +635,9 @@ class Sequential:
         return f"<Sequential {self.name!r}: {len(self.layers)} layers{'' if self.built else ', not built'}>"
 
 
-def _positive_int(value: Any, what: str) -> int:
-    if type(value) is int and value >= 1:  # the common case, without the ABC check
-        return value
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 1:
-        raise ValueError(f"{what} must be a positive integer, got {value!r}")
-    return int(value)
+def _batch_size(batch_size: Any, method: str) -> int:
+    """Keras' default of 32 rows, or a positive int."""
+    return 32 if batch_size is None else check_int(batch_size, "batch_size", f"Sequential.{method}", low=1)
 
 
 def _verbosity(verbose: Any) -> int:

@@ -6,14 +6,13 @@ once the model is built (``layer.get_weights()`` then reads them).
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from .. import _core
-from ..utils._validation import check_scalar
+from ..utils._validation import check_int, check_real, is_int
 
 if TYPE_CHECKING:
     from ._model import Sequential
@@ -51,14 +50,13 @@ _INT_MAX = 2**31 - 1  # the core's sizes are C ints
 
 
 def _positive_int(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 1 <= int(value) <= _INT_MAX:
-        raise ValueError(f"{what} must be a positive integer up to {_INT_MAX}, got {value!r}")
-    return int(value)
+    message = f"{what} must be a positive integer up to {_INT_MAX}, got {value!r}"
+    return check_int(value, what, "the layer", low=1, high=_INT_MAX, message=message)
 
 
 def _pair(value: Any, what: str) -> tuple[int, int]:
     """An int or a pair of ints, as Keras takes kernel sizes, strides and pool sizes."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+    if is_int(value):
         v = _positive_int(value, what)
         return v, v
     if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2:
@@ -98,7 +96,7 @@ def _set_padding(c: Any, padding: Padding) -> None:
 
 
 def _shape(value: Any, what: str) -> tuple[int, ...]:
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+    if is_int(value):
         value = (value,)
     if not isinstance(value, Sequence) or isinstance(value, str):
         raise ValueError(f"{what} must be a tuple of positive ints, got {value!r}")
@@ -345,7 +343,7 @@ class Dropout(Layer):
 
     def __init__(self, rate: float, *, name: str | None = None, input_shape: Any = None) -> None:
         super().__init__(name=name, input_shape=input_shape)
-        self.rate: float = check_scalar(rate, "rate", "Dropout", float, low=0.0, high=1.0, closed="left")
+        self.rate = check_real(rate, "rate", "Dropout", low=0.0, high=1.0, closed="left")
 
     def _core_config(self) -> Any:
         c = super()._core_config()
@@ -373,13 +371,9 @@ class BatchNormalization(Layer):
         super().__init__(name=name, input_shape=input_shape)
         if axis != -1:
             raise ValueError(f"BatchNormalization supports axis=-1 (channels last) only, got {axis!r}")
-        if not isinstance(momentum, numbers.Real) or not 0 <= float(momentum) <= 1:
-            raise ValueError(f"momentum must be in [0, 1], got {momentum!r}")
-        if not isinstance(epsilon, numbers.Real) or not float(epsilon) > 0:
-            raise ValueError(f"epsilon must be positive, got {epsilon!r}")
         self.axis = -1
-        self.momentum: float = float(momentum)
-        self.epsilon: float = float(epsilon)
+        self.momentum = check_real(momentum, "momentum", "BatchNormalization", low=0.0, high=1.0)
+        self.epsilon = check_real(epsilon, "epsilon", "BatchNormalization", low=0.0, closed="neither")
         self.center: bool = bool(center)
         self.scale: bool = bool(scale)
 

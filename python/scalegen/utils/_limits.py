@@ -13,12 +13,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import numbers
 import os
 import threading
 import zipfile
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
+
+from ._validation import check_int, is_int
 
 GiB = 1 << 30
 
@@ -72,9 +73,8 @@ def _checked(values: dict[str, Any]) -> dict[str, int]:
     for name, v in values.items():
         if name not in _FIELDS:
             raise TypeError(f"unknown limit {name!r}: the limits are {', '.join(_FIELDS)}")
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"the limit {name} must be a positive int (bytes), got {v!r}")
-        out[name] = int(v)
+        message = f"the limit {name} must be a positive int (bytes), got {v!r}"
+        out[name] = check_int(v, name, "set_limits", low=1, message=message)
     return out
 
 
@@ -130,7 +130,7 @@ def shape_size(shape: Iterable[Any], what: str) -> int:
     """The number of elements of a declared shape (exact integers); sizes must be >= 0."""
     dims = tuple(shape)
     for d in dims:
-        if isinstance(d, bool) or not isinstance(d, numbers.Integral):
+        if not is_int(d):
             raise ValueError(f"{what}: the shape {dims!r} holds a non-integer size {d!r}")
         if d < 0:
             raise ValueError(f"{what}: the shape {dims!r} holds a negative size")

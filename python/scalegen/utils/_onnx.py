@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ._limits import Budget
+from ._validation import check_int
 
 IR_VERSION = 8  # onnxruntime 1.17 and later read it; opset 13 needs at least 7
 
@@ -51,9 +52,7 @@ class GraphBuilder:
 
 
 def check_opset(opset: Any) -> int:
-    if isinstance(opset, bool) or not isinstance(opset, int) or opset < 13:
-        raise ValueError(f"opset must be an int >= 13, got {opset!r}")
-    return opset
+    return check_int(opset, "opset", "to_onnx", low=13)
 
 
 def finish_model(onnx: Any, graph: Any, opset: int, path: Any) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -111,7 +111,7 @@ def check_random_state(random_state: Any) -> np.random.Generator:
         return np.random.default_rng(random_state)
     if isinstance(random_state, np.random.RandomState):
         return np.random.default_rng(random_state.randint(0, 2**31 - 1))
-    if isinstance(random_state, int | np.integer) and not isinstance(random_state, bool):
+    if is_int(random_state):
         if random_state < 0:
             raise ValueError(f"random_state must be non-negative, got {random_state}")
         return np.random.default_rng(int(random_state))
@@ -128,6 +128,11 @@ class InvalidParameterError(ValueError, TypeError):
 _RANGES = {"both": "[]", "left": "[)", "right": "(]", "neither": "()"}
 
 
+def is_int(value: Any) -> bool:
+    """An integer that is not a bool: a Python int or any Integral (numpy's ints too)."""
+    return type(value) is int or (isinstance(value, Integral) and not isinstance(value, bool))
+
+
 def check_scalar(
     value: Any,
     name: str,
@@ -138,38 +143,86 @@ def check_scalar(
     high: float | None = None,
     closed: str = "both",
     allow_none: bool = False,
+    message: str | None = None,
 ) -> Any:
     """A parameter checked as scikit-learn's _param_validation does: its type (bool is not a
     number; a float parameter takes ints), finiteness and range; returns it as int/float.
 
-    Unbounded ends are open. NaN is never in range, so a NaN tolerance cannot loop forever."""
+    Unbounded ends are open. NaN is never in range, so a NaN tolerance cannot loop forever.
+    `message` replaces scikit-learn's wording where a caller has a better one."""
     if value is None and allow_none:
         return None
-    is_number = isinstance(value, Real) and not isinstance(value, bool)
-    ok_type = isinstance(value, Integral) and not isinstance(value, bool) if kind is int else is_number
     brackets = _RANGES[closed]
     left = brackets[0] if low is not None else "("
     right = brackets[1] if high is not None else ")"
-    lo = "-inf" if low is None else repr(float(low) if kind is float else low)
-    hi = "inf" if high is None else repr(float(high) if kind is float else high)
-    article = "an int" if kind is int else "a float"
-    message = (
-        f"The '{name}' parameter of {owner} must be {article} in the range {left}{lo}, {hi}{right}"
-        f"{' or None' if allow_none else ''}. Got {value!r} instead."
-    )
-    if not ok_type:
-        raise InvalidParameterError(message)
-    v = int(value) if kind is int else float(value)
-    if not math.isfinite(v):
-        raise InvalidParameterError(message)
-    if low is not None and (v < low or (v == low and left == "(")):
-        raise InvalidParameterError(message)
-    if high is not None and (v > high or (v == high and right == ")")):
-        raise InvalidParameterError(message)
-    return v
+    if is_int(value) if kind is int else (isinstance(value, Real) and not isinstance(value, bool)):
+        try:
+            v = int(value) if kind is int else float(value)
+        except OverflowError:  # an int beyond the floats
+            v = math.inf
+        if (
+            (kind is int or math.isfinite(v))
+            and (low is None or v > low or (v == low and left == "["))
+            and (high is None or v < high or (v == high and right == "]"))
+        ):
+            return v
+    if message is None:
+        lo = "-inf" if low is None else repr(float(low) if kind is float else low)
+        hi = "inf" if high is None else repr(float(high) if kind is float else high)
+        message = (
+            f"The '{name}' parameter of {owner} must be {'an int' if kind is int else 'a float'} in the "
+            f"range {left}{lo}, {hi}{right}{' or None' if allow_none else ''}. Got {value!r} instead."
+        )
+    raise InvalidParameterError(message)
 
 
-def check_option(value: Any, name: str, owner: str, options: Any) -> Any:
+@overload
+def check_int(
+    value: Any, name: str, owner: str, *, low: int | None = ..., high: int | None = ..., message: str = ...
+) -> int: ...
+@overload
+def check_int(
+    value: Any,
+    name: str,
+    owner: str,
+    *,
+    low: int | None = ...,
+    high: int | None = ...,
+    allow_none: bool,
+    message: str = ...,
+) -> int | None: ...
+def check_int(
+    value: Any,
+    name: str,
+    owner: str,
+    *,
+    low: int | None = None,
+    high: int | None = None,
+    allow_none: bool = False,
+    message: str | None = None,
+) -> int | None:
+    """An int in [low, high] (numpy's ints accepted and returned as int; bools and floats such
+    as 3.0 refused), or None when allowed; else an InvalidParameterError (a ValueError and a
+    TypeError)."""
+    return check_scalar(value, name, owner, int, low=low, high=high, allow_none=allow_none, message=message)
+
+
+def check_real(
+    value: Any,
+    name: str,
+    owner: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    closed: str = "both",
+    message: str | None = None,
+) -> float:
+    """A finite float (ints accepted, bools refused) from low to high, the ends given `closed`
+    ("both", "left", "right" or "neither"); else an InvalidParameterError."""
+    return check_scalar(value, name, owner, float, low=low, high=high, closed=closed, message=message)
+
+
+def check_choice(value: Any, name: str, owner: str, options: Any) -> Any:
     """A parameter that must be one of `options` (compared by equality, strings exactly)."""
     if isinstance(value, Hashable) and any(type(value) is type(o) and value == o for o in options):
         return value
