@@ -118,7 +118,9 @@ def our_gradients(model: Sequential, x: np.ndarray, y: np.ndarray, loss: str) ->
     """Mean loss, per-layer parameter gradients and the input gradient from the C++ core."""
     labels = y.astype(np.int32) if loss == "sparse_categorical_crossentropy" else None
     values = None if labels is not None else y.astype(np.float32)
-    (loss_sum, _, count), flat, dx = model._net.gradients(x, labels, values, getattr(_core.Loss, loss), 0, 2)
+    (loss_sum, _, count, *_), flat, dx = model._net.gradients(
+        x, labels, values, None, getattr(_core.Loss, loss), False, 0, 2
+    )
     grads: list[list[np.ndarray]] = [[] for _ in model.layers]
     for index, _, shape, offset, trainable in model._net.slots:
         if trainable:
@@ -346,17 +348,17 @@ def test_gradients_match_finite_differences() -> None:
     x = rng.normal(0, 1, (6, 5, 5, 2)).astype(np.float32)
     labels = rng.integers(0, 4, 6).astype(np.int32)
     net = model._net
-    (_, _, count), grads, _ = net.gradients(x, labels, None, SPARSE, 0, 1)
+    (_, _, count, *_), grads, _ = net.gradients(x, labels, None, None, SPARSE, False, 0, 1)
     params = net.get_params()
     h = 1e-2
     for i in rng.choice(params.size, 25, replace=False):
         moved = params.copy()
         moved[i] += h
         net.set_params(moved)
-        up = net.gradients(x, labels, None, SPARSE, 0, 1)[0][0]
+        up = net.gradients(x, labels, None, None, SPARSE, False, 0, 1)[0][0]
         moved[i] -= 2 * h
         net.set_params(moved)
-        down = net.gradients(x, labels, None, SPARSE, 0, 1)[0][0]
+        down = net.gradients(x, labels, None, None, SPARSE, False, 0, 1)[0][0]
         numeric = (up - down) / (2 * h * count)
         assert grads[i] == pytest.approx(numeric, rel=2e-2, abs=2e-4), f"parameter {i}"
     net.set_params(params)
@@ -368,7 +370,7 @@ def test_gradients_do_not_depend_on_thread_count() -> None:
     with_random_weights(model, rng)
     x = rng.normal(0, 1, (37, *shape)).astype(np.float32)
     labels = rng.integers(0, model.output_shape[-1], 37).astype(np.int32)
-    runs = [model._net.gradients(x, labels, None, SPARSE, 0, threads) for threads in (1, 2, 3)]
+    runs = [model._net.gradients(x, labels, None, None, SPARSE, False, 0, threads) for threads in (1, 2, 3)]
     for stats, grads, dx in runs[1:]:
         assert stats == runs[0][0]
         assert np.array_equal(grads, runs[0][1])

@@ -26,18 +26,13 @@ std::int64_t rows_of(const Network& net, const CArray<float>& x) {
   return n;
 }
 
-// NaN or infinity anywhere in x (all exponent bits set): one pass over the bits, cheaper
-// than numpy's isfinite on a small batch.
-bool has_non_finite(const CArray<float>& x) {
-  const auto* bits = reinterpret_cast<const std::uint32_t*>(x.data());
-  std::uint32_t found = 0;
-  for (py::ssize_t i = 0; i < x.size(); ++i) found |= (bits[i] & 0x7f800000u) == 0x7f800000u;
-  return found != 0;
-}
-
 Targets targets(const Network& net, std::int64_t n, const std::optional<CArray<std::int32_t>>& labels,
-                const std::optional<CArray<float>>& values) {
+                const std::optional<CArray<float>>& values, const std::optional<CArray<float>>& weights) {
   Targets t;
+  if (weights) {
+    if (weights->size() != n) throw std::invalid_argument("one sample weight per row is needed");
+    t.weights = weights->data();
+  }
   if (labels) {
     if (labels->size() != n) throw std::invalid_argument("one label per row is needed");
     t.labels = labels->data();
@@ -50,7 +45,10 @@ Targets targets(const Network& net, std::int64_t n, const std::optional<CArray<s
   return t;
 }
 
-py::tuple stats_tuple(const BatchStats& s) { return py::make_tuple(s.loss_sum, s.correct, s.count); }
+// (loss sum, correct, count, absolute error sum, squared error sum): sums over rows.
+py::tuple stats_tuple(const BatchStats& s) {
+  return py::make_tuple(s.loss_sum, s.correct, s.count, s.abs_error_sum, s.squared_error_sum);
+}
 
 void copy_into(AlignedVector<float>& dst, const CArray<float>& src, const char* what) {
   if (std::size_t(src.size()) != dst.size())
@@ -88,7 +86,40 @@ void bind_nn(py::module_& m) {
   py::enum_<Loss>(m, "Loss", py::module_local(), "The losses a training step minimises.")
       .value("sparse_categorical_crossentropy", Loss::sparse_categorical_crossentropy)
       .value("categorical_crossentropy", Loss::categorical_crossentropy)
-      .value("mse", Loss::mse);
+      .value("mse", Loss::mse)
+      .value("binary_crossentropy", Loss::binary_crossentropy)
+      .value("mae", Loss::mae);
+  m.def(
+      "nn_loss",
+      [](const CArray<float>& y, std::optional<CArray<std::int32_t>> labels, std::optional<CArray<float>> values,
+         std::optional<CArray<float>> weights, Loss loss, bool from_logits, int n_threads) {
+        if (y.ndim() < 2) throw std::invalid_argument("the outputs need a batch axis and a last axis");
+        const std::int64_t width = y.shape(y.ndim() - 1), rows = y.size() / std::max<std::int64_t>(width, 1);
+        const std::int64_t samples = y.shape(0), per_sample = samples ? rows / samples : 0;
+        Targets t;
+        if (labels) {
+          if (labels->size() != rows) throw std::invalid_argument("one label per row of outputs is needed");
+          t.labels = labels->data();
+        }
+        if (values) {
+          if (values->size() != y.size()) throw std::invalid_argument("the targets must have the outputs' shape");
+          t.values = values->data();
+        }
+        if (weights) {
+          if (weights->size() != samples) throw std::invalid_argument("one sample weight per sample is needed");
+          t.weights = weights->data();
+        }
+        py::array_t<float> grad(std::vector<py::ssize_t>(y.shape(), y.shape() + y.ndim()));
+        float* g = grad.mutable_data();
+        BatchStats s;
+        {
+          py::gil_scoped_release release;
+          s = loss_and_gradient(y.data(), t, rows, per_sample, width, {loss, from_logits}, g, n_threads);
+        }
+        return py::make_tuple(stats_tuple(s), grad);
+      },
+      py::arg("y"), py::arg("labels"), py::arg("values"), py::arg("weights"), py::arg("loss"), py::arg("from_logits"),
+      py::arg("n_threads"), "A training loss over rows of outputs: (stats, d(mean loss)/dy).");
   py::enum_<OptimizerConfig::Kind>(m, "OptimizerKind", py::module_local(), "The optimizers of a training step.")
       .value("sgd", OptimizerConfig::sgd)
       .value("adam", OptimizerConfig::adam)
@@ -187,7 +218,7 @@ void bind_nn(py::module_& m) {
           "predict",
           [](const Network& net, const CArray<float>& x, std::int64_t batch_size, int n_threads) {
             const std::int64_t n = rows_of(net, x);
-            if (has_non_finite(x)) throw std::invalid_argument("x contains NaN or infinity");
+            if (any_non_finite(x.data(), x.size())) throw std::invalid_argument("x contains NaN or infinity");
             std::vector<py::ssize_t> shape{py::ssize_t(n)};
             for (auto d : shape_tuple(net.output_shape())) shape.push_back(d.cast<py::ssize_t>());
             py::array_t<float> out(shape);
@@ -202,54 +233,108 @@ void bind_nn(py::module_& m) {
       .def(
           "evaluate",
           [](const Network& net, const CArray<float>& x, std::optional<CArray<std::int32_t>> labels,
-             std::optional<CArray<float>> values, Loss loss, std::int64_t batch_size, int n_threads) {
+             std::optional<CArray<float>> values, std::optional<CArray<float>> weights, Loss loss,
+             bool from_logits, std::int64_t batch_size, int n_threads) {
             const std::int64_t n = rows_of(net, x);
-            const Targets t = targets(net, n, labels, values);
+            const Targets t = targets(net, n, labels, values, weights);
             BatchStats s;
             {
               py::gil_scoped_release release;
-              s = net.evaluate(x.data(), n, t, loss, batch_size, n_threads);
+              s = net.evaluate(x.data(), n, t, {loss, from_logits}, batch_size, n_threads);
             }
             return stats_tuple(s);
           },
-          py::arg("x"), py::arg("labels"), py::arg("values"), py::arg("loss"), py::arg("batch_size"),
-          py::arg("n_threads"), "(loss sum, correct rows, rows) over all rows.")
+          py::arg("x"), py::arg("labels"), py::arg("values"), py::arg("weights"), py::arg("loss"),
+          py::arg("from_logits"), py::arg("batch_size"), py::arg("n_threads"), "(weighted loss sum, correct rows, rows) over all rows.")
       .def(
           "train_step",
           [](Network& net, const CArray<float>& x, std::optional<CArray<std::int32_t>> labels,
-             std::optional<CArray<float>> values, const CArray<std::int64_t>& idx, Loss loss,
-             const OptimizerConfig& opt, std::uint64_t seed, int n_threads) {
+             std::optional<CArray<float>> values, std::optional<CArray<float>> weights,
+             const CArray<std::int64_t>& idx, Loss loss, bool from_logits, const OptimizerConfig& opt, std::uint64_t seed,
+             int n_threads) {
             const std::int64_t n = rows_of(net, x);
-            const Targets t = targets(net, n, labels, values);
+            const Targets t = targets(net, n, labels, values, weights);
             for (std::int64_t i = 0; i < idx.size(); ++i)
               if (idx.data()[i] < 0 || idx.data()[i] >= n) throw std::invalid_argument("batch index out of range");
             BatchStats s;
             {
               py::gil_scoped_release release;
-              s = net.train_step(x.data(), t, idx.data(), idx.size(), loss, opt, seed, n_threads);
+              s = net.train_step(x.data(), t, idx.data(), idx.size(), {loss, from_logits}, opt, seed, n_threads);
             }
             return stats_tuple(s);
           },
-          py::arg("x"), py::arg("labels"), py::arg("values"), py::arg("idx"), py::arg("loss"), py::arg("optimizer"),
-          py::arg("seed"), py::arg("n_threads"),
+          py::arg("x"), py::arg("labels"), py::arg("values"), py::arg("weights"), py::arg("idx"), py::arg("loss"),
+          py::arg("from_logits"), py::arg("optimizer"), py::arg("seed"), py::arg("n_threads"),
           "One step on the rows idx of x: forward, loss, backward, update. (loss sum, correct, rows).")
       .def(
           "gradients",
           [](Network& net, const CArray<float>& x, std::optional<CArray<std::int32_t>> labels,
-             std::optional<CArray<float>> values, Loss loss, std::uint64_t seed, int n_threads) {
+             std::optional<CArray<float>> values, std::optional<CArray<float>> weights, Loss loss,
+             bool from_logits, std::uint64_t seed, int n_threads) {
             const std::int64_t n = rows_of(net, x);
-            const Targets t = targets(net, n, labels, values);
+            const Targets t = targets(net, n, labels, values, weights);
             py::array_t<float> dx(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
             float* d = dx.mutable_data();
             BatchStats s;
             {
               py::gil_scoped_release release;
-              s = net.gradients(x.data(), t, n, loss, seed, d, n_threads);
+              s = net.gradients(x.data(), t, n, {loss, from_logits}, seed, d, n_threads);
             }
             return py::make_tuple(stats_tuple(s), to_numpy(net.grads(), {py::ssize_t(net.grads().size())}), dx);
           },
-          py::arg("x"), py::arg("labels"), py::arg("values"), py::arg("loss"), py::arg("seed"), py::arg("n_threads"),
-          "Forward and backward in training mode without an update: (stats, parameter gradients, input gradient).");
+          py::arg("x"), py::arg("labels"), py::arg("values"), py::arg("weights"), py::arg("loss"), py::arg("from_logits"),
+          py::arg("seed"), py::arg("n_threads"),
+          "Forward and backward in training mode without an update: (stats, parameter gradients, input gradient).")
+      .def(
+          "forward",
+          [](Network& net, const CArray<float>& x, std::uint64_t seed, int n_threads) {
+            const std::int64_t n = rows_of(net, x);
+            if (any_non_finite(x.data(), x.size())) throw std::invalid_argument("x contains NaN or infinity");
+            std::vector<py::ssize_t> shape{py::ssize_t(n)};
+            for (auto d : shape_tuple(net.output_shape())) shape.push_back(d.cast<py::ssize_t>());
+            py::array_t<float> out(shape);
+            {
+              py::gil_scoped_release release;
+              const float* y = net.forward(x.data(), n, seed, n_threads);
+              std::copy(y, y + n * net.output_shape().size(), out.mutable_data());
+            }
+            return out;
+          },
+          py::arg("x"), py::arg("seed"), py::arg("n_threads"),
+          "Forward pass in training mode, keeping what backward needs: the output.")
+      .def(
+          "backward",
+          [](Network& net, const CArray<float>& dy, bool input_gradient, int n_threads) -> py::object {
+            const std::int64_t n = dy.ndim() ? dy.shape(0) : 0;
+            if (n != net.forward_rows() || dy.size() != n * net.output_shape().size())
+              throw std::invalid_argument("the output gradient must have the shape of the last forward's output");
+            std::vector<py::ssize_t> shape{py::ssize_t(n)};
+            for (auto d : shape_tuple(net.input_shape())) shape.push_back(d.cast<py::ssize_t>());
+            py::array_t<float> dx(shape);
+            float* d = input_gradient ? dx.mutable_data() : nullptr;
+            {
+              py::gil_scoped_release release;
+              net.backward(dy.data(), d, n_threads);
+            }
+            return input_gradient ? py::object(dx) : py::object(py::none());
+          },
+          py::arg("dy"), py::arg("input_gradient"), py::arg("n_threads"),
+          "Backward pass of the last forward: parameter gradients added up, the input gradient (or None).")
+      .def("get_accumulated_grads",
+           [](Network& n) {
+             return to_numpy(n.accumulated_grads(), {py::ssize_t(n.accumulated_grads().size())});
+           })
+      .def("set_accumulated_grads",
+           [](Network& n, const CArray<float>& g) { copy_into(n.accumulated_grads(), g, "the gradient vector"); })
+      .def(
+          "apply_gradients",
+          [](Network& net, const OptimizerConfig& opt, int n_threads) {
+            py::gil_scoped_release release;
+            net.apply_gradients(opt, n_threads);
+          },
+          py::arg("optimizer"), py::arg("n_threads"), "One optimizer step from the accumulated gradients.")
+      .def("set_trainable", &Network::set_trainable, py::arg("layer"), py::arg("trainable"))
+      .def("trainable", &Network::trainable, py::arg("layer"));
 }
 
 }  // namespace scalegen::bindings

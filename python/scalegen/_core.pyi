@@ -7,7 +7,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Activation', 'FamilyCounts', 'GaussianMixtureStats', 'LayerConfig', 'LayerKind', 'Loss', 'Network', 'OptimizerConfig', 'OptimizerKind', 'bn_count', 'bn_hill_climb', 'bn_likelihood_weighting', 'bn_local_scores', 'bn_log_likelihood', 'bn_posterior_rows', 'bn_sample', 'build_info', 'get_limits', 'gmm_block_rows', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'nn_window_axis', 'probe_parallel_threads', 'raise_in_parallel', 'set_limits']
+__all__: list[str] = ['Activation', 'FamilyCounts', 'GaussianMixtureStats', 'LayerConfig', 'LayerKind', 'Loss', 'Network', 'OptimizerConfig', 'OptimizerKind', 'bn_count', 'bn_hill_climb', 'bn_likelihood_weighting', 'bn_local_scores', 'bn_log_likelihood', 'bn_posterior_rows', 'bn_sample', 'build_info', 'get_limits', 'gmm_block_rows', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'nn_loss', 'nn_window_axis', 'probe_parallel_threads', 'raise_in_parallel', 'set_limits']
 class GaussianMixtureStats:
     """
     Additive E-step statistics of a set of rows (merge chunks with +=).
@@ -234,9 +234,15 @@ class Loss:
       categorical_crossentropy
     
       mse
+    
+      binary_crossentropy
+    
+      mae
     """
     __members__: typing.ClassVar[dict[str, Loss]]
+    binary_crossentropy: typing.ClassVar[Loss]
     categorical_crossentropy: typing.ClassVar[Loss]
+    mae: typing.ClassVar[Loss]
     mse: typing.ClassVar[Loss]
     sparse_categorical_crossentropy: typing.ClassVar[Loss]
     @typing.overload
@@ -488,10 +494,24 @@ class Network:
         """
     def __init__(self, layers: collections.abc.Sequence[LayerConfig], input_shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]) -> None:
         ...
-    def evaluate(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, values: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, loss: Loss, batch_size: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple:
+    def apply_gradients(self, optimizer: OptimizerConfig, n_threads: typing.SupportsInt | typing.SupportsIndex) -> None:
         """
-        (loss sum, correct rows, rows) over all rows.
+        One optimizer step from the accumulated gradients.
         """
+    def backward(self, dy: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], input_gradient: bool, n_threads: typing.SupportsInt | typing.SupportsIndex) -> typing.Any:
+        """
+        Backward pass of the last forward: parameter gradients added up, the input gradient (or None).
+        """
+    def evaluate(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, values: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, weights: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, loss: Loss, from_logits: bool, batch_size: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple:
+        """
+        (weighted loss sum, correct rows, rows) over all rows.
+        """
+    def forward(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float32]:
+        """
+        Forward pass in training mode, keeping what backward needs: the output.
+        """
+    def get_accumulated_grads(self) -> numpy.typing.NDArray[numpy.float32]:
+        ...
     def get_grads(self) -> numpy.typing.NDArray[numpy.float32]:
         ...
     def get_optimizer_state(self) -> tuple[numpy.typing.NDArray[numpy.float32], numpy.typing.NDArray[numpy.float32], int]:
@@ -500,7 +520,7 @@ class Network:
         ...
     def get_state(self) -> numpy.typing.NDArray[numpy.float32]:
         ...
-    def gradients(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, values: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, loss: Loss, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple[tuple, numpy.typing.NDArray[numpy.float32], numpy.typing.NDArray[numpy.float32]]:
+    def gradients(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, values: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, weights: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, loss: Loss, from_logits: bool, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple[tuple, numpy.typing.NDArray[numpy.float32], numpy.typing.NDArray[numpy.float32]]:
         """
         Forward and backward in training mode without an update: (stats, parameter gradients, input gradient).
         """
@@ -510,16 +530,22 @@ class Network:
         """
         Writes the native model file that scalegen::nn::load_network reads.
         """
+    def set_accumulated_grads(self, arg0: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> None:
+        ...
     def set_optimizer_state(self, arg0: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], arg1: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], arg2: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
     def set_params(self, arg0: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> None:
         ...
     def set_state(self, arg0: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> None:
         ...
-    def train_step(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, values: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, idx: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], loss: Loss, optimizer: OptimizerConfig, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple:
+    def set_trainable(self, layer: typing.SupportsInt | typing.SupportsIndex, trainable: bool) -> None:
+        ...
+    def train_step(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, values: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, weights: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, idx: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], loss: Loss, from_logits: bool, optimizer: OptimizerConfig, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple:
         """
         One step on the rows idx of x: forward, loss, backward, update. (loss sum, correct, rows).
         """
+    def trainable(self, layer: typing.SupportsInt | typing.SupportsIndex) -> bool:
+        ...
     @property
     def output_shapes(self) -> list:
         ...
@@ -639,6 +665,10 @@ def kmeans_plusplus(X: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], 
 def last_parallel_threads() -> int:
     """
     Diagnostic: how many threads ran iterations of the last parallel loop of any kernel.
+    """
+def nn_loss(y: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, values: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, weights: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, loss: Loss, from_logits: bool, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple[tuple, numpy.typing.NDArray[numpy.float32]]:
+    """
+    A training loss over rows of outputs: (stats, d(mean loss)/dy).
     """
 def nn_window_axis(size: typing.SupportsInt | typing.SupportsIndex, window: typing.SupportsInt | typing.SupportsIndex, stride: typing.SupportsInt | typing.SupportsIndex, same: bool) -> tuple[int, int, int]:
     """

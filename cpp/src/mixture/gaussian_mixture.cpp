@@ -44,18 +44,14 @@ void run_blocks(SufficientStats& total, std::int64_t n, int n_threads, Fn&& bloc
   const std::int64_t stats_bytes = std::max<std::int64_t>(1, std::int64_t(zero.s1.size() + zero.s2.size()) * 8);
   const std::int64_t wave = std::clamp<std::int64_t>(kBlockStatsBudget / stats_bytes, 1, kMaxBlocksAlive);
   std::vector<SufficientStats> parts(static_cast<std::size_t>(std::min(wave, count)));
-  for (std::int64_t w0 = 0; w0 < count; w0 += wave) {
-    const std::int64_t m = std::min(wave, count - w0);
-    parallel_for(n_threads, m, [&](std::int64_t i) {
-      const std::int64_t r0 = (w0 + i) * kStatsBlockRows;
-      const std::int64_t r1 = std::min(n, r0 + kStatsBlockRows);
-      SufficientStats& part = parts[static_cast<std::size_t>(i)];
-      part = zero;
-      const FlushSubnormals flush;
-      block_fn(r0, r1, part);
-    });
-    for (std::int64_t i = 0; i < m; ++i) total.merge(parts[static_cast<std::size_t>(i)]);
-  }
+  parallel_reduce_ordered(
+      n_threads, count,
+      [&](std::int64_t slot, std::int64_t b) {
+        SufficientStats& part = parts[static_cast<std::size_t>(slot)];
+        part = zero;
+        block_fn(b * kStatsBlockRows, std::min(n, (b + 1) * kStatsBlockRows), part);
+      },
+      [&](std::int64_t slot, std::int64_t) { total.merge(parts[static_cast<std::size_t>(slot)]); }, wave);
 }
 
 void check_finite(const std::vector<double>& v, const char* what) {

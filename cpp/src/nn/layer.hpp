@@ -1,13 +1,18 @@
 #pragma once
-// The layers of scalegen::nn::Network (internal). Tensors are channels-last rows of floats:
-// a batch of n samples of shape (h, w, c) is n*h*w*c contiguous floats.
+// The layer interface of scalegen::nn::Network (internal). Tensors are channels-last rows
+// of floats: a batch of n samples of shape (h, w, c) is n*h*w*c contiguous floats.
+//
+// A layer kind is one file in layers/ defining make<LayerKind::kind>, plus its line in
+// registry.cpp. Parallel work inside a layer is split into tasks fixed by the shapes alone
+// (never by the thread count), and every reduction adds per-task partials in task order
+// (parallel_reduce_ordered): any n_threads gives the same bits.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "scalegen/common/fpu.hpp"
 #include "scalegen/common/parallel.hpp"
 #include "scalegen/nn/network.hpp"
 
@@ -29,12 +34,10 @@ struct TensorSpec {
   bool trainable = true;
   float fill = 0.0f;  // initial value (Python initialises the kernels)
   /// The number of values (shapes come from checked layer sizes: the product fits in 64 bits).
-  std::int64_t size() const {
-    std::int64_t n = 1;
-    for (auto d : shape) n *= d;
-    return n;
-  }
+  std::int64_t size() const { return shape_size(shape); }
 };
+
+class Pool2D;
 
 class Layer {
  public:
@@ -58,29 +61,39 @@ class Layer {
 
   /// Inference: reentrant, touches no member.
   virtual void infer(const float* x, float* y, std::int64_t n, const Context& ctx) const = 0;
-  /// Inference of this layer and `next` in one pass, y being next's output; false when
-  /// the pair has no fused kernel (a convolution followed by a pooling has one).
-  virtual bool infer_fused(const Layer& next, const float* x, float* y, std::int64_t n, const Context& ctx) const {
-    (void)next, (void)x, (void)y, (void)n, (void)ctx;
-    return false;
-  }
   /// Training forward pass: may keep what backward needs.
   virtual void train_forward(const float* x, float* y, std::int64_t n, const Context& ctx) {
     infer(x, y, n, ctx);
   }
-  /// Training forward of this layer and `next` in one pass (y: next's output; this layer's
-  /// own output is not kept); false when the pair has no fused kernel. A pair fused here
-  /// goes back through backward_fused.
-  virtual bool train_forward_fused(Layer& next, const float* x, float* y, std::int64_t n, const Context& ctx) {
-    (void)next, (void)x, (void)y, (void)n, (void)ctx;
+
+  // ---- fusion: asked once by the network when it is built
+  /// True when this layer runs `next` within its own passes: at inference (training false)
+  /// through infer_with_next; in training through train_forward_with_next and
+  /// backward_with_next, this layer's own output then never stored. A convolution absorbs a
+  /// pooling this way.
+  virtual bool absorbs_next(const Layer& next, bool training) const {
+    (void)next, (void)training;
     return false;
   }
-  /// Backward pass of a pair fused by train_forward_fused: y and dy are next's output and
-  /// its gradient; as backward otherwise.
-  virtual void backward_fused(const Layer& next, const float* x, const float* y, float* dy, float* dx,
-                              std::int64_t n, const Context& ctx) {
+  /// Inference of this layer and `next`, y being next's output.
+  virtual void infer_with_next(const Layer& next, const float* x, float* y, std::int64_t n,
+                               const Context& ctx) const {
+    (void)next, (void)x, (void)y, (void)n, (void)ctx;
+  }
+  /// Training forward of this layer and `next` (y: next's output).
+  virtual void train_forward_with_next(const Layer& next, const float* x, float* y, std::int64_t n,
+                                       const Context& ctx) {
+    (void)next, (void)x, (void)y, (void)n, (void)ctx;
+  }
+  /// Backward pass of the pair: y and dy are next's output and its gradient; as backward
+  /// otherwise (pre-activation gradients: next absorbed this layer's activation).
+  virtual void backward_with_next(const Layer& next, const float* x, const float* y, float* dy, float* dx,
+                                  std::int64_t n, const Context& ctx) {
     (void)next, (void)x, (void)y, (void)dy, (void)dx, (void)n, (void)ctx;
   }
+  /// The pooling this layer is, for a layer that absorbs it (null for other kinds).
+  virtual const Pool2D* as_pooling() const { return nullptr; }
+
   /// Backward pass of the last train_forward. `dy` holds the gradient with respect to the
   /// output (or to the pre-activation values when `pre_activation`) and may be overwritten;
   /// dx (null for the first layer) receives the gradient with respect to x; parameter
@@ -91,37 +104,35 @@ class Layer {
   const std::vector<float>& logits() const { return logits_; }
 
   std::int64_t param_offset = 0, state_offset = 0;
+  /// trainable = False: the optimizer leaves the weights alone and batch normalization runs
+  /// in inference mode, in training too (Keras).
+  bool frozen = false;
 
  protected:
+  /// Where a training pass keeps the values before a softmax for n samples (null for other
+  /// activations): a cross-entropy is taken from them.
+  float* kept_logits(std::int64_t n, Activation act) {
+    if (act != Activation::softmax) return nullptr;
+    logits_.resize(std::size_t(n * out_.size()));
+    return logits_.data();
+  }
+
   int index_;
   Shape in_, out_;
   std::vector<float> logits_;
 };
 
 /// Builds the layer for `config` receiving inputs of shape `in`; throws
-/// std::invalid_argument naming the layer when the shape does not fit.
+/// std::invalid_argument naming the layer when the shape does not fit (registry.cpp).
 std::unique_ptr<Layer> make_layer(const LayerConfig& config, int index, Shape in);
+/// The factory of one layer kind, defined in that kind's file.
+template <LayerKind K>
+std::unique_ptr<Layer> make(const LayerConfig& config, int index, Shape in);
 
-// ---- shared element-wise helpers ------------------------------------------------------
-/// Applies `act` to rows x width values in place (softmax per row); when `logits` is not
-/// null and act is softmax, the values before it are copied there first.
-void activate(float* z, std::int64_t rows, std::int64_t width, Activation act, float* logits);
-/// Turns dy (gradient at the activation's output y) into the gradient at its input, in place.
-void activation_backward(float* dy, const float* y, std::int64_t rows, std::int64_t width, Activation act);
-
-/// A per-thread buffer of at least n floats (slot 0..3), kept between calls.
-float* scratch(std::size_t n, int slot);
-
-/// parallel_for whose tasks run with subnormals flushed to zero (MXCSR is per thread).
-template <class F>
-void for_tasks(int n_threads, std::int64_t n, F&& fn, Schedule schedule = Schedule::dynamic) {
-  parallel_for(
-      n_threads, n,
-      [&](std::int64_t i) {
-        const FlushSubnormals flush;
-        fn(i);
-      },
-      schedule);
-}
+/// "Kind (layer i)", for messages.
+std::string layer_name(const char* kind, int index);
+/// The output shape of a layer, refused when one sample's output passes max_tensor_bytes
+/// (every size a kernel computes from it then fits the int32 offsets the kernels use).
+Shape checked_shape(std::int64_t h, std::int64_t w, std::int64_t c, int rank, const std::string& who);
 
 }  // namespace scalegen::nn

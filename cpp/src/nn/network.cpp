@@ -1,112 +1,17 @@
-// The sequential network: layer chain, losses, training step and optimizer updates.
+// The sequential network: the layer chain at inference and in training, training steps and
+// the training primitives (forward, backward, accumulated gradients).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
 
-#include "layers.hpp"
+#include "layer.hpp"
+#include "losses.hpp"
+#include "optimizers.hpp"
 #include "scalegen/common/limits.hpp"
 #include "scalegen/common/parallel.hpp"
 
 namespace scalegen::nn {
-namespace {
-
-// Index of the first maximum of a row (numpy's argmax).
-std::int64_t argmax(const float* row, std::int64_t width) {
-  return std::int64_t(std::max_element(row, row + width) - row);
-}
-
-constexpr float kClip = 1e-7f;  // Keras' epsilon for cross-entropy on probabilities
-
-// Loss of rows [r0, r1) of the outputs y (and, for a softmax output fused with a
-// cross-entropy, its logits); when grad is not null it receives d(mean loss)/d(output) or,
-// fused, d(mean loss)/d(logits), scaled by 1 / n.
-BatchStats row_losses(const float* y, const float* logits, const Targets& t, std::int64_t r0, std::int64_t r1,
-                      std::int64_t width, Loss loss, float* grad, std::int64_t n) {
-  BatchStats s;
-  const float inv_n = 1.0f / float(n);
-  for (std::int64_t r = r0; r < r1; ++r) {
-    const float* p = y + r * width;
-    float* g = grad ? grad + r * width : nullptr;
-    const std::int64_t predicted = width == 1 ? (p[0] > 0.5f) : argmax(p, width);
-    if (loss == Loss::mse) {
-      const float* v = t.values + r * width;
-      double sum = 0.0;
-      for (std::int64_t j = 0; j < width; ++j) {
-        const double d = double(p[j]) - v[j];
-        sum += d * d;
-        if (g) g[j] = float(2.0 * d / double(width)) * inv_n;
-      }
-      s.loss_sum += sum / double(width);
-      s.correct += width == 1 ? predicted == (v[0] > 0.5f) : predicted == argmax(v, width);
-      continue;
-    }
-    // cross-entropy: a target distribution q (one-hot for the sparse loss)
-    const bool sparse = loss == Loss::sparse_categorical_crossentropy;
-    const std::int64_t label = sparse ? t.labels[r] : -1;
-    const float* q = sparse ? nullptr : t.values + r * width;
-    auto target = [&](std::int64_t j) { return sparse ? float(j == label) : q[j]; };
-    s.correct += predicted == (sparse ? label : argmax(q, width));
-    if (logits) {
-      // from the logits z: -sum q_j log softmax(z)_j, gradient p * sum(q) - q
-      const float* z = logits + r * width;
-      const double top = *std::max_element(z, z + width);
-      double lse = 0.0, qsum = 0.0, dot = 0.0;
-      for (std::int64_t j = 0; j < width; ++j) lse += std::exp(double(z[j]) - top);
-      lse = top + std::log(lse);
-      for (std::int64_t j = 0; j < width; ++j) {
-        const double qj = target(j);
-        qsum += qj;
-        dot += qj * z[j];
-      }
-      s.loss_sum += qsum * lse - dot;
-      if (g)
-        for (std::int64_t j = 0; j < width; ++j) g[j] = (p[j] * float(qsum) - target(j)) * inv_n;
-    } else {
-      // Keras on probabilities: normalise the row, clip to [eps, 1 - eps], -sum q log
-      double total = 0.0;
-      for (std::int64_t j = 0; j < width; ++j) total += p[j];
-      double l = 0.0, gq = 0.0;
-      for (std::int64_t j = 0; j < width; ++j) {
-        const double pj = double(p[j]) / total;
-        const double c = std::clamp(pj, double(kClip), 1.0 - double(kClip));
-        l -= target(j) * std::log(c);
-        if (c == pj) gq -= target(j);  // sum_j dL/dq_j * q_j
-      }
-      s.loss_sum += l;
-      if (g)
-        for (std::int64_t j = 0; j < width; ++j) {
-          const double pj = double(p[j]) / total;
-          const double c = std::clamp(pj, double(kClip), 1.0 - double(kClip));
-          const double dq = c == pj ? -target(j) / pj : 0.0;
-          g[j] = float((dq - gq) / total) * inv_n;
-        }
-    }
-  }
-  s.count = r1 - r0;
-  return s;
-}
-
-// Losses of all n rows, in fixed row blocks added in order.
-BatchStats batch_losses(const float* y, const float* logits, const Targets& t, std::int64_t n, std::int64_t width,
-                        Loss loss, float* grad, int n_threads) {
-  constexpr std::int64_t block = 256;
-  const std::int64_t blocks = (n + block - 1) / block;
-  std::vector<BatchStats> parts(static_cast<std::size_t>(blocks));
-  for_tasks(n_threads, blocks, [&](std::int64_t b) {
-    parts[std::size_t(b)] = row_losses(y, logits, t, b * block, std::min(n, (b + 1) * block), width, loss, grad, n);
-  });
-  BatchStats s;
-  for (const auto& p : parts) {
-    s.loss_sum += p.loss_sum;
-    s.correct += p.correct;
-    s.count += p.count;
-  }
-  return s;
-}
-
-}  // namespace
-
 Network::ValueCounts Network::build(const std::vector<LayerConfig>& configs, Shape input_shape,
                                     std::vector<std::unique_ptr<Layer>>* layers, std::vector<ParamSlot>* slots) {
   if (input_shape.h <= 0 || input_shape.w <= 0 || input_shape.c <= 0)
@@ -145,16 +50,35 @@ Network::Network(const std::vector<LayerConfig>& configs, Shape input_shape)
       AlignedVector<float>& store = p.trainable ? params_ : state_;
       std::fill_n(store.data() + p.offset, t.size(), t.fill);
     }
+  // which layer runs the next one within its own passes, at inference and in training (a
+  // training pair needs the second to absorb the first's relu)
   relu_absorbed_.assign(layers_.size(), false);
-  for (std::size_t i = 1; i < layers_.size(); ++i)
+  fused_infer_.assign(layers_.size(), false);
+  fused_train_.assign(layers_.size(), false);
+  for (std::size_t i = 1; i < layers_.size(); ++i) {
     if (layers_[i - 1]->activation() == Activation::relu) relu_absorbed_[i - 1] = layers_[i]->absorb_input_relu();
+    fused_infer_[i - 1] = layers_[i - 1]->absorbs_next(*layers_[i], false);
+    fused_train_[i - 1] = relu_absorbed_[i - 1] && layers_[i - 1]->absorbs_next(*layers_[i], true);
+  }
   grads_.assign(params_.size(), 0.0f);
+  accumulated_.assign(params_.size(), 0.0f);
   m_.assign(params_.size(), 0.0f);
   v_.assign(params_.size(), 0.0f);
   acts_.resize(layers_.size());
 }
 
 Network::~Network() = default;
+
+bool any_non_finite(const float* x, std::int64_t n) {
+  // all exponent bits set; no branch, so the loop vectorizes
+  std::uint32_t found = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    std::uint32_t bits;
+    std::memcpy(&bits, x + i, sizeof bits);
+    found |= (bits & 0x7f800000u) == 0x7f800000u;
+  }
+  return found != 0;
+}
 
 void Network::predict(const float* x, std::int64_t n, float* out, std::int64_t batch_size, int n_threads) const {
   if (batch_size <= 0) throw std::invalid_argument("batch_size must be positive");
@@ -185,9 +109,8 @@ void Network::predict(const float* x, std::int64_t n, float* out, std::int64_t b
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       const Layer& layer = *layers_[i];
       if (layer.passthrough(false)) continue;
-      const bool fused = i + 1 < layers_.size() && layer.infer_fused(*layers_[i + 1], cur, bufs[next], m, ctx);
-      if (fused)
-        ++i;
+      if (fused_infer_[i])
+        layer.infer_with_next(*layers_[++i], cur, bufs[next], m, ctx);
       else
         layer.infer(cur, bufs[next], m, ctx);
       cur = bufs[next];
@@ -197,8 +120,8 @@ void Network::predict(const float* x, std::int64_t n, float* out, std::int64_t b
   }
 }
 
-void Network::check_targets(const Targets& y, std::int64_t n, Loss loss) const {
-  if (loss == Loss::sparse_categorical_crossentropy) {
+void Network::check_targets(const Targets& y, std::int64_t n, LossSpec loss) const {
+  if (loss.kind == Loss::sparse_categorical_crossentropy) {
     const std::int64_t classes = output_shape().c;
     if (output_shape().size() != classes)
       throw std::invalid_argument("sparse_categorical_crossentropy needs a flat output: add a Flatten layer");
@@ -213,174 +136,178 @@ void Network::check_targets(const Targets& y, std::int64_t n, Loss loss) const {
   }
 }
 
-BatchStats Network::evaluate(const float* x, std::int64_t n, const Targets& y, Loss loss, std::int64_t batch_size,
+BatchStats Network::evaluate(const float* x, std::int64_t n, const Targets& y, LossSpec loss, std::int64_t batch_size,
                              int n_threads) const {
   check_targets(y, n, loss);
   const std::int64_t width = output_shape().c;
   std::vector<float> out(static_cast<std::size_t>(n * output_shape().size()));
   predict(x, n, out.data(), batch_size, n_threads);
   // inference keeps no logits: a cross-entropy is taken on the clipped probabilities (Keras)
-  return batch_losses(out.data(), nullptr, y, n * (output_shape().size() / width), width, loss, nullptr, n_threads);
+  const std::int64_t per_sample = output_shape().size() / width;
+  return batch_losses(out.data(), loss.from_logits ? out.data() : nullptr, y, per_sample, n * per_sample, width,
+                      loss.kind, nullptr, n_threads);
 }
 
-BatchStats Network::forward_backward(const float* x, const Targets& y, std::int64_t n, Loss loss,
-                                     std::uint64_t seed, float* dx, int n_threads) {
-  check_targets(y, n, loss);
+const float* Network::forward_pass(const float* x, std::int64_t n, std::uint64_t seed, int n_threads) {
   const FlushSubnormals flush;
-  Context ctx{n_threads, params_.data(), grads_.data(), state_.data(), seed};
-  // forward, keeping every output; a layer whose relu the next layer absorbs may run with
-  // it in one pass (a convolution and its max pool), its own output then not kept
-  std::vector<const float*> outs(layers_.size());
-  std::vector<bool> with_next(layers_.size(), false);
+  const Context ctx{n_threads, params_.data(), grads_.data(), state_.data(), seed};
+  // every output is kept for the backward pass, but that of a layer running the next one
+  // within its own passes (a convolution and its max pool)
+  outs_.assign(layers_.size(), nullptr);
+  batch_ = n;
   const float* cur = x;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     auto& layer = *layers_[i];
     if (!layer.passthrough(true)) {
-      if (relu_absorbed_[i]) {
+      if (fused_train_[i]) {
         auto& next = *layers_[i + 1];
         acts_[i + 1].resize(std::size_t(n * next.out().size()));
-        if (layer.train_forward_fused(next, cur, acts_[i + 1].data(), n, ctx)) {
-          with_next[i] = true;
-          outs[i] = nullptr;
-          cur = outs[i + 1] = acts_[i + 1].data();
-          ++i;
-          continue;
-        }
+        layer.train_forward_with_next(next, cur, acts_[i + 1].data(), n, ctx);
+        ++i;
+        cur = outs_[i] = acts_[i].data();
+        continue;
       }
       acts_[i].resize(std::size_t(n * layer.out().size()));
       layer.train_forward(cur, acts_[i].data(), n, ctx);
       cur = acts_[i].data();
     }
-    outs[i] = cur;
+    outs_[i] = cur;
   }
-  // loss and its gradient; a softmax output with a cross-entropy uses the logits
-  const Layer& last = *layers_.back();
-  const std::int64_t width = output_shape().c, rows = n * (output_shape().size() / width);
-  const bool fused = loss != Loss::mse && last.activation() == Activation::softmax;
   std::int64_t widest = input_shape_.size();
   for (const auto& s : shapes_) widest = std::max(widest, s.size());
   grad_a_.resize(std::size_t(n * widest));
   grad_b_.resize(std::size_t(n * widest));
+  return cur;
+}
+
+void Network::backward_pass(const float* x, bool pre_activation, float* dx, int n_threads) {
+  const FlushSubnormals flush;
+  const Context ctx{n_threads, params_.data(), grads_.data(), state_.data(), 0};
+  const std::int64_t n = batch_;
+  // gradients ping-pong between the two buffers (dy starts in grad_a_), passthrough layers
+  // hand them on
   float* dy = grad_a_.data();
   float* spare = grad_b_.data();
-  BatchStats stats =
-      batch_losses(cur, fused ? last.logits().data() : nullptr, y, rows, width, loss, dy, n_threads);
-  // backward: gradients ping-pong between the two buffers, passthrough layers hand them on
   for (std::size_t i = layers_.size(); i-- > 0;) {
     auto& layer = *layers_[i];
-    const bool pre = (fused && i + 1 == layers_.size()) || relu_absorbed_[i];
-    if (layer.passthrough(true) || (i > 0 && with_next[i - 1])) continue;  // a fused pair: at its first
-    const float* in = i == 0 ? x : outs[i - 1];
+    const bool pre = (pre_activation && i + 1 == layers_.size()) || relu_absorbed_[i];
+    if (layer.passthrough(true) || (i > 0 && fused_train_[i - 1])) continue;  // a fused pair: at its first
+    const float* in = i == 0 ? x : outs_[i - 1];
     float* target = i == 0 ? dx : spare;
-    if (with_next[i])
-      layer.backward_fused(*layers_[i + 1], in, outs[i + 1], dy, target, n, ctx);
+    if (fused_train_[i])
+      layer.backward_with_next(*layers_[i + 1], in, outs_[i + 1], dy, target, n, ctx);
     else
-      layer.backward(in, outs[i], dy, target, n, pre, ctx);
+      layer.backward(in, outs_[i], dy, target, n, pre, ctx);
     if (i > 0) std::swap(dy, spare);
   }
   if (dx != nullptr && layers_.front()->passthrough(true))
     std::memcpy(dx, dy, sizeof(float) * std::size_t(n * input_shape_.size()));
+  for (const auto& [begin, end] : frozen_ranges()) std::fill(grads_.begin() + begin, grads_.begin() + end, 0.0f);
+}
+
+BatchStats Network::forward_backward(const float* x, const Targets& y, std::int64_t n, LossSpec loss,
+                                     std::uint64_t seed, float* dx, int n_threads) {
+  check_targets(y, n, loss);
+  const float* out = forward_pass(x, n, seed, n_threads);
+  // a cross-entropy after a softmax output is taken from (and differentiated at) its logits
+  const Layer& last = *layers_.back();
+  const bool cross_entropy = loss.kind == Loss::sparse_categorical_crossentropy ||
+                             loss.kind == Loss::categorical_crossentropy;
+  const bool fused = cross_entropy && !loss.from_logits && last.activation() == Activation::softmax;
+  const float* logits = fused ? last.logits().data() : loss.from_logits ? out : nullptr;
+  const std::int64_t width = output_shape().c, per_sample = output_shape().size() / width;
+  const BatchStats stats =
+      batch_losses(out, logits, y, per_sample, n * per_sample, width, loss.kind, grad_a_.data(), n_threads);
+  backward_pass(x, fused, dx, n_threads);
+  batch_ = 0;  // backward() needs a forward() of its own
   return stats;
 }
 
-BatchStats Network::gradients(const float* x, const Targets& y, std::int64_t n, Loss loss, std::uint64_t seed,
+const float* Network::forward(const float* x, std::int64_t n, std::uint64_t seed, int n_threads) {
+  if (n <= 0) throw std::invalid_argument("forward needs at least one row");
+  // a copy: the backward pass reads the input, which the caller may change in between
+  input_.assign(x, x + n * input_shape_.size());
+  return forward_pass(input_.data(), n, seed, n_threads);
+}
+
+void Network::backward(const float* dy, float* dx, int n_threads) {
+  if (batch_ == 0) throw std::invalid_argument("backward needs a forward pass in training mode first");
+  const std::int64_t size = batch_ * output_shape().size();
+  std::copy(dy, dy + size, grad_a_.data());  // the layers overwrite it
+  backward_pass(input_.data(), false, dx, n_threads);
+  batch_ = 0;  // each forward pass is taken back once
+  for (std::size_t i = 0; i < grads_.size(); ++i) accumulated_[i] += grads_[i];
+}
+
+void Network::apply_gradients(const OptimizerConfig& opt, int n_threads) {
+  optimizer_step(opt, ++step_, trainable_ranges(), params_.data(), accumulated_.data(), m_.data(), v_.data(),
+                 n_threads);
+}
+
+void Network::set_trainable(std::int64_t layer, bool trainable) {
+  if (layer < 0 || layer >= layer_count()) throw std::invalid_argument("no layer " + std::to_string(layer));
+  layers_[std::size_t(layer)]->frozen = !trainable;
+}
+
+bool Network::trainable(std::int64_t layer) const {
+  if (layer < 0 || layer >= layer_count()) throw std::invalid_argument("no layer " + std::to_string(layer));
+  return !layers_[std::size_t(layer)]->frozen;
+}
+
+std::vector<std::pair<std::int64_t, std::int64_t>> Network::trainable_ranges() const {
+  std::vector<std::pair<std::int64_t, std::int64_t>> ranges;
+  for (const auto& p : slots_)
+    if (p.trainable && !layers_[std::size_t(p.layer)]->frozen) {
+      const std::int64_t size = p.size(), begin = p.offset;
+      if (!ranges.empty() && ranges.back().second == begin)
+        ranges.back().second += size;
+      else
+        ranges.emplace_back(begin, begin + size);
+    }
+  return ranges;
+}
+
+std::vector<std::pair<std::int64_t, std::int64_t>> Network::frozen_ranges() const {
+  std::vector<std::pair<std::int64_t, std::int64_t>> ranges;
+  for (const auto& p : slots_)
+    if (p.trainable && layers_[std::size_t(p.layer)]->frozen) ranges.emplace_back(p.offset, p.offset + p.size());
+  return ranges;
+}
+
+BatchStats Network::gradients(const float* x, const Targets& y, std::int64_t n, LossSpec loss, std::uint64_t seed,
                               float* dx, int n_threads) {
   if (n <= 0) throw std::invalid_argument("no rows");
   return forward_backward(x, y, n, loss, seed, dx, n_threads);
 }
 
-BatchStats Network::train_step(const float* x, const Targets& y, const std::int64_t* idx, std::int64_t n, Loss loss,
+BatchStats Network::train_step(const float* x, const Targets& y, const std::int64_t* idx, std::int64_t n, LossSpec loss,
                                const OptimizerConfig& opt, std::uint64_t seed, int n_threads) {
   if (n <= 0) throw std::invalid_argument("a training step needs at least one row");
   // gather the batch's rows (and targets) so every layer sees contiguous samples
   const std::int64_t in_size = input_shape_.size(), out_size = output_shape().size();
   input_.resize(std::size_t(n * in_size));
   std::vector<std::int32_t> labels;
-  std::vector<float> values;
+  std::vector<float> values, weights;
   Targets batch;
   if (y.labels) labels.resize(std::size_t(n));
+  if (y.weights) weights.resize(std::size_t(n));
   if (y.values) values.resize(std::size_t(n * out_size));
-  for_tasks(n_threads, (n + 63) / 64, [&](std::int64_t t) {
+  parallel_for_flushed(n_threads, (n + 63) / 64, [&](std::int64_t t) {
     for (std::int64_t i = t * 64; i < std::min(n, (t + 1) * 64); ++i) {
       const std::int64_t r = idx[i];
       std::memcpy(input_.data() + i * in_size, x + r * in_size, sizeof(float) * std::size_t(in_size));
       if (y.labels) labels[std::size_t(i)] = y.labels[r];
+      if (y.weights) weights[std::size_t(i)] = y.weights[r];
       if (y.values)
         std::memcpy(values.data() + i * out_size, y.values + r * out_size, sizeof(float) * std::size_t(out_size));
     }
   });
   batch.labels = y.labels ? labels.data() : nullptr;
   batch.values = y.values ? values.data() : nullptr;
-  BatchStats stats = forward_backward(input_.data(), batch, n, loss, seed, nullptr, n_threads);
-  apply_optimizer(opt, n_threads);
+  batch.weights = y.weights ? weights.data() : nullptr;
+  const BatchStats stats = forward_backward(input_.data(), batch, n, loss, seed, nullptr, n_threads);
+  optimizer_step(opt, ++step_, trainable_ranges(), params_.data(), grads_.data(), m_.data(), v_.data(), n_threads);
   return stats;
-}
-
-namespace {
-
-void adam_update(float* __restrict w, const float* __restrict g, float* __restrict m, float* __restrict v,
-                 std::int64_t n, float lr_t, float b1, float b2, float eps) {
-  for (std::int64_t i = 0; i < n; ++i) {
-    const float mi = m[i] + (g[i] - m[i]) * (1.0f - b1);
-    const float vi = v[i] + (g[i] * g[i] - v[i]) * (1.0f - b2);
-    m[i] = mi;
-    v[i] = vi;
-    w[i] -= lr_t * mi / (std::sqrt(vi) + eps);
-  }
-}
-
-void sgd_update(float* __restrict w, const float* __restrict g, float* __restrict m, std::int64_t n, float lr,
-                float mu, bool nesterov) {
-  if (mu == 0.0f) {
-    for (std::int64_t i = 0; i < n; ++i) w[i] -= lr * g[i];
-    return;
-  }
-  for (std::int64_t i = 0; i < n; ++i) {
-    const float mi = mu * m[i] - lr * g[i];
-    m[i] = mi;
-    w[i] += nesterov ? mu * mi - lr * g[i] : mi;
-  }
-}
-
-void rmsprop_update(float* __restrict w, const float* __restrict g, float* __restrict m, float* __restrict v,
-                    std::int64_t n, float lr, float rho, float eps, float mu) {
-  for (std::int64_t i = 0; i < n; ++i) {
-    const float vi = rho * v[i] + (1.0f - rho) * g[i] * g[i];
-    v[i] = vi;
-    const float step = lr * g[i] / std::sqrt(vi + eps);
-    if (mu > 0.0f) {
-      m[i] = mu * m[i] + step;
-      w[i] -= m[i];
-    } else {
-      w[i] -= step;
-    }
-  }
-}
-
-}  // namespace
-
-void Network::apply_optimizer(const OptimizerConfig& opt, int n_threads) {
-  ++step_;
-  const std::int64_t size = std::int64_t(params_.size());
-  constexpr std::int64_t chunk = 8192;  // small enough that two threads share the work evenly
-  const double t = double(step_);
-  // Keras' Adam: lr_t = lr sqrt(1 - b2^t) / (1 - b1^t); w -= lr_t m / (sqrt(v) + eps).
-  // Keras' SGD: m = momentum m - lr g; w += m (nesterov: w += momentum m - lr g).
-  // Keras' RMSprop: v = rho v + (1 - rho) g^2; w -= lr g / sqrt(v + eps) (through m with momentum).
-  const float lr_t = float(opt.learning_rate * std::sqrt(1.0 - std::pow(opt.beta_2, t)) /
-                           (1.0 - std::pow(opt.beta_1, t)));
-  for_tasks(n_threads, (size + chunk - 1) / chunk, [&](std::int64_t c) {
-    const std::int64_t a = c * chunk, len = std::min(size, a + chunk) - a;
-    if (opt.kind == OptimizerConfig::adam)
-      adam_update(params_.data() + a, grads_.data() + a, m_.data() + a, v_.data() + a, len, lr_t,
-                  float(opt.beta_1), float(opt.beta_2), float(opt.epsilon));
-    else if (opt.kind == OptimizerConfig::rmsprop)
-      rmsprop_update(params_.data() + a, grads_.data() + a, m_.data() + a, v_.data() + a, len,
-                     float(opt.learning_rate), float(opt.rho), float(opt.epsilon), float(opt.momentum));
-    else
-      sgd_update(params_.data() + a, grads_.data() + a, m_.data() + a, len, float(opt.learning_rate),
-                 float(opt.momentum), opt.nesterov);
-  });
 }
 
 }  // namespace scalegen::nn

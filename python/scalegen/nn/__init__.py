@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from . import callbacks, layers, optimizers
+from . import callbacks, layers, losses, optimizers
 from ._model import Sequential, set_random_seed
 from ._onnx_import import OnnxModel, load_onnx
 from ._saving import CorruptModelError, load_model
@@ -21,6 +21,7 @@ __all__ = [
     "layers",
     "load_model",
     "load_onnx",
+    "losses",
     "optimizers",
     "set_random_seed",
 ]

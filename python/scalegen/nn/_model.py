@@ -20,18 +20,20 @@ import numpy as np
 from .. import _core
 from .._config import resolve_n_jobs
 from ..utils._validation import check_int, check_real
+from . import losses as _losses
 from . import optimizers as _optimizers
 from ._callbacks import Callback, CallbackList, History
+from ._primitives import TrainingPrimitives
 from ._progress import ProgressBar, format_epoch_line
 from .layers import Input, Layer, _shape
 
-LOSSES = {
-    "sparse_categorical_crossentropy": _core.Loss.sparse_categorical_crossentropy,
-    "categorical_crossentropy": _core.Loss.categorical_crossentropy,
-    "mse": _core.Loss.mse,
-    "mean_squared_error": _core.Loss.mse,
+ACCURACY_NAMES = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy")
+# the metrics offered, by the position of their sum in the core's batch statistics
+METRICS = {
+    **dict.fromkeys(ACCURACY_NAMES, 1),
+    **dict.fromkeys(("mae", "mean_absolute_error"), 3),
+    **dict.fromkeys(("mse", "mean_squared_error"), 4),
 }
-ACCURACY_NAMES = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy")
 
 _global_seed: list[int | None] = [None]
 
@@ -45,7 +47,7 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower().replace("2_d", "2d")
 
 
-class Sequential:
+class Sequential(TrainingPrimitives):
     """A linear stack of layers with Keras' ``Sequential`` API.
 
     Parameters
@@ -78,8 +80,10 @@ class Sequential:
         self.stop_training = False
         self.history: History | None = None
         self.optimizer: _optimizers.Optimizer | None = None
-        self.loss: str | None = None
+        self.loss: Any = None  # as given to compile: a name or a Loss
+        self._loss: _losses.Loss | None = None
         self.metrics: list[str] = []
+        self.trainable = True
         self._input_shape: tuple[int, ...] | None = None
         self._net: Any = None
         self._output_shapes: list[tuple[int, ...]] = []
@@ -285,19 +289,21 @@ class Sequential:
     def compile(
         self,
         optimizer: str | _optimizers.Optimizer = "rmsprop",
-        loss: str | None = None,
+        loss: str | _losses.Loss | None = None,
         metrics: Sequence[str] | None = None,
     ) -> None:
-        """Choose the optimizer, the loss and the metrics (only accuracy is offered)."""
+        """Choose the optimizer, the loss (a ``scalegen.nn.losses`` object or its name) and
+        the metrics: 'accuracy', and 'mae' / 'mse' for losses on values."""
         opt = _optimizers.get(optimizer)
-        if not isinstance(loss, str) or loss.lower() not in LOSSES:
-            raise ValueError(f"unknown loss {loss!r}: use one of {', '.join(LOSSES)}")
+        loss_obj = _losses.get(loss)
         names = []
         for m in [] if metrics is None else ([metrics] if isinstance(metrics, str) else list(metrics)):
-            if not isinstance(m, str) or m.lower() not in ACCURACY_NAMES:
-                raise ValueError(f"unknown metric {m!r}: use 'accuracy'")
+            if not isinstance(m, str) or m.lower() not in METRICS:
+                raise ValueError(f"unknown metric {m!r}: use 'accuracy', 'mae' or 'mse'")
+            if loss_obj.sparse and METRICS[m.lower()] != 1:
+                raise ValueError(f"the metric {m!r} compares values: {loss_obj.name} takes class indices")
             names.append(m.lower())
-        self.optimizer, self.loss, self.metrics = opt, loss.lower(), names
+        self.optimizer, self.loss, self._loss, self.metrics = opt, loss, loss_obj, names
         if self.built:
             self._net.set_optimizer_state(*self._fresh_optimizer_state())
 
@@ -352,7 +358,8 @@ class Sequential:
         if arr.ndim == 0 or arr.shape[0] != n:
             raise ValueError(f"{what} must have one row per sample ({n}), got shape {arr.shape}")
         out_shape = self._output_shapes[-1]
-        if self.loss == "sparse_categorical_crossentropy":
+        assert self._loss is not None
+        if self._loss.sparse:
             if arr.ndim == 2 and arr.shape[1] == 1:
                 arr = arr[:, 0]
             if arr.ndim != 1:
@@ -373,7 +380,7 @@ class Sequential:
             return np.ascontiguousarray(arr, dtype=np.int32), None
         if arr.shape[1:] != out_shape:
             hint = ""
-            if self.loss == "categorical_crossentropy" and arr.ndim == 1:
+            if self._loss._kind == _core.Loss.categorical_crossentropy and arr.ndim == 1:
                 hint = ": one-hot encode the labels or use sparse_categorical_crossentropy"
             raise ValueError(f"{what} has shape {arr.shape}, the model outputs (n, {out_shape}){hint}")
         values = np.ascontiguousarray(arr, dtype=np.float32)
@@ -388,12 +395,39 @@ class Sequential:
     def _threads(self) -> int:
         return resolve_n_jobs(self.n_jobs)
 
-    def _logs(self, stats: tuple[float, int, int], prefix: str = "") -> dict[str, float]:
-        loss_sum, correct, count = stats
-        logs = {prefix + "loss": loss_sum / count}
+    def _logs(self, stats: Sequence[float], prefix: str = "") -> dict[str, float]:
+        """Means from the core's sums (loss, correct, count, absolute and squared errors)."""
+        count = stats[2]
+        logs = {prefix + "loss": stats[0] / count}
         for m in self.metrics:
-            logs[prefix + m] = correct / count
+            logs[prefix + m] = stats[METRICS[m]] / count
         return logs
+
+    def _sample_weights(
+        self,
+        sample_weight: Any,
+        class_weight: Any,
+        labels: np.ndarray | None,
+        values: np.ndarray | None,
+        n: int,
+    ) -> np.ndarray | None:
+        """Keras' sample_weight times the class_weight of each row's class (its label, or the
+        argmax of its one-hot target), or None."""
+        weights = _losses.sample_weights(sample_weight, n)
+        if class_weight is None:
+            return weights
+        if not isinstance(class_weight, dict) or not class_weight:
+            raise ValueError("class_weight must be a dict {class index: weight}")
+        if labels is not None:
+            classes = labels
+        else:
+            rows = np.asarray(values).reshape(n, -1)
+            classes = (rows[:, 0] > 0.5).astype(np.int64) if rows.shape[1] == 1 else rows.argmax(axis=1)
+        per_row = np.ones(n, np.float32)
+        for k, w in class_weight.items():
+            k = check_int(k, "class_weight key", "Sequential.fit", low=0)
+            per_row[classes == k] = check_real(w, f"class_weight[{k}]", "Sequential.fit", low=0)
+        return per_row if weights is None else np.ascontiguousarray(weights * per_row)
 
     # ---- training ---------------------------------------------------------------------
     def fit(
@@ -407,9 +441,14 @@ class Sequential:
         validation_split: float = 0.0,
         validation_data: tuple[Any, Any] | None = None,
         shuffle: bool = True,
+        class_weight: dict[int, float] | None = None,
+        sample_weight: Any = None,
         initial_epoch: int = 0,
     ) -> History:
-        """Train for ``epochs`` epochs; returns the History (also ``model.history``)."""
+        """Train for ``epochs`` epochs; returns the History (also ``model.history``).
+
+        ``sample_weight`` (one per row) and ``class_weight`` ({class: weight}) weigh each
+        row's loss as in Keras: the loss is the weighted sum over a batch divided by its rows."""
         self._require_compiled()
         batch_size = _batch_size(batch_size, "fit")
         epochs = check_int(epochs, "epochs", "Sequential.fit", low=1)
@@ -417,15 +456,16 @@ class Sequential:
         verbosity = _verbosity(verbose)
         x = self._check_x(x)
         labels, values = self._check_y(y, x.shape[0])
+        weights = self._sample_weights(sample_weight, class_weight, labels, values, x.shape[0])
         validation_split = check_real(
             validation_split, "validation_split", "Sequential.fit", low=0, high=1, closed="left"
         )
-        val: tuple[np.ndarray, np.ndarray | None, np.ndarray | None] | None = None
+        val: tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None] | None = None
         if validation_data is not None:
             if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
                 raise ValueError("validation_data must be a pair (x_val, y_val)")
             vx = self._check_x(validation_data[0], "validation x")
-            val = (vx, *self._check_y(validation_data[1], vx.shape[0], "validation y"))
+            val = (vx, *self._check_y(validation_data[1], vx.shape[0], "validation y"), None)
         elif validation_split > 0:
             # Keras: the last fraction of the rows, before any shuffling
             split = int(x.shape[0] * (1 - validation_split))
@@ -433,26 +473,26 @@ class Sequential:
                 raise ValueError(
                     f"validation_split={validation_split} leaves no rows to train or to validate on"
                 )
-            val = (
-                x[split:],
-                None if labels is None else labels[split:],
-                None if values is None else values[split:],
-            )
-            x, labels, values = (
-                x[:split],
-                None if labels is None else labels[:split],
-                None if values is None else values[:split],
-            )
+
+            def head(a: np.ndarray | None) -> np.ndarray | None:
+                return None if a is None else a[:split]
+
+            def tail(a: np.ndarray | None) -> np.ndarray | None:
+                return None if a is None else a[split:]
+
+            val = (x[split:], tail(labels), tail(values), tail(weights))
+            x, labels, values, weights = x[:split], head(labels), head(values), head(weights)
         n = x.shape[0]
         steps = math.ceil(n / batch_size)
         history = History()
         cbs = CallbackList([history, *([] if callbacks is None else list(callbacks))])
         cbs.set_model(self)
         cbs.set_params({"epochs": epochs, "steps": steps, "verbose": verbosity})
-        assert self.optimizer is not None and self.loss is not None
-        loss_code = LOSSES[self.loss]
+        assert self.optimizer is not None and self._loss is not None
+        loss_kind, from_logits = self._loss._kind, self._loss.from_logits
         threads = self._threads()
         with self._lock:
+            self._sync_trainable()
             self.stop_training = False
             self.history = history
             cbs.on_train_begin()
@@ -465,17 +505,18 @@ class Sequential:
                 if bar is not None:
                     ProgressBar.epoch_header(epoch + 1, epochs)
                 started = time.perf_counter()
-                totals = [0.0, 0, 0]
+                totals = [0.0] * 5
                 logs: dict[str, float] = {}
                 for step in range(steps):
                     cbs.on_train_batch_begin(step)
                     idx = np.ascontiguousarray(
                         order[step * batch_size : (step + 1) * batch_size], dtype=np.int64
                     )
-                    stats = self._net.train_step(x, labels, values, idx, loss_code, opt, seed + step, threads)
-                    for k in range(3):
-                        totals[k] += stats[k]
-                    logs = self._logs((totals[0], int(totals[1]), int(totals[2])))
+                    stats = self._net.train_step(
+                        x, labels, values, weights, idx, loss_kind, from_logits, opt, seed + step, threads
+                    )
+                    totals = [t + v for t, v in zip(totals, stats, strict=True)]
+                    logs = self._logs(totals)
                     if not math.isfinite(logs["loss"]):
                         raise FloatingPointError(
                             f"the loss became {logs['loss']} at epoch {epoch + 1}, batch {step + 1}: "
@@ -487,9 +528,7 @@ class Sequential:
                     if self.stop_training:
                         break
                 if val is not None:
-                    vstats = self._net.evaluate(
-                        val[0], val[1], val[2], loss_code, max(batch_size, 256), threads
-                    )
+                    vstats = self._net.evaluate(*val, loss_kind, from_logits, max(batch_size, 256), threads)
                     logs.update(self._logs(vstats, "val_"))
                 if bar is not None:
                     bar.update(steps, logs, finalize=True)
@@ -511,10 +550,8 @@ class Sequential:
         return self._net.predict(x, batch_size, self._threads())
 
     def __call__(self, x: Any, training: bool = False) -> np.ndarray:
-        if training:
-            raise ValueError("calling a model with training=True is not offered: use fit")
-        x = self._check_x(x, check_finite=False)
-        return self._net.predict(x, max(1, x.shape[0]), self._threads())
+        """The outputs for x, as ``forward(x, training)``."""
+        return self.forward(x, training)
 
     def evaluate(
         self,
@@ -522,6 +559,7 @@ class Sequential:
         y: Any = None,
         batch_size: int | None = None,
         verbose: int | str = "auto",
+        sample_weight: Any = None,
         return_dict: bool = False,
     ) -> float | list[float] | dict[str, float]:
         """Loss (and metrics) over all rows: a float, a list as ``metrics_names``, or a dict."""
@@ -530,13 +568,20 @@ class Sequential:
         verbosity = _verbosity(verbose)
         x = self._check_x(x)
         labels, values = self._check_y(y, x.shape[0])
-        assert self.loss is not None
+        weights = _losses.sample_weights(sample_weight, x.shape[0])
+        assert self._loss is not None
         started = time.perf_counter()
-        stats = self._net.evaluate(x, labels, values, LOSSES[self.loss], batch_size, self._threads())
+        stats = self._net.evaluate(
+            x, labels, values, weights, self._loss._kind, self._loss.from_logits, batch_size, self._threads()
+        )
         logs = self._logs(stats)
         if verbosity:
             steps = math.ceil(x.shape[0] / batch_size)
             print(format_epoch_line(logs, time.perf_counter() - started, steps), flush=True)
+        return self._result(logs, return_dict)
+
+    def _result(self, logs: dict[str, float], return_dict: bool) -> float | list[float] | dict[str, float]:
+        """Keras' return value: the dict, the loss alone, or [loss, *metrics]."""
         if return_dict:
             return logs
         if not self.metrics:
@@ -559,8 +604,10 @@ class Sequential:
             lines.append(a.ljust(widths[0]) + b.ljust(widths[1]) + c.rjust(widths[2]))
             lines.append("═" * sum(widths) if j == 0 else rule)
         if self.built:
-            trainable = int(self._net.get_params().size)
-            frozen = int(self._net.get_state().size)
+            trainable = sum(
+                w.size for layer in self.layers if self.trainable for w in layer.trainable_weights
+            )
+            frozen = int(self._net.get_params().size + self._net.get_state().size) - trainable
             for label, count in (
                 ("Total params", trainable + frozen),
                 ("Trainable params", trainable),

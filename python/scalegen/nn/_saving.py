@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..utils._limits import Budget, LimitError, get_limits, read_zip_member, shape_size
+from . import losses as _losses
 from . import optimizers as _optimizers
 from ._model import Sequential
 from .layers import LAYERS, Input
@@ -52,7 +53,9 @@ def model_state(
                 "class_name": type(model.optimizer).__name__,
                 "config": model.optimizer.get_config(),
             },
-            "loss": model.loss,
+            "loss": model.loss
+            if isinstance(model.loss, str)
+            else {"class_name": type(model.loss).__name__, "config": model.loss.get_config()},
             "metrics": model.metrics,
         }
         if include_optimizer and model.built:
@@ -87,7 +90,9 @@ def model_from_state(config: Any, arrays: dict[str, np.ndarray]) -> Sequential:
             )
             if opt_cls is None:
                 raise CorruptModelError(f"unknown optimizer {compiled['optimizer']['class_name']!r}")
-            model.compile(opt_cls(**compiled["optimizer"]["config"]), compiled["loss"], compiled["metrics"])
+            model.compile(
+                opt_cls(**compiled["optimizer"]["config"]), _loss(compiled["loss"]), compiled["metrics"]
+            )
     except (CorruptModelError, LimitError):
         raise
     except _DESCRIPTION_ERRORS as e:
@@ -102,6 +107,16 @@ def model_from_state(config: Any, arrays: dict[str, np.ndarray]) -> Sequential:
         if "optimizer/m" in arrays and model.compiled:
             _set_optimizer_state(model, arrays)
     return model
+
+
+def _loss(entry: Any) -> Any:
+    """A loss of config.json: its name, or a Loss object's class and config."""
+    if isinstance(entry, str):
+        return entry
+    cls = {c.__name__: c for c in _losses.Loss.__subclasses__()}.get(entry["class_name"])
+    if cls is None:
+        raise CorruptModelError(f"unknown loss {entry['class_name']!r}")
+    return cls.from_config(dict(entry["config"]))
 
 
 # what a wrong value in config.json can make the constructors raise

@@ -112,11 +112,12 @@ class Layer:
     _kind: ClassVar[Any] = None  # the _core.LayerKind of a concrete layer
     _config_keys: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, *, name: str | None = None, input_shape: Any = None) -> None:
+    def __init__(self, *, name: str | None = None, input_shape: Any = None, trainable: bool = True) -> None:
         if name is not None and (not isinstance(name, str) or not name):
             raise ValueError(f"a layer name must be a non-empty string, got {name!r}")
         self.name = name
         self.input_shape = None if input_shape is None else _shape(input_shape, "input_shape")
+        self.trainable = trainable
         self._model: Sequential | None = None
         self._index = -1
 
@@ -129,6 +130,8 @@ class Layer:
             config[key] = list(value) if isinstance(value, tuple) else value
         if self.input_shape is not None:
             config["input_shape"] = list(self.input_shape)
+        if not self.trainable:
+            config["trainable"] = False
         return config
 
     @classmethod
@@ -148,8 +151,40 @@ class Layer:
         return None
 
     @property
+    def trainable(self) -> bool:
+        """False freezes the weights: training leaves them alone, and a BatchNormalization
+        runs in inference mode (Keras)."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        if not isinstance(value, bool | np.bool_):
+            raise TypeError(f"trainable must be True or False, got {value!r}")
+        self._trainable = bool(value)
+
+    @property
     def weights(self) -> list[np.ndarray]:
         return self.get_weights()
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        """Copies of the weights training changes (none when frozen; moving statistics never)."""
+        if not (self.trainable and self._model is not None and self._model.built):
+            return []
+        return [
+            w
+            for w, (_, _, _, t) in zip(self.get_weights(), self._model._layer_slots(self._index), strict=True)
+            if t
+        ]
+
+    @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        if self._model is None or not self._model.built:
+            return []
+        slots = self._model._layer_slots(self._index)
+        return [
+            w for w, (_, _, _, t) in zip(self.get_weights(), slots, strict=True) if not (t and self.trainable)
+        ]
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of this layer's weights in Keras' order ([] before the model is built)."""
@@ -188,8 +223,9 @@ class _Activated(Layer):
         bias_initializer: str = "zeros",
         name: str | None = None,
         input_shape: Any = None,
+        trainable: bool = True,
     ) -> None:
-        super().__init__(name=name, input_shape=input_shape)
+        super().__init__(name=name, input_shape=input_shape, trainable=trainable)
         self.activation = _check_activation(activation)
         if not isinstance(use_bias, bool | np.bool_):
             raise ValueError(f"use_bias must be True or False, got {use_bias!r}")
@@ -236,6 +272,7 @@ class Conv2D(_Activated):
         *,
         name: str | None = None,
         input_shape: Any = None,
+        trainable: bool = True,
     ) -> None:
         super().__init__(
             activation=activation,
@@ -244,6 +281,7 @@ class Conv2D(_Activated):
             bias_initializer=bias_initializer,
             name=name,
             input_shape=input_shape,
+            trainable=trainable,
         )
         self.filters = _positive_int(filters, "filters")
         self.kernel_size = _pair(kernel_size, "kernel_size")
@@ -270,8 +308,9 @@ class _Pooling2D(Layer):
         *,
         name: str | None = None,
         input_shape: Any = None,
+        trainable: bool = True,
     ) -> None:
-        super().__init__(name=name, input_shape=input_shape)
+        super().__init__(name=name, input_shape=input_shape, trainable=trainable)
         self.pool_size = _pair(pool_size, "pool_size")
         self.strides = self.pool_size if strides is None else _pair(strides, "strides")
         self.padding = _padding(padding)
@@ -318,6 +357,7 @@ class Dense(_Activated):
         *,
         name: str | None = None,
         input_shape: Any = None,
+        trainable: bool = True,
     ) -> None:
         super().__init__(
             activation=activation,
@@ -326,6 +366,7 @@ class Dense(_Activated):
             bias_initializer=bias_initializer,
             name=name,
             input_shape=input_shape,
+            trainable=trainable,
         )
         self.units = _positive_int(units, "units")
 
@@ -341,8 +382,10 @@ class Dropout(Layer):
     _kind = _core.LayerKind.dropout
     _config_keys = ("rate",)
 
-    def __init__(self, rate: float, *, name: str | None = None, input_shape: Any = None) -> None:
-        super().__init__(name=name, input_shape=input_shape)
+    def __init__(
+        self, rate: float, *, name: str | None = None, input_shape: Any = None, trainable: bool = True
+    ) -> None:
+        super().__init__(name=name, input_shape=input_shape, trainable=trainable)
         self.rate = check_real(rate, "rate", "Dropout", low=0.0, high=1.0, closed="left")
 
     def _core_config(self) -> Any:
@@ -367,8 +410,9 @@ class BatchNormalization(Layer):
         *,
         name: str | None = None,
         input_shape: Any = None,
+        trainable: bool = True,
     ) -> None:
-        super().__init__(name=name, input_shape=input_shape)
+        super().__init__(name=name, input_shape=input_shape, trainable=trainable)
         if axis != -1:
             raise ValueError(f"BatchNormalization supports axis=-1 (channels last) only, got {axis!r}")
         self.axis = -1
@@ -392,8 +436,10 @@ class Activation(Layer):
     _kind = _core.LayerKind.activation
     _config_keys = ("activation",)
 
-    def __init__(self, activation: str, *, name: str | None = None, input_shape: Any = None) -> None:
-        super().__init__(name=name, input_shape=input_shape)
+    def __init__(
+        self, activation: str, *, name: str | None = None, input_shape: Any = None, trainable: bool = True
+    ) -> None:
+        super().__init__(name=name, input_shape=input_shape, trainable=trainable)
         self.activation = _check_activation(activation)
 
     def _core_config(self) -> Any:

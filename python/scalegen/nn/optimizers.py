@@ -33,6 +33,11 @@ class Optimizer:
     def from_config(cls, config: dict[str, Any]) -> Optimizer:
         return cls(**config)
 
+    def apply(self, model: Any, gradients: Any = None) -> None:
+        """One step on ``model``'s weights from its accumulated gradients (or from
+        ``gradients``, one array per trainable weight); the moments live in the model."""
+        model._step(self, gradients)
+
     def _core_config(self) -> Any:
         c = _core.OptimizerConfig()
         c.kind = self._kind

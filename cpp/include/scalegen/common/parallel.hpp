@@ -1,10 +1,15 @@
 #pragma once
 /// Threading helpers: every parallel region takes its thread count explicitly.
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <exception>
+#include <limits>
 #include <mutex>
+#include <utility>
+
+#include "scalegen/common/fpu.hpp"
 
 namespace scalegen {
 
@@ -81,6 +86,58 @@ void parallel_for(int n_threads, std::int64_t n, F&& fn, Schedule schedule = Sch
   }
   detail::record_parallel_threads(ran.load());
   errors.rethrow();
+}
+
+/// parallel_for whose iterations run with subnormal floats flushed to zero (MXCSR is per
+/// thread): the float kernels of the mixtures and the networks run this way.
+template <class F>
+void parallel_for_flushed(int n_threads, std::int64_t n, F&& fn, Schedule schedule = Schedule::dynamic) {
+  parallel_for(
+      n_threads, n,
+      [&](std::int64_t i) {
+        const FlushSubnormals flush;
+        fn(i);
+      },
+      schedule);
+}
+
+/// [begin, end) of part p when n items are split into `parts` ranges as equal as possible.
+inline std::pair<std::int64_t, std::int64_t> split_range(std::int64_t n, std::int64_t parts, std::int64_t p) {
+  return {n * p / parts, n * (p + 1) / parts};
+}
+
+/// A reduction whose result does not depend on the thread count: part(slot, p) computes part
+/// p of `parts` into the partial result numbered `slot` (subnormals flushed), then merge(slot,
+/// p) folds it into the total on the calling thread, in the order p = 0, 1, ... What a part
+/// covers is fixed by the caller from the data's size alone (split_range, or fixed blocks),
+/// never from the thread count, so the same sums are added in the same order: the same bits
+/// for any n_threads. At most `max_alive` partials exist at once (slots [0, max_alive)): the
+/// parts run in waves of that many, bounding the memory partials take.
+template <class Part, class Merge>
+void parallel_reduce_ordered(int n_threads, std::int64_t parts, Part&& part, Merge&& merge,
+                             std::int64_t max_alive = std::numeric_limits<std::int64_t>::max()) {
+  const std::int64_t wave = std::max<std::int64_t>(1, std::min(max_alive, parts));
+  for (std::int64_t p0 = 0; p0 < parts; p0 += wave) {
+    const std::int64_t m = std::min(wave, parts - p0);
+    parallel_for_flushed(n_threads, m, [&](std::int64_t slot) { part(slot, p0 + slot); });
+    for (std::int64_t slot = 0; slot < m; ++slot) merge(slot, p0 + slot);
+  }
+}
+
+/// out[i] = the sum over p in [0, parts) of partials[p * stride + i], for i < len, added in
+/// part order and split over fixed ranges of i: parallel_reduce_ordered's merge for long
+/// vectors of float partials (gradients of a kernel), which would be slow on one thread.
+inline void sum_partials_ordered(int n_threads, const float* partials, std::int64_t parts, std::int64_t stride,
+                                 std::int64_t len, float* out) {
+  constexpr std::int64_t kChunk = 16384;
+  parallel_for_flushed(n_threads, (len + kChunk - 1) / kChunk, [&](std::int64_t t) {
+    const std::int64_t a = t * kChunk, b = std::min(len, a + kChunk);
+    std::copy(partials + a, partials + b, out + a);
+    for (std::int64_t p = 1; p < parts; ++p) {
+      const float* src = partials + p * stride;
+      for (std::int64_t i = a; i < b; ++i) out[i] += src[i];
+    }
+  });
 }
 
 }  // namespace scalegen

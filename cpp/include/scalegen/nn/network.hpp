@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "scalegen/common/aligned.hpp"
@@ -61,6 +62,13 @@ struct Shape {
   std::int64_t size() const { return std::int64_t(h) * w * c; }
 };
 
+/// The number of values of a tensor of this shape (shapes of built layers: no overflow).
+inline std::int64_t shape_size(const std::vector<std::int64_t>& shape) {
+  std::int64_t n = 1;
+  for (auto d : shape) n *= d;
+  return n;
+}
+
 /// Where one parameter tensor lives in the flat parameter (or state) vector.
 struct ParamSlot {
   int layer = 0;
@@ -68,10 +76,25 @@ struct ParamSlot {
   std::vector<std::int64_t> shape;
   std::int64_t offset = 0;
   bool trainable = true;  ///< false: in the state vector (batch-norm moving statistics)
+  std::int64_t size() const { return shape_size(shape); }
 };
 
 /// The loss minimised by train_step; the mean over the batch, as Keras reports it.
-enum class Loss : int { sparse_categorical_crossentropy = 0, categorical_crossentropy = 1, mse = 2 };
+enum class Loss : int {
+  sparse_categorical_crossentropy = 0,
+  categorical_crossentropy = 1,
+  mse = 2,
+  binary_crossentropy = 3,
+  mae = 4,
+};
+
+/// A loss, and whether the network's outputs are logits (Keras' from_logits) rather than
+/// probabilities for a cross-entropy.
+struct LossSpec {
+  LossSpec(Loss k, bool logits = false) : kind(k), from_logits(logits) {}  // NOLINT: a Loss is a LossSpec
+  Loss kind;
+  bool from_logits;
+};
 
 /// Optimizer settings (Keras' update rules); the learning rate may change between steps.
 struct OptimizerConfig {
@@ -84,16 +107,21 @@ struct OptimizerConfig {
   bool nesterov = false;                ///< SGD
 };
 
-/// Targets of a batch: class labels (sparse loss) or a row of floats per sample.
+/// Targets of a batch: class labels (sparse loss) or a row of floats per sample, and the
+/// samples' weights in the loss (Keras' sample_weight: the loss is the sum of weight x loss
+/// over the rows divided by the number of rows).
 struct Targets {
   const std::int32_t* labels = nullptr;  ///< n labels, for the sparse loss
   const float* values = nullptr;         ///< n x output width, for the other losses
+  const float* weights = nullptr;        ///< n weights, or null for weights of 1
 };
 
 /// Sums over the rows of one call: the caller divides by `count` for means.
 struct BatchStats {
-  double loss_sum = 0.0;   ///< sum over rows of the per-row loss
-  std::int64_t correct = 0;  ///< rows whose argmax (or 0.5 threshold) matches the target
+  double loss_sum = 0.0;           ///< sum over rows of the (weighted) per-row loss
+  double correct = 0.0;            ///< rows whose argmax matches the target (or the share of values on the right side of 0.5)
+  double abs_error_sum = 0.0;      ///< sum over rows of the mean |output - target| (value targets)
+  double squared_error_sum = 0.0;  ///< and of the mean (output - target)^2
   std::int64_t count = 0;
 };
 
@@ -148,28 +176,56 @@ class Network {
   void predict(const float* x, std::int64_t n, float* out, std::int64_t batch_size, int n_threads) const;
 
   /// Loss and accuracy counts of inference outputs over n rows (by batches).
-  BatchStats evaluate(const float* x, std::int64_t n, const Targets& y, Loss loss, std::int64_t batch_size,
+  BatchStats evaluate(const float* x, std::int64_t n, const Targets& y, LossSpec loss, std::int64_t batch_size,
                       int n_threads) const;
 
   /// One training step on the rows idx[0..n) of x and of the targets: forward pass in
   /// training mode, loss, backward pass, gradients into grads(), optimizer update.
   /// `seed` draws the dropout masks (same seed, same masks, whatever the thread count).
-  BatchStats train_step(const float* x, const Targets& y, const std::int64_t* idx, std::int64_t n, Loss loss,
+  BatchStats train_step(const float* x, const Targets& y, const std::int64_t* idx, std::int64_t n, LossSpec loss,
                         const OptimizerConfig& opt, std::uint64_t seed, int n_threads);
 
   /// Forward pass in training mode and backward pass only: loss stats, gradients in grads()
   /// and the gradient of the mean loss with respect to the input in dx (n x input size,
   /// may be null). Parameters are not updated. For tests against other frameworks.
-  BatchStats gradients(const float* x, const Targets& y, std::int64_t n, Loss loss, std::uint64_t seed,
+  BatchStats gradients(const float* x, const Targets& y, std::int64_t n, LossSpec loss, std::uint64_t seed,
                        float* dx, int n_threads);
+
+  // ---- training primitives, for custom training loops and chained networks
+  /// Forward pass in training mode over n rows of x (copied): the output (n x output size),
+  /// valid until the next training call; what backward needs is kept.
+  const float* forward(const float* x, std::int64_t n, std::uint64_t seed, int n_threads);
+  /// Backward pass of the last forward, taken once: dy is the gradient of the loss with
+  /// respect to that output; the parameter gradients are added to accumulated_grads(), and dx
+  /// (n x input size, may be null) receives the gradient with respect to the input.
+  void backward(const float* dy, float* dx, int n_threads);
+  /// The rows of the forward pass backward is waiting for (0: none).
+  std::int64_t forward_rows() const { return batch_; }
+  /// Gradients added up by backward since they were last zeroed (layout of params()).
+  AlignedVector<float>& accumulated_grads() { return accumulated_; }
+  /// One optimizer step from accumulated_grads() (they are not zeroed).
+  void apply_gradients(const OptimizerConfig& opt, int n_threads);
+
+  /// Whether a layer's weights train: a frozen layer (false) is left alone by optimizer
+  /// steps, gets zero gradients, and a frozen batch normalization runs in inference mode.
+  void set_trainable(std::int64_t layer, bool trainable);
+  bool trainable(std::int64_t layer) const;
 
  private:
   static ValueCounts build(const std::vector<LayerConfig>& layers, Shape input_shape,
                            std::vector<std::unique_ptr<Layer>>* built, std::vector<ParamSlot>* slots);
-  BatchStats forward_backward(const float* x, const Targets& y, std::int64_t n, Loss loss, std::uint64_t seed,
+  BatchStats forward_backward(const float* x, const Targets& y, std::int64_t n, LossSpec loss, std::uint64_t seed,
                               float* dx, int n_threads);
-  void apply_optimizer(const OptimizerConfig& opt, int n_threads);
-  void check_targets(const Targets& y, std::int64_t n, Loss loss) const;
+  // The training forward pass of n rows of x, which must stay unchanged until the backward
+  // pass: the output.
+  const float* forward_pass(const float* x, std::int64_t n, std::uint64_t seed, int n_threads);
+  // The backward pass from the gradient at the output in grad_a_ (at the last layer's
+  // pre-activation values when pre_activation): parameter gradients in grads_.
+  void backward_pass(const float* x, bool pre_activation, float* dx, int n_threads);
+  // [begin, end) of the parameters that train, and of those frozen.
+  std::vector<std::pair<std::int64_t, std::int64_t>> trainable_ranges() const;
+  std::vector<std::pair<std::int64_t, std::int64_t>> frozen_ranges() const;
+  void check_targets(const Targets& y, std::int64_t n, LossSpec loss) const;
 
   Shape input_shape_;
   std::vector<LayerConfig> configs_;
@@ -177,11 +233,16 @@ class Network {
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<ParamSlot> slots_;
   AlignedVector<float> params_, grads_, state_, m_, v_;  // 64-byte aligned: vector loads of whole lines
+  AlignedVector<float> accumulated_;
   std::int64_t step_ = 0;
-  // training buffers: each layer's output for the batch, and two gradient buffers
+  // training buffers: each layer's output for the batch (outs_: where it is, or the input
+  // for a passthrough), two gradient buffers, the batch's rows and their count
   std::vector<AlignedVector<float>> acts_;
+  std::vector<const float*> outs_;
   AlignedVector<float> grad_a_, grad_b_, input_;
+  std::int64_t batch_ = 0;
   std::vector<bool> relu_absorbed_;  // layer i's relu derivative is applied by layer i + 1
+  std::vector<bool> fused_infer_, fused_train_;  // layer i runs layer i + 1 within its passes
 };
 
 /// Writes the network (layers, input shape, parameters, moving statistics) to a binary
@@ -191,6 +252,15 @@ void save_network(const Network& net, const std::string& path);
 /// Reads a network written by save_network (or by scalegen.nn's Sequential.save_native);
 /// throws std::invalid_argument for a missing, truncated or inconsistent file.
 std::unique_ptr<Network> load_network(const std::string& path);
+
+/// The loss training steps minimise, of `rows` rows of `width` outputs y (the last axis)
+/// against t (labels or values by row; weights by sample, `per_sample` rows a sample), and
+/// d(mean loss)/dy in grad (rows x width, may be null). Sums over rows, as BatchStats.
+BatchStats loss_and_gradient(const float* y, const Targets& t, std::int64_t rows, std::int64_t per_sample,
+                             std::int64_t width, LossSpec loss, float* grad, int n_threads);
+
+/// True when x[0..n) holds a NaN or an infinity (one pass over the bits).
+bool any_non_finite(const float* x, std::int64_t n);
 
 /// Activation name as Keras spells it ("relu", ...); throws for an unknown name.
 Activation parse_activation(const std::string& name);

@@ -1,0 +1,79 @@
+#pragma once
+// Element-wise kernels shared by the layers: activations, bias epilogues, copies, sums and
+// the per-channel steps of max pooling.
+
+#include <cstdint>
+#include <cstring>
+
+#include "scalegen/nn/network.hpp"
+
+namespace scalegen::nn {
+
+/// Applies `act` to rows x width values in place (softmax per row); when `logits` is not
+/// null and act is softmax, the values before it are copied there first.
+void activate(float* z, std::int64_t rows, std::int64_t width, Activation act, float* logits);
+/// Turns dy (gradient at the activation's output y) into the gradient at its input, in place.
+void activation_backward(float* dy, const float* y, std::int64_t rows, std::int64_t width, Activation act);
+// The epilogue of a layer's GEMM: z += bias per column, then the activation (one pass for relu).
+inline void bias_activate(float* __restrict z, std::int64_t rows, std::int64_t width, const float* __restrict bias,
+                          Activation act, float* logits) {
+  if (bias && act == Activation::relu) {
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t j = 0; j < width; ++j) {
+        const float v = z[r * width + j] + bias[j];
+        z[r * width + j] = v > 0.0f ? v : 0.0f;
+      }
+    return;
+  }
+  if (bias)
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t j = 0; j < width; ++j) z[r * width + j] += bias[j];
+  activate(z, rows, width, act, logits);
+}
+
+// A short copy inline (a call to memcpy costs more than copying a few floats).
+inline void copy_floats(const float* src, std::int64_t n, float* dst) {
+  if (n >= 32) {
+    std::memcpy(dst, src, sizeof(float) * std::size_t(n));
+  } else {
+    for (std::int64_t i = 0; i < n; ++i) dst[i] = src[i];
+  }
+}
+
+// dst = max(dst, src) per channel; arg follows where src is strictly greater. Free
+// functions with restrict pointers: in a lambda the stores through arg could alias C.
+inline void max_with_argmax(const float* __restrict src, std::int32_t at, int C, float* __restrict dst,
+                     std::int32_t* __restrict arg) {
+  for (int c = 0; c < C; ++c) {
+    const bool gt = src[c] > dst[c];
+    dst[c] = gt ? src[c] : dst[c];
+    arg[c] = gt ? at + c : arg[c];
+  }
+}
+// One cell of a window in a max pool's backward pass: the window's gradient where the
+// cell is the argmax (and, absorbing a relu, its input is positive), else 0.
+inline void route_window_cell(const float* __restrict d, const std::int32_t* __restrict arg, const float* __restrict x,
+                       std::int32_t at, int C, bool relu, float* __restrict g) {
+  for (int c = 0; c < C; ++c) {
+    const bool hit = arg[c] == at + c && (!relu || x[c] > 0.0f);
+    g[c] = hit ? d[c] : 0.0f;
+  }
+}
+inline void max_into(const float* __restrict src, int C, float* __restrict dst) {
+  for (int c = 0; c < C; ++c) dst[c] = src[c] > dst[c] ? src[c] : dst[c];
+}
+
+// dst += src over n floats.
+inline void add_floats(const float* __restrict src, std::int64_t n, float* __restrict dst) {
+  for (std::int64_t i = 0; i < n; ++i) dst[i] += src[i];
+}
+
+// Sum over rows of a rows x width block, added to acc (in row order).
+inline void add_column_sums(const float* __restrict z, std::int64_t rows, std::int64_t width, float* __restrict acc) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* row = z + r * width;
+    for (std::int64_t j = 0; j < width; ++j) acc[j] += row[j];
+  }
+}
+
+}  // namespace scalegen::nn

@@ -1,0 +1,303 @@
+// 2-D convolution (see conv2d.hpp): the layer alone, and the forward pass that may pool
+// its output block by block at inference.
+#include "conv2d.hpp"
+
+#include <algorithm>
+#include <array>
+#include <stdexcept>
+
+#include "../kernels/elementwise.hpp"
+#include "../kernels/matmul.hpp"
+#include "../kernels/scratch.hpp"
+#include "../kernels/small_k.hpp"
+#include "pool2d.hpp"
+#include "scalegen/common/limits.hpp"
+
+namespace scalegen::nn {
+namespace {
+// Reductions over a batch are split into at most this many fixed groups of work.
+constexpr std::int64_t kGroups = 8;
+}  // namespace
+
+template <>
+std::unique_ptr<Layer> make<LayerKind::conv2d>(const LayerConfig& c, int index, Shape in) {
+  return std::make_unique<Conv2D>(c, index, in);
+}
+
+Conv2D::Conv2D(const LayerConfig& c, int index, Shape in) : Layer(index, in), act_(c.activation), bias_(c.use_bias) {
+  const std::string who = layer_name("Conv2D", index);
+  if (in.rank != 3) throw std::invalid_argument(who + " needs inputs of shape (height, width, channels)");
+  if (c.filters <= 0 || c.kernel_h <= 0 || c.kernel_w <= 0 || c.stride_h <= 0 || c.stride_w <= 0)
+    throw std::invalid_argument(who + ": filters, kernel size and strides must be positive");
+  kh_ = c.kernel_h, kw_ = c.kernel_w, sh_ = c.stride_h, sw_ = c.stride_w;
+  const WindowAxis ah = window_axis(in.h, kh_, sh_, c.same_padding, c.pad_top, c.pad_bottom, who);
+  const WindowAxis aw = window_axis(in.w, kw_, sw_, c.same_padding, c.pad_left, c.pad_right, who);
+  pt_ = ah.pad_begin, pl_ = aw.pad_begin;
+  out_ = checked_shape(ah.out, aw.out, c.filters, 3, who);
+  K_ = checked_mul(checked_mul(kh_, kw_, who), in.c, who);
+  F_ = c.filters;
+  check_tensor_bytes(checked_mul(K_, F_, who), sizeof(float), who + ": the kernel");
+  pixels_ = std::int64_t(out_.h) * out_.w;
+  // blocks of whole samples with about 256 output pixels: an im2col block stays in L2
+  samples_per_block_ = std::max<std::int64_t>(1, 256 / pixels_);
+  // every window inside the image: the forward pass reads windows in place (no im2col)
+  in_place_ = (small_reduction() || detail::has_fast_gemm(F_)) && pt_ == 0 && pl_ == 0 &&
+              std::int64_t(out_.h - 1) * sh_ + kh_ <= in.h && std::int64_t(out_.w - 1) * sw_ + kw_ <= in.w;
+  // where the K values of a window lie, from its first: kernel rows in.w * c apart
+  for (int i = 0; i < kh_; ++i)
+    for (std::int64_t j = 0; j < std::int64_t(kw_) * in.c; ++j)
+      window_offsets_.push_back(std::int32_t(i * std::int64_t(in.w) * in.c + j));
+}
+
+std::vector<TensorSpec> Conv2D::tensors() const {
+  std::vector<TensorSpec> t{{"kernel", {kh_, kw_, in_.c, F_}, true, 0.0f}};
+  if (bias_) t.push_back({"bias", {F_}, true, 0.0f});
+  return t;
+}
+
+void Conv2D::train_forward(const float* x, float* y, std::int64_t n, const Context& ctx) {
+  run_forward(x, y, n, ctx, kept_logits(n, act_));
+}
+
+void Conv2D::forward_rows(const float* x, const OutputBlock& blk, float* out, float* logits, const Context& ctx) const {
+  const auto [s0, s1, oh0, oh1, ow1, f0, f1] = blk;
+  const float* w = ctx.params + param_offset;
+  const float* b = bias_ ? w + K_ * F_ : nullptr;
+  const std::int64_t band = std::int64_t(oh1 - oh0) * out_.w, rows = (s1 - s0) * band;
+  const bool fuse = act_ == Activation::relu || act_ == Activation::linear;
+  const float* fused_bias = fuse ? b : nullptr;
+  const bool relu = fuse && act_ == Activation::relu;
+  if (in_place_) {
+    const std::int64_t C = in_.c, row_floats = std::int64_t(in_.w) * C;
+    const auto at = [&](std::int64_t s, int oh) { return (s - s0) * out_.size() + std::int64_t(oh - oh0) * out_.w * F_; };
+    if (small_reduction()) {
+      for (std::int64_t s = s0; s < s1; ++s)
+        for (int oh = oh0; oh < oh1; ++oh)
+          with_small_k(K_, [&](auto k) {
+            small_k_forward<decltype(k)::value>(x + s * in_.size() + std::int64_t(oh * sh_) * row_floats, ow1,
+                                                sw_ * C, window_offsets_.data(), w, F_, out + at(s, oh), fused_bias,
+                                                relu);
+          });
+    } else {
+      in_place_gemm(x, blk, out, w, fused_bias, relu);
+    }
+    if (!fuse)
+      for (std::int64_t s = s0; s < s1; ++s)
+        for (int oh = oh0; oh < oh1; ++oh)
+          for (int ow = 0; ow < ow1; ++ow) {
+            const std::int64_t o = at(s, oh) + std::int64_t(ow) * F_ + f0;
+            bias_activate(out + o, 1, f1 - f0, b ? b + f0 : nullptr, act_, logits ? logits + o : nullptr);
+          }
+    return;
+  }
+  const ScratchLease lease(std::size_t(rows * K_));
+  float* cols = lease.data();
+  for (std::int64_t s = s0; s < s1; ++s) im2col_rows(x + s * in_.size(), oh0, oh1, cols + (s - s0) * band * K_);
+  if (!small_reduction()) {
+    gemm_nn(rows, F_, K_, cols, K_, w, F_, out, F_);
+    bias_activate(out, rows, F_, b, act_, logits);
+    return;
+  }
+  with_small_k(K_, [&](auto k) {
+    small_k_forward<decltype(k)::value>(cols, rows, K_, kIota.data(), w, F_, out, fused_bias, relu);
+  });
+  if (!fuse) bias_activate(out, rows, F_, b, act_, logits);
+}
+
+void Conv2D::in_place_gemm(const float* x, const OutputBlock& blk, float* out, const float* w, const float* bias,
+                   bool relu) const {
+#if SCALEGEN_FAST_GEMM
+  const auto [s0, s1, oh0, oh1, ow1, f0, f1] = blk;
+  constexpr std::int64_t panel = std::int64_t(detail::kGemmPanel) * detail::kGemmLanes;
+  const std::int64_t C = in_.c, row_floats = std::int64_t(in_.w) * C, T = kw_ * C;
+  for (std::int64_t p0 = f0; p0 < f1; p0 += panel) {
+    const std::int64_t width = std::min(panel, f1 - p0);
+    for (int i = 0; i < kh_; ++i) {
+      const float* wi = w + i * T * F_ + p0;
+      const bool last_relu = relu && i == kh_ - 1;
+      for (std::int64_t s = s0; s < s1; ++s)
+        for (int oh = oh0; oh < oh1; ++oh) {
+          const float* a = x + s * in_.size() + std::int64_t(oh * sh_ + i) * row_floats;
+          float* c = out + (s - s0) * out_.size() + std::int64_t(oh - oh0) * out_.w * F_ + p0;
+          if (i == 0)
+            detail::conv_row<false>(ow1, width, T, a, sw_ * C, wi, F_, c, F_, bias ? bias + p0 : nullptr, last_relu);
+          else
+            detail::conv_row<true>(ow1, width, T, a, sw_ * C, wi, F_, c, F_, nullptr, last_relu);
+        }
+    }
+  }
+#else
+  (void)x, (void)blk, (void)out, (void)w, (void)bias, (void)relu;
+  throw std::logic_error("in_place_gemm needs the AVX2 or AVX-512 build");
+#endif
+}
+
+void Conv2D::run_backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n,
+                          bool pre_activation, const Context& ctx, const Pool2D* pool, const float* pool_y) {
+  const std::int64_t blocks = n_blocks(n), groups = std::min(blocks, kGroups);
+  const std::int64_t wsize = K_ * F_, psize = wsize + F_;
+  partials_.assign(std::size_t(groups * psize), 0.0f);
+  const float* w = ctx.params + param_offset;
+  // dcols = dz w^T reads w^T (F x K) row by row: transposed once per batch
+  if (dx != nullptr) {
+    wt_.resize(std::size_t(K_ * F_));
+    mat(wt_.data(), F_, K_, K_) = cmat(w, K_, F_, F_).transpose();
+  }
+  parallel_for_flushed(ctx.n_threads, groups, [&](std::int64_t g) {
+    const auto [b0, b1] = split_range(blocks, groups, g);
+    float* dw = partials_.data() + g * psize;
+    float* db = dw + wsize;
+    for (std::int64_t b = b0; b < b1; ++b) {
+      const std::int64_t s0 = b * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
+      const std::int64_t rows = (s1 - s0) * pixels_;
+      const ScratchLease routed(pool != nullptr ? std::size_t(rows * F_) : 0);
+      float* dz;
+      if (pool != nullptr) {
+        dz = routed.data();
+        route_from_pool(*pool, pool_y, dy, s0, s1, dz);
+      } else {
+        dz = dy + s0 * out_.size();
+        if (!pre_activation) activation_backward(dz, y + s0 * out_.size(), rows, F_, act_);
+      }
+      const ScratchLease cols_lease(std::size_t(rows * K_));
+      float* cols = cols_lease.data();
+      im2col(x + s0 * in_.size(), s1 - s0, cols);
+      if (small_reduction())
+        with_small_k(K_, [&](auto k) { small_k_weight_grad<decltype(k)::value>(cols, dz, rows, F_, dw); });
+      else
+        gemm_tn(K_, F_, rows, cols, K_, dz, F_, dw, F_, true);
+      add_column_sums(dz, rows, F_, db);
+      if (dx != nullptr) {
+        const ScratchLease dcols_lease(std::size_t(rows * K_));
+        float* dcols = dcols_lease.data();
+        gemm_nn(rows, K_, F_, dz, F_, wt_.data(), K_, dcols, K_);
+        col2im(dcols, s1 - s0, dx + s0 * in_.size());
+      }
+    }
+  });
+  float* gw = ctx.grads + param_offset;
+  sum_partials_ordered(ctx.n_threads, partials_.data(), groups, psize, bias_ ? psize : wsize, gw);
+}
+
+std::pair<int, int> Conv2D::interior_columns() const {
+  const int lo = std::min(out_.w, (pl_ + sw_ - 1) / sw_);
+  const int hi = in_.w + pl_ >= kw_ ? std::min(out_.w, (in_.w + pl_ - kw_) / sw_ + 1) : 0;
+  return {lo, std::max(lo, hi)};
+}
+
+void Conv2D::im2col(const float* x, std::int64_t samples, float* cols) const {
+  for (std::int64_t s = 0; s < samples; ++s) im2col_rows(x + s * in_.size(), 0, out_.h, cols + s * pixels_ * K_);
+}
+
+void Conv2D::im2col_rows(const float* img, int oh0, int oh1, float* cols) const {
+  const int C = in_.c;
+  const std::int64_t span = std::int64_t(kw_) * C;
+  {
+    for (int oh = oh0; oh < oh1; ++oh) {
+      float* base = cols + std::int64_t(oh - oh0) * out_.w * K_;
+      for (int i = 0; i < kh_; ++i) {
+        const int ih = oh * sh_ - pt_ + i;
+        float* dst = base + i * span;
+        if (ih < 0 || ih >= in_.h) {
+          for (int ow = 0; ow < out_.w; ++ow) std::fill(dst + ow * K_, dst + ow * K_ + span, 0.0f);
+          continue;
+        }
+        const float* src = img + std::int64_t(ih) * in_.w * C;
+        const auto copy_interior = [&](auto fixed) {
+          constexpr int S = decltype(fixed)::value;
+          for_columns(
+              [&](int ow) {
+                const float* from = src + std::int64_t(ow * sw_ - pl_) * C;
+                float* to = dst + ow * K_;
+                if constexpr (S > 0) {
+                  for (int t = 0; t < S; ++t) to[t] = from[t];
+                } else {
+                  copy_floats(from, span, to);
+                }
+              },
+              [&](int ow, int j, int iw) {
+                float* to = dst + ow * K_ + std::int64_t(j) * C;
+                if (iw < 0 || iw >= in_.w)
+                  std::fill(to, to + C, 0.0f);
+                else
+                  copy_floats(src + std::int64_t(iw) * C, C, to);
+              });
+        };
+        switch (span) {
+          case 1: copy_interior(std::integral_constant<int, 1>{}); break;
+          case 2: copy_interior(std::integral_constant<int, 2>{}); break;
+          case 3: copy_interior(std::integral_constant<int, 3>{}); break;
+          case 4: copy_interior(std::integral_constant<int, 4>{}); break;
+          case 5: copy_interior(std::integral_constant<int, 5>{}); break;
+          default: copy_interior(std::integral_constant<int, 0>{}); break;
+        }
+      }
+    }
+  }
+}
+
+void Conv2D::col2im(const float* dcols, std::int64_t samples, float* dx) const {
+  const int C = in_.c;
+  const std::int64_t span = std::int64_t(kw_) * C;
+  std::fill(dx, dx + samples * in_.size(), 0.0f);
+  for (std::int64_t s = 0; s < samples; ++s) {
+    float* img = dx + s * in_.size();
+    for (int oh = 0; oh < out_.h; ++oh) {
+      const float* base = dcols + (s * out_.h + oh) * out_.w * K_;
+      for (int i = 0; i < kh_; ++i) {
+        const int ih = oh * sh_ - pt_ + i;
+        if (ih < 0 || ih >= in_.h) continue;
+        const float* src = base + i * span;
+        float* dst = img + std::int64_t(ih) * in_.w * C;
+        for_columns(
+            [&](int ow) { add_floats(src + ow * K_, span, dst + std::int64_t(ow * sw_ - pl_) * C); },
+            [&](int ow, int j, int iw) {
+              if (iw >= 0 && iw < in_.w) add_floats(src + ow * K_ + std::int64_t(j) * C, C, dst + std::int64_t(iw) * C);
+            });
+      }
+    }
+  }
+}
+
+void Conv2D::run_forward(const float* x, float* y, std::int64_t n, const Context& ctx, float* logits,
+                         const Pool2D* pool) const {
+  const auto [rows_read, cols_read] = rows_cols_read_by(pool);
+  // Fewer than 4 images: tasks over channel groups (the two halves of an in-place
+  // convolution's filters), images and bands of (pooled) rows, so that a single image keeps
+  // several threads busy with equal shares. The split depends on n only: the same bits for
+  // any thread count.
+  constexpr std::int64_t kSmallBatch = 4;
+  if (logits == nullptr && n < kSmallBatch) {
+    const std::int64_t groups =
+        in_place_ && !small_reduction() && act_ != Activation::softmax && F_ % (2 * kVec) == 0 ? 2 : 1;
+    const int units = pool != nullptr ? pool->out().h : out_.h;
+    const std::int64_t bands = std::clamp<std::int64_t>((kSmallBatch + n * groups - 1) / (n * groups), 1, units);
+    parallel_for_flushed(ctx.n_threads, groups * n * bands, [&](std::int64_t t) {
+      const std::int64_t g = t / (n * bands), s = t % (n * bands) / bands;
+      const auto [u0, u1] = split_range(units, bands, t % bands);
+      const auto [f0, f1] = split_range(F_, groups, g);
+      if (pool == nullptr) {
+        forward_rows(x, {s, s + 1, int(u0), int(u1), out_.w, f0, f1}, y + s * out_.size() + u0 * out_.w * F_, nullptr,
+                     ctx);
+        return;
+      }
+      if (pooled_rows_in_registers(x, s, int(u0), int(u1), *pool, y + s * pool->out().size(), ctx)) return;
+      const auto [c0, c1] = pool->input_rows(int(u0), int(u1));
+      const ScratchLease lease(std::size_t(out_.size()));  // laid out as the whole image's output
+      float* out = lease.data();
+      forward_rows(x, {s, s + 1, c0, c1, cols_read, f0, f1}, out + std::int64_t(c0) * out_.w * F_, nullptr, ctx);
+      pool->pool_rows(out, y + s * pool->out().size(), int(u0), int(u1), nullptr, int(f0), int(f1));
+    });
+    return;
+  }
+  parallel_for_flushed(ctx.n_threads, n_blocks(n), [&](std::int64_t blk) {
+    const std::int64_t s0 = blk * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
+    if (pool == nullptr) {
+      forward_rows(x, whole(s0, s1), y + s0 * out_.size(), logits ? logits + s0 * out_.size() : nullptr, ctx);
+      return;
+    }
+    conv_pool_block(x, s0, s1, *pool, y, nullptr, ctx);
+  });
+}
+
+}  // namespace scalegen::nn

@@ -1,0 +1,32 @@
+// The layer kinds, one line each (the factory is in the kind's file under layers/), and the
+// activations by name.
+#include <stdexcept>
+
+#include "layer.hpp"
+
+namespace scalegen::nn {
+
+std::unique_ptr<Layer> make_layer(const LayerConfig& config, int index, Shape in) {
+  switch (config.kind) {
+    case LayerKind::conv2d: return make<LayerKind::conv2d>(config, index, in);
+    case LayerKind::max_pool2d: return make<LayerKind::max_pool2d>(config, index, in);
+    case LayerKind::avg_pool2d: return make<LayerKind::avg_pool2d>(config, index, in);
+    case LayerKind::flatten: return make<LayerKind::flatten>(config, index, in);
+    case LayerKind::dense: return make<LayerKind::dense>(config, index, in);
+    case LayerKind::dropout: return make<LayerKind::dropout>(config, index, in);
+    case LayerKind::batch_norm: return make<LayerKind::batch_norm>(config, index, in);
+    case LayerKind::activation: return make<LayerKind::activation>(config, index, in);
+  }
+  throw std::invalid_argument("unknown layer kind " + std::to_string(int(config.kind)));
+}
+
+Activation parse_activation(const std::string& name) {
+  if (name == "linear" || name.empty()) return Activation::linear;
+  if (name == "relu") return Activation::relu;
+  if (name == "sigmoid") return Activation::sigmoid;
+  if (name == "tanh") return Activation::tanh;
+  if (name == "softmax") return Activation::softmax;
+  throw std::invalid_argument("unknown activation '" + name + "': use linear, relu, sigmoid, tanh or softmax");
+}
+
+}  // namespace scalegen::nn
