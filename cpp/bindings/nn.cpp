@@ -305,6 +305,8 @@ void bind_nn(py::module_& m) {
       .def(
           "backward",
           [](Network& net, const CArray<float>& dy, bool input_gradient, int n_threads) -> py::object {
+            if (net.forward_rows() == 0)
+              throw std::invalid_argument("backward needs a forward pass in training mode first (each is taken back once)");
             const std::int64_t n = dy.ndim() ? dy.shape(0) : 0;
             if (n != net.forward_rows() || dy.size() != n * net.output_shape().size())
               throw std::invalid_argument("the output gradient must have the shape of the last forward's output");

@@ -96,6 +96,43 @@ void test_gradients_match_finite_differences() {
   }
 }
 
+// forward + backward from the loss gradient give the fused step's gradients (mse: the same
+// kernels), added up over calls; a frozen layer gets none and keeps its weights.
+void test_primitives_and_frozen_layers() {
+  Network net(odd_network(), Shape{7, 6, 2, 3});
+  randomize(net, 3);
+  const std::int64_t n = 4, width = net.output_shape().size();
+  std::vector<float> x(std::size_t(n * net.input_shape().size())), t(std::size_t(n * width));
+  std::mt19937_64 rng(4);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (auto& v : x) v = normal(rng);
+  for (auto& v : t) v = normal(rng);
+  const Targets y{nullptr, t.data()};
+  net.gradients(x.data(), y, n, Loss::mse, 0, nullptr, 2);
+  const std::vector<float> fused(net.grads().begin(), net.grads().end());
+  std::fill(net.accumulated_grads().begin(), net.accumulated_grads().end(), 0.0f);
+  for (int call = 0; call < 2; ++call) {
+    const float* out = net.forward(x.data(), n, 0, 2);
+    std::vector<float> dy(std::size_t(n * width));
+    loss_and_gradient(out, y, n, 1, width, Loss::mse, dy.data(), 1);
+    net.backward(dy.data(), nullptr, 2);
+  }
+  for (std::size_t i = 0; i < fused.size(); ++i) CHECK(net.accumulated_grads()[i] == 2 * fused[i]);
+  CHECK_THROWS(std::invalid_argument, net.backward(t.data(), nullptr, 1));  // taken back once already
+  net.set_trainable(0, false);
+  const std::vector<float> before(net.params().begin(), net.params().end());
+  OptimizerConfig sgd;
+  sgd.kind = OptimizerConfig::sgd;
+  net.apply_gradients(sgd, 2);
+  const std::size_t frozen_end = std::size_t(net.slots()[1].offset + net.slots()[1].size());  // layer 0's kernel, bias
+  std::size_t changed = 0;
+  for (std::size_t i = 0; i < before.size(); ++i) {
+    if (i < frozen_end) CHECK(net.params()[i] == before[i]);
+    changed += net.params()[i] != before[i];
+  }
+  CHECK(changed > (before.size() - frozen_end) / 2);
+}
+
 void test_training_is_deterministic_across_threads() {
   std::vector<LayerConfig> layers = odd_network();
   LayerConfig drop;
@@ -216,6 +253,7 @@ void test_hostile_shapes_and_files() {
 
 int main() {
   test_gradients_match_finite_differences();
+  test_primitives_and_frozen_layers();
   test_training_is_deterministic_across_threads();
   test_optimizers();
   test_bad_input();
