@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_nn_kernels import TorchTwin, our_gradients, random_model, reference_loss, with_random_weights
 
 from scalegen.nn import Sequential, load_model, losses
 from scalegen.nn.layers import BatchNormalization, Conv2D, Dense, Dropout, Flatten, MaxPooling2D
 from scalegen.nn.optimizers import SGD, Adam
+from test_nn_kernels import TorchTwin, our_gradients, random_model, reference_loss, with_random_weights
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -205,8 +205,9 @@ def torch_loss(loss: losses.Loss, y_pred: Any, y_true: np.ndarray) -> Any:
 @pytest.mark.parametrize(
     "loss",
     [losses.BinaryCrossentropy(), losses.BinaryCrossentropy(from_logits=True), losses.MeanAbsoluteError(),
-     losses.MeanSquaredError(), losses.CategoricalCrossentropy(), losses.CategoricalCrossentropy(from_logits=True),
-     losses.SparseCategoricalCrossentropy(from_logits=True), losses.SparseCategoricalCrossentropy()],
+     losses.MeanSquaredError(), losses.CategoricalCrossentropy(),
+     losses.CategoricalCrossentropy(from_logits=True), losses.SparseCategoricalCrossentropy(from_logits=True),
+     losses.SparseCategoricalCrossentropy()],
     ids=repr,
 )  # fmt: skip
 @pytest.mark.parametrize("weighted", [False, True])
