@@ -8,6 +8,7 @@
 #include <cmath>
 #include <vector>
 
+#include "scalegen/common/simd.hpp"
 #include "scalegen/mixture/gaussian_mixture.hpp"
 
 namespace scalegen::mixture::detail {
@@ -25,12 +26,12 @@ struct Lost {
   int nearest;
 };
 
-/// A 64-byte SIMD register of T (8 doubles, 16 floats); the compiler maps it onto
-/// whatever the target has (4 SSE2, 2 AVX2 or 1 AVX-512 register).
+/// A SIMD register of T as wide as the level's (AVX-512: 8 doubles or 16 floats; AVX2: 4
+/// or 8; baseline SSE2: 2 or 4).
 template <class T>
 struct Simd {
-  static constexpr int W = 64 / sizeof(T);
-  typedef T V __attribute__((vector_size(64)));
+  static constexpr int W = kSimdBytes / sizeof(T);
+  typedef T V __attribute__((vector_size(kSimdBytes)));
 };
 
 /// Rows of a tile rounded up to whole SIMD registers.

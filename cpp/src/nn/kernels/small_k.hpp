@@ -16,19 +16,19 @@ namespace scalegen::nn {
 // Columns [f0, f0 + 32) of a K x F kernel and of its bias (zero when null).
 template <int K>
 struct SmallKBlock {
-  Vec16 w0[K], w1[K], b0, b1;
+  VecF w0[K], w1[K], b0, b1;
   SmallKBlock(const float* w, std::int64_t F, std::int64_t f0, const float* bias) {
 #pragma GCC unroll 16
     for (int k = 0; k < K; ++k) {
-      w0[k] = *reinterpret_cast<const Vec16*>(w + k * F + f0);
-      w1[k] = *reinterpret_cast<const Vec16*>(w + k * F + f0 + kVec);
+      w0[k] = *reinterpret_cast<const VecF*>(w + k * F + f0);
+      w1[k] = *reinterpret_cast<const VecF*>(w + k * F + f0 + kVec);
     }
-    b0 = bias ? *reinterpret_cast<const Vec16*>(bias + f0) : Vec16{};
-    b1 = bias ? *reinterpret_cast<const Vec16*>(bias + f0 + kVec) : Vec16{};
+    b0 = bias ? *reinterpret_cast<const VecF*>(bias + f0) : VecF{};
+    b1 = bias ? *reinterpret_cast<const VecF*>(bias + f0 + kVec) : VecF{};
   }
 };
 
-inline Vec16 relu_if(bool relu, Vec16 v) { return relu ? (v > 0.0f ? v : Vec16{}) : v; }
+inline VecF relu_if(bool relu, VecF v) { return relu ? (v > 0.0f ? v : VecF{}) : v; }
 
 // out = A w, plus bias (when not null) and then max(0, .) when relu, for `rows` rows of A
 // whose K values lie at a + r * a_step + off[k] (im2col's columns: a_step = K, off[k] = k;
@@ -39,16 +39,16 @@ void small_k_forward(const float* __restrict a, std::int64_t rows, std::ptrdiff_
                      float* __restrict out, const float* __restrict bias, bool relu) {
   constexpr int R = 4;
   std::int64_t f0 = 0;
-  const auto store = [&](Vec16 v, std::int64_t r, std::int64_t f) {
-    *reinterpret_cast<Vec16*>(out + r * F + f) = relu_if(relu, v);
+  const auto store = [&](VecF v, std::int64_t r, std::int64_t f) {
+    *reinterpret_cast<VecF*>(out + r * F + f) = relu_if(relu, v);
   };
   for (; f0 + 2 * kVec <= F; f0 += 2 * kVec) {
     const SmallKBlock<K> blk(w, F, f0, bias);
     const auto &w0 = blk.w0, &w1 = blk.w1;
-    const Vec16 b0 = blk.b0, b1 = blk.b1;
+    const VecF b0 = blk.b0, b1 = blk.b1;
     std::int64_t r = 0;
     for (; r + R <= rows; r += R) {
-      Vec16 acc0[R], acc1[R];
+      VecF acc0[R], acc1[R];
       for (int i = 0; i < R; ++i) acc0[i] = b0, acc1[i] = b1;
 #pragma GCC unroll 16
       for (int k = 0; k < K; ++k)
@@ -61,7 +61,7 @@ void small_k_forward(const float* __restrict a, std::int64_t rows, std::ptrdiff_
       for (int i = 0; i < R; ++i) store(acc0[i], r + i, f0), store(acc1[i], r + i, f0 + kVec);
     }
     for (; r < rows; ++r) {
-      Vec16 acc0 = b0, acc1 = b1;
+      VecF acc0 = b0, acc1 = b1;
 #pragma GCC unroll 16
       for (int k = 0; k < K; ++k) {
         const float v = a[r * a_step + off[k]];
@@ -92,9 +92,9 @@ void small_k_max_pool_2x2(const float* __restrict a, std::int64_t m, std::ptrdif
   for (; f0 + 2 * kVec <= F; f0 += 2 * kVec) {
     const SmallKBlock<K> blk(w, F, f0, bias);
     const auto &w0 = blk.w0, &w1 = blk.w1;
-    const Vec16 b0 = blk.b0, b1 = blk.b1;
+    const VecF b0 = blk.b0, b1 = blk.b1;
     for (std::int64_t r = 0; r < m; ++r) {
-      Vec16 acc0[4], acc1[4];
+      VecF acc0[4], acc1[4];
       for (int q = 0; q < 4; ++q) acc0[q] = b0, acc1[q] = b1;
 #pragma GCC unroll 16
       for (int k = 0; k < K; ++k)
@@ -104,14 +104,14 @@ void small_k_max_pool_2x2(const float* __restrict a, std::int64_t m, std::ptrdif
           acc0[q] += v * w0[k];
           acc1[q] += v * w1[k];
         }
-      Vec16 m0 = relu_if(relu, acc0[0]), m1 = relu_if(relu, acc1[0]);
+      VecF m0 = relu_if(relu, acc0[0]), m1 = relu_if(relu, acc1[0]);
       for (int q = 1; q < 4; ++q) {
-        const Vec16 v0 = relu_if(relu, acc0[q]), v1 = relu_if(relu, acc1[q]);
+        const VecF v0 = relu_if(relu, acc0[q]), v1 = relu_if(relu, acc1[q]);
         m0 = v0 > m0 ? v0 : m0;
         m1 = v1 > m1 ? v1 : m1;
       }
-      *reinterpret_cast<Vec16*>(out + r * F + f0) = m0;
-      *reinterpret_cast<Vec16*>(out + r * F + f0 + kVec) = m1;
+      *reinterpret_cast<VecF*>(out + r * F + f0) = m0;
+      *reinterpret_cast<VecF*>(out + r * F + f0 + kVec) = m1;
     }
   }
   for (std::int64_t r = 0; r < m; ++r)
@@ -133,19 +133,19 @@ void small_k_weight_grad(const float* __restrict cols, const float* __restrict d
                          std::int64_t F, float* __restrict dw) {
   std::int64_t f0 = 0;
   for (; f0 + 2 * kVec <= F; f0 += 2 * kVec) {
-    Vec16 g0[K] = {}, g1[K] = {};
+    VecF g0[K] = {}, g1[K] = {};
     for (std::int64_t r = 0; r < rows; ++r) {
       const float* a = cols + r * K;
-      const Vec16 d0 = *reinterpret_cast<const Vec16*>(dz + r * F + f0);
-      const Vec16 d1 = *reinterpret_cast<const Vec16*>(dz + r * F + f0 + kVec);
+      const VecF d0 = *reinterpret_cast<const VecF*>(dz + r * F + f0);
+      const VecF d1 = *reinterpret_cast<const VecF*>(dz + r * F + f0 + kVec);
       for (int k = 0; k < K; ++k) {
         g0[k] += a[k] * d0;
         g1[k] += a[k] * d1;
       }
     }
     for (int k = 0; k < K; ++k) {
-      *reinterpret_cast<Vec16*>(dw + k * F + f0) += g0[k];
-      *reinterpret_cast<Vec16*>(dw + k * F + f0 + kVec) += g1[k];
+      *reinterpret_cast<VecF*>(dw + k * F + f0) += g0[k];
+      *reinterpret_cast<VecF*>(dw + k * F + f0 + kVec) += g1[k];
     }
   }
   for (std::int64_t r = 0; r < rows; ++r)

@@ -1,11 +1,14 @@
 #pragma once
-// 16 floats, loaded and stored without alignment; GCC lowers it to what the ISA level has.
+// A vector of floats as wide as the level's registers (16 lanes on AVX-512, 8 on AVX2, 4 on
+// the baseline), loaded and stored without alignment.
 
 #include <cstdint>
 
+#include "scalegen/common/simd.hpp"
+
 namespace scalegen::nn {
 
-typedef float Vec16 __attribute__((vector_size(64), aligned(4)));
-constexpr std::int64_t kVec = 16;
+typedef float VecF __attribute__((vector_size(kSimdBytes), aligned(4)));
+constexpr std::int64_t kVec = kSimdBytes / sizeof(float);
 
 }  // namespace scalegen::nn

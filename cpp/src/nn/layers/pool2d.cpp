@@ -113,17 +113,17 @@ void Pool2D::pool_rows(const float* img, float* y, int oh0, int oh1, std::int32_
         // values only, a whole window: two vectors of channels at a time over its cells
         const float* base = img + first;
         const std::size_t cells = window_cells_.size();
-        const auto load = [&](std::size_t k, int c) { return *reinterpret_cast<const Vec16*>(base + window_cells_[k] + c); };
+        const auto load = [&](std::size_t k, int c) { return *reinterpret_cast<const VecF*>(base + window_cells_[k] + c); };
         int c = 0;
         for (; c + 2 * kVec <= width; c += 2 * kVec) {
-          Vec16 m0 = load(0, c), m1 = load(0, c + kVec);
+          VecF m0 = load(0, c), m1 = load(0, c + kVec);
           for (std::size_t k = 1; k < cells; ++k) {
-            const Vec16 v0 = load(k, c), v1 = load(k, c + kVec);
+            const VecF v0 = load(k, c), v1 = load(k, c + kVec);
             m0 = v0 > m0 ? v0 : m0;
             m1 = v1 > m1 ? v1 : m1;
           }
-          *reinterpret_cast<Vec16*>(dst + c) = m0;
-          *reinterpret_cast<Vec16*>(dst + c + kVec) = m1;
+          *reinterpret_cast<VecF*>(dst + c) = m0;
+          *reinterpret_cast<VecF*>(dst + c + kVec) = m1;
         }
         if (c < width) {
           copy_floats(base + c, width - c, dst + c);
