@@ -76,13 +76,24 @@ void bind_nn(py::module_& m) {
       .value("dense", LayerKind::dense)
       .value("dropout", LayerKind::dropout)
       .value("batch_norm", LayerKind::batch_norm)
-      .value("activation", LayerKind::activation);
+      .value("activation", LayerKind::activation)
+      .value("conv2d_transpose", LayerKind::conv2d_transpose)
+      .value("up_sampling2d", LayerKind::up_sampling2d)
+      .value("reshape", LayerKind::reshape)
+      .value("global_average_pooling2d", LayerKind::global_average_pooling2d)
+      .value("zero_padding2d", LayerKind::zero_padding2d)
+      .value("prelu", LayerKind::prelu);
   py::enum_<Activation>(m, "Activation", py::module_local(), "Activations fused into a layer's output.")
       .value("linear", Activation::linear)
       .value("relu", Activation::relu)
       .value("sigmoid", Activation::sigmoid)
       .value("tanh", Activation::tanh)
-      .value("softmax", Activation::softmax);
+      .value("softmax", Activation::softmax)
+      .value("leaky_relu", Activation::leaky_relu)
+      .value("elu", Activation::elu)
+      .value("gelu", Activation::gelu)
+      .value("softplus", Activation::softplus)
+      .value("swish", Activation::swish);
   py::enum_<Loss>(m, "Loss", py::module_local(), "The losses a training step minimises.")
       .value("sparse_categorical_crossentropy", Loss::sparse_categorical_crossentropy)
       .value("categorical_crossentropy", Loss::categorical_crossentropy)
@@ -139,6 +150,16 @@ void bind_nn(py::module_& m) {
       .def_readwrite("pad_bottom", &LayerConfig::pad_bottom)
       .def_readwrite("pad_left", &LayerConfig::pad_left)
       .def_readwrite("pad_right", &LayerConfig::pad_right)
+      .def_readwrite("output_padding_h", &LayerConfig::output_padding_h)
+      .def_readwrite("output_padding_w", &LayerConfig::output_padding_w)
+      .def_readwrite("target_h", &LayerConfig::target_h)
+      .def_readwrite("target_w", &LayerConfig::target_w)
+      .def_readwrite("target_c", &LayerConfig::target_c)
+      .def_readwrite("bilinear", &LayerConfig::bilinear)
+      .def_readwrite("share_h", &LayerConfig::share_h)
+      .def_readwrite("share_w", &LayerConfig::share_w)
+      .def_readwrite("share_c", &LayerConfig::share_c)
+      .def_readwrite("alpha", &LayerConfig::alpha)
       .def_readwrite("use_bias", &LayerConfig::use_bias)
       .def_property(
           "activation", [](const LayerConfig& c) { return c.activation; },

@@ -203,7 +203,7 @@ void test_bad_input() {
                                                      Loss::sparse_categorical_crossentropy, OptimizerConfig{}, 0, 1));
   CHECK_THROWS(std::invalid_argument, net.train_step(x.data(), Targets{nullptr, nullptr}, &idx, 1, Loss::mse,
                                                      OptimizerConfig{}, 0, 1));
-  CHECK_THROWS(std::invalid_argument, parse_activation("gelu"));
+  CHECK_THROWS(std::invalid_argument, parse_activation("hard_sigmoid"));
 }
 
 // Hyper-parameters and files an adversary chooses: correct results or std::invalid_argument

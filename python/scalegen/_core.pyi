@@ -123,16 +123,34 @@ class LayerKind:
       batch_norm
     
       activation
+    
+      conv2d_transpose
+    
+      up_sampling2d
+    
+      reshape
+    
+      global_average_pooling2d
+    
+      zero_padding2d
+    
+      prelu
     """
     __members__: typing.ClassVar[dict[str, LayerKind]]
     activation: typing.ClassVar[LayerKind]
     avg_pool2d: typing.ClassVar[LayerKind]
     batch_norm: typing.ClassVar[LayerKind]
     conv2d: typing.ClassVar[LayerKind]
+    conv2d_transpose: typing.ClassVar[LayerKind]
     dense: typing.ClassVar[LayerKind]
     dropout: typing.ClassVar[LayerKind]
     flatten: typing.ClassVar[LayerKind]
+    global_average_pooling2d: typing.ClassVar[LayerKind]
     max_pool2d: typing.ClassVar[LayerKind]
+    prelu: typing.ClassVar[LayerKind]
+    reshape: typing.ClassVar[LayerKind]
+    up_sampling2d: typing.ClassVar[LayerKind]
+    zero_padding2d: typing.ClassVar[LayerKind]
     @typing.overload
     def __eq__(self, other: LayerKind) -> bool:
         ...
@@ -182,12 +200,27 @@ class Activation:
       tanh
     
       softmax
+    
+      leaky_relu
+    
+      elu
+    
+      gelu
+    
+      softplus
+    
+      swish
     """
     __members__: typing.ClassVar[dict[str, Activation]]
+    elu: typing.ClassVar[Activation]
+    gelu: typing.ClassVar[Activation]
+    leaky_relu: typing.ClassVar[Activation]
     linear: typing.ClassVar[Activation]
     relu: typing.ClassVar[Activation]
     sigmoid: typing.ClassVar[Activation]
     softmax: typing.ClassVar[Activation]
+    softplus: typing.ClassVar[Activation]
+    swish: typing.ClassVar[Activation]
     tanh: typing.ClassVar[Activation]
     @typing.overload
     def __eq__(self, other: Activation) -> bool:
@@ -339,10 +372,14 @@ class LayerConfig:
     """
     One layer's hyper-parameters (see scalegen.nn.layers).
     """
+    bilinear: bool
     center: bool
     kind: LayerKind
     same_padding: bool
     scale: bool
+    share_c: bool
+    share_h: bool
+    share_w: bool
     use_bias: bool
     def __init__(self) -> None:
         ...
@@ -353,6 +390,12 @@ class LayerConfig:
         """
     @activation.setter
     def activation(self, arg1: str) -> None:
+        ...
+    @property
+    def alpha(self) -> float:
+        ...
+    @alpha.setter
+    def alpha(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
         ...
     @property
     def epsilon(self) -> float:
@@ -383,6 +426,18 @@ class LayerConfig:
         ...
     @momentum.setter
     def momentum(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def output_padding_h(self) -> int:
+        ...
+    @output_padding_h.setter
+    def output_padding_h(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def output_padding_w(self) -> int:
+        ...
+    @output_padding_w.setter
+    def output_padding_w(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
     @property
     def pad_bottom(self) -> int:
@@ -425,6 +480,24 @@ class LayerConfig:
         ...
     @stride_w.setter
     def stride_w(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def target_c(self) -> int:
+        ...
+    @target_c.setter
+    def target_c(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def target_h(self) -> int:
+        ...
+    @target_h.setter
+    def target_h(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def target_w(self) -> int:
+        ...
+    @target_w.setter
+    def target_w(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
     @property
     def units(self) -> int:

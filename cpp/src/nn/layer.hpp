@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/elementwise.hpp"
 #include "scalegen/common/parallel.hpp"
 #include "scalegen/nn/network.hpp"
 
@@ -100,8 +101,9 @@ class Layer {
   /// gradients are written (not added) at ctx.grads + param_offset.
   virtual void backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n, bool pre_activation,
                         const Context& ctx) = 0;
-  /// The pre-activation values of the last train_forward when the activation is softmax.
-  const std::vector<float>& logits() const { return logits_; }
+  /// The values before the activation of the last train_forward, when it needs them (a
+  /// softmax: its logits; see needs_pre_activation).
+  const std::vector<float>& pre_activation() const { return pre_activation_; }
 
   std::int64_t param_offset = 0, state_offset = 0;
   /// trainable = False: the optimizer leaves the weights alone and batch normalization runs
@@ -109,17 +111,19 @@ class Layer {
   bool frozen = false;
 
  protected:
-  /// Where a training pass keeps the values before a softmax for n samples (null for other
-  /// activations): a cross-entropy is taken from them.
-  float* kept_logits(std::int64_t n, Activation act) {
-    if (act != Activation::softmax) return nullptr;
-    logits_.resize(std::size_t(n * out_.size()));
-    return logits_.data();
+  /// Where a training pass over n samples keeps the values before its activation when the
+  /// backward pass (or a cross-entropy after a softmax) needs them; null otherwise.
+  float* kept_pre_activation(std::int64_t n, Activation act) {
+    if (!needs_pre_activation(act)) return nullptr;
+    pre_activation_.resize(std::size_t(n * out_.size()));
+    return pre_activation_.data();
   }
+  /// The kept pre-activation values from offset i on (null when none are kept).
+  const float* pre_at(std::int64_t i) const { return pre_activation_.empty() ? nullptr : pre_activation_.data() + i; }
 
   int index_;
   Shape in_, out_;
-  std::vector<float> logits_;
+  std::vector<float> pre_activation_;
 };
 
 /// Builds the layer for `config` receiving inputs of shape `in`; throws

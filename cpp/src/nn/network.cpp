@@ -21,6 +21,9 @@ Network::ValueCounts Network::build(const std::vector<LayerConfig>& configs, Sha
   Shape shape = input_shape;
   ValueCounts n;
   for (std::size_t i = 0; i < configs.size(); ++i) {
+    const float alpha = configs[i].alpha;
+    if (!std::isfinite(alpha) || (configs[i].activation == Activation::leaky_relu && alpha < 0))
+      throw std::invalid_argument("layer " + std::to_string(i) + ": the activation's alpha must be finite (and >= 0 for leaky_relu)");
     auto layer = make_layer(configs[i], int(i), shape);  // checks its own shapes and tensors
     layer->param_offset = n.params;
     layer->state_offset = n.state;
@@ -214,7 +217,7 @@ BatchStats Network::forward_backward(const float* x, const Targets& y, std::int6
   const bool cross_entropy = loss.kind == Loss::sparse_categorical_crossentropy ||
                              loss.kind == Loss::categorical_crossentropy;
   const bool fused = cross_entropy && !loss.from_logits && last.activation() == Activation::softmax;
-  const float* logits = fused ? last.logits().data() : loss.from_logits ? out : nullptr;
+  const float* logits = fused ? last.pre_activation().data() : loss.from_logits ? out : nullptr;
   const std::int64_t width = output_shape().c, per_sample = output_shape().size() / width;
   const BatchStats stats =
       batch_losses(out, logits, y, per_sample, n * per_sample, width, loss.kind, grad_a_.data(), n_threads);

@@ -16,6 +16,12 @@ std::unique_ptr<Layer> make_layer(const LayerConfig& config, int index, Shape in
     case LayerKind::dropout: return make<LayerKind::dropout>(config, index, in);
     case LayerKind::batch_norm: return make<LayerKind::batch_norm>(config, index, in);
     case LayerKind::activation: return make<LayerKind::activation>(config, index, in);
+    case LayerKind::conv2d_transpose: return make<LayerKind::conv2d_transpose>(config, index, in);
+    case LayerKind::up_sampling2d: return make<LayerKind::up_sampling2d>(config, index, in);
+    case LayerKind::reshape: return make<LayerKind::reshape>(config, index, in);
+    case LayerKind::global_average_pooling2d: return make<LayerKind::global_average_pooling2d>(config, index, in);
+    case LayerKind::zero_padding2d: return make<LayerKind::zero_padding2d>(config, index, in);
+    case LayerKind::prelu: return make<LayerKind::prelu>(config, index, in);
   }
   throw std::invalid_argument("unknown layer kind " + std::to_string(int(config.kind)));
 }
@@ -26,7 +32,13 @@ Activation parse_activation(const std::string& name) {
   if (name == "sigmoid") return Activation::sigmoid;
   if (name == "tanh") return Activation::tanh;
   if (name == "softmax") return Activation::softmax;
-  throw std::invalid_argument("unknown activation '" + name + "': use linear, relu, sigmoid, tanh or softmax");
+  if (name == "leaky_relu") return Activation::leaky_relu;
+  if (name == "elu") return Activation::elu;
+  if (name == "gelu") return Activation::gelu;
+  if (name == "softplus") return Activation::softplus;
+  if (name == "swish" || name == "silu") return Activation::swish;
+  throw std::invalid_argument("unknown activation '" + name +
+                              "': use linear, relu, sigmoid, tanh, softmax, leaky_relu, elu, gelu, softplus or swish");
 }
 
 }  // namespace scalegen::nn

@@ -44,7 +44,11 @@ def set_random_seed(seed: int | None) -> None:
 
 
 def _snake(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower().replace("2_d", "2d")
+    """Keras' automatic layer names: a capitalised word after any character, then a capital
+    after a lower-case letter, start a new part (Conv2DTranspose -> conv2d_transpose,
+    PReLU -> p_re_lu)."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 class Sequential(TrainingPrimitives):

@@ -13,23 +13,16 @@ import numpy as np
 
 from .. import _core
 from ..utils._validation import check_int, check_real, is_int
+from ._initializers import INITIALIZERS, initialize
 
 if TYPE_CHECKING:
     from ._model import Sequential
 
-ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "softmax")
-INITIALIZERS = (
-    "glorot_uniform",
-    "glorot_normal",
-    "he_uniform",
-    "he_normal",
-    "lecun_uniform",
-    "lecun_normal",
-    "zeros",
-    "ones",
-    "random_normal",
-    "random_uniform",
-)
+ACTIVATIONS = (
+    "linear", "relu", "sigmoid", "tanh", "softmax", "leaky_relu", "elu", "gelu", "softplus", "swish", "silu"
+)  # fmt: skip
+# Keras' parameters of the activations given by name (the layers LeakyReLU and ELU set their own)
+ACTIVATION_ALPHA = {"leaky_relu": 0.2, "elu": 1.0}
 
 
 def _check_activation(activation: Any) -> str:
@@ -37,7 +30,12 @@ def _check_activation(activation: Any) -> str:
         return "linear"
     if not isinstance(activation, str) or activation.lower() not in ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}: use one of {', '.join(ACTIVATIONS)} or None")
-    return activation.lower()
+    return "swish" if activation.lower() == "silu" else activation.lower()
+
+
+def _set_activation(c: Any, name: str) -> None:
+    c.activation = name
+    c.alpha = ACTIVATION_ALPHA.get(name, 0.0)
 
 
 def _check_initializer(name: Any, what: str) -> str:
@@ -235,7 +233,7 @@ class _Activated(Layer):
 
     def _core_config(self) -> Any:
         c = super()._core_config()
-        c.activation = self.activation
+        _set_activation(c, self.activation)
         c.use_bias = self.use_bias
         return c
 
@@ -248,7 +246,7 @@ class Conv2D(_Activated):
     """2-D convolution over (height, width, channels) inputs; kernel (kh, kw, in, filters)."""
 
     _kind = _core.LayerKind.conv2d
-    _config_keys = (
+    _config_keys: ClassVar[tuple[str, ...]] = (
         "filters",
         "kernel_size",
         "strides",
@@ -444,7 +442,7 @@ class Activation(Layer):
 
     def _core_config(self) -> Any:
         c = super()._core_config()
-        c.activation = self.activation
+        _set_activation(c, self.activation)
         return c
 
 
@@ -459,6 +457,19 @@ class Input:
         return f"Input(shape={self.shape})"
 
 
+# the layers of decoders and generators (they build on the classes above)
+from ._generative_layers import (  # noqa: E402
+    ELU,
+    GENERATIVE_LAYERS,
+    Conv2DTranspose,
+    GlobalAveragePooling2D,
+    LeakyReLU,
+    PReLU,
+    Reshape,
+    UpSampling2D,
+    ZeroPadding2D,
+)
+
 LAYERS: dict[str, type[Layer]] = {
     cls.__name__: cls
     for cls in (
@@ -470,63 +481,31 @@ LAYERS: dict[str, type[Layer]] = {
         Dropout,
         BatchNormalization,
         Activation,
+        *GENERATIVE_LAYERS,
     )
 }
 
 
-# ---- initializers -------------------------------------------------------------------------
-def _fans(shape: tuple[int, ...]) -> tuple[float, float]:
-    if len(shape) == 1:
-        return float(shape[0]), float(shape[0])
-    receptive = float(np.prod(shape[:-2])) if len(shape) > 2 else 1.0
-    return shape[-2] * receptive, shape[-1] * receptive
-
-
-def _truncated_normal(rng: np.random.Generator, shape: tuple[int, ...], stddev: float) -> np.ndarray:
-    """Normal draws redrawn until within two standard deviations."""
-    out = rng.standard_normal(shape)
-    bad = np.abs(out) > 2.0
-    while bad.any():
-        out[bad] = rng.standard_normal(int(bad.sum()))
-        bad = np.abs(out) > 2.0
-    return out * stddev
-
-
-def initialize(name: str, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
-    """Keras' initializer ``name`` for a weight of ``shape``, as float32."""
-    fan_in, fan_out = _fans(shape)
-    if name == "zeros":
-        out = np.zeros(shape)
-    elif name == "ones":
-        out = np.ones(shape)
-    elif name == "random_normal":
-        out = rng.normal(0.0, 0.05, shape)
-    elif name == "random_uniform":
-        out = rng.uniform(-0.05, 0.05, shape)
-    else:
-        family, dist = name.rsplit("_", 1)
-        scale = {"glorot": 2.0 / (fan_in + fan_out), "he": 2.0 / fan_in, "lecun": 1.0 / fan_in}[family]
-        if dist == "uniform":
-            limit = np.sqrt(3.0 * scale)
-            out = rng.uniform(-limit, limit, shape)
-        else:
-            # a normal truncated at 2 sigma has 0.8796 of the plain one's standard deviation
-            out = _truncated_normal(rng, shape, np.sqrt(scale) / 0.87962566103423978)
-    return np.asarray(out, dtype=np.float32)
-
-
 __all__ = [
     "ACTIVATIONS",
+    "ELU",
     "INITIALIZERS",
     "Activation",
     "AveragePooling2D",
     "BatchNormalization",
     "Conv2D",
+    "Conv2DTranspose",
     "Dense",
     "Dropout",
     "Flatten",
+    "GlobalAveragePooling2D",
     "Input",
     "Layer",
+    "LeakyReLU",
     "MaxPooling2D",
+    "PReLU",
+    "Reshape",
+    "UpSampling2D",
+    "ZeroPadding2D",
     "initialize",
 ]

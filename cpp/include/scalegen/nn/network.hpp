@@ -13,7 +13,18 @@
 namespace scalegen::nn {
 
 /// Element-wise (or, for softmax, last-axis) activation fused into a layer's output.
-enum class Activation : int { linear = 0, relu = 1, sigmoid = 2, tanh = 3, softmax = 4 };
+enum class Activation : int {
+  linear = 0,
+  relu = 1,
+  sigmoid = 2,
+  tanh = 3,
+  softmax = 4,
+  leaky_relu = 5,  ///< x for x > 0, else alpha x (alpha >= 0)
+  elu = 6,         ///< x for x > 0, else alpha (e^x - 1)
+  gelu = 7,        ///< x Phi(x), exact (Keras' default)
+  softplus = 8,
+  swish = 9,  ///< x sigmoid(x)
+};
 
 /// The layer types of scalegen.nn.
 enum class LayerKind : int {
@@ -25,6 +36,12 @@ enum class LayerKind : int {
   dropout = 5,
   batch_norm = 6,
   activation = 7,
+  conv2d_transpose = 8,
+  up_sampling2d = 9,
+  reshape = 10,
+  global_average_pooling2d = 11,
+  zero_padding2d = 12,
+  prelu = 13,
 };
 
 /// One layer's hyper-parameters; fields a kind does not use are ignored.
@@ -32,12 +49,17 @@ struct LayerConfig {
   LayerKind kind = LayerKind::dense;
   int filters = 0;  ///< conv2d output channels
   int units = 0;    ///< dense output width
-  int kernel_h = 1, kernel_w = 1;  ///< conv2d kernel, or pooling window
+  int kernel_h = 1, kernel_w = 1;  ///< conv2d kernel, pooling window, or up-sampling factors
   int stride_h = 1, stride_w = 1;
   bool same_padding = false;  ///< 'same' (TensorFlow's rule) instead of 'valid'
-  int pad_top = -1, pad_bottom = -1, pad_left = -1, pad_right = -1;  ///< explicit (ONNX) when >= 0
+  int pad_top = -1, pad_bottom = -1, pad_left = -1, pad_right = -1;  ///< explicit (ONNX) when >= 0; zero padding
+  int output_padding_h = -1, output_padding_w = -1;                  ///< conv2d_transpose (Keras' None: -1)
+  int target_h = 0, target_w = 0, target_c = 0;                      ///< reshape: (h, w, c), or (c) with h = w = 0
+  bool bilinear = false;                                             ///< up-sampling: bilinear, else nearest
+  bool share_h = false, share_w = false, share_c = false;            ///< prelu: alpha shared along these axes
   bool use_bias = true;
   Activation activation = Activation::linear;
+  float alpha = 0.0f;  ///< the activation's parameter: leaky_relu's slope, elu's alpha
   float rate = 0.0f;  ///< dropout rate
   float momentum = 0.99f, epsilon = 1e-3f;  ///< batch normalization
   bool center = true, scale = true;         ///< batch normalization: beta, gamma

@@ -16,7 +16,7 @@ namespace scalegen::nn {
 bool Conv2D::absorbs_next(const Layer& next, bool training) const {
   const Pool2D* pool = next.as_pooling();
   if (pool == nullptr) return false;
-  return !training || (act_ == Activation::relu && pool->absorbs_relu());
+  return !training || (act_.kind == Activation::relu && pool->absorbs_relu());
 }
 
 void Conv2D::infer_with_next(const Layer& next, const float* x, float* y, std::int64_t n,
@@ -56,7 +56,7 @@ std::pair<int, int> Conv2D::rows_cols_read_by(const Pool2D* pool) const {
 bool Conv2D::pooled_rows_in_registers(const float* x, std::int64_t s, int u0, int u1, const Pool2D& pool, float* y,
                                       const Context& ctx) const {
   if (!small_reduction() || !in_place_ || !pool.max_2x2_tiles() ||
-      (act_ != Activation::relu && act_ != Activation::linear))
+      (act_.kind != Activation::relu && act_.kind != Activation::linear))
     return false;
   const float* w = ctx.params + param_offset;
   const std::int64_t C = in_.c, row_floats = std::int64_t(in_.w) * C;
@@ -67,7 +67,7 @@ bool Conv2D::pooled_rows_in_registers(const float* x, std::int64_t s, int u0, in
     with_small_k(K_, [&](auto k) {
       small_k_max_pool_2x2<decltype(k)::value>(x + s * in_.size() + 2 * u * sh_ * row_floats, pooled_w, 2 * sw_ * C,
                                                cells, window_offsets_.data(), w, F_, y + u * pooled_w * F_,
-                                               bias_ ? w + K_ * F_ : nullptr, act_ == Activation::relu);
+                                               bias_ ? w + K_ * F_ : nullptr, act_.kind == Activation::relu);
     });
   return true;
 }

@@ -6,22 +6,49 @@
 
 namespace scalegen::nn {
 
-void activate(float* __restrict z, std::int64_t rows, std::int64_t width, Activation act, float* __restrict logits) {
+bool needs_pre_activation(Activation kind) {
+  return kind == Activation::softmax || kind == Activation::elu || kind == Activation::gelu ||
+         kind == Activation::swish;
+}
+
+namespace {
+constexpr float kInvSqrt2 = 0.70710678118654752440f;
+constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
+inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+}  // namespace
+
+void activate(float* __restrict z, std::int64_t rows, std::int64_t width, Act act, float* __restrict keep) {
   const std::int64_t total = rows * width;
-  switch (act) {
+  if (keep && needs_pre_activation(act.kind)) std::copy(z, z + total, keep);
+  const float a = act.alpha;
+  switch (act.kind) {
     case Activation::linear:
       return;
     case Activation::relu:
       for (std::int64_t i = 0; i < total; ++i) z[i] = z[i] > 0.0f ? z[i] : 0.0f;
       return;
     case Activation::sigmoid:
-      for (std::int64_t i = 0; i < total; ++i) z[i] = 1.0f / (1.0f + std::exp(-z[i]));
+      for (std::int64_t i = 0; i < total; ++i) z[i] = sigmoid(z[i]);
       return;
     case Activation::tanh:
       for (std::int64_t i = 0; i < total; ++i) z[i] = std::tanh(z[i]);
       return;
+    case Activation::leaky_relu:
+      for (std::int64_t i = 0; i < total; ++i) z[i] = z[i] > 0.0f ? z[i] : a * z[i];
+      return;
+    case Activation::elu:
+      for (std::int64_t i = 0; i < total; ++i) z[i] = z[i] > 0.0f ? z[i] : a * std::expm1(z[i]);
+      return;
+    case Activation::gelu:  // exact (Keras' default): x Phi(x)
+      for (std::int64_t i = 0; i < total; ++i) z[i] = 0.5f * z[i] * (1.0f + std::erf(z[i] * kInvSqrt2));
+      return;
+    case Activation::softplus:  // log(1 + e^x) without overflow
+      for (std::int64_t i = 0; i < total; ++i) z[i] = std::max(z[i], 0.0f) + std::log1p(std::exp(-std::abs(z[i])));
+      return;
+    case Activation::swish:
+      for (std::int64_t i = 0; i < total; ++i) z[i] *= sigmoid(z[i]);
+      return;
     case Activation::softmax:
-      if (logits) std::copy(z, z + total, logits);
       for (std::int64_t r = 0; r < rows; ++r) {
         float* row = z + r * width;
         const float top = *std::max_element(row, row + width);
@@ -34,10 +61,11 @@ void activate(float* __restrict z, std::int64_t rows, std::int64_t width, Activa
   }
 }
 
-void activation_backward(float* __restrict dy, const float* __restrict y, std::int64_t rows, std::int64_t width,
-                         Activation act) {
+void activation_backward(float* __restrict dy, const float* __restrict y, const float* __restrict pre,
+                         std::int64_t rows, std::int64_t width, Act act) {
   const std::int64_t total = rows * width;
-  switch (act) {
+  const float a = act.alpha;
+  switch (act.kind) {
     case Activation::linear:
       return;
     case Activation::relu:
@@ -48,6 +76,27 @@ void activation_backward(float* __restrict dy, const float* __restrict y, std::i
       return;
     case Activation::tanh:
       for (std::int64_t i = 0; i < total; ++i) dy[i] *= 1.0f - y[i] * y[i];
+      return;
+    case Activation::leaky_relu:  // the slope is >= 0: y has x's sign
+      for (std::int64_t i = 0; i < total; ++i) dy[i] *= y[i] > 0.0f ? 1.0f : a;
+      return;
+    case Activation::elu:
+      for (std::int64_t i = 0; i < total; ++i) dy[i] *= pre[i] > 0.0f ? 1.0f : a * std::exp(pre[i]);
+      return;
+    case Activation::gelu:  // Phi(x) + x phi(x)
+      for (std::int64_t i = 0; i < total; ++i) {
+        const float x = pre[i];
+        dy[i] *= 0.5f * (1.0f + std::erf(x * kInvSqrt2)) + x * kInvSqrt2Pi * std::exp(-0.5f * x * x);
+      }
+      return;
+    case Activation::softplus:  // sigmoid(x) = 1 - e^-y
+      for (std::int64_t i = 0; i < total; ++i) dy[i] *= -std::expm1(-y[i]);
+      return;
+    case Activation::swish:  // s (1 + x (1 - s))
+      for (std::int64_t i = 0; i < total; ++i) {
+        const float s = sigmoid(pre[i]);
+        dy[i] *= s * (1.0f + pre[i] * (1.0f - s));
+      }
       return;
     case Activation::softmax:
       for (std::int64_t r = 0; r < rows; ++r) {

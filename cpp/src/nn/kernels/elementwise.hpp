@@ -9,15 +9,26 @@
 
 namespace scalegen::nn {
 
-/// Applies `act` to rows x width values in place (softmax per row); when `logits` is not
-/// null and act is softmax, the values before it are copied there first.
-void activate(float* z, std::int64_t rows, std::int64_t width, Activation act, float* logits);
-/// Turns dy (gradient at the activation's output y) into the gradient at its input, in place.
-void activation_backward(float* dy, const float* y, std::int64_t rows, std::int64_t width, Activation act);
+/// An activation and its parameter (leaky_relu's negative slope, elu's alpha).
+struct Act {
+  Activation kind = Activation::linear;
+  float alpha = 0.0f;
+};
+
+/// Whether an activation's derivative needs its input, not only its output (softmax's
+/// inputs are the logits a cross-entropy is taken from).
+bool needs_pre_activation(Activation kind);
+
+/// Applies `act` to rows x width values in place (softmax per row); when `keep` is not null
+/// and the activation needs its input for the backward pass, the values are copied there first.
+void activate(float* z, std::int64_t rows, std::int64_t width, Act act, float* keep);
+/// Turns dy (gradient at the activation's output y) into the gradient at its input x, in
+/// place; pre holds x where needs_pre_activation says so.
+void activation_backward(float* dy, const float* y, const float* pre, std::int64_t rows, std::int64_t width, Act act);
 // The epilogue of a layer's GEMM: z += bias per column, then the activation (one pass for relu).
 inline void bias_activate(float* __restrict z, std::int64_t rows, std::int64_t width, const float* __restrict bias,
-                          Activation act, float* logits) {
-  if (bias && act == Activation::relu) {
+                          Act act, float* keep) {
+  if (bias && act.kind == Activation::relu) {
     for (std::int64_t r = 0; r < rows; ++r)
       for (std::int64_t j = 0; j < width; ++j) {
         const float v = z[r * width + j] + bias[j];
@@ -28,7 +39,7 @@ inline void bias_activate(float* __restrict z, std::int64_t rows, std::int64_t w
   if (bias)
     for (std::int64_t r = 0; r < rows; ++r)
       for (std::int64_t j = 0; j < width; ++j) z[r * width + j] += bias[j];
-  activate(z, rows, width, act, logits);
+  activate(z, rows, width, act, keep);
 }
 
 // A short copy inline (a call to memcpy costs more than copying a few floats).

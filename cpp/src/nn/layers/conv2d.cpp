@@ -24,7 +24,7 @@ std::unique_ptr<Layer> make<LayerKind::conv2d>(const LayerConfig& c, int index, 
   return std::make_unique<Conv2D>(c, index, in);
 }
 
-Conv2D::Conv2D(const LayerConfig& c, int index, Shape in) : Layer(index, in), act_(c.activation), bias_(c.use_bias) {
+Conv2D::Conv2D(const LayerConfig& c, int index, Shape in) : Layer(index, in), act_{c.activation, c.alpha}, bias_(c.use_bias) {
   const std::string who = layer_name("Conv2D", index);
   if (in.rank != 3) throw std::invalid_argument(who + " needs inputs of shape (height, width, channels)");
   if (c.filters <= 0 || c.kernel_h <= 0 || c.kernel_w <= 0 || c.stride_h <= 0 || c.stride_w <= 0)
@@ -38,6 +38,7 @@ Conv2D::Conv2D(const LayerConfig& c, int index, Shape in) : Layer(index, in), ac
   F_ = c.filters;
   check_tensor_bytes(checked_mul(K_, F_, who), sizeof(float), who + ": the kernel");
   pixels_ = std::int64_t(out_.h) * out_.w;
+  geo_ = ConvGeometry{in_, out_, kh_, kw_, sh_, sw_, pt_, pl_, K_};
   // blocks of whole samples with about 256 output pixels: an im2col block stays in L2
   samples_per_block_ = std::max<std::int64_t>(1, 256 / pixels_);
   // every window inside the image: the forward pass reads windows in place (no im2col)
@@ -56,17 +57,17 @@ std::vector<TensorSpec> Conv2D::tensors() const {
 }
 
 void Conv2D::train_forward(const float* x, float* y, std::int64_t n, const Context& ctx) {
-  run_forward(x, y, n, ctx, kept_logits(n, act_));
+  run_forward(x, y, n, ctx, kept_pre_activation(n, act_.kind));
 }
 
-void Conv2D::forward_rows(const float* x, const OutputBlock& blk, float* out, float* logits, const Context& ctx) const {
+void Conv2D::forward_rows(const float* x, const OutputBlock& blk, float* out, float* keep, const Context& ctx) const {
   const auto [s0, s1, oh0, oh1, ow1, f0, f1] = blk;
   const float* w = ctx.params + param_offset;
   const float* b = bias_ ? w + K_ * F_ : nullptr;
   const std::int64_t band = std::int64_t(oh1 - oh0) * out_.w, rows = (s1 - s0) * band;
-  const bool fuse = act_ == Activation::relu || act_ == Activation::linear;
+  const bool fuse = act_.kind == Activation::relu || act_.kind == Activation::linear;
   const float* fused_bias = fuse ? b : nullptr;
-  const bool relu = fuse && act_ == Activation::relu;
+  const bool relu = fuse && act_.kind == Activation::relu;
   if (in_place_) {
     const std::int64_t C = in_.c, row_floats = std::int64_t(in_.w) * C;
     const auto at = [&](std::int64_t s, int oh) { return (s - s0) * out_.size() + std::int64_t(oh - oh0) * out_.w * F_; };
@@ -86,22 +87,22 @@ void Conv2D::forward_rows(const float* x, const OutputBlock& blk, float* out, fl
         for (int oh = oh0; oh < oh1; ++oh)
           for (int ow = 0; ow < ow1; ++ow) {
             const std::int64_t o = at(s, oh) + std::int64_t(ow) * F_ + f0;
-            bias_activate(out + o, 1, f1 - f0, b ? b + f0 : nullptr, act_, logits ? logits + o : nullptr);
+            bias_activate(out + o, 1, f1 - f0, b ? b + f0 : nullptr, act_, keep ? keep + o : nullptr);
           }
     return;
   }
   const ScratchLease lease(std::size_t(rows * K_));
   float* cols = lease.data();
-  for (std::int64_t s = s0; s < s1; ++s) im2col_rows(x + s * in_.size(), oh0, oh1, cols + (s - s0) * band * K_);
+  for (std::int64_t s = s0; s < s1; ++s) geo_.im2col_rows(x + s * in_.size(), oh0, oh1, cols + (s - s0) * band * K_);
   if (!small_reduction()) {
     gemm_nn(rows, F_, K_, cols, K_, w, F_, out, F_);
-    bias_activate(out, rows, F_, b, act_, logits);
+    bias_activate(out, rows, F_, b, act_, keep);
     return;
   }
   with_small_k(K_, [&](auto k) {
     small_k_forward<decltype(k)::value>(cols, rows, K_, kIota.data(), w, F_, out, fused_bias, relu);
   });
-  if (!fuse) bias_activate(out, rows, F_, b, act_, logits);
+  if (!fuse) bias_activate(out, rows, F_, b, act_, keep);
 }
 
 void Conv2D::in_place_gemm(const float* x, const OutputBlock& blk, float* out, const float* w, const float* bias,
@@ -157,11 +158,11 @@ void Conv2D::run_backward(const float* x, const float* y, float* dy, float* dx, 
         route_from_pool(*pool, pool_y, dy, s0, s1, dz);
       } else {
         dz = dy + s0 * out_.size();
-        if (!pre_activation) activation_backward(dz, y + s0 * out_.size(), rows, F_, act_);
+        if (!pre_activation) activation_backward(dz, y + s0 * out_.size(), pre_at(s0 * out_.size()), rows, F_, act_);
       }
       const ScratchLease cols_lease(std::size_t(rows * K_));
       float* cols = cols_lease.data();
-      im2col(x + s0 * in_.size(), s1 - s0, cols);
+      geo_.im2col(x + s0 * in_.size(), s1 - s0, cols);
       if (small_reduction())
         with_small_k(K_, [&](auto k) { small_k_weight_grad<decltype(k)::value>(cols, dz, rows, F_, dw); });
       else
@@ -171,7 +172,7 @@ void Conv2D::run_backward(const float* x, const float* y, float* dy, float* dx, 
         const ScratchLease dcols_lease(std::size_t(rows * K_));
         float* dcols = dcols_lease.data();
         gemm_nn(rows, K_, F_, dz, F_, wt_.data(), K_, dcols, K_);
-        col2im(dcols, s1 - s0, dx + s0 * in_.size());
+        geo_.col2im(dcols, s1 - s0, dx + s0 * in_.size());
       }
     }
   });
@@ -179,87 +180,7 @@ void Conv2D::run_backward(const float* x, const float* y, float* dy, float* dx, 
   sum_partials_ordered(ctx.n_threads, partials_.data(), groups, psize, bias_ ? psize : wsize, gw);
 }
 
-std::pair<int, int> Conv2D::interior_columns() const {
-  const int lo = std::min(out_.w, (pl_ + sw_ - 1) / sw_);
-  const int hi = in_.w + pl_ >= kw_ ? std::min(out_.w, (in_.w + pl_ - kw_) / sw_ + 1) : 0;
-  return {lo, std::max(lo, hi)};
-}
-
-void Conv2D::im2col(const float* x, std::int64_t samples, float* cols) const {
-  for (std::int64_t s = 0; s < samples; ++s) im2col_rows(x + s * in_.size(), 0, out_.h, cols + s * pixels_ * K_);
-}
-
-void Conv2D::im2col_rows(const float* img, int oh0, int oh1, float* cols) const {
-  const int C = in_.c;
-  const std::int64_t span = std::int64_t(kw_) * C;
-  {
-    for (int oh = oh0; oh < oh1; ++oh) {
-      float* base = cols + std::int64_t(oh - oh0) * out_.w * K_;
-      for (int i = 0; i < kh_; ++i) {
-        const int ih = oh * sh_ - pt_ + i;
-        float* dst = base + i * span;
-        if (ih < 0 || ih >= in_.h) {
-          for (int ow = 0; ow < out_.w; ++ow) std::fill(dst + ow * K_, dst + ow * K_ + span, 0.0f);
-          continue;
-        }
-        const float* src = img + std::int64_t(ih) * in_.w * C;
-        const auto copy_interior = [&](auto fixed) {
-          constexpr int S = decltype(fixed)::value;
-          for_columns(
-              [&](int ow) {
-                const float* from = src + std::int64_t(ow * sw_ - pl_) * C;
-                float* to = dst + ow * K_;
-                if constexpr (S > 0) {
-                  for (int t = 0; t < S; ++t) to[t] = from[t];
-                } else {
-                  copy_floats(from, span, to);
-                }
-              },
-              [&](int ow, int j, int iw) {
-                float* to = dst + ow * K_ + std::int64_t(j) * C;
-                if (iw < 0 || iw >= in_.w)
-                  std::fill(to, to + C, 0.0f);
-                else
-                  copy_floats(src + std::int64_t(iw) * C, C, to);
-              });
-        };
-        switch (span) {
-          case 1: copy_interior(std::integral_constant<int, 1>{}); break;
-          case 2: copy_interior(std::integral_constant<int, 2>{}); break;
-          case 3: copy_interior(std::integral_constant<int, 3>{}); break;
-          case 4: copy_interior(std::integral_constant<int, 4>{}); break;
-          case 5: copy_interior(std::integral_constant<int, 5>{}); break;
-          default: copy_interior(std::integral_constant<int, 0>{}); break;
-        }
-      }
-    }
-  }
-}
-
-void Conv2D::col2im(const float* dcols, std::int64_t samples, float* dx) const {
-  const int C = in_.c;
-  const std::int64_t span = std::int64_t(kw_) * C;
-  std::fill(dx, dx + samples * in_.size(), 0.0f);
-  for (std::int64_t s = 0; s < samples; ++s) {
-    float* img = dx + s * in_.size();
-    for (int oh = 0; oh < out_.h; ++oh) {
-      const float* base = dcols + (s * out_.h + oh) * out_.w * K_;
-      for (int i = 0; i < kh_; ++i) {
-        const int ih = oh * sh_ - pt_ + i;
-        if (ih < 0 || ih >= in_.h) continue;
-        const float* src = base + i * span;
-        float* dst = img + std::int64_t(ih) * in_.w * C;
-        for_columns(
-            [&](int ow) { add_floats(src + ow * K_, span, dst + std::int64_t(ow * sw_ - pl_) * C); },
-            [&](int ow, int j, int iw) {
-              if (iw >= 0 && iw < in_.w) add_floats(src + ow * K_ + std::int64_t(j) * C, C, dst + std::int64_t(iw) * C);
-            });
-      }
-    }
-  }
-}
-
-void Conv2D::run_forward(const float* x, float* y, std::int64_t n, const Context& ctx, float* logits,
+void Conv2D::run_forward(const float* x, float* y, std::int64_t n, const Context& ctx, float* keep,
                          const Pool2D* pool) const {
   const auto [rows_read, cols_read] = rows_cols_read_by(pool);
   // Fewer than 4 images: tasks over channel groups (the two halves of an in-place
@@ -267,9 +188,9 @@ void Conv2D::run_forward(const float* x, float* y, std::int64_t n, const Context
   // several threads busy with equal shares. The split depends on n only: the same bits for
   // any thread count.
   constexpr std::int64_t kSmallBatch = 4;
-  if (logits == nullptr && n < kSmallBatch) {
+  if (keep == nullptr && n < kSmallBatch) {
     const std::int64_t groups =
-        in_place_ && !small_reduction() && act_ != Activation::softmax && F_ % (2 * kVec) == 0 ? 2 : 1;
+        in_place_ && !small_reduction() && act_.kind != Activation::softmax && F_ % (2 * kVec) == 0 ? 2 : 1;
     const int units = pool != nullptr ? pool->out().h : out_.h;
     const std::int64_t bands = std::clamp<std::int64_t>((kSmallBatch + n * groups - 1) / (n * groups), 1, units);
     parallel_for_flushed(ctx.n_threads, groups * n * bands, [&](std::int64_t t) {
@@ -293,7 +214,7 @@ void Conv2D::run_forward(const float* x, float* y, std::int64_t n, const Context
   parallel_for_flushed(ctx.n_threads, n_blocks(n), [&](std::int64_t blk) {
     const std::int64_t s0 = blk * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
     if (pool == nullptr) {
-      forward_rows(x, whole(s0, s1), y + s0 * out_.size(), logits ? logits + s0 * out_.size() : nullptr, ctx);
+      forward_rows(x, whole(s0, s1), y + s0 * out_.size(), keep ? keep + s0 * out_.size() : nullptr, ctx);
       return;
     }
     conv_pool_block(x, s0, s1, *pool, y, nullptr, ctx);

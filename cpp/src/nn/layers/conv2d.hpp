@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "../kernels/im2col.hpp"
 #include "../layer.hpp"
 
 namespace scalegen::nn {
@@ -16,7 +17,7 @@ class Conv2D final : public Layer {
   Conv2D(const LayerConfig& c, int index, Shape in);
 
   std::vector<TensorSpec> tensors() const override;
-  Activation activation() const override { return act_; }
+  Activation activation() const override { return act_.kind; }
 
   void infer(const float* x, float* y, std::int64_t n, const Context& ctx) const override {
     run_forward(x, y, n, ctx, nullptr);
@@ -51,12 +52,12 @@ class Conv2D final : public Layer {
 
   // With `pool`, each block's output goes to a scratch buffer and is pooled into y at once,
   // while it is still in cache (inference only).
-  void run_forward(const float* x, float* y, std::int64_t n, const Context& ctx, float* logits,
+  void run_forward(const float* x, float* y, std::int64_t n, const Context& ctx, float* keep,
                    const Pool2D* pool = nullptr) const;
   // The block's output into out, from pixel (s0, oh0, 0) on, laid out as whole images, with
   // bias and activation: fused into the kernels' stores for relu and linear, else one pass
   // after them.
-  void forward_rows(const float* x, const OutputBlock& blk, float* out, float* logits, const Context& ctx) const;
+  void forward_rows(const float* x, const OutputBlock& blk, float* out, float* keep, const Context& ctx) const;
   // The block's output by our GEMM kernel, the windows read in place: kernel row by kernel
   // row and 64 filters at a time, so that slice of the kernel stays in L1 while every
   // output row reads it.
@@ -85,32 +86,9 @@ class Conv2D final : public Layer {
   void route_from_pool(const Pool2D& pool, const float* pool_y, const float* pool_dy, std::int64_t s0,
                        std::int64_t s1, float* dz) const;
 
-  // ---- patches
-  // Output columns [lo, hi) whose window lies inside the input horizontally.
-  std::pair<int, int> interior_columns() const;
-  // Calls interior(ow) for the output columns whose window lies inside the input, and
-  // edge(ow, j, iw) for every tap j (input column iw) of the border columns.
-  template <class Interior, class Edge>
-  void for_columns(Interior&& interior, Edge&& edge) const {
-    const auto [lo, hi] = interior_columns();
-    for (int ow = lo; ow < hi; ++ow) interior(ow);
-    for (int ow = 0; ow < out_.w; ++ow) {
-      if (ow == lo) ow = hi;
-      if (ow >= out_.w) break;
-      for (int j = 0; j < kw_; ++j) edge(ow, j, ow * sw_ - pl_ + j);
-    }
-  }
-  // Rows (sample, oh, ow) of the patches (kh, kw, c) of `samples` samples starting at x;
-  // outside the input the patch holds zeros.
-  void im2col(const float* x, std::int64_t samples, float* cols) const;
-  // The patches of output rows [oh0, oh1) of one image. Row-wise, so the interior is a
-  // tight copy of kw * c floats (a fixed-size copy for the tiny spans of a first layer).
-  void im2col_rows(const float* img, int oh0, int oh1, float* cols) const;
-  // The adjoint of im2col: dx (samples x input size) = the sum of each patch's gradient.
-  void col2im(const float* dcols, std::int64_t samples, float* dx) const;
-
-  Activation act_;
+  Act act_;
   bool bias_;
+  ConvGeometry geo_;  // its windows; these copies of its sizes keep the kernels' code short
   int kh_ = 1, kw_ = 1, sh_ = 1, sw_ = 1, pt_ = 0, pl_ = 0;
   std::int64_t K_ = 0, F_ = 0, pixels_ = 0, samples_per_block_ = 1;
   bool in_place_ = false;

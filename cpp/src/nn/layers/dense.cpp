@@ -12,7 +12,7 @@ namespace {
 
 class Dense final : public Layer {
  public:
-  Dense(const LayerConfig& c, int index, Shape in) : Layer(index, in), act_(c.activation), bias_(c.use_bias) {
+  Dense(const LayerConfig& c, int index, Shape in) : Layer(index, in), act_{c.activation, c.alpha}, bias_(c.use_bias) {
     if (c.units <= 0) throw std::invalid_argument(layer_name("Dense", index) + ": units must be positive");
     const std::string who = layer_name("Dense", index);
     out_ = checked_shape(in.h, in.w, c.units, in.rank, who);
@@ -25,13 +25,13 @@ class Dense final : public Layer {
     if (bias_) t.push_back({"bias", {O_}, true, 0.0f});
     return t;
   }
-  Activation activation() const override { return act_; }
+  Activation activation() const override { return act_.kind; }
 
   void infer(const float* x, float* y, std::int64_t n, const Context& ctx) const override {
     run_forward(x, y, n, ctx, nullptr);
   }
   void train_forward(const float* x, float* y, std::int64_t n, const Context& ctx) override {
-    run_forward(x, y, n, ctx, kept_logits(n, act_));
+    run_forward(x, y, n, ctx, kept_pre_activation(n, act_.kind));
   }
 
   void backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n, bool pre_activation,
@@ -42,7 +42,7 @@ class Dense final : public Layer {
     if (!pre_activation) {
       parallel_for_flushed(ctx.n_threads, row_blocks(rows), [&](std::int64_t t) {
         const auto [r0, r1] = row_range(rows, t);
-        activation_backward(dy + r0 * O_, y + r0 * O_, r1 - r0, O_, act_);
+        activation_backward(dy + r0 * O_, y + r0 * O_, pre_at(r0 * O_), r1 - r0, O_, act_);
       });
     }
     // dW = x^T dz over fixed slices of the input width; db; dx = dz W^T over slices of dx's columns
@@ -71,7 +71,7 @@ class Dense final : public Layer {
     return {t * kRows, std::min(rows, (t + 1) * kRows)};
   }
 
-  void run_forward(const float* x, float* y, std::int64_t n, const Context& ctx, float* logits) const {
+  void run_forward(const float* x, float* y, std::int64_t n, const Context& ctx, float* keep) const {
     const std::int64_t rows = n * in_.h * in_.w;
     const float* w = ctx.params + param_offset;
     const float* b = bias_ ? w + I_ * O_ : nullptr;
@@ -79,7 +79,7 @@ class Dense final : public Layer {
     const std::int64_t col_slices = (O_ + kSlice / 2 - 1) / (kSlice / 2);
     const std::int64_t tasks = row_blocks(rows) * col_slices;
     // the task that computes values activates them, unless a softmax needs rows it lacks
-    const bool in_task = act_ != Activation::softmax || col_slices == 1;
+    const bool in_task = act_.kind != Activation::softmax || col_slices == 1;
     // a fixed schedule: at a small batch each thread keeps reading the same slice of the
     // kernel, which stays in its core's cache between calls
     parallel_for_flushed(
@@ -90,17 +90,17 @@ class Dense final : public Layer {
           gemm_nn(r1 - r0, len, I_, x + r0 * I_, I_, w + c0, O_, y + r0 * O_ + c0, O_);
           if (!in_task) return;
           for (std::int64_t r = r0; r < r1; ++r)
-            bias_activate(y + r * O_ + c0, 1, len, b ? b + c0 : nullptr, act_, logits ? logits + r * O_ + c0 : nullptr);
+            bias_activate(y + r * O_ + c0, 1, len, b ? b + c0 : nullptr, act_, keep ? keep + r * O_ + c0 : nullptr);
         },
         Schedule::fixed);
     if (in_task) return;
     parallel_for_flushed(ctx.n_threads, row_blocks(rows), [&](std::int64_t t) {
       const auto [r0, r1] = row_range(rows, t);
-      bias_activate(y + r0 * O_, r1 - r0, O_, b, act_, logits ? logits + r0 * O_ : nullptr);
+      bias_activate(y + r0 * O_, r1 - r0, O_, b, act_, keep ? keep + r0 * O_ : nullptr);
     });
   }
 
-  Activation act_;
+  Act act_;
   bool bias_;
   std::int64_t I_ = 0, O_ = 0;
 };

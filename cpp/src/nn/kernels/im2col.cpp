@@ -1,0 +1,89 @@
+// im2col and col2im (see im2col.hpp).
+#include "im2col.hpp"
+
+#include <algorithm>
+#include <type_traits>
+
+#include "elementwise.hpp"
+
+namespace scalegen::nn {
+
+std::pair<int, int> ConvGeometry::interior_columns() const {
+  const int lo = std::min(out.w, (pl + sw - 1) / sw);
+  const int hi = in.w + pl >= kw ? std::min(out.w, (in.w + pl - kw) / sw + 1) : 0;
+  return {lo, std::max(lo, hi)};
+}
+
+void ConvGeometry::im2col(const float* x, std::int64_t samples, float* cols) const {
+  for (std::int64_t s = 0; s < samples; ++s) im2col_rows(x + s * in.size(), 0, out.h, cols + s * pixels() * K);
+}
+
+void ConvGeometry::im2col_rows(const float* img, int oh0, int oh1, float* cols) const {
+  const int C = in.c;
+  const std::int64_t span = std::int64_t(kw) * C;
+  for (int oh = oh0; oh < oh1; ++oh) {
+    float* base = cols + std::int64_t(oh - oh0) * out.w * K;
+    for (int i = 0; i < kh; ++i) {
+      const int ih = oh * sh - pt + i;
+      float* dst = base + i * span;
+      if (ih < 0 || ih >= in.h) {
+        for (int ow = 0; ow < out.w; ++ow) std::fill(dst + ow * K, dst + ow * K + span, 0.0f);
+        continue;
+      }
+      const float* src = img + std::int64_t(ih) * in.w * C;
+      const auto copy_interior = [&](auto fixed) {
+        constexpr int S = decltype(fixed)::value;
+        for_columns(
+            [&](int ow) {
+              const float* from = src + std::int64_t(ow * sw - pl) * C;
+              float* to = dst + ow * K;
+              if constexpr (S > 0) {
+                for (int t = 0; t < S; ++t) to[t] = from[t];
+              } else {
+                copy_floats(from, span, to);
+              }
+            },
+            [&](int ow, int j, int iw) {
+              float* to = dst + ow * K + std::int64_t(j) * C;
+              if (iw < 0 || iw >= in.w)
+                std::fill(to, to + C, 0.0f);
+              else
+                copy_floats(src + std::int64_t(iw) * C, C, to);
+            });
+      };
+      switch (span) {
+        case 1: copy_interior(std::integral_constant<int, 1>{}); break;
+        case 2: copy_interior(std::integral_constant<int, 2>{}); break;
+        case 3: copy_interior(std::integral_constant<int, 3>{}); break;
+        case 4: copy_interior(std::integral_constant<int, 4>{}); break;
+        case 5: copy_interior(std::integral_constant<int, 5>{}); break;
+        default: copy_interior(std::integral_constant<int, 0>{}); break;
+      }
+    }
+  }
+}
+
+void ConvGeometry::col2im(const float* dcols, std::int64_t samples, float* dx) const {
+  const int C = in.c;
+  const std::int64_t span = std::int64_t(kw) * C;
+  std::fill(dx, dx + samples * in.size(), 0.0f);
+  for (std::int64_t s = 0; s < samples; ++s) {
+    float* img = dx + s * in.size();
+    for (int oh = 0; oh < out.h; ++oh) {
+      const float* base = dcols + (s * out.h + oh) * out.w * K;
+      for (int i = 0; i < kh; ++i) {
+        const int ih = oh * sh - pt + i;
+        if (ih < 0 || ih >= in.h) continue;
+        const float* src = base + i * span;
+        float* dst = img + std::int64_t(ih) * in.w * C;
+        for_columns(
+            [&](int ow) { add_floats(src + ow * K, span, dst + std::int64_t(ow * sw - pl) * C); },
+            [&](int ow, int j, int iw) {
+              if (iw >= 0 && iw < in.w) add_floats(src + ow * K + std::int64_t(j) * C, C, dst + std::int64_t(iw) * C);
+            });
+      }
+    }
+  }
+}
+
+}  // namespace scalegen::nn

@@ -1,0 +1,43 @@
+#pragma once
+// The geometry of a 2-D convolution window (channels-last) and the two layout changes built
+// on it: im2col (each output pixel's window as a row of kh x kw x c values, zeros outside
+// the input) and its adjoint col2im (the rows' values added back into the image). A
+// convolution's gradients and a transposed convolution's passes are products with them.
+
+#include <cstdint>
+#include <utility>
+
+#include "scalegen/nn/network.hpp"
+
+namespace scalegen::nn {
+
+struct ConvGeometry {
+  Shape in, out;  // the convolution's input and output (channels: out.c is not used here)
+  int kh = 1, kw = 1, sh = 1, sw = 1, pt = 0, pl = 0;
+  std::int64_t K = 0;  // kh * kw * in.c: the length of a window's row
+
+  std::int64_t pixels() const { return std::int64_t(out.h) * out.w; }
+  /// Output columns [lo, hi) whose window lies inside the input horizontally.
+  std::pair<int, int> interior_columns() const;
+  /// Calls interior(ow) for the output columns whose window lies inside the input, and
+  /// edge(ow, j, iw) for every tap j (input column iw) of the border columns.
+  template <class Interior, class Edge>
+  void for_columns(Interior&& interior, Edge&& edge) const {
+    const auto [lo, hi] = interior_columns();
+    for (int ow = lo; ow < hi; ++ow) interior(ow);
+    for (int ow = 0; ow < out.w; ++ow) {
+      if (ow == lo) ow = hi;
+      if (ow >= out.w) break;
+      for (int j = 0; j < kw; ++j) edge(ow, j, ow * sw - pl + j);
+    }
+  }
+  /// Rows (sample, oh, ow) of the windows of `samples` images starting at x.
+  void im2col(const float* x, std::int64_t samples, float* cols) const;
+  /// The windows of output rows [oh0, oh1) of one image. Row-wise, so the interior is a
+  /// tight copy of kw * c floats (a fixed-size copy for the tiny spans of a first layer).
+  void im2col_rows(const float* img, int oh0, int oh1, float* cols) const;
+  /// dx (samples x input size) = the sum of each window row's values at its cells.
+  void col2im(const float* dcols, std::int64_t samples, float* dx) const;
+};
+
+}  // namespace scalegen::nn

@@ -1,0 +1,131 @@
+// Conv2DTranspose (Keras' semantics): the adjoint of a convolution from the output's shape
+// to the input's. With the convolution it is the transpose of (kernel (kh, kw, filters,
+// in_channels), Keras' layout, read as a K x in_channels matrix with K = kh kw filters):
+//   forward      y = col2im(x W^T) + bias      (each input pixel spreads into a window)
+//   input grad   dx = im2col(dy) W
+//   kernel grad  dW = im2col(dy)^T x
+// Output size: Keras' deconv_output_length; which output cells a window covers: TensorFlow's
+// conv2d_transpose, whose padding is the 'same' rule of the convolution it is the adjoint of.
+#include <algorithm>
+#include <stdexcept>
+
+#include "../kernels/elementwise.hpp"
+#include "../kernels/im2col.hpp"
+#include "../kernels/matmul.hpp"
+#include "../kernels/scratch.hpp"
+#include "../layer.hpp"
+#include "scalegen/common/limits.hpp"
+
+namespace scalegen::nn {
+namespace {
+
+// One axis: Keras' output length, and the padding before its first cell.
+std::pair<std::int64_t, std::int64_t> deconv_axis(std::int64_t in, std::int64_t k, std::int64_t s, bool same,
+                                                  int output_padding, const std::string& who) {
+  std::int64_t length;
+  if (output_padding < 0)
+    length = same ? in * s : in * s + std::max<std::int64_t>(k - s, 0);
+  else if (output_padding >= s)
+    throw std::invalid_argument(who + ": output_padding must be smaller than the stride");
+  else
+    length = (in - 1) * s + k - 2 * (same ? k / 2 : 0) + output_padding;
+  if (length < 1) throw std::invalid_argument(who + ": the output would be empty");
+  const std::int64_t pad = same ? std::max<std::int64_t>((in - 1) * s + k - length, 0) / 2 : 0;
+  return {length, pad};
+}
+
+class Conv2DTranspose final : public Layer {
+ public:
+  Conv2DTranspose(const LayerConfig& c, int index, Shape in)
+      : Layer(index, in), act_{c.activation, c.alpha}, bias_(c.use_bias) {
+    const std::string who = layer_name("Conv2DTranspose", index);
+    if (in.rank != 3) throw std::invalid_argument(who + " needs inputs of shape (height, width, channels)");
+    if (c.filters <= 0 || c.kernel_h <= 0 || c.kernel_w <= 0 || c.stride_h <= 0 || c.stride_w <= 0)
+      throw std::invalid_argument(who + ": filters, kernel size and strides must be positive");
+    const auto [lh, pt] = deconv_axis(in.h, c.kernel_h, c.stride_h, c.same_padding, c.output_padding_h, who);
+    const auto [lw, pl] = deconv_axis(in.w, c.kernel_w, c.stride_w, c.same_padding, c.output_padding_w, who);
+    out_ = checked_shape(lh, lw, c.filters, 3, who);
+    F_ = c.filters;
+    C_ = in.c;
+    const std::int64_t K = checked_mul(checked_mul(c.kernel_h, c.kernel_w, who), F_, who);
+    check_tensor_bytes(checked_mul(K, C_, who), sizeof(float), who + ": the kernel");
+    // the convolution this is the adjoint of: from our output to our input
+    geo_ = ConvGeometry{out_, in, c.kernel_h, c.kernel_w, c.stride_h, c.stride_w, int(pt), int(pl), K};
+    samples_per_block_ = std::max<std::int64_t>(1, 256 / (std::int64_t(in.h) * in.w));
+  }
+
+  std::vector<TensorSpec> tensors() const override {
+    std::vector<TensorSpec> t{{"kernel", {geo_.kh, geo_.kw, F_, C_}, true, 0.0f}};
+    if (bias_) t.push_back({"bias", {F_}, true, 0.0f});
+    return t;
+  }
+  Activation activation() const override { return act_.kind; }
+
+  void infer(const float* x, float* y, std::int64_t n, const Context& ctx) const override {
+    run_forward(x, y, n, ctx, nullptr);
+  }
+  void train_forward(const float* x, float* y, std::int64_t n, const Context& ctx) override {
+    run_forward(x, y, n, ctx, kept_pre_activation(n, act_.kind));
+  }
+
+  void backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n, bool pre_activation,
+                const Context& ctx) override {
+    const std::int64_t K = geo_.K, in_rows = std::int64_t(in_.h) * in_.w, out_size = out_.size();
+    const std::int64_t blocks = (n + samples_per_block_ - 1) / samples_per_block_, groups = std::min<std::int64_t>(blocks, 8);
+    const std::int64_t wsize = K * C_, psize = wsize + F_;
+    partials_.assign(std::size_t(groups * psize), 0.0f);
+    const float* w = ctx.params + param_offset;
+    parallel_for_flushed(ctx.n_threads, groups, [&](std::int64_t g) {
+      const auto [b0, b1] = split_range(blocks, groups, g);
+      float* dw = partials_.data() + g * psize;
+      float* db = dw + wsize;
+      for (std::int64_t b = b0; b < b1; ++b) {
+        const std::int64_t s0 = b * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
+        float* dz = dy + s0 * out_size;
+        if (!pre_activation)
+          activation_backward(dz, y + s0 * out_size, pre_at(s0 * out_size), (s1 - s0) * out_size / F_, F_, act_);
+        add_column_sums(dz, (s1 - s0) * out_size / F_, F_, db);
+        const std::int64_t rows = (s1 - s0) * in_rows;
+        const ScratchLease lease(std::size_t(rows * K));
+        geo_.im2col(dz, s1 - s0, lease.data());
+        gemm_tn(K, C_, rows, lease.data(), K, x + s0 * in_.size(), C_, dw, C_, true);
+        if (dx != nullptr) gemm_nn(rows, C_, K, lease.data(), K, w, C_, dx + s0 * in_.size(), C_);
+      }
+    });
+    // the kernel's gradient first, then the bias's, as the parameters are laid out
+    float* gw = ctx.grads + param_offset;
+    sum_partials_ordered(ctx.n_threads, partials_.data(), groups, psize, bias_ ? psize : wsize, gw);
+  }
+
+ private:
+  void run_forward(const float* x, float* y, std::int64_t n, const Context& ctx, float* keep) const {
+    const std::int64_t K = geo_.K, in_rows = std::int64_t(in_.h) * in_.w, out_size = out_.size();
+    const float* w = ctx.params + param_offset;
+    const float* b = bias_ ? w + K * C_ : nullptr;
+    const std::int64_t blocks = (n + samples_per_block_ - 1) / samples_per_block_;
+    parallel_for_flushed(ctx.n_threads, blocks, [&](std::int64_t blk) {
+      const std::int64_t s0 = blk * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
+      const std::int64_t rows = (s1 - s0) * in_rows;
+      const ScratchLease cols(std::size_t(rows * K));
+      // cols = x W^T: W (K x C) read transposed through its strides
+      mat(cols.data(), rows, K, K).noalias() = cmat(x + s0 * in_.size(), rows, C_, C_) * cmat(w, K, C_, C_).transpose();
+      geo_.col2im(cols.data(), s1 - s0, y + s0 * out_size);
+      bias_activate(y + s0 * out_size, (s1 - s0) * out_size / F_, F_, b, act_, keep ? keep + s0 * out_size : nullptr);
+    });
+  }
+
+  Act act_;
+  bool bias_;
+  std::int64_t F_ = 0, C_ = 0, samples_per_block_ = 1;
+  ConvGeometry geo_;
+  std::vector<float> partials_;
+};
+
+}  // namespace
+
+template <>
+std::unique_ptr<Layer> make<LayerKind::conv2d_transpose>(const LayerConfig& c, int index, Shape in) {
+  return std::make_unique<Conv2DTranspose>(c, index, in);
+}
+
+}  // namespace scalegen::nn

@@ -1,0 +1,243 @@
+"""The layers decoders and generators are built from (Keras 3 names, arguments, defaults):
+transposed convolution, up-sampling, reshaping, zero padding, global average pooling, and
+the parametric activations LeakyReLU, ELU and PReLU. ``scalegen.nn.layers`` exports them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import _core
+from ..utils._validation import check_choice, check_real, is_int
+from ._initializers import initialize
+from .layers import _INT_MAX, Conv2D, Layer, Padding, _check_initializer, _pair
+
+
+class Conv2DTranspose(Conv2D):
+    """The adjoint of a convolution (a "deconvolution"): each input pixel spreads over a
+    window of the output. Kernel (kh, kw, filters, in_channels), as Keras; the output size is
+    Keras' (``padding='same'``: input x strides; ``output_padding`` as Keras defines it)."""
+
+    _kind = _core.LayerKind.conv2d_transpose
+    _config_keys = (*Conv2D._config_keys[:4], "output_padding", *Conv2D._config_keys[4:])
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int | tuple[int, int],
+        strides: int | tuple[int, int] = (1, 1),
+        padding: str = "valid",
+        output_padding: Any = None,
+        activation: Any = None,
+        use_bias: bool = True,
+        kernel_initializer: str = "glorot_uniform",
+        bias_initializer: str = "zeros",
+        *,
+        name: str | None = None,
+        input_shape: Any = None,
+        trainable: bool = True,
+    ) -> None:
+        super().__init__(
+            filters,
+            kernel_size,
+            strides,
+            padding,
+            activation,
+            use_bias,
+            kernel_initializer,
+            bias_initializer,
+            name=name,
+            input_shape=input_shape,
+            trainable=trainable,
+        )
+        if not isinstance(self.padding, str):
+            raise ValueError("Conv2DTranspose takes padding 'valid' or 'same'")
+        if output_padding is None:
+            self.output_padding: tuple[int, int] | None = None
+        else:
+            pads: tuple[Any, ...] = (
+                (output_padding, output_padding) if is_int(output_padding) else tuple(output_padding)
+            )
+            if len(pads) != 2 or not all(
+                is_int(p) and 0 <= p < s for p, s in zip(pads, self.strides, strict=True)
+            ):
+                raise ValueError(
+                    f"output_padding must be ints below the strides {self.strides}, got {output_padding!r}"
+                )
+            self.output_padding = (int(pads[0]), int(pads[1]))
+
+    def _core_config(self) -> Any:
+        c = super()._core_config()
+        if self.output_padding is not None:
+            c.output_padding_h, c.output_padding_w = self.output_padding
+        return c
+
+
+class UpSampling2D(Layer):
+    """Repeats rows and columns ``size`` times ('nearest'), or resizes with half-pixel
+    bilinear interpolation ('bilinear')."""
+
+    _kind = _core.LayerKind.up_sampling2d
+    _config_keys = ("size", "interpolation")
+
+    def __init__(
+        self, size: int | tuple[int, int] = (2, 2), interpolation: str = "nearest", **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.size = _pair(size, "size")
+        self.interpolation = check_choice(
+            interpolation, "interpolation", "UpSampling2D", ["nearest", "bilinear"]
+        )
+
+    def _core_config(self) -> Any:
+        c = super()._core_config()
+        c.kernel_h, c.kernel_w = self.size
+        c.bilinear = self.interpolation == "bilinear"
+        return c
+
+
+class Reshape(Layer):
+    """The same values seen as ``target_shape`` (without the batch axis; one entry may be
+    -1): (height, width, channels) or (features,)."""
+
+    _kind = _core.LayerKind.reshape
+    _config_keys = ("target_shape",)
+
+    def __init__(self, target_shape: Sequence[int], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        shape = (
+            tuple(target_shape)
+            if isinstance(target_shape, Sequence) and not isinstance(target_shape, str)
+            else ()
+        )
+        if (
+            len(shape) not in (1, 3)
+            or not all(is_int(d) and (d == -1 or 1 <= d <= _INT_MAX) for d in shape)
+            or (shape.count(-1) > 1)
+        ):
+            raise ValueError(
+                f"target_shape must be (features,) or (height, width, channels), got {target_shape!r}"
+            )
+        self.target_shape = tuple(int(d) for d in shape)
+
+    def _core_config(self) -> Any:
+        c = super()._core_config()  # a -1 is resolved by the core from the input's size
+        if len(self.target_shape) == 1:
+            c.target_c = self.target_shape[0]
+        else:
+            c.target_h, c.target_w, c.target_c = self.target_shape
+        return c
+
+
+class GlobalAveragePooling2D(Layer):
+    """The mean of each channel over height and width: (h, w, c) -> (c,)."""
+
+    _kind = _core.LayerKind.global_average_pooling2d
+
+
+class ZeroPadding2D(Layer):
+    """Rows and columns of zeros around each image: an int, (rows, columns) or
+    ((top, bottom), (left, right))."""
+
+    _kind = _core.LayerKind.zero_padding2d
+    _config_keys = ("padding",)
+
+    def __init__(self, padding: Any = (1, 1), **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if is_int(padding):
+            padding = ((padding, padding), (padding, padding))
+        elif isinstance(padding, Sequence) and len(padding) == 2 and all(is_int(p) for p in padding):
+            padding = ((padding[0], padding[0]), (padding[1], padding[1]))
+        try:
+            (top, bottom), (left, right) = padding
+            pads = (top, bottom, left, right)
+            if not all(is_int(p) and 0 <= p <= _INT_MAX for p in pads):
+                raise ValueError
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"padding must be an int, (rows, cols) or ((top, bottom), (left, right)), got {padding!r}"
+            ) from None
+        self.pads = (int(top), int(bottom), int(left), int(right))
+        self.padding: Padding = ((self.pads[0], self.pads[1]), (self.pads[2], self.pads[3]))
+
+    def _core_config(self) -> Any:
+        c = super()._core_config()
+        c.pad_top, c.pad_bottom, c.pad_left, c.pad_right = self.pads
+        return c
+
+
+class LeakyReLU(Layer):
+    """x for x > 0, else negative_slope * x (Keras' default slope: 0.3)."""
+
+    _kind = _core.LayerKind.activation
+    _config_keys = ("negative_slope",)
+
+    def __init__(self, negative_slope: float = 0.3, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.negative_slope = check_real(negative_slope, "negative_slope", "LeakyReLU", low=0.0)
+
+    def _core_config(self) -> Any:
+        c = super()._core_config()
+        c.activation, c.alpha = "leaky_relu", self.negative_slope
+        return c
+
+
+class ELU(Layer):
+    """x for x > 0, else alpha * (exp(x) - 1)."""
+
+    _kind = _core.LayerKind.activation
+    _config_keys = ("alpha",)
+
+    def __init__(self, alpha: float = 1.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.alpha = check_real(alpha, "alpha", "ELU")
+
+    def _core_config(self) -> Any:
+        c = super()._core_config()
+        c.activation, c.alpha = "elu", self.alpha
+        return c
+
+
+class PReLU(Layer):
+    """max(x, 0) + alpha * min(x, 0) with a learned alpha per input cell, shared along
+    ``shared_axes`` (e.g. [1, 2]: one alpha per channel)."""
+
+    _kind = _core.LayerKind.prelu
+    _config_keys = ("alpha_initializer", "shared_axes")
+
+    def __init__(
+        self, alpha_initializer: str = "zeros", shared_axes: Sequence[int] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.alpha_initializer = _check_initializer(alpha_initializer, "alpha_initializer")
+        axes: list[Any] = (
+            [] if shared_axes is None else [shared_axes] if is_int(shared_axes) else list(shared_axes)
+        )
+        if not all(is_int(a) and 1 <= a <= 3 for a in axes):
+            raise ValueError(
+                f"shared_axes must be axes among 1, 2, 3 (not the batch axis), got {shared_axes!r}"
+            )
+        self.shared_axes = None if shared_axes is None else sorted({int(a) for a in axes})
+
+    def _core_config(self) -> Any:
+        c = super()._core_config()
+        axes = self.shared_axes or []
+        c.share_h, c.share_w, c.share_c = (1 in axes), (2 in axes), (3 in axes)
+        return c
+
+    def _initial_value(self, name: str, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+        return initialize(self.alpha_initializer, shape, rng)
+
+
+GENERATIVE_LAYERS: tuple[type[Layer], ...] = (
+    Conv2DTranspose,
+    UpSampling2D,
+    Reshape,
+    GlobalAveragePooling2D,
+    ZeroPadding2D,
+    LeakyReLU,
+    ELU,
+    PReLU,
+)
