@@ -174,7 +174,12 @@ def _set_named_weights(model: Sequential, arrays: dict[str, np.ndarray]) -> None
 
 
 def save_model(model: Sequential, path: str | os.PathLike[str], *, include_optimizer: bool = True) -> None:
-    config, arrays = model_state(model, include_optimizer=include_optimizer)
+    _write_archive(path, *model_state(model, include_optimizer=include_optimizer))
+
+
+def _write_archive(
+    path: str | os.PathLike[str], config: dict[str, Any], arrays: dict[str, np.ndarray]
+) -> None:
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)  # type: ignore[arg-type]
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
@@ -274,6 +279,11 @@ def load_model(path: str | os.PathLike[str]) -> Sequential:
     Raises ``CorruptModelError`` (a ValueError) for a file that is not such a model, and
     ``scalegen.LimitError`` (a ValueError) for one that declares more memory than the limits
     allow (see ``scalegen.set_limits``)."""
+    return _read_archive(path, lambda config, arrays: model_from_state(config, arrays))
+
+
+def _read_archive(path: str | os.PathLike[str], build: Any) -> Any:
+    """build(config, arrays) from the checked members of a model archive."""
     where = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no model file at {where!r}")
@@ -287,11 +297,44 @@ def load_model(path: str | os.PathLike[str]) -> Sequential:
                 raise
             except _ZIP_ERRORS as e:
                 raise CorruptModelError(f"not a readable model archive ({type(e).__name__}: {e})") from None
-            return model_from_state(_parse_config(config_text), _read_npz(weights, where))
+            return build(_parse_config(config_text), _read_npz(weights, where))
         except CorruptModelError as e:
             raise CorruptModelError(
                 f"{where!r} is not a readable scalegen.nn model: {e}; {_DAMAGED}"
             ) from None
+
+
+def save_composite(
+    path: str | os.PathLike[str], kind: str, settings: dict[str, Any], parts: dict[str, Sequential]
+) -> None:
+    """A model made of Sequentials (a VAE, a GAN): its settings and each part's state, the
+    arrays of part p named "p/...", in one archive like ``save_model``'s."""
+    config: dict[str, Any] = {"format": f"{FORMAT}/{kind}", "settings": settings, "parts": {}}
+    arrays: dict[str, np.ndarray] = {}
+    for name, model in parts.items():
+        config["parts"][name], part_arrays = model_state(model)
+        arrays.update({f"{name}/{k}": v for k, v in part_arrays.items()})
+    _write_archive(path, config, arrays)
+
+
+def load_composite(path: str | os.PathLike[str], kind: str) -> tuple[dict[str, Any], dict[str, Sequential]]:
+    """The settings and the parts of a file ``save_composite`` wrote for ``kind``."""
+
+    def build(config: Any, arrays: dict[str, np.ndarray]) -> tuple[dict[str, Any], dict[str, Sequential]]:
+        try:
+            if config.get("format") != f"{FORMAT}/{kind}":
+                raise CorruptModelError(f"not a {kind} file (format {config.get('format')!r})")
+            parts = {}
+            for name, part in config["parts"].items():
+                own = {k.removeprefix(f"{name}/"): v for k, v in arrays.items() if k.startswith(f"{name}/")}
+                parts[name] = model_from_state(part, own)
+            return dict(config["settings"]), parts
+        except (CorruptModelError, LimitError):
+            raise
+        except _DESCRIPTION_ERRORS as e:
+            raise CorruptModelError(f"the description is invalid: {type(e).__name__}: {e}") from None
+
+    return _read_archive(path, build)
 
 
 def _no_constant(name: str) -> Any:

@@ -1,0 +1,177 @@
+"""``GAN``: a generative adversarial network (Goodfellow et al., 2014) from two Sequentials,
+trained on scalegen's kernels through the models' forward/backward primitives.
+
+The generator maps z ~ N(0, I) (latent_dim values, from the GAN's seeded generator) to a
+sample; the discriminator maps a sample to one logit, "real". Each step, as in Keras' DCGAN
+example: the discriminator takes one step on a batch of generated then real samples (labels 0
+and 1, binary cross-entropy on the logits); then, the discriminator frozen (``trainable =
+False``: no update, batch normalization in inference mode), the generator takes one step on
+the non-saturating loss -log D(G(z)).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..utils._validation import check_int, check_random_state
+from . import optimizers as _optimizers
+from ._loop import train_epochs
+from ._model import Sequential, _batch_size, _verbosity
+
+
+def _bce_with_logits(logits: np.ndarray, target: float) -> tuple[float, np.ndarray]:
+    """The mean binary cross-entropy of logits against one label, and its gradient."""
+    z = logits.astype(np.float64).ravel()
+    loss = np.maximum(z, 0) - z * target + np.log1p(np.exp(-np.abs(z)))
+    grad = (1.0 / (1.0 + np.exp(-z)) - target) / len(z)
+    return float(loss.mean()), grad.reshape(logits.shape).astype(np.float32)
+
+
+class GAN:
+    """A generator (latent_dim -> sample) and a discriminator (sample -> 1 logit) trained
+    against each other. ``seed`` drives the latent draws, the shuffling and (through the two
+    models) dropout: the same seed gives the same model for any thread count."""
+
+    def __init__(
+        self, generator: Sequential, discriminator: Sequential, latent_dim: int, *, seed: int | None = None
+    ):
+        if not isinstance(generator, Sequential) or not isinstance(discriminator, Sequential):
+            raise TypeError("the generator and the discriminator must be scalegen.nn.Sequential models")
+        self.generator, self.discriminator = generator, discriminator
+        self.latent_dim = check_int(latent_dim, "latent_dim", "GAN", low=1)
+        self.seed = check_int(seed, "seed", "GAN", low=0, allow_none=True)
+        self._rng = np.random.default_rng(seed)
+        if seed is not None:
+            generator._rng, discriminator._rng = (np.random.default_rng([seed, part]) for part in (1, 2))
+        self.g_optimizer: _optimizers.Optimizer | None = None
+        self.d_optimizer: _optimizers.Optimizer | None = None
+        self.stop_training = False
+        self.history: Any = None
+        if generator._input_shape is None:
+            generator.build((self.latent_dim,))
+        if generator._input_shape != (self.latent_dim,):
+            raise ValueError(
+                f"the generator takes {generator._input_shape}, not the latent ({self.latent_dim},)"
+            )
+        if discriminator._input_shape is None:
+            discriminator.build(generator._output_shapes[-1])
+        if discriminator._input_shape != generator._output_shapes[-1] or discriminator._output_shapes[-1] != (
+            1,
+        ):
+            raise ValueError(
+                f"the discriminator must take the generator's output {generator._output_shapes[-1]} and "
+                f"end in one unit (a logit); it takes {discriminator._input_shape} and outputs "
+                f"{discriminator._output_shapes[-1]}"
+            )
+
+    @property
+    def optimizer(self) -> _optimizers.Optimizer | None:
+        """The generator's optimizer (what learning-rate callbacks change)."""
+        return self.g_optimizer
+
+    def compile(self, g_optimizer: Any = "adam", d_optimizer: Any = "adam") -> None:
+        """An optimizer for each part (their moments start from zero)."""
+        self.g_optimizer, self.d_optimizer = _optimizers.get(g_optimizer), _optimizers.get(d_optimizer)
+        if self.g_optimizer is self.d_optimizer:
+            raise ValueError("give the two parts two optimizer objects")
+        for part in (self.generator, self.discriminator):
+            part._net.set_optimizer_state(*part._fresh_optimizer_state())
+
+    def train_step(self, real: np.ndarray) -> dict[str, float]:
+        """One discriminator step and one generator step: their losses."""
+        assert self.g_optimizer is not None and self.d_optimizer is not None
+        n = len(real)
+        d_loss = self._discriminator_gradients(real, self._latent(n))
+        self.d_optimizer.apply(self.discriminator)
+        g_loss = self._generator_gradients(self._latent(n))
+        self.g_optimizer.apply(self.generator)
+        return {"d_loss": d_loss, "g_loss": g_loss}
+
+    def _discriminator_gradients(self, real: np.ndarray, z: np.ndarray) -> float:
+        """The discriminator's gradients on generated then real samples (labels 0, 1): its loss."""
+        n, d = len(real), self.discriminator
+        fake = self.generator.forward(z)
+        d.trainable = True
+        d.zero_gradients()
+        logits = d.forward(np.concatenate([fake, real]))
+        loss_fake, grad_fake = _bce_with_logits(logits[:n], 0.0)
+        loss_real, grad_real = _bce_with_logits(logits[n:], 1.0)
+        d.backward(np.concatenate([grad_fake, grad_real]) / 2)
+        return (loss_fake + loss_real) / 2
+
+    def _generator_gradients(self, z: np.ndarray) -> float:
+        """The generator's gradients of -log D(G(z)), through the frozen discriminator."""
+        g, d = self.generator, self.discriminator
+        d.trainable = False
+        try:
+            g.zero_gradients()
+            loss, grad = _bce_with_logits(d.forward(g.forward(z)), 1.0)
+            g.backward(d.backward(grad))
+        finally:
+            d.trainable = True
+        return loss
+
+    def _latent(self, n: int) -> np.ndarray:
+        return self._rng.standard_normal((n, self.latent_dim)).astype(np.float32)
+
+    def fit(
+        self,
+        x: Any,
+        epochs: int = 1,
+        batch_size: int | None = None,
+        callbacks: Any = None,
+        verbose: int | str = "auto",
+        shuffle: bool = True,
+    ) -> Any:
+        """Train on the real samples x; the History holds d_loss and g_loss per epoch."""
+        if self.g_optimizer is None:
+            raise ValueError("You must call compile() before training the GAN")
+        x = self.discriminator._check_x(x)
+        return train_epochs(
+            self,
+            len(x),
+            lambda rows: self.train_step(x[rows]),
+            batch_size=_batch_size(batch_size, "fit"),
+            epochs=check_int(epochs, "epochs", "GAN.fit", low=1),
+            shuffle=bool(shuffle),
+            verbosity=_verbosity(verbose),
+            callbacks=callbacks,
+            rng=self._rng,
+        )
+
+    def sample(self, n: int, random_state: Any = None) -> np.ndarray:
+        """n generated samples from z ~ N(0, I)."""
+        n = check_int(n, "n", "GAN.sample", low=1)
+        z = check_random_state(random_state).standard_normal((n, self.latent_dim)).astype(np.float32)
+        return self.generator.predict(z)
+
+    def get_weights(self) -> list[np.ndarray]:
+        return self.generator.get_weights() + self.discriminator.get_weights()
+
+    def set_weights(self, weights: list[Any]) -> None:
+        cut = len(self.generator.get_weights())
+        self.generator.set_weights(weights[:cut])
+        self.discriminator.set_weights(weights[cut:])
+
+    def save(self, filepath: Any) -> None:
+        """One file with both parts (``scalegen.nn.load_gan`` reads it)."""
+        from ._saving import save_composite
+
+        parts = {"generator": self.generator, "discriminator": self.discriminator}
+        save_composite(filepath, "gan", {"latent_dim": self.latent_dim, "seed": self.seed}, parts)
+
+    def __repr__(self) -> str:
+        return f"GAN(latent_dim={self.latent_dim})"
+
+
+def load_gan(filepath: Any) -> GAN:
+    """A GAN written by ``GAN.save``."""
+    from ._saving import CorruptModelError, load_composite
+
+    settings, parts = load_composite(filepath, "gan")
+    try:
+        return GAN(parts["generator"], parts["discriminator"], **settings)
+    except (TypeError, ValueError, KeyError) as e:
+        raise CorruptModelError(f"{filepath!r} does not describe a GAN: {e}") from None

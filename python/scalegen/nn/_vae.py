@@ -1,0 +1,254 @@
+"""``VAE``: a variational autoencoder (Kingma and Welling, 2014) from two Sequentials, trained
+on scalegen's kernels through the models' forward/backward primitives.
+
+The encoder ends in 2 * latent_dim linear units, read as the mean and the log-variance of a
+diagonal Gaussian q(z|x); z = mean + exp(log_var / 2) * eps with eps ~ N(0, I) drawn from the
+VAE's seeded generator. The decoder maps z to logits of independent Bernoulli pixels
+('bernoulli', data in [0, 1]) or to the means of unit-variance Gaussians ('gaussian'). The loss
+is the negative ELBO per sample, reconstruction + beta * KL(q(z|x) || N(0, I)), averaged over
+the batch; ``log_likelihood`` is the importance-weighted bound (Burda et al., 2016).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from scipy.special import logsumexp
+
+from ..utils._validation import check_choice, check_int, check_random_state, check_real
+from . import optimizers as _optimizers
+from ._loop import train_epochs
+from ._model import Sequential, _batch_size, _verbosity
+
+_LOG_2PI = math.log(2 * math.pi)
+
+
+class VAE:
+    """A variational autoencoder over ``encoder`` (x -> [mean, log_var]) and ``decoder``
+    (z -> logits or means). ``seed`` drives the reparameterisation noise, the shuffling and
+    (through the two models) dropout: the same seed gives the same model for any thread count.
+    """
+
+    def __init__(
+        self,
+        encoder: Sequential,
+        decoder: Sequential,
+        latent_dim: int,
+        beta: float = 1.0,
+        likelihood: str = "bernoulli",
+        *,
+        seed: int | None = None,
+    ) -> None:
+        if not isinstance(encoder, Sequential) or not isinstance(decoder, Sequential):
+            raise TypeError("the encoder and the decoder must be scalegen.nn.Sequential models")
+        self.encoder, self.decoder = encoder, decoder
+        self.latent_dim = check_int(latent_dim, "latent_dim", "VAE", low=1)
+        self.beta = check_real(beta, "beta", "VAE", low=0.0)
+        self.likelihood = check_choice(likelihood, "likelihood", "VAE", ["bernoulli", "gaussian"])
+        self.seed = check_int(seed, "seed", "VAE", low=0, allow_none=True)
+        self._rng = np.random.default_rng(seed)
+        if seed is not None:  # the parts' dropout masks follow the VAE's seed too
+            encoder._rng, decoder._rng = (np.random.default_rng([seed, part]) for part in (1, 2))
+        self.optimizer: _optimizers.Optimizer | None = None
+        self.stop_training = False
+        self.history: Any = None
+        if decoder._input_shape is None:
+            decoder.build((self.latent_dim,))
+        self._check_decoder()
+
+    # ---- structure --------------------------------------------------------------------------
+    def _check_decoder(self) -> None:
+        if self.decoder._input_shape != (self.latent_dim,):
+            raise ValueError(
+                f"the decoder takes {self.decoder._input_shape}, not the latent ({self.latent_dim},)"
+            )
+
+    def _check_data(self, x: Any, what: str = "x") -> np.ndarray:
+        x = self.encoder._check_x(x, what)
+        out = self.encoder._output_shapes[-1]
+        if out != (2 * self.latent_dim,):
+            raise ValueError(
+                f"the encoder outputs {out}: it must end in 2 * latent_dim = {2 * self.latent_dim} units"
+            )
+        if self.decoder._output_shapes[-1] != x.shape[1:]:
+            raise ValueError(
+                f"the decoder outputs {self.decoder._output_shapes[-1]}, the data is {x.shape[1:]}"
+            )
+        if self.likelihood == "bernoulli" and (x.min() < 0 or x.max() > 1):
+            raise ValueError("likelihood='bernoulli' needs data in [0, 1] (scale it, or use 'gaussian')")
+        return x
+
+    def compile(self, optimizer: str | _optimizers.Optimizer = "adam") -> None:
+        """One optimizer for both parts (their moments start from zero)."""
+        self.optimizer = _optimizers.get(optimizer)
+        for part in (self.encoder, self.decoder):
+            if part.built:
+                part._net.set_optimizer_state(*part._fresh_optimizer_state())
+
+    # ---- the loss and its gradients -----------------------------------------------------------
+    def _reconstruction(self, x: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """-log p(x | z) per sample and its gradient with respect to the decoder's output."""
+        x64, o = x.reshape(len(x), -1).astype(np.float64), out.reshape(len(out), -1).astype(np.float64)
+        if self.likelihood == "bernoulli":
+            per = np.maximum(o, 0) - o * x64 + np.log1p(np.exp(-np.abs(o)))
+            grad = 1.0 / (1.0 + np.exp(-o)) - x64
+        else:
+            per = 0.5 * (o - x64) ** 2 + 0.5 * _LOG_2PI
+            grad = o - x64
+        return per.sum(axis=1), grad.reshape(out.shape)
+
+    def train_step(self, x: np.ndarray) -> dict[str, float]:
+        """One optimizer step on the batch x: the loss, reconstruction and KL terms."""
+        logs = self._gradients(x, self._rng.standard_normal((len(x), self.latent_dim)))
+        assert self.optimizer is not None
+        self.optimizer.apply(self.encoder)
+        self.optimizer.apply(self.decoder)
+        return logs
+
+    def _gradients(self, x: np.ndarray, eps: np.ndarray) -> dict[str, float]:
+        """The parts' gradients of the batch's mean loss with the noise eps (n x latent_dim)."""
+        n, latent = len(x), self.latent_dim
+        for part in (self.encoder, self.decoder):
+            part.zero_gradients()
+        h = self.encoder.forward(x).astype(np.float64)
+        mean, log_var = h[:, :latent], h[:, latent:]
+        std = np.exp(0.5 * log_var)
+        out = self.decoder.forward((mean + std * eps).astype(np.float32))
+        recon, d_out = self._reconstruction(x, out)
+        kl = 0.5 * (np.exp(log_var) + mean**2 - 1.0 - log_var).sum(axis=1)
+        dz = self.decoder.backward((d_out / n).astype(np.float32)).astype(np.float64)
+        d_mean = dz + self.beta * mean / n
+        d_log_var = dz * eps * 0.5 * std + self.beta * 0.5 * (np.exp(log_var) - 1.0) / n
+        self.encoder.backward(np.concatenate([d_mean, d_log_var], axis=1).astype(np.float32))
+        return {
+            "loss": float(np.mean(recon + self.beta * kl)),
+            "reconstruction_loss": float(recon.mean()),
+            "kl_loss": float(kl.mean()),
+        }
+
+    def fit(
+        self,
+        x: Any,
+        epochs: int = 1,
+        batch_size: int | None = None,
+        validation_data: Any = None,
+        callbacks: Any = None,
+        verbose: int | str = "auto",
+        shuffle: bool = True,
+    ) -> Any:
+        """Train; the History holds loss, reconstruction_loss and kl_loss (and val_ ones)."""
+        if self.optimizer is None:
+            raise ValueError("You must call compile() before training the VAE")
+        x = self._check_data(x)
+        val = None if validation_data is None else self._check_data(validation_data, "validation_data")
+        return train_epochs(
+            self,
+            len(x),
+            lambda rows: self.train_step(x[rows]),
+            batch_size=_batch_size(batch_size, "fit"),
+            epochs=check_int(epochs, "epochs", "VAE.fit", low=1),
+            shuffle=bool(shuffle),
+            verbosity=_verbosity(verbose),
+            callbacks=callbacks,
+            rng=self._rng,
+            validate=None if val is None else lambda: self._losses(val, self._rng),
+        )
+
+    # ---- using the model ------------------------------------------------------------------------
+    def encode(self, x: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The mean and log-variance of q(z | x) for each row."""
+        h = self.encoder.predict(self._check_data(x))
+        return h[:, : self.latent_dim], h[:, self.latent_dim :]
+
+    def decode(self, z: Any) -> np.ndarray:
+        """Pixel probabilities ('bernoulli') or means ('gaussian') for latent points z."""
+        out = self.decoder.predict(np.asarray(z, dtype=np.float32))
+        return 1.0 / (1.0 + np.exp(-out)) if self.likelihood == "bernoulli" else out
+
+    def sample(self, n: int, random_state: Any = None) -> np.ndarray:
+        """n draws of the decoder's mean image from z ~ N(0, I)."""
+        n = check_int(n, "n", "VAE.sample", low=1)
+        z = check_random_state(random_state).standard_normal((n, self.latent_dim))
+        return self.decode(z)
+
+    def reconstruct(self, x: Any) -> np.ndarray:
+        """The decoded mean of q(z | x) for each row."""
+        return self.decode(self.encode(x)[0])
+
+    def _losses(self, x: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
+        _elbo, recon, kl = self._elbo_terms(x, rng)
+        return {
+            "loss": float(np.mean(recon + self.beta * kl)),
+            "reconstruction_loss": float(recon.mean()),
+            "kl_loss": float(kl.mean()),
+        }
+
+    def _elbo_terms(
+        self, x: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        h = self.encoder.predict(x).astype(np.float64)
+        mean, log_var = h[:, : self.latent_dim], h[:, self.latent_dim :]
+        z = mean + np.exp(0.5 * log_var) * rng.standard_normal(mean.shape)
+        recon, _ = self._reconstruction(x, self.decoder.predict(z.astype(np.float32)))
+        kl = 0.5 * (np.exp(log_var) + mean**2 - 1.0 - log_var).sum(axis=1)
+        return -(recon + kl), recon, kl
+
+    def elbo(self, x: Any, random_state: Any = None) -> np.ndarray:
+        """The evidence lower bound of each row (one draw of z), in nats."""
+        return self._elbo_terms(self._check_data(x), check_random_state(random_state))[0]
+
+    def log_likelihood(self, x: Any, n_importance: int = 100, random_state: Any = None) -> np.ndarray:
+        """The importance-weighted bound on log p(x) of each row with n_importance draws of z
+        from q(z | x): tighter than the ELBO, and log p(x) as n_importance grows."""
+        x = self._check_data(x)
+        k = check_int(n_importance, "n_importance", "VAE.log_likelihood", low=1)
+        rng = check_random_state(random_state)
+        h = self.encoder.predict(x).astype(np.float64)
+        mean, log_var = h[:, : self.latent_dim], h[:, self.latent_dim :]
+        eps = rng.standard_normal((k, *mean.shape))
+        z = mean + np.exp(0.5 * log_var) * eps  # (k, n, latent)
+        out = self.decoder.predict(z.reshape(-1, self.latent_dim).astype(np.float32))
+        recon, _ = self._reconstruction(np.tile(x, (k,) + (1,) * (x.ndim - 1)), out)
+        log_pz = -0.5 * (z**2).sum(axis=2) - 0.5 * self.latent_dim * _LOG_2PI
+        log_qz = -0.5 * (eps**2).sum(axis=2) - 0.5 * log_var.sum(axis=1) - 0.5 * self.latent_dim * _LOG_2PI
+        log_w = -recon.reshape(k, -1) + log_pz - log_qz
+        return logsumexp(log_w, axis=0) - math.log(k)
+
+    # ---- weights and files ----------------------------------------------------------------------
+    def get_weights(self) -> list[np.ndarray]:
+        return self.encoder.get_weights() + self.decoder.get_weights()
+
+    def set_weights(self, weights: list[Any]) -> None:
+        cut = len(self.encoder.get_weights())
+        self.encoder.set_weights(weights[:cut])
+        self.decoder.set_weights(weights[cut:])
+
+    def save(self, filepath: Any) -> None:
+        """One file with both parts and the settings (``scalegen.nn.load_vae`` reads it)."""
+        from ._saving import save_composite
+
+        settings = {
+            "latent_dim": self.latent_dim,
+            "beta": self.beta,
+            "likelihood": self.likelihood,
+            "seed": self.seed,
+        }
+        save_composite(filepath, "vae", settings, {"encoder": self.encoder, "decoder": self.decoder})
+
+    def __repr__(self) -> str:
+        return f"VAE(latent_dim={self.latent_dim}, beta={self.beta}, likelihood={self.likelihood!r})"
+
+
+def load_vae(filepath: Any) -> VAE:
+    """A VAE written by ``VAE.save`` (no pickle; checked as ``load_model`` checks)."""
+    from ._saving import load_composite
+
+    settings, parts = load_composite(filepath, "vae")
+    try:
+        return VAE(parts["encoder"], parts["decoder"], **settings)
+    except (TypeError, ValueError, KeyError) as e:
+        from ._saving import CorruptModelError
+
+        raise CorruptModelError(f"{filepath!r} does not describe a VAE: {e}") from None

@@ -1,0 +1,208 @@
+"""VAE and GAN: one training step's losses and every parameter gradient against PyTorch (same
+weights, same noise), determinism across thread counts, training on scikit-learn's digits,
+the importance-weighted bound against the ELBO, files, and bad input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import scalegen
+from scalegen.datasets import load_digits
+from scalegen.nn import GAN, VAE, Sequential, load_gan, load_vae
+from scalegen.nn.layers import Conv2D, Conv2DTranspose, Dense, LeakyReLU, Reshape
+from test_nn_generative_layers import reference
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+
+def encoder(latent: int = 3) -> Sequential:
+    return Sequential(
+        [
+            Conv2D(4, 3, activation="relu", input_shape=(8, 8, 1)),
+            Reshape((-1,)),
+            Dense(16, activation="tanh"),
+            Dense(2 * latent),
+        ],
+        seed=0,
+    )
+
+
+def decoder(latent: int = 3) -> Sequential:
+    return Sequential(
+        [
+            Dense(4 * 4 * 4, activation="relu", input_shape=(latent,)),
+            Reshape((4, 4, 4)),
+            Conv2DTranspose(1, 3, strides=2, padding="same"),
+        ],
+        seed=1,
+    )
+
+
+def discriminator() -> Sequential:
+    return Sequential(
+        [Conv2D(4, 3, strides=2, input_shape=(8, 8, 1)), LeakyReLU(0.2), Reshape((-1,)), Dense(1)], seed=2
+    )
+
+
+def torch_params(model: Sequential) -> list[list[Any]]:
+    return [
+        [torch.tensor(w.astype(np.float64), requires_grad=True) for w in layer.get_weights()]
+        for layer in model.layers
+    ]
+
+
+def torch_run(model: Sequential, params: list[list[Any]], t: Any) -> Any:
+    for layer, w in zip(model.layers, params, strict=True):
+        t = reference(layer, w, t)
+    return t
+
+
+def assert_gradients(model: Sequential, params: list[list[Any]]) -> None:
+    theirs = [w.grad.numpy() if w.grad is not None else np.zeros(w.shape) for ws in params for w in ws]
+    for ours, ref in zip(model.gradients(), theirs, strict=True):
+        np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-4 * max(np.abs(ref).max(), 1e-2))
+
+
+@pytest.mark.parametrize("likelihood,beta", [("bernoulli", 1.0), ("gaussian", 0.5)])
+def test_a_vae_step_matches_torch(likelihood: str, beta: float) -> None:
+    rng = np.random.default_rng(0)
+    vae = VAE(encoder(), decoder(), 3, beta=beta, likelihood=likelihood, seed=0)
+    x = rng.uniform(0, 1, (5, 8, 8, 1)).astype(np.float32)
+    vae._check_data(x)  # builds the encoder
+    eps = rng.standard_normal((5, 3))
+    logs = vae._gradients(x, eps)
+    pe, pd = torch_params(vae.encoder), torch_params(vae.decoder)
+    h = torch_run(vae.encoder, pe, torch.tensor(x, dtype=torch.float64))
+    mean, log_var = h[:, :3], h[:, 3:]
+    out = torch_run(vae.decoder, pd, mean + torch.exp(0.5 * log_var) * torch.tensor(eps))
+    target = torch.tensor(x, dtype=torch.float64)
+    if likelihood == "bernoulli":
+        recon = F.binary_cross_entropy_with_logits(out, target, reduction="none").sum(dim=(1, 2, 3))
+    else:
+        recon = (0.5 * (out - target) ** 2 + 0.5 * np.log(2 * np.pi)).sum(dim=(1, 2, 3))
+    kl = 0.5 * (torch.exp(log_var) + mean**2 - 1 - log_var).sum(dim=1)
+    loss = (recon + beta * kl).mean()
+    loss.backward()
+    assert logs["loss"] == pytest.approx(float(loss.detach()), rel=1e-5)
+    assert logs["kl_loss"] == pytest.approx(float(kl.mean().detach()), rel=1e-5, abs=1e-6)
+    assert_gradients(vae.encoder, pe)
+    assert_gradients(vae.decoder, pd)
+
+
+def test_a_gan_step_matches_torch() -> None:
+    rng = np.random.default_rng(1)
+    generator = Sequential(
+        [
+            Dense(4 * 4 * 2, activation="relu", input_shape=(5,)),
+            Reshape((4, 4, 2)),
+            Conv2DTranspose(1, 3, strides=2, padding="same", activation="sigmoid"),
+        ],
+        seed=3,
+    )
+    gan = GAN(generator, discriminator(), 5, seed=0)
+    real = rng.uniform(0, 1, (6, 8, 8, 1)).astype(np.float32)
+    z = rng.standard_normal((6, 5)).astype(np.float32)
+    d_loss = gan._discriminator_gradients(real, z)
+    pg, pd = torch_params(gan.generator), torch_params(gan.discriminator)
+    fake = torch_run(gan.generator, pg, torch.tensor(z, dtype=torch.float64))
+    logits = torch_run(
+        gan.discriminator, pd, torch.cat([fake.detach(), torch.tensor(real, dtype=torch.float64)])
+    )
+    labels = torch.cat([torch.zeros(6, 1), torch.ones(6, 1)]).double()
+    ref_d = F.binary_cross_entropy_with_logits(logits, labels)
+    ref_d.backward()
+    assert d_loss == pytest.approx(float(ref_d.detach()), rel=1e-5)
+    assert_gradients(gan.discriminator, pd)
+    g_loss = gan._generator_gradients(z)
+    pd = torch_params(gan.discriminator)
+    ref_g = F.binary_cross_entropy_with_logits(
+        torch_run(gan.discriminator, pd, fake), torch.ones(6, 1).double()
+    )
+    ref_g.backward()
+    assert g_loss == pytest.approx(float(ref_g.detach()), rel=1e-5)
+    assert_gradients(gan.generator, pg)
+
+
+def digits() -> np.ndarray:
+    return load_digits()[0]
+
+
+def test_the_same_seed_gives_the_same_vae_and_gan_for_any_thread_count() -> None:
+    x = digits()[:256]
+    runs = []
+    for n in (1, 2):
+        with scalegen.threads(n):
+            vae = VAE(encoder(), decoder(), 3, seed=7)
+            vae.compile("adam")
+            vae.fit(x, epochs=2, batch_size=32, verbose=0)
+            gan = GAN(decoder(8), discriminator(), 8, seed=7)
+            gan.compile("adam", "adam")
+            gan.fit(x, epochs=2, batch_size=32, verbose=0)
+            runs.append(vae.get_weights() + gan.get_weights())
+    for a, b in zip(*runs, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_vae_learns_the_digits_and_its_bounds_are_ordered() -> None:
+    x = digits()
+    vae = VAE(encoder(4), decoder(4), 4, seed=0)
+    vae.compile("adam")
+    before = vae.elbo(x[1500:], random_state=0).mean()
+    history = vae.fit(x[:1500], epochs=40, batch_size=64, validation_data=x[1500:], verbose=0)
+    after = vae.elbo(x[1500:], random_state=0)
+    assert after.mean() > before + 10 and history.history["val_loss"][-1] < history.history["val_loss"][0]
+    # one importance sample is the ELBO with a sampled KL term (equal in expectation); more
+    # samples tighten the bound
+    single = vae.log_likelihood(x[1500:], n_importance=1, random_state=0).mean()
+    assert single == pytest.approx(after.mean(), rel=0.03)
+    assert vae.log_likelihood(x[1500:], n_importance=64, random_state=0).mean() > max(single, after.mean())
+    mean, log_var = vae.encode(x[:5])
+    assert mean.shape == log_var.shape == (5, 4)
+    for images in (vae.sample(7, random_state=0), vae.reconstruct(x[:7])):
+        assert images.shape == (7, 8, 8, 1) and images.min() >= 0 and images.max() <= 1
+
+
+def test_a_gan_trains_and_samples() -> None:
+    gan = GAN(decoder(8), discriminator(), 8, seed=0)
+    gan.compile("adam", "adam")
+    history = gan.fit(digits(), epochs=3, batch_size=64, verbose=0)
+    assert set(history.history) == {"d_loss", "g_loss"} and all(np.isfinite(history.history["g_loss"]))
+    assert gan.sample(4, random_state=0).shape == (4, 8, 8, 1)
+    np.testing.assert_array_equal(gan.sample(4, random_state=1), gan.sample(4, random_state=1))
+
+
+def test_vae_and_gan_files(tmp_path: Any) -> None:
+    x = digits()[:64]
+    vae = VAE(encoder(), decoder(), 3, beta=0.5, seed=3)
+    vae.compile("adam")
+    vae.fit(x, epochs=1, verbose=0)
+    vae.save(tmp_path / "v.zip")
+    loaded = load_vae(tmp_path / "v.zip")
+    assert (loaded.latent_dim, loaded.beta, loaded.likelihood) == (3, 0.5, "bernoulli")
+    np.testing.assert_array_equal(loaded.elbo(x, random_state=0), vae.elbo(x, random_state=0))
+    gan = GAN(decoder(8), discriminator(), 8)
+    gan.save(tmp_path / "g.zip")
+    np.testing.assert_array_equal(load_gan(tmp_path / "g.zip").sample(3, 0), gan.sample(3, 0))
+    with pytest.raises(ValueError, match="not a vae"):
+        load_vae(tmp_path / "g.zip")
+
+
+def test_bad_models_and_data_are_refused() -> None:
+    with pytest.raises(ValueError, match="latent"):
+        VAE(encoder(), decoder(4), 3)
+    with pytest.raises(ValueError, match="2 \\* latent_dim"):
+        VAE(encoder(4), decoder(3), 3)._check_data(digits()[:4])
+    vae = VAE(encoder(), decoder(), 3)
+    with pytest.raises(ValueError, match="compile"):
+        vae.fit(digits()[:8], verbose=0)
+    vae.compile()
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        vae.fit(digits()[:8] * 2, verbose=0)
+    with pytest.raises(ValueError, match="one unit"):
+        GAN(decoder(8), Sequential([Reshape((-1,), input_shape=(8, 8, 1)), Dense(2)]), 8)
+    with pytest.raises(TypeError):
+        GAN(decoder(8), "discriminator", 8)  # type: ignore[arg-type]
