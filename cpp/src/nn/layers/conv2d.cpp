@@ -137,7 +137,8 @@ void Conv2D::run_backward(const float* x, const float* y, float* dy, float* dx, 
                           bool pre_activation, const Context& ctx, const Pool2D* pool, const float* pool_y) {
   const std::int64_t blocks = n_blocks(n), groups = std::min(blocks, kGroups);
   const std::int64_t wsize = K_ * F_, psize = wsize + F_;
-  partials_.assign(std::size_t(groups * psize), 0.0f);
+  const bool weights = !frozen;  // a frozen layer's gradients are never used: not computed
+  if (weights) partials_.assign(std::size_t(groups * psize), 0.0f);
   const float* w = ctx.params + param_offset;
   // dcols = dz w^T reads w^T (F x K) row by row: transposed once per batch
   if (dx != nullptr) {
@@ -146,8 +147,7 @@ void Conv2D::run_backward(const float* x, const float* y, float* dy, float* dx, 
   }
   parallel_for_flushed(ctx.n_threads, groups, [&](std::int64_t g) {
     const auto [b0, b1] = split_range(blocks, groups, g);
-    float* dw = partials_.data() + g * psize;
-    float* db = dw + wsize;
+    float* dw = weights ? partials_.data() + g * psize : nullptr;
     for (std::int64_t b = b0; b < b1; ++b) {
       const std::int64_t s0 = b * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
       const std::int64_t rows = (s1 - s0) * pixels_;
@@ -160,14 +160,16 @@ void Conv2D::run_backward(const float* x, const float* y, float* dy, float* dx, 
         dz = dy + s0 * out_.size();
         if (!pre_activation) activation_backward(dz, y + s0 * out_.size(), pre_at(s0 * out_.size()), rows, F_, act_);
       }
-      const ScratchLease cols_lease(std::size_t(rows * K_));
-      float* cols = cols_lease.data();
-      geo_.im2col(x + s0 * in_.size(), s1 - s0, cols);
-      if (small_reduction())
-        with_small_k(K_, [&](auto k) { small_k_weight_grad<decltype(k)::value>(cols, dz, rows, F_, dw); });
-      else
-        gemm_tn(K_, F_, rows, cols, K_, dz, F_, dw, F_, true);
-      add_column_sums(dz, rows, F_, db);
+      if (weights) {
+        const ScratchLease cols_lease(std::size_t(rows * K_));
+        float* cols = cols_lease.data();
+        geo_.im2col(x + s0 * in_.size(), s1 - s0, cols);
+        if (small_reduction())
+          with_small_k(K_, [&](auto k) { small_k_weight_grad<decltype(k)::value>(cols, dz, rows, F_, dw); });
+        else
+          gemm_tn(K_, F_, rows, cols, K_, dz, F_, dw, F_, true);
+        add_column_sums(dz, rows, F_, dw + wsize);
+      }
       if (dx != nullptr) {
         const ScratchLease dcols_lease(std::size_t(rows * K_));
         float* dcols = dcols_lease.data();
@@ -176,8 +178,9 @@ void Conv2D::run_backward(const float* x, const float* y, float* dy, float* dx, 
       }
     }
   });
-  float* gw = ctx.grads + param_offset;
-  sum_partials_ordered(ctx.n_threads, partials_.data(), groups, psize, bias_ ? psize : wsize, gw);
+  if (weights)
+    sum_partials_ordered(ctx.n_threads, partials_.data(), groups, psize, bias_ ? psize : wsize,
+                         ctx.grads + param_offset);
 }
 
 void Conv2D::run_forward(const float* x, float* y, std::int64_t n, const Context& ctx, float* keep,

@@ -73,28 +73,32 @@ class Conv2DTranspose final : public Layer {
     const std::int64_t K = geo_.K, in_rows = std::int64_t(in_.h) * in_.w, out_size = out_.size();
     const std::int64_t blocks = (n + samples_per_block_ - 1) / samples_per_block_, groups = std::min<std::int64_t>(blocks, 8);
     const std::int64_t wsize = K * C_, psize = wsize + F_;
-    partials_.assign(std::size_t(groups * psize), 0.0f);
+    const bool weights = !frozen;  // a frozen layer's gradients are never used: not computed
+    if (!weights && dx == nullptr) return;
+    if (weights) partials_.assign(std::size_t(groups * psize), 0.0f);
     const float* w = ctx.params + param_offset;
     parallel_for_flushed(ctx.n_threads, groups, [&](std::int64_t g) {
       const auto [b0, b1] = split_range(blocks, groups, g);
-      float* dw = partials_.data() + g * psize;
-      float* db = dw + wsize;
+      float* dw = weights ? partials_.data() + g * psize : nullptr;
       for (std::int64_t b = b0; b < b1; ++b) {
         const std::int64_t s0 = b * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
         float* dz = dy + s0 * out_size;
         if (!pre_activation)
           activation_backward(dz, y + s0 * out_size, pre_at(s0 * out_size), (s1 - s0) * out_size / F_, F_, act_);
-        add_column_sums(dz, (s1 - s0) * out_size / F_, F_, db);
         const std::int64_t rows = (s1 - s0) * in_rows;
         const ScratchLease lease(std::size_t(rows * K));
         geo_.im2col(dz, s1 - s0, lease.data());
-        gemm_tn(K, C_, rows, lease.data(), K, x + s0 * in_.size(), C_, dw, C_, true);
+        if (weights) {
+          add_column_sums(dz, (s1 - s0) * out_size / F_, F_, dw + wsize);
+          gemm_tn(K, C_, rows, lease.data(), K, x + s0 * in_.size(), C_, dw, C_, true);
+        }
         if (dx != nullptr) gemm_nn(rows, C_, K, lease.data(), K, w, C_, dx + s0 * in_.size(), C_);
       }
     });
     // the kernel's gradient first, then the bias's, as the parameters are laid out
-    float* gw = ctx.grads + param_offset;
-    sum_partials_ordered(ctx.n_threads, partials_.data(), groups, psize, bias_ ? psize : wsize, gw);
+    if (weights)
+      sum_partials_ordered(ctx.n_threads, partials_.data(), groups, psize, bias_ ? psize : wsize,
+                           ctx.grads + param_offset);
   }
 
  private:
@@ -103,12 +107,15 @@ class Conv2DTranspose final : public Layer {
     const float* w = ctx.params + param_offset;
     const float* b = bias_ ? w + K * C_ : nullptr;
     const std::int64_t blocks = (n + samples_per_block_ - 1) / samples_per_block_;
+    // cols = x W^T: the kernel transposed once per call (C x K), so the product's rows are
+    // K wide, as our GEMM kernel wants them
+    const ScratchLease wt(std::size_t(K * C_));
+    mat(wt.data(), C_, K, K) = cmat(w, K, C_, C_).transpose();
     parallel_for_flushed(ctx.n_threads, blocks, [&](std::int64_t blk) {
       const std::int64_t s0 = blk * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
       const std::int64_t rows = (s1 - s0) * in_rows;
       const ScratchLease cols(std::size_t(rows * K));
-      // cols = x W^T: W (K x C) read transposed through its strides
-      mat(cols.data(), rows, K, K).noalias() = cmat(x + s0 * in_.size(), rows, C_, C_) * cmat(w, K, C_, C_).transpose();
+      gemm_nn(rows, K, C_, x + s0 * in_.size(), C_, wt.data(), K, cols.data(), K);
       geo_.col2im(cols.data(), s1 - s0, y + s0 * out_size);
       bias_activate(y + s0 * out_size, (s1 - s0) * out_size / F_, F_, b, act_, keep ? keep + s0 * out_size : nullptr);
     });

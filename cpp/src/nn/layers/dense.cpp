@@ -49,7 +49,7 @@ class Dense final : public Layer {
     const std::int64_t slices = (I_ + kSlice - 1) / kSlice;
     parallel_for_flushed(ctx.n_threads, slices + 1, [&](std::int64_t t) {
       if (t == slices) {
-        if (bias_) {
+        if (bias_ && !frozen) {  // a frozen layer's gradients are never used: not computed
           float* gb = gw + I_ * O_;
           std::fill(gb, gb + O_, 0.0f);
           add_column_sums(dy, rows, O_, gb);
@@ -57,7 +57,7 @@ class Dense final : public Layer {
         return;
       }
       const std::int64_t a = t * kSlice, len = std::min(I_, a + kSlice) - a;
-      gemm_tn(len, O_, rows, x + a, I_, dy, O_, gw + a * O_, O_, false);
+      if (!frozen) gemm_tn(len, O_, rows, x + a, I_, dy, O_, gw + a * O_, O_, false);
       if (dx != nullptr)
         mat(dx + a, rows, len, I_).noalias() = cmat(dy, rows, O_, O_) * cmat(w + a * O_, len, O_, O_).transpose();
     });

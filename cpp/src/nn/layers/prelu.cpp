@@ -37,8 +37,8 @@ class PReLU final : public Layer {
     float* da = ctx.grads + param_offset;
     // alpha's gradient: per sample in parallel would need partials; a sample at a time in
     // order is cheap next to the layers around it and gives the same bits for any thread count
-    std::fill(da, da + std::int64_t(ah_) * aw_ * ac_, 0.0f);
-    for (std::int64_t s = 0; s < n; ++s)
+    if (!frozen) std::fill(da, da + std::int64_t(ah_) * aw_ * ac_, 0.0f);
+    for (std::int64_t s = 0; s < n && !frozen; ++s)
       for_cells([&](std::int64_t i, std::int64_t a) {
         const float v = x[s * in_.size() + i];
         if (v < 0.0f) da[a] += dy[s * in_.size() + i] * v;

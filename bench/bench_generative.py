@@ -1,0 +1,256 @@
+"""Training a VAE and a DCGAN on 28x28x1 images: scalegen.nn against PyTorch on the CPU.
+
+The same architectures in both (issue 16's): the VAE's encoder Conv2D(32, 3, stride 2) ->
+Conv2D(64, 3, stride 2) -> Flatten -> Dense(2 x 16), its decoder Dense(7 x 7 x 64) -> Reshape
+-> Conv2DTranspose(32, 3, stride 2) -> Conv2DTranspose(1, 3, stride 2) (Bernoulli logits); the
+DCGAN's generator Dense(7 x 7 x 128) -> Reshape -> Conv2DTranspose(64, 4, stride 2) ->
+BatchNorm -> LeakyReLU(0.2) -> Conv2DTranspose(1, 4, stride 2, tanh), its discriminator
+Conv2D(64, 4, stride 2) -> LeakyReLU -> Conv2D(128, 4, stride 2) -> LeakyReLU -> Flatten ->
+Dense(1). Adam (lr 1e-3 VAE, 2e-4 GAN), batch 64, the same step in both (VAE: the negative
+ELBO with one reparameterised draw; GAN: a discriminator step on generated + real images,
+then a generator step through the discriminator with the non-saturating loss). PyTorch runs
+with and without flushing subnormals (FTZ), epochs of the frameworks alternating; medians of
+training images/s over --repeat epochs of --samples synthetic images.
+
+    python bench/bench_generative.py [--samples 4096] [--repeat 3] [--threads 2] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from typing import Any
+
+import numpy as np
+
+import scalegen
+from scalegen._info import config
+from scalegen.nn import GAN, VAE, Sequential
+from scalegen.nn.layers import BatchNormalization, Conv2D, Conv2DTranspose, Dense, Flatten, LeakyReLU, Reshape
+from scalegen.nn.optimizers import Adam
+
+LATENT = 16
+
+
+def images(n: int) -> np.ndarray:
+    """Blobs on a grid plus noise, in [0, 1]."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:28, 0:28]
+    centres = rng.integers(6, 22, (n, 2))
+    blobs = np.exp(-((yy - centres[:, :1, None]) ** 2 + (xx - centres[:, 1:, None]) ** 2) / 20.0)
+    return np.clip(blobs + 0.1 * rng.random((n, 28, 28)), 0, 1)[..., None].astype(np.float32)
+
+
+# ---- scalegen ---------------------------------------------------------------------------------
+def scalegen_vae() -> VAE:
+    encoder = Sequential(
+        [
+            Conv2D(32, 3, strides=2, padding="same", activation="relu", input_shape=(28, 28, 1)),
+            Conv2D(64, 3, strides=2, padding="same", activation="relu"),
+            Flatten(),
+            Dense(2 * LATENT),
+        ],
+        seed=0,
+    )
+    decoder = Sequential(
+        [
+            Dense(7 * 7 * 64, activation="relu", input_shape=(LATENT,)),
+            Reshape((7, 7, 64)),
+            Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu"),
+            Conv2DTranspose(1, 3, strides=2, padding="same"),
+        ],
+        seed=1,
+    )
+    vae = VAE(encoder, decoder, LATENT, seed=0)
+    vae.compile(Adam(1e-3))
+    return vae
+
+
+def scalegen_gan() -> GAN:
+    generator = Sequential(
+        [
+            Dense(7 * 7 * 128, input_shape=(LATENT,)),
+            Reshape((7, 7, 128)),
+            Conv2DTranspose(64, 4, strides=2, padding="same"),
+            BatchNormalization(),
+            LeakyReLU(0.2),
+            Conv2DTranspose(1, 4, strides=2, padding="same", activation="tanh"),
+        ],
+        seed=0,
+    )
+    discriminator = Sequential(
+        [
+            Conv2D(64, 4, strides=2, padding="same", input_shape=(28, 28, 1)),
+            LeakyReLU(0.2),
+            Conv2D(128, 4, strides=2, padding="same"),
+            LeakyReLU(0.2),
+            Flatten(),
+            Dense(1),
+        ],
+        seed=1,
+    )
+    gan = GAN(generator, discriminator, LATENT, seed=0)
+    gan.compile(Adam(2e-4, beta_1=0.5), Adam(2e-4, beta_1=0.5))
+    return gan
+
+
+def scalegen_runner(kind: str, x: np.ndarray, batch: int) -> Any:
+    model = scalegen_vae() if kind == "vae" else scalegen_gan()
+    data = x if kind == "vae" else 2 * x - 1
+
+    def epoch(n: int) -> float:
+        history = model.fit(data[:n], epochs=1, batch_size=batch, verbose=0).history
+        return history["loss" if kind == "vae" else "g_loss"][-1]
+
+    return epoch
+
+
+# ---- PyTorch ----------------------------------------------------------------------------------
+def torch_runner(kind: str, x: np.ndarray, batch: int, flush: bool) -> Any:
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    if kind == "vae":
+        encoder = nn.Sequential(
+            nn.Conv2d(1, 32, 3, 2, 1),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, 3, 2, 1),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(7 * 7 * 64, 2 * LATENT),
+        )
+        decoder = nn.Sequential(
+            nn.Linear(LATENT, 7 * 7 * 64),
+            nn.ReLU(),
+            nn.Unflatten(1, (64, 7, 7)),
+            nn.ConvTranspose2d(64, 32, 3, 2, 1, output_padding=1),
+            nn.ReLU(),
+            nn.ConvTranspose2d(32, 1, 3, 2, 1, output_padding=1),
+        )
+        opt = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=1e-3, eps=1e-7)
+
+        def step(real: Any) -> float:
+            opt.zero_grad()
+            h = encoder(real)
+            mean, log_var = h[:, :LATENT], h[:, LATENT:]
+            z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
+            recon = nn.functional.binary_cross_entropy_with_logits(decoder(z), real, reduction="none").sum(
+                (1, 2, 3)
+            )
+            kl = 0.5 * (torch.exp(log_var) + mean**2 - 1 - log_var).sum(1)
+            loss = (recon + kl).mean()
+            loss.backward()
+            opt.step()
+            return float(loss)
+
+    else:
+        xt = 2 * xt - 1
+        gen = nn.Sequential(
+            nn.Linear(LATENT, 7 * 7 * 128),
+            nn.Unflatten(1, (128, 7, 7)),
+            nn.ConvTranspose2d(128, 64, 4, 2, 1),
+            nn.BatchNorm2d(64, eps=1e-3, momentum=0.01),
+            nn.LeakyReLU(0.2),
+            nn.ConvTranspose2d(64, 1, 4, 2, 1),
+            nn.Tanh(),
+        )
+        disc = nn.Sequential(
+            nn.Conv2d(1, 64, 4, 2, 1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(64, 128, 4, 2, 1),
+            nn.LeakyReLU(0.2),
+            nn.Flatten(),
+            nn.Linear(7 * 7 * 128, 1),
+        )
+        g_opt = torch.optim.Adam(gen.parameters(), lr=2e-4, betas=(0.5, 0.999), eps=1e-7)
+        d_opt = torch.optim.Adam(disc.parameters(), lr=2e-4, betas=(0.5, 0.999), eps=1e-7)
+        bce = nn.functional.binary_cross_entropy_with_logits
+
+        def step(real: Any) -> float:
+            n = len(real)
+            fake = gen(torch.randn(n, LATENT)).detach()
+            d_opt.zero_grad()
+            logits = disc(torch.cat([fake, real]))
+            labels = torch.cat([torch.zeros(n, 1), torch.ones(n, 1)])
+            bce(logits, labels).backward()
+            d_opt.step()
+            g_opt.zero_grad()
+            for p in disc.parameters():
+                p.requires_grad_(False)
+            loss = bce(disc(gen(torch.randn(n, LATENT))), torch.ones(n, 1))
+            loss.backward()
+            for p in disc.parameters():
+                p.requires_grad_(True)
+            g_opt.step()
+            return float(loss)
+
+    def epoch(n: int) -> float:
+        torch.set_flush_denormal(flush)
+        order = torch.randperm(n)
+        losses = [step(xt[order[s : s + batch]]) for s in range(0, n, batch)]
+        return float(np.mean(losses[-5:]))
+
+    return epoch
+
+
+def compare(kind: str, x: np.ndarray, batch: int, repeat: int) -> dict[str, Any]:
+    runners = {
+        "scalegen": scalegen_runner(kind, x, batch),
+        "torch": torch_runner(kind, x, batch, flush=False),
+        "torch_ftz": torch_runner(kind, x, batch, flush=True),
+    }
+    for run in runners.values():
+        run(4 * batch)  # warm-up
+    rates: dict[str, list[float]] = {k: [] for k in runners}
+    for _ in range(repeat):
+        for name, run in runners.items():
+            t0 = time.perf_counter()
+            run(len(x))
+            rates[name].append(len(x) / (time.perf_counter() - t0))
+    row: dict[str, Any] = {"model": kind, "batch_size": batch}
+    for name, r in rates.items():
+        row[f"{name}_images_per_s"] = statistics.median(r)
+    row["ratio"] = row["scalegen_images_per_s"] / row["torch_images_per_s"]
+    row["ratio_ftz"] = row["scalegen_images_per_s"] / row["torch_ftz_images_per_s"]
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--samples", type=int, default=4096)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    scalegen.set_num_threads(args.threads)
+    x = images(args.samples)
+    rows = [compare(kind, x, args.batch, args.repeat) for kind in ("vae", "gan")]
+    print(
+        f"scalegen {scalegen.__version__} vs PyTorch {torch.__version__}, {args.threads} threads each, "
+        f"{args.samples} images of 28x28x1 per epoch, batch {args.batch}"
+    )
+    print("model  scalegen/s  torch/s  ratio  torch FTZ/s  ratio")
+    for r in rows:
+        print(
+            f"{r['model']:>5}  {r['scalegen_images_per_s']:10.0f}  {r['torch_images_per_s']:7.0f}  "
+            f"{r['ratio']:4.2f}x  {r['torch_ftz_images_per_s']:11.0f}  {r['ratio_ftz']:4.2f}x"
+        )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(
+                {"config": config(), "torch": torch.__version__, "args": vars(args), "rows": rows},
+                f,
+                indent=1,
+            )
+
+
+if __name__ == "__main__":
+    main()
