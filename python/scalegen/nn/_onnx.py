@@ -17,20 +17,29 @@ import numpy as np
 from .. import _core
 from ..utils._onnx import GraphBuilder, check_opset, finish_model, import_onnx
 from .layers import (
+    ACTIVATION_ALPHA,
+    ELU,
     Activation,
     AveragePooling2D,
     BatchNormalization,
     Conv2D,
+    Conv2DTranspose,
     Dense,
     Dropout,
     Flatten,
+    GlobalAveragePooling2D,
+    LeakyReLU,
     MaxPooling2D,
+    PReLU,
+    Reshape,
+    UpSampling2D,
+    ZeroPadding2D,
 )
 
 if TYPE_CHECKING:
     from ._model import Sequential
 
-_ACT_OPS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh"}
+_ACT_OPS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "softplus": "Softplus"}
 
 
 def pads_of(layer: Any, shape: tuple[int, ...], window: tuple[int, int], strides: tuple[int, int]) -> Any:
@@ -53,12 +62,63 @@ def tf_pads(size: int, window: int, stride: int, same: bool) -> tuple[int, int]:
     return begin, end
 
 
-def _activation(g: GraphBuilder, x: str, name: str, *, spatial: bool, hint: str) -> str:
+def _activation(
+    g: GraphBuilder, x: str, name: str, *, spatial: bool, hint: str, alpha: float | None = None
+) -> str:
     if name == "linear":
         return x
     if name == "softmax":
         return g.op("Softmax", [x], f"{hint}_softmax", axis=1 if spatial else -1)
+    alpha = ACTIVATION_ALPHA.get(name, 0.0) if alpha is None else alpha
+    if name == "leaky_relu":
+        return g.op("LeakyRelu", [x], f"{hint}_leaky_relu", alpha=float(alpha))
+    if name == "elu":
+        return g.op("Elu", [x], f"{hint}_elu", alpha=float(alpha))
+    if name == "swish":  # x sigmoid(x)
+        return g.op("Mul", [x, g.op("Sigmoid", [x], f"{hint}_sigmoid")], f"{hint}_swish")
+    if name == "gelu":  # x (1 + erf(x / sqrt 2)) / 2 (Gelu is an op from opset 20 only)
+        erf = g.op(
+            "Erf",
+            [g.op("Mul", [x, g.const(f"{hint}_inv_sqrt2", np.float32(0.5**0.5))], f"{hint}_scaled")],
+            f"{hint}_erf",
+        )
+        half = g.op("Mul", [x, g.const(f"{hint}_half", np.float32(0.5))], f"{hint}_half_x")
+        return g.op(
+            "Mul",
+            [half, g.op("Add", [erf, g.const(f"{hint}_one", np.float32(1))], f"{hint}_1erf")],
+            f"{hint}_gelu",
+        )
     return g.op(_ACT_OPS[name], [x], f"{hint}_{name}")
+
+
+def _conv_transpose_attrs(
+    layer: Conv2DTranspose, shape: tuple[int, ...], out_shape: tuple[int, ...]
+) -> dict[str, Any]:
+    """ONNX's ConvTranspose placing the windows as TensorFlow does: the first cell of the
+    full output dropped is the 'same' rule's first padding cell; the cells missing at the end
+    (an output_padding past the full output) are ONNX's output_padding."""
+    pads_begin, pads_end, extra = [], [], []
+    for size, k, s, length in zip(shape[:2], layer.kernel_size, layer.strides, out_shape[:2], strict=True):
+        full = (size - 1) * s + k
+        begin = max(full - length, 0) // 2 if layer.padding == "same" else 0
+        end = max(full - begin - length, 0)
+        pads_begin.append(begin)
+        pads_end.append(end)
+        extra.append(length - (full - begin - end))
+    return {
+        "kernel_shape": list(layer.kernel_size),
+        "strides": list(layer.strides),
+        "pads": pads_begin + pads_end,
+        "output_padding": extra,
+    }
+
+
+def _to_nhwc(g: GraphBuilder, x: str, hint: str) -> str:
+    return g.op("Transpose", [x], f"{hint}_to_nhwc", perm=[0, 2, 3, 1])
+
+
+def _to_nchw(g: GraphBuilder, x: str, hint: str) -> str:
+    return g.op("Transpose", [x], f"{hint}_to_nchw", perm=[0, 3, 1, 2])
 
 
 def to_onnx(
@@ -78,13 +138,19 @@ def to_onnx(
         h, w, c = shape
         dims: list[Any] = ["N", c, h, w] if input_layout == "NCHW" else ["N", h, w, c]
         if input_layout == "NHWC":
-            x = g.op("Transpose", [x], "to_nchw", perm=[0, 3, 1, 2])
+            x = _to_nchw(g, x, "input")
     else:
         dims = ["N", shape[0]]
     weights = [layer.get_weights() for layer in model.layers]
     for layer, ws, out_shape in zip(model.layers, weights, model._output_shapes, strict=True):
         hint = layer.name or "layer"
-        if isinstance(layer, Conv2D):
+        if isinstance(layer, Conv2DTranspose):
+            inputs = [x, g.const(f"{hint}_kernel", ws[0].transpose(3, 2, 0, 1))]
+            if layer.use_bias:
+                inputs.append(g.const(f"{hint}_bias", ws[1]))
+            x = g.op("ConvTranspose", inputs, hint, **_conv_transpose_attrs(layer, shape, out_shape))
+            x = _activation(g, x, layer.activation, spatial=True, hint=hint)
+        elif isinstance(layer, Conv2D):
             (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
             inputs = [x, g.const(f"{hint}_kernel", ws[0].transpose(3, 2, 0, 1))]
             if layer.use_bias:
@@ -104,16 +170,14 @@ def to_onnx(
             x = g.op("MaxPool" if isinstance(layer, MaxPooling2D) else "AveragePool", [x], hint, **attrs)
         elif isinstance(layer, Flatten):
             if spatial:
-                x = g.op("Transpose", [x], f"{hint}_to_nhwc", perm=[0, 2, 3, 1])
-                x = g.op("Flatten", [x], hint, axis=1)
+                x = g.op("Flatten", [_to_nhwc(g, x, hint)], hint, axis=1)
                 spatial = False
         elif isinstance(layer, Dense):
             if spatial:  # on the channel axis: in channels-last order, then back
-                x = g.op("Transpose", [x], f"{hint}_to_nhwc", perm=[0, 2, 3, 1])
-                x = g.op("MatMul", [x, g.const(f"{hint}_kernel", ws[0])], hint)
+                x = g.op("MatMul", [_to_nhwc(g, x, hint), g.const(f"{hint}_kernel", ws[0])], hint)
                 if layer.use_bias:
                     x = g.op("Add", [x, g.const(f"{hint}_bias", ws[1])], f"{hint}_bias")
-                x = g.op("Transpose", [x], f"{hint}_to_nchw", perm=[0, 3, 1, 2])
+                x = _to_nchw(g, x, hint)
             else:
                 inputs = [x, g.const(f"{hint}_kernel", ws[0])]
                 if layer.use_bias:
@@ -135,6 +199,37 @@ def to_onnx(
             x = g.op("BatchNormalization", inputs, hint, epsilon=layer.epsilon)
         elif isinstance(layer, Activation):
             x = _activation(g, x, layer.activation, spatial=spatial, hint=hint)
+        elif isinstance(layer, LeakyReLU):
+            x = _activation(g, x, "leaky_relu", spatial=spatial, hint=hint, alpha=layer.negative_slope)
+        elif isinstance(layer, ELU):
+            x = _activation(g, x, "elu", spatial=spatial, hint=hint, alpha=layer.alpha)
+        elif isinstance(layer, PReLU):
+            slope = ws[0].transpose(2, 0, 1) if spatial else ws[0]  # (h, w, c) -> (c, h, w)
+            x = g.op("PRelu", [x, g.const(f"{hint}_slope", slope)], hint)
+        elif isinstance(layer, UpSampling2D):
+            scales = g.const(f"{hint}_scales", np.array([1, 1, *layer.size], np.float32))
+            mode = {
+                "mode": "nearest",
+                "coordinate_transformation_mode": "asymmetric",
+                "nearest_mode": "floor",
+            }
+            if layer.interpolation == "bilinear":
+                mode = {"mode": "linear", "coordinate_transformation_mode": "half_pixel"}
+            x = g.op("Resize", [x, "", scales], hint, **mode)
+        elif isinstance(layer, ZeroPadding2D):
+            (top, bottom), (left, right) = layer.padding
+            pads = g.const(f"{hint}_pads", np.array([0, 0, top, left, 0, 0, bottom, right], np.int64))
+            x = g.op("Pad", [x, pads], hint, mode="constant")
+        elif isinstance(layer, GlobalAveragePooling2D):
+            x = g.op("Flatten", [g.op("GlobalAveragePool", [x], hint)], f"{hint}_flat", axis=1)
+            spatial = False
+        elif isinstance(layer, Reshape):  # in channels-last order, as the layer reshapes
+            if spatial:
+                x = _to_nhwc(g, x, hint)
+            x = g.op("Reshape", [x, g.const(f"{hint}_shape", np.array([0, *out_shape], np.int64))], hint)
+            spatial = len(out_shape) == 3
+            if spatial:
+                x = _to_nchw(g, x, hint)
         elif isinstance(layer, Dropout):
             continue  # identity at inference
         else:
@@ -144,7 +239,7 @@ def to_onnx(
     if spatial:
         oh, ow, oc = shape
         if input_layout == "NHWC":
-            x = g.op("Transpose", [x], "to_nhwc", perm=[0, 2, 3, 1])
+            x = _to_nhwc(g, x, "output")
             out_dims = ["N", oh, ow, oc]
         else:
             out_dims = ["N", oc, oh, ow]
