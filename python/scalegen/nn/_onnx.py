@@ -217,7 +217,7 @@ def to_onnx(
                 mode = {"mode": "linear", "coordinate_transformation_mode": "half_pixel"}
             x = g.op("Resize", [x, "", scales], hint, **mode)
         elif isinstance(layer, ZeroPadding2D):
-            (top, bottom), (left, right) = layer.padding
+            top, bottom, left, right = layer.pads
             pads = g.const(f"{hint}_pads", np.array([0, 0, top, left, 0, 0, bottom, right], np.int64))
             x = g.op("Pad", [x, pads], hint, mode="constant")
         elif isinstance(layer, GlobalAveragePooling2D):
