@@ -54,3 +54,12 @@ def test_demo_runs_the_seed_example(tmp_path):
     assert (model.predict(x).argmax(axis=1) == y).mean() >= 0.95
     assert (out / "nn_training.png").stat().st_size > 10_000 or "skipped" in nn["picture"]
     assert "skipped" in nn["onnx"] or (nn["onnx"]["max_abs_diff"] < 1e-5 and nn["onnx"]["same_class"] == 1.0)
+    # the VAE and the GAN on the digits: held-out bounds in order, samples a classifier recognises
+    gen = nn["generative"]
+    assert gen["vae"]["held_out_log_likelihood"] > gen["vae"]["held_out_elbo"] > -40
+    for part in ("vae", "gan"):
+        assert gen[part]["classes_present"] >= 8 and gen[part]["classifier_confidence"] > 0.6
+    from scalegen.nn import load_gan, load_vae
+
+    assert load_vae(out / "digits_vae.scalegen").latent_dim == 2
+    assert load_gan(out / "digits_gan.scalegen").sample(3, random_state=0).shape == (3, 8, 8, 1)

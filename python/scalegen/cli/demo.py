@@ -10,10 +10,12 @@ from typing import Any
 
 import numpy as np
 
+from .demo_generative import demo_generative
+
 FAMILIES = {
     "mixture": "Gaussian mixture fitted by EM (the seed's two blobs, scaled up)",
     "bayesnet": "discrete Bayesian networks (the seed's A -> B -> C, then 'asia' at a million rows)",
-    "nn": "convolutional networks (the seed's Keras CNN, trained on the 8x8 digits)",
+    "nn": "convolutional networks (the seed's Keras CNN, trained on the 8x8 digits), a VAE and a GAN",
 }
 
 
@@ -245,6 +247,7 @@ def demo_nn(out: Path, *, epochs: int = 15) -> dict:
         "history": history.history,
         "picture": picture,
         "onnx": _demo_onnx(out, model, x_test),
+        "generative": demo_generative(out, x_train, x_test, model),
     }
 
 
