@@ -29,6 +29,14 @@ def _layer(spec: dict[str, Any]) -> Any:
         "flatten": L.Flatten,
         "dropout": L.Dropout,
         "batch_norm": L.BatchNormalization,
+        "deconv": L.Conv2DTranspose,
+        "upsample": L.UpSampling2D,
+        "reshape": L.Reshape,
+        "zero_pad": L.ZeroPadding2D,
+        "prelu": L.PReLU,
+        "gap": L.GlobalAveragePooling2D,
+        "leaky": L.LeakyReLU,
+        "elu": L.ELU,
     }[kind]
     return make(**spec)
 
@@ -45,6 +53,8 @@ def _work(model: Any, input_shape: tuple[int, ...]) -> int:
             fan_in = min(layer.pool_size[0], before[0]) * min(layer.pool_size[1], before[1])
         elif hasattr(layer, "units"):
             fan_in = before[-1]
+        elif hasattr(layer, "size"):  # up-sampling: up to four cells per output value
+            fan_in = 4
         work += math.prod(after) * fan_in
     return work
 

@@ -216,6 +216,44 @@ LAYERS = st.one_of(
             "epsilon": st.floats(allow_nan=True),
         }
     ),
+    # the layers of decoders and generators
+    st.fixed_dictionaries(
+        {
+            "kind": st.just("deconv"),
+            "filters": SIZES,
+            "kernel_size": st.tuples(SIZES, SIZES),
+            "strides": st.tuples(SIZES, SIZES),
+            "padding": PADDINGS,
+            "output_padding": st.one_of(st.none(), st.tuples(SIZES, st.integers(-2, 3))),
+        }
+    ),
+    st.fixed_dictionaries(
+        {
+            "kind": st.just("upsample"),
+            "size": st.tuples(SIZES, SIZES),
+            "interpolation": st.sampled_from(["nearest", "bilinear", "x"]),
+        }
+    ),
+    st.fixed_dictionaries(
+        {
+            "kind": st.just("reshape"),
+            "target_shape": st.lists(st.one_of(SIZES, st.just(-1), st.just(0)), max_size=4),
+        }
+    ),
+    st.fixed_dictionaries(
+        {"kind": st.just("zero_pad"), "padding": st.tuples(st.tuples(SIZES, SIZES), st.tuples(SIZES, SIZES))}
+    ),
+    st.fixed_dictionaries(
+        {
+            "kind": st.just("prelu"),
+            "shared_axes": st.one_of(st.none(), st.lists(st.integers(-1, 4), max_size=3)),
+        }
+    ),
+    st.fixed_dictionaries({"kind": st.just("gap")}),
+    st.fixed_dictionaries(
+        {"kind": st.just("leaky"), "negative_slope": st.floats(allow_nan=True, allow_infinity=True)}
+    ),
+    st.fixed_dictionaries({"kind": st.just("elu"), "alpha": st.floats(allow_nan=True, allow_infinity=True)}),
 )
 MODELS = st.fixed_dictionaries(
     {
