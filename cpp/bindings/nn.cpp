@@ -68,6 +68,14 @@ void bind_nn(py::module_& m) {
       },
       py::arg("size"), py::arg("window"), py::arg("stride"), py::arg("same"),
       "(output size, padding before, padding after) of one axis under TensorFlow's 'same'/'valid' rule.");
+  m.def(
+      "nn_deconv_axis",
+      [](int size, int window, int stride, bool same, int output_padding) {
+        const WindowAxis a = deconv_axis(size, window, stride, same, output_padding, "window");
+        return py::make_tuple(a.out, a.pad_begin, a.pad_end);
+      },
+      py::arg("size"), py::arg("window"), py::arg("stride"), py::arg("same"), py::arg("output_padding"),
+      "(output size, cells dropped before, cells dropped after) of a transposed convolution's axis.");
   py::enum_<LayerKind>(m, "LayerKind", py::module_local(), "The layer types of the core.")
       .value("conv2d", LayerKind::conv2d)
       .value("max_pool2d", LayerKind::max_pool2d)

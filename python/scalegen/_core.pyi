@@ -7,7 +7,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Activation', 'FamilyCounts', 'GaussianMixtureStats', 'LayerConfig', 'LayerKind', 'Loss', 'Network', 'OptimizerConfig', 'OptimizerKind', 'bn_count', 'bn_hill_climb', 'bn_likelihood_weighting', 'bn_local_scores', 'bn_log_likelihood', 'bn_posterior_rows', 'bn_sample', 'build_info', 'get_limits', 'gmm_block_rows', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'nn_loss', 'nn_window_axis', 'probe_parallel_threads', 'raise_in_parallel', 'set_limits']
+__all__: list[str] = ['Activation', 'FamilyCounts', 'GaussianMixtureStats', 'LayerConfig', 'LayerKind', 'Loss', 'Network', 'OptimizerConfig', 'OptimizerKind', 'bn_count', 'bn_hill_climb', 'bn_likelihood_weighting', 'bn_local_scores', 'bn_log_likelihood', 'bn_posterior_rows', 'bn_sample', 'build_info', 'get_limits', 'gmm_block_rows', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'nn_deconv_axis', 'nn_loss', 'nn_window_axis', 'probe_parallel_threads', 'raise_in_parallel', 'set_limits']
 class GaussianMixtureStats:
     """
     Additive E-step statistics of a set of rows (merge chunks with +=).
@@ -738,6 +738,10 @@ def kmeans_plusplus(X: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], 
 def last_parallel_threads() -> int:
     """
     Diagnostic: how many threads ran iterations of the last parallel loop of any kernel.
+    """
+def nn_deconv_axis(size: typing.SupportsInt | typing.SupportsIndex, window: typing.SupportsInt | typing.SupportsIndex, stride: typing.SupportsInt | typing.SupportsIndex, same: bool, output_padding: typing.SupportsInt | typing.SupportsIndex) -> tuple[int, int, int]:
+    """
+    (output size, cells dropped before, cells dropped after) of a transposed convolution's axis.
     """
 def nn_loss(y: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, values: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, weights: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, loss: Loss, from_logits: bool, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple[tuple, numpy.typing.NDArray[numpy.float32]]:
     """

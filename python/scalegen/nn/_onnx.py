@@ -91,26 +91,20 @@ def _activation(
     return g.op(_ACT_OPS[name], [x], f"{hint}_{name}")
 
 
-def _conv_transpose_attrs(
-    layer: Conv2DTranspose, shape: tuple[int, ...], out_shape: tuple[int, ...]
-) -> dict[str, Any]:
-    """ONNX's ConvTranspose placing the windows as TensorFlow does: the first cell of the
-    full output dropped is the 'same' rule's first padding cell; the cells missing at the end
-    (an output_padding past the full output) are ONNX's output_padding."""
+def _conv_transpose_attrs(layer: Conv2DTranspose, shape: tuple[int, ...]) -> dict[str, Any]:
+    """ONNX's ConvTranspose placing the windows as TensorFlow does: the full output's cells
+    the core drops before and after (its rule, the only copy); an output_padding past the full
+    output is ONNX's output_padding."""
     pads_begin, pads_end, extra = [], [], []
-    for size, k, s, length in zip(shape[:2], layer.kernel_size, layer.strides, out_shape[:2], strict=True):
-        full = (size - 1) * s + k
-        begin = max(full - length, 0) // 2 if layer.padding == "same" else 0
-        end = max(full - begin - length, 0)
+    op = layer.output_padding or (-1, -1)
+    for axis in range(2):
+        size, k, s = shape[axis], layer.kernel_size[axis], layer.strides[axis]
+        length, begin, end = _core.nn_deconv_axis(size, k, s, layer.padding == "same", op[axis])
         pads_begin.append(begin)
         pads_end.append(end)
-        extra.append(length - (full - begin - end))
-    return {
-        "kernel_shape": list(layer.kernel_size),
-        "strides": list(layer.strides),
-        "pads": pads_begin + pads_end,
-        "output_padding": extra,
-    }
+        extra.append(length - ((size - 1) * s + k - begin - end))
+    attrs = {"kernel_shape": list(layer.kernel_size), "strides": list(layer.strides)}
+    return {**attrs, "pads": pads_begin + pads_end, "output_padding": extra}
 
 
 def _to_nhwc(g: GraphBuilder, x: str, hint: str) -> str:
@@ -148,7 +142,7 @@ def to_onnx(
             inputs = [x, g.const(f"{hint}_kernel", ws[0].transpose(3, 2, 0, 1))]
             if layer.use_bias:
                 inputs.append(g.const(f"{hint}_bias", ws[1]))
-            x = g.op("ConvTranspose", inputs, hint, **_conv_transpose_attrs(layer, shape, out_shape))
+            x = g.op("ConvTranspose", inputs, hint, **_conv_transpose_attrs(layer, shape))
             x = _activation(g, x, layer.activation, spatial=True, hint=hint)
         elif isinstance(layer, Conv2D):
             (kh, kw), (sh, sw) = layer.kernel_size, layer.strides

@@ -4,8 +4,7 @@
 //   forward      y = col2im(x W^T) + bias      (each input pixel spreads into a window)
 //   input grad   dx = im2col(dy) W
 //   kernel grad  dW = im2col(dy)^T x
-// Output size: Keras' deconv_output_length; which output cells a window covers: TensorFlow's
-// conv2d_transpose, whose padding is the 'same' rule of the convolution it is the adjoint of.
+// Output size and window placement: deconv_axis (shapes.cpp).
 #include <algorithm>
 #include <stdexcept>
 
@@ -19,21 +18,6 @@
 namespace scalegen::nn {
 namespace {
 
-// One axis: Keras' output length, and the padding before its first cell.
-std::pair<std::int64_t, std::int64_t> deconv_axis(std::int64_t in, std::int64_t k, std::int64_t s, bool same,
-                                                  int output_padding, const std::string& who) {
-  std::int64_t length;
-  if (output_padding < 0)
-    length = same ? in * s : in * s + std::max<std::int64_t>(k - s, 0);
-  else if (output_padding >= s)
-    throw std::invalid_argument(who + ": output_padding must be smaller than the stride");
-  else
-    length = (in - 1) * s + k - 2 * (same ? k / 2 : 0) + output_padding;
-  if (length < 1) throw std::invalid_argument(who + ": the output would be empty");
-  const std::int64_t pad = same ? std::max<std::int64_t>((in - 1) * s + k - length, 0) / 2 : 0;
-  return {length, pad};
-}
-
 class Conv2DTranspose final : public Layer {
  public:
   Conv2DTranspose(const LayerConfig& c, int index, Shape in)
@@ -42,15 +26,15 @@ class Conv2DTranspose final : public Layer {
     if (in.rank != 3) throw std::invalid_argument(who + " needs inputs of shape (height, width, channels)");
     if (c.filters <= 0 || c.kernel_h <= 0 || c.kernel_w <= 0 || c.stride_h <= 0 || c.stride_w <= 0)
       throw std::invalid_argument(who + ": filters, kernel size and strides must be positive");
-    const auto [lh, pt] = deconv_axis(in.h, c.kernel_h, c.stride_h, c.same_padding, c.output_padding_h, who);
-    const auto [lw, pl] = deconv_axis(in.w, c.kernel_w, c.stride_w, c.same_padding, c.output_padding_w, who);
-    out_ = checked_shape(lh, lw, c.filters, 3, who);
+    const WindowAxis ah = deconv_axis(in.h, c.kernel_h, c.stride_h, c.same_padding, c.output_padding_h, who);
+    const WindowAxis aw = deconv_axis(in.w, c.kernel_w, c.stride_w, c.same_padding, c.output_padding_w, who);
+    out_ = checked_shape(ah.out, aw.out, c.filters, 3, who);
     F_ = c.filters;
     C_ = in.c;
     const std::int64_t K = checked_mul(checked_mul(c.kernel_h, c.kernel_w, who), F_, who);
     check_tensor_bytes(checked_mul(K, C_, who), sizeof(float), who + ": the kernel");
     // the convolution this is the adjoint of: from our output to our input
-    geo_ = ConvGeometry{out_, in, c.kernel_h, c.kernel_w, c.stride_h, c.stride_w, int(pt), int(pl), K};
+    geo_ = ConvGeometry{out_, in, c.kernel_h, c.kernel_w, c.stride_h, c.stride_w, ah.pad_begin, aw.pad_begin, K};
     samples_per_block_ = std::max<std::int64_t>(1, 256 / (std::int64_t(in.h) * in.w));
   }
 
