@@ -5,6 +5,8 @@ decoder of a trained VAE and the generator of a GAN (latent in, image out)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -35,11 +37,15 @@ def test_transposed_convolutions_match_onnxruntime(seed: int) -> None:
     rng = np.random.default_rng(seed)
     strides = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
     output_padding = None if seed % 3 else tuple(int(rng.integers(0, s)) for s in strides)
+    kernel = (int(rng.integers(1, 5)), int(rng.integers(1, 5)))
+    padding: Any = str(rng.choice(["valid", "same"]))
+    if seed % 4 == 1:  # explicit paddings, as load_onnx reads them from PyTorch's exports
+        padding = ((int(rng.integers(0, kernel[0])), 0), (0, int(rng.integers(0, kernel[1]))))
     layer = Conv2DTranspose(
         int(rng.integers(1, 6)),
-        (int(rng.integers(1, 5)), int(rng.integers(1, 5))),
+        kernel,
         strides=strides,
-        padding=str(rng.choice(["valid", "same"])),
+        padding=padding,
         output_padding=output_padding,
         activation=str(rng.choice(["linear", "relu", "gelu", "swish"])),
         input_shape=(int(rng.integers(2, 7)), int(rng.integers(2, 7)), int(rng.integers(1, 4))),
@@ -113,3 +119,67 @@ def test_a_trained_generator_and_decoder_export() -> None:
     vae.fit(rng.uniform(0, 1, (64, 8, 8, 1)).astype(np.float32), epochs=1, verbose=0)
     check(vae.decoder)
     check(vae.encoder)
+
+
+# ---- PyTorch's exports of decoder ops, read back by load_onnx -------------------------------------
+def torch_decoders() -> list[tuple[str, Any, tuple[int, ...]]]:
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    torch.manual_seed(0)
+    prelu = nn.PReLU(4)
+    with torch.no_grad():
+        prelu.weight.uniform_(0.05, 0.5)
+    return [
+        (
+            "generator",
+            nn.Sequential(
+                nn.Linear(6, 4 * 3 * 3),
+                nn.ReLU(),
+                nn.Unflatten(1, (4, 3, 3)),
+                nn.ConvTranspose2d(4, 3, 4, stride=2, padding=1),
+                nn.LeakyReLU(0.2),
+                nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1, output_padding=1),
+                nn.Tanh(),
+            ),
+            (6,),
+        ),
+        (
+            "upsample-pad",
+            nn.Sequential(
+                nn.Upsample(scale_factor=2, mode="nearest"),
+                nn.ZeroPad2d((1, 2, 0, 1)),
+                nn.Conv2d(2, 4, 3),
+                prelu,
+                nn.ELU(0.7),
+                nn.Upsample(scale_factor=(2, 3), mode="bilinear"),
+                nn.Softplus(),
+            ),
+            (2, 3, 4),
+        ),
+        (
+            "global-pool",
+            nn.Sequential(nn.Conv2d(3, 5, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(5, 2)),
+            (3, 6, 5),
+        ),
+        (
+            "valid-transpose",
+            nn.Sequential(nn.ConvTranspose2d(2, 3, (3, 2), stride=(1, 2)), nn.PReLU()),
+            (2, 4, 3),
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    "case", range(4), ids=["generator", "upsample-pad", "global-pool", "valid-transpose"]
+)
+def test_pytorch_decoder_exports_run_on_scalegen(case: int) -> None:
+    import onnxruntime as ort
+
+    from scalegen.nn import load_onnx
+    from test_nn_onnx import torch_export
+
+    _, net, shape = torch_decoders()[case]
+    data = torch_export(net, shape)
+    x = np.random.default_rng(case).normal(size=(5, *shape)).astype(np.float32)
+    expected = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    np.testing.assert_allclose(load_onnx(data).predict(x), expected, rtol=0, atol=2e-5)

@@ -70,11 +70,12 @@ void bind_nn(py::module_& m) {
       "(output size, padding before, padding after) of one axis under TensorFlow's 'same'/'valid' rule.");
   m.def(
       "nn_deconv_axis",
-      [](int size, int window, int stride, bool same, int output_padding) {
-        const WindowAxis a = deconv_axis(size, window, stride, same, output_padding, "window");
+      [](int size, int window, int stride, bool same, int output_padding, int begin, int end) {
+        const WindowAxis a = deconv_axis(size, window, stride, same, output_padding, begin, end, "window");
         return py::make_tuple(a.out, a.pad_begin, a.pad_end);
       },
       py::arg("size"), py::arg("window"), py::arg("stride"), py::arg("same"), py::arg("output_padding"),
+      py::arg("begin") = -1, py::arg("end") = -1,
       "(output size, cells dropped before, cells dropped after) of a transposed convolution's axis.");
   py::enum_<LayerKind>(m, "LayerKind", py::module_local(), "The layer types of the core.")
       .value("conv2d", LayerKind::conv2d)

@@ -739,7 +739,7 @@ def last_parallel_threads() -> int:
     """
     Diagnostic: how many threads ran iterations of the last parallel loop of any kernel.
     """
-def nn_deconv_axis(size: typing.SupportsInt | typing.SupportsIndex, window: typing.SupportsInt | typing.SupportsIndex, stride: typing.SupportsInt | typing.SupportsIndex, same: bool, output_padding: typing.SupportsInt | typing.SupportsIndex) -> tuple[int, int, int]:
+def nn_deconv_axis(size: typing.SupportsInt | typing.SupportsIndex, window: typing.SupportsInt | typing.SupportsIndex, stride: typing.SupportsInt | typing.SupportsIndex, same: bool, output_padding: typing.SupportsInt | typing.SupportsIndex, begin: typing.SupportsInt | typing.SupportsIndex = -1, end: typing.SupportsInt | typing.SupportsIndex = -1) -> tuple[int, int, int]:
     """
     (output size, cells dropped before, cells dropped after) of a transposed convolution's axis.
     """

@@ -46,21 +46,26 @@ WindowAxis window_axis(int size, int window, int stride, bool same, int begin, i
           checked_int(pad_end, who + ": the padding")};
 }
 
-WindowAxis deconv_axis(int size, int window, int stride, bool same, int output_padding, const std::string& who) {
-  const std::int64_t in = size, k = window, s = stride;
-  std::int64_t length;
-  if (output_padding < 0)
-    length = same ? in * s : in * s + std::max<std::int64_t>(k - s, 0);
-  else if (output_padding >= stride)
-    throw std::invalid_argument(who + ": output_padding must be smaller than the stride");
-  else
-    length = (in - 1) * s + k - 2 * (same ? k / 2 : 0) + output_padding;
+WindowAxis deconv_axis(int size, int window, int stride, bool same, int output_padding, int begin, int end,
+                        const std::string& who) {
+  const std::int64_t in = size, k = window, s = stride, full = (in - 1) * s + k;
+  if (output_padding >= stride) throw std::invalid_argument(who + ": output_padding must be smaller than the stride");
+  std::int64_t length, drop_begin, drop_end;
+  if (begin >= 0 || end >= 0) {  // explicit (ONNX, PyTorch): cells dropped at each end, then output_padding
+    if (begin < 0 || end < 0) throw std::invalid_argument(who + ": explicit paddings must be non-negative");
+    drop_begin = begin;
+    length = full - begin - end + std::max(output_padding, 0);
+  } else {
+    if (output_padding < 0)
+      length = same ? in * s : in * s + std::max<std::int64_t>(k - s, 0);
+    else
+      length = (in - 1) * s + k - 2 * (same ? k / 2 : 0) + output_padding;
+    drop_begin = same ? std::max<std::int64_t>(full - length, 0) / 2 : 0;
+  }
   if (length < 1) throw std::invalid_argument(who + ": the output would be empty");
-  const std::int64_t full = (in - 1) * s + k;
-  const std::int64_t begin = same ? std::max<std::int64_t>(full - length, 0) / 2 : 0;
-  const std::int64_t end = std::max<std::int64_t>(full - begin - length, 0);
-  return {checked_int(length, who + ": the output size"), checked_int(begin, who + ": the padding"),
-          checked_int(end, who + ": the padding")};
+  drop_end = std::max<std::int64_t>(full - drop_begin - length, 0);
+  return {checked_int(length, who + ": the output size"), checked_int(drop_begin, who + ": the padding"),
+          checked_int(drop_end, who + ": the padding")};
 }
 
 }  // namespace scalegen::nn

@@ -18,7 +18,9 @@ from .layers import _INT_MAX, Conv2D, Layer, Padding, _check_initializer, _pair
 class Conv2DTranspose(Conv2D):
     """The adjoint of a convolution (a "deconvolution"): each input pixel spreads over a
     window of the output. Kernel (kh, kw, filters, in_channels), as Keras; the output size is
-    Keras' (``padding='same'``: input x strides; ``output_padding`` as Keras defines it)."""
+    Keras' (``padding='same'``: input x strides; ``output_padding`` as Keras defines it).
+    Explicit ``((top, bottom), (left, right))`` paddings drop that many cells of the full
+    output, then ``output_padding`` cells are added at the end (as ONNX and PyTorch do)."""
 
     _kind = _core.LayerKind.conv2d_transpose
     _config_keys = (*Conv2D._config_keys[:4], "output_padding", *Conv2D._config_keys[4:])
@@ -28,7 +30,7 @@ class Conv2DTranspose(Conv2D):
         filters: int,
         kernel_size: int | tuple[int, int],
         strides: int | tuple[int, int] = (1, 1),
-        padding: str = "valid",
+        padding: Padding = "valid",
         output_padding: Any = None,
         activation: Any = None,
         use_bias: bool = True,
@@ -52,8 +54,6 @@ class Conv2DTranspose(Conv2D):
             input_shape=input_shape,
             trainable=trainable,
         )
-        if not isinstance(self.padding, str):
-            raise ValueError("Conv2DTranspose takes padding 'valid' or 'same'")
         if output_padding is None:
             self.output_padding: tuple[int, int] | None = None
         else:

@@ -97,9 +97,12 @@ def _conv_transpose_attrs(layer: Conv2DTranspose, shape: tuple[int, ...]) -> dic
     output is ONNX's output_padding."""
     pads_begin, pads_end, extra = [], [], []
     op = layer.output_padding or (-1, -1)
+    explicit = layer.padding if isinstance(layer.padding, tuple) else ((-1, -1), (-1, -1))
     for axis in range(2):
         size, k, s = shape[axis], layer.kernel_size[axis], layer.strides[axis]
-        length, begin, end = _core.nn_deconv_axis(size, k, s, layer.padding == "same", op[axis])
+        length, begin, end = _core.nn_deconv_axis(
+            size, k, s, layer.padding == "same", op[axis], *explicit[axis]
+        )
         pads_begin.append(begin)
         pads_end.append(end)
         extra.append(length - ((size - 1) * s + k - begin - end))

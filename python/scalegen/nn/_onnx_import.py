@@ -1,8 +1,9 @@
 """``load_onnx``: an ONNX chain of supported ops rebuilt as a ``Sequential`` on scalegen's kernels.
 
 Supported: Conv, MaxPool, AveragePool, Relu, Sigmoid, Tanh, Softmax, Gemm, MatMul (+ Add),
-Flatten, Reshape (to (n, -1)), BatchNormalization, Dropout, Identity, and Transpose to
-channels-last right before a Flatten (as ``Sequential.to_onnx`` writes), in a single chain from
+Flatten, Reshape (to (n, -1), or a Linear's output to an image), BatchNormalization, Dropout,
+Identity, Transpose to channels-last right before a Flatten (as ``Sequential.to_onnx``
+writes), and the ops of decoders (``_onnx_import_decoder``), in a single chain from
 one float input to one output. The graph is NCHW; scalegen computes channels-last, so images
 are transposed once on the way in (and out), and the rows of a Dense kernel after a Flatten
 are reordered from (c, h, w) to (h, w, c).
@@ -23,6 +24,7 @@ from .. import _core
 from ..utils._limits import Budget, LimitError, check_tensor
 from ..utils._onnx import import_onnx, parse_model, tensor_array
 from ._model import Sequential
+from ._onnx_import_decoder import DECODER_OPS, DecoderOps
 from .layers import (
     Activation,
     AveragePooling2D,
@@ -52,6 +54,7 @@ SUPPORTED_OPS = (
     "Dropout",
     "Identity",
     "Transpose",
+    *DECODER_OPS,
 )
 _ACTIVATIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh"}
 
@@ -128,7 +131,7 @@ def _default_opset(proto: Any) -> int:
     return int(versions[0])
 
 
-class _Reader:
+class _Reader(DecoderOps):
     def __init__(self, onnx: Any, proto: Any, base_dir: str | None) -> None:
         self.onnx = onnx
         self.opset = _default_opset(proto)
@@ -292,6 +295,8 @@ class _Reader:
                 value = value.transpose(perm)
             self.consts[node.output[0]] = value
             return current
+        if self.fold(node, current):
+            return current
         if node.op_type not in SUPPORTED_OPS:
             raise ValueError(
                 f"unsupported ONNX op {node.op_type} (node {_label(node)}); "
@@ -339,6 +344,9 @@ class _Reader:
             if self.const(node, node.input[2]).any():  # training_mode: random, not the identity
                 raise _bad(node, "a Dropout in training mode is not supported")
         if op in ("Dropout", "Identity"):
+            return
+        if op in DECODER_OPS:
+            self.read_decoder_op(node, a)
             return
         if op in _ACTIVATIONS or op == "Softmax":
             name = _ACTIVATIONS.get(op, "softmax")
@@ -432,6 +440,8 @@ class _Reader:
                     node, f"the target shape must be a 1-D integer tensor, got {target.dtype} {target.shape}"
                 )
             wanted = target.tolist()
+            if self.image_reshape(node, wanted):
+                return
             if len(wanted) != 2 or wanted[0] not in (0, -1) or wanted[1] not in (-1, size):
                 raise _unsupported(node, "shape", wanted)
         if len(self.shape) == 3:

@@ -81,8 +81,10 @@ WindowAxis window_axis(int size, int window, int stride, bool same, int begin, i
 /// output_padding < 0 is Keras' None), where its first window starts (pad_begin: TensorFlow's
 /// conv2d_transpose drops the cells the 'same' rule pads before the input), and the cells of
 /// the full transposed output dropped after the last one (pad_end; an output_padding past
-/// the full output is not one). Throws std::invalid_argument naming `who`.
-WindowAxis deconv_axis(int size, int window, int stride, bool same, int output_padding, const std::string& who);
+/// the full output is not one). Explicit paddings (begin, end >= 0, as ONNX and PyTorch give
+/// them) drop that many cells at each end instead. Throws std::invalid_argument naming `who`.
+WindowAxis deconv_axis(int size, int window, int stride, bool same, int output_padding, int begin, int end,
+                       const std::string& who);
 
 /// A tensor shape without the batch axis: (h, w, c); rank 1 is (1, 1, c) with rank = 1.
 struct Shape {

@@ -26,8 +26,10 @@ class Conv2DTranspose final : public Layer {
     if (in.rank != 3) throw std::invalid_argument(who + " needs inputs of shape (height, width, channels)");
     if (c.filters <= 0 || c.kernel_h <= 0 || c.kernel_w <= 0 || c.stride_h <= 0 || c.stride_w <= 0)
       throw std::invalid_argument(who + ": filters, kernel size and strides must be positive");
-    const WindowAxis ah = deconv_axis(in.h, c.kernel_h, c.stride_h, c.same_padding, c.output_padding_h, who);
-    const WindowAxis aw = deconv_axis(in.w, c.kernel_w, c.stride_w, c.same_padding, c.output_padding_w, who);
+    const WindowAxis ah =
+        deconv_axis(in.h, c.kernel_h, c.stride_h, c.same_padding, c.output_padding_h, c.pad_top, c.pad_bottom, who);
+    const WindowAxis aw =
+        deconv_axis(in.w, c.kernel_w, c.stride_w, c.same_padding, c.output_padding_w, c.pad_left, c.pad_right, who);
     out_ = checked_shape(ah.out, aw.out, c.filters, 3, who);
     F_ = c.filters;
     C_ = in.c;
