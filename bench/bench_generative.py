@@ -219,6 +219,45 @@ def compare(kind: str, x: np.ndarray, batch: int, repeat: int) -> dict[str, Any]
     return row
 
 
+def sampling(batch: int, calls: int) -> dict[str, Any]:
+    """The trained-architecture DCGAN generator drawing images: scalegen's predict against
+    onnxruntime running the generator's ONNX export, batches of ``batch`` latent points."""
+    import onnxruntime as ort
+
+    generator = scalegen_gan().generator
+    session = ort.InferenceSession(
+        generator.to_onnx(input_layout="NHWC").SerializeToString(),
+        providers=["CPUExecutionProvider"],
+        sess_options=_ort_options(),
+    )
+    z = np.random.default_rng(0).standard_normal((batch, LATENT)).astype(np.float32)
+    diff = float(np.abs(session.run(None, {"input": z})[0] - generator.predict(z, batch_size=batch)).max())
+    runs = {
+        "scalegen": lambda: generator.predict(z, batch_size=batch),
+        "onnxruntime": lambda: session.run(None, {"input": z}),
+    }
+    times: dict[str, list[float]] = {k: [] for k in runs}
+    for _ in range(calls):
+        for name, run in runs.items():
+            t0 = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - t0)
+    row: dict[str, Any] = {"batch_size": batch, "max_abs_diff": diff}
+    for name, t in times.items():
+        row[f"{name}_images_per_s"] = batch / statistics.median(t)
+    row["ratio"] = row["scalegen_images_per_s"] / row["onnxruntime_images_per_s"]
+    return row
+
+
+def _ort_options() -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = scalegen.get_num_threads()
+    options.inter_op_num_threads = 1
+    return options
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=int, default=4096)
@@ -233,6 +272,7 @@ def main() -> None:
     scalegen.set_num_threads(args.threads)
     x = images(args.samples)
     rows = [compare(kind, x, args.batch, args.repeat) for kind in ("vae", "gan")]
+    sample = sampling(256, 30)
     print(
         f"scalegen {scalegen.__version__} vs PyTorch {torch.__version__}, {args.threads} threads each, "
         f"{args.samples} images of 28x28x1 per epoch, batch {args.batch}"
@@ -243,10 +283,21 @@ def main() -> None:
             f"{r['model']:>5}  {r['scalegen_images_per_s']:10.0f}  {r['torch_images_per_s']:7.0f}  "
             f"{r['ratio']:4.2f}x  {r['torch_ftz_images_per_s']:11.0f}  {r['ratio_ftz']:4.2f}x"
         )
+    print(
+        f"sampling, batch 256: scalegen {sample['scalegen_images_per_s']:.0f} images/s, onnxruntime "
+        f"{sample['onnxruntime_images_per_s']:.0f} ({sample['ratio']:.2f}x; "
+        f"outputs differ by {sample['max_abs_diff']:.1e})"
+    )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(
-                {"config": config(), "torch": torch.__version__, "args": vars(args), "rows": rows},
+                {
+                    "config": config(),
+                    "torch": torch.__version__,
+                    "args": vars(args),
+                    "rows": rows,
+                    "sampling": sample,
+                },
                 f,
                 indent=1,
             )
