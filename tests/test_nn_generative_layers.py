@@ -81,9 +81,21 @@ def reference(layer: Layer, w: list[Any], t: Any) -> Any:
     """One layer in PyTorch on a channels-last float64 tensor."""
     if isinstance(layer, Conv2DTranspose):
         return conv_transpose_reference(layer, w, t)
-    if isinstance(layer, Conv2D):
-        assert layer.padding == "valid"
-        y = F.conv2d(t.permute(0, 3, 1, 2), w[0].permute(3, 2, 0, 1).contiguous(), w[1], stride=layer.strides)
+    if isinstance(layer, Conv2D):  # TensorFlow's 'same' rule on the dilated window's span
+        (kh, kw), (sh, sw), (dh, dw) = layer.kernel_size, layer.strides, layer.dilation_rate
+        pads = []
+        for size, k, st in ((t.shape[1], (kh - 1) * dh + 1, sh), (t.shape[2], (kw - 1) * dw + 1, sw)):
+            if isinstance(layer.padding, tuple):
+                pads.append(layer.padding[len(pads)])
+            elif layer.padding == "same":
+                total = max((-(-size // st) - 1) * st + k - size, 0)
+                pads.append((total // 2, total - total // 2))
+            else:
+                pads.append((0, 0))
+        x = F.pad(t.permute(0, 3, 1, 2), (*pads[1], *pads[0]))
+        kernel = w[0].permute(3, 2, 0, 1).contiguous()
+        bias = w[1] if layer.use_bias else None
+        y = F.conv2d(x, kernel, bias, stride=layer.strides, dilation=layer.dilation_rate, groups=layer.groups)
         return torch_activation(y.permute(0, 2, 3, 1), layer.activation)
     if isinstance(layer, Dense):
         return torch_activation(t @ w[0] + w[1], layer.activation)
@@ -159,6 +171,33 @@ def test_conv2d_transpose_matches_torch(seed: int) -> None:
     )
     shape = (int(rng.integers(1, 7)), int(rng.integers(1, 7)), int(rng.integers(1, 5)))
     check([layer], shape, seed, n=int(rng.integers(1, 6)))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_dilated_and_grouped_convolutions_match_torch(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    groups = int(rng.choice([1, 2, 3]))
+    channels = groups * int(rng.integers(1, 3))
+    layer = Conv2D(
+        groups * int(rng.integers(1, 4)),
+        (int(rng.integers(1, 4)), int(rng.integers(1, 4))),
+        strides=(int(rng.integers(1, 3)), int(rng.integers(1, 3))),
+        padding=str(rng.choice(["valid", "same"])),
+        dilation_rate=(int(rng.integers(1, 4)), int(rng.integers(1, 4))),
+        groups=groups,
+        use_bias=bool(seed % 3),
+        activation=str(rng.choice(["linear", "relu", "gelu"])),
+    )
+    check(
+        [layer],
+        (int(rng.integers(7, 11)), int(rng.integers(7, 11)), channels),
+        seed,
+        n=int(rng.integers(1, 5)),
+    )
+
+
+def test_a_depthwise_convolution_matches_torch() -> None:
+    check([Conv2D(8, 3, padding="same", groups=4, activation="relu"), Conv2D(4, 1)], (6, 5, 4))
 
 
 @pytest.mark.parametrize(

@@ -66,6 +66,14 @@ def test_transposed_convolutions_match_onnxruntime(seed: int) -> None:
         [Dense(5, activation="leaky_relu", input_shape=(3,)), Dense(4, activation="gelu")],
         [Conv2D(4, 3, input_shape=(6, 6, 2)), Reshape((-1,)), Dense(8), Reshape((2, 2, 2))],
         [Reshape((4, 4, 1), input_shape=(16,)), Conv2D(2, 3, padding="same", activation="swish")],
+        [
+            Conv2D(6, 3, padding="same", dilation_rate=2, groups=3, input_shape=(9, 8, 3)),
+            Conv2D(4, (2, 3), groups=2),
+        ],
+        [
+            Conv2D(4, 3, strides=2, padding="same", groups=4, input_shape=(7, 7, 4)),
+            Conv2D(2, 2, dilation_rate=(1, 2)),
+        ],
     ],
     ids=lambda layers: "-".join(type(layer).__name__ for layer in layers),
 )

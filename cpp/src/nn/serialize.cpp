@@ -3,7 +3,8 @@
 //   per layer: int32 kind, filters, units, kernel_h, kernel_w, stride_h, stride_w,
 //              same_padding, pad_top, pad_bottom, pad_left, pad_right, use_bias,
 //              activation, center, scale, [version 2: output_padding_h, output_padding_w,
-//              target_h, target_w, target_c, bilinear, share_h, share_w, share_c]
+//              target_h, target_w, target_c, bilinear, share_h, share_w, share_c,
+//              version 3: dilation_h, dilation_w, groups]
 //              | float32 rate, momentum, epsilon, [version 2: alpha]
 //   int64 parameter count, float32 parameters | int64 state count, float32 state
 // All little-endian (the byte order of every machine scalegen builds for).
@@ -20,7 +21,7 @@ namespace scalegen::nn {
 namespace {
 
 constexpr char kMagic[4] = {'S', 'G', 'N', 'N'};
-constexpr std::uint32_t kVersion = 2;  // version 1 files (no layer of version 2) are read too
+constexpr std::uint32_t kVersion = 3;  // files of versions 1 and 2 are read too
 
 template <class T>
 void put(std::ofstream& out, T value) {
@@ -74,7 +75,8 @@ void save_network(const Network& net, const std::string& path) {
     for (int v : {int(c.kind), c.filters, c.units, c.kernel_h, c.kernel_w, c.stride_h, c.stride_w, int(c.same_padding),
                   c.pad_top, c.pad_bottom, c.pad_left, c.pad_right, int(c.use_bias), int(c.activation), int(c.center),
                   int(c.scale), c.output_padding_h, c.output_padding_w, c.target_h, c.target_w, c.target_c,
-                  int(c.bilinear), int(c.share_h), int(c.share_w), int(c.share_c)})
+                  int(c.bilinear), int(c.share_h), int(c.share_w), int(c.share_c), c.dilation_h, c.dilation_w,
+                  c.groups})
       put<std::int32_t>(out, v);
     for (float v : {c.rate, c.momentum, c.epsilon, c.alpha}) put<float>(out, v);
   }
@@ -91,8 +93,8 @@ std::unique_ptr<Network> load_network(const std::string& path) {
   in.bytes(magic, 4);
   if (std::memcmp(magic, kMagic, 4) != 0) throw in.error("is not a scalegen network (no SGNN header)");
   const auto version = in.get<std::uint32_t>();
-  if (version != 1 && version != kVersion)
-    throw in.error("has format version " + std::to_string(version) + ", expected 1 or 2");
+  if (version < 1 || version > kVersion)
+    throw in.error("has format version " + std::to_string(version) + ", expected 1 to " + std::to_string(kVersion));
   Shape shape;
   shape.rank = in.get<std::int32_t>();
   shape.h = in.get<std::int32_t>();
@@ -103,8 +105,8 @@ std::unique_ptr<Network> load_network(const std::string& path) {
   if (n_layers <= 0 || n_layers > 100000) throw in.error("has " + std::to_string(n_layers) + " layers");
   std::vector<LayerConfig> configs(static_cast<std::size_t>(n_layers));
   for (LayerConfig& c : configs) {
-    std::int32_t v[25];
-    const int fields = version == 1 ? 16 : 25;
+    std::int32_t v[28];
+    const int fields = version == 1 ? 16 : version == 2 ? 25 : 28;
     for (int i = 0; i < fields; ++i) v[i] = in.get<std::int32_t>();
     if (v[0] < 0 || v[0] > int(LayerKind::prelu) || v[13] < 0 || v[13] > int(Activation::swish))
       throw in.error("names an unknown layer kind or activation");
@@ -120,6 +122,7 @@ std::unique_ptr<Network> load_network(const std::string& path) {
     c.output_padding_h = v[16], c.output_padding_w = v[17];
     c.target_h = v[18], c.target_w = v[19], c.target_c = v[20];
     c.bilinear = v[21] != 0, c.share_h = v[22] != 0, c.share_w = v[23] != 0, c.share_c = v[24] != 0;
+    if (version >= 3) c.dilation_h = v[25], c.dilation_w = v[26], c.groups = v[27];
     c.alpha = in.get<float>();
   }
   // the layers' sizes are checked against the limits and the file's length before any

@@ -23,7 +23,7 @@ class Conv2DTranspose(Conv2D):
     output, then ``output_padding`` cells are added at the end (as ONNX and PyTorch do)."""
 
     _kind = _core.LayerKind.conv2d_transpose
-    _config_keys = (*Conv2D._config_keys[:4], "output_padding", *Conv2D._config_keys[4:])
+    _config_keys = (*Conv2D._config_keys[:4], "output_padding", *Conv2D._config_keys[4:8])
 
     def __init__(
         self,

@@ -148,12 +148,13 @@ def to_onnx(
             x = g.op("ConvTranspose", inputs, hint, **_conv_transpose_attrs(layer, shape))
             x = _activation(g, x, layer.activation, spatial=True, hint=hint)
         elif isinstance(layer, Conv2D):
-            (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
+            (kh, kw), (sh, sw), (dh, dw) = layer.kernel_size, layer.strides, layer.dilation_rate
             inputs = [x, g.const(f"{hint}_kernel", ws[0].transpose(3, 2, 0, 1))]
             if layer.use_bias:
                 inputs.append(g.const(f"{hint}_bias", ws[1]))
-            pads = pads_of(layer, shape, (kh, kw), (sh, sw))
-            x = g.op("Conv", inputs, hint, kernel_shape=[kh, kw], strides=[sh, sw], pads=pads)
+            pads = pads_of(layer, shape, ((kh - 1) * dh + 1, (kw - 1) * dw + 1), (sh, sw))  # a dilated span
+            window = {"kernel_shape": [kh, kw], "strides": [sh, sw], "pads": pads, "dilations": [dh, dw]}
+            x = g.op("Conv", inputs, hint, group=layer.groups, **window)
             x = _activation(g, x, layer.activation, spatial=True, hint=hint)
         elif isinstance(layer, MaxPooling2D | AveragePooling2D):
             (ph, pw), (sh, sw) = layer.pool_size, layer.strides

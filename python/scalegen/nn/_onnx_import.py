@@ -380,12 +380,12 @@ class _Reader(DecoderOps):
         elif op == "BatchNormalization":
             self.batch_norm(node, a)
 
-    def pads(self, node: Any, a: dict[str, Any]) -> Any:
+    def pads(self, node: Any, a: dict[str, Any], dilated: bool = False) -> Any:
         auto = a.get("auto_pad", b"NOTSET")
         auto = auto.decode(errors="replace") if isinstance(auto, bytes) else auto
         if auto not in ("NOTSET", "VALID"):
             raise _unsupported(node, "auto_pad", auto)
-        if self.ints(node, a, "dilations", [1, 1], 2, 1) != [1, 1]:
+        if not dilated and self.ints(node, a, "dilations", [1, 1], 2, 1) != [1, 1]:
             raise _unsupported(node, "dilations", a["dilations"])
         top, left, bottom, right = (
             self.ints(node, a, "pads", [0, 0, 0, 0], 4, 0) if auto == "NOTSET" else [0] * 4
@@ -395,11 +395,12 @@ class _Reader(DecoderOps):
     def conv(self, node: Any, a: dict[str, Any]) -> None:
         if len(self.shape) != 3:
             raise _bad(node, "a Conv on a flat tensor")
-        if a.get("group", 1) != 1:
-            raise _unsupported(node, "group", a["group"])
-        kernel = self.const(node, self.arg(node, 1, "weights"))  # (out, in, kh, kw)
+        groups = a.get("group", 1)
+        if not isinstance(groups, int) or groups < 1 or self.shape[2] % groups:
+            raise _unsupported(node, "group", groups)
+        kernel = self.const(node, self.arg(node, 1, "weights"))  # (out, in / groups, kh, kw)
         bias = self.const(node, node.input[2]) if len(node.input) > 2 and node.input[2] else None
-        if kernel.ndim != 4 or kernel.shape[1] != self.shape[2] or 0 in kernel.shape:
+        if kernel.ndim != 4 or kernel.shape[1] * groups != self.shape[2] or 0 in kernel.shape:
             raise _bad(
                 node,
                 f"weights of shape {kernel.shape} do not fit {self.shape[2]} input channels "
@@ -411,8 +412,19 @@ class _Reader(DecoderOps):
         if bias is not None and bias.shape != (filters,):
             raise _bad(node, f"a bias of shape {bias.shape} for {filters} filters")
         sh, sw = self.ints(node, a, "strides", [1, 1], 2, 1)
-        padding = self.pads(node, a)
-        layer = Conv2D(filters, (kh, kw), strides=(sh, sw), padding=padding, use_bias=bias is not None)
+        dh, dw = self.ints(node, a, "dilations", [1, 1], 2, 1)
+        padding = self.pads(node, a, dilated=True)
+        if filters % groups:
+            raise _unsupported(node, "group", groups)
+        layer = Conv2D(
+            filters,
+            (kh, kw),
+            strides=(sh, sw),
+            padding=padding,
+            use_bias=bias is not None,
+            dilation_rate=(dh, dw),
+            groups=groups,
+        )
         weights = [kernel.transpose(2, 3, 1, 0)] + ([] if bias is None else [bias])
         self.add(layer, weights)
 

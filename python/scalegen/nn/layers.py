@@ -243,7 +243,9 @@ class _Activated(Layer):
 
 
 class Conv2D(_Activated):
-    """2-D convolution over (height, width, channels) inputs; kernel (kh, kw, in, filters)."""
+    """2-D convolution over (height, width, channels) inputs; kernel (kh, kw, in / groups,
+    filters). ``dilation_rate`` spaces the taps; ``groups`` splits channels and filters into
+    groups convolved apart (depthwise when groups = channels)."""
 
     _kind = _core.LayerKind.conv2d
     _config_keys: ClassVar[tuple[str, ...]] = (
@@ -255,6 +257,8 @@ class Conv2D(_Activated):
         "use_bias",
         "kernel_initializer",
         "bias_initializer",
+        "dilation_rate",
+        "groups",
     )
 
     def __init__(
@@ -267,6 +271,8 @@ class Conv2D(_Activated):
         use_bias: bool = True,
         kernel_initializer: str = "glorot_uniform",
         bias_initializer: str = "zeros",
+        dilation_rate: int | tuple[int, int] = (1, 1),
+        groups: int = 1,
         *,
         name: str | None = None,
         input_shape: Any = None,
@@ -285,6 +291,10 @@ class Conv2D(_Activated):
         self.kernel_size = _pair(kernel_size, "kernel_size")
         self.strides = _pair(strides, "strides")
         self.padding = _padding(padding)
+        self.dilation_rate = _pair(dilation_rate, "dilation_rate")
+        self.groups = _positive_int(groups, "groups")
+        if self.filters % self.groups:
+            raise ValueError(f"groups ({self.groups}) must divide filters ({self.filters})")
 
     def _core_config(self) -> Any:
         c = super()._core_config()
@@ -292,6 +302,8 @@ class Conv2D(_Activated):
         c.kernel_h, c.kernel_w = self.kernel_size
         c.stride_h, c.stride_w = self.strides
         _set_padding(c, self.padding)
+        c.dilation_h, c.dilation_w = self.dilation_rate
+        c.groups = self.groups
         return c
 
 

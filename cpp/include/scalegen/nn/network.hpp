@@ -51,6 +51,8 @@ struct LayerConfig {
   int units = 0;    ///< dense output width
   int kernel_h = 1, kernel_w = 1;  ///< conv2d kernel, pooling window, or up-sampling factors
   int stride_h = 1, stride_w = 1;
+  int dilation_h = 1, dilation_w = 1;  ///< conv2d: taps this many rows and columns apart
+  int groups = 1;                      ///< conv2d: channels and filters split in this many groups
   bool same_padding = false;  ///< 'same' (TensorFlow's rule) instead of 'valid'
   int pad_top = -1, pad_bottom = -1, pad_left = -1, pad_right = -1;  ///< explicit (ONNX) when >= 0; zero padding
   int output_padding_h = -1, output_padding_w = -1;                  ///< conv2d_transpose (Keras' None: -1)

@@ -15,7 +15,7 @@ namespace scalegen::nn {
 
 bool Conv2D::absorbs_next(const Layer& next, bool training) const {
   const Pool2D* pool = next.as_pooling();
-  if (pool == nullptr) return false;
+  if (pool == nullptr || general_) return false;
   return !training || (act_.kind == Activation::relu && pool->absorbs_relu());
 }
 

@@ -20,11 +20,27 @@ void ConvGeometry::im2col(const float* x, std::int64_t samples, float* cols) con
 
 void ConvGeometry::im2col_rows(const float* img, int oh0, int oh1, float* cols) const {
   const int C = in.c;
+  if (!contiguous_rows()) {  // one tap of cg channels at a time
+    const int G = channels();
+    for (int oh = oh0; oh < oh1; ++oh)
+      for (int ow = 0; ow < out.w; ++ow) {
+        float* to = cols + (std::int64_t(oh - oh0) * out.w + ow) * K;
+        for (int i = 0; i < kh; ++i)
+          for (int j = 0; j < kw; ++j, to += G) {
+            const int ih = oh * sh - pt + i * dh, iw = ow * sw - pl + j * dw;
+            if (ih < 0 || ih >= in.h || iw < 0 || iw >= in.w)
+              std::fill(to, to + G, 0.0f);
+            else
+              copy_floats(img + (std::int64_t(ih) * in.w + iw) * C + c0, G, to);
+          }
+      }
+    return;
+  }
   const std::int64_t span = std::int64_t(kw) * C;
   for (int oh = oh0; oh < oh1; ++oh) {
     float* base = cols + std::int64_t(oh - oh0) * out.w * K;
     for (int i = 0; i < kh; ++i) {
-      const int ih = oh * sh - pt + i;
+      const int ih = oh * sh - pt + i * dh;
       float* dst = base + i * span;
       if (ih < 0 || ih >= in.h) {
         for (int ow = 0; ow < out.w; ++ow) std::fill(dst + ow * K, dst + ow * K + span, 0.0f);
@@ -63,16 +79,31 @@ void ConvGeometry::im2col_rows(const float* img, int oh0, int oh1, float* cols) 
   }
 }
 
-void ConvGeometry::col2im(const float* dcols, std::int64_t samples, float* dx) const {
+void ConvGeometry::col2im(const float* dcols, std::int64_t samples, float* dx, bool accumulate) const {
   const int C = in.c;
   const std::int64_t span = std::int64_t(kw) * C;
-  std::fill(dx, dx + samples * in.size(), 0.0f);
+  if (!accumulate) std::fill(dx, dx + samples * in.size(), 0.0f);
+  if (!contiguous_rows()) {
+    const int G = channels();
+    for (std::int64_t s = 0; s < samples; ++s)
+      for (int oh = 0; oh < out.h; ++oh)
+        for (int ow = 0; ow < out.w; ++ow) {
+          const float* from = dcols + ((s * out.h + oh) * out.w + ow) * K;
+          for (int i = 0; i < kh; ++i)
+            for (int j = 0; j < kw; ++j, from += G) {
+              const int ih = oh * sh - pt + i * dh, iw = ow * sw - pl + j * dw;
+              if (ih >= 0 && ih < in.h && iw >= 0 && iw < in.w)
+                add_floats(from, G, dx + s * in.size() + (std::int64_t(ih) * in.w + iw) * C + c0);
+            }
+        }
+    return;
+  }
   for (std::int64_t s = 0; s < samples; ++s) {
     float* img = dx + s * in.size();
     for (int oh = 0; oh < out.h; ++oh) {
       const float* base = dcols + (s * out.h + oh) * out.w * K;
       for (int i = 0; i < kh; ++i) {
-        const int ih = oh * sh - pt + i;
+        const int ih = oh * sh - pt + i * dh;
         if (ih < 0 || ih >= in.h) continue;
         const float* src = base + i * span;
         float* dst = img + std::int64_t(ih) * in.w * C;

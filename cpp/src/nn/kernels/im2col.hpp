@@ -14,8 +14,13 @@ namespace scalegen::nn {
 struct ConvGeometry {
   Shape in, out;  // the convolution's input and output (channels: out.c is not used here)
   int kh = 1, kw = 1, sh = 1, sw = 1, pt = 0, pl = 0;
-  std::int64_t K = 0;  // kh * kw * in.c: the length of a window's row
+  std::int64_t K = 0;  // kh * kw * cg: the length of a window's row
+  int dh = 1, dw = 1;  // dilation: taps dh rows and dw columns apart
+  int c0 = 0, cg = 0;  // the window's channels [c0, c0 + cg) (a group's; cg = 0: all of them)
 
+  int channels() const { return cg > 0 ? cg : in.c; }
+  // the interior copy of a row is kw * c contiguous floats: all channels, no dilation across
+  bool contiguous_rows() const { return dw == 1 && channels() == in.c; }
   std::int64_t pixels() const { return std::int64_t(out.h) * out.w; }
   /// Output columns [lo, hi) whose window lies inside the input horizontally.
   std::pair<int, int> interior_columns() const;
@@ -36,8 +41,9 @@ struct ConvGeometry {
   /// The windows of output rows [oh0, oh1) of one image. Row-wise, so the interior is a
   /// tight copy of kw * c floats (a fixed-size copy for the tiny spans of a first layer).
   void im2col_rows(const float* img, int oh0, int oh1, float* cols) const;
-  /// dx (samples x input size) = the sum of each window row's values at its cells.
-  void col2im(const float* dcols, std::int64_t samples, float* dx) const;
+  /// dx (samples x input size) = the sum of each window row's values at its cells (added to
+  /// dx's values when accumulate, else dx is zeroed first).
+  void col2im(const float* dcols, std::int64_t samples, float* dx, bool accumulate = false) const;
 };
 
 }  // namespace scalegen::nn

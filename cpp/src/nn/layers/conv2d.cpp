@@ -27,22 +27,30 @@ std::unique_ptr<Layer> make<LayerKind::conv2d>(const LayerConfig& c, int index, 
 Conv2D::Conv2D(const LayerConfig& c, int index, Shape in) : Layer(index, in), act_{c.activation, c.alpha}, bias_(c.use_bias) {
   const std::string who = layer_name("Conv2D", index);
   if (in.rank != 3) throw std::invalid_argument(who + " needs inputs of shape (height, width, channels)");
-  if (c.filters <= 0 || c.kernel_h <= 0 || c.kernel_w <= 0 || c.stride_h <= 0 || c.stride_w <= 0)
-    throw std::invalid_argument(who + ": filters, kernel size and strides must be positive");
-  kh_ = c.kernel_h, kw_ = c.kernel_w, sh_ = c.stride_h, sw_ = c.stride_w;
-  const WindowAxis ah = window_axis(in.h, kh_, sh_, c.same_padding, c.pad_top, c.pad_bottom, who);
-  const WindowAxis aw = window_axis(in.w, kw_, sw_, c.same_padding, c.pad_left, c.pad_right, who);
+  if (c.filters <= 0 || c.kernel_h <= 0 || c.kernel_w <= 0 || c.stride_h <= 0 || c.stride_w <= 0 ||
+      c.dilation_h <= 0 || c.dilation_w <= 0 || c.groups <= 0)
+    throw std::invalid_argument(who + ": filters, kernel size, strides, dilation and groups must be positive");
+  if (in.c % c.groups != 0 || c.filters % c.groups != 0)
+    throw std::invalid_argument(who + ": groups must divide the input channels (" + std::to_string(in.c) +
+                                ") and the filters (" + std::to_string(c.filters) + ")");
+  kh_ = c.kernel_h, kw_ = c.kernel_w, sh_ = c.stride_h, sw_ = c.stride_w, groups_ = c.groups;
+  // a dilated window spans (k - 1) d + 1 cells
+  const std::int64_t span_h = (std::int64_t(kh_) - 1) * c.dilation_h + 1, span_w = (std::int64_t(kw_) - 1) * c.dilation_w + 1;
+  const WindowAxis ah = window_axis(in.h, checked_int(span_h, who), sh_, c.same_padding, c.pad_top, c.pad_bottom, who);
+  const WindowAxis aw = window_axis(in.w, checked_int(span_w, who), sw_, c.same_padding, c.pad_left, c.pad_right, who);
   pt_ = ah.pad_begin, pl_ = aw.pad_begin;
   out_ = checked_shape(ah.out, aw.out, c.filters, 3, who);
-  K_ = checked_mul(checked_mul(kh_, kw_, who), in.c, who);
+  K_ = checked_mul(checked_mul(kh_, kw_, who), in.c / groups_, who);
   F_ = c.filters;
   check_tensor_bytes(checked_mul(K_, F_, who), sizeof(float), who + ": the kernel");
   pixels_ = std::int64_t(out_.h) * out_.w;
-  geo_ = ConvGeometry{in_, out_, kh_, kw_, sh_, sw_, pt_, pl_, K_};
+  geo_ = ConvGeometry{in_, out_, kh_, kw_, sh_, sw_, pt_, pl_, K_, c.dilation_h, c.dilation_w, 0, int(in.c / groups_)};
+  // dilated or grouped: im2col (one group's channels at a time) and GEMM, no in-place kernels
+  general_ = c.dilation_h > 1 || c.dilation_w > 1 || groups_ > 1;
   // blocks of whole samples with about 256 output pixels: an im2col block stays in L2
   samples_per_block_ = std::max<std::int64_t>(1, 256 / pixels_);
   // every window inside the image: the forward pass reads windows in place (no im2col)
-  in_place_ = (small_reduction() || detail::has_fast_gemm(F_)) && pt_ == 0 && pl_ == 0 &&
+  in_place_ = !general_ && (small_reduction() || detail::has_fast_gemm(F_)) && pt_ == 0 && pl_ == 0 &&
               std::int64_t(out_.h - 1) * sh_ + kh_ <= in.h && std::int64_t(out_.w - 1) * sw_ + kw_ <= in.w;
   // where the K values of a window lie, from its first: kernel rows in.w * c apart
   for (int i = 0; i < kh_; ++i)
@@ -51,7 +59,7 @@ Conv2D::Conv2D(const LayerConfig& c, int index, Shape in) : Layer(index, in), ac
 }
 
 std::vector<TensorSpec> Conv2D::tensors() const {
-  std::vector<TensorSpec> t{{"kernel", {kh_, kw_, in_.c, F_}, true, 0.0f}};
+  std::vector<TensorSpec> t{{"kernel", {kh_, kw_, in_.c / groups_, F_}, true, 0.0f}};
   if (bias_) t.push_back({"bias", {F_}, true, 0.0f});
   return t;
 }
@@ -93,6 +101,16 @@ void Conv2D::forward_rows(const float* x, const OutputBlock& blk, float* out, fl
   }
   const ScratchLease lease(std::size_t(rows * K_));
   float* cols = lease.data();
+  if (general_) {  // per group: its channels' windows times its filters' columns of the kernel
+    const std::int64_t Fg = F_ / groups_;
+    for (int g = 0; g < groups_; ++g) {
+      const ConvGeometry geo = group_geometry(g);
+      for (std::int64_t s = s0; s < s1; ++s) geo.im2col_rows(x + s * in_.size(), oh0, oh1, cols + (s - s0) * band * K_);
+      gemm_nn(rows, Fg, K_, cols, K_, w + g * Fg, F_, out + g * Fg, F_);
+    }
+    bias_activate(out, rows, F_, b, act_, keep);
+    return;
+  }
   for (std::int64_t s = s0; s < s1; ++s) geo_.im2col_rows(x + s * in_.size(), oh0, oh1, cols + (s - s0) * band * K_);
   if (!small_reduction()) {
     gemm_nn(rows, F_, K_, cols, K_, w, F_, out, F_);
@@ -135,12 +153,14 @@ void Conv2D::in_place_gemm(const float* x, const OutputBlock& blk, float* out, c
 
 void Conv2D::run_backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n,
                           bool pre_activation, const Context& ctx, const Pool2D* pool, const float* pool_y) {
+  if (general_) return general_backward(x, y, dy, dx, n, pre_activation, ctx);  // never fused with a pool
   const std::int64_t blocks = n_blocks(n), groups = std::min(blocks, kGroups);
   const std::int64_t wsize = K_ * F_, psize = wsize + F_;
   const bool weights = !frozen;  // a frozen layer's gradients are never used: not computed
   if (weights) partials_.assign(std::size_t(groups * psize), 0.0f);
   const float* w = ctx.params + param_offset;
-  // dcols = dz w^T reads w^T (F x K) row by row: transposed once per batch
+  // dcols = dz w^T reads w^T (F x K) row by row: transposed once per batch (group g's
+  // filters are rows [g Fg, (g + 1) Fg))
   if (dx != nullptr) {
     wt_.resize(std::size_t(K_ * F_));
     mat(wt_.data(), F_, K_, K_) = cmat(w, K_, F_, F_).transpose();
@@ -180,6 +200,50 @@ void Conv2D::run_backward(const float* x, const float* y, float* dy, float* dx, 
   });
   if (weights)
     sum_partials_ordered(ctx.n_threads, partials_.data(), groups, psize, bias_ ? psize : wsize,
+                         ctx.grads + param_offset);
+}
+
+ConvGeometry Conv2D::group_geometry(int g) const {
+  ConvGeometry geo = geo_;
+  geo.c0 = g * geo_.channels();
+  return geo;
+}
+
+void Conv2D::general_backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n,
+                              bool pre_activation, const Context& ctx) {
+  const std::int64_t blocks = n_blocks(n), tasks = std::min(blocks, kGroups);
+  const std::int64_t wsize = K_ * F_, psize = wsize + F_, Fg = F_ / groups_;
+  const bool weights = !frozen;
+  if (weights) partials_.assign(std::size_t(tasks * psize), 0.0f);
+  if (dx != nullptr) {  // w^T (F x K): group g's filters are its rows [g Fg, (g + 1) Fg)
+    wt_.resize(std::size_t(K_ * F_));
+    mat(wt_.data(), F_, K_, K_) = cmat(ctx.params + param_offset, K_, F_, F_).transpose();
+  }
+  parallel_for_flushed(ctx.n_threads, tasks, [&](std::int64_t t) {
+    const auto [b0, b1] = split_range(blocks, tasks, t);
+    float* dw = weights ? partials_.data() + t * psize : nullptr;
+    for (std::int64_t b = b0; b < b1; ++b) {
+      const std::int64_t s0 = b * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
+      const std::int64_t rows = (s1 - s0) * pixels_;
+      float* dz = dy + s0 * out_.size();
+      if (!pre_activation) activation_backward(dz, y + s0 * out_.size(), pre_at(s0 * out_.size()), rows, F_, act_);
+      if (weights) add_column_sums(dz, rows, F_, dw + wsize);
+      const ScratchLease cols(std::size_t(rows * K_));
+      for (int g = 0; g < groups_; ++g) {
+        const ConvGeometry geo = group_geometry(g);
+        if (weights) {
+          geo.im2col(x + s0 * in_.size(), s1 - s0, cols.data());
+          gemm_tn(K_, Fg, rows, cols.data(), K_, dz + g * Fg, F_, dw + g * Fg, F_, true);
+        }
+        if (dx != nullptr) {
+          gemm_nn(rows, K_, Fg, dz + g * Fg, F_, wt_.data() + g * Fg * K_, K_, cols.data(), K_);
+          geo.col2im(cols.data(), s1 - s0, dx + s0 * in_.size(), g > 0);
+        }
+      }
+    }
+  });
+  if (weights)
+    sum_partials_ordered(ctx.n_threads, partials_.data(), tasks, psize, bias_ ? psize : wsize,
                          ctx.grads + param_offset);
 }
 

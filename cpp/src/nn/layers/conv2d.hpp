@@ -68,6 +68,12 @@ class Conv2D final : public Layer {
   void run_backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n, bool pre_activation,
                     const Context& ctx, const Pool2D* pool, const float* pool_y);
 
+  // Dilated or grouped: the backward pass on im2col and GEMM, one group at a time.
+  void general_backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n, bool pre_activation,
+                        const Context& ctx);
+  // The windows of group g's channels.
+  ConvGeometry group_geometry(int g) const;
+
   // ---- with a following pooling (fused/conv_pool.cpp)
   // The output rows and columns a following pool reads: the convolution computes only
   // those when it reads windows in place (an 11 x 11 map pooled 2 x 2 leaves its last row
@@ -92,6 +98,8 @@ class Conv2D final : public Layer {
   int kh_ = 1, kw_ = 1, sh_ = 1, sw_ = 1, pt_ = 0, pl_ = 0;
   std::int64_t K_ = 0, F_ = 0, pixels_ = 0, samples_per_block_ = 1;
   bool in_place_ = false;
+  bool general_ = false;  // dilated or grouped
+  int groups_ = 1;
   std::vector<std::int32_t> window_offsets_;
   std::vector<float> partials_;
   std::vector<float> wt_;                 // the kernel transposed (F x K), for input gradients
