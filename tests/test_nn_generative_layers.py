@@ -36,6 +36,8 @@ def torch_activation(t: Any, name: str, alpha: float | None = None) -> Any:
         return F.leaky_relu(t, 0.2 if alpha is None else alpha)
     if name == "elu":
         return F.elu(t, 1.0 if alpha is None else alpha)
+    if name == "log_softmax":
+        return F.log_softmax(t, dim=-1)
     fn = {
         "linear": lambda v: v,
         "relu": torch.relu,
@@ -229,6 +231,7 @@ def test_a_depthwise_convolution_matches_torch() -> None:
             (7,),
         ),
         ([Conv2D(3, 2, activation="gelu"), Activation("swish"), Activation("elu")], (4, 4, 2)),
+        ([Conv2D(3, 2, activation="log_softmax"), Dense(4, activation="log_softmax")], (4, 3, 2)),
         # a DCGAN generator's stack
         (
             [

@@ -277,7 +277,7 @@ def test_unsupported_graphs_are_named() -> None:
 
     nn = torch.nn
     cases = [
-        (nn.Sequential(nn.Conv2d(2, 4, 3), nn.LogSoftmax(dim=1)), (2, 6, 6), "unsupported ONNX op LogSoft"),
+        (nn.Sequential(nn.Conv2d(2, 4, 3), nn.Hardswish()), (2, 6, 6), "unsupported ONNX op HardSigmoid"),
         (nn.Sequential(nn.MaxPool2d(2, dilation=2)), (2, 9, 9), "attribute dilations"),
         (nn.Sequential(nn.AvgPool2d(2, padding=1)), (2, 6, 6), "count_include_pad"),
         (nn.Sequential(nn.MaxPool2d(2, ceil_mode=True)), (2, 5, 5), "ceil_mode"),

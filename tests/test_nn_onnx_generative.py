@@ -174,12 +174,29 @@ def torch_decoders() -> list[tuple[str, Any, tuple[int, ...]]]:
             nn.Sequential(nn.ConvTranspose2d(2, 3, (3, 2), stride=(1, 2)), nn.PReLU()),
             (2, 4, 3),
         ),
+        (
+            "log-softmax",
+            nn.Sequential(
+                nn.Conv2d(2, 3, 2), nn.LogSoftmax(dim=1), nn.Flatten(), nn.Linear(27, 4), nn.LogSoftmax(1)
+            ),
+            (2, 4, 4),
+        ),
+        (
+            "grouped-dilated",
+            nn.Sequential(
+                nn.Conv2d(4, 8, 3, padding=2, dilation=2, groups=4),
+                nn.ReLU(),
+                nn.Conv2d(8, 4, 3, groups=2, stride=2),
+            ),
+            (4, 9, 9),
+        ),
     ]
 
 
-@pytest.mark.parametrize(
-    "case", range(4), ids=["generator", "upsample-pad", "global-pool", "valid-transpose"]
-)
+CASES = ["generator", "upsample-pad", "global-pool", "valid-transpose", "log-softmax", "grouped-dilated"]
+
+
+@pytest.mark.parametrize("case", range(len(CASES)), ids=CASES)
 def test_pytorch_decoder_exports_run_on_scalegen(case: int) -> None:
     import onnxruntime as ort
 

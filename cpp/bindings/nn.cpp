@@ -102,7 +102,8 @@ void bind_nn(py::module_& m) {
       .value("elu", Activation::elu)
       .value("gelu", Activation::gelu)
       .value("softplus", Activation::softplus)
-      .value("swish", Activation::swish);
+      .value("swish", Activation::swish)
+      .value("log_softmax", Activation::log_softmax);
   py::enum_<Loss>(m, "Loss", py::module_local(), "The losses a training step minimises.")
       .value("sparse_categorical_crossentropy", Loss::sparse_categorical_crossentropy)
       .value("categorical_crossentropy", Loss::categorical_crossentropy)

@@ -210,12 +210,15 @@ class Activation:
       softplus
     
       swish
+    
+      log_softmax
     """
     __members__: typing.ClassVar[dict[str, Activation]]
     elu: typing.ClassVar[Activation]
     gelu: typing.ClassVar[Activation]
     leaky_relu: typing.ClassVar[Activation]
     linear: typing.ClassVar[Activation]
+    log_softmax: typing.ClassVar[Activation]
     relu: typing.ClassVar[Activation]
     sigmoid: typing.ClassVar[Activation]
     softmax: typing.ClassVar[Activation]

@@ -37,8 +37,9 @@ Activation parse_activation(const std::string& name) {
   if (name == "gelu") return Activation::gelu;
   if (name == "softplus") return Activation::softplus;
   if (name == "swish" || name == "silu") return Activation::swish;
+  if (name == "log_softmax") return Activation::log_softmax;
   throw std::invalid_argument("unknown activation '" + name +
-                              "': use linear, relu, sigmoid, tanh, softmax, leaky_relu, elu, gelu, softplus or swish");
+                              "': use linear, relu, sigmoid, tanh, softmax, log_softmax, leaky_relu, elu, gelu, softplus or swish");
 }
 
 }  // namespace scalegen::nn

@@ -108,7 +108,7 @@ std::unique_ptr<Network> load_network(const std::string& path) {
     std::int32_t v[28];
     const int fields = version == 1 ? 16 : version == 2 ? 25 : 28;
     for (int i = 0; i < fields; ++i) v[i] = in.get<std::int32_t>();
-    if (v[0] < 0 || v[0] > int(LayerKind::prelu) || v[13] < 0 || v[13] > int(Activation::swish))
+    if (v[0] < 0 || v[0] > int(LayerKind::prelu) || v[13] < 0 || v[13] > int(Activation::log_softmax))
       throw in.error("names an unknown layer kind or activation");
     c.kind = LayerKind(v[0]);
     c.filters = v[1], c.units = v[2], c.kernel_h = v[3], c.kernel_w = v[4], c.stride_h = v[5], c.stride_w = v[6];

@@ -67,8 +67,9 @@ def _activation(
 ) -> str:
     if name == "linear":
         return x
-    if name == "softmax":
-        return g.op("Softmax", [x], f"{hint}_softmax", axis=1 if spatial else -1)
+    if name in ("softmax", "log_softmax"):
+        op = "Softmax" if name == "softmax" else "LogSoftmax"
+        return g.op(op, [x], f"{hint}_{name}", axis=1 if spatial else -1)
     alpha = ACTIVATION_ALPHA.get(name, 0.0) if alpha is None else alpha
     if name == "leaky_relu":
         return g.op("LeakyRelu", [x], f"{hint}_leaky_relu", alpha=float(alpha))

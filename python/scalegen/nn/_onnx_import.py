@@ -45,6 +45,7 @@ SUPPORTED_OPS = (
     "Sigmoid",
     "Tanh",
     "Softmax",
+    "LogSoftmax",
     "Gemm",
     "MatMul",
     "Add",
@@ -348,9 +349,9 @@ class _Reader(DecoderOps):
         if op in DECODER_OPS:
             self.read_decoder_op(node, a)
             return
-        if op in _ACTIVATIONS or op == "Softmax":
-            name = _ACTIVATIONS.get(op, "softmax")
-            if op == "Softmax":
+        if op in _ACTIVATIONS or op in ("Softmax", "LogSoftmax"):
+            name = _ACTIVATIONS.get(op, "softmax" if op == "Softmax" else "log_softmax")
+            if op in ("Softmax", "LogSoftmax"):
                 rank = 4 if len(self.shape) == 3 else 2
                 axis = a.get("axis", -1 if self.opset >= 13 else 1)
                 if not isinstance(axis, int) or axis % rank != 1:  # the channels (NCHW) or the features

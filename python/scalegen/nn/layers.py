@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from ._model import Sequential
 
 ACTIVATIONS = (
-    "linear", "relu", "sigmoid", "tanh", "softmax", "leaky_relu", "elu", "gelu", "softplus", "swish", "silu"
+    "linear", "relu", "sigmoid", "tanh", "softmax", "log_softmax",
+    "leaky_relu", "elu", "gelu", "softplus", "swish", "silu",
 )  # fmt: skip
 # Keras' parameters of the activations given by name (the layers LeakyReLU and ELU set their own)
 ACTIVATION_ALPHA = {"leaky_relu": 0.2, "elu": 1.0}

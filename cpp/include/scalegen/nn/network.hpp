@@ -23,7 +23,8 @@ enum class Activation : int {
   elu = 6,         ///< x for x > 0, else alpha (e^x - 1)
   gelu = 7,        ///< x Phi(x), exact (Keras' default)
   softplus = 8,
-  swish = 9,  ///< x sigmoid(x)
+  swish = 9,        ///< x sigmoid(x)
+  log_softmax = 10,  ///< the logarithm of softmax over the last axis
 };
 
 /// The layer types of scalegen.nn.

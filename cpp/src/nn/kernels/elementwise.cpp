@@ -58,6 +58,16 @@ void activate(float* __restrict z, std::int64_t rows, std::int64_t width, Act ac
         for (std::int64_t j = 0; j < width; ++j) row[j] *= inv;
       }
       return;
+    case Activation::log_softmax:  // z - max - log(sum exp(z - max))
+      for (std::int64_t r = 0; r < rows; ++r) {
+        float* row = z + r * width;
+        const float top = *std::max_element(row, row + width);
+        float sum = 0.0f;
+        for (std::int64_t j = 0; j < width; ++j) sum += std::exp(row[j] - top);
+        const float shift = top + std::log(sum);
+        for (std::int64_t j = 0; j < width; ++j) row[j] -= shift;
+      }
+      return;
   }
 }
 
@@ -105,6 +115,15 @@ void activation_backward(float* __restrict dy, const float* __restrict y, const 
         float dot = 0.0f;
         for (std::int64_t j = 0; j < width; ++j) dot += d[j] * p[j];
         for (std::int64_t j = 0; j < width; ++j) d[j] = p[j] * (d[j] - dot);
+      }
+      return;
+    case Activation::log_softmax:  // dy - softmax * sum(dy), softmax = exp(y)
+      for (std::int64_t r = 0; r < rows; ++r) {
+        float* d = dy + r * width;
+        const float* ly = y + r * width;
+        float sum = 0.0f;
+        for (std::int64_t j = 0; j < width; ++j) sum += d[j];
+        for (std::int64_t j = 0; j < width; ++j) d[j] -= std::exp(ly[j]) * sum;
       }
       return;
   }
