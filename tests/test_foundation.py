@@ -144,19 +144,26 @@ print(repr(np.concatenate([w.ravel() for w in vae.get_weights()])[::7].tolist())
 """
 
 
-def test_every_runnable_level_trains_the_same_generative_model():
-    """The decoder layers' kernels at each level (our GEMM on AVX-512 and AVX2, Eigen on the baseline)."""
+def _outputs_and_weights_at_every_level(code: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Runs ``code`` (printing its level, then two lists) at every level this CPU runs."""
     from scalegen import _cpuinfo
 
     results = {}
     for level in _core.built_levels():
         if not _cpuinfo.supports(level):
             continue
-        out = _run(GENERATIVE_CODE, SCALEGEN_ISA=level)
+        out = _run(code, SCALEGEN_ISA=level)
         assert out.returncode == 0, out.stderr
         lines = out.stdout.splitlines()
-        assert lines[0] == level
+        assert lines[0] == level  # the override picked that level
         results[level] = (np.array(eval(lines[1])), np.array(eval(lines[2])))
+    assert "baseline" in results
+    return results
+
+
+def test_every_runnable_level_trains_the_same_generative_model():
+    """The decoder layers' kernels at each level (our GEMM on AVX-512 and AVX2, Eigen on the baseline)."""
+    results = _outputs_and_weights_at_every_level(GENERATIVE_CODE)
     ref_samples, ref_weights = results["baseline"]
     for samples, weights in results.values():
         np.testing.assert_allclose(samples, ref_samples, rtol=1e-3, atol=1e-4)
@@ -183,17 +190,7 @@ print(repr(np.concatenate([w.ravel() for w in m.get_weights()])[::97].tolist()))
 
 def test_every_runnable_level_trains_the_same_cnn():
     """Each level has its own GEMM (AVX-512 and AVX2 register tiles, Eigen on the baseline)."""
-    from scalegen import _cpuinfo
-
-    results = {}
-    for level in _core.built_levels():
-        if not _cpuinfo.supports(level):
-            continue
-        out = _run(CNN_CODE, SCALEGEN_ISA=level)
-        assert out.returncode == 0, out.stderr
-        lines = out.stdout.splitlines()
-        assert lines[0] == level
-        results[level] = (np.array(eval(lines[1])), np.array(eval(lines[2])))
+    results = _outputs_and_weights_at_every_level(CNN_CODE)
     ref_out, ref_weights = results["baseline"]
     for outputs, weights in results.values():
         np.testing.assert_allclose(outputs, ref_out, rtol=1e-4, atol=1e-6)

@@ -167,11 +167,7 @@ class GAN:
 
 
 def load_gan(filepath: Any) -> GAN:
-    """A GAN written by ``GAN.save``."""
-    from ._saving import CorruptModelError, load_composite
+    """A GAN written by ``GAN.save`` (no pickle; checked as ``load_model`` checks)."""
+    from ._saving import load_composite
 
-    settings, parts = load_composite(filepath, "gan")
-    try:
-        return GAN(parts["generator"], parts["discriminator"], **settings)
-    except (TypeError, ValueError, KeyError) as e:
-        raise CorruptModelError(f"{filepath!r} does not describe a GAN: {e}") from None
+    return load_composite(filepath, "gan", GAN)

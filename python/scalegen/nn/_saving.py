@@ -317,7 +317,16 @@ def save_composite(
     _write_archive(path, config, arrays)
 
 
-def load_composite(path: str | os.PathLike[str], kind: str) -> tuple[dict[str, Any], dict[str, Sequential]]:
+def load_composite(path: str | os.PathLike[str], kind: str, cls: Any) -> Any:
+    """``cls(**parts, **settings)`` from a file ``save_composite`` wrote for ``kind``."""
+    settings, parts = _read_composite(path, kind)
+    try:
+        return cls(**parts, **settings)
+    except (TypeError, ValueError) as e:
+        raise CorruptModelError(f"{os.fspath(path)!r} does not describe a {kind}: {e}") from None
+
+
+def _read_composite(path: str | os.PathLike[str], kind: str) -> tuple[dict[str, Any], dict[str, Sequential]]:
     """The settings and the parts of a file ``save_composite`` wrote for ``kind``."""
 
     def build(config: Any, arrays: dict[str, np.ndarray]) -> tuple[dict[str, Any], dict[str, Sequential]]:

@@ -245,10 +245,4 @@ def load_vae(filepath: Any) -> VAE:
     """A VAE written by ``VAE.save`` (no pickle; checked as ``load_model`` checks)."""
     from ._saving import load_composite
 
-    settings, parts = load_composite(filepath, "vae")
-    try:
-        return VAE(parts["encoder"], parts["decoder"], **settings)
-    except (TypeError, ValueError, KeyError) as e:
-        from ._saving import CorruptModelError
-
-        raise CorruptModelError(f"{filepath!r} does not describe a VAE: {e}") from None
+    return load_composite(filepath, "vae", VAE)
