@@ -640,9 +640,16 @@ class Network:
         """
     def trainable(self, layer: typing.SupportsInt | typing.SupportsIndex) -> bool:
         ...
+    def zero_accumulated_grads(self) -> None:
+        ...
     @property
     def output_shapes(self) -> list:
         ...
+    @property
+    def param_count(self) -> int:
+        """
+        The number of trainable parameter values (the length of the parameter vector).
+        """
     @property
     def slots(self) -> list:
         """

@@ -85,7 +85,7 @@ class TrainingPrimitives:
 
     def zero_gradients(self: Sequential) -> None:
         self._require_built()
-        self._net.set_accumulated_grads(np.zeros(self._net.get_params().size, np.float32))
+        self._net.zero_accumulated_grads()
 
     def apply_gradients(self: Sequential, gradients: Sequence[Any] | None = None) -> None:
         """One step of the compiled optimizer from the accumulated gradients, or from
@@ -104,7 +104,7 @@ class TrainingPrimitives:
                     raise ValueError(
                         f"expected {len(slots)} gradients (one per trainable weight), got {len(gradients)}"
                     )
-                flat = np.zeros(self._net.get_params().size, np.float32)
+                flat = np.zeros(self._net.param_count, np.float32)
                 for g, (shape, offset) in zip(gradients, slots, strict=True):
                     g = np.asarray(g, dtype=np.float32)
                     if g.shape != shape or not np.isfinite(g).all():
