@@ -302,3 +302,59 @@ def test_a_gans_digits_are_recognised_by_a_classifier_trained_on_real_ones() -> 
     gan.fit(x, epochs=150, batch_size=64, verbose=0)
     p = classifier.predict(gan.sample(1000, random_state=0))
     assert p.max(axis=1).mean() >= 0.8 and len(np.unique(p.argmax(axis=1))) == 10
+
+
+def test_a_conditional_gan_draws_the_digits_asked_for(tmp_path: Any) -> None:
+    from scalegen.nn.layers import BatchNormalization, Flatten, MaxPooling2D
+
+    x, y = load_digits()
+    classifier = Sequential(
+        [
+            Conv2D(32, 3, activation="relu", input_shape=(8, 8, 1)),
+            MaxPooling2D(),
+            Conv2D(64, 3, activation="relu", padding="same"),
+            MaxPooling2D(),
+            Flatten(),
+            Dense(128, activation="relu"),
+            Dense(10, activation="softmax"),
+        ],
+        seed=0,
+    )
+    classifier.compile("adam", "sparse_categorical_crossentropy")
+    classifier.fit(x, y, epochs=15, verbose=0)
+    generator = Sequential(
+        [
+            Dense(4 * 4 * 64, input_shape=(16 + 10,)),
+            Reshape((4, 4, 64)),
+            Conv2DTranspose(32, 4, strides=2, padding="same"),
+            BatchNormalization(),
+            LeakyReLU(0.2),
+            Conv2D(1, 3, padding="same", activation="sigmoid"),
+        ],
+        seed=2,
+    )
+    critic = Sequential(
+        [
+            Conv2D(32, 3, strides=2, padding="same", input_shape=(8, 8, 1 + 10)),
+            LeakyReLU(0.2),
+            Conv2D(64, 3, strides=2, padding="same"),
+            LeakyReLU(0.2),
+            Flatten(),
+            Dense(1),
+        ],
+        seed=3,
+    )
+    gan = GAN(generator, critic, 16, n_classes=10, seed=0)
+    gan.compile("adam", "adam")
+    gan.fit(x, y, epochs=90, batch_size=64, verbose=0)
+    asked = np.repeat(np.arange(10), 50)
+    drawn = classifier.predict(gan.sample(500, random_state=0, labels=asked)).argmax(axis=1)
+    assert (drawn == asked).mean() >= 0.75
+    gan.save(tmp_path / "c.zip")
+    np.testing.assert_array_equal(
+        load_gan(tmp_path / "c.zip").sample(4, 0, labels=3), gan.sample(4, 0, labels=3)
+    )
+    with pytest.raises(ValueError, match="labels"):
+        gan.fit(x, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="class indices"):
+        gan.sample(3, labels=[0, 10, 1])

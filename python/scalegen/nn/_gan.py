@@ -2,7 +2,10 @@
 trained on scalegen's kernels through the models' forward/backward primitives.
 
 The generator maps z ~ N(0, I) (latent_dim values, from the GAN's seeded generator) to a
-sample; the discriminator maps a sample to one logit, "real". Each step, as in Keras' DCGAN
+sample; the discriminator maps a sample to one logit, "real". With ``n_classes`` the GAN is
+conditional (Mirza and Osindero, 2014): a one-hot label is appended to the latent, and to the
+discriminator's input (as extra channels of an image, extra features of a vector), so that
+``sample(n, labels=...)`` draws the classes asked for. Each step, as in Keras' DCGAN
 example: the discriminator takes one step on a batch of generated then real samples (labels 0
 and 1, binary cross-entropy on the logits); then, the discriminator frozen (``trainable =
 False``: no update, batch normalization in inference mode), the generator takes one step on
@@ -35,12 +38,20 @@ class GAN:
     models) dropout: the same seed gives the same model for any thread count."""
 
     def __init__(
-        self, generator: Sequential, discriminator: Sequential, latent_dim: int, *, seed: int | None = None
+        self,
+        generator: Sequential,
+        discriminator: Sequential,
+        latent_dim: int,
+        *,
+        n_classes: int | None = None,
+        seed: int | None = None,
     ):
         if not isinstance(generator, Sequential) or not isinstance(discriminator, Sequential):
             raise TypeError("the generator and the discriminator must be scalegen.nn.Sequential models")
         self.generator, self.discriminator = generator, discriminator
         self.latent_dim = check_int(latent_dim, "latent_dim", "GAN", low=1)
+        self.n_classes = check_int(n_classes, "n_classes", "GAN", low=2, allow_none=True)
+        k = self.n_classes or 0
         self.seed = check_int(seed, "seed", "GAN", low=0, allow_none=True)
         self._rng = np.random.default_rng(seed)
         if seed is not None:
@@ -50,19 +61,21 @@ class GAN:
         self.stop_training = False
         self.history: Any = None
         if generator._input_shape is None:
-            generator.build((self.latent_dim,))
-        if generator._input_shape != (self.latent_dim,):
+            generator.build((self.latent_dim + k,))
+        if generator._input_shape != (self.latent_dim + k,):
             raise ValueError(
-                f"the generator takes {generator._input_shape}, not the latent ({self.latent_dim},)"
+                f"the generator takes {generator._input_shape}, not the latent ({self.latent_dim + k},)"
+                + (" (latent_dim + n_classes)" if k else "")
             )
+        sample = generator._output_shapes[-1]
+        seen = (*sample[:-1], sample[-1] + k)  # the label's one-hot as extra channels or features
         if discriminator._input_shape is None:
-            discriminator.build(generator._output_shapes[-1])
-        if discriminator._input_shape != generator._output_shapes[-1] or discriminator._output_shapes[-1] != (
-            1,
-        ):
+            discriminator.build(seen)
+        if discriminator._input_shape != seen or discriminator._output_shapes[-1] != (1,):
             raise ValueError(
-                f"the discriminator must take the generator's output {generator._output_shapes[-1]} and "
-                f"end in one unit (a logit); it takes {discriminator._input_shape} and outputs "
+                f"the discriminator must take {seen} (the generator's output"
+                + (" and the label's one-hot" if k else "")
+                + f") and end in one unit (a logit); it takes {discriminator._input_shape} and outputs "
                 f"{discriminator._output_shapes[-1]}"
             )
 
@@ -79,36 +92,54 @@ class GAN:
         for part in (self.generator, self.discriminator):
             part._net.set_optimizer_state(*part._fresh_optimizer_state())
 
-    def train_step(self, real: np.ndarray) -> dict[str, float]:
-        """One discriminator step and one generator step: their losses."""
+    def train_step(self, real: np.ndarray, labels: np.ndarray | None = None) -> dict[str, float]:
+        """One discriminator step and one generator step: their losses. A conditional GAN
+        draws its fakes with the real batch's labels."""
         assert self.g_optimizer is not None and self.d_optimizer is not None
-        n = len(real)
-        d_loss = self._discriminator_gradients(real, self._latent(n))
+        onehot = self._onehot(labels, len(real))
+        d_loss = self._discriminator_gradients(real, self._latent(len(real)), onehot)
         self.d_optimizer.apply(self.discriminator)
-        g_loss = self._generator_gradients(self._latent(n))
+        g_loss = self._generator_gradients(self._latent(len(real)), onehot)
         self.g_optimizer.apply(self.generator)
         return {"d_loss": d_loss, "g_loss": g_loss}
 
-    def _discriminator_gradients(self, real: np.ndarray, z: np.ndarray) -> float:
+    def _onehot(self, labels: np.ndarray | None, n: int) -> np.ndarray | None:
+        return None if labels is None else np.eye(self.n_classes or 0, dtype=np.float32)[labels]
+
+    @staticmethod
+    def _with_label(x: np.ndarray, onehot: np.ndarray | None) -> np.ndarray:
+        """x with the one-hot appended on its last axis (repeated over an image's pixels)."""
+        if onehot is None:
+            return x
+        tiled = np.broadcast_to(
+            onehot.reshape(len(x), *(1,) * (x.ndim - 2), -1), (*x.shape[:-1], onehot.shape[1])
+        )
+        return np.concatenate([x, tiled], axis=-1)
+
+    def _discriminator_gradients(
+        self, real: np.ndarray, z: np.ndarray, onehot: np.ndarray | None = None
+    ) -> float:
         """The discriminator's gradients on generated then real samples (labels 0, 1): its loss."""
         n, d = len(real), self.discriminator
-        fake = self.generator.forward(z)
+        fake = self.generator.forward(self._with_label(z, onehot))
         d.trainable = True
         d.zero_gradients()
-        logits = d.forward(np.concatenate([fake, real]))
+        logits = d.forward(np.concatenate([self._with_label(fake, onehot), self._with_label(real, onehot)]))
         loss_fake, grad_fake = _bce_with_logits(logits[:n], 0.0)
         loss_real, grad_real = _bce_with_logits(logits[n:], 1.0)
         d.backward(np.concatenate([grad_fake, grad_real]) / 2)
         return (loss_fake + loss_real) / 2
 
-    def _generator_gradients(self, z: np.ndarray) -> float:
+    def _generator_gradients(self, z: np.ndarray, onehot: np.ndarray | None = None) -> float:
         """The generator's gradients of -log D(G(z)), through the frozen discriminator."""
         g, d = self.generator, self.discriminator
         d.trainable = False
         try:
             g.zero_gradients()
-            loss, grad = _bce_with_logits(d.forward(g.forward(z)), 1.0)
-            g.backward(d.backward(grad))
+            fake = g.forward(self._with_label(z, onehot))
+            loss, grad = _bce_with_logits(d.forward(self._with_label(fake, onehot)), 1.0)
+            d_input = d.backward(grad)
+            g.backward(np.ascontiguousarray(d_input[..., : fake.shape[-1]]))  # not the label's part
         finally:
             d.trainable = True
         return loss
@@ -119,20 +150,23 @@ class GAN:
     def fit(
         self,
         x: Any,
+        y: Any = None,
         epochs: int = 1,
         batch_size: int | None = None,
         callbacks: Any = None,
         verbose: int | str = "auto",
         shuffle: bool = True,
     ) -> Any:
-        """Train on the real samples x; the History holds d_loss and g_loss per epoch."""
+        """Train on the real samples x (and, conditional, their class labels y); the History
+        holds d_loss and g_loss per epoch."""
         if self.g_optimizer is None:
             raise ValueError("You must call compile() before training the GAN")
-        x = self.discriminator._check_x(x)
+        x = self._check_samples(x)
+        labels = self._labels(y, len(x))
         return train_epochs(
             self,
             len(x),
-            lambda rows: self.train_step(x[rows]),
+            lambda rows: self.train_step(x[rows], None if labels is None else labels[rows]),
             batch_size=_batch_size(batch_size, "fit"),
             epochs=check_int(epochs, "epochs", "GAN.fit", low=1),
             shuffle=bool(shuffle),
@@ -141,11 +175,48 @@ class GAN:
             rng=self._rng,
         )
 
-    def sample(self, n: int, random_state: Any = None) -> np.ndarray:
-        """n generated samples from z ~ N(0, I)."""
+    def _check_samples(self, x: Any) -> np.ndarray:
+        """Real samples: finite numbers shaped as the generator's output."""
+        arr = np.asarray(x)
+        if arr.dtype.kind not in "fiub":
+            raise TypeError(f"x must be numeric, got dtype {arr.dtype}")
+        shape = self.generator._output_shapes[-1]
+        if arr.ndim < 2 or arr.shape[1:] != shape or len(arr) == 0:
+            raise ValueError(
+                f"x has shape {arr.shape}, the generator draws (n, {', '.join(map(str, shape))})"
+            )
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
+        if not np.isfinite(arr).all():
+            raise ValueError("x contains NaN or infinity")
+        return arr
+
+    def _labels(self, y: Any, n: int) -> np.ndarray | None:
+        """n class indices in [0, n_classes) (None for an unconditional GAN)."""
+        if self.n_classes is None:
+            if y is not None:
+                raise ValueError("labels are for a conditional GAN: give n_classes")
+            return None
+        if y is None:
+            raise ValueError(f"a conditional GAN (n_classes={self.n_classes}) needs the labels")
+        labels = np.broadcast_to(np.asarray(y), (n,)) if np.ndim(y) == 0 else np.asarray(y)
+        if (
+            labels.shape != (n,)
+            or labels.dtype.kind not in "iu"
+            or labels.min() < 0
+            or labels.max() >= self.n_classes
+        ):
+            raise ValueError(f"labels must be {n} class indices in [0, {self.n_classes})")
+        return labels.astype(np.int64)
+
+    def sample(self, n: int, random_state: Any = None, labels: Any = None) -> np.ndarray:
+        """n generated samples from z ~ N(0, I); a conditional GAN draws the classes ``labels``
+        (one per sample, or one for all; uniform when not given)."""
         n = check_int(n, "n", "GAN.sample", low=1)
-        z = check_random_state(random_state).standard_normal((n, self.latent_dim)).astype(np.float32)
-        return self.generator.predict(z)
+        rng = check_random_state(random_state)
+        z = rng.standard_normal((n, self.latent_dim)).astype(np.float32)
+        if self.n_classes is not None and labels is None:
+            labels = rng.integers(0, self.n_classes, n)
+        return self.generator.predict(self._with_label(z, self._onehot(self._labels(labels, n), n)))
 
     def get_weights(self) -> list[np.ndarray]:
         return self.generator.get_weights() + self.discriminator.get_weights()
@@ -160,7 +231,8 @@ class GAN:
         from ._saving import save_composite
 
         parts = {"generator": self.generator, "discriminator": self.discriminator}
-        save_composite(filepath, "gan", {"latent_dim": self.latent_dim, "seed": self.seed}, parts)
+        settings = {"latent_dim": self.latent_dim, "n_classes": self.n_classes, "seed": self.seed}
+        save_composite(filepath, "gan", settings, parts)
 
     def __repr__(self) -> str:
         return f"GAN(latent_dim={self.latent_dim})"
