@@ -96,14 +96,14 @@ class GAN:
         """One discriminator step and one generator step: their losses. A conditional GAN
         draws its fakes with the real batch's labels."""
         assert self.g_optimizer is not None and self.d_optimizer is not None
-        onehot = self._onehot(labels, len(real))
+        onehot = self._onehot(labels)
         d_loss = self._discriminator_gradients(real, self._latent(len(real)), onehot)
         self.d_optimizer.apply(self.discriminator)
         g_loss = self._generator_gradients(self._latent(len(real)), onehot)
         self.g_optimizer.apply(self.generator)
         return {"d_loss": d_loss, "g_loss": g_loss}
 
-    def _onehot(self, labels: np.ndarray | None, n: int) -> np.ndarray | None:
+    def _onehot(self, labels: np.ndarray | None) -> np.ndarray | None:
         return None if labels is None else np.eye(self.n_classes or 0, dtype=np.float32)[labels]
 
     @staticmethod
@@ -216,7 +216,7 @@ class GAN:
         z = rng.standard_normal((n, self.latent_dim)).astype(np.float32)
         if self.n_classes is not None and labels is None:
             labels = rng.integers(0, self.n_classes, n)
-        return self.generator.predict(self._with_label(z, self._onehot(self._labels(labels, n), n)))
+        return self.generator.predict(self._with_label(z, self._onehot(self._labels(labels, n))))
 
     def get_weights(self) -> list[np.ndarray]:
         return self.generator.get_weights() + self.discriminator.get_weights()
