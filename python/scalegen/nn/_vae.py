@@ -122,11 +122,7 @@ class VAE:
         d_mean = dz + self.beta * mean / n
         d_log_var = dz * eps * 0.5 * std + self.beta * 0.5 * (np.exp(log_var) - 1.0) / n
         self.encoder.backward(np.concatenate([d_mean, d_log_var], axis=1).astype(np.float32))
-        return {
-            "loss": float(np.mean(recon + self.beta * kl)),
-            "reconstruction_loss": float(recon.mean()),
-            "kl_loss": float(kl.mean()),
-        }
+        return self._logs(recon, kl)
 
     def fit(
         self,
@@ -179,6 +175,10 @@ class VAE:
 
     def _losses(self, x: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
         _elbo, recon, kl = self._elbo_terms(x, rng)
+        return self._logs(recon, kl)
+
+    def _logs(self, recon: np.ndarray, kl: np.ndarray) -> dict[str, float]:
+        """The batch means of the loss and of its two terms, per sample."""
         return {
             "loss": float(np.mean(recon + self.beta * kl)),
             "reconstruction_loss": float(recon.mean()),
