@@ -358,3 +358,60 @@ def test_a_conditional_gan_draws_the_digits_asked_for(tmp_path: Any) -> None:
         gan.fit(x, epochs=1, verbose=0)
     with pytest.raises(ValueError, match="class indices"):
         gan.sample(3, labels=[0, 10, 1])
+
+
+def test_a_conditional_vae_draws_the_digits_asked_for(tmp_path: Any) -> None:
+    from scalegen.nn.layers import Flatten, MaxPooling2D
+
+    x, y = load_digits()
+    classifier = Sequential(
+        [
+            Conv2D(32, 3, activation="relu", input_shape=(8, 8, 1)),
+            MaxPooling2D(),
+            Conv2D(64, 3, activation="relu", padding="same"),
+            MaxPooling2D(),
+            Flatten(),
+            Dense(128, activation="relu"),
+            Dense(10, activation="softmax"),
+        ],
+        seed=0,
+    )
+    classifier.compile("adam", "sparse_categorical_crossentropy")
+    classifier.fit(x, y, epochs=15, verbose=0)
+    encoder = Sequential(
+        [
+            Conv2D(16, 3, activation="relu", input_shape=(8, 8, 1 + 10)),
+            Reshape((-1,)),
+            Dense(64, activation="relu"),
+            Dense(8),
+        ],
+        seed=0,
+    )
+    decoder = Sequential(
+        [
+            Dense(64, activation="relu", input_shape=(4 + 10,)),
+            Dense(4 * 4 * 16, activation="relu"),
+            Reshape((4, 4, 16)),
+            Conv2DTranspose(1, 3, strides=2, padding="same"),
+        ],
+        seed=1,
+    )
+    vae = VAE(encoder, decoder, 4, n_classes=10, seed=0)
+    vae.compile("adam")
+    history = vae.fit(
+        x[:1500], y[:1500], epochs=40, batch_size=64, validation_data=(x[1500:], y[1500:]), verbose=0
+    )
+    assert history.history["val_loss"][-1] < history.history["val_loss"][0]
+    asked = np.repeat(np.arange(10), 50)
+    assert (
+        classifier.predict(vae.sample(500, random_state=0, labels=asked)).argmax(axis=1) == asked
+    ).mean() >= 0.9
+    held = vae.elbo(x[1500:], random_state=0, labels=y[1500:])
+    assert vae.log_likelihood(x[1500:], 64, random_state=0, labels=y[1500:]).mean() > held.mean()
+    assert vae.reconstruct(x[:3], labels=y[:3]).shape == (3, 8, 8, 1)
+    vae.save(tmp_path / "c.zip")
+    np.testing.assert_array_equal(
+        load_vae(tmp_path / "c.zip").elbo(x[:9], 0, labels=y[:9]), vae.elbo(x[:9], 0, labels=y[:9])
+    )
+    with pytest.raises(ValueError, match="labels"):
+        vae.elbo(x[:9])

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..utils._validation import check_int, check_random_state
 from . import optimizers as _optimizers
+from ._conditioning import class_labels, one_hot, with_label
 from ._loop import train_epochs
 from ._model import Sequential, _batch_size, _verbosity
 
@@ -96,35 +97,22 @@ class GAN:
         """One discriminator step and one generator step: their losses. A conditional GAN
         draws its fakes with the real batch's labels."""
         assert self.g_optimizer is not None and self.d_optimizer is not None
-        onehot = self._onehot(labels)
+        onehot = one_hot(labels, self.n_classes)
         d_loss = self._discriminator_gradients(real, self._latent(len(real)), onehot)
         self.d_optimizer.apply(self.discriminator)
         g_loss = self._generator_gradients(self._latent(len(real)), onehot)
         self.g_optimizer.apply(self.generator)
         return {"d_loss": d_loss, "g_loss": g_loss}
 
-    def _onehot(self, labels: np.ndarray | None) -> np.ndarray | None:
-        return None if labels is None else np.eye(self.n_classes or 0, dtype=np.float32)[labels]
-
-    @staticmethod
-    def _with_label(x: np.ndarray, onehot: np.ndarray | None) -> np.ndarray:
-        """x with the one-hot appended on its last axis (repeated over an image's pixels)."""
-        if onehot is None:
-            return x
-        tiled = np.broadcast_to(
-            onehot.reshape(len(x), *(1,) * (x.ndim - 2), -1), (*x.shape[:-1], onehot.shape[1])
-        )
-        return np.concatenate([x, tiled], axis=-1)
-
     def _discriminator_gradients(
         self, real: np.ndarray, z: np.ndarray, onehot: np.ndarray | None = None
     ) -> float:
         """The discriminator's gradients on generated then real samples (labels 0, 1): its loss."""
         n, d = len(real), self.discriminator
-        fake = self.generator.forward(self._with_label(z, onehot))
+        fake = self.generator.forward(with_label(z, onehot))
         d.trainable = True
         d.zero_gradients()
-        logits = d.forward(np.concatenate([self._with_label(fake, onehot), self._with_label(real, onehot)]))
+        logits = d.forward(np.concatenate([with_label(fake, onehot), with_label(real, onehot)]))
         loss_fake, grad_fake = _bce_with_logits(logits[:n], 0.0)
         loss_real, grad_real = _bce_with_logits(logits[n:], 1.0)
         d.backward(np.concatenate([grad_fake, grad_real]) / 2)
@@ -136,8 +124,8 @@ class GAN:
         d.trainable = False
         try:
             g.zero_gradients()
-            fake = g.forward(self._with_label(z, onehot))
-            loss, grad = _bce_with_logits(d.forward(self._with_label(fake, onehot)), 1.0)
+            fake = g.forward(with_label(z, onehot))
+            loss, grad = _bce_with_logits(d.forward(with_label(fake, onehot)), 1.0)
             d_input = d.backward(grad)
             g.backward(np.ascontiguousarray(d_input[..., : fake.shape[-1]]))  # not the label's part
         finally:
@@ -162,7 +150,7 @@ class GAN:
         if self.g_optimizer is None:
             raise ValueError("You must call compile() before training the GAN")
         x = self._check_samples(x)
-        labels = self._labels(y, len(x))
+        labels = class_labels(y, len(x), self.n_classes, "GAN")
         return train_epochs(
             self,
             len(x),
@@ -190,24 +178,6 @@ class GAN:
             raise ValueError("x contains NaN or infinity")
         return arr
 
-    def _labels(self, y: Any, n: int) -> np.ndarray | None:
-        """n class indices in [0, n_classes) (None for an unconditional GAN)."""
-        if self.n_classes is None:
-            if y is not None:
-                raise ValueError("labels are for a conditional GAN: give n_classes")
-            return None
-        if y is None:
-            raise ValueError(f"a conditional GAN (n_classes={self.n_classes}) needs the labels")
-        labels = np.broadcast_to(np.asarray(y), (n,)) if np.ndim(y) == 0 else np.asarray(y)
-        if (
-            labels.shape != (n,)
-            or labels.dtype.kind not in "iu"
-            or labels.min() < 0
-            or labels.max() >= self.n_classes
-        ):
-            raise ValueError(f"labels must be {n} class indices in [0, {self.n_classes})")
-        return labels.astype(np.int64)
-
     def sample(self, n: int, random_state: Any = None, labels: Any = None) -> np.ndarray:
         """n generated samples from z ~ N(0, I); a conditional GAN draws the classes ``labels``
         (one per sample, or one for all; uniform when not given)."""
@@ -216,7 +186,8 @@ class GAN:
         z = rng.standard_normal((n, self.latent_dim)).astype(np.float32)
         if self.n_classes is not None and labels is None:
             labels = rng.integers(0, self.n_classes, n)
-        return self.generator.predict(self._with_label(z, self._onehot(self._labels(labels, n))))
+        onehot = one_hot(class_labels(labels, n, self.n_classes, "GAN"), self.n_classes)
+        return self.generator.predict(with_label(z, onehot))
 
     def get_weights(self) -> list[np.ndarray]:
         return self.generator.get_weights() + self.discriminator.get_weights()

@@ -19,6 +19,7 @@ from scipy.special import logsumexp
 
 from ..utils._validation import check_choice, check_int, check_random_state, check_real
 from . import optimizers as _optimizers
+from ._conditioning import class_labels, one_hot, with_label
 from ._loop import train_epochs
 from ._model import Sequential, _batch_size, _verbosity
 
@@ -39,6 +40,7 @@ class VAE:
         beta: float = 1.0,
         likelihood: str = "bernoulli",
         *,
+        n_classes: int | None = None,
         seed: int | None = None,
     ) -> None:
         if not isinstance(encoder, Sequential) or not isinstance(decoder, Sequential):
@@ -48,25 +50,39 @@ class VAE:
         self.beta = check_real(beta, "beta", "VAE", low=0.0)
         self.likelihood = check_choice(likelihood, "likelihood", "VAE", ["bernoulli", "gaussian"])
         self.seed = check_int(seed, "seed", "VAE", low=0, allow_none=True)
+        self.n_classes = check_int(n_classes, "n_classes", "VAE", low=2, allow_none=True)
         self._rng = np.random.default_rng(seed)
         if seed is not None:  # the parts' dropout masks follow the VAE's seed too
             encoder._rng, decoder._rng = (np.random.default_rng([seed, part]) for part in (1, 2))
         self.optimizer: _optimizers.Optimizer | None = None
         self.stop_training = False
         self.history: Any = None
+        latent_in = (self.latent_dim + (self.n_classes or 0),)  # z and the label's one-hot
         if decoder._input_shape is None:
-            decoder.build((self.latent_dim,))
-        self._check_decoder()
+            decoder.build(latent_in)
+        if decoder._input_shape != latent_in:
+            raise ValueError(f"the decoder takes {decoder._input_shape}, not the latent {latent_in}")
 
     # ---- structure --------------------------------------------------------------------------
-    def _check_decoder(self) -> None:
-        if self.decoder._input_shape != (self.latent_dim,):
-            raise ValueError(
-                f"the decoder takes {self.decoder._input_shape}, not the latent ({self.latent_dim},)"
-            )
-
     def _check_data(self, x: Any, what: str = "x") -> np.ndarray:
-        x = self.encoder._check_x(x, what)
+        if self.n_classes is None:
+            x = self.encoder._check_x(x, what)
+        else:  # the encoder sees the label's one-hot as extra channels or features
+            arr = np.asarray(x)
+            if arr.dtype.kind not in "fiub" or arr.ndim < 2 or len(arr) == 0:
+                raise ValueError(
+                    f"{what} must be a non-empty numeric array with a batch axis, got {arr.shape}"
+                )
+            seen = (*arr.shape[1:-1], arr.shape[-1] + self.n_classes)
+            if self.encoder._input_shape is None:
+                self.encoder.build(seen)
+            if self.encoder._input_shape != seen:
+                raise ValueError(
+                    f"{what} with its one-hot label is {seen}, the encoder takes {self.encoder._input_shape}"
+                )
+            x = np.ascontiguousarray(arr, dtype=np.float32)
+            if not np.isfinite(x).all():
+                raise ValueError(f"{what} contains NaN or infinity")
         out = self.encoder._output_shapes[-1]
         if out != (2 * self.latent_dim,):
             raise ValueError(
@@ -99,26 +115,29 @@ class VAE:
             grad = o - x64
         return per.sum(axis=1), grad.reshape(out.shape)
 
-    def train_step(self, x: np.ndarray) -> dict[str, float]:
+    def train_step(self, x: np.ndarray, labels: np.ndarray | None = None) -> dict[str, float]:
         """One optimizer step on the batch x: the loss, reconstruction and KL terms."""
-        logs = self._gradients(x, self._rng.standard_normal((len(x), self.latent_dim)))
+        onehot = one_hot(labels, self.n_classes)
+        logs = self._gradients(x, self._rng.standard_normal((len(x), self.latent_dim)), onehot)
         assert self.optimizer is not None
         self.optimizer.apply(self.encoder)
         self.optimizer.apply(self.decoder)
         return logs
 
-    def _gradients(self, x: np.ndarray, eps: np.ndarray) -> dict[str, float]:
+    def _gradients(
+        self, x: np.ndarray, eps: np.ndarray, onehot: np.ndarray | None = None
+    ) -> dict[str, float]:
         """The parts' gradients of the batch's mean loss with the noise eps (n x latent_dim)."""
         n, latent = len(x), self.latent_dim
         for part in (self.encoder, self.decoder):
             part.zero_gradients()
-        h = self.encoder.forward(x).astype(np.float64)
+        h = self.encoder.forward(with_label(x, onehot)).astype(np.float64)
         mean, log_var = h[:, :latent], h[:, latent:]
         std = np.exp(0.5 * log_var)
-        out = self.decoder.forward((mean + std * eps).astype(np.float32))
+        out = self.decoder.forward(with_label((mean + std * eps).astype(np.float32), onehot))
         recon, d_out = self._reconstruction(x, out)
         kl = 0.5 * (np.exp(log_var) + mean**2 - 1.0 - log_var).sum(axis=1)
-        dz = self.decoder.backward((d_out / n).astype(np.float32)).astype(np.float64)
+        dz = self.decoder.backward((d_out / n).astype(np.float32))[:, :latent].astype(np.float64)
         d_mean = dz + self.beta * mean / n
         d_log_var = dz * eps * 0.5 * std + self.beta * 0.5 * (np.exp(log_var) - 1.0) / n
         self.encoder.backward(np.concatenate([d_mean, d_log_var], axis=1).astype(np.float32))
@@ -127,6 +146,7 @@ class VAE:
     def fit(
         self,
         x: Any,
+        y: Any = None,
         epochs: int = 1,
         batch_size: int | None = None,
         validation_data: Any = None,
@@ -134,47 +154,67 @@ class VAE:
         verbose: int | str = "auto",
         shuffle: bool = True,
     ) -> Any:
-        """Train; the History holds loss, reconstruction_loss and kl_loss (and val_ ones)."""
+        """Train (a conditional VAE on x and its class labels y); the History holds loss,
+        reconstruction_loss and kl_loss (and val_ ones; validation_data is x_val, or
+        (x_val, y_val) for a conditional VAE)."""
         if self.optimizer is None:
             raise ValueError("You must call compile() before training the VAE")
-        x = self._check_data(x)
-        val = None if validation_data is None else self._check_data(validation_data, "validation_data")
+        x, labels = self._data_and_labels(x, y)
+        val = None
+        if validation_data is not None:
+            vx, vy = validation_data if self.n_classes is not None else (validation_data, None)
+            val = self._data_and_labels(vx, vy, "validation_data")
         return train_epochs(
             self,
             len(x),
-            lambda rows: self.train_step(x[rows]),
+            lambda rows: self.train_step(x[rows], None if labels is None else labels[rows]),
             batch_size=_batch_size(batch_size, "fit"),
             epochs=check_int(epochs, "epochs", "VAE.fit", low=1),
             shuffle=bool(shuffle),
             verbosity=_verbosity(verbose),
             callbacks=callbacks,
             rng=self._rng,
-            validate=None if val is None else lambda: self._losses(val, self._rng),
+            validate=None if val is None else lambda: self._losses(*val, self._rng),
         )
 
+    def _data_and_labels(self, x: Any, y: Any, what: str = "x") -> tuple[np.ndarray, np.ndarray | None]:
+        x = self._check_data(x, what)
+        return x, class_labels(y, len(x), self.n_classes, "VAE")
+
     # ---- using the model ------------------------------------------------------------------------
-    def encode(self, x: Any) -> tuple[np.ndarray, np.ndarray]:
-        """The mean and log-variance of q(z | x) for each row."""
-        h = self.encoder.predict(self._check_data(x))
+    def _posterior(self, x: np.ndarray, labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        h = self.encoder.predict(with_label(x, one_hot(labels, self.n_classes))).astype(np.float64)
         return h[:, : self.latent_dim], h[:, self.latent_dim :]
 
-    def decode(self, z: Any) -> np.ndarray:
-        """Pixel probabilities ('bernoulli') or means ('gaussian') for latent points z."""
-        out = self.decoder.predict(np.asarray(z, dtype=np.float32))
+    def encode(self, x: Any, labels: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """The mean and log-variance of q(z | x) for each row (and its label, conditional)."""
+        mean, log_var = self._posterior(*self._data_and_labels(x, labels))
+        return mean.astype(np.float32), log_var.astype(np.float32)
+
+    def decode(self, z: Any, labels: Any = None) -> np.ndarray:
+        """Pixel probabilities ('bernoulli') or means ('gaussian') for latent points z (of the
+        classes ``labels``, conditional)."""
+        z = np.asarray(z, dtype=np.float32)
+        onehot = one_hot(class_labels(labels, len(z), self.n_classes, "VAE"), self.n_classes)
+        out = self.decoder.predict(with_label(z, onehot))
         return 1.0 / (1.0 + np.exp(-out)) if self.likelihood == "bernoulli" else out
 
-    def sample(self, n: int, random_state: Any = None) -> np.ndarray:
-        """n draws of the decoder's mean image from z ~ N(0, I)."""
+    def sample(self, n: int, random_state: Any = None, labels: Any = None) -> np.ndarray:
+        """n draws of the decoder's mean image from z ~ N(0, I) (of the classes ``labels``,
+        or uniform classes when not given, conditional)."""
         n = check_int(n, "n", "VAE.sample", low=1)
-        z = check_random_state(random_state).standard_normal((n, self.latent_dim))
-        return self.decode(z)
+        rng = check_random_state(random_state)
+        z = rng.standard_normal((n, self.latent_dim))
+        if self.n_classes is not None and labels is None:
+            labels = rng.integers(0, self.n_classes, n)
+        return self.decode(z, labels)
 
-    def reconstruct(self, x: Any) -> np.ndarray:
+    def reconstruct(self, x: Any, labels: Any = None) -> np.ndarray:
         """The decoded mean of q(z | x) for each row."""
-        return self.decode(self.encode(x)[0])
+        return self.decode(self.encode(x, labels)[0], labels)
 
-    def _losses(self, x: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
-        _elbo, recon, kl = self._elbo_terms(x, rng)
+    def _losses(self, x: np.ndarray, labels: np.ndarray | None, rng: np.random.Generator) -> dict[str, float]:
+        _elbo, recon, kl = self._elbo_terms(x, labels, rng)
         return self._logs(recon, kl)
 
     def _logs(self, recon: np.ndarray, kl: np.ndarray) -> dict[str, float]:
@@ -186,32 +226,36 @@ class VAE:
         }
 
     def _elbo_terms(
-        self, x: np.ndarray, rng: np.random.Generator
+        self, x: np.ndarray, labels: np.ndarray | None, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        h = self.encoder.predict(x).astype(np.float64)
-        mean, log_var = h[:, : self.latent_dim], h[:, self.latent_dim :]
+        mean, log_var = self._posterior(x, labels)
         z = mean + np.exp(0.5 * log_var) * rng.standard_normal(mean.shape)
-        recon, _ = self._reconstruction(x, self.decoder.predict(z.astype(np.float32)))
+        onehot = one_hot(labels, self.n_classes)
+        recon, _ = self._reconstruction(x, self.decoder.predict(with_label(z.astype(np.float32), onehot)))
         kl = 0.5 * (np.exp(log_var) + mean**2 - 1.0 - log_var).sum(axis=1)
         return -(recon + kl), recon, kl
 
-    def elbo(self, x: Any, random_state: Any = None) -> np.ndarray:
+    def elbo(self, x: Any, random_state: Any = None, labels: Any = None) -> np.ndarray:
         """The evidence lower bound of each row (one draw of z), in nats."""
-        return self._elbo_terms(self._check_data(x), check_random_state(random_state))[0]
+        return self._elbo_terms(*self._data_and_labels(x, labels), check_random_state(random_state))[0]
 
-    def log_likelihood(self, x: Any, n_importance: int = 100, random_state: Any = None) -> np.ndarray:
+    def log_likelihood(
+        self, x: Any, n_importance: int = 100, random_state: Any = None, labels: Any = None
+    ) -> np.ndarray:
         """The importance-weighted bound on log p(x) of each row with n_importance draws of z
         from q(z | x): tighter than the ELBO, and log p(x) as n_importance grows."""
-        x = self._check_data(x)
+        x, y = self._data_and_labels(x, labels)
         k = check_int(n_importance, "n_importance", "VAE.log_likelihood", low=1)
         rng = check_random_state(random_state)
-        h = self.encoder.predict(x).astype(np.float64)
-        mean, log_var = h[:, : self.latent_dim], h[:, self.latent_dim :]
+        mean, log_var = self._posterior(x, y)
         eps = rng.standard_normal((k, *mean.shape))
-        z = mean + np.exp(0.5 * log_var) * eps  # (k, n, latent)
-        out = self.decoder.predict(z.reshape(-1, self.latent_dim).astype(np.float32))
+        z = (mean + np.exp(0.5 * log_var) * eps).reshape(-1, self.latent_dim)  # k blocks of n rows
+        onehot = one_hot(None if y is None else np.tile(y, k), self.n_classes)
+        out = self.decoder.predict(with_label(z.astype(np.float32), onehot))
         recon, _ = self._reconstruction(np.tile(x, (k,) + (1,) * (x.ndim - 1)), out)
-        log_pz = -0.5 * (z**2).sum(axis=2) - 0.5 * self.latent_dim * _LOG_2PI
+        log_pz = (
+            -0.5 * (z.reshape(k, -1, self.latent_dim) ** 2).sum(axis=2) - 0.5 * self.latent_dim * _LOG_2PI
+        )
         log_qz = -0.5 * (eps**2).sum(axis=2) - 0.5 * log_var.sum(axis=1) - 0.5 * self.latent_dim * _LOG_2PI
         log_w = -recon.reshape(k, -1) + log_pz - log_qz
         return logsumexp(log_w, axis=0) - math.log(k)
@@ -233,6 +277,7 @@ class VAE:
             "latent_dim": self.latent_dim,
             "beta": self.beta,
             "likelihood": self.likelihood,
+            "n_classes": self.n_classes,
             "seed": self.seed,
         }
         save_composite(filepath, "vae", settings, {"encoder": self.encoder, "decoder": self.decoder})
