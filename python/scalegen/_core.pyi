@@ -7,7 +7,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Activation', 'FamilyCounts', 'GaussianMixtureStats', 'LayerConfig', 'LayerKind', 'Loss', 'Network', 'OptimizerConfig', 'OptimizerKind', 'bn_count', 'bn_hill_climb', 'bn_likelihood_weighting', 'bn_local_scores', 'bn_log_likelihood', 'bn_posterior_rows', 'bn_sample', 'build_info', 'get_limits', 'gmm_block_rows', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'nn_deconv_axis', 'nn_loss', 'nn_window_axis', 'probe_parallel_threads', 'raise_in_parallel', 'set_limits']
+__all__: list[str] = ['Activation', 'FamilyCounts', 'GaussianMixtureStats', 'LayerConfig', 'LayerKind', 'Loss', 'MetricsPooledSample', 'Network', 'OptimizerConfig', 'OptimizerKind', 'bn_count', 'bn_hill_climb', 'bn_likelihood_weighting', 'bn_local_scores', 'bn_log_likelihood', 'bn_posterior_rows', 'bn_sample', 'build_info', 'get_limits', 'gmm_block_rows', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'metrics_manifold', 'metrics_neighbours', 'metrics_pooled_sample', 'nn_deconv_axis', 'nn_loss', 'nn_window_axis', 'probe_parallel_threads', 'raise_in_parallel', 'set_limits']
 class GaussianMixtureStats:
     """
     Additive E-step statistics of a set of rows (merge chunks with +=).
@@ -655,6 +655,28 @@ class Network:
         """
         (layer, name, shape, offset, trainable) of every weight tensor.
         """
+class MetricsPooledSample:
+    """
+    Two samples centred and packed for the kernel sums.
+    """
+    def pair_sums(self, function: str, scales: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple[float, float, float]:
+        """
+        Sums of f over pairs i < j within X, within Y, and over all (x, y) pairs.
+        """
+    def quadratic_forms(self, labels: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], function: str, scales: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], n_threads: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
+        """
+        s' K0 s for each labelling s (a row of 0/1 labels), K0 the kernel matrix without its diagonal.
+        """
+    def row_sums(self, function: str, scales: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], n_threads: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
+        """
+        Row sums of the pooled kernel matrix without its diagonal.
+        """
+    @property
+    def n_first(self) -> int:
+        ...
+    @property
+    def n_rows(self) -> int:
+        ...
 def bn_count(columns: collections.abc.Sequence[numpy.ndarray], cards: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], families: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]]], sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, dense_limit: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> list[FamilyCounts]:
     """
     Counts of every family (child, parents) in one pass over int-coded columns; tables above dense_limit cells (< 0: scalegen's default for the data size) are counted sparsely.
@@ -766,6 +788,36 @@ def kmeans_plusplus(X: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], 
 def last_parallel_threads() -> int:
     """
     Diagnostic: how many threads ran iterations of the last parallel loop of any kernel.
+    """
+@typing.overload
+def metrics_manifold(real: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], fake: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], k: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.uint8], numpy.typing.NDArray[numpy.uint8]]:
+    """
+    k-NN manifold counts: (real squared radii, fake squared radii, real balls holding each fake row, real rows inside some fake ball, real balls holding some fake row).
+    """
+@typing.overload
+def metrics_manifold(real: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], fake: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], k: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.uint8], numpy.typing.NDArray[numpy.uint8]]:
+    """
+    k-NN manifold counts: (real squared radii, fake squared radii, real balls holding each fake row, real rows inside some fake ball, real balls holding some fake row).
+    """
+@typing.overload
+def metrics_neighbours(Q: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], R: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], k: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.int64]]:
+    """
+    The k nearest rows of R to each row of Q: (squared distances ascending, indices).
+    """
+@typing.overload
+def metrics_neighbours(Q: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], R: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], k: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.int64]]:
+    """
+    The k nearest rows of R to each row of Q: (squared distances ascending, indices).
+    """
+@typing.overload
+def metrics_pooled_sample(X: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], Y: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], n_threads: typing.SupportsInt | typing.SupportsIndex) -> MetricsPooledSample:
+    """
+    X and Y centred on their pooled mean, as float64, for the kernel sums.
+    """
+@typing.overload
+def metrics_pooled_sample(X: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], Y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex) -> MetricsPooledSample:
+    """
+    X and Y centred on their pooled mean, as float64, for the kernel sums.
     """
 def nn_deconv_axis(size: typing.SupportsInt | typing.SupportsIndex, window: typing.SupportsInt | typing.SupportsIndex, stride: typing.SupportsInt | typing.SupportsIndex, same: bool, output_padding: typing.SupportsInt | typing.SupportsIndex, begin: typing.SupportsInt | typing.SupportsIndex = -1, end: typing.SupportsInt | typing.SupportsIndex = -1) -> tuple[int, int, int]:
     """

@@ -1,0 +1,147 @@
+// Packing of the samples, k nearest neighbours and the k-NN manifold counts.
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include "distance_tile.hpp"
+#include "scalegen/common/limits.hpp"
+#include "scalegen/common/parallel.hpp"
+
+namespace scalegen::metrics {
+
+using detail::DistanceTile;
+using detail::kTile;
+using detail::tile_count;
+
+template <class T>
+std::vector<double> pooled_mean(const T* X, std::int64_t n, const T* Y, std::int64_t m, int d) {
+  std::vector<double> mean(std::size_t(d), 0.0);
+  for (const auto& [rows, count] : {std::pair{X, n}, std::pair{Y, m}})
+    for (std::int64_t i = 0; i < count; ++i)
+      for (int c = 0; c < d; ++c) mean[c] += double(rows[i * d + c]);
+  const double total = double(n + m);
+  for (double& v : mean) v /= total;
+  return mean;
+}
+
+template <class T>
+PackedRows pack_rows(const T* X, std::int64_t n_x, const T* Y, std::int64_t m, int d, const std::vector<double>& center,
+                     int n_threads) {
+  const std::int64_t n = n_x + m;
+  check_tensor_bytes(checked_mul(n, d, "rows x features"), sizeof(double), "the float64 copy of the samples");
+  PackedRows p;
+  p.n = n;
+  p.d = d;
+  p.x.resize(std::size_t(n) * d);
+  p.norm2.resize(std::size_t(n));
+  parallel_for(n_threads, tile_count(n), [&](std::int64_t t) {
+    for (std::int64_t i = t * kTile; i < std::min(n, (t + 1) * kTile); ++i) {
+      const T* src = i < n_x ? X + i * d : Y + (i - n_x) * d;
+      double s = 0;
+      for (int c = 0; c < d; ++c) {
+        const double v = double(src[c]) - center[c];
+        p.x[i * d + c] = v;
+        s += v * v;
+      }
+      p.norm2[i] = s;
+    }
+  });
+  return p;
+}
+
+Neighbours nearest_neighbours(const PackedRows& Q, const PackedRows& R, int k, bool same, int n_threads) {
+  if (k < 1 || k > R.n - (same ? 1 : 0))
+    throw std::invalid_argument("k = " + std::to_string(k) + " neighbours asked among " +
+                                std::to_string(R.n - (same ? 1 : 0)) + " candidate rows");
+  const std::int64_t cells = checked_mul(Q.n, k, "rows x neighbours");
+  check_tensor_bytes(cells, sizeof(double), "the neighbour distances");
+  Neighbours out;
+  out.dist2.assign(std::size_t(cells), std::numeric_limits<double>::infinity());
+  out.index.assign(std::size_t(cells), -1);
+  parallel_for_flushed(n_threads, tile_count(Q.n), [&](std::int64_t a) {
+    DistanceTile tile;
+    const std::int64_t a0 = a * kTile, na = std::min(kTile, Q.n - a0);
+    for (std::int64_t b0 = 0; b0 < R.n; b0 += kTile) {
+      const std::int64_t nb = std::min(kTile, R.n - b0);
+      tile.compute(Q, a0, na, R, b0, nb);
+      for (std::int64_t i = 0; i < na; ++i) {
+        double* dk = out.dist2.data() + (a0 + i) * k;
+        std::int64_t* ik = out.index.data() + (a0 + i) * k;
+        const double* row = tile.row(i);
+        const std::int64_t self = same ? a0 + i - b0 : -1;
+        for (std::int64_t j = 0; j < nb; ++j) {
+          const double v = row[j];
+          if (!(v < dk[k - 1]) || j == self) continue;
+          int p = k - 1;  // insertion after equal values: ties go to the lower index
+          for (; p > 0 && dk[p - 1] > v; --p) {
+            dk[p] = dk[p - 1];
+            ik[p] = ik[p - 1];
+          }
+          dk[p] = v;
+          ik[p] = b0 + j;
+        }
+      }
+    }
+  });
+  return out;
+}
+
+namespace {
+/// prdc's d < r on distances, for squared distance v and radius r (r2 = r * r as computed):
+/// the cheap squared test first, the roots only when it passes.
+inline bool inside(double v, double r2, double r) { return v < r2 && std::sqrt(v) < r; }
+}  // namespace
+
+ManifoldCounts manifold_counts(const PackedRows& real, const PackedRows& fake, const std::vector<double>& real_r2,
+                               const std::vector<double>& fake_r2, int n_threads) {
+  if (std::int64_t(real_r2.size()) != real.n || std::int64_t(fake_r2.size()) != fake.n)
+    throw std::invalid_argument("one radius per row is needed");
+  const int threads = resolve_threads(n_threads);
+  check_tensor_bytes(checked_mul(threads, fake.n, "threads x fake rows"), sizeof(std::int64_t), "the ball counts");
+  std::vector<double> real_r(real_r2.size()), fake_r(fake_r2.size());
+  for (std::size_t i = 0; i < real_r.size(); ++i) real_r[i] = std::sqrt(real_r2[i]);
+  for (std::size_t j = 0; j < fake_r.size(); ++j) fake_r[j] = std::sqrt(fake_r2[j]);
+  // Integer counts per thread: their sum does not depend on which thread counted what.
+  std::vector<std::vector<std::int64_t>> hits(std::size_t(threads), std::vector<std::int64_t>(fake.n, 0));
+  ManifoldCounts out;
+  out.real_in_fake_balls.assign(std::size_t(real.n), 0);
+  out.real_ball_hit.assign(std::size_t(real.n), 0);
+  parallel_for_flushed(threads, tile_count(real.n), [&](std::int64_t a) {
+    std::vector<std::int64_t>& h = hits[std::size_t(scalegen::detail::current_thread_num())];
+    DistanceTile tile;
+    const std::int64_t a0 = a * kTile, na = std::min(kTile, real.n - a0);
+    for (std::int64_t b0 = 0; b0 < fake.n; b0 += kTile) {
+      const std::int64_t nb = std::min(kTile, fake.n - b0);
+      tile.compute(real, a0, na, fake, b0, nb);
+      for (std::int64_t i = 0; i < na; ++i) {
+        const double* row = tile.row(i);
+        const double r2 = real_r2[a0 + i], r = real_r[a0 + i];
+        bool hit = false, recalled = out.real_in_fake_balls[a0 + i] != 0;
+        for (std::int64_t j = 0; j < nb; ++j) {
+          const double v = row[j];
+          if (inside(v, r2, r)) {
+            ++h[b0 + j];
+            hit = true;
+          }
+          if (!recalled && inside(v, fake_r2[b0 + j], fake_r[b0 + j])) recalled = true;
+        }
+        if (hit) out.real_ball_hit[a0 + i] = 1;
+        out.real_in_fake_balls[a0 + i] = recalled ? 1 : 0;
+      }
+    }
+  });
+  out.fake_in_real_balls = std::move(hits[0]);
+  for (int t = 1; t < threads; ++t)
+    for (std::int64_t j = 0; j < fake.n; ++j) out.fake_in_real_balls[j] += hits[t][j];
+  return out;
+}
+
+template std::vector<double> pooled_mean<float>(const float*, std::int64_t, const float*, std::int64_t, int);
+template std::vector<double> pooled_mean<double>(const double*, std::int64_t, const double*, std::int64_t, int);
+template PackedRows pack_rows<float>(const float*, std::int64_t, const float*, std::int64_t, int,
+                                     const std::vector<double>&, int);
+template PackedRows pack_rows<double>(const double*, std::int64_t, const double*, std::int64_t, int,
+                                      const std::vector<double>&, int);
+
+}  // namespace scalegen::metrics

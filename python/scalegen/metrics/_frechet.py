@@ -1,0 +1,194 @@
+"""The Fréchet distance between Gaussians fitted to two samples: FID when the features are a
+trained classifier's (Heusel et al. 2017, "GANs Trained by a Two Time-Scale Update Rule
+Converge to a Local Nash Equilibrium")."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..utils._validation import check_array
+from ._checks import check_samples
+
+if TYPE_CHECKING:
+    from ..nn import Sequential
+
+_BLOCK_BYTES = 1 << 25  # float64 rows centred at a time while accumulating a covariance (32 MiB)
+_PREDICT_BATCH = 256
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class FeatureStatistics:
+    """Mean (d,) and sample covariance (d, d, ddof=1) of n_samples feature vectors, float64,
+    read-only: what ``frechet_distance`` needs of one sample, so a reference set's can be
+    computed once and reused against many generated sets."""
+
+    mean: np.ndarray
+    cov: np.ndarray
+    n_samples: int
+
+    def __post_init__(self) -> None:
+        mean = np.array(self.mean, dtype=np.float64)
+        cov = np.array(self.cov, dtype=np.float64)
+        d = mean.shape[0] if mean.ndim == 1 else -1
+        if d < 1 or cov.shape != (d, d):
+            raise ValueError(
+                "FeatureStatistics: mean must have shape (d,) and cov (d, d), "
+                f"got {mean.shape} and {cov.shape}"
+            )
+        if not (np.isfinite(mean).all() and np.isfinite(cov).all()):
+            raise ValueError("FeatureStatistics: mean and cov must be finite")
+        if np.abs(cov - cov.T).max() > 1e-8 * np.abs(cov).max():
+            raise ValueError("FeatureStatistics: cov must be symmetric")
+        cov = (cov + cov.T) / 2
+        if not isinstance(self.n_samples, int | np.integer) or isinstance(self.n_samples, bool):
+            raise TypeError(f"FeatureStatistics: n_samples must be an int, got {self.n_samples!r}")
+        if self.n_samples < 1:
+            raise ValueError(f"FeatureStatistics: n_samples must be at least 1, got {self.n_samples}")
+        for arr in (mean, cov):
+            arr.setflags(write=False)
+        object.__setattr__(self, "mean", mean)
+        object.__setattr__(self, "cov", cov)
+        object.__setattr__(self, "n_samples", int(self.n_samples))
+
+
+def _moments(F: np.ndarray) -> FeatureStatistics:
+    """Mean and ddof=1 covariance accumulated in float64, centring block by block (no float64
+    copy of a float32 F is ever whole)."""
+    n, d = F.shape
+    mean = F.mean(axis=0, dtype=np.float64)
+    cov = np.zeros((d, d))
+    step = max(1, _BLOCK_BYTES // (8 * d))
+    for start in range(0, n, step):
+        block = np.subtract(F[start : start + step], mean, dtype=np.float64)
+        cov += block.T @ block
+    cov /= n - 1
+    return FeatureStatistics(mean, (cov + cov.T) / 2, n)
+
+
+def _penultimate(model: Sequential, owner: str) -> Sequential:
+    """A new model of ``model``'s layers before its last Dense layer, with copies of their
+    trained weights (``model`` itself is left as it is)."""
+    from ..nn import Sequential
+    from ..nn.layers import Dense, Input
+
+    if not model.built:
+        raise ValueError(f"{owner}: the features model is not built (train it first)")
+    dense = [i for i, layer in enumerate(model.layers) if isinstance(layer, Dense)]
+    if not dense or dense[-1] == 0:
+        raise ValueError(
+            f"{owner}: the features model needs a Dense classifier layer with layers before it "
+            "(the features are the input of its last Dense layer)"
+        )
+    kept = model.layers[: dense[-1]]
+    head = Sequential(
+        [Input(model.input_shape[1:]), *(type(layer).from_config(layer.get_config()) for layer in kept)],
+        name=f"{model.name}_features",
+        n_jobs=model.n_jobs,
+    )
+    head.set_weights([w for layer in kept for w in layer.get_weights()])
+    return head
+
+
+def _extract(features: Any, X: Any, name: str, owner: str) -> np.ndarray:
+    from ..nn import Sequential
+
+    if isinstance(features, Sequential):
+        out = _penultimate(features, owner).predict(X, batch_size=_PREDICT_BATCH)
+    elif callable(features):
+        out = np.asarray(features(X))
+        if out.ndim < 1 or (hasattr(X, "__len__") and out.shape[0] != len(X)):
+            raise ValueError(
+                f"{owner}: features({name}) must return one row per input, got shape {out.shape}"
+            )
+    else:
+        raise TypeError(
+            f"{owner}: features must be None, a scalegen.nn.Sequential or a callable, got "
+            f"{type(features).__name__}"
+        )
+    return out.reshape(out.shape[0], -1)
+
+
+def feature_statistics(X: Any, features: Any = None) -> FeatureStatistics:
+    """Mean and sample covariance of the rows of X (or of ``features``' outputs for X, as in
+    ``frechet_distance``), accumulated in float64 from float32 or float64 rows."""
+    if isinstance(X, FeatureStatistics):
+        raise TypeError("feature_statistics: X is already a FeatureStatistics")
+    F = X if features is None else _extract(features, X, "X", "feature_statistics")
+    return _moments(check_array(F, "X", "feature_statistics", min_samples=2))
+
+
+def _trace_sqrt_product(s1: np.ndarray, s2: np.ndarray) -> float:
+    """tr((S1^1/2 S2 S1^1/2)^1/2) for symmetric PSD S1, S2: with S = V diag(w) V^T, it is the
+    sum of the singular values of diag(sqrt w1) V1^T V2 diag(sqrt w2). Eigenvalues below
+    d * eps * max(w) (rounding noise, or the null space of a rank-deficient covariance) count
+    as 0, so they add no sqrt-of-noise to the trace."""
+    d = s1.shape[0]
+    factors = []
+    for s in (s1, s2):
+        w, v = np.linalg.eigh(s)
+        top = max(float(w[-1]), 0.0)
+        w = np.where(w > d * np.finfo(np.float64).eps * top, w, 0.0)
+        factors.append((np.sqrt(w), v))
+    (r1, v1), (r2, v2) = factors
+    a = r1[:, None] * (v1.T @ v2) * r2[None, :]
+    return float(np.linalg.svd(a, compute_uv=False).sum())
+
+
+def _frechet(a: FeatureStatistics, b: FeatureStatistics) -> float:
+    diff = a.mean - b.mean
+    value = diff @ diff + np.trace(a.cov) + np.trace(b.cov) - 2 * _trace_sqrt_product(a.cov, b.cov)
+    return max(float(value), 0.0)
+
+
+def frechet_distance(X: Any, Y: Any, features: Any = None) -> float:
+    """The Fréchet (2-Wasserstein) distance between Gaussians fitted to two samples:
+    ||mu_X - mu_Y||^2 + tr(S_X) + tr(S_Y) - 2 tr((S_X^1/2 S_Y S_X^1/2)^1/2).
+
+    Means and sample covariances (ddof=1, as FID) are accumulated in float64, and the trace
+    term comes from symmetric eigendecompositions (no complex matrix square root), so
+    rank-deficient covariances (fewer rows than features) are fine. The value is squared
+    (FID's convention, not its square root) and never negative.
+
+    Parameters
+    ----------
+    X, Y : array-like, or FeatureStatistics
+        Two samples of at least 2 rows each: feature vectors (n, d) when ``features`` is None,
+        else inputs of ``features``. A ``FeatureStatistics`` (``feature_statistics``' result,
+        say a reference set's) is used as it is, without ``features``.
+    features : None, scalegen.nn.Sequential or callable
+        A trained classifier: the features of a row are the input of the model's last Dense
+        layer, i.e. the output of the layers before it (after their activations) in inference
+        mode (dropout off, batch normalisation with its moving statistics), flattened. For the
+        usual ``... Flatten, Dense(128, 'relu'), Dense(10, 'softmax')`` that is the 128 ReLU
+        outputs; a final ``Activation('softmax')`` after the last Dense changes nothing. A
+        callable maps a batch of inputs to one feature row per input.
+
+    Returns
+    -------
+    float
+    """
+    owner = "frechet_distance"
+    if features is None and not isinstance(X, FeatureStatistics) and not isinstance(Y, FeatureStatistics):
+        a, b = check_samples(X, Y, owner, min_rows=2)
+        return _frechet(_moments(a), _moments(b))
+    stats = []
+    for value, name in ((X, "X"), (Y, "Y")):
+        if isinstance(value, FeatureStatistics):
+            if value.n_samples < 2:
+                raise ValueError(
+                    f"{owner}: {name} holds the statistics of {value.n_samples} row(s), not >= 2"
+                )
+            stats.append(value)
+        else:
+            F = value if features is None else _extract(features, value, name, owner)
+            stats.append(_moments(check_array(F, name, owner, min_samples=2)))
+    a_stats, b_stats = stats
+    if a_stats.mean.shape != b_stats.mean.shape:
+        raise ValueError(
+            f"{owner}: X has {a_stats.mean.shape[0]} features but Y has {b_stats.mean.shape[0]}; "
+            "both samples must live in the same feature space"
+        )
+    return _frechet(a_stats, b_stats)
