@@ -21,6 +21,14 @@ inline std::int64_t tile_count(std::int64_t n) { return (n + kTile - 1) / kTile;
 /// |a|^2 + |b|^2 - 2 a.b (one GEMM; the rows are centred, which keeps the cancellation small),
 /// clamped at 0. Row-major, na x nb.
 class DistanceTile {
+  static constexpr double kNearDuplicate = 1e-9;
+
+  static double direct(const double* a, const double* b, int d) {
+    double s = 0;
+    for (int c = 0; c < d; ++c) s += (a[c] - b[c]) * (a[c] - b[c]);
+    return s;
+  }
+
  public:
   using RowMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
@@ -35,6 +43,10 @@ class DistanceTile {
       double* r = row(i);
       const double ni = A.norm2[a0 + i];
       for (std::int64_t j = 0; j < nb; ++j) r[j] = std::max(0.0, ni + nb2[j] - 2.0 * r[j]);
+      // Near-duplicates: the expansion's rounding (~d ulps of the norms) would swamp them (and
+      // their roots, in the energy distance), so they are taken directly.
+      for (std::int64_t j = 0; j < nb; ++j)
+        if (r[j] <= kNearDuplicate * (ni + nb2[j])) r[j] = direct(A.x.data() + (a0 + i) * A.d, B.x.data() + (b0 + j) * B.d, A.d);
     }
   }
   double* row(std::int64_t i) { return d2_.data() + i * d2_.cols(); }

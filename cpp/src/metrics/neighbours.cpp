@@ -21,7 +21,7 @@ std::vector<double> pooled_mean(const T* X, std::int64_t n, const T* Y, std::int
     for (std::int64_t i = 0; i < count; ++i)
       for (int c = 0; c < d; ++c) mean[c] += double(rows[i * d + c]);
   const double total = double(n + m);
-  for (double& v : mean) v /= total;
+  for (double& v : mean) v = std::nearbyint(v / total);
   return mean;
 }
 

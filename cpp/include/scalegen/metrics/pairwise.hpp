@@ -17,7 +17,9 @@ struct PackedRows {
   int d = 0;
 };
 
-/// The mean of the rows of X (n x d) and Y (m x d), in float64 (Y may be null with m = 0).
+/// The mean of the rows of X (n x d) and Y (m x d; may be null with m = 0), rounded to
+/// integers: centring on it then leaves integer-valued (and coarse dyadic) data exact, so their
+/// distances, and ties at a ball's radius, come out exactly as a direct computation's.
 template <class T>
 std::vector<double> pooled_mean(const T* X, std::int64_t n, const T* Y, std::int64_t m, int d);
 
