@@ -26,6 +26,12 @@ def test_demo_runs_the_seed_example(tmp_path):
     np.testing.assert_allclose(summary["covariances"], [np.eye(2), np.eye(2)], atol=0.05)
     assert np.loadtxt(out / "mixture_samples.csv", delimiter=",", skiprows=1).shape == (100, 2)
     assert (out / "mixture.png").stat().st_size > 10_000 or "skipped" in summary["picture"]
+    # against 5,000 held-out points of the blobs the fitted GMM is as good as the truth
+    ev = summary["evaluation"]
+    assert abs(ev["mean_log_likelihood"] - ev["true_mean_log_likelihood"]) < 0.02
+    assert ev["mmd_p_value"] > 0.001 and abs(ev["mmd2"]) < 1e-3  # its samples look like held-out data
+    for key in ("precision", "recall", "density", "coverage"):
+        assert abs(ev[f"{key}_gmm"] - ev[f"{key}_truth"]) < 0.05 and ev[f"{key}_gmm"] > 0.9
     # ten components offered to the two blobs: the Dirichlet-process prior keeps two
     bayes = summary["bayesian"]
     assert bayes["n_effective_components"] == 2
@@ -37,9 +43,17 @@ def test_demo_runs_the_seed_example(tmp_path):
     assert bn["asia_rows"] == 20000 and bn["max_abs_error"] < 0.1
     assert (out / "asia_learned.bif").exists()
     assert (out / "asia.png").stat().st_size > 10_000 or "skipped" in bn["picture"]
+    # held-out rows of 'asia': the learned network's samples and likelihood match the truth's
+    ev = bn["evaluation"]
+    assert ev["learned_tvd_1"] < 0.02 and ev["learned_tvd_2"] < 0.02
+    assert abs(ev["learned_log_likelihood"] - ev["truth_log_likelihood"]) < 0.02
+    assert 0 <= ev["kl_truth_learned"] < 0.01
     structure = bn["structure"]
     # ALARM learned back from 20,000 rows: close to the true DAG, and the diagnostic query agrees
     assert structure["shd"] < 35
+    edges = structure["edges"]
+    assert edges["skeleton"]["f1"] > 0.8 and edges["skeleton"]["f1"] >= edges["directed"]["f1"]
+    assert edges["directed"]["true_positives"] + edges["directed"]["false_negatives"] == 46  # ALARM's edges
     assert structure["bic"] >= structure["true_bic"] - 0.01 * abs(structure["true_bic"])
     assert abs(structure["query"]["learned"] - structure["query"]["true"]) < 0.1
     nn = json.loads((out / "summary.json").read_text())["nn"]
@@ -59,6 +73,16 @@ def test_demo_runs_the_seed_example(tmp_path):
     assert gen["vae"]["held_out_log_likelihood"] > gen["vae"]["held_out_elbo"] > -40
     for part in ("vae", "gan"):
         assert gen[part]["classes_present"] >= 8 and gen[part]["classifier_confidence"] > 0.6
+    # held-out digits in the classifier's features: real training images score near 1 and lowest
+    # Fréchet distance; the models' scores are in range
+    ev = gen["evaluation"]
+    assert ev["n"] == 359  # the held-out fifth of the 1,797 digits
+    ref = ev["reference"]
+    assert min(ref["f8"], ref["f1_8"], ref["precision"], ref["recall"]) > 0.85
+    for part in ("vae", "gan"):
+        assert all(0 <= ev[part][k] <= 1 for k in ("f8", "f1_8", "precision", "recall", "coverage"))
+        assert ev[part]["frechet"] > ref["frechet"] >= 0
+    assert (out / "prd_curves.png").stat().st_size > 10_000 or "skipped" in ev["picture"]
     from scalegen.nn import load_gan, load_vae
 
     assert load_vae(out / "digits_vae.scalegen").latent_dim == 2

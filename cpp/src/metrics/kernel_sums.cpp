@@ -10,6 +10,7 @@ namespace scalegen::metrics {
 
 using detail::apply_pair_function;
 using detail::DistanceTile;
+using detail::kLanes;
 using detail::kTile;
 using detail::sum_of;
 using detail::tile_count;
@@ -29,12 +30,12 @@ PooledSums pooled_pair_sums(const PackedRows& Z, std::int64_t m, PairFunction f,
   // because the triangle's rows hold less work as a grows.
   parallel_for_flushed(n_threads, tiles, [&](std::int64_t a) {
     DistanceTile tile;
-    std::vector<double> scratch(kTile);
+    std::vector<double> scratch(kTile + kLanes);
     PooledSums s;
     const std::int64_t a0 = a * kTile, na = std::min(kTile, Z.n - a0);
     for (std::int64_t b = a; b < tiles; ++b) {
       const std::int64_t b0 = b * kTile, nb = std::min(kTile, Z.n - b0);
-      tile.compute(Z, a0, na, Z, b0, nb);
+      tile.compute(Z, a0, na, Z, b);
       for (std::int64_t i = 0; i < na; ++i) {
         const std::int64_t j0 = a == b ? i + 1 : 0;  // the diagonal tile: pairs j > i
         if (j0 >= nb) continue;
@@ -65,14 +66,15 @@ PooledSums pooled_pair_sums(const PackedRows& Z, std::int64_t m, PairFunction f,
 std::vector<double> kernel_row_sums(const PackedRows& Z, PairFunction f, const std::vector<double>& scales,
                                     int n_threads) {
   check_scales(f, scales);
+  const std::int64_t tiles = tile_count(Z.n);
   std::vector<double> sums(std::size_t(Z.n), 0.0);
-  parallel_for_flushed(n_threads, tile_count(Z.n), [&](std::int64_t a) {
+  parallel_for_flushed(n_threads, tiles, [&](std::int64_t a) {
     DistanceTile tile;
-    std::vector<double> scratch(kTile);
+    std::vector<double> scratch(kTile + kLanes);
     const std::int64_t a0 = a * kTile, na = std::min(kTile, Z.n - a0);
-    for (std::int64_t b0 = 0; b0 < Z.n; b0 += kTile) {
-      const std::int64_t nb = std::min(kTile, Z.n - b0);
-      tile.compute(Z, a0, na, Z, b0, nb);
+    for (std::int64_t b = 0; b < tiles; ++b) {
+      const std::int64_t b0 = b * kTile, nb = std::min(kTile, Z.n - b0);
+      tile.compute(Z, a0, na, Z, b);
       for (std::int64_t i = 0; i < na; ++i) {
         double* row = tile.row(i);
         apply_pair_function(row, nb, f, scales, scratch.data());
@@ -87,7 +89,7 @@ std::vector<double> kernel_row_sums(const PackedRows& Z, PairFunction f, const s
 std::vector<double> kernel_quadratic_forms(const PackedRows& Z, PairFunction f, const std::vector<double>& scales,
                                            const std::uint8_t* labels, std::int64_t n_labellings, int n_threads) {
   check_scales(f, scales);
-  using RowMat = DistanceTile::RowMat;
+  using RowMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   const std::int64_t P = n_labellings, tiles = tile_count(Z.n);
   // S (n x P): column p is labelling p as 0/1, so K S is one GEMM per tile pair.
   check_tensor_bytes(checked_mul(Z.n, P, "rows x labellings"), sizeof(double), "the labellings");
@@ -97,18 +99,18 @@ std::vector<double> kernel_quadratic_forms(const PackedRows& Z, PairFunction f, 
   std::vector<Eigen::ArrayXd> partial(static_cast<std::size_t>(tiles));
   parallel_for_flushed(n_threads, tiles, [&](std::int64_t a) {
     DistanceTile tile;
-    std::vector<double> scratch(kTile);
+    std::vector<double> scratch(kTile + kLanes);
     RowMat KS;
     Eigen::ArrayXd q = Eigen::ArrayXd::Zero(P);
     const std::int64_t a0 = a * kTile, na = std::min(kTile, Z.n - a0);
     for (std::int64_t b = a; b < tiles; ++b) {
       const std::int64_t b0 = b * kTile, nb = std::min(kTile, Z.n - b0);
-      tile.compute(Z, a0, na, Z, b0, nb);
+      tile.compute(Z, a0, na, Z, b);
       for (std::int64_t i = 0; i < na; ++i) {
         apply_pair_function(tile.row(i), nb, f, scales, scratch.data());
         if (a == b) tile.row(i)[i] = 0.0;
       }
-      KS.noalias() = tile.matrix() * S.middleRows(b0, nb);
+      KS.noalias() = tile.matrix(na, nb) * S.middleRows(b0, nb);
       // s_a' K_ab s_b, twice off the diagonal: K_ba is K_ab transposed
       const double weight = a == b ? 1.0 : 2.0;
       q += weight * (S.middleRows(a0, na).array() * KS.array()).colwise().sum().transpose();

@@ -28,20 +28,25 @@ std::vector<double> pooled_mean(const T* X, std::int64_t n, const T* Y, std::int
 template <class T>
 PackedRows pack_rows(const T* X, std::int64_t n_x, const T* Y, std::int64_t m, int d, const std::vector<double>& center,
                      int n_threads) {
-  const std::int64_t n = n_x + m;
-  check_tensor_bytes(checked_mul(n, d, "rows x features"), sizeof(double), "the float64 copy of the samples");
+  const std::int64_t n = n_x + m, tiles = tile_count(n);
+  const std::int64_t cells = checked_mul(checked_mul(tiles, detail::kStride, "rows"), d, "rows x features");
+  check_total_bytes(2 * check_tensor_bytes(cells, sizeof(double), "the float64 copy of the samples"),
+                    "the float64 copies of the samples");
   PackedRows p;
   p.n = n;
   p.d = d;
   p.x.resize(std::size_t(n) * d);
-  p.norm2.resize(std::size_t(n));
-  parallel_for(n_threads, tile_count(n), [&](std::int64_t t) {
+  p.xt.assign(std::size_t(cells), 0.0);
+  p.norm2.assign(std::size_t(tiles * kTile), 0.0);
+  parallel_for(n_threads, tiles, [&](std::int64_t t) {
+    double* xt = p.xt.data() + t * detail::kStride * d;
     for (std::int64_t i = t * kTile; i < std::min(n, (t + 1) * kTile); ++i) {
       const T* src = i < n_x ? X + i * d : Y + (i - n_x) * d;
       double s = 0;
       for (int c = 0; c < d; ++c) {
         const double v = double(src[c]) - center[c];
         p.x[i * d + c] = v;
+        xt[c * detail::kStride + (i - t * kTile)] = v;
         s += v * v;
       }
       p.norm2[i] = s;
@@ -62,9 +67,9 @@ Neighbours nearest_neighbours(const PackedRows& Q, const PackedRows& R, int k, b
   parallel_for_flushed(n_threads, tile_count(Q.n), [&](std::int64_t a) {
     DistanceTile tile;
     const std::int64_t a0 = a * kTile, na = std::min(kTile, Q.n - a0);
-    for (std::int64_t b0 = 0; b0 < R.n; b0 += kTile) {
-      const std::int64_t nb = std::min(kTile, R.n - b0);
-      tile.compute(Q, a0, na, R, b0, nb);
+    for (std::int64_t b = 0; b < tile_count(R.n); ++b) {
+      const std::int64_t b0 = b * kTile, nb = std::min(kTile, R.n - b0);
+      tile.compute(Q, a0, na, R, b);
       for (std::int64_t i = 0; i < na; ++i) {
         double* dk = out.dist2.data() + (a0 + i) * k;
         std::int64_t* ik = out.index.data() + (a0 + i) * k;
@@ -111,9 +116,9 @@ ManifoldCounts manifold_counts(const PackedRows& real, const PackedRows& fake, c
     std::vector<std::int64_t>& h = hits[std::size_t(scalegen::detail::current_thread_num())];
     DistanceTile tile;
     const std::int64_t a0 = a * kTile, na = std::min(kTile, real.n - a0);
-    for (std::int64_t b0 = 0; b0 < fake.n; b0 += kTile) {
-      const std::int64_t nb = std::min(kTile, fake.n - b0);
-      tile.compute(real, a0, na, fake, b0, nb);
+    for (std::int64_t b = 0; b < tile_count(fake.n); ++b) {
+      const std::int64_t b0 = b * kTile, nb = std::min(kTile, fake.n - b0);
+      tile.compute(real, a0, na, fake, b);
       for (std::int64_t i = 0; i < na; ++i) {
         const double* row = tile.row(i);
         const double r2 = real_r2[a0 + i], r = real_r[a0 + i];

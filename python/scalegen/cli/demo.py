@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .demo_evaluation import evaluate_bayesnet, evaluate_mixture, evaluate_structure
 from .demo_generative import demo_generative
 
 FAMILIES = {
@@ -39,13 +40,8 @@ def demo_mixture(out: Path, *, n_samples: int) -> dict:
 
     print(f"\n[mixture] two 2-D Gaussian blobs, {n_samples:,} points each, full covariances")
     rng = np.random.default_rng(42)
-    cov = np.eye(2)
-    X = np.vstack(
-        [
-            rng.multivariate_normal([0, 0], cov, n_samples),
-            rng.multivariate_normal([5, 5], cov, n_samples),
-        ]
-    )
+    centres, cov = [[0, 0], [5, 5]], np.eye(2)
+    X = np.vstack([rng.multivariate_normal(c, cov, n_samples) for c in centres])
     gmm = GaussianMixture(n_components=2, covariance_type="full", random_state=0)
     t0 = time.perf_counter()
     gmm.fit(X)
@@ -70,6 +66,7 @@ def demo_mixture(out: Path, *, n_samples: int) -> dict:
         "covariances": gmm.covariances_[order].tolist(),
         "bic": float(bic),
         "picture": picture,
+        "evaluation": evaluate_mixture(gmm, centres, cov),
         "bayesian": _demo_bayesian_mixture(out),
     }
 
@@ -150,6 +147,7 @@ def demo_bayesnet(out: Path, *, n_rows: int) -> dict:
         "fit_seconds": fit_s,
         "max_abs_error": error,
         "picture": picture,
+        "evaluation": evaluate_bayesnet(truth, learned),
         "structure": demo_structure(out, n_rows=min(n_rows, 20_000)),
     }
 
@@ -179,6 +177,7 @@ def demo_structure(out: Path, *, n_rows: int) -> dict:
     true_bic = structure_score(truth, data, "bic")
     print(f"  {len(search.edges_)} edges in {learn_s:.3f} s; structural Hamming distance to the truth: {shd}")
     print(f"  BIC of the learned DAG: {search.score_:.1f} (the true DAG: {true_bic:.1f})")
+    edges = evaluate_structure(search.edges_, truth)
     learned = search.model_.fit(data)
     evidence: dict[Hashable, str] = {"BP": "LOW", "CVP": "HIGH", "HR": "HIGH"}
     answers = {}
@@ -195,6 +194,7 @@ def demo_structure(out: Path, *, n_rows: int) -> dict:
         "rows": n_rows,
         "learn_seconds": learn_s,
         "shd": shd,
+        "edges": edges,
         "bic": search.score_,
         "true_bic": true_bic,
         "query": answers,

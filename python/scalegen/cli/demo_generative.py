@@ -9,10 +9,14 @@ from typing import Any
 
 import numpy as np
 
+from .demo_evaluation import evaluate_generative
+
 
 def demo_generative(out: Path, x_train: np.ndarray, x_test: np.ndarray, classifier: Any) -> dict:
-    """Train both on x_train (images in [0, 1]); report held-out ELBO / log-likelihood and how
-    the classifier sees 1,000 samples of each (mean top probability, classes present)."""
+    """Train both on x_train (images in [0, 1]); report held-out ELBO / log-likelihood, how
+    the classifier sees 1,000 samples of each (mean top probability, classes present), and
+    the samples against the held-out images in the classifier's features (PRD, precision/recall,
+    Fréchet distance)."""
     from ..nn import GAN, VAE, Sequential
     from ..nn.layers import BatchNormalization, Conv2D, Conv2DTranspose, Dense, Flatten, LeakyReLU, Reshape
 
@@ -94,6 +98,7 @@ def demo_generative(out: Path, x_train: np.ndarray, x_test: np.ndarray, classifi
     gan.save(out / "digits_gan.scalegen")
     print(f"  models: {out / 'digits_vae.scalegen'}, {out / 'digits_gan.scalegen'}")
     print(f"  pictures: {report['pictures']}")
+    report["evaluation"] = evaluate_generative(out, x_train, x_test, samples, classifier)
     return report
 
 

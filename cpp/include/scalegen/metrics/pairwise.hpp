@@ -12,7 +12,8 @@ namespace scalegen::metrics {
 /// Rows of one sample as float64, centred, with their squared norms.
 struct PackedRows {
   std::vector<double> x;      ///< n x d, row-major
-  std::vector<double> norm2;  ///< n
+  std::vector<double> xt;     ///< each tile of 256 rows transposed: d x 256, zero-padded
+  std::vector<double> norm2;  ///< n, zero-padded to whole tiles
   std::int64_t n = 0;
   int d = 0;
 };
