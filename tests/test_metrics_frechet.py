@@ -13,7 +13,7 @@ import scipy.linalg
 from numpy.lib.stride_tricks import sliding_window_view
 
 from scalegen.datasets import load_digits
-from scalegen.metrics import FeatureStatistics, feature_statistics, frechet_distance
+from scalegen.metrics import FeatureStatistics, extract_features, feature_statistics, frechet_distance
 from scalegen.nn import Sequential
 from scalegen.nn.layers import Activation, Conv2D, Dense, Dropout, Flatten, MaxPooling2D
 
@@ -182,6 +182,7 @@ def test_features_model_matches_numpy_forward(trained, digits):
     got = frechet_distance(real, fake, features=trained)
     fr, ff = numpy_features(trained, real), numpy_features(trained, fake)
     assert fr.shape == (600, 16)
+    np.testing.assert_allclose(extract_features(trained, real), fr, rtol=1e-5, atol=1e-5)
     assert got == pytest.approx(sqrtm_reference(fr, ff), rel=1e-4)
     assert got == pytest.approx(frechet_distance(fr, ff), rel=1e-4)
     # a reference set's statistics computed once; a callable as the features

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "check.hpp"
+#include "../src/metrics/vector_math.hpp"  // header-only: the kernels' exp
 #include "scalegen/metrics/pairwise.hpp"
 
 using namespace scalegen::metrics;
@@ -19,9 +20,26 @@ double dist2(const std::vector<float>& A, std::int64_t i, const std::vector<floa
   return s;
 }
 
+void check_exp() {
+  using namespace scalegen::metrics::detail;
+  double worst = 0;
+  for (double x = -707.99; x <= 0.0; x += 0.0137) {
+    VecD v;
+    for (int l = 0; l < kLanes; ++l) v[l] = x * (1.0 - 1e-7 * l);
+    const VecD e = exp_nonpositive(v);
+    for (int l = 0; l < kLanes; ++l) worst = std::max(worst, std::fabs(e[l] / std::exp(v[l]) - 1.0));
+  }
+  if (!(worst < 5e-16)) std::fprintf(stderr, "exp: worst relative error %.3g\n", worst);
+  CHECK(worst < 5e-16);  // 2 ulps
+  const VecD tiny = exp_nonpositive(splat(-709.0));
+  const VecD zero = exp_nonpositive(splat(0.0));
+  CHECK(tiny[0] == 0.0 && zero[0] == 1.0);
+}
+
 }  // namespace
 
 int main() {
+  check_exp();
   const int d = 7;
   const std::int64_t m = 300, n = 270;  // ragged last tiles
   std::mt19937_64 rng(3);

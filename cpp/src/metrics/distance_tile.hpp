@@ -22,6 +22,11 @@ constexpr std::int64_t kStride = kTile + 8;
 
 inline std::int64_t tile_count(std::int64_t n) { return (n + kTile - 1) / kTile; }
 
+/// Columns a scan tests at once (four vectors) before looking at them one by one: most
+/// distances pass no test, so the scans run at vector speed. The steps stay within a row's
+/// first 256 columns (kScan divides 256); those past a tile's columns are skipped one by one.
+constexpr std::int64_t kScan = 4 * kLanes;
+
 // Register tile: kRows rows of A by kCols vectors of B's columns (24 accumulators of the
 // 32 AVX-512 registers; 12 of the 16 on AVX2 and SSE).
 constexpr int kRows = 6;

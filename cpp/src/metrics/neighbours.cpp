@@ -11,7 +11,14 @@
 namespace scalegen::metrics {
 
 using detail::DistanceTile;
+using detail::any;
+using detail::kLanes;
+using detail::kScan;
 using detail::kTile;
+using detail::load;
+using detail::splat;
+using detail::VecD;
+using detail::VecI;
 using detail::tile_count;
 
 template <class T>
@@ -73,18 +80,24 @@ Neighbours nearest_neighbours(const PackedRows& Q, const PackedRows& R, int k, b
       for (std::int64_t i = 0; i < na; ++i) {
         double* dk = out.dist2.data() + (a0 + i) * k;
         std::int64_t* ik = out.index.data() + (a0 + i) * k;
-        const double* row = tile.row(i);
-        const std::int64_t self = same ? a0 + i - b0 : -1;
-        for (std::int64_t j = 0; j < nb; ++j) {
-          const double v = row[j];
-          if (!(v < dk[k - 1]) || j == self) continue;
-          int p = k - 1;  // insertion after equal values: ties go to the lower index
-          for (; p > 0 && dk[p - 1] > v; --p) {
-            dk[p] = dk[p - 1];
-            ik[p] = ik[p - 1];
+        double* row = tile.row(i);
+        if (same && a == b) row[i] = std::numeric_limits<double>::infinity();  // not its own neighbour
+        for (std::int64_t j0 = 0; j0 < nb; j0 += kScan) {
+          const VecD worst = splat(dk[k - 1]);
+          if (!any((load(row + j0) < worst) | (load(row + j0 + kLanes) < worst) |
+                   (load(row + j0 + 2 * kLanes) < worst) | (load(row + j0 + 3 * kLanes) < worst)))
+            continue;
+          for (std::int64_t j = j0; j < std::min(j0 + kScan, nb); ++j) {
+            const double v = row[j];
+            if (!(v < dk[k - 1])) continue;
+            int p = k - 1;  // insertion after equal values: ties go to the lower index
+            for (; p > 0 && dk[p - 1] > v; --p) {
+              dk[p] = dk[p - 1];
+              ik[p] = ik[p - 1];
+            }
+            dk[p] = v;
+            ik[p] = b0 + j;
           }
-          dk[p] = v;
-          ik[p] = b0 + j;
         }
       }
     }
@@ -107,6 +120,8 @@ ManifoldCounts manifold_counts(const PackedRows& real, const PackedRows& fake, c
   std::vector<double> real_r(real_r2.size()), fake_r(fake_r2.size());
   for (std::size_t i = 0; i < real_r.size(); ++i) real_r[i] = std::sqrt(real_r2[i]);
   for (std::size_t j = 0; j < fake_r.size(); ++j) fake_r[j] = std::sqrt(fake_r2[j]);
+  std::vector<double> fake_r2_padded(std::size_t(tile_count(fake.n) * kTile), 0.0);  // for whole scan steps
+  std::copy(fake_r2.begin(), fake_r2.end(), fake_r2_padded.begin());
   // Integer counts per thread: their sum does not depend on which thread counted what.
   std::vector<std::vector<std::int64_t>> hits(std::size_t(threads), std::vector<std::int64_t>(fake.n, 0));
   ManifoldCounts out;
@@ -123,13 +138,22 @@ ManifoldCounts manifold_counts(const PackedRows& real, const PackedRows& fake, c
         const double* row = tile.row(i);
         const double r2 = real_r2[a0 + i], r = real_r[a0 + i];
         bool hit = false, recalled = out.real_in_fake_balls[a0 + i] != 0;
-        for (std::int64_t j = 0; j < nb; ++j) {
-          const double v = row[j];
-          if (inside(v, r2, r)) {
-            ++h[b0 + j];
-            hit = true;
+        const VecD ball = splat(r2);
+        for (std::int64_t j0 = 0; j0 < nb; j0 += kScan) {
+          VecI maybe{};
+          for (int c = 0; c < 4; ++c) {
+            const VecD v = load(row + j0 + c * kLanes);
+            maybe |= (v < ball) | (v < load(fake_r2_padded.data() + b0 + j0 + c * kLanes));
           }
-          if (!recalled && inside(v, fake_r2[b0 + j], fake_r[b0 + j])) recalled = true;
+          if (!any(maybe)) continue;
+          for (std::int64_t j = j0; j < std::min(j0 + kScan, nb); ++j) {
+            const double v = row[j];
+            if (inside(v, r2, r)) {
+              ++h[b0 + j];
+              hit = true;
+            }
+            if (!recalled && inside(v, fake_r2[b0 + j], fake_r[b0 + j])) recalled = true;
+          }
         }
         if (hit) out.real_ball_hit[a0 + i] = 1;
         out.real_in_fake_balls[a0 + i] = recalled ? 1 : 0;

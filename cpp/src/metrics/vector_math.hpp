@@ -16,6 +16,11 @@ typedef std::int64_t VecI __attribute__((vector_size(kSimdBytes), aligned(8)));
 inline VecD load(const double* p) { return *reinterpret_cast<const VecD*>(p); }
 inline void store(double* p, VecD v) { *reinterpret_cast<VecD*>(p) = v; }
 inline VecD splat(double v) { return v - VecD{}; }  // x - 0 is x (x + 0 is not: -0 + 0 = +0)
+inline bool any(VecI mask) {
+  std::int64_t bits = 0;
+  for (int l = 0; l < kLanes; ++l) bits |= mask[l];
+  return bits != 0;
+}
 
 /// exp(x) for x <= 0, within 2 ulps; 0 below -708 (where the result would be subnormal).
 /// Cody-Waite reduction x = k ln2 + r, |r| <= ln2 / 2, then e^r by its Taylor polynomial of

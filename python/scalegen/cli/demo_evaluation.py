@@ -170,21 +170,26 @@ def evaluate_generative(
     coverage, Fréchet distance. Reference: training images against the held-out ones, what a
     model that reproduced the data distribution would score. Equal counts throughout (the
     PRD algorithm needs them, and the k-NN and Fréchet estimates depend on the counts)."""
-    from ..metrics import f_beta, feature_statistics, frechet_distance, manifold_scores, prd_curve
-    from ..metrics._frechet import _penultimate
+    from ..metrics import (
+        extract_features,
+        f_beta,
+        feature_statistics,
+        frechet_distance,
+        manifold_scores,
+        prd_curve,
+    )
 
     t0 = time.perf_counter()
     n = min(1000, len(x_test), len(x_train), *(len(v) for v in samples.values()))
     subset = np.random.default_rng(0).choice(len(x_train), n, replace=False)
     fakes = {**{k: v[:n] for k, v in samples.items()}, "reference": x_train[subset]}
     # the features frechet_distance(..., features=classifier) takes, computed once for all metrics
-    head = _penultimate(classifier, "evaluate_generative")
-    real = head.predict(x_test[:n])
+    real = extract_features(classifier, x_test[:n])
     real_stats = feature_statistics(real)
     result: dict[str, Any] = {"n": n}
     curves = {}
     for name, images in fakes.items():
-        feats = head.predict(images)
+        feats = extract_features(classifier, images)
         curves[name] = prd_curve(real, feats, num_runs=5, random_state=0)
         f8, f1_8 = f_beta(curves[name], beta=8)
         result[name.lower()] = {

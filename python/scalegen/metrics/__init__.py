@@ -9,7 +9,7 @@ The pairwise-distance kernels run in C++ block by block: no n x m matrix is ever
 from __future__ import annotations
 
 from ._discrete import KLResult, kl_divergence, marginal_tvd
-from ._frechet import FeatureStatistics, feature_statistics, frechet_distance
+from ._frechet import FeatureStatistics, extract_features, feature_statistics, frechet_distance
 from ._likelihood import LikelihoodComparison, log_likelihood_ratio_test, mean_log_likelihood
 from ._manifold import (
     DensityCoverage,
@@ -47,6 +47,7 @@ __all__: list[str] = [
     "density_coverage",
     "edge_scores",
     "energy_distance",
+    "extract_features",
     "f_beta",
     "feature_statistics",
     "frechet_distance",

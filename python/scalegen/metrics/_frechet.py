@@ -111,6 +111,14 @@ def _extract(features: Any, X: Any, name: str, owner: str) -> np.ndarray:
     return out.reshape(out.shape[0], -1)
 
 
+def extract_features(model: Any, X: Any) -> np.ndarray:
+    """The feature rows ``frechet_distance(..., features=model)`` compares, for use with the
+    other metrics too (``manifold_scores``, ``prd_curve``, ``mmd``): for a scalegen
+    ``Sequential``, the input of its last Dense layer (the outputs of the layers before it, in
+    inference mode, flattened); for a callable, ``model(X)`` flattened per row."""
+    return _extract(model, X, "X", "extract_features")
+
+
 def feature_statistics(X: Any, features: Any = None) -> FeatureStatistics:
     """Mean and sample covariance of the rows of X (or of ``features``' outputs for X, as in
     ``frechet_distance``), accumulated in float64 from float32 or float64 rows."""

@@ -55,7 +55,7 @@ def _ratio(num: int, den: int) -> float:
     return num / den if den else 0.0
 
 
-def edge_scores(learned: Any, true: Any, directed: bool = True) -> EdgeScores:
+def edge_scores(learned: Any, true: Any, *, directed: bool = True) -> EdgeScores:
     """Precision, recall and F1 of the edges of `learned` against those of `true`.
 
     Both are BayesianNetworks or sequences of (parent, child) pairs (a repeated edge counts
