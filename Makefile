@@ -57,6 +57,7 @@ bench: $(PY)
 	$(PY) bench/bench_nn.py --json bench/results/nn.json
 	$(PY) bench/bench_generative.py --json bench/results/generative.json
 	$(PY) bench/bench_inference.py --json bench/results/inference.json
+	$(PY) bench/bench_metrics.py --json bench/results/metrics.json
 	$(PY) bench/bench_distributed.py --json bench/results/distributed.json
 
 ## make stubs: regenerate python/scalegen/_core.pyi after changing the bindings

@@ -6,14 +6,13 @@ import contextlib
 import io
 
 import numpy as np
+import prdc
 import pytest
 from scipy.spatial.distance import cdist
 
 import scalegen
 from scalegen import _core
 from scalegen.metrics import density_coverage, manifold_scores, precision_recall
-
-prdc = pytest.importorskip("prdc")
 
 
 def reference(real: np.ndarray, fake: np.ndarray, k: int) -> dict[str, float]:
