@@ -1,5 +1,7 @@
 // Packing of the samples, k nearest neighbours and the k-NN manifold counts.
+#include <atomic>
 #include <cmath>
+#include <mutex>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -62,6 +64,94 @@ PackedRows pack_rows(const T* X, std::int64_t n_x, const T* Y, std::int64_t m, i
   return p;
 }
 
+namespace {
+
+/// Offers candidate j at squared distance v to a row's k nearest (dk ascending, ik): the
+/// order is (distance, index), so the result does not depend on the order of the offers.
+inline void offer(double* dk, std::int64_t* ik, int k, double v, std::int64_t j) {
+  if (v > dk[k - 1] || (v == dk[k - 1] && j >= ik[k - 1])) return;
+  int p = k - 1;
+  for (; p > 0 && (dk[p - 1] > v || (dk[p - 1] == v && ik[p - 1] > j)); --p) {
+    dk[p] = dk[p - 1];
+    ik[p] = ik[p - 1];
+  }
+  dk[p] = v;
+  ik[p] = j;
+}
+
+/// True when some column in [j0, j0 + kScan) of `row` is at most `limit` (or at most the
+/// column's own limit, when `columns` is given): a prefilter, exact tests follow.
+inline bool some_at_most(const double* row, std::int64_t j0, double limit, const double* columns) {
+  const VecD lim = splat(limit);
+  VecI hit{};
+  for (int c = 0; c < 4; ++c) {
+    const VecD v = load(row + j0 + c * kLanes);
+    hit |= v <= lim;
+    if (columns != nullptr) hit |= v <= load(columns + j0 + c * kLanes);
+  }
+  return any(hit);
+}
+
+struct Hit {
+  std::int64_t row, col;
+  double d2;
+};
+
+/// k nearest within one sample, each pair's distance computed once: the task of row tile a
+/// takes column tiles b >= a and offers each pair to both rows, merging into a tile's rows
+/// under that tile's lock. The prefilter reads the rows' current k-th distances without the
+/// lock (atomics): a stale one is larger, so it only lets more candidates through.
+Neighbours self_neighbours(const PackedRows& P, int k, Neighbours out, int n_threads) {
+  const std::int64_t tiles = tile_count(P.n);
+  std::vector<std::mutex> locks(static_cast<std::size_t>(tiles));
+  std::vector<std::atomic<double>> worst(static_cast<std::size_t>(tiles * kTile));
+  for (auto& w : worst) w.store(std::numeric_limits<double>::infinity(), std::memory_order_relaxed);
+  const auto merge = [&](std::int64_t tile, const std::vector<Hit>& hits) {
+    std::lock_guard<std::mutex> guard(locks[std::size_t(tile)]);
+    for (const Hit& h : hits) {
+      double* dk = out.dist2.data() + h.row * k;
+      offer(dk, out.index.data() + h.row * k, k, h.d2, h.col);
+      worst[std::size_t(h.row)].store(dk[k - 1], std::memory_order_relaxed);
+    }
+  };
+  parallel_for_flushed(n_threads, tiles, [&](std::int64_t a) {
+    DistanceTile tile;
+    std::vector<Hit> row_hits, col_hits;
+    std::vector<double> col_limit(kTile);
+    const std::int64_t a0 = a * kTile, na = std::min(kTile, P.n - a0);
+    for (std::int64_t b = a; b < tiles; ++b) {
+      const std::int64_t b0 = b * kTile, nb = std::min(kTile, P.n - b0);
+      tile.compute(P, a0, na, P, b);
+      row_hits.clear();
+      col_hits.clear();
+      // the diagonal tile holds every pair of its rows both ways: rows only
+      const double* columns = nullptr;
+      if (a != b) {
+        for (std::int64_t j = 0; j < kTile; ++j)
+          col_limit[j] = j < nb ? worst[std::size_t(b0 + j)].load(std::memory_order_relaxed) : -1.0;
+        columns = col_limit.data();
+      }
+      for (std::int64_t i = 0; i < na; ++i) {
+        double* row = tile.row(i);
+        if (a == b) row[i] = std::numeric_limits<double>::infinity();  // not its own neighbour
+        const double limit = worst[std::size_t(a0 + i)].load(std::memory_order_relaxed);
+        for (std::int64_t j0 = 0; j0 < nb; j0 += kScan) {
+          if (!some_at_most(row, j0, limit, columns)) continue;
+          for (std::int64_t j = j0; j < std::min(j0 + kScan, nb); ++j) {
+            if (row[j] <= limit) row_hits.push_back({a0 + i, b0 + j, row[j]});
+            if (columns != nullptr && row[j] <= columns[j]) col_hits.push_back({b0 + j, a0 + i, row[j]});
+          }
+        }
+      }
+      merge(a, row_hits);
+      if (a != b) merge(b, col_hits);
+    }
+  });
+  return out;
+}
+
+}  // namespace
+
 Neighbours nearest_neighbours(const PackedRows& Q, const PackedRows& R, int k, bool same, int n_threads) {
   if (k < 1 || k > R.n - (same ? 1 : 0))
     throw std::invalid_argument("k = " + std::to_string(k) + " neighbours asked among " +
@@ -71,6 +161,7 @@ Neighbours nearest_neighbours(const PackedRows& Q, const PackedRows& R, int k, b
   Neighbours out;
   out.dist2.assign(std::size_t(cells), std::numeric_limits<double>::infinity());
   out.index.assign(std::size_t(cells), -1);
+  if (same) return self_neighbours(Q, k, std::move(out), n_threads);
   parallel_for_flushed(n_threads, tile_count(Q.n), [&](std::int64_t a) {
     DistanceTile tile;
     const std::int64_t a0 = a * kTile, na = std::min(kTile, Q.n - a0);
@@ -80,24 +171,10 @@ Neighbours nearest_neighbours(const PackedRows& Q, const PackedRows& R, int k, b
       for (std::int64_t i = 0; i < na; ++i) {
         double* dk = out.dist2.data() + (a0 + i) * k;
         std::int64_t* ik = out.index.data() + (a0 + i) * k;
-        double* row = tile.row(i);
-        if (same && a == b) row[i] = std::numeric_limits<double>::infinity();  // not its own neighbour
+        const double* row = tile.row(i);
         for (std::int64_t j0 = 0; j0 < nb; j0 += kScan) {
-          const VecD worst = splat(dk[k - 1]);
-          if (!any((load(row + j0) < worst) | (load(row + j0 + kLanes) < worst) |
-                   (load(row + j0 + 2 * kLanes) < worst) | (load(row + j0 + 3 * kLanes) < worst)))
-            continue;
-          for (std::int64_t j = j0; j < std::min(j0 + kScan, nb); ++j) {
-            const double v = row[j];
-            if (!(v < dk[k - 1])) continue;
-            int p = k - 1;  // insertion after equal values: ties go to the lower index
-            for (; p > 0 && dk[p - 1] > v; --p) {
-              dk[p] = dk[p - 1];
-              ik[p] = ik[p - 1];
-            }
-            dk[p] = v;
-            ik[p] = b0 + j;
-          }
+          if (!some_at_most(row, j0, dk[k - 1], nullptr)) continue;
+          for (std::int64_t j = j0; j < std::min(j0 + kScan, nb); ++j) offer(dk, ik, k, row[j], b0 + j);
         }
       }
     }
@@ -138,14 +215,8 @@ ManifoldCounts manifold_counts(const PackedRows& real, const PackedRows& fake, c
         const double* row = tile.row(i);
         const double r2 = real_r2[a0 + i], r = real_r[a0 + i];
         bool hit = false, recalled = out.real_in_fake_balls[a0 + i] != 0;
-        const VecD ball = splat(r2);
         for (std::int64_t j0 = 0; j0 < nb; j0 += kScan) {
-          VecI maybe{};
-          for (int c = 0; c < 4; ++c) {
-            const VecD v = load(row + j0 + c * kLanes);
-            maybe |= (v < ball) | (v < load(fake_r2_padded.data() + b0 + j0 + c * kLanes));
-          }
-          if (!any(maybe)) continue;
+          if (!some_at_most(row, j0, r2, fake_r2_padded.data() + b0)) continue;
           for (std::int64_t j = j0; j < std::min(j0 + kScan, nb); ++j) {
             const double v = row[j];
             if (inside(v, r2, r)) {
