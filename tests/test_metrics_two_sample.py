@@ -152,3 +152,14 @@ def test_pair_sums_kernel_against_numpy() -> None:
 def test_bad_input(call: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call()  # type: ignore[operator]
+
+
+def test_copies_beyond_the_limits_are_refused() -> None:
+    X, Y = samples(11, 500, 500, 8)
+    with (
+        scalegen.limits(max_tensor_bytes=1 << 14),
+        pytest.raises(scalegen.LimitError, match="max_tensor_bytes"),
+    ):
+        mmd(X, Y, bandwidth=1.0)
+    with scalegen.limits(max_tensor_bytes=1 << 14), pytest.raises(scalegen.LimitError):
+        classifier_two_sample_test(X, Y)
