@@ -241,3 +241,13 @@ def test_load_digits_without_sklearn(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "sklearn", None)
     with pytest.raises(ImportError, match="pip install scikit-learn"):
         load_digits()
+
+
+def test_home_directory_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "mnist").mkdir()
+    images, labels = mnist_dir(tmp_path / "mnist", "train")
+    x, y = load_mnist("~/mnist", normalize=False)
+    np.testing.assert_array_equal(y, labels)
+    np.testing.assert_array_equal(x[..., 0], images)
+    np.testing.assert_array_equal(read_idx("~/mnist/train-labels-idx1-ubyte"), labels)

@@ -8,6 +8,7 @@ networks (``scalegen.BayesianNetwork``), Keras-style convolutional networks
 
 from __future__ import annotations
 
+import importlib
 from importlib.metadata import version as _package_version
 
 from ._config import get_num_threads, set_num_threads, threads
@@ -21,12 +22,18 @@ set_limits()  # the core starts with the limits of SCALEGEN_MAX_* environment va
 __version__ = _package_version("scalegen")  # from pyproject.toml, the one place it is written
 
 
+_SUBMODULES = ("bayesnet", "datasets", "distributed", "exceptions", "metrics", "nn")
+
+
 def __getattr__(name: str) -> object:
-    # pandas is imported only when Bayesian networks are used (Dask workers stay small)
+    # pandas is imported only when Bayesian networks are used (Dask workers stay small), and
+    # the other families' modules on first use: `import scalegen; scalegen.nn.Sequential` works
     if name == "BayesianNetwork":
         from .bayesnet import BayesianNetwork
 
         return BayesianNetwork
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'scalegen' has no attribute {name!r}")
 
 

@@ -71,7 +71,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
         this is checked before the data is read.
     """
     name = os.fspath(path)
-    with open(path, "rb") as f:
+    with open(os.path.expanduser(path), "rb") as f:
         if f.peek(2)[:2] != b"\x1f\x8b":
             info = os.fstat(f.fileno())
             size = info.st_size if stat.S_ISREG(info.st_mode) else None  # None: a pipe, say
@@ -209,7 +209,7 @@ def load_mnist(
     prefixes = {"train": "train", "test": "t10k"}
     if kind not in prefixes:
         raise ValueError(f"kind must be 'train' or 'test', got {kind!r}")
-    directory = Path(path)
+    directory = Path(path).expanduser()
     prefix = prefixes[kind]
     images_path = _find_idx(directory, [f"{prefix}-images-idx3-ubyte", f"{prefix}-images.idx3-ubyte"])
     labels_path = _find_idx(directory, [f"{prefix}-labels-idx1-ubyte", f"{prefix}-labels.idx1-ubyte"])
