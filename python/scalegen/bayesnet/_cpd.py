@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Hashable, Mapping, Sequence
-from typing import Any
+from typing import Any, SupportsIndex, overload
 
 import numpy as np
 import pandas as pd
@@ -68,15 +69,83 @@ class TabularCPD:
     when the parents' states are given (the last parent varies fastest along a row).
     ``states`` maps the variable and its parents to their state names; names default
     to ``0..card-1``.
+
+    pgmpy's signature works too: ``TabularCPD(variable, variable_card, values,
+    evidence=None, evidence_card=None, state_names=None)`` with ``values`` 2-D, shaped
+    ``(variable_card, prod(evidence_card))`` (the last evidence variable varies fastest).
+    It is recognised by an integer in second place or by any of its keyword names
+    (``variable_card``, ``evidence``, ``evidence_card``, ``state_names``); mixing it with
+    ``parents``/``states`` is a TypeError.
     """
 
+    @overload
     def __init__(
         self,
         variable: Hashable,
         values: Any,
         parents: Sequence[Hashable] = (),
         states: Mapping[Hashable, Sequence[Any]] | None = None,
+    ) -> None: ...
+
+    @overload  # pgmpy's, positional
+    def __init__(
+        self,
+        variable: Hashable,
+        variable_card: SupportsIndex,
+        values: Any,
+        evidence: Sequence[Hashable] | None = None,
+        evidence_card: Sequence[SupportsIndex] | None = None,
+        state_names: Mapping[Any, Sequence[Any]] | None = None,
+        /,
+    ) -> None: ...
+
+    @overload  # pgmpy's, the rest by keyword
+    def __init__(
+        self,
+        variable: Hashable,
+        variable_card: SupportsIndex,
+        values: Any,
+        /,
+        *,
+        evidence: Sequence[Hashable] | None = None,
+        evidence_card: Sequence[SupportsIndex] | None = None,
+        state_names: Mapping[Any, Sequence[Any]] | None = None,
+    ) -> None: ...
+
+    @overload  # pgmpy's, by keyword
+    def __init__(
+        self,
+        variable: Hashable,
+        *,
+        variable_card: SupportsIndex,
+        values: Any,
+        evidence: Sequence[Hashable] | None = None,
+        evidence_card: Sequence[SupportsIndex] | None = None,
+        state_names: Mapping[Any, Sequence[Any]] | None = None,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        variable: Hashable,
+        values: Any,
+        parents: Any = (),
+        states: Any = None,
+        *pgmpy_args: Any,
+        variable_card: Any = None,
+        evidence: Any = None,
+        evidence_card: Any = None,
+        state_names: Any = None,
     ) -> None:
+        pgmpy_keywords = {
+            "variable_card": variable_card,
+            "evidence": evidence,
+            "evidence_card": evidence_card,
+            "state_names": state_names,
+        }
+        if _is_count(values) or pgmpy_args or any(x is not None for x in pgmpy_keywords.values()):
+            values, parents, states = _pgmpy_arguments(
+                variable, values, parents, states, pgmpy_args, pgmpy_keywords
+            )
         if isinstance(parents, str):
             parents = [parents]
         parents = list(parents)
@@ -170,3 +239,82 @@ class TabularCPD:
     def __repr__(self) -> str:
         given = f" | {', '.join(f'{p}:{len(self.states[p])}' for p in self.parents)}" if self.parents else ""
         return f"<TabularCPD P({self.variable}:{self.values.shape[0]}{given})>"
+
+
+def _is_count(x: Any) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
+def _pgmpy_arguments(
+    variable: Hashable,
+    values: Any,
+    parents: Any,
+    states: Any,
+    extra: tuple[Any, ...],
+    keywords: dict[str, Any],
+) -> tuple[np.ndarray, list[Hashable], dict[Hashable, Any]]:
+    """pgmpy's (variable_card, values, evidence, evidence_card, state_names) as scalegen's
+    (values shaped (card, *evidence_card), parents, states)."""
+    if _is_count(values):
+        # positional pgmpy call: the arguments sit one place to the right of ours
+        if len(extra) > 2:
+            raise TypeError(
+                "TabularCPD takes at most 6 positional arguments in pgmpy's form (variable, "
+                "variable_card, values, evidence, evidence_card, state_names)"
+            )
+        positional = {
+            "variable_card": values,
+            "values": parents,
+            "evidence": states,
+            "evidence_card": extra[0] if extra else None,
+            "state_names": extra[1] if len(extra) > 1 else None,
+        }
+        for name, given in positional.items():
+            if name in keywords and given is not None and keywords[name] is not None:
+                raise TypeError(f"TabularCPD got two values for {name!r}")
+        args: dict[str, Any] = {k: keywords.get(k) if v is None else v for k, v in positional.items()}
+        if isinstance(args["values"], tuple | list) and len(args["values"]) == 0:
+            args["values"] = None  # the default of ``parents``: no values were given
+    else:
+        if extra or (isinstance(parents, str) or len(parents)) or states is not None:
+            raise TypeError(
+                "TabularCPD takes either scalegen's arguments (variable, values, parents, states) or "
+                "pgmpy's (variable, variable_card, values, evidence, evidence_card, state_names), "
+                "not a mix of the two"
+            )
+        args = {**keywords, "values": values}
+    card, evidence, evidence_card = args["variable_card"], args["evidence"], args["evidence_card"]
+    if args["values"] is None:
+        raise TypeError(f"the table of {variable!r} needs values")
+    if not _is_count(card) or card < 1:
+        raise TypeError(f"variable_card of {variable!r} must be a positive integer, got {card!r}")
+    if evidence is None:
+        evidence = []
+    elif isinstance(evidence, str | bytes) or not isinstance(evidence, Sequence | np.ndarray | pd.Index):
+        raise TypeError(f"the evidence of {variable!r} must be a list of variables, got {evidence!r}")
+    evidence = list(evidence)
+    if evidence_card is None:
+        if evidence:
+            raise ValueError(f"the table of {variable!r} has evidence but no evidence_card")
+        evidence_card = []
+    elif _is_count(evidence_card) or not isinstance(evidence_card, Sequence | np.ndarray):
+        raise TypeError(f"evidence_card of {variable!r} must be a list of integers, got {evidence_card!r}")
+    evidence_card = list(evidence_card)
+    if len(evidence_card) != len(evidence):
+        raise ValueError(
+            f"the table of {variable!r} has {len(evidence)} evidence variables but "
+            f"{len(evidence_card)} evidence cardinalities"
+        )
+    if not all(_is_count(c) and c >= 1 for c in evidence_card):
+        raise TypeError(f"evidence_card of {variable!r} must be positive integers, got {evidence_card!r}")
+    names = args["state_names"]
+    if names is not None and not isinstance(names, Mapping):
+        raise TypeError(f"state_names of {variable!r} must be a dict variable -> list of states")
+    arr = real_array(args["values"], f"the values of {variable!r}")
+    shape = (int(card), int(np.prod(evidence_card, dtype=np.int64)))
+    if arr.shape != shape:
+        raise ValueError(
+            f"the values of {variable!r} must be 2-D of shape (variable_card, prod(evidence_card)) = "
+            f"{shape} in pgmpy's form, got shape {arr.shape}"
+        )
+    return arr.reshape(int(card), *map(int, evidence_card)), evidence, dict(names or {})

@@ -14,11 +14,12 @@ from .. import _core
 from .._config import resolve_n_jobs
 from ..utils._limits import check_tensor
 from ..utils._validation import check_random_state, check_scalar
-from . import _bif
+from . import _bif, _interop
 from ._counts import count_families
 from ._cpd import SUM_TOLERANCE, TabularCPD, check_states, check_table_values
 from ._data import Encoded, code_dtype, encode
 from ._estimators import check_fit_params, check_table_sizes, estimate_tables
+from ._graph import GraphQueries
 
 Edge = tuple[Hashable, Hashable]
 
@@ -48,7 +49,7 @@ def _find_cycle(
     return None
 
 
-class BayesianNetwork:
+class BayesianNetwork(GraphQueries):
     """A discrete Bayesian network.
 
     ``edges`` are (parent, child) pairs; ``nodes`` adds isolated variables and fixes the
@@ -56,6 +57,15 @@ class BayesianNetwork:
     maps variables to their state names (else they come from CPDs or from the data at
     ``fit``). A variable's parents keep the order of its edges: it is the axis order of
     the tables ``fit`` learns.
+
+    ``edges`` may be a networkx DiGraph: all its nodes (after ``nodes``, in the graph's
+    order) and edges (each child's parents in the order of ``G.pred``), and its node
+    attributes ``states`` and ``cpd`` where present (``to_networkx`` writes them); a pgmpy
+    model (a DiGraph) brings its tables too, as ``from_pgmpy``.
+
+    The structure can be edited as in pgmpy (``add_node(s_from)``, ``add_edge(s_from)``,
+    ``remove_edge``, ``remove_node(s_from)``): a change to a variable's parents drops its
+    table (``add_cpds`` or ``fit`` again), and removing a node drops its children's.
     """
 
     def __init__(
@@ -64,6 +74,13 @@ class BayesianNetwork:
         nodes: Iterable[Hashable] | None = None,
         states: Mapping[Hashable, Sequence[Any]] | None = None,
     ) -> None:
+        graph_cpds: list[TabularCPD] = []
+        if _interop.is_digraph(edges):
+            edges, graph_nodes, graph_states, graph_cpds = _interop.digraph_parts(edges)
+            nodes = [*(nodes or ()), *graph_nodes]
+            states = {**graph_states, **(states or {})}
+        elif _interop.is_undirected_graph(edges):
+            raise TypeError("a Bayesian network needs a directed graph (a networkx DiGraph), not a Graph")
         order: dict[Hashable, None] = {}
         for v in nodes or ():
             self._check_name(v)
@@ -101,6 +118,8 @@ class BayesianNetwork:
             self._states[v] = check_states(v, s)
         self._cpds: dict[Hashable, TabularCPD] = {}
         self.name = "network"
+        if graph_cpds:
+            self.add_cpds(*graph_cpds)
 
     @staticmethod
     def _check_name(v: Any) -> None:
@@ -153,7 +172,9 @@ class BayesianNetwork:
 
     # ---- tables ----------------------------------------------------------------------
     def add_cpds(self, *cpds: TabularCPD) -> None:
-        """Adds (or replaces) tables; their parents and states must agree with the network."""
+        """Adds (or replaces) tables; their parents and states must agree with the network.
+        pgmpy TabularCPDs are converted."""
+        cpds = tuple(_interop.as_cpd(c) for c in cpds)
         staged = dict(self._states)
         for cpd in cpds:
             if not isinstance(cpd, TabularCPD):
@@ -395,6 +416,67 @@ class BayesianNetwork:
             properties={},
         )
         _bif.write_bif(net, path)
+
+    # ---- networkx, pgmpy and pgmpy-style editing (in _interop) ---------------------------
+    def to_networkx(self) -> Any:
+        """A networkx DiGraph: the nodes in order, with attributes ``states`` and ``cpd`` (a
+        copy of the table) where known, the edges, and ``graph['name']``."""
+        return _interop.to_networkx(self)
+
+    def to_pgmpy(self) -> Any:
+        """A ``pgmpy.models.DiscreteBayesianNetwork`` with the same nodes, edges, states and
+        tables (each pgmpy TabularCPD's evidence in the order of the table's parents); the
+        states of a variable without a table are not carried (pgmpy keeps them in tables)."""
+        return _interop.to_pgmpy(self)
+
+    @classmethod
+    def from_pgmpy(cls, model: Any) -> BayesianNetwork:
+        """The network of a pgmpy DiscreteBayesianNetwork: its nodes, edges and tables (each
+        variable's parents in the order of its table's evidence)."""
+        return _interop.from_pgmpy(cls, model)
+
+    def add_node(self, node: Hashable, states: Sequence[Any] | None = None) -> None:
+        """Adds a variable (nothing if it is one already); ``states`` sets its state names."""
+        _interop.add_nodes(self, [node], {} if states is None else {node: states})
+
+    def add_nodes_from(
+        self, nodes: Iterable[Hashable], states: Mapping[Hashable, Sequence[Any]] | None = None
+    ) -> None:
+        _interop.add_nodes(self, nodes, states or {})
+
+    def add_edge(self, u: Hashable, v: Hashable) -> None:
+        """Adds u -> v (and u, v when new); a cycle is a ValueError; drops the table of v."""
+        _interop.add_edges(self, [(u, v)])
+
+    def add_edges_from(self, edges: Iterable[Edge]) -> None:
+        """Adds the edges, all or (on a cycle or a bad edge) none; drops their children's tables."""
+        _interop.add_edges(self, edges)
+
+    def remove_edge(self, u: Hashable, v: Hashable) -> None:
+        """Removes u -> v and drops the table of v."""
+        _interop.remove_edge(self, u, v)
+
+    def remove_node(self, v: Hashable) -> None:
+        """Removes v, its edges, its table and its children's tables."""
+        _interop.remove_node(self, v)
+
+    def remove_nodes_from(self, nodes: Iterable[Hashable]) -> None:
+        for v in list(nodes):
+            _interop.remove_node(self, v)
+
+    def remove_cpds(self, *cpds: Any) -> None:
+        """Removes tables, given as TabularCPDs or as variables."""
+        _interop.remove_cpds(self, cpds)
+
+    def get_cpds(self, node: Hashable | None = None) -> Any:
+        """All the tables, or the table of ``node`` (None when it has none), as pgmpy."""
+        return self.cpds if node is None else self._cpds.get(self._node(node))
+
+    def get_parents(self, v: Hashable) -> list[Hashable]:
+        return self.parents(v)
+
+    def get_children(self, v: Hashable) -> list[Hashable]:
+        return self.children(v)
 
     def copy(self) -> BayesianNetwork:
         out = BayesianNetwork(self._edges, self._nodes, self._states)
