@@ -10,7 +10,14 @@ from scipy.spatial.distance import cdist, pdist
 
 import scalegen
 from scalegen import _core
-from scalegen.metrics import classifier_two_sample_test, energy_distance, median_distance, mmd, mmd_test
+from scalegen.metrics import (
+    classifier_two_sample_test,
+    energy_distance,
+    manifold_scores,
+    median_distance,
+    mmd,
+    mmd_test,
+)
 
 
 def kernel(A: np.ndarray, B: np.ndarray, kind: str, widths: list[float]) -> np.ndarray:
@@ -163,3 +170,19 @@ def test_copies_beyond_the_limits_are_refused() -> None:
         mmd(X, Y, bandwidth=1.0)
     with scalegen.limits(max_tensor_bytes=1 << 14), pytest.raises(scalegen.LimitError):
         classifier_two_sample_test(X, Y)
+
+
+def test_distances_that_overflow_are_refused() -> None:
+    rng = np.random.default_rng(12)
+    X, Y = rng.standard_normal((50, 3)) * 1e160, rng.standard_normal((50, 3)) * 1e160
+    for call in (
+        lambda: mmd(X, Y, bandwidth=1e160),
+        lambda: energy_distance(X, Y),
+        lambda: manifold_scores(X, Y, 3),
+        lambda: classifier_two_sample_test(X, Y),
+    ):
+        with pytest.raises(ValueError, match="overflow float64"):
+            call()
+    # far from the origin but not spread out: centred first, as at the origin
+    A, B = X * 1e-160, Y * 1e-160
+    assert energy_distance(A + 1e12, B + 1e12) == pytest.approx(energy_distance(A, B), rel=1e-3)

@@ -61,6 +61,11 @@ PackedRows pack_rows(const T* X, std::int64_t n_x, const T* Y, std::int64_t m, i
       p.norm2[i] = s;
     }
   });
+  for (std::int64_t i = 0; i < n; ++i)
+    if (!std::isfinite(p.norm2[i]))
+      throw std::invalid_argument(
+          "the squared distances overflow float64 (the rows spread beyond ~1e154 around their mean): "
+          "rescale the data");
   return p;
 }
 
