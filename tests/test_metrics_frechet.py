@@ -12,6 +12,7 @@ import pytest
 import scipy.linalg
 from numpy.lib.stride_tricks import sliding_window_view
 
+import scalegen
 from scalegen.datasets import load_digits
 from scalegen.metrics import FeatureStatistics, extract_features, feature_statistics, frechet_distance
 from scalegen.nn import Sequential
@@ -249,3 +250,9 @@ def test_bad_input():
         frechet_distance(FeatureStatistics(np.zeros(3), np.eye(3), 1), X)
     with pytest.raises(ValueError, match="n_samples"):
         FeatureStatistics(np.zeros(3), np.eye(3), 0)
+
+
+def test_covariances_beyond_the_limits_are_refused() -> None:
+    wide = np.zeros((3, 100_000), np.float32)
+    with pytest.raises(scalegen.LimitError, match="covariance matrix"):
+        frechet_distance(wide, wide + 1)

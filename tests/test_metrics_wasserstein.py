@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from scipy.stats import wasserstein_distance
 
+import scalegen
 from scalegen.metrics import _wasserstein, sliced_wasserstein
 
 
@@ -140,3 +141,9 @@ def test_bad_samples():
         sliced_wasserstein(X, Y[:0])
     with pytest.raises(ValueError, match="2D"):
         sliced_wasserstein(X[:, 0], Y[:, 0])
+
+
+def test_directions_beyond_the_limits_are_refused() -> None:
+    X = np.random.default_rng(0).random((40, 3))
+    with pytest.raises(scalegen.LimitError, match="projection directions"):
+        sliced_wasserstein(X, X, n_projections=10**10)

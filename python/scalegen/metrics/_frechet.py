@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..utils._limits import check_tensor
 from ..utils._validation import check_array
 from ._checks import check_samples
 
@@ -58,6 +59,7 @@ def _moments(F: np.ndarray) -> FeatureStatistics:
     """Mean and ddof=1 covariance accumulated in float64, centring block by block (no float64
     copy of a float32 F is ever whole)."""
     n, d = F.shape
+    check_tensor((d, d), 8, "the features' covariance matrix")  # 10^5 features would need 80 GB
     mean = F.mean(axis=0, dtype=np.float64)
     cov = np.zeros((d, d))
     step = max(1, _BLOCK_BYTES // (8 * d))

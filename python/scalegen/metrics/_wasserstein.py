@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..utils._limits import check_tensor
 from ..utils._validation import check_int, check_random_state, check_real
 from ._checks import check_samples
 
@@ -107,5 +108,6 @@ def sliced_wasserstein(
     n_projections = check_int(n_projections, "n_projections", owner, low=1)
     p = check_real(p, "p", owner, low=1.0)
     a, b = check_samples(X, Y, owner)
+    check_tensor((n_projections, a.shape[1]), 8, "the projection directions")
     theta = _directions(a.shape[1], n_projections, check_random_state(random_state))
     return float(np.mean(_sliced_wasserstein_pp(a, b, theta, p)) ** (1 / p))
