@@ -46,9 +46,9 @@ def _pgmpy_hill_climb(data: pd.DataFrame, score: str, **kw):  # type: ignore[no-
     return PgmpyHillClimb(data).estimate(scoring_method=score, show_progress=False, **kw)
 
 
-@pytest.mark.parametrize("score", ["bic", "aic", "bdeu", "k2"])
+@pytest.mark.parametrize("score", ["bic", "aic", "bdeu", "bds", "k2"])
 def test_local_scores_equal_pgmpy(child_data: pd.DataFrame, score: str) -> None:
-    from pgmpy.estimators import AIC, BIC, K2, BDeu
+    from pgmpy.estimators import AIC, BIC, K2, BDeu, BDs
 
     cols = list(child_data.columns)
     enc = encode(child_data, cols, {})
@@ -61,7 +61,7 @@ def test_local_scores_equal_pgmpy(child_data: pd.DataFrame, score: str) -> None:
             (child_i, [int(p) for p in rng.choice(others, int(rng.integers(0, 4)), replace=False)])
         )
     ours = _core.bn_local_scores(enc.columns, enc.cards, families, score, 10.0, 2)
-    scorer = {"bic": BIC, "aic": AIC, "bdeu": BDeu, "k2": K2}[score](child_data)
+    scorer = {"bic": BIC, "aic": AIC, "bdeu": BDeu, "bds": BDs, "k2": K2}[score](child_data)
     for (c, ps), mine in zip(families, ours, strict=True):
         theirs = scorer.local_score(cols[c], [cols[p] for p in ps])
         if score == "k2":  # pgmpy adds lgamma(card) per unseen parent configuration
@@ -71,7 +71,7 @@ def test_local_scores_equal_pgmpy(child_data: pd.DataFrame, score: str) -> None:
         assert mine == pytest.approx(theirs, rel=1e-11, abs=1e-8)
 
 
-@pytest.mark.parametrize("score", ["bic-d", "bdeu"])
+@pytest.mark.parametrize("score", ["bic-d", "bdeu", "bds"])
 def test_hill_climb_finds_pgmpys_dag(asia_data: pd.DataFrame, score: str) -> None:
     ours = HillClimbSearch(score=score).fit(asia_data)
     theirs = _pgmpy_hill_climb(asia_data, score, tabu_length=0)
@@ -182,3 +182,18 @@ def test_tabu_search_and_chow_liu_start_never_lose(child_data: pd.DataFrame) -> 
     assert tabu.score_ >= plain.score_ - 1e-9 and both.score_ >= plain.score_ - 1e-9
     for hc in (tabu, both):
         assert hc.score_ == pytest.approx(structure_score(hc.edges_, child_data, "bic"), rel=1e-12)
+
+
+def test_bds_structure_score_equals_pgmpy_with_its_graph_prior(
+    child: BayesianNetwork, child_data: pd.DataFrame
+) -> None:
+    from pgmpy.estimators import BDs
+    from pgmpy.models import DiscreteBayesianNetwork
+
+    rng = np.random.default_rng(5)
+    for edges in (child.edges, child.edges[::2], [e for e in child.edges if rng.random() < 0.3]):
+        model = DiscreteBayesianNetwork(edges)
+        model.add_nodes_from(child_data.columns)
+        theirs = BDs(child_data, equivalent_sample_size=5).score(model)
+        ours = structure_score(BayesianNetwork(edges, nodes=child_data.columns), child_data, "bds", 5)
+        assert ours == pytest.approx(theirs, rel=1e-11)

@@ -114,7 +114,8 @@ void test_scores() {
   CHECK_NEAR(family_score(counts, Score::AIC, rows, ess), ll - q * (r - 1), 1e-12);
   CHECK_NEAR(family_score(counts, Score::K2, rows, ess), k2, 1e-12);
   CHECK_NEAR(family_score(counts, Score::BDeu, rows, ess), bdeu, 1e-12);
-  CHECK_THROWS(std::invalid_argument, parse_score("bds"));
+  CHECK_THROWS(std::invalid_argument, parse_score("bdx"));
+  CHECK(parse_score("bds") == Score::BDs);
 }
 
 void test_sampling_and_likelihood() {

@@ -230,7 +230,8 @@ Score parse_score(const std::string& name) {
   if (name == "aic") return Score::AIC;
   if (name == "k2") return Score::K2;
   if (name == "bdeu") return Score::BDeu;
-  throw std::invalid_argument("unknown score '" + name + "': expected one of ll, bic, aic, k2, bdeu");
+  if (name == "bds") return Score::BDs;
+  throw std::invalid_argument("unknown score '" + name + "': expected one of ll, bic, aic, k2, bdeu, bds");
 }
 
 namespace {
@@ -249,7 +250,8 @@ double ScoreTerms::log_rising(double a, double lg_a, double n) {
   return n * std::log(a) + ((a + n - 0.5) * std::log1p(n / a) - n) + (stirling_tail(a + n) - stirling_tail(a));
 }
 
-ScoreTerms::ScoreTerms(Score score, double card, double n_configs, double n_samples, double ess)
+ScoreTerms::ScoreTerms(Score score, double card, double n_configs, double n_samples, double ess,
+                       double observed_configs)
     : score_(score), card_(card) {
   const double params = n_configs * (card - 1);
   switch (score) {
@@ -257,12 +259,17 @@ ScoreTerms::ScoreTerms(Score score, double card, double n_configs, double n_samp
     case Score::AIC: constant_ = -params; break;
     case Score::K2: lg_card_ = std::lgamma(card); break;
     case Score::BDeu:
+    case Score::BDs: {
       if (!(ess > 0)) throw std::invalid_argument("equivalent_sample_size must be positive");
-      alpha_ = ess / n_configs;
+      const double seen = std::max(1.0, observed_configs);
+      alpha_ = ess / (score == Score::BDs ? seen : n_configs);
       beta_ = ess / (n_configs * card);
       lg_alpha_ = alpha_ < kStirlingFrom ? std::lgamma(alpha_) : 0;
       lg_beta_ = beta_ < kStirlingFrom ? std::lgamma(beta_) : 0;
+      // pgmpy's BDs also subtracts lgamma(alpha) for each configuration not seen
+      if (score == Score::BDs) constant_ = -(n_configs - seen) * std::lgamma(alpha_);
       break;
+    }
     case Score::LogLikelihood: break;
   }
 }
@@ -270,7 +277,8 @@ ScoreTerms::ScoreTerms(Score score, double card, double n_configs, double n_samp
 double ScoreTerms::cell(double n) const {
   switch (score_) {
     case Score::K2: return std::lgamma(n + 1);
-    case Score::BDeu: return log_rising(beta_, lg_beta_, n);
+    case Score::BDeu:
+    case Score::BDs: return log_rising(beta_, lg_beta_, n);
     default: return n * std::log(n);
   }
 }
@@ -278,13 +286,16 @@ double ScoreTerms::cell(double n) const {
 double ScoreTerms::config(double nj) const {
   switch (score_) {
     case Score::K2: return lg_card_ - std::lgamma(nj + card_);
-    case Score::BDeu: return -log_rising(alpha_, lg_alpha_, nj);
+    case Score::BDeu:
+    case Score::BDs: return -log_rising(alpha_, lg_alpha_, nj);
     default: return -nj * std::log(nj);
   }
 }
 
 double family_score(const FamilyCounts& counts, Score score, double n_samples, double ess) {
-  const ScoreTerms terms(score, double(counts.shape.card), double(counts.shape.n_configs), n_samples, ess);
+  double seen = 0;
+  for (const auto& [j, nj] : counts.config_totals()) seen += nj > 0 ? 1 : 0;
+  const ScoreTerms terms(score, double(counts.shape.card), double(counts.shape.n_configs), n_samples, ess, seen);
   double total = terms.constant();
   counts.for_each_nonzero([&](std::int64_t, std::int64_t, double n) { total += terms.cell(n); });
   for (const auto& [j, nj] : counts.config_totals()) total += terms.config(nj);

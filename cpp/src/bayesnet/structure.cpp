@@ -121,7 +121,14 @@ std::vector<double> score_additions(const Codes<T>& codes, const std::vector<int
       const std::uint32_t b = base[std::size_t(i)];
       return (b == kMissing) | (xc[i] < 0) ? std::size_t(size) : std::size_t(b + step * std::uint32_t(xc[i]));
     });
-    const ScoreTerms terms(opt.score, double(r), double(configs), double(n), opt.equivalent_sample_size);
+    double seen = 0;  // configurations in the data: BDs needs their number first
+    if (opt.score == Score::BDs)
+      for (std::int64_t j = 0; j < configs; ++j) {
+        double nj = 0;
+        for (std::int64_t k = 0; k < r; ++k) nj += table[std::size_t(j * r + k)];
+        seen += nj > 0 ? 1 : 0;
+      }
+    const ScoreTerms terms(opt.score, double(r), double(configs), double(n), opt.equivalent_sample_size, seen);
     double total = terms.constant();
     for (std::int64_t j = 0; j < configs; ++j) {
       double nj = 0;
@@ -293,8 +300,10 @@ class HillClimber {
         local_scores(codes_, cards_, families, opt_.score, opt_.equivalent_sample_size, opt_.n_threads);
     for (std::size_t i = 0; i < families.size(); ++i)
       if (slot[i] < un_) local_[slot[i]] = scores[i];
+    // BDs comes with pgmpy's marginal uniform graph prior: log(1/2) per edge
+    const double edge_prior = opt_.score == Score::BDs ? std::log(2.0) : 0.0;
     for (std::size_t i = 0; i < families.size(); ++i)
-      if (slot[i] >= un_) minus_[slot[i] - un_] = scores[i] - local_[(slot[i] - un_) % un_];
+      if (slot[i] >= un_) minus_[slot[i] - un_] = scores[i] - local_[(slot[i] - un_) % un_] + edge_prior;
     for (int w : nodes) {
       // Tables up to kDirectLimit cells go through score_additions, larger ones through
       // the general (sparse-capable) counting.
@@ -313,10 +322,11 @@ class HillClimber {
         }
       }
       const auto added = score_additions(codes_, cards_, w, pa, small, opt_);
-      for (std::size_t i = 0; i < small.size(); ++i) plus_[at(small[i], w)] = added[i] - local_[std::size_t(w)];
+      for (std::size_t i = 0; i < small.size(); ++i)
+        plus_[at(small[i], w)] = added[i] - local_[std::size_t(w)] - edge_prior;
       const auto big = local_scores(codes_, cards_, large, opt_.score, opt_.equivalent_sample_size, opt_.n_threads);
       for (std::size_t i = 0; i < large.size(); ++i)
-        plus_[at(large[i].parents.back(), w)] = big[i] - local_[std::size_t(w)];
+        plus_[at(large[i].parents.back(), w)] = big[i] - local_[std::size_t(w)] - edge_prior;
     }
   }
 

@@ -77,12 +77,12 @@ class BayesianNetwork(GraphQueries):
         graph_cpds: list[TabularCPD] = []
         if _interop.is_digraph(edges):
             edges, graph_nodes, graph_states, graph_cpds = _interop.digraph_parts(edges)
-            nodes = [*(nodes or ()), *graph_nodes]
+            nodes = [*(() if nodes is None else nodes), *graph_nodes]
             states = {**graph_states, **(states or {})}
         elif _interop.is_undirected_graph(edges):
             raise TypeError("a Bayesian network needs a directed graph (a networkx DiGraph), not a Graph")
         order: dict[Hashable, None] = {}
-        for v in nodes or ():
+        for v in () if nodes is None else nodes:
             self._check_name(v)
             order.setdefault(v, None)
         edge_list: list[Edge] = []

@@ -3,6 +3,7 @@ family counts the C++ core computes."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,7 +21,16 @@ SCORES = {
     "aic-d": "aic",
     "k2": "k2",
     "bdeu": "bdeu",
+    "bds": "bds",
 }
+
+
+def structure_prior(score: str, n_nodes: int, n_edges: int) -> float:
+    """The log prior of a DAG that a score comes with: BDs uses Scutari's marginal uniform
+    prior, -(edges + n (n - 1) / 2) log 2, as pgmpy adds it; the other scores none."""
+    if score != "bds":
+        return 0.0
+    return -(n_edges + n_nodes * (n_nodes - 1) / 2.0) * math.log(2.0)
 
 
 def structure_score(
@@ -30,8 +40,9 @@ def structure_score(
     equivalent_sample_size: float = 10,
     n_jobs: int | None = None,
 ) -> float:
-    """A decomposable score of a DAG on data: 'bic', 'aic', 'k2', 'bdeu' or 'll'
-    (pgmpy's names 'bic-d', 'aic-d', 'll-d' too). Equal to pgmpy's scores.
+    """A decomposable score of a DAG on data: 'bic', 'aic', 'k2', 'bdeu', 'bds' or 'll'
+    (pgmpy's names 'bic-d', 'aic-d', 'll-d' too). Equal to pgmpy's scores ('bds' with
+    pgmpy's marginal uniform graph prior, see `structure_prior`).
 
     ``model_or_edges``: a BayesianNetwork (its states are used where it has them) or
     (parent, child) pairs; every data column that is not in the edges is scored as a
@@ -43,7 +54,7 @@ def structure_score(
     """
     name = SCORES.get(score.lower()) if isinstance(score, str) else None
     if name is None:
-        check_choice(score, "score", "structure_score", list(SCORES))  # raises
+        name = check_choice(score, "score", "structure_score", list(SCORES))  # raises
     ess = check_ess(equivalent_sample_size, "structure_score")
     source = as_source(data)
     if isinstance(model_or_edges, BayesianNetwork):
@@ -57,4 +68,5 @@ def structure_score(
     families = [(index[v], [index[p] for p in model.parents(v)]) for v in nodes]
     counted = count_families(source, nodes, model.states, families, None, n_jobs)
     n = float(counted.n_rows)
-    return float(sum(c.score(name, n, ess) for c in counted.counts))
+    local = sum(c.score(name, n, ess) for c in counted.counts)
+    return float(local + structure_prior(name, len(nodes), len(model.edges)))

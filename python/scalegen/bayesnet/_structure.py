@@ -14,7 +14,7 @@ from ..utils._validation import InvalidParameterError, check_scalar
 from ._data import Encoded, encode
 from ._estimators import check_ess
 from ._model import BayesianNetwork
-from ._scores import SCORES
+from ._scores import SCORES, structure_prior
 
 Edge = tuple[Hashable, Hashable]
 _INT32_MAX = 2**31 - 1
@@ -52,8 +52,8 @@ def _score_name(score: Any) -> str:
     name = SCORES.get(score.lower()) if isinstance(score, str) else None
     if name is None or name == "ll":
         raise InvalidParameterError(
-            "The 'score' parameter of HillClimbSearch must be a str among ['aic', 'bdeu', 'bic', 'k2'] "
-            f"(or pgmpy's 'aic-d', 'bic-d'). Got {score!r} instead."
+            "The 'score' parameter of HillClimbSearch must be a str among "
+            f"['aic', 'bdeu', 'bds', 'bic', 'k2'] (or pgmpy's 'aic-d', 'bic-d'). Got {score!r} instead."
         )
     return name
 
@@ -147,7 +147,7 @@ class HillClimbSearch(BaseEstimator):
         fixed = _edge_indices(self.fixed_edges, index, "fixed_edges")
 
         def climb(start_edges: list[tuple[int, int]]) -> tuple[list[tuple[int, int]], float, int]:
-            return _core.bn_hill_climb(
+            found, local, moves = _core.bn_hill_climb(
                 enc.columns,
                 enc.cards,
                 name,
@@ -163,6 +163,7 @@ class HillClimbSearch(BaseEstimator):
                 max_tabu,
                 resolve_n_jobs(self.n_jobs),
             )
+            return found, local + structure_prior(name, len(variables), len(found)), moves
 
         edges, score, n_iter = climb(_edge_indices(start, index, "start_dag"))
         if self.chow_liu_start:

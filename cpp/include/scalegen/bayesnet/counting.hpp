@@ -71,16 +71,18 @@ std::vector<FamilyCounts> count_families(const Codes<T>& codes, const std::vecto
                                          std::int64_t dense_limit, int n_threads);
 
 /// Decomposable structure scores of one family.
-enum class Score { LogLikelihood, BIC, AIC, K2, BDeu };
+enum class Score { LogLikelihood, BIC, AIC, K2, BDeu, BDs };
 Score parse_score(const std::string& name);
 
 /// A decomposable score of one family (card states, n_configs parent configurations) as
 /// constant() + the sum of cell(N_jk) over nonzero cells + the sum of config(N_j) over
 /// observed configurations; unobserved configurations contribute 0. n_samples is the
-/// data size BIC's penalty uses, ess BDeu's equivalent sample size.
+/// data size BIC's penalty uses, ess BDeu's and BDs' equivalent sample size.
+/// BDs (Scutari 2016, as pgmpy computes it) spreads ess over the observed_configs
+/// configurations seen in the data (at least 1), so it needs their number.
 class ScoreTerms {
  public:
-  ScoreTerms(Score score, double card, double n_configs, double n_samples, double ess);
+  ScoreTerms(Score score, double card, double n_configs, double n_samples, double ess, double observed_configs = 1);
   double constant() const { return constant_; }
   double cell(double n) const;
   double config(double nj) const;
