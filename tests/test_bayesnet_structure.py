@@ -197,3 +197,15 @@ def test_bds_structure_score_equals_pgmpy_with_its_graph_prior(
         theirs = BDs(child_data, equivalent_sample_size=5).score(model)
         ours = structure_score(BayesianNetwork(edges, nodes=child_data.columns), child_data, "bds", 5)
         assert ours == pytest.approx(theirs, rel=1e-11)
+
+
+def test_log_likelihood_search_needs_and_respects_max_indegree(asia_data: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="needs max_indegree"):
+        HillClimbSearch(score="ll").fit(asia_data)
+    ours = HillClimbSearch(score="ll", max_indegree=2).fit(asia_data)
+    model = BayesianNetwork(ours.edges_, nodes=asia_data.columns)
+    assert max(len(model.parents(v)) for v in model.nodes) <= 2
+    theirs = _pgmpy_hill_climb(asia_data, "ll-d", tabu_length=0, max_indegree=2)
+    ours_score = structure_score(ours.edges_, asia_data, "ll")
+    assert ours.score_ == pytest.approx(ours_score, rel=1e-12)
+    assert ours_score >= structure_score(list(theirs.edges()), asia_data, "ll") - 1e-9 * abs(ours_score)

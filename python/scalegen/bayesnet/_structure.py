@@ -50,10 +50,11 @@ def _edge_indices(edges: Iterable[Edge], index: Mapping[Hashable, int], what: st
 
 def _score_name(score: Any) -> str:
     name = SCORES.get(score.lower()) if isinstance(score, str) else None
-    if name is None or name == "ll":
+    if name is None:
         raise InvalidParameterError(
             "The 'score' parameter of HillClimbSearch must be a str among "
-            f"['aic', 'bdeu', 'bds', 'bic', 'k2'] (or pgmpy's 'aic-d', 'bic-d'). Got {score!r} instead."
+            f"['aic', 'bdeu', 'bds', 'bic', 'k2', 'll'] (or pgmpy's 'aic-d', 'bic-d', 'll-d'). "
+            f"Got {score!r} instead."
         )
     return name
 
@@ -120,6 +121,11 @@ class HillClimbSearch(BaseEstimator):
         max_indegree = check_scalar(
             self.max_indegree, "max_indegree", owner, int, low=0, high=_INT32_MAX, allow_none=True
         )
+        if name == "ll" and max_indegree is None:
+            raise InvalidParameterError(
+                "score='ll' needs max_indegree: the log-likelihood grows with every parent added, so "
+                "without a bound the search ends at a complete DAG"
+            )
         tabu_length = check_scalar(self.tabu_length, "tabu_length", owner, int, low=0, high=_INT32_MAX)
         max_tabu = check_scalar(self.max_tabu, "max_tabu", owner, int, low=0, high=_INT32_MAX)
         max_iter = check_scalar(self.max_iter, "max_iter", owner, int, low=0, high=2**63 - 1)
