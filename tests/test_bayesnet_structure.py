@@ -209,3 +209,47 @@ def test_log_likelihood_search_needs_and_respects_max_indegree(asia_data: pd.Dat
     ours_score = structure_score(ours.edges_, asia_data, "ll")
     assert ours.score_ == pytest.approx(ours_score, rel=1e-12)
     assert ours_score >= structure_score(list(theirs.edges()), asia_data, "ll") - 1e-9 * abs(ours_score)
+
+
+@pytest.mark.parametrize("class_node", ["either", "xray", "smoke"])
+def test_tan_equals_pgmpy(asia_data: pd.DataFrame, class_node: str) -> None:
+    from pgmpy.estimators import TreeSearch as PgmpyTreeSearch
+
+    data = asia_data.sample(3_000, random_state=0).reset_index(drop=True)
+    ours = TreeSearch(estimator_type="tan", class_node=class_node, root_node="asia").fit(data)
+    theirs = PgmpyTreeSearch(data, root_node="asia", n_jobs=1).estimate(
+        estimator_type="tan", class_node=class_node, show_progress=False
+    )
+    assert set(ours.edges_) == set(theirs.edges())
+    assert all((class_node, v) in ours.edges_ for v in data.columns if v != class_node)
+    default_root = TreeSearch(estimator_type="tan", class_node=class_node).fit(data)
+    assert len(default_root.edges_) == 2 * (len(data.columns) - 1) - 1
+
+
+def test_tan_conditional_information_equals_a_direct_computation(child_data: pd.DataFrame) -> None:
+    from sklearn.metrics import mutual_info_score
+
+    from scalegen.bayesnet._structure import mutual_information
+
+    data = child_data.iloc[:, :6]
+    given = data.columns[2]
+    variables, cmi = mutual_information(data, given=given)
+    for a, b in [(0, 1), (3, 5), (1, 4)]:
+        u, v = variables[a], variables[b]
+        expected = sum(
+            len(part) / len(data) * mutual_info_score(part[u], part[v])
+            for _, part in data.groupby(given, observed=True)
+        )
+        assert cmi[a, b] == pytest.approx(expected, rel=1e-10, abs=1e-14)
+    assert not cmi[2].any()
+
+
+def test_tan_bad_input(asia_data: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="needs class_node"):
+        TreeSearch(estimator_type="tan").fit(asia_data)
+    with pytest.raises(ValueError, match="both"):
+        TreeSearch(estimator_type="tan", class_node="xray", root_node="xray").fit(asia_data)
+    with pytest.raises(ValueError, match="estimator_type"):
+        TreeSearch(estimator_type="naive").fit(asia_data)
+    with pytest.raises(ValueError, match="not a column"):
+        TreeSearch(estimator_type="tan", class_node="nope").fit(asia_data)

@@ -10,7 +10,7 @@ import numpy as np
 from .. import _core
 from .._config import resolve_n_jobs
 from ..utils._base import BaseEstimator
-from ..utils._validation import InvalidParameterError, check_scalar
+from ..utils._validation import InvalidParameterError, check_choice, check_scalar
 from ._data import Encoded, encode
 from ._estimators import check_ess
 from ._model import BayesianNetwork
@@ -194,61 +194,120 @@ class HillClimbSearch(BaseEstimator):
         return self
 
 
+def _information(joint: np.ndarray) -> float:
+    """Mutual information (nats) of the first axis and the rest of a count table, as a share of
+    all its rows: summed over the last axis' values when that is the conditioning variable."""
+    total = joint.sum()
+    if total == 0:
+        return 0.0
+    pa = joint.sum(axis=1, keepdims=True)
+    pb = joint.sum(axis=0, keepdims=True)
+    nz = joint > 0
+    return float(np.sum(joint[nz] * np.log(joint[nz] * total / (pa * pb)[nz])) / total)
+
+
 def mutual_information(
-    data: Any, states: Mapping[Hashable, list[Any]] | None = None, n_jobs: int | None = None
+    data: Any,
+    states: Mapping[Hashable, list[Any]] | None = None,
+    n_jobs: int | None = None,
+    given: Hashable | None = None,
 ):
-    """(variables, matrix of pairwise mutual information in nats) from one counting pass."""
+    """(variables, matrix of pairwise mutual information in nats) from one counting pass; with
+    ``given``, the conditional mutual information I(X; Y | given) = sum_c P(c) I(X; Y | c) (the
+    row and column of ``given`` stay 0)."""
     variables, enc = _encode_all(data, states)
     n = len(variables)
-    pairs = [(a, [b]) for a in range(n) for b in range(a + 1, n)]
+    g = None if given is None else variables.index(given)
+    pairs = [(a, [b] if g is None else [b, g]) for a in range(n) for b in range(a + 1, n) if g not in (a, b)]
     counts = _core.bn_count(enc.columns, enc.cards, pairs, None, -1, resolve_n_jobs(n_jobs))
     mi = np.zeros((n, n))
-    for (a, (b,)), c in zip(pairs, counts, strict=True):
+    for (a, parents), c in zip(pairs, counts, strict=True):
         joint = np.asarray(c.to_dense())
-        total = joint.sum()
-        if total == 0:
-            continue
-        pa, pb = joint.sum(axis=1, keepdims=True), joint.sum(axis=0, keepdims=True)
-        nz = joint > 0
-        mi[a, b] = mi[b, a] = float(np.sum(joint[nz] * np.log(joint[nz] * total / (pa @ pb)[nz])) / total)
+        if g is None:
+            value = _information(joint)
+        else:  # (a, b, given) counts: the given-value slices, weighted by their rows
+            cube = joint.reshape(enc.cards[a], enc.cards[parents[0]], enc.cards[g])
+            total = cube.sum()
+            value = (
+                0.0
+                if total == 0
+                else sum(
+                    _information(cube[:, :, k]) * cube[:, :, k].sum() / total for k in range(cube.shape[2])
+                )
+            )
+        mi[a, parents[0]] = mi[parents[0], a] = value
     return variables, mi
+
+
+def _spanning_tree(weights: np.ndarray, root: int, nodes: Sequence[int]) -> list[tuple[int, int]]:
+    """The maximum spanning tree of ``weights`` over ``nodes`` by Prim's algorithm from
+    ``root``: each step attaches the outside node with the heaviest edge into the tree, so
+    the (parent, child) edges point away from the root."""
+    outside = [v for v in nodes if v != root]
+    best = {v: weights[root, v] for v in outside}
+    link = dict.fromkeys(outside, root)
+    edges = []
+    while outside:
+        v = max(outside, key=lambda u: best[u])  # the first of equal weights, in node order
+        outside.remove(v)
+        edges.append((link[v], v))
+        for u in outside:
+            if weights[v, u] > best[u]:
+                best[u], link[u] = weights[v, u], v
+    return edges
 
 
 class TreeSearch(BaseEstimator):
     """Chow-Liu tree: the maximum spanning tree of pairwise mutual information, directed
     away from ``root_node`` (default: the variable with the largest total mutual
-    information, as pgmpy). ``fit(data)`` sets ``edges_``, ``weights_`` and ``model_``."""
+    information, as pgmpy). ``fit(data)`` sets ``edges_``, ``weights_`` and ``model_``.
 
-    def __init__(self, root_node: Hashable | None = None, n_jobs: int | None = None) -> None:
+    ``estimator_type='tan'`` builds a tree-augmented naive Bayes classifier for
+    ``class_node``, as pgmpy: the tree over the other variables weighted by the conditional
+    mutual information given the class, then an edge from the class to every variable. Its
+    default root is the variable other than the class with the largest total mutual
+    information (pgmpy's choice, except that pgmpy fails when the class would be it).
+    """
+
+    def __init__(
+        self,
+        root_node: Hashable | None = None,
+        estimator_type: str = "chow-liu",
+        class_node: Hashable | None = None,
+        n_jobs: int | None = None,
+    ) -> None:
         self.root_node = root_node
+        self.estimator_type = estimator_type
+        self.class_node = class_node
         self.n_jobs = n_jobs
 
     def fit(self, data: Any, states: Mapping[Hashable, list[Any]] | None = None) -> TreeSearch:
+        kind = check_choice(self.estimator_type, "estimator_type", "TreeSearch", ("chow-liu", "tan"))
         variables, mi = mutual_information(data, states, self.n_jobs)
-        if self.root_node is not None and self.root_node not in variables:
-            raise ValueError(f"root_node {self.root_node!r} is not a column of the data")
-        root = (
-            variables.index(self.root_node) if self.root_node is not None else int(np.argmax(mi.sum(axis=0)))
-        )
-        # Prim's algorithm from the root: each step attaches the outside node with the
-        # heaviest edge into the tree, so edges point away from the root.
-        n = len(variables)
-        in_tree = np.zeros(n, dtype=bool)
-        in_tree[root] = True
-        best = mi[root].copy()
-        link = np.full(n, root)
-        edges = []
-        for _ in range(n - 1):
-            candidates = np.where(in_tree, -np.inf, best)
-            v = int(np.argmax(candidates))
-            edges.append((variables[int(link[v])], variables[v]))
-            in_tree[v] = True
-            closer = ~in_tree & (mi[v] > best)
-            best[closer] = mi[v][closer]
-            link[closer] = v
-        self.edges_ = edges
-        self.weights_ = mi
-        self.model_ = BayesianNetwork(edges, nodes=variables)
+        for name, node in (("root_node", self.root_node), ("class_node", self.class_node)):
+            if node is not None and node not in variables:
+                raise ValueError(f"{name} {node!r} is not a column of the data")
+        features = list(range(len(variables)))
+        weights = mi
+        if kind == "tan":
+            if self.class_node is None:
+                raise ValueError("estimator_type='tan' needs class_node, the variable to classify")
+            if self.root_node is not None and self.root_node == self.class_node:
+                raise ValueError(f"root_node and class_node are both {self.class_node!r}")
+            c = variables.index(self.class_node)
+            features.remove(c)
+            weights = mutual_information(data, states, self.n_jobs, given=self.class_node)[1]
+        if self.root_node is not None:
+            root = variables.index(self.root_node)
+        else:
+            totals = mi.sum(axis=0)
+            root = max(features, key=lambda v: totals[v])
+        edges = _spanning_tree(weights, root, features)
+        if kind == "tan":
+            edges += [(c, v) for v in features]
+        self.edges_ = [(variables[u], variables[v]) for u, v in edges]
+        self.weights_ = weights
+        self.model_ = BayesianNetwork(self.edges_, nodes=variables)
         return self
 
 
