@@ -12,7 +12,7 @@ $(PY):
 	$(PIP) install -q --upgrade pip
 
 install-demo: $(PY)
-	$(PIP) install -q ".[plot,progress,datasets]"
+	$(PIP) install -q ".[plot,progress,datasets,graphs]"
 
 install-test: $(PY)
 	$(PIP) install -q ".[test,plot,progress]"

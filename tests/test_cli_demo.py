@@ -40,6 +40,8 @@ def test_demo_runs_the_seed_example(tmp_path):
     bn = json.loads((out / "summary.json").read_text())["bayesnet"]
     # B copies A with 10% noise: the learned P(B | A) is near [[0.9, 0.1], [0.1, 0.9]] from 1,000 rows
     np.testing.assert_allclose(bn["chain"]["B"], [[0.9, 0.1], [0.1, 0.9]], atol=0.05)
+    assert bn["chain_pgmpy_round_trip"] is True  # pgmpy is a test dependency
+    assert "the seed's networkx DiGraph handed to BayesianNetwork(G)" in res.stdout
     assert bn["asia_rows"] == 20000 and bn["max_abs_error"] < 0.1
     assert (out / "asia_learned.bif").exists()
     assert (out / "asia.png").stat().st_size > 10_000 or "skipped" in bn["picture"]

@@ -118,10 +118,11 @@ def demo_bayesnet(out: Path, *, n_rows: int) -> dict:
     a = rng.integers(2, size=1000)
     b = np.where(rng.random(1000) < 0.9, a, 1 - a)  # B copies A, with 10% noise
     c = (rng.random(1000) < np.where(b == 1, 0.8, 0.3)).astype(int)
-    chain = BayesianNetwork([("A", "B"), ("B", "C")]).fit(pd.DataFrame({"A": a, "B": b, "C": c}))
+    chain = BayesianNetwork(_seed_graph()).fit(pd.DataFrame({"A": a, "B": b, "C": c}))
     for v in chain.nodes:
         print(f"  P({v}{' | ' + ', '.join(map(str, chain.parents(v))) if chain.parents(v) else ''}):")
         print("    " + chain.cpd(v).to_frame().round(3).to_string().replace("\n", "\n    "))
+    round_trip = _pgmpy_round_trip(chain)
 
     truth = load_network("asia")
     print(
@@ -142,6 +143,7 @@ def demo_bayesnet(out: Path, *, n_rows: int) -> dict:
     print(f"  learned network: {out / 'asia_learned.bif'}; picture: {picture}")
     return {
         "chain": {v: chain.cpd(v).values.tolist() for v in chain.nodes},
+        "chain_pgmpy_round_trip": round_trip,
         "asia_rows": n_rows,
         "sample_seconds": sample_s,
         "fit_seconds": fit_s,
@@ -150,6 +152,36 @@ def demo_bayesnet(out: Path, *, n_rows: int) -> dict:
         "evaluation": evaluate_bayesnet(truth, learned),
         "structure": demo_structure(out, n_rows=min(n_rows, 20_000)),
     }
+
+
+def _seed_graph() -> Any:
+    """The seed's DiGraph, built as its snippet builds it (its edges when networkx is absent);
+    with pgmpy, the fitted chain goes to pgmpy and back."""
+    try:
+        import networkx as nx
+    except ImportError:
+        print("  (networkx not installed: the chain from its edges; pip install 'scalegen[graphs]')")
+        return [("A", "B"), ("B", "C")]
+    G = nx.DiGraph()
+    G.add_node("A", label="A")
+    G.add_node("B", label="B")
+    G.add_node("C", label="C")
+    G.add_edge("A", "B")
+    G.add_edge("B", "C")
+    print("  the seed's networkx DiGraph handed to BayesianNetwork(G) as it is")
+    return G
+
+
+def _pgmpy_round_trip(chain: Any) -> bool | None:
+    """The fitted chain converted to pgmpy and back: the same tables (None without pgmpy)."""
+    try:
+        import pgmpy  # noqa: F401
+    except ImportError:
+        return None
+    back = type(chain).from_pgmpy(chain.to_pgmpy())
+    same = all(np.array_equal(back.cpd(v).values, chain.cpd(v).values) for v in chain.nodes)
+    print(f"  to pgmpy and back: {'the same tables' if same else 'TABLES DIFFER'}")
+    return same
 
 
 def demo_structure(out: Path, *, n_rows: int) -> dict:
