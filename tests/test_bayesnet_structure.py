@@ -253,3 +253,16 @@ def test_tan_bad_input(asia_data: pd.DataFrame) -> None:
         TreeSearch(estimator_type="naive").fit(asia_data)
     with pytest.raises(ValueError, match="not a column"):
         TreeSearch(estimator_type="tan", class_node="nope").fit(asia_data)
+
+
+def test_tree_search_reads_chunks_and_dask_frames(asia_data: pd.DataFrame) -> None:
+    dd = pytest.importorskip("dask.dataframe")
+    data = asia_data.iloc[:6_000]
+    whole = TreeSearch().fit(data)
+    chunks = [data.iloc[i : i + 1_000] for i in range(0, len(data), 1_000)]
+    assert TreeSearch().fit(chunks).edges_ == whole.edges_
+    np.testing.assert_allclose(TreeSearch().fit(chunks).weights_, whole.weights_, rtol=1e-12, atol=1e-15)
+    tan = TreeSearch(estimator_type="tan", class_node="either").fit(data)
+    assert TreeSearch(estimator_type="tan", class_node="either").fit(chunks).edges_ == tan.edges_
+    frame = dd.from_pandas(data, npartitions=3)
+    assert TreeSearch().fit(frame).edges_ == whole.edges_

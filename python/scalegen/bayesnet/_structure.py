@@ -11,6 +11,7 @@ from .. import _core
 from .._config import resolve_n_jobs
 from ..utils._base import BaseEstimator
 from ..utils._validation import InvalidParameterError, check_choice, check_scalar
+from ._counts import as_source, count_families, source_columns
 from ._data import Encoded, encode
 from ._estimators import check_ess
 from ._model import BayesianNetwork
@@ -212,21 +213,32 @@ def mutual_information(
     n_jobs: int | None = None,
     given: Hashable | None = None,
 ):
-    """(variables, matrix of pairwise mutual information in nats) from one counting pass; with
-    ``given``, the conditional mutual information I(X; Y | given) = sum_c P(c) I(X; Y | c) (the
-    row and column of ``given`` stay 0)."""
-    variables, enc = _encode_all(data, states)
+    """(variables, matrix of pairwise mutual information in nats) from one counting pass over
+    any source `structure_score` takes (a DataFrame, codes with `states`, chunks read once, a
+    dask DataFrame counted on its workers); with ``given``, the conditional mutual information
+    I(X; Y | given) = sum_c P(c) I(X; Y | c) (the row and column of ``given`` stay 0)."""
+    source = as_source(data)
+    variables = source_columns(source)
+    if variables is None:
+        if states is None:
+            raise ValueError("an array of codes needs `states`, one list of state names per column")
+        variables = list(states)
+    if len(variables) < 2:
+        raise ValueError("structure learning needs at least two variables")
     n = len(variables)
     g = None if given is None else variables.index(given)
     pairs = [(a, [b] if g is None else [b, g]) for a in range(n) for b in range(a + 1, n) if g not in (a, b)]
-    counts = _core.bn_count(enc.columns, enc.cards, pairs, None, -1, resolve_n_jobs(n_jobs))
+    counted = count_families(source, variables, states or {}, pairs, None, n_jobs)
+    if counted.n_rows == 0:
+        raise ValueError("the data has no rows")
+    cards = [len(counted.states[v]) for v in variables]
     mi = np.zeros((n, n))
-    for (a, parents), c in zip(pairs, counts, strict=True):
+    for (a, parents), c in zip(pairs, counted.counts, strict=True):
         joint = np.asarray(c.to_dense())
         if g is None:
             value = _information(joint)
         else:  # (a, b, given) counts: the given-value slices, weighted by their rows
-            cube = joint.reshape(enc.cards[a], enc.cards[parents[0]], enc.cards[g])
+            cube = joint.reshape(cards[a], cards[parents[0]], cards[g])
             total = cube.sum()
             value = (
                 0.0
@@ -260,7 +272,9 @@ def _spanning_tree(weights: np.ndarray, root: int, nodes: Sequence[int]) -> list
 class TreeSearch(BaseEstimator):
     """Chow-Liu tree: the maximum spanning tree of pairwise mutual information, directed
     away from ``root_node`` (default: the variable with the largest total mutual
-    information, as pgmpy). ``fit(data)`` sets ``edges_``, ``weights_`` and ``model_``.
+    information, as pgmpy). ``fit(data)`` sets ``edges_``, ``weights_`` and ``model_``; data
+    may be a DataFrame, chunks (read once per pass) or a dask DataFrame (counted on its
+    workers), as for ``BayesianNetwork.fit``.
 
     ``estimator_type='tan'`` builds a tree-augmented naive Bayes classifier for
     ``class_node``, as pgmpy: the tree over the other variables weighted by the conditional
