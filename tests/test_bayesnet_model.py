@@ -442,3 +442,20 @@ def test_bad_data() -> None:
 
 def test_top_level_export() -> None:
     assert scalegen.BayesianNetwork is BayesianNetwork
+
+
+def test_values_read_as_numbers_or_booleans_match_text_states() -> None:
+    """BIF states are text; pandas reads 0/1 as numbers and TRUE/FALSE as booleans."""
+    import io
+
+    net = BayesianNetwork([("A", "B")], states={"A": ["FALSE", "TRUE"], "B": ["0", "1", "2"]})
+    text = "A,B\nTRUE,1\nFALSE,2\nTRUE,0\nFALSE,1\nTRUE,1\n"
+    parsed = pd.read_csv(io.StringIO(text))
+    as_text = pd.read_csv(io.StringIO(text), dtype=str)
+    assert parsed.dtypes.tolist() == [np.dtype(bool), np.dtype(np.int64)]
+    for v in net.nodes:
+        np.testing.assert_array_equal(net.fit(parsed).cpd(v).values, net.fit(as_text).cpd(v).values)
+    chunks = pd.read_csv(io.StringIO(text), chunksize=2)
+    np.testing.assert_array_equal(net.fit(chunks).cpd("B").values, net.fit(as_text).cpd("B").values)
+    with pytest.raises(ValueError, match="is not one of its states"):
+        net.fit(pd.DataFrame({"A": [True, False], "B": [3, 1]}))

@@ -55,6 +55,25 @@ def _unknown_value(name: Hashable, col: pd.Series, row: int, states: list[Any]) 
     )
 
 
+def _by_text(values: Sequence[Any], states: list[Any]) -> np.ndarray:
+    """Positions in `states` of values that are none of them but read as one: equal as text
+    (the state "1" for the value 1: BIF states are text, CSV readers give numbers), or, for
+    booleans, equal ignoring case (pandas reads TRUE/FALSE as booleans). -2 where none or
+    where two states read alike."""
+    text = [str(s) for s in states]
+    folded = [t.casefold() for t in text]
+    by_text = {t: i for i, t in enumerate(text)} if len(set(text)) == len(text) else {}
+    by_fold = {t: i for i, t in enumerate(folded)} if len(set(folded)) == len(folded) else {}
+    out = np.full(len(values), -2, dtype=np.int32)
+    for k, v in enumerate(values):
+        i = by_text.get(str(v))
+        if i is None and isinstance(v, bool | np.bool_):
+            i = by_fold.get(str(v).casefold())
+        if i is not None:
+            out[k] = i
+    return out
+
+
 def _encode_column(name: Hashable, col: pd.Series, states: list[Any]) -> np.ndarray:
     if isinstance(col.dtype, pd.CategoricalDtype):
         src = np.asarray(col.array.codes)  # a view: Series.cat.codes copies
@@ -64,10 +83,15 @@ def _encode_column(name: Hashable, col: pd.Series, states: list[Any]) -> np.ndar
         position = {s: i for i, s in enumerate(states)}
         # The last entry maps pandas' missing code -1 to ours; -2 marks values outside the states.
         lut = np.array([position.get(c, -2) for c in categories] + [-1], dtype=np.int32)
+        unknown = np.flatnonzero(lut[:-1] == -2)
+        lut[unknown] = _by_text([categories[i] for i in unknown], states)
         codes = lut[src]
     else:
         codes = pd.Index(states).get_indexer(col).astype(np.int32)
-        codes[(codes == -1) & col.notna().to_numpy()] = -2
+        outside = np.flatnonzero((codes == -1) & col.notna().to_numpy())
+        if outside.size:  # each distinct outside value once
+            found, uniques = pd.factorize(col.iloc[outside])
+            codes[outside] = _by_text(list(uniques), states)[found]
     bad = np.flatnonzero(codes == -2)
     if bad.size:
         raise _unknown_value(name, col, int(bad[0]), states)
