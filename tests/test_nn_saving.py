@@ -25,7 +25,11 @@ from nn_models import (
 )
 from scalegen.nn import CorruptModelError, Sequential, load_model
 from scalegen.nn.layers import (
+    Conv2D,
     Dense,
+    Dropout,
+    Flatten,
+    MaxPooling2D,
 )
 
 
@@ -73,6 +77,32 @@ def test_loaded_model_continues_training_like_the_original(tmp_path: Path) -> No
     bare.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0)
     full.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0)
     assert not same_weights(bare.get_weights(), full.get_weights())
+
+
+def test_loaded_model_continues_shuffled_training_with_dropout_exactly(tmp_path: Path) -> None:
+    x, y = small_data(48)
+    layers = [Conv2D(8, 3, activation="relu", input_shape=(8, 8, 1)), MaxPooling2D(2), Flatten()]
+    model = compiled(
+        Sequential(
+            [*layers, Dense(16, activation="relu"), Dropout(0.3), Dense(10, activation="softmax")], seed=3
+        )
+    )
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0)  # shuffled, with dropout
+    model.save(tmp_path / "m.keras")
+    loaded = load_model(tmp_path / "m.keras")
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    loaded.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    assert same_weights(loaded.get_weights(), model.get_weights())
+    # a corrupt random state is refused, not ignored
+    with zipfile.ZipFile(tmp_path / "m.keras") as z:
+        config = json.loads(z.read("config.json"))
+        weights = z.read("weights.npz")
+    config["random_state"] = {"bit_generator": "MT19937", "state": 3}
+    with zipfile.ZipFile(tmp_path / "bad.keras", "w") as z:
+        z.writestr("config.json", json.dumps(config))
+        z.writestr("weights.npz", weights)
+    with pytest.raises(CorruptModelError, match="random state"):
+        load_model(tmp_path / "bad.keras")
 
 
 def test_save_and_load_weights(tmp_path: Path) -> None:

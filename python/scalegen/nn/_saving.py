@@ -62,6 +62,9 @@ def model_state(
             m, v, step = model._net.get_optimizer_state()
             arrays["optimizer/m"], arrays["optimizer/v"] = m, v
             arrays["optimizer/step"] = np.array(step, dtype=np.int64)
+            # where the model's random stream stands (shuffles, dropout seeds): with it a loaded
+            # model continues training exactly as the saved one would
+            config["random_state"] = model._rng.bit_generator.state
     return config, arrays
 
 
@@ -106,6 +109,11 @@ def model_from_state(config: Any, arrays: dict[str, np.ndarray]) -> Sequential:
         _set_named_weights(model, arrays)
         if "optimizer/m" in arrays and model.compiled:
             _set_optimizer_state(model, arrays)
+    if "random_state" in config:
+        try:
+            model._rng.bit_generator.state = config["random_state"]
+        except _DESCRIPTION_ERRORS as e:
+            raise CorruptModelError(f"the saved random state is invalid: {type(e).__name__}: {e}") from None
     return model
 
 
