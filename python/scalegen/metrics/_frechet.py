@@ -67,6 +67,10 @@ def _moments(F: np.ndarray) -> FeatureStatistics:
         block = np.subtract(F[start : start + step], mean, dtype=np.float64)
         cov += block.T @ block
     cov /= n - 1
+    if not (np.isfinite(mean).all() and np.isfinite(cov).all()):
+        raise ValueError(
+            "the features' mean or covariance overflows float64 (values spread beyond ~1e154): rescale them"
+        )
     return FeatureStatistics(mean, (cov + cov.T) / 2, n)
 
 
@@ -150,6 +154,10 @@ def _trace_sqrt_product(s1: np.ndarray, s2: np.ndarray) -> float:
 def _frechet(a: FeatureStatistics, b: FeatureStatistics) -> float:
     diff = a.mean - b.mean
     value = diff @ diff + np.trace(a.cov) + np.trace(b.cov) - 2 * _trace_sqrt_product(a.cov, b.cov)
+    if not np.isfinite(value):
+        raise ValueError(
+            "the Fréchet distance overflows float64 (the features lie beyond ~1e154): rescale them"
+        )
     return max(float(value), 0.0)
 
 

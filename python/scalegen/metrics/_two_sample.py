@@ -15,7 +15,7 @@ from scipy.stats import norm
 
 from .. import _core
 from .._config import get_num_threads
-from ..utils._validation import check_choice, check_int, check_random_state, check_real
+from ..utils._validation import InvalidParameterError, check_choice, check_int, check_random_state, check_real
 from ._checks import check_samples
 
 _KERNELS = ("rbf", "laplacian")
@@ -47,9 +47,12 @@ def _bandwidths(bandwidth: Any, X: np.ndarray, Y: np.ndarray, owner: str) -> lis
     return [check_real(b, "bandwidth", owner, low=0.0, closed="neither") for b in values]
 
 
-def _scales(kernel: str, bandwidths: list[float]) -> list[float]:
+def _scales(kernel: str, bandwidths: list[float], owner: str) -> list[float]:
     # rbf: exp(-d^2 / (2 s^2)); laplacian: exp(-d / s)
-    return [1.0 / (2.0 * s * s) if kernel == "rbf" else 1.0 / s for s in bandwidths]
+    scales = [0.5 / s / s if kernel == "rbf" else 1.0 / s for s in bandwidths]
+    if not all(math.isfinite(g) for g in scales):
+        raise ValueError(f"{owner}: bandwidth {min(bandwidths)!r} is too small: its kernel overflows float64")
+    return scales
 
 
 def _mmd2(xx: Any, yy: Any, xy: Any, m: int, n: int, diagonal: float, unbiased: bool) -> Any:
@@ -60,11 +63,17 @@ def _mmd2(xx: Any, yy: Any, xy: Any, m: int, n: int, diagonal: float, unbiased: 
     return (xx + m * diagonal) / m**2 + (yy + n * diagonal) / n**2 - 2.0 * xy / (m * n)
 
 
-def _prepare(X: Any, Y: Any, kernel: str, bandwidth: Any, owner: str) -> tuple[Any, list[float], list[float]]:
+def _prepare(
+    X: Any, Y: Any, kernel: str, bandwidth: Any, unbiased: Any, owner: str
+) -> tuple[Any, list[float], list[float]]:
     check_choice(kernel, "kernel", owner, _KERNELS)
+    if not isinstance(unbiased, bool | np.bool_):
+        raise InvalidParameterError(
+            f"The 'unbiased' parameter of {owner} must be a bool. Got {unbiased!r} instead."
+        )
     x, y = check_samples(X, Y, owner, min_rows=2)
     widths = _bandwidths(bandwidth, x, y, owner)
-    return _core.metrics_pooled_sample(x, y, get_num_threads()), widths, _scales(kernel, widths)
+    return _core.metrics_pooled_sample(x, y, get_num_threads()), widths, _scales(kernel, widths, owner)
 
 
 def mmd(X: Any, Y: Any, kernel: str = "rbf", bandwidth: Any = "median", unbiased: bool = True) -> float:
@@ -76,7 +85,7 @@ def mmd(X: Any, Y: Any, kernel: str = "rbf", bandwidth: Any = "median", unbiased
     unbiased: the U-statistic (pairs i != j; can be slightly negative) or the V-statistic.
     Each of X and Y needs at least 2 rows; float32 input is computed in float64.
     """
-    sample, _, scales = _prepare(X, Y, kernel, bandwidth, "mmd")
+    sample, _, scales = _prepare(X, Y, kernel, bandwidth, unbiased, "mmd")
     xx, yy, xy = sample.pair_sums(kernel, scales, get_num_threads())
     m = sample.n_first
     n = sample.n_rows - m
@@ -109,7 +118,7 @@ def mmd_test(
     so a pass over the pooled kernel matrix serves 256 labellings; memory stays O(n)."""
     n_perm = check_int(n_permutations, "n_permutations", "mmd_test", low=1)
     rng = check_random_state(random_state)
-    sample, widths, scales = _prepare(X, Y, kernel, bandwidth, "mmd_test")
+    sample, widths, scales = _prepare(X, Y, kernel, bandwidth, unbiased, "mmd_test")
     threads = get_num_threads()
     N, m = sample.n_rows, sample.n_first
     n = N - m

@@ -45,16 +45,20 @@ def _project(X: np.ndarray, theta: np.ndarray, rows: int) -> np.ndarray:
     return out
 
 
-def _sliced_wasserstein_pp(X: np.ndarray, Y: np.ndarray, theta: np.ndarray, p: float) -> np.ndarray:
-    """W_p(X theta_k, Y theta_k)^p for each direction theta_k (a row of theta), projections
-    processed in batches so the float64 working memory stays near _BLOCK_BYTES."""
+def _scaled_powers(
+    X: np.ndarray, Y: np.ndarray, theta: np.ndarray, p: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(m, s) with W_p(X theta_k, Y theta_k)^p = m_k^p s_k for each direction theta_k (a row of
+    theta): m_k the largest quantile difference, s_k the weighted mean of (difference / m_k)^p,
+    so no power overflows whatever p. Projections are processed in batches so the float64
+    working memory stays near _BLOCK_BYTES."""
     n, m = X.shape[0], Y.shape[0]
     grid = _quantile_grid(n, m)
     k = n if grid is None else grid[0].size
     per_projection = 8 * (2 * (n + m) + 3 * k)  # projections and their sorted copies, the gathers
     batch = max(1, min(theta.shape[0], _BLOCK_BYTES // per_projection))
     rows = max(1, _BLOCK_BYTES // (8 * X.shape[1]) // 4)
-    out = np.empty(theta.shape[0])
+    top, scaled = np.empty(theta.shape[0]), np.empty(theta.shape[0])
     for start in range(0, theta.shape[0], batch):
         t = theta[start : start + batch]
         u = np.sort(_project(X, t, rows), axis=0)
@@ -66,12 +70,21 @@ def _sliced_wasserstein_pp(X: np.ndarray, Y: np.ndarray, theta: np.ndarray, p: f
             diff = u[iu] - v[iv]
         del u, v
         np.abs(diff, out=diff)
+        largest = diff.max(axis=0)
+        np.divide(diff, np.where(largest > 0, largest, 1.0), out=diff)
         if p == 2:
             np.square(diff, out=diff)
         elif p != 1:
             np.power(diff, p, out=diff)
-        out[start : start + batch] = diff.mean(axis=0) if widths is None else widths @ diff
-    return out
+        top[start : start + batch] = largest
+        scaled[start : start + batch] = diff.mean(axis=0) if widths is None else widths @ diff
+    return top, scaled
+
+
+def _sliced_wasserstein_pp(X: np.ndarray, Y: np.ndarray, theta: np.ndarray, p: float) -> np.ndarray:
+    """W_p(X theta_k, Y theta_k)^p for each direction theta_k (a row of theta)."""
+    top, scaled = _scaled_powers(X, Y, theta, p)
+    return top**p * scaled
 
 
 def sliced_wasserstein(
@@ -110,4 +123,9 @@ def sliced_wasserstein(
     a, b = check_samples(X, Y, owner)
     check_tensor((n_projections, a.shape[1]), 8, "the projection directions")
     theta = _directions(a.shape[1], n_projections, check_random_state(random_state))
-    return float(np.mean(_sliced_wasserstein_pp(a, b, theta, p)) ** (1 / p))
+    top, scaled = _scaled_powers(a, b, theta, p)
+    M = float(top.max())
+    if M == 0:
+        return 0.0
+    # (mean_k top_k^p scaled_k)^(1/p), factored by the largest difference M: no overflow
+    return M * float(np.mean((top / M) ** p * scaled)) ** (1 / p)
