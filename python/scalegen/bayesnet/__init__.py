@@ -6,10 +6,12 @@ from ._bif import BifSyntaxError
 from ._cpd import TabularCPD
 from ._inference import DiscreteFactor, VariableElimination
 from ._model import BayesianNetwork, read_bif
+from ._pc import PC
 from ._scores import structure_score
 from ._structure import HillClimbSearch, TreeSearch, structural_hamming_distance
 
 __all__ = [
+    "PC",
     "ApproximateInference",
     "BayesianNetwork",
     "BifSyntaxError",
