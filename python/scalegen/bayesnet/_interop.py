@@ -193,13 +193,7 @@ def add_edges(model: BayesianNetwork, edges: Iterable[Any]) -> None:
     pairs: list[Edge] = []
     seen: set[Edge] = set()
     for e in edges:
-        if not isinstance(e, tuple | list) or len(e) != 2:
-            raise ValueError(f"an edge must be a (parent, child) pair, got {e!r}")
-        u, v = e
-        model._check_name(u)
-        model._check_name(v)
-        if u == v:
-            raise ValueError(f"self-loop on {u!r}: a Bayesian network is acyclic")
+        u, v = model._check_edge(e)
         if (u, v) in seen or v in model._children.get(u, ()):
             raise ValueError(f"the edge {u!r} -> {v!r} is already in the network")
         pairs.append((u, v))

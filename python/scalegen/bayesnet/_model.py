@@ -87,13 +87,7 @@ class BayesianNetwork(GraphQueries):
             order.setdefault(v, None)
         edge_list: list[Edge] = []
         for e in edges:
-            if not isinstance(e, tuple | list) or len(e) != 2:
-                raise ValueError(f"an edge must be a (parent, child) pair, got {e!r}")
-            u, v = e
-            self._check_name(u)
-            self._check_name(v)
-            if u == v:
-                raise ValueError(f"self-loop on {u!r}: a Bayesian network is acyclic")
+            u, v = self._check_edge(e)
             edge_list.append((u, v))
             order.setdefault(u, None)
             order.setdefault(v, None)
@@ -120,6 +114,18 @@ class BayesianNetwork(GraphQueries):
         self.name = "network"
         if graph_cpds:
             self.add_cpds(*graph_cpds)
+
+    @classmethod
+    def _check_edge(cls, e: Any) -> Edge:
+        """A (parent, child) pair of valid, distinct names."""
+        if not isinstance(e, tuple | list) or len(e) != 2:
+            raise ValueError(f"an edge must be a (parent, child) pair, got {e!r}")
+        u, v = e
+        cls._check_name(u)
+        cls._check_name(v)
+        if u == v:
+            raise ValueError(f"self-loop on {u!r}: a Bayesian network is acyclic")
+        return u, v
 
     @staticmethod
     def _check_name(v: Any) -> None:

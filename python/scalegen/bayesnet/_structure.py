@@ -225,6 +225,8 @@ def mutual_information(
         variables = list(states)
     if len(variables) < 2:
         raise ValueError("structure learning needs at least two variables")
+    if given is not None and given not in variables:
+        raise ValueError(f"class_node {given!r} is not a column of the data")
     n = len(variables)
     g = None if given is None else variables.index(given)
     pairs = [(a, [b] if g is None else [b, g]) for a in range(n) for b in range(a + 1, n) if g not in (a, b)]
@@ -297,27 +299,24 @@ class TreeSearch(BaseEstimator):
 
     def fit(self, data: Any, states: Mapping[Hashable, list[Any]] | None = None) -> TreeSearch:
         kind = check_choice(self.estimator_type, "estimator_type", "TreeSearch", ("chow-liu", "tan"))
-        variables, mi = mutual_information(data, states, self.n_jobs)
-        for name, node in (("root_node", self.root_node), ("class_node", self.class_node)):
-            if node is not None and node not in variables:
-                raise ValueError(f"{name} {node!r} is not a column of the data")
-        features = list(range(len(variables)))
-        weights = mi
-        if kind == "tan":
-            if self.class_node is None:
-                raise ValueError("estimator_type='tan' needs class_node, the variable to classify")
-            if self.root_node is not None and self.root_node == self.class_node:
-                raise ValueError(f"root_node and class_node are both {self.class_node!r}")
-            c = variables.index(self.class_node)
-            features.remove(c)
-            weights = mutual_information(data, states, self.n_jobs, given=self.class_node)[1]
+        if kind == "tan" and self.class_node is None:
+            raise ValueError("estimator_type='tan' needs class_node, the variable to classify")
+        if kind == "tan" and self.root_node is not None and self.root_node == self.class_node:
+            raise ValueError(f"root_node and class_node are both {self.class_node!r}")
+        given = self.class_node if kind == "tan" else None
+        variables, weights = mutual_information(data, states, self.n_jobs, given=given)
+        features = [v for v in range(len(variables)) if variables[v] != given]
         if self.root_node is not None:
+            if self.root_node not in variables:
+                raise ValueError(f"root_node {self.root_node!r} is not a column of the data")
             root = variables.index(self.root_node)
-        else:
-            totals = mi.sum(axis=0)
+        else:  # the largest total plain mutual information (a second pass for TAN only)
+            plain = weights if given is None else mutual_information(data, states, self.n_jobs)[1]
+            totals = plain.sum(axis=0)
             root = max(features, key=lambda v: totals[v])
         edges = _spanning_tree(weights, root, features)
-        if kind == "tan":
+        if given is not None:
+            c = variables.index(given)
             edges += [(c, v) for v in features]
         self.edges_ = [(variables[u], variables[v]) for u, v in edges]
         self.weights_ = weights
