@@ -175,13 +175,60 @@ def test_structural_hamming_distance_equals_pgmpy() -> None:
         assert structural_hamming_distance(*graphs) == SHD().evaluate(a, b)
 
 
-def test_tabu_search_and_chow_liu_start_never_lose(child_data: pd.DataFrame) -> None:
-    plain = HillClimbSearch().fit(child_data)
-    tabu = HillClimbSearch(tabu_length=20, max_tabu=20).fit(child_data)
-    both = HillClimbSearch(chow_liu_start=True).fit(child_data)
-    assert tabu.score_ >= plain.score_ - 1e-9 and both.score_ >= plain.score_ - 1e-9
-    for hc in (tabu, both):
+PLAIN = {"mirror_start": False, "chow_liu_start": False, "n_restarts": 0}
+
+
+def test_each_start_and_the_restarts_never_lose(child_data: pd.DataFrame) -> None:
+    """Every addition to plain greedy climbing keeps the best DAG, so none ends lower;
+    the default (all of them) ends at least as high as each alone, and its score is the
+    structure score of its DAG."""
+    plain = HillClimbSearch(**PLAIN).fit(child_data)
+    variants = [
+        HillClimbSearch(**{**PLAIN, "tabu_length": 20, "max_tabu": 20}).fit(child_data),
+        HillClimbSearch(**{**PLAIN, "mirror_start": True}).fit(child_data),
+        HillClimbSearch(**{**PLAIN, "chow_liu_start": True}).fit(child_data),
+        HillClimbSearch(**{**PLAIN, "n_restarts": 5}).fit(child_data),
+    ]
+    default = HillClimbSearch().fit(child_data)
+    for hc in variants:
+        assert hc.score_ >= plain.score_ - 1e-9 * abs(plain.score_)
+    for hc in variants[1:]:
+        assert default.score_ >= hc.score_ - 1e-9 * abs(hc.score_)
+    for hc in (*variants, default):
         assert hc.score_ == pytest.approx(structure_score(hc.edges_, child_data, "bic"), rel=1e-12)
+
+
+def test_restarts_depend_only_on_random_state(child_data: pd.DataFrame) -> None:
+    a = HillClimbSearch(n_restarts=8, random_state=3, n_jobs=1).fit(child_data)
+    b = HillClimbSearch(n_restarts=8, random_state=3, n_jobs=2).fit(child_data)
+    assert a.edges_ == b.edges_ and a.score_ == b.score_ and a.n_iter_ == b.n_iter_
+
+
+def test_chow_liu_forest_is_the_best_tree_under_bic(asia_data: pd.DataFrame) -> None:
+    """The forest start with no move after it is the maximum spanning forest of the pairs'
+    BIC gains: its score is networkx's maximum spanning tree over the positive gains."""
+    from itertools import combinations
+
+    import networkx as nx
+
+    cols = list(asia_data.columns)
+    empty = structure_score(BayesianNetwork([], nodes=cols), asia_data, "bic")
+    gain = {
+        (a, b): structure_score(BayesianNetwork([(a, b)], nodes=cols), asia_data, "bic") - empty
+        for a, b in combinations(cols, 2)
+    }
+    forest = HillClimbSearch(**{**PLAIN, "chow_liu_start": True}, max_iter=0).fit(asia_data)
+    assert forest.n_iter_ == 0
+    ours = forest.score_ - empty
+    und = {frozenset(e) for e in forest.edges_}
+    assert len(und) == len(forest.edges_) <= len(cols) - 1
+    assert ours == pytest.approx(sum(gain[tuple(sorted(e, key=cols.index))] for e in und), rel=1e-9)
+    assert all(gain[tuple(sorted(e, key=cols.index))] > 0 for e in und)
+    g = nx.Graph()
+    g.add_nodes_from(cols)
+    g.add_weighted_edges_from((a, b, w) for (a, b), w in gain.items() if w > 1e-4)
+    best = nx.maximum_spanning_tree(g)  # a forest when g is disconnected
+    assert ours == pytest.approx(sum(d["weight"] for _, _, d in best.edges(data=True)), rel=1e-9)
 
 
 def test_bds_structure_score_equals_pgmpy_with_its_graph_prior(

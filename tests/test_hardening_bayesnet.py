@@ -300,6 +300,13 @@ HILL_CLIMB_BAD = [
     ("score", 3.0),
     ("score", "ll"),
     ("chow_liu_start", "yes"),
+    ("mirror_start", 1),
+    ("n_restarts", -1),
+    ("n_restarts", 2**31),
+    ("perturbation", 0),
+    ("perturbation", 2.5),
+    ("random_state", -3),
+    ("random_state", "seed"),
     ("verbose", -1),
     ("n_jobs", 0),
     ("n_jobs", 1.5),
@@ -314,7 +321,7 @@ def test_hill_climb_parameters_are_checked(data: pd.DataFrame, param: str, value
 
 
 def test_hill_climb_boundary_values_still_work(data: pd.DataFrame) -> None:
-    assert HillClimbSearch(max_iter=0).fit(data).edges_ == []
+    assert HillClimbSearch(max_iter=0, chow_liu_start=False).fit(data).edges_ == []
     default = HillClimbSearch().fit(data)
     exact = HillClimbSearch(epsilon=0).fit(data)  # the same climb, which may go on a little further
     assert exact.score_ >= default.score_ and exact.n_iter_ < 1000
@@ -476,7 +483,8 @@ FUZZED = {  # entry point -> (fixed parameters, the parameter fuzzed)
     ],
     "hill_climb": [
         *(({}, p) for p in ("epsilon", "max_iter", "max_tabu", "tabu_length", "max_indegree", "score")),
-        *(({}, p) for p in ("chow_liu_start", "verbose", "n_jobs")),
+        *(({}, p) for p in ("chow_liu_start", "mirror_start", "n_restarts", "perturbation", "random_state")),
+        *(({}, p) for p in ("verbose", "n_jobs")),
         ({"score": "bdeu"}, "equivalent_sample_size"),
     ],
     "tree": [({}, "root_node"), ({}, "n_jobs")],

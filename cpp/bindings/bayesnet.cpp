@@ -165,7 +165,7 @@ void bind_bayesnet(py::module_& m) {
       [](const std::vector<py::array>& columns, const std::vector<int>& cards, const std::string& score, double ess,
          int max_indegree, int tabu_length, std::int64_t max_iter, double epsilon, const std::vector<Edge>& start_edges,
          const std::vector<Edge>& fixed_edges, const std::vector<Edge>& black_list, const std::vector<Edge>& white_list,
-         int max_tabu, int n_threads) {
+         int max_tabu, bool mirror_start, bool forest_start, int n_restarts, int perturbation, std::uint64_t seed, int n_threads) {
         HillClimbOptions opt;
         opt.score = parse_score(score);
         opt.equivalent_sample_size = ess;
@@ -178,6 +178,11 @@ void bind_bayesnet(py::module_& m) {
         opt.black_list = black_list;
         opt.white_list = white_list;
         opt.max_tabu = max_tabu;
+        opt.mirror_start = mirror_start;
+        opt.forest_start = forest_start;
+        opt.n_restarts = n_restarts;
+        opt.perturbation = perturbation;
+        opt.seed = seed;
         opt.n_threads = n_threads;
         const HillClimbResult r = with_codes(columns, [&](const auto& codes) {
           py::gil_scoped_release release;
@@ -187,7 +192,8 @@ void bind_bayesnet(py::module_& m) {
       },
       py::arg("columns"), py::arg("cards"), py::arg("score"), py::arg("equivalent_sample_size"),
       py::arg("max_indegree"), py::arg("tabu_length"), py::arg("max_iter"), py::arg("epsilon"), py::arg("start_edges"),
-      py::arg("fixed_edges"), py::arg("black_list"), py::arg("white_list"), py::arg("max_tabu"), py::arg("n_threads"), "Greedy hill climbing over DAGs: (edges, score, moves).");
+      py::arg("fixed_edges"), py::arg("black_list"), py::arg("white_list"), py::arg("max_tabu"), py::arg("mirror_start"), py::arg("forest_start"), py::arg("n_restarts"), py::arg("perturbation"), py::arg("seed"),
+      py::arg("n_threads"), "Hill climbing over DAGs from the start and the best forest, with tabu moves and random restarts: (edges, score, moves).");
 
   m.def(
       "bn_posterior_rows",

@@ -1,12 +1,15 @@
 #include "scalegen/bayesnet/structure.hpp"
 
 #include "family_index.hpp"
+#include "row_bits.hpp"
 #include "scalegen/common/parallel.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <deque>
 #include <limits>
+#include <memory>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -85,17 +88,66 @@ class TabuList {
   std::unordered_map<std::int64_t, int> count_;
 };
 
-// Scores of w's family with each candidate parent x added. One base index per row
-// (child state + card * configuration of the current parents) makes each candidate a
-// single pass over (base, x) instead of over every parent column.
+// The score of a family table whose cell (configuration j, child state k) is count(j * r + k).
+template <class Count>
+double table_score(Count&& count, std::int64_t r, std::int64_t configs, double n_rows, const HillClimbOptions& opt) {
+  double seen = 0;  // configurations in the data: BDs needs their number first
+  if (opt.score == Score::BDs)
+    for (std::int64_t j = 0; j < configs; ++j) {
+      double nj = 0;
+      for (std::int64_t k = 0; k < r; ++k) nj += count(j * r + k);
+      seen += nj > 0 ? 1 : 0;
+    }
+  const ScoreTerms terms(opt.score, double(r), double(configs), n_rows, opt.equivalent_sample_size, seen);
+  double total = terms.constant();
+  for (std::int64_t j = 0; j < configs; ++j) {
+    double nj = 0;
+    for (std::int64_t k = 0; k < r; ++k) {
+      const double c = count(j * r + k);
+      if (c > 0) total += terms.cell(c);
+      nj += c;
+    }
+    if (nj > 0) total += terms.config(nj);
+  }
+  return total;
+}
+
+// Relative costs, measured on this machine: incrementing a table cell for one row, and
+// one AND + popcount of 64 rows' bits.
+constexpr double kRowCost = 0.6, kWordCost = 0.15;
+
+// Scores of w's family with each candidate parent x added: small tables by bit sets,
+// the others with one base index per row (child state + card * configuration of the
+// current parents), which makes each candidate a single pass over (base, x) instead of
+// over every parent column.
 template <class T>
-std::vector<double> score_additions(const Codes<T>& codes, const std::vector<int>& cards, int w,
-                                    const std::vector<int>& parents, const std::vector<int>& candidates,
+std::vector<double> score_additions(const Codes<T>& codes, const RowBits& bits, const std::vector<int>& cards,
+                                    int w, const std::vector<int>& parents, const std::vector<int>& candidates,
                                     const HillClimbOptions& opt) {
   constexpr auto kMissing = ~std::uint32_t(0);
   const std::int64_t n = codes.n_rows, r = cards[std::size_t(w)];
   std::int64_t q = 1;
   for (int p : parents) q *= cards[std::size_t(p)];
+  std::vector<double> out(candidates.size());
+  std::vector<int> by_bits, by_rows;
+  std::vector<std::size_t> bits_at, rows_at;
+  for (std::size_t t = 0; t < candidates.size(); ++t) {
+    const int x = candidates[t];
+    const bool small = bits.usable() && double(r * q) * double(cards[std::size_t(x)] - bits.complete(x)) *
+                                                double(bits.words()) * kWordCost < double(n) * kRowCost;
+    (small ? by_bits : by_rows).push_back(x);
+    (small ? bits_at : rows_at).push_back(t);
+  }
+  if (!by_bits.empty()) {
+    std::vector<std::vector<std::uint64_t>> tables;
+    count_additions(bits, cards, w, parents, by_bits, tables, opt.n_threads);
+    for (std::size_t t = 0; t < by_bits.size(); ++t) {
+      const std::vector<std::uint64_t>& table = tables[t];
+      out[bits_at[t]] = table_score([&](std::int64_t k) { return double(table[std::size_t(k)]); }, r,
+                                    q * cards[std::size_t(by_bits[t])], double(n), opt);
+    }
+  }
+  if (by_rows.empty()) return out;
   std::vector<std::uint32_t> base(static_cast<std::size_t>(n));
   {
     const T* c = codes.columns[std::size_t(w)];
@@ -110,9 +162,8 @@ std::vector<double> score_additions(const Codes<T>& codes, const std::vector<int
       stride *= std::uint32_t(cards[std::size_t(parents[k])]);
     }
   }
-  std::vector<double> out(candidates.size());
-  parallel_for(opt.n_threads, std::int64_t(candidates.size()), [&](std::int64_t t) {
-    const int x = candidates[std::size_t(t)];
+  parallel_for(opt.n_threads, std::int64_t(by_rows.size()), [&](std::int64_t t) {
+    const int x = by_rows[std::size_t(t)];
     const std::int64_t cx = cards[std::size_t(x)], configs = q * cx, size = configs * r;
     CellCounts table(std::size_t(size + 1));  // last cell: rows with a missing code
     const T* xc = codes.columns[std::size_t(x)];
@@ -121,25 +172,8 @@ std::vector<double> score_additions(const Codes<T>& codes, const std::vector<int
       const std::uint32_t b = base[std::size_t(i)];
       return (b == kMissing) | (xc[i] < 0) ? std::size_t(size) : std::size_t(b + step * std::uint32_t(xc[i]));
     });
-    double seen = 0;  // configurations in the data: BDs needs their number first
-    if (opt.score == Score::BDs)
-      for (std::int64_t j = 0; j < configs; ++j) {
-        double nj = 0;
-        for (std::int64_t k = 0; k < r; ++k) nj += table[std::size_t(j * r + k)];
-        seen += nj > 0 ? 1 : 0;
-      }
-    const ScoreTerms terms(opt.score, double(r), double(configs), double(n), opt.equivalent_sample_size, seen);
-    double total = terms.constant();
-    for (std::int64_t j = 0; j < configs; ++j) {
-      double nj = 0;
-      for (std::int64_t k = 0; k < r; ++k) {
-        const double c = table[std::size_t(j * r + k)];
-        if (c > 0) total += terms.cell(c);
-        nj += c;
-      }
-      if (nj > 0) total += terms.config(nj);
-    }
-    out[std::size_t(t)] = total;
+    out[rows_at[std::size_t(t)]] =
+        table_score([&](std::int64_t k) { return double(table[std::size_t(k)]); }, r, configs, double(n), opt);
   });
   return out;
 }
@@ -165,8 +199,8 @@ std::vector<double> local_scores(const Codes<T>& codes, const std::vector<int>& 
 template <class T>
 class HillClimber {
  public:
-  HillClimber(const Codes<T>& codes, const std::vector<int>& cards, const HillClimbOptions& opt)
-      : codes_(codes), cards_(cards), opt_(opt), n_(int(cards.size())), un_(cards.size()),
+  HillClimber(const Codes<T>& codes, const RowBits& bits, const std::vector<int>& cards, const HillClimbOptions& opt)
+      : codes_(codes), bits_(bits), cards_(cards), opt_(opt), n_(int(cards.size())), un_(cards.size()),
         adj_(un_ * un_, 0), fixed_(un_ * un_, 0), black_(un_ * un_, 0), white_(un_ * un_, 0),
         parents_(un_), children_(un_), reach_(n_), local_(un_, 0.0), plus_(un_ * un_, kNone),
         minus_(un_ * un_, kNone), tabu_(opt.tabu_length, n_) {
@@ -199,7 +233,9 @@ class HillClimber {
     while (moves < opt_.max_iter) {
       const Move m = best_move();
       if (m.u < 0) break;
-      if (m.gain < opt_.epsilon) {
+      // A gain within rounding of 0 is none: with epsilon = 0, reversing a covered edge
+      // back and forth would otherwise never end.
+      if (m.gain < opt_.epsilon || m.gain <= 1e-12 * std::fabs(score())) {
         if (stale >= opt_.max_tabu) break;
         if (stale++ == 0) best_edges = edges();
       }
@@ -238,6 +274,96 @@ class HillClimber {
     }
     if (!changed.empty()) rescore(changed);
   }
+
+  /// Adds the maximum-weight spanning forest of the gains of single additions to the
+  /// current families (Chow-Liu's tree when the DAG is empty and the score is the
+  /// log-likelihood; with BIC or BDeu, the best tree-shaped network, which leaves out
+  /// pairs whose edge would lower the score). Each tree is directed away from its
+  /// first node; an edge the constraints forbid that way is tried reversed, else left out.
+  void add_forest() {
+    struct Pair {
+      double gain;
+      int a, b;
+    };
+    std::vector<Pair> pairs;
+    for (int a = 0; a < n_; ++a)
+      for (int b = a + 1; b < n_; ++b) {
+        const double gain = std::max(plus_[at(a, b)], plus_[at(b, a)]);
+        if (gain > opt_.epsilon && !adj_[at(a, b)] && !adj_[at(b, a)]) pairs.push_back({gain, a, b});
+      }
+    std::stable_sort(pairs.begin(), pairs.end(), [](const Pair& x, const Pair& y) { return x.gain > y.gain; });
+    std::vector<int> root(un_);
+    for (int v = 0; v < n_; ++v) root[std::size_t(v)] = v;
+    const auto find = [&](int v) {
+      while (root[std::size_t(v)] != v) v = root[std::size_t(v)] = root[std::size_t(root[std::size_t(v)])];
+      return v;
+    };
+    std::vector<std::vector<int>> tree(un_);
+    for (const Pair& p : pairs) {
+      const int ra = find(p.a), rb = find(p.b);
+      if (ra == rb) continue;
+      root[std::size_t(std::max(ra, rb))] = std::min(ra, rb);
+      tree[std::size_t(p.a)].push_back(p.b);
+      tree[std::size_t(p.b)].push_back(p.a);
+    }
+    std::vector<char> seen(un_, 0);
+    std::vector<int> changed, stack;
+    for (int s = 0; s < n_; ++s) {
+      if (seen[std::size_t(s)]) continue;
+      seen[std::size_t(s)] = 1;
+      stack.assign(1, s);
+      while (!stack.empty()) {
+        const int u = stack.back();
+        stack.pop_back();
+        for (int v : tree[std::size_t(u)]) {
+          if (seen[std::size_t(v)]) continue;
+          seen[std::size_t(v)] = 1;
+          stack.push_back(v);
+          for (const auto& [x, y] : {Edge{u, v}, Edge{v, u}})
+            if (can_add(x, y)) {
+              link(x, y);
+              reach_.add_edge(x, y);
+              changed.push_back(y);
+              break;
+            }
+        }
+      }
+    }
+    std::sort(changed.begin(), changed.end());
+    changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
+    if (!changed.empty()) rescore(changed);
+  }
+
+  /// Up to `count` random legal moves, counted in `moves`: the kick of a random restart.
+  /// The kind (add, delete, reverse) is drawn first, so that the few deletions and
+  /// reversals are not drowned by the many possible additions.
+  void perturb(std::mt19937_64& rng, int count, std::int64_t& moves) {
+    for (int i = 0; i < count && moves < opt_.max_iter; ++i) {
+      std::vector<Move> legal[3];
+      for (int u = 0; u < n_; ++u)
+        for (int v = 0; v < n_; ++v)
+          if (u != v && plus_[at(u, v)] > kNone && can_add(u, v)) legal[kAdd].push_back({kAdd, u, v, 0});
+      for (int u = 0; u < n_; ++u)
+        for (int v : children_[std::size_t(u)])
+          if (!fixed_[at(u, v)]) {
+            legal[kDelete].push_back({kDelete, u, v, 0});
+            if (plus_[at(v, u)] > kNone && can_reverse(u, v)) legal[kReverse].push_back({kReverse, u, v, 0});
+          }
+      std::vector<int> kinds;
+      for (int k = 0; k < 3; ++k)
+        if (!legal[k].empty()) kinds.push_back(k);
+      if (kinds.empty()) return;
+      const auto& pick = legal[kinds[std::size_t(rng() % kinds.size())]];
+      apply(pick[std::size_t(rng() % pick.size())]);
+      ++moves;
+    }
+  }
+
+  /// Ties between moves go to the last in the order instead of the first: a second
+  /// climb from the same start that orients score-equivalent edges the other way.
+  void prefer_last(bool on) { prefer_last_ = on; }
+
+  void clear_tabu() { tabu_ = TabuList(opt_.tabu_length, n_); }
 
  private:
   struct Move {
@@ -321,7 +447,7 @@ class HillClimber {
           large.back().parents.push_back(x);
         }
       }
-      const auto added = score_additions(codes_, cards_, w, pa, small, opt_);
+      const auto added = score_additions(codes_, bits_, cards_, w, pa, small, opt_);
       for (std::size_t i = 0; i < small.size(); ++i)
         plus_[at(small[i], w)] = added[i] - local_[std::size_t(w)] - edge_prior;
       const auto big = local_scores(codes_, cards_, large, opt_.score, opt_.equivalent_sample_size, opt_.n_threads);
@@ -336,11 +462,14 @@ class HillClimber {
   Move best_move() const {
     Move best{kAdd, -1, -1, kNone};
     const auto offer = [&](double gain, Op op, int u, int v) {
-      if (best.u < 0 || gain > best.gain + 1e-9 * std::max(1.0, std::fabs(best.gain))) best = {op, u, v, gain};
+      const double tie = 1e-9 * std::max(1.0, std::fabs(best.gain));
+      if (best.u < 0 || gain > best.gain + tie || (prefer_last_ && gain >= best.gain - tie)) best = {op, u, v, gain};
     };
+    // Cheap filter before the legality checks: near ties pass, offer() decides.
+    const auto near = [&](double gain) { return gain > best.gain - 1e-9 * std::max(1.0, std::fabs(best.gain)); };
     for (int u = 0; u < n_; ++u)
       for (int v = 0; v < n_; ++v)
-        if (u != v && plus_[at(u, v)] > best.gain && can_add(u, v) && !tabu_.contains(kAdd, u, v))
+        if (u != v && near(plus_[at(u, v)]) && can_add(u, v) && !tabu_.contains(kAdd, u, v))
           offer(plus_[at(u, v)], kAdd, u, v);
     for (int u = 0; u < n_; ++u)
       for (int v : children_[std::size_t(u)])
@@ -348,7 +477,7 @@ class HillClimber {
     for (int u = 0; u < n_; ++u)
       for (int v : children_[std::size_t(u)]) {
         const double gain = minus_[at(u, v)] + plus_[at(v, u)];
-        if (gain > best.gain && !fixed_[at(u, v)] && !tabu_.contains(kReverse, u, v) &&
+        if (near(gain) && !fixed_[at(u, v)] && !tabu_.contains(kReverse, u, v) &&
             !tabu_.contains(kReverse, v, u) && can_reverse(u, v))
           offer(gain, kReverse, u, v);
       }
@@ -380,6 +509,7 @@ class HillClimber {
   }
 
   const Codes<T>& codes_;
+  const RowBits& bits_;
   const std::vector<int>& cards_;
   const HillClimbOptions& opt_;
   int n_;
@@ -389,15 +519,49 @@ class HillClimber {
   Reachability reach_;
   std::vector<double> local_, plus_, minus_;
   TabuList tabu_;
+  bool prefer_last_ = false;
 };
 
 template <class T>
 HillClimbResult hill_climb(const Codes<T>& codes, const std::vector<int>& cards, const HillClimbOptions& opt) {
-  HillClimber<T> search(codes, cards, opt);
+  // Bit sets while they take at most a quarter of a GiB or eight times the codes.
+  const std::int64_t budget = std::min<std::int64_t>(std::int64_t(1) << 28, 8 * codes.n_rows * std::int64_t(cards.size()) * std::int64_t(sizeof(T)));
+  const RowBits bits(codes, cards, budget, opt.n_threads);
   HillClimbResult result;
-  search.climb(result.n_iter);
-  result.score = search.score();
-  result.edges = search.edges();
+  std::int64_t& moves = result.n_iter;
+  auto search = std::make_unique<HillClimber<T>>(codes, bits, cards, opt);
+  // Other starts: the same start with ties taken the other way, and the best forest.
+  std::vector<std::unique_ptr<HillClimber<T>>> others;
+  if (opt.mirror_start) {
+    others.push_back(std::make_unique<HillClimber<T>>(*search));
+    others.back()->prefer_last(true);
+  }
+  if (opt.forest_start) {
+    others.push_back(std::make_unique<HillClimber<T>>(*search));
+    others.back()->add_forest();
+  }
+  search->climb(moves);
+  for (auto& other : others) {
+    other->climb(moves);
+    if (other->score() > search->score() + opt.epsilon) search.swap(other);
+  }
+  search->prefer_last(false);
+  std::vector<Edge> best = search->edges();
+  double best_score = search->score();
+  std::mt19937_64 rng(opt.seed);
+  for (int r = 0; r < opt.n_restarts && moves < opt.max_iter; ++r) {
+    search->clear_tabu();
+    search->perturb(rng, opt.perturbation, moves);
+    search->climb(moves);
+    if (search->score() > best_score + opt.epsilon) {
+      best = search->edges();
+      best_score = search->score();
+    } else {
+      search->restore(best);
+    }
+  }
+  result.score = search->score();
+  result.edges = search->edges();
   return result;
 }
 

@@ -10,7 +10,7 @@ import numpy as np
 from .. import _core
 from .._config import resolve_n_jobs
 from ..utils._base import BaseEstimator
-from ..utils._validation import InvalidParameterError, check_choice, check_scalar
+from ..utils._validation import InvalidParameterError, check_choice, check_random_state, check_scalar
 from ._counts import as_source, count_families, source_columns
 from ._data import Encoded, encode
 from ._estimators import check_ess
@@ -61,24 +61,38 @@ def _score_name(score: Any) -> str:
 
 
 class HillClimbSearch(BaseEstimator):
-    """Greedy hill climbing over DAGs (add, delete or reverse one edge per step) with a
-    decomposable score, as pgmpy's ``HillClimbSearch``.
+    """Hill climbing over DAGs (add, delete or reverse one edge per step) with a
+    decomposable score, as pgmpy's ``HillClimbSearch``, from several starts and with
+    random restarts so that one unlucky climb does not decide.
 
     ``fit(data)`` sets ``edges_``, ``score_`` (the score of the learned DAG), ``n_iter_``
-    (moves made) and ``model_`` (a ``BayesianNetwork`` on every column, ready to fit).
-    ``fixed_edges`` are always present; ``black_list`` edges are never added;
-    a non-empty ``white_list`` is the only edges that may be added; the last
-    ``tabu_length`` moves cannot be undone. The search stops when no move improves the
-    score by ``epsilon`` or after ``max_iter`` moves. Ties go to the first move in the
-    order (add, delete, reverse) x (parent, child) by column position, so the result does
-    not depend on ``n_jobs`` (gains within a relative 1e-9 count as ties, so rounding
-    never picks between score-equivalent moves). ``max_tabu > 0`` makes it tabu search:
-    up to ``max_tabu`` non-improving moves in a row are taken and the best DAG seen is
-    returned. ``chow_liu_start=True`` also climbs from the Chow-Liu tree and keeps the
-    better DAG: greedy search depends on where it starts, and the tree is a good start.
-    ``n_iter_`` counts the moves of the climb kept. Keep ``epsilon > 0`` or a tabu list:
-    reversing a covered edge changes BIC by exactly 0, and with ``epsilon=0`` such moves
-    can repeat until ``max_iter``.
+    (moves made, over all climbs) and ``model_`` (a ``BayesianNetwork`` on every column,
+    ready to fit). One climb takes the best move until none improves the score by
+    ``epsilon``; ties go to the first move in the order (add, delete, reverse) x (parent,
+    child) by column position (gains within a relative 1e-9 are ties, so rounding never
+    picks between score-equivalent moves), so the result does not depend on ``n_jobs``.
+
+    The search climbs from ``start_dag`` (default: the empty graph); with
+    ``mirror_start`` again from it taking ties last instead of first (the edges whose
+    direction the score cannot tell get the other orientation, and the climbs end in
+    different local optima); with ``chow_liu_start`` from the maximum-weight spanning
+    forest of the score gains of single edges added to it (with the log-likelihood this
+    is the Chow-Liu tree; with BIC or BDeu pairs whose edge would lower the score are left
+    out). The best of these climbs is then kicked ``n_restarts`` times by ``perturbation``
+    random legal moves (the kind of move drawn first, then the move) and climbed again; a
+    climb that ends higher becomes the best DAG. The random moves depend only on
+    ``random_state``.
+
+    ``fixed_edges`` are always present; ``black_list`` edges are never added; a non-empty
+    ``white_list`` is the only edges that may be added; ``max_indegree`` bounds the
+    parents. ``tabu_length`` keeps the last moves from being undone, and ``max_tabu > 0``
+    makes each climb a tabu search (up to ``max_tabu`` non-improving moves in a row, the
+    best DAG seen kept), as pyAgrum's local search with a tabu list; both are off by
+    default: on the bench networks they did not improve on the restarts. ``max_iter``
+    bounds the moves of all climbs together. A gain within a relative 1e-12 of the score
+    counts as none, so that with ``epsilon=0`` reversing a covered edge (a change of
+    exactly 0 in BIC) cannot repeat forever. ``mirror_start=False, chow_liu_start=False,
+    n_restarts=0`` is plain greedy hill climbing.
     """
 
     def __init__(
@@ -94,7 +108,11 @@ class HillClimbSearch(BaseEstimator):
         fixed_edges: Iterable[Edge] = (),
         black_list: Iterable[Edge] = (),
         white_list: Iterable[Edge] = (),
-        chow_liu_start: bool = False,
+        mirror_start: bool = True,
+        chow_liu_start: bool = True,
+        n_restarts: int = 10,
+        perturbation: int = 3,
+        random_state: Any = 0,
         n_jobs: int | None = None,
         verbose: int = 0,
     ) -> None:
@@ -109,16 +127,19 @@ class HillClimbSearch(BaseEstimator):
         self.fixed_edges = fixed_edges
         self.black_list = black_list
         self.white_list = white_list
+        self.mirror_start = mirror_start
         self.chow_liu_start = chow_liu_start
+        self.n_restarts = n_restarts
+        self.perturbation = perturbation
+        self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
 
-    def _checked_params(self) -> tuple[str, float, int | None, int, int, int, float]:
-        """Every parameter checked (a NaN epsilon would never stop the climb); the counts
-        are passed to C++ as 32- or 64-bit ints."""
+    def _checked_params(self) -> dict[str, Any]:
+        """Every parameter checked (a NaN epsilon would never stop the climb), as the
+        arguments of the C++ search; the counts are passed as 32- or 64-bit ints."""
         owner = "HillClimbSearch"
         name = _score_name(self.score)
-        ess = check_ess(self.equivalent_sample_size, owner)
         max_indegree = check_scalar(
             self.max_indegree, "max_indegree", owner, int, low=0, high=_INT32_MAX, allow_none=True
         )
@@ -127,70 +148,55 @@ class HillClimbSearch(BaseEstimator):
                 "score='ll' needs max_indegree: the log-likelihood grows with every parent added, so "
                 "without a bound the search ends at a complete DAG"
             )
-        tabu_length = check_scalar(self.tabu_length, "tabu_length", owner, int, low=0, high=_INT32_MAX)
-        max_tabu = check_scalar(self.max_tabu, "max_tabu", owner, int, low=0, high=_INT32_MAX)
-        max_iter = check_scalar(self.max_iter, "max_iter", owner, int, low=0, high=2**63 - 1)
-        epsilon = check_scalar(self.epsilon, "epsilon", owner, float, low=0.0)
         if not isinstance(self.verbose, bool):
             check_scalar(self.verbose, "verbose", owner, int, low=0)
-        if not isinstance(self.chow_liu_start, bool | np.bool_):
-            raise InvalidParameterError(
-                f"The 'chow_liu_start' parameter of {owner} must be a bool. "
-                f"Got {self.chow_liu_start!r} instead."
-            )
-        return name, ess, max_indegree, tabu_length, max_tabu, max_iter, epsilon
+        for flag in ("mirror_start", "chow_liu_start"):
+            if not isinstance(getattr(self, flag), bool | np.bool_):
+                raise InvalidParameterError(
+                    f"The {flag!r} parameter of {owner} must be a bool. Got {getattr(self, flag)!r} instead."
+                )
+        return {
+            "score": name,
+            "equivalent_sample_size": check_ess(self.equivalent_sample_size, owner),
+            "max_indegree": -1 if max_indegree is None else max_indegree,
+            "tabu_length": check_scalar(self.tabu_length, "tabu_length", owner, int, low=0, high=_INT32_MAX),
+            "max_iter": check_scalar(self.max_iter, "max_iter", owner, int, low=0, high=2**63 - 1),
+            "epsilon": check_scalar(self.epsilon, "epsilon", owner, float, low=0.0),
+            "max_tabu": check_scalar(self.max_tabu, "max_tabu", owner, int, low=0, high=_INT32_MAX),
+            "mirror_start": bool(self.mirror_start),
+            "forest_start": bool(self.chow_liu_start),
+            "n_restarts": check_scalar(self.n_restarts, "n_restarts", owner, int, low=0, high=_INT32_MAX),
+            "perturbation": check_scalar(self.perturbation, "perturbation", owner, int, low=1, high=_INT32_MAX),
+            "seed": int(check_random_state(self.random_state).integers(0, 2**63)),
+        }
 
     def fit(self, data: Any, states: Mapping[Hashable, list[Any]] | None = None) -> HillClimbSearch:
         """Learns a DAG over every column of ``data`` (states: sorted observed values
         unless given)."""
-        name, ess, max_indegree, tabu_length, max_tabu, max_iter, epsilon = self._checked_params()
+        params = self._checked_params()
         variables, enc = _encode_all(data, states)
         index = {v: i for i, v in enumerate(variables)}
         start = (
             self.start_dag.edges if isinstance(self.start_dag, BayesianNetwork) else (self.start_dag or ())
         )
-        black = _edge_indices(self.black_list, index, "black_list")
-        white = _edge_indices(self.white_list, index, "white_list")
-        fixed = _edge_indices(self.fixed_edges, index, "fixed_edges")
-
-        def climb(start_edges: list[tuple[int, int]]) -> tuple[list[tuple[int, int]], float, int]:
-            found, local, moves = _core.bn_hill_climb(
-                enc.columns,
-                enc.cards,
-                name,
-                ess,
-                -1 if max_indegree is None else max_indegree,
-                tabu_length,
-                max_iter,
-                epsilon,
-                start_edges,
-                fixed,
-                black,
-                white,
-                max_tabu,
-                resolve_n_jobs(self.n_jobs),
-            )
-            return found, local + structure_prior(name, len(variables), len(found)), moves
-
-        edges, score, n_iter = climb(_edge_indices(start, index, "start_dag"))
-        if self.chow_liu_start:
-            tree = TreeSearch(n_jobs=self.n_jobs).fit(data, states).edges_
-            allowed = [
-                e for e in _edge_indices(tree, index, "tree") if e not in black and (not white or e in white)
-            ]
-            try:
-                other = climb(allowed)
-            except ValueError:  # the tree and the fixed edges make a cycle: keep the first climb
-                other = (edges, score, 0)
-            if other[1] > score:
-                edges, score, n_iter = other
+        edges, score, n_iter = _core.bn_hill_climb(
+            enc.columns,
+            enc.cards,
+            start_edges=_edge_indices(start, index, "start_dag"),
+            fixed_edges=_edge_indices(self.fixed_edges, index, "fixed_edges"),
+            black_list=_edge_indices(self.black_list, index, "black_list"),
+            white_list=_edge_indices(self.white_list, index, "white_list"),
+            n_threads=resolve_n_jobs(self.n_jobs),
+            **params,
+        )
         self.edges_ = [(variables[u], variables[v]) for u, v in edges]
-        self.score_ = float(score)
+        self.score_ = float(score + structure_prior(params["score"], len(variables), len(edges)))
         self.n_iter_ = int(n_iter)
         self.model_ = BayesianNetwork(self.edges_, nodes=variables, states=enc.states)
         if self.verbose:
             print(
-                f"HillClimbSearch: {self.n_iter_} moves, {len(self.edges_)} edges, {name} = {self.score_:.4f}"
+                f"HillClimbSearch: {self.n_iter_} moves, {len(self.edges_)} edges, "
+                f"{params['score']} = {self.score_:.4f}"
             )
         return self
 

@@ -23,6 +23,11 @@ struct HillClimbOptions {
   std::vector<Edge> fixed_edges;  ///< present from the start, never deleted or reversed
   std::vector<Edge> black_list;   ///< never added (nor created by a reversal)
   std::vector<Edge> white_list;   ///< if not empty, the only edges that may be added
+  bool mirror_start = false;  ///< also climb from the start taking ties last; keep the better
+  bool forest_start = false;  ///< also climb from the best forest added to the start; keep the better
+  int n_restarts = 0;         ///< random restarts from the best DAG, each kicked by `perturbation` random moves
+  int perturbation = 1;
+  std::uint64_t seed = 0;     ///< the random moves of the restarts
   int n_threads = 1;
 };
 
