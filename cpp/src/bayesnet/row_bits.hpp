@@ -100,81 +100,113 @@ inline std::uint64_t and_popcount(const std::uint64_t* a, const std::uint64_t* b
 
 }  // namespace row_bits_detail
 
-/// For each candidate x, the counts of cell b + r * q * (state of x), where
-/// b = (state of w) + r * (configuration of parents, the last parent fastest) as in the
-/// hill climber's tables: r = card(w), q = product of the parents' cards. tables[t] gets
-/// r * q * card(x) cells. Rows missing any of the family's values are not counted.
+/// The nonempty configurations of a family (w, parents) within one block of words:
+/// each one's cell b = (state of w) + r * (configuration of the parents, the last
+/// parent fastest), r = card(w), its rows' mask and their number. Rows missing any of
+/// the family's values belong to none.
+class BlockConfigs {
+ public:
+  void build(const RowBits& bits, const std::vector<int>& cards, int w, const std::vector<int>& parents,
+             std::int64_t w0, std::int64_t len) {
+    len_ = len;
+    cell_.clear();
+    mask_.clear();
+    const int r = cards[std::size_t(w)];
+    for (int s = 0; s < r; ++s) {
+      const std::uint64_t* m = bits.mask(w, s) + w0;
+      cell_.push_back(s);
+      mask_.insert(mask_.end(), m, m + len);
+    }
+    std::int64_t stride = r;
+    for (std::size_t k = parents.size(); k-- > 0;) {
+      const int p = parents[k];
+      next_cell_.clear();
+      next_mask_.clear();
+      for (std::size_t e = 0; e < cell_.size(); ++e)
+        for (int v = 0; v < cards[std::size_t(p)]; ++v) {
+          const std::uint64_t* a = mask(e);
+          const std::uint64_t* b = bits.mask(p, v) + w0;
+          const std::size_t at = next_mask_.size();
+          next_mask_.resize(at + std::size_t(len));
+          std::uint64_t any = 0;
+          for (std::int64_t i = 0; i < len; ++i) any |= next_mask_[at + std::size_t(i)] = a[i] & b[i];
+          if (any) {
+            next_cell_.push_back(cell_[e] + stride * v);
+          } else {
+            next_mask_.resize(at);
+          }
+        }
+      stride *= cards[std::size_t(p)];
+      cell_.swap(next_cell_);
+      mask_.swap(next_mask_);
+    }
+    rows_.resize(cell_.size());
+    for (std::size_t e = 0; e < cell_.size(); ++e) rows_[e] = row_bits_detail::and_popcount(mask(e), mask(e), len);
+  }
+  std::size_t size() const { return cell_.size(); }
+  std::int64_t cell(std::size_t e) const { return cell_[e]; }
+  const std::uint64_t* mask(std::size_t e) const { return mask_.data() + std::int64_t(e) * len_; }
+  std::uint64_t rows(std::size_t e) const { return rows_[e]; }
+
+ private:
+  std::int64_t len_ = 0;
+  std::vector<std::int64_t> cell_, next_cell_;
+  std::vector<std::uint64_t> mask_, next_mask_, rows_;
+};
+
+// Words per block: 16,384 rows, so that a family's masks stay in L1/L2.
+constexpr std::int64_t kBitsBlock = 256;
+
+/// Each family's table, cell b as BlockConfigs numbers it (card(child) * product of the
+/// parents' cards cells).
+inline void count_families_bits(const RowBits& bits, const std::vector<int>& cards,
+                                const std::vector<Family>& families, std::vector<std::vector<std::uint64_t>>& tables,
+                                int n_threads) {
+  tables.resize(families.size());
+  parallel_for(n_threads, std::int64_t(families.size()), [&](std::int64_t f) {
+    const Family& fam = families[std::size_t(f)];
+    std::vector<std::uint64_t>& table = tables[std::size_t(f)];
+    table.assign(std::size_t(family_shape(fam, cards).size()), 0);
+    BlockConfigs configs;
+    for (std::int64_t w0 = 0; w0 < bits.words(); w0 += kBitsBlock) {
+      configs.build(bits, cards, fam.child, fam.parents, w0, std::min(kBitsBlock, bits.words() - w0));
+      for (std::size_t e = 0; e < configs.size(); ++e) table[std::size_t(configs.cell(e))] += configs.rows(e);
+    }
+  });
+}
+
+/// For each candidate x, the table of the family (w, parents + x): cell b + r * q *
+/// (state of x) with b as BlockConfigs numbers it and q the product of the parents'
+/// cards, r * q * card(x) cells in tables[t].
 inline void count_additions(const RowBits& bits, const std::vector<int>& cards, int w,
                             const std::vector<int>& parents, const std::vector<int>& candidates,
                             std::vector<std::vector<std::uint64_t>>& tables, int n_threads) {
-  using row_bits_detail::and_popcount;
-  constexpr std::int64_t kBlock = 256;  // words per block: 16,384 rows, the masks stay in L1/L2
-  const std::int64_t r = cards[std::size_t(w)];
-  std::int64_t q = 1;
-  for (int p : parents) q *= cards[std::size_t(p)];
-  const std::int64_t step = r * q;
+  std::int64_t step = cards[std::size_t(w)];
+  for (int p : parents) step *= cards[std::size_t(p)];
   tables.resize(candidates.size());
   for (std::size_t t = 0; t < candidates.size(); ++t)
-    tables[t].assign(std::size_t(r * q * cards[std::size_t(candidates[t])]), 0);
+    tables[t].assign(std::size_t(step * cards[std::size_t(candidates[t])]), 0);
   const std::int64_t parts = std::min<std::int64_t>(std::max(n_threads, 1), std::int64_t(candidates.size()));
   parallel_for(n_threads, parts, [&](std::int64_t part) {
     const auto [c0, c1] = split_range(std::int64_t(candidates.size()), parts, part);
-    // Nonempty configurations of (w, parents) in this block: their cell b and mask.
-    std::vector<std::int64_t> cell, next_cell;
-    std::vector<std::uint64_t> mask, next_mask;
-    std::vector<std::uint64_t> total;
-    for (std::int64_t w0 = 0; w0 < bits.words(); w0 += kBlock) {
-      const std::int64_t len = std::min(kBlock, bits.words() - w0);
-      cell.clear();
-      mask.clear();
-      for (std::int64_t s = 0; s < r; ++s) {
-        const std::uint64_t* m = bits.mask(w, int(s)) + w0;
-        cell.push_back(s);
-        mask.insert(mask.end(), m, m + len);
-      }
-      std::int64_t stride = r;
-      for (std::size_t k = parents.size(); k-- > 0;) {
-        const int p = parents[k];
-        next_cell.clear();
-        next_mask.clear();
-        for (std::size_t e = 0; e < cell.size(); ++e)
-          for (int v = 0; v < cards[std::size_t(p)]; ++v) {
-            const std::uint64_t* a = mask.data() + std::int64_t(e) * len;
-            const std::uint64_t* b = bits.mask(p, v) + w0;
-            const std::size_t at = next_mask.size();
-            next_mask.resize(at + std::size_t(len));
-            std::uint64_t any = 0;
-            for (std::int64_t i = 0; i < len; ++i) any |= next_mask[at + std::size_t(i)] = a[i] & b[i];
-            if (any) {
-              next_cell.push_back(cell[e] + stride * v);
-            } else {
-              next_mask.resize(at);
-            }
-          }
-        stride *= cards[std::size_t(p)];
-        cell.swap(next_cell);
-        mask.swap(next_mask);
-      }
-      total.resize(cell.size());
-      for (std::size_t e = 0; e < cell.size(); ++e) {
-        const std::uint64_t* a = mask.data() + std::int64_t(e) * len;
-        total[e] = and_popcount(a, a, len);
-      }
+    BlockConfigs configs;
+    for (std::int64_t w0 = 0; w0 < bits.words(); w0 += kBitsBlock) {
+      const std::int64_t len = std::min(kBitsBlock, bits.words() - w0);
+      configs.build(bits, cards, w, parents, w0, len);
       for (std::int64_t t = c0; t < c1; ++t) {
         const int x = candidates[std::size_t(t)];
         const int cx = cards[std::size_t(x)];
         // With no missing x, its last state is what the others leave.
         const int counted = bits.complete(x) ? cx - 1 : cx;
         std::uint64_t* table = tables[std::size_t(t)].data();
-        for (std::size_t e = 0; e < cell.size(); ++e) {
-          const std::uint64_t* a = mask.data() + std::int64_t(e) * len;
-          std::uint64_t rest = total[e];
+        for (std::size_t e = 0; e < configs.size(); ++e) {
+          std::uint64_t rest = configs.rows(e);
           for (int v = 0; v < counted; ++v) {
-            const std::uint64_t n = and_popcount(a, bits.mask(x, v) + w0, len);
-            table[cell[e] + step * v] += n;
+            const std::uint64_t n = row_bits_detail::and_popcount(configs.mask(e), bits.mask(x, v) + w0, len);
+            table[configs.cell(e) + step * v] += n;
             rest -= n;
           }
-          if (counted < cx) table[cell[e] + step * (cx - 1)] += rest;
+          if (counted < cx) table[configs.cell(e) + step * (cx - 1)] += rest;
         }
       }
     }

@@ -405,6 +405,33 @@ class HillClimber {
     return true;
   }
 
+  // Scores of whole families: small tables from the bit sets, the others by counting rows.
+  std::vector<double> family_scores(const std::vector<Family>& families) const {
+    std::vector<double> out(families.size());
+    std::vector<Family> by_bits, by_rows;
+    std::vector<std::size_t> bits_at, rows_at;
+    for (std::size_t i = 0; i < families.size(); ++i) {
+      const double cells = double(family_shape(families[i], cards_).size());
+      const bool small = bits_.usable() && cells * double(bits_.words()) * kWordCost <
+                                               double(codes_.n_rows) * kRowCost * double(1 + families[i].parents.size());
+      (small ? by_bits : by_rows).push_back(families[i]);
+      (small ? bits_at : rows_at).push_back(i);
+    }
+    if (!by_bits.empty()) {
+      std::vector<std::vector<std::uint64_t>> tables;
+      count_families_bits(bits_, cards_, by_bits, tables, opt_.n_threads);
+      for (std::size_t t = 0; t < by_bits.size(); ++t) {
+        const FamilyShape shape = family_shape(by_bits[t], cards_);
+        const std::vector<std::uint64_t>& table = tables[t];
+        out[bits_at[t]] = table_score([&](std::int64_t k) { return double(table[std::size_t(k)]); }, shape.card,
+                                      shape.n_configs, double(codes_.n_rows), opt_);
+      }
+    }
+    const auto scores = local_scores(codes_, cards_, by_rows, opt_.score, opt_.equivalent_sample_size, opt_.n_threads);
+    for (std::size_t t = 0; t < by_rows.size(); ++t) out[rows_at[t]] = scores[t];
+    return out;
+  }
+
   // local_[w] = score of w's family; plus_[x, w] / minus_[x, w] = gain of adding x to /
   // removing x from w's parents.
   void rescore(const std::vector<int>& nodes) {
@@ -422,8 +449,7 @@ class HillClimber {
         slot.push_back(un_ + at(x, w));
       }
     }
-    const auto scores =
-        local_scores(codes_, cards_, families, opt_.score, opt_.equivalent_sample_size, opt_.n_threads);
+    const auto scores = family_scores(families);
     for (std::size_t i = 0; i < families.size(); ++i)
       if (slot[i] < un_) local_[slot[i]] = scores[i];
     // BDs comes with pgmpy's marginal uniform graph prior: log(1/2) per edge

@@ -38,7 +38,13 @@ def code_dtype(cards: Sequence[int]) -> type[np.signedinteger]:
 
 
 def _infer_states(name: Hashable, col: pd.Series) -> list[Any]:
-    observed = col.dropna().unique()
+    if isinstance(col.dtype, pd.CategoricalDtype):  # the categories that occur, by one bincount
+        categories = col.dtype.categories.tolist()
+        seen = np.zeros(len(categories) + 1, dtype=bool)
+        seen[np.asarray(col.array.codes)] = True  # the missing code -1 marks the extra last slot
+        observed = np.array([categories[i] for i in np.flatnonzero(seen[:-1])], dtype=object)
+    else:
+        observed = col.dropna().unique()
     try:
         states = sorted(observed.tolist())
     except TypeError:
@@ -82,9 +88,10 @@ def _encode_column(name: Hashable, col: pd.Series, states: list[Any]) -> np.ndar
             return src
         position = {s: i for i, s in enumerate(states)}
         # The last entry maps pandas' missing code -1 to ours; -2 marks values outside the states.
-        lut = np.array([position.get(c, -2) for c in categories] + [-1], dtype=np.int32)
+        lut = np.array([position.get(c, -2) for c in categories] + [-1], dtype=code_dtype([len(states)]))
         unknown = np.flatnonzero(lut[:-1] == -2)
-        lut[unknown] = _by_text([categories[i] for i in unknown], states)
+        if unknown.size:
+            lut[unknown] = _by_text([categories[i] for i in unknown], states)
         codes = lut[src]
     else:
         codes = pd.Index(states).get_indexer(col).astype(np.int32)
@@ -116,8 +123,9 @@ def encode(data: Any, variables: Sequence[Hashable], states: Mapping[Hashable, l
     """
     if isinstance(data, pd.DataFrame):
         check_columns(data.columns, variables)
-        found = {v: list(states[v]) if v in states else _infer_states(v, data[v]) for v in variables}
-        codes = [_encode_column(v, data[v], found[v]) for v in variables]
+        cols = {v: data[v] for v in variables}
+        found = {v: list(states[v]) if v in states else _infer_states(v, cols[v]) for v in variables}
+        codes = [_encode_column(v, cols[v], found[v]) for v in variables]
         dtype = code_dtype([len(s) for s in found.values()])
         columns = [np.ascontiguousarray(c, dtype=dtype) for c in codes]
         return Encoded(columns, found, len(data))
