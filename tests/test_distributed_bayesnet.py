@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scalegen.bayesnet import BayesianNetwork, read_bif, structure_score
+from scalegen.bayesnet import BayesianNetwork, HillClimbSearch, TreeSearch, read_bif, structure_score
 from scalegen.bayesnet._scores import SCORES
 
 dd = pytest.importorskip("dask.dataframe")
@@ -116,3 +116,16 @@ def test_errors(client: Any, asia: BayesianNetwork, asia_data: pd.DataFrame) -> 
         BayesianNetwork(asia.edges, asia.nodes, asia.states).fit(
             dd.from_pandas(wrong, npartitions=5, sort=False)
         )
+
+
+def test_structure_search_counts_on_workers(client: Any, asia_data: pd.DataFrame) -> None:
+    """HillClimbSearch asks the workers for each move's family counts; TreeSearch counts its
+    pairs there: both learn the DAG they learn from the same rows in memory."""
+    ddf = dd.from_pandas(asia_data, npartitions=5, sort=False).persist()
+    local = HillClimbSearch(n_restarts=2).fit(asia_data)
+    remote = HillClimbSearch(n_restarts=2).fit(ddf)
+    assert remote.edges_ == local.edges_ and remote.n_iter_ == local.n_iter_
+    assert remote.score_ == pytest.approx(local.score_, rel=1e-12)
+    assert remote.model_.states == local.model_.states
+    for params in ({}, {"estimator_type": "tan", "class_node": "either"}):
+        assert TreeSearch(**params).fit(ddf).edges_ == TreeSearch(**params).fit(asia_data).edges_

@@ -165,7 +165,8 @@ void bind_bayesnet(py::module_& m) {
       [](const std::vector<py::array>& columns, const std::vector<int>& cards, const std::string& score, double ess,
          int max_indegree, int tabu_length, std::int64_t max_iter, double epsilon, const std::vector<Edge>& start_edges,
          const std::vector<Edge>& fixed_edges, const std::vector<Edge>& black_list, const std::vector<Edge>& white_list,
-         int max_tabu, bool mirror_start, bool forest_start, int n_restarts, int perturbation, std::uint64_t seed, int n_threads) {
+         int max_tabu, bool mirror_start, bool forest_start, int n_restarts, int perturbation, std::uint64_t seed, int n_threads,
+         const py::object& family_scores) {
         HillClimbOptions opt;
         opt.score = parse_score(score);
         opt.equivalent_sample_size = ess;
@@ -184,16 +185,31 @@ void bind_bayesnet(py::module_& m) {
         opt.perturbation = perturbation;
         opt.seed = seed;
         opt.n_threads = n_threads;
-        const HillClimbResult r = with_codes(columns, [&](const auto& codes) {
+        HillClimbResult r;
+        if (family_scores.is_none()) {
+          r = with_codes(columns, [&](const auto& codes) {
+            py::gil_scoped_release release;
+            return hill_climb(codes, cards, opt);
+          });
+        } else {  // the scores come from Python (a cluster's counts): no codes here
+          if (!columns.empty()) throw std::invalid_argument("give either data columns or family_scores");
+          opt.family_scores = [&family_scores](const std::vector<Family>& fams) {
+            py::gil_scoped_acquire gil;
+            py::list arg;
+            for (const Family& f : fams) arg.append(py::make_tuple(f.child, f.parents));
+            return family_scores(arg).cast<std::vector<double>>();
+          };
+          Codes<std::int8_t> none;
+          none.columns.assign(cards.size(), nullptr);
           py::gil_scoped_release release;
-          return hill_climb(codes, cards, opt);
-        });
+          r = hill_climb(none, cards, opt);
+        }
         return py::make_tuple(r.edges, r.score, r.n_iter);
       },
       py::arg("columns"), py::arg("cards"), py::arg("score"), py::arg("equivalent_sample_size"),
       py::arg("max_indegree"), py::arg("tabu_length"), py::arg("max_iter"), py::arg("epsilon"), py::arg("start_edges"),
       py::arg("fixed_edges"), py::arg("black_list"), py::arg("white_list"), py::arg("max_tabu"), py::arg("mirror_start"), py::arg("forest_start"), py::arg("n_restarts"), py::arg("perturbation"), py::arg("seed"),
-      py::arg("n_threads"), "Hill climbing over DAGs from the start and the best forest, with tabu moves and random restarts: (edges, score, moves).");
+      py::arg("n_threads"), py::arg("family_scores") = py::none(), "Hill climbing over DAGs from the start and the best forest, with tabu moves and random restarts: (edges, score, moves).");
 
   m.def(
       "bn_posterior_rows",

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <random>
@@ -449,13 +450,32 @@ class HillClimber {
         slot.push_back(un_ + at(x, w));
       }
     }
-    const auto scores = family_scores(families);
-    for (std::size_t i = 0; i < families.size(); ++i)
+    // Scores from elsewhere (counted by a cluster's workers): one request per rescore,
+    // the additions of every node included.
+    const std::size_t own = families.size();
+    if (opt_.family_scores)
+      for (int w : nodes)
+        for (int x = 0; x < n_; ++x) {
+          plus_[at(x, w)] = kNone;
+          if (x == w || adj_[at(x, w)] || !room(w)) continue;
+          families.push_back({w, parents_[std::size_t(w)]});
+          families.back().parents.push_back(x);
+        }
+    const auto scores = opt_.family_scores ? opt_.family_scores(families) : family_scores(families);
+    if (scores.size() != families.size())
+      throw std::invalid_argument("family_scores returned " + std::to_string(scores.size()) + " scores for " +
+                                  std::to_string(families.size()) + " families");
+    for (std::size_t i = 0; i < own; ++i)
       if (slot[i] < un_) local_[slot[i]] = scores[i];
     // BDs comes with pgmpy's marginal uniform graph prior: log(1/2) per edge
     const double edge_prior = opt_.score == Score::BDs ? std::log(2.0) : 0.0;
-    for (std::size_t i = 0; i < families.size(); ++i)
+    for (std::size_t i = 0; i < own; ++i)
       if (slot[i] >= un_) minus_[slot[i] - un_] = scores[i] - local_[(slot[i] - un_) % un_] + edge_prior;
+    for (std::size_t i = own; i < families.size(); ++i) {
+      const int w = families[i].child;
+      plus_[at(families[i].parents.back(), w)] = scores[i] - local_[std::size_t(w)] - edge_prior;
+    }
+    if (opt_.family_scores) return;
     for (int w : nodes) {
       // Tables up to kDirectLimit cells go through score_additions, larger ones through
       // the general (sparse-capable) counting.

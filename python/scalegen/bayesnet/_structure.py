@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -11,7 +11,7 @@ from .. import _core
 from .._config import resolve_n_jobs
 from ..utils._base import BaseEstimator
 from ..utils._validation import InvalidParameterError, check_choice, check_random_state, check_scalar
-from ._counts import as_source, count_families, source_columns
+from ._counts import Family, as_source, count_families, is_dask_frame, source_columns
 from ._data import Encoded, encode
 from ._estimators import check_ess
 from ._model import BayesianNetwork
@@ -172,33 +172,59 @@ class HillClimbSearch(BaseEstimator):
 
     def fit(self, data: Any, states: Mapping[Hashable, list[Any]] | None = None) -> HillClimbSearch:
         """Learns a DAG over every column of ``data`` (states: sorted observed values
-        unless given)."""
+        unless given): a DataFrame, a 2-D array of codes with ``states``, or a dask
+        DataFrame, whose family counts are computed on the workers (one pass over the
+        partitions per move: persist the frame first)."""
         params = self._checked_params()
-        variables, enc = _encode_all(data, states)
+        if is_dask_frame(data):
+            variables, found, family_scores = self._dask_scorer(data, states, params)
+            columns: list[np.ndarray] = []
+        else:
+            variables, enc = _encode_all(data, states)
+            found, columns, family_scores = enc.states, enc.columns, None
         index = {v: i for i, v in enumerate(variables)}
         start = (
             self.start_dag.edges if isinstance(self.start_dag, BayesianNetwork) else (self.start_dag or ())
         )
         edges, score, n_iter = _core.bn_hill_climb(
-            enc.columns,
-            enc.cards,
+            columns,
+            [len(found[v]) for v in variables],
             start_edges=_edge_indices(start, index, "start_dag"),
             fixed_edges=_edge_indices(self.fixed_edges, index, "fixed_edges"),
             black_list=_edge_indices(self.black_list, index, "black_list"),
             white_list=_edge_indices(self.white_list, index, "white_list"),
             n_threads=resolve_n_jobs(self.n_jobs),
+            family_scores=family_scores,
             **params,
         )
         self.edges_ = [(variables[u], variables[v]) for u, v in edges]
         self.score_ = float(score + structure_prior(params["score"], len(variables), len(edges)))
         self.n_iter_ = int(n_iter)
-        self.model_ = BayesianNetwork(self.edges_, nodes=variables, states=enc.states)
+        self.model_ = BayesianNetwork(self.edges_, nodes=variables, states=found)
         if self.verbose:
             print(
                 f"HillClimbSearch: {self.n_iter_} moves, {len(self.edges_)} edges, "
                 f"{params['score']} = {self.score_:.4f}"
             )
         return self
+
+    def _dask_scorer(
+        self, data: Any, states: Mapping[Hashable, list[Any]] | None, params: dict[str, Any]
+    ) -> tuple[list[Hashable], dict[Hashable, list[Any]], Callable[[list[Family]], list[float]]]:
+        """The variables, their states (one counting pass) and the function the search
+        asks for family scores, each request counted on the workers."""
+        variables = list(data.columns)
+        if len(variables) < 2:
+            raise ValueError("structure learning needs at least two variables")
+        singles: list[Family] = [(i, []) for i in range(len(variables))]
+        found = count_families(data, variables, states or {}, singles, None, self.n_jobs).states
+
+        def family_scores(families: list[Family]) -> list[float]:
+            counted = count_families(data, variables, found, families, None, self.n_jobs)
+            n = float(counted.n_rows)
+            return [c.score(params["score"], n, params["equivalent_sample_size"]) for c in counted.counts]
+
+        return variables, found, family_scores
 
 
 def _information(joint: np.ndarray) -> float:

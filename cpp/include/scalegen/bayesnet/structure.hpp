@@ -2,6 +2,7 @@
 /// Score-based structure learning: greedy hill climbing over DAGs (add, delete, reverse).
 
 #include <cstdint>
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -29,6 +30,9 @@ struct HillClimbOptions {
   int perturbation = 1;
   std::uint64_t seed = 0;     ///< the random moves of the restarts
   int n_threads = 1;
+  /// If set, the local score of each family comes from here (e.g. counted by a cluster's
+  /// workers) instead of from the codes, which may then have no rows.
+  std::function<std::vector<double>(const std::vector<Family>&)> family_scores;
 };
 
 struct HillClimbResult {
