@@ -79,8 +79,8 @@ class HillClimbSearch(BaseEstimator):
     forest of the score gains of single edges added to it (with the log-likelihood this
     is the Chow-Liu tree; with BIC or BDeu pairs whose edge would lower the score are left
     out). The best of these climbs is then kicked ``n_restarts`` times by ``perturbation``
-    random legal moves (the kind of move drawn first, then the move) and climbed again; a
-    climb that ends higher becomes the best DAG. The random moves depend only on
+    random deletions or reversals of its edges and climbed again; a climb that ends
+    higher becomes the best DAG. The random moves depend only on
     ``random_state``.
 
     ``fixed_edges`` are always present; ``black_list`` edges are never added; a non-empty
@@ -110,7 +110,7 @@ class HillClimbSearch(BaseEstimator):
         white_list: Iterable[Edge] = (),
         mirror_start: bool = True,
         chow_liu_start: bool = True,
-        n_restarts: int = 10,
+        n_restarts: int = 20,
         perturbation: int = 3,
         random_state: Any = 0,
         n_jobs: int | None = None,
