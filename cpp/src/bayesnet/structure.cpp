@@ -431,6 +431,7 @@ class HillClimber {
                                       shape.n_configs, double(codes_.n_rows), opt_);
       }
     }
+    if (by_rows.empty()) return out;
     const auto scores = local_scores(codes_, cards_, by_rows, opt_.score, opt_.equivalent_sample_size, opt_.n_threads);
     for (std::size_t t = 0; t < by_rows.size(); ++t) out[rows_at[t]] = scores[t];
     return out;
@@ -595,19 +596,14 @@ HillClimbResult hill_climb(const Codes<T>& codes, const std::vector<int>& cards,
     if (other->score() > search->score() + opt.epsilon) search.swap(other);
   }
   search->prefer_last(false);
-  std::vector<Edge> best = search->edges();
-  double best_score = search->score();
+  // Each restart kicks a copy of the best climber, so a failed one costs no rescoring.
   std::mt19937_64 rng(opt.seed);
   for (int r = 0; r < opt.n_restarts && moves < opt.max_iter; ++r) {
-    search->clear_tabu();
-    search->perturb(rng, opt.perturbation, moves);
-    search->climb(moves);
-    if (search->score() > best_score + opt.epsilon) {
-      best = search->edges();
-      best_score = search->score();
-    } else {
-      search->restore(best);
-    }
+    auto kicked = std::make_unique<HillClimber<T>>(*search);
+    kicked->clear_tabu();
+    kicked->perturb(rng, opt.perturbation, moves);
+    kicked->climb(moves);
+    if (kicked->score() > search->score() + opt.epsilon) search.swap(kicked);
   }
   result.score = search->score();
   result.edges = search->edges();

@@ -166,7 +166,9 @@ class HillClimbSearch(BaseEstimator):
             "mirror_start": bool(self.mirror_start),
             "forest_start": bool(self.chow_liu_start),
             "n_restarts": check_scalar(self.n_restarts, "n_restarts", owner, int, low=0, high=_INT32_MAX),
-            "perturbation": check_scalar(self.perturbation, "perturbation", owner, int, low=1, high=_INT32_MAX),
+            "perturbation": check_scalar(
+                self.perturbation, "perturbation", owner, int, low=1, high=_INT32_MAX
+            ),
             "seed": int(check_random_state(self.random_state).integers(0, 2**63)),
         }
 
