@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "check.hpp"
+#include "../src/bayesnet/row_bits.hpp"  // header-only: the climber's bit-set counting
 #include "scalegen/bayesnet/counting.hpp"
 #include "scalegen/bayesnet/structure.hpp"
 
@@ -215,9 +216,73 @@ void test_hill_climb() {
   CHECK_THROWS(std::invalid_argument, hill_climb(view(cols), cards, opt));
 }
 
+void test_row_bits() {
+  // Bit-set counts equal row counts, with missing values and rows past the first block.
+  const std::int64_t n = 40000;
+  std::mt19937_64 rng(9);
+  const std::vector<int> cards = {3, 2, 5, 4};
+  std::vector<std::vector<std::int8_t>> cols(4, std::vector<std::int8_t>(std::size_t(n)));
+  for (std::size_t j = 0; j < 4; ++j)
+    for (auto& x : cols[j]) x = (j != 1 && rng() % 50 == 0) ? std::int8_t(-1) : std::int8_t(rng() % std::uint64_t(cards[j]));
+  const auto codes = view(cols);
+  const RowBits bits(codes, cards, std::int64_t(1) << 30, 2);
+  CHECK(bits.usable() && bits.complete(1) && !bits.complete(0));
+  CHECK(!RowBits(codes, cards, 1000, 2).usable());  // over the byte budget
+  // A family's table in BlockConfigs' layout (child + card * configuration) against the
+  // dense table of count_families (child * configurations + configuration).
+  const auto same = [&](const Family& f, const std::vector<std::uint64_t>& table) {
+    const FamilyCounts rows = count_families(codes, cards, {f}, nullptr, -1, 1)[0];
+    const std::int64_t r = rows.shape.card, q = rows.shape.n_configs;
+    CHECK(std::int64_t(table.size()) == r * q);
+    for (std::int64_t s = 0; s < r; ++s)
+      for (std::int64_t j = 0; j < q; ++j) CHECK(double(table[std::size_t(j * r + s)]) == rows.dense[std::size_t(s * q + j)]);
+  };
+  const std::vector<Family> fams = {{0, {}}, {0, {2, 3}}, {2, {1}}, {3, {0, 1, 2}}};
+  std::vector<std::vector<std::uint64_t>> tables;
+  count_families_bits(bits, cards, fams, tables, 2);
+  for (std::size_t f = 0; f < fams.size(); ++f) same(fams[f], tables[f]);
+  // Adding x to (w, parents) is the family (w, x, parents...): complete and incomplete x.
+  count_additions(bits, cards, 2, {0, 3}, {1}, tables, 2);
+  same({2, {1, 0, 3}}, tables[0]);
+  count_additions(bits, cards, 2, {3}, {0, 1}, tables, 1);
+  same({2, {0, 3}}, tables[0]);
+  same({2, {1, 3}}, tables[1]);
+}
+
+void test_search_options() {
+  // The starts and the restarts: deterministic, thread-independent, never below the
+  // plain climb, and the reported score is the final DAG's.
+  const auto cols = make_data(30000, false);
+  HillClimbOptions plain;
+  const auto base = hill_climb(view(cols), kCards, plain);
+  HillClimbOptions opt;
+  opt.mirror_start = opt.forest_start = true;
+  opt.n_restarts = 5;
+  opt.perturbation = 2;
+  opt.seed = 11;
+  opt.n_threads = 1;
+  const auto one = hill_climb(view(cols), kCards, opt);
+  opt.n_threads = 2;
+  const auto two = hill_climb(view(cols), kCards, opt);
+  CHECK(one.edges == two.edges && one.score == two.score && one.n_iter == two.n_iter);
+  CHECK(one.score >= base.score - 1e-9 * std::fabs(base.score));
+  std::vector<Family> fams(3);
+  for (int v = 0; v < 3; ++v) fams[std::size_t(v)].child = v;
+  for (const auto& [u, v] : one.edges) fams[std::size_t(v)].parents.push_back(u);
+  double total = 0;
+  for (double s : local_scores(view(cols), kCards, fams, Score::BIC, 10, 2)) total += s;
+  CHECK_NEAR(one.score, total, 1e-9 * std::fabs(total));
+  // Scores from a callback (as a cluster would give them) take the same path.
+  opt.family_scores = [&](const std::vector<Family>& f) { return local_scores(view(cols), kCards, f, Score::BIC, 10, 1); };
+  const auto external = hill_climb(view(cols), kCards, opt);
+  CHECK(external.edges == one.edges && external.n_iter == one.n_iter);
+}
+
 }  // namespace
 
 int main() {
+  test_row_bits();
+  test_search_options();
   test_counting();
   test_scores();
   test_sampling_and_likelihood();
