@@ -90,8 +90,11 @@ class TabuList {
 };
 
 // The score of a family table whose cell (configuration j, child state k) is count(j * r + k).
+// xlogx[c] = c log c for the counts up to its size: BIC's, AIC's and the log-likelihood's
+// terms without a log per cell.
 template <class Count>
-double table_score(Count&& count, std::int64_t r, std::int64_t configs, double n_rows, const HillClimbOptions& opt) {
+double table_score(Count&& count, std::int64_t r, std::int64_t configs, double n_rows, const HillClimbOptions& opt,
+                   const std::vector<double>& xlogx) {
   double seen = 0;  // configurations in the data: BDs needs their number first
   if (opt.score == Score::BDs)
     for (std::int64_t j = 0; j < configs; ++j) {
@@ -100,15 +103,20 @@ double table_score(Count&& count, std::int64_t r, std::int64_t configs, double n
       seen += nj > 0 ? 1 : 0;
     }
   const ScoreTerms terms(opt.score, double(r), double(configs), n_rows, opt.equivalent_sample_size, seen);
+  const bool cached = opt.score == Score::BIC || opt.score == Score::AIC || opt.score == Score::LogLikelihood;
+  const auto term = [&](double c, bool cell) {
+    if (cached && c < double(xlogx.size())) return cell ? xlogx[std::size_t(c)] : -xlogx[std::size_t(c)];
+    return cell ? terms.cell(c) : terms.config(c);
+  };
   double total = terms.constant();
   for (std::int64_t j = 0; j < configs; ++j) {
     double nj = 0;
     for (std::int64_t k = 0; k < r; ++k) {
       const double c = count(j * r + k);
-      if (c > 0) total += terms.cell(c);
+      if (c > 0) total += term(c, true);
       nj += c;
     }
-    if (nj > 0) total += terms.config(nj);
+    if (nj > 0) total += term(nj, false);
   }
   return total;
 }
@@ -122,9 +130,9 @@ constexpr double kRowCost = 0.6, kWordCost = 0.15;
 // current parents), which makes each candidate a single pass over (base, x) instead of
 // over every parent column.
 template <class T>
-std::vector<double> score_additions(const Codes<T>& codes, const RowBits& bits, const std::vector<int>& cards,
-                                    int w, const std::vector<int>& parents, const std::vector<int>& candidates,
-                                    const HillClimbOptions& opt) {
+std::vector<double> score_additions(const Codes<T>& codes, const RowBits& bits, const std::vector<double>& xlogx,
+                                    const std::vector<int>& cards, int w, const std::vector<int>& parents,
+                                    const std::vector<int>& candidates, const HillClimbOptions& opt) {
   constexpr auto kMissing = ~std::uint32_t(0);
   const std::int64_t n = codes.n_rows, r = cards[std::size_t(w)];
   std::int64_t q = 1;
@@ -145,7 +153,7 @@ std::vector<double> score_additions(const Codes<T>& codes, const RowBits& bits, 
     for (std::size_t t = 0; t < by_bits.size(); ++t) {
       const std::vector<std::uint64_t>& table = tables[t];
       out[bits_at[t]] = table_score([&](std::int64_t k) { return double(table[std::size_t(k)]); }, r,
-                                    q * cards[std::size_t(by_bits[t])], double(n), opt);
+                                    q * cards[std::size_t(by_bits[t])], double(n), opt, xlogx);
     }
   }
   if (by_rows.empty()) return out;
@@ -174,7 +182,7 @@ std::vector<double> score_additions(const Codes<T>& codes, const RowBits& bits, 
       return (b == kMissing) | (xc[i] < 0) ? std::size_t(size) : std::size_t(b + step * std::uint32_t(xc[i]));
     });
     out[rows_at[std::size_t(t)]] =
-        table_score([&](std::int64_t k) { return double(table[std::size_t(k)]); }, r, configs, double(n), opt);
+        table_score([&](std::int64_t k) { return double(table[std::size_t(k)]); }, r, configs, double(n), opt, xlogx);
   });
   return out;
 }
@@ -200,8 +208,9 @@ std::vector<double> local_scores(const Codes<T>& codes, const std::vector<int>& 
 template <class T>
 class HillClimber {
  public:
-  HillClimber(const Codes<T>& codes, const RowBits& bits, const std::vector<int>& cards, const HillClimbOptions& opt)
-      : codes_(codes), bits_(bits), cards_(cards), opt_(opt), n_(int(cards.size())), un_(cards.size()),
+  HillClimber(const Codes<T>& codes, const RowBits& bits, const std::vector<double>& xlogx,
+              const std::vector<int>& cards, const HillClimbOptions& opt)
+      : codes_(codes), bits_(bits), xlogx_(xlogx), cards_(cards), opt_(opt), n_(int(cards.size())), un_(cards.size()),
         adj_(un_ * un_, 0), fixed_(un_ * un_, 0), black_(un_ * un_, 0), white_(un_ * un_, 0),
         parents_(un_), children_(un_), reach_(n_), local_(un_, 0.0), plus_(un_ * un_, kNone),
         minus_(un_ * un_, kNone), tabu_(opt.tabu_length, n_) {
@@ -428,7 +437,7 @@ class HillClimber {
         const FamilyShape shape = family_shape(by_bits[t], cards_);
         const std::vector<std::uint64_t>& table = tables[t];
         out[bits_at[t]] = table_score([&](std::int64_t k) { return double(table[std::size_t(k)]); }, shape.card,
-                                      shape.n_configs, double(codes_.n_rows), opt_);
+                                      shape.n_configs, double(codes_.n_rows), opt_, xlogx_);
       }
     }
     if (by_rows.empty()) return out;
@@ -497,7 +506,7 @@ class HillClimber {
           large.back().parents.push_back(x);
         }
       }
-      const auto added = score_additions(codes_, bits_, cards_, w, pa, small, opt_);
+      const auto added = score_additions(codes_, bits_, xlogx_, cards_, w, pa, small, opt_);
       for (std::size_t i = 0; i < small.size(); ++i)
         plus_[at(small[i], w)] = added[i] - local_[std::size_t(w)] - edge_prior;
       const auto big = local_scores(codes_, cards_, large, opt_.score, opt_.equivalent_sample_size, opt_.n_threads);
@@ -560,6 +569,7 @@ class HillClimber {
 
   const Codes<T>& codes_;
   const RowBits& bits_;
+  const std::vector<double>& xlogx_;
   const std::vector<int>& cards_;
   const HillClimbOptions& opt_;
   int n_;
@@ -577,9 +587,11 @@ HillClimbResult hill_climb(const Codes<T>& codes, const std::vector<int>& cards,
   // Bit sets while they take at most a quarter of a GiB or eight times the codes.
   const std::int64_t budget = std::min<std::int64_t>(std::int64_t(1) << 28, 8 * codes.n_rows * std::int64_t(cards.size()) * std::int64_t(sizeof(T)));
   const RowBits bits(codes, cards, budget, opt.n_threads);
+  std::vector<double> xlogx(std::size_t(std::min<std::int64_t>(codes.n_rows, std::int64_t(1) << 20) + 1), 0.0);
+  for (std::size_t c = 1; c < xlogx.size(); ++c) xlogx[c] = double(c) * std::log(double(c));
   HillClimbResult result;
   std::int64_t& moves = result.n_iter;
-  auto search = std::make_unique<HillClimber<T>>(codes, bits, cards, opt);
+  auto search = std::make_unique<HillClimber<T>>(codes, bits, xlogx, cards, opt);
   // Other starts: the same start with ties taken the other way, and the best forest.
   std::vector<std::unique_ptr<HillClimber<T>>> others;
   if (opt.mirror_start) {
