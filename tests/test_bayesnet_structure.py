@@ -11,6 +11,7 @@ import pytest
 
 from scalegen import _core
 from scalegen.bayesnet import (
+    PC,
     BayesianNetwork,
     HillClimbSearch,
     TreeSearch,
@@ -145,6 +146,9 @@ def test_hill_climb_bad_input(child_data: pd.DataFrame) -> None:
         HillClimbSearch(tabu_length=-1).fit(child_data)
     with pytest.raises(ValueError, match="no rows"):
         HillClimbSearch().fit(child_data.iloc[:0])
+    for search in (HillClimbSearch(), PC()):  # counted many times: chunks read once cannot do
+        with pytest.raises(TypeError, match="chunks read once"):
+            search.fit(iter([child_data]))
 
 
 def test_tree_search_equals_pgmpy(asia_data: pd.DataFrame) -> None:

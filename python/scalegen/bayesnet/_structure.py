@@ -6,6 +6,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .. import _core
 from .._config import resolve_n_jobs
@@ -23,6 +24,12 @@ _INT32_MAX = 2**31 - 1
 
 def _encode_all(data: Any, states: Mapping[Hashable, list[Any]] | None) -> tuple[list[Hashable], Encoded]:
     """Every column of a DataFrame (or of a codes array whose variables are the keys of `states`)."""
+    if not isinstance(data, pd.DataFrame | np.ndarray):
+        raise TypeError(
+            "structure learning takes a pandas DataFrame or a 2-D array of codes (HillClimbSearch also a "
+            "dask DataFrame); it counts the data many times, so chunks read once cannot do. "
+            f"Got {type(data).__name__}"
+        )
     if hasattr(data, "columns"):
         variables = list(data.columns)
     elif states is not None:
