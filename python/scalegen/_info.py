@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import sys
 from typing import Any, TextIO
 
@@ -16,6 +17,7 @@ def config() -> dict[str, Any]:
     return {
         "version": __version__,
         "python": sys.version.split()[0],
+        "machine": platform.machine(),
         "isa_level": _core.LEVEL,
         "isa_levels_built": _core.built_levels(),
         "compiler": info["compiler"],
@@ -28,11 +30,12 @@ def config() -> dict[str, Any]:
 
 
 def show_config(file: TextIO | None = None) -> None:
-    """Print scalegen's version, compiler, OpenMP, SIMD level picked, Eigen and threads."""
+    """Print scalegen's version, the machine (x86_64 builds three instruction-set levels,
+    other machines the baseline only), compiler, OpenMP, SIMD level picked, Eigen and threads."""
     c = config()
     out = file or sys.stdout
     lines = [
-        f"scalegen {c['version']} (Python {c['python']})",
+        f"scalegen {c['version']} (Python {c['python']}, {c['machine']})",
         f"  instruction set : {c['isa_level']} (built: {', '.join(c['isa_levels_built'])}; "
         f"force a lower one with SCALEGEN_ISA=...)",
         f"  SIMD            : {' '.join(c['simd']) or 'none'}",
