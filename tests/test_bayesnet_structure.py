@@ -202,6 +202,15 @@ def test_each_start_and_the_restarts_never_lose(child_data: pd.DataFrame) -> Non
         assert hc.score_ == pytest.approx(structure_score(hc.edges_, child_data, "bic"), rel=1e-12)
 
 
+def test_searches_compare_bds_with_its_graph_prior(asia_data: pd.DataFrame) -> None:
+    """BDs adds log(1/2) per edge: the starts and restarts are compared with it, so the
+    default search's full score is at least the plain climb's."""
+    plain = HillClimbSearch(score="bds", **PLAIN).fit(asia_data)
+    default = HillClimbSearch(score="bds").fit(asia_data)
+    assert default.score_ >= plain.score_ - 1e-9 * abs(plain.score_)
+    assert default.score_ == pytest.approx(structure_score(default.edges_, asia_data, "bds"), rel=1e-12)
+
+
 def test_restarts_depend_only_on_random_state(child_data: pd.DataFrame) -> None:
     a = HillClimbSearch(n_restarts=8, random_state=3, n_jobs=1).fit(child_data)
     b = HillClimbSearch(n_restarts=8, random_state=3, n_jobs=2).fit(child_data)

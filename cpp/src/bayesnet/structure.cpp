@@ -172,7 +172,7 @@ class HillClimber {
   /// max_tabu > 0 (tabu search), up to max_tabu moves in a row may gain less (the best
   /// non-tabu move is taken anyway) and the search ends on the best DAG it saw.
   void climb(std::int64_t& moves) {
-    double best_score = score();
+    double best_score = objective();
     std::vector<Edge> best_edges;
     int stale = 0;
     while (moves < opt_.max_iter) {
@@ -186,8 +186,8 @@ class HillClimber {
       }
       apply(m);
       ++moves;
-      if (stale > 0 && score() > best_score + opt_.epsilon) stale = 0;
-      if (stale == 0) best_score = score();
+      if (stale > 0 && objective() > best_score + opt_.epsilon) stale = 0;
+      if (stale == 0) best_score = objective();
     }
     if (stale > 0) restore(best_edges);
   }
@@ -196,6 +196,13 @@ class HillClimber {
     double s = 0;
     for (double x : local_) s += x;
     return s;
+  }
+  /// What the search maximises: the score plus, for BDs, its graph prior's log(1/2) per
+  /// edge (the same for every DAG with as many edges, so climbs compare by it).
+  double objective() const {
+    double edges = 0;
+    for (const auto& c : children_) edges += double(c.size());
+    return score() - (opt_.score == Score::BDs ? std::log(2.0) * edges : 0.0);
   }
   std::vector<Edge> edges() const {
     std::vector<Edge> out;
@@ -539,7 +546,7 @@ HillClimbResult hill_climb(const Codes<T>& codes, const std::vector<int>& cards,
   search->climb(moves);
   for (auto& other : others) {
     other->climb(moves);
-    if (other->score() > search->score() + opt.epsilon) search.swap(other);
+    if (other->objective() > search->objective() + opt.epsilon) search.swap(other);
   }
   search->prefer_last(false);
   // Each restart kicks a copy of the best climber, so a failed one costs no rescoring.
@@ -549,7 +556,7 @@ HillClimbResult hill_climb(const Codes<T>& codes, const std::vector<int>& cards,
     kicked->clear_tabu();
     kicked->perturb(rng, opt.perturbation, moves);
     kicked->climb(moves);
-    if (kicked->score() > search->score() + opt.epsilon) search.swap(kicked);
+    if (kicked->objective() > search->objective() + opt.epsilon) search.swap(kicked);
   }
   result.score = search->score();
   result.edges = search->edges();
