@@ -247,6 +247,24 @@ def test_partial_fit_reaches_the_batch_optimum(data, cov):
     assert g.score(data) == pytest.approx(ref.score(data), abs=0.01)
 
 
+def test_partial_fit_warns_once_when_chunks_look_sorted():
+    """Chunks sorted by cluster move the mixing proportions far beyond chance: one warning.
+    The same rows shuffled: none."""
+    rng = np.random.default_rng(0)
+    blobs = np.vstack([rng.normal(0, 1, (2000, 2)), rng.normal(8, 1, (2000, 2))])
+    g = GaussianMixture(2, random_state=0)
+    with pytest.warns(UserWarning, match="exchangeable") as record:
+        for i in range(0, 4000, 500):
+            g.partial_fit(blobs[i : i + 500])
+    assert sum("exchangeable" in str(w.message) for w in record) == 1
+    shuffled = rng.permutation(blobs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        g = GaussianMixture(2, random_state=0)
+        for i in range(0, 4000, 500):
+            g.partial_fit(shuffled[i : i + 500])
+
+
 def test_partial_fit_continues_a_fit_and_checks_its_input(data):
     g = GaussianMixture(3, random_state=0).fit(data[:3000])
     n_iter = g.n_iter_

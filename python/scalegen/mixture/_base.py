@@ -351,6 +351,7 @@ class BaseMixture(BaseEstimator):
             running, step, seen = stats, 0, weight
         else:
             running, step, seen = state
+            self._check_exchangeable(stats.nk, running.nk, Xc.shape[0])
             step += 1
             seen += weight
             eta = (step + 1.0) ** -float(self.learning_decay)
@@ -368,6 +369,25 @@ class BaseMixture(BaseEstimator):
         self.lower_bound_ = lower_bound
         self.lower_bounds_ = [*bounds, lower_bound]
         return self
+
+    def _check_exchangeable(self, chunk_nk: np.ndarray, running_nk: np.ndarray, n_rows: int) -> None:
+        """Warns (once per model) when a chunk's mixing proportions differ from the running
+        ones by far more than sampling explains: chunks in sorted order (all of one cluster,
+        then the next) leave stepwise EM with biased means."""
+        p = chunk_nk / chunk_nk.sum()
+        q = running_nk / running_nk.sum()
+        distance = 0.5 * float(np.abs(p - q).sum())  # total variation; ~sqrt(k / n) by chance
+        if getattr(self, "_order_warned", False) or distance <= 0.2 + 3.0 * np.sqrt(len(p) / n_rows):
+            return
+        self._order_warned = True
+        warnings.warn(
+            f"partial_fit: this chunk's mixing proportions are {distance:.2f} (total variation) from "
+            f"those of the chunks before it, far beyond chance for {n_rows} rows. Stepwise EM assumes "
+            "exchangeable chunks; chunks in sorted order end with biased means. Shuffle the rows, or "
+            "fit on the stream instead.",
+            UserWarning,
+            stacklevel=3,
+        )
 
     # ------------------------------------------------------------------ metadata routing
     def set_fit_request(self, *, sample_weight: bool | str | None = None) -> Any:
