@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 SANITIZE_BUILD := build/sanitize
 
-.PHONY: demo test fuzz bench wheel cpp-test pytest lint stubs install-demo install-test clean
+.PHONY: demo test docs fuzz bench wheel cpp-test pytest lint stubs install-demo install-test clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,12 @@ install-test: $(PY)
 demo: install-demo
 	$(VENV)/bin/scalegen demo --out scalegen-demo
 
-## make test: C++ tests under AddressSanitizer + UBSan, lint, then pytest
-test: install-test cpp-test lint pytest
+## make test: C++ tests under AddressSanitizer + UBSan, lint, pytest, then the docs
+test: install-test cpp-test lint pytest docs
+
+## make docs: the HTML site in docs/_build/html (API reference, benchmark tables), warnings as errors
+docs: install-test
+	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
 # pytest runs the C++ example built by cpp-test
 pytest: cpp-test

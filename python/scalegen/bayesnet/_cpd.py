@@ -202,7 +202,7 @@ class TabularCPD:
 
     @property
     def cardinality(self) -> tuple[int, ...]:
-        """(card, *parent_cards)."""
+        """``(card, *parent_cards)``."""
         return tuple(self.values.shape)
 
     def get_values(self) -> np.ndarray:

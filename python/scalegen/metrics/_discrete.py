@@ -141,7 +141,7 @@ def marginal_tvd(real: Any, synthetic: Any, order: int = 1, return_details: bool
     """Mean total-variation distance between the k-way marginals (k = `order`: 1, 2 or 3)
     of two tables of discrete values.
 
-    For every set of `order` columns, the TVD 0.5 * sum |p - q| between the empirical joint
+    For every set of `order` columns, the TVD ``0.5 * sum |p - q|`` between the empirical joint
     distributions of those columns in `real` and in `synthetic`, over the union of the
     states both show (a state seen on one side only has probability 0 on the other); the
     result is the mean over all column sets, in [0, 1] (0: identical marginals).

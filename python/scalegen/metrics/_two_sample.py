@@ -79,7 +79,7 @@ def _prepare(
 def mmd(X: Any, Y: Any, kernel: str = "rbf", bandwidth: Any = "median", unbiased: bool = True) -> float:
     """The squared maximum mean discrepancy between the samples X and Y (Gretton et al. 2012).
 
-    kernel: 'rbf' exp(-|x - y|^2 / (2 s^2)) or 'laplacian' exp(-|x - y| / s); bandwidth s:
+    kernel: 'rbf' ``exp(-|x - y|^2 / (2 s^2))`` or 'laplacian' ``exp(-|x - y| / s)``; bandwidth s:
     'median' (the median distance between pooled rows, see `median_distance`), a positive
     float, or a sequence of them (the kernel is then the sum over the bandwidths).
     unbiased: the U-statistic (pairs i != j; can be slightly negative) or the V-statistic.
@@ -145,7 +145,7 @@ def mmd_test(
 
 def energy_distance(X: Any, Y: Any) -> float:
     """The energy distance (Székely and Rizzo) between the samples X and Y:
-    sqrt(2 E|X - Y| - E|X - X'| - E|Y - Y'|) with the expectations over all pairs of rows
+    ``sqrt(2 E|X - Y| - E|X - X'| - E|Y - Y'|)`` with the expectations over all pairs of rows
     (V-statistics), which in one dimension is scipy.stats.energy_distance."""
     x, y = check_samples(X, Y, "energy_distance")
     sample = _core.metrics_pooled_sample(x, y, get_num_threads())

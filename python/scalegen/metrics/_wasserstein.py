@@ -94,7 +94,7 @@ def sliced_wasserstein(
     (mean over k of W_p(X theta_k, Y theta_k)^p)^(1/p), theta_k random unit directions.
 
     Each 1-D W_p is exact for uniformly weighted rows, also when the sizes differ: the
-    integral over t in (0, 1) of |F^-1(t) - G^-1(t)|^p, the quantile functions being step
+    integral over t in (0, 1) of ``|F^-1(t) - G^-1(t)|^p``, the quantile functions being step
     functions on the merged grid of cumulative weights i/n, j/m (for p=1 this is
     ``scipy.stats.wasserstein_distance``). Projections run in batches, so memory stays
     bounded (a few times n + m floats per projection, up to about 128 MiB per batch).

@@ -155,7 +155,7 @@ class VAE:
         shuffle: bool = True,
     ) -> Any:
         """Train (a conditional VAE on x and its class labels y); the History holds loss,
-        reconstruction_loss and kl_loss (and val_ ones; validation_data is x_val, or
+        reconstruction_loss and kl_loss (and ``val_`` ones; validation_data is x_val, or
         (x_val, y_val) for a conditional VAE)."""
         if self.optimizer is None:
             raise ValueError("You must call compile() before training the VAE")
