@@ -75,8 +75,14 @@ def _table(rows: list[dict]) -> list[str]:
 def write_benchmarks(app: object) -> None:
     """generated/benchmarks.rst: one section per bench/results/<name>.json, with the command
     that wrote it and the machine it ran on, so the docs and the README share one source."""
-    out = ["Benchmarks", "==========", "", "Every table below is ``bench/results/<name>.json`` as the "
-           "bench wrote it; ``make bench`` runs them all. The README summarises them.", ""]
+    out = [
+        "Benchmarks",
+        "==========",
+        "",
+        "Every table below is ``bench/results/<name>.json`` as the "
+        "bench wrote it; ``make bench`` runs them all. The README summarises them.",
+        "",
+    ]
     for path in sorted(RESULTS.glob("*.json")):
         data = json.loads(path.read_text())
         rows = data.get("rows") if isinstance(data, dict) else None
@@ -89,8 +95,9 @@ def write_benchmarks(app: object) -> None:
         if isinstance(config, dict) and config:
             facts = ", ".join(f"{k}: {v}" for k, v in config.items() if not isinstance(v, list | dict))
             out += [f"Machine and build: {facts}.", ""]
-        if _date(path):
-            out += [f"Results committed on {_date(path)}.", ""]
+        committed = _date(path)
+        if committed:
+            out += [f"Results committed on {committed}.", ""]
         out += [*_table([r for r in rows if isinstance(r, dict)]), ""]
     target = Path(__file__).resolve().parent / "generated" / "benchmarks.rst"
     target.parent.mkdir(exist_ok=True)

@@ -4,8 +4,8 @@ interventions), as pgmpy answers them: a mixin of BayesianNetwork."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Hashable, Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Hashable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from ._model import BayesianNetwork
 
 Adjacency = dict[Hashable, list[Hashable]]
+N = TypeVar("N", bound=Hashable)
 LocalIndependence = tuple[Hashable, frozenset[Hashable], frozenset[Hashable]]
 
 
@@ -54,12 +55,13 @@ def _as_nodes(net: GraphQueries, arg: Any, what: str) -> list[Hashable]:
     return list(out)
 
 
-def _ancestors(parents: Adjacency, nodes: Iterable[Hashable]) -> set[Hashable]:
-    """The nodes and all their ancestors."""
+def closure(links: Mapping[N, Iterable[N]], nodes: Iterable[N]) -> set[N]:
+    """The nodes and every node reachable from them along ``links`` (with the parents:
+    their ancestors)."""
     seen = set(nodes)
     stack = list(seen)
     while stack:
-        for p in parents[stack.pop()]:
+        for p in links[stack.pop()]:
             if p not in seen:
                 seen.add(p)
                 stack.append(p)
@@ -145,7 +147,7 @@ class GraphQueries:
         starts = _as_nodes(self, variables, "variables")
         seen = set(_as_nodes(self, observed, "observed"))
         parents, children = _adjacency(self)
-        anc = _ancestors(parents, seen)
+        anc = closure(parents, seen)
         return {s: _reachable(parents, children, s, seen, anc) for s in starts}
 
     def is_dconnected(self, a: Hashable, b: Hashable, observed: Any = None) -> bool:
@@ -154,7 +156,7 @@ class GraphQueries:
         a, b = self._node(a), self._node(b)
         seen = set(_as_nodes(self, observed, "observed"))
         parents, children = _adjacency(self)
-        return b in _reachable(parents, children, a, seen, _ancestors(parents, seen))
+        return b in _reachable(parents, children, a, seen, closure(parents, seen))
 
     def minimal_dseparator(self, a: Hashable, b: Hashable) -> set[Hashable] | None:
         """A minimal set of nodes that d-separates ``a`` and ``b``, as pgmpy's
@@ -174,7 +176,7 @@ class GraphQueries:
 
         def connected(given: list[Hashable]) -> bool:
             seen = set(given)
-            return b in _reachable(parents, children, a, seen, _ancestors(parents, seen))
+            return b in _reachable(parents, children, a, seen, closure(parents, seen))
 
         if connected(candidates):
             return None
@@ -196,7 +198,7 @@ class GraphQueries:
         _, children = _adjacency(self)
         everyone = set(self.nodes)
         for v in _as_nodes(self, variables, "variables"):
-            descendants = _ancestors(children, [v])  # v and its descendants
+            descendants = closure(children, [v])  # v and its descendants
             parents = frozenset(self.parents(v))
             others = frozenset(everyone - descendants - parents)
             if others:

@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..utils._limits import LimitError, check_tensor
 from ._cpd import real_array
+from ._graph import closure
 from ._model import BayesianNetwork
 
 # A factor inside the elimination: variable ids (network positions) and a table with one
@@ -356,13 +357,7 @@ class VariableElimination:
         adj = _interaction_graph(factors)
         # The variables connected to the query; the rest only scale the answer, and only
         # need eliminating when a zero in their tables could make the evidence impossible.
-        reached = set(keep)
-        stack = list(keep)
-        while stack:
-            for u in adj[stack.pop()]:
-                if u not in reached:
-                    reached.add(u)
-                    stack.append(u)
+        reached = closure(adj, keep)
         if isinstance(how, list):  # checked on all the variables, whether or not they get eliminated
             how = self._order(adj, set(adj).difference(keep), how)
         near: list[Factor] = []
