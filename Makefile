@@ -39,7 +39,7 @@ cpp-test: install-test
 	$(VENV)/bin/ctest --test-dir $(SANITIZE_BUILD) --output-on-failure
 
 lint: install-test
-	$(VENV)/bin/ruff check python tests bench tools
+	$(VENV)/bin/ruff check python tests bench tools examples
 	$(VENV)/bin/mypy
 	$(PY) tools/gen_stubs.py --check
 

@@ -1,5 +1,6 @@
-"""Sphinx configuration: the API reference from the installed package's docstrings and
-the benchmark tables from bench/results/*.json (written into generated/ at build time)."""
+"""Sphinx configuration: the API reference from the installed package's docstrings, the
+gallery from examples/ (run at build time) and the benchmark tables from
+bench/results/*.json (written into generated/ at build time)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ import scalegen
 
 project = "scalegen"
 release = version = scalegen.__version__
-extensions = ["sphinx.ext.autodoc", "sphinx.ext.autosummary", "sphinx.ext.napoleon", "sphinx_copybutton"]
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.napoleon",
+    "sphinx_copybutton",
+    "sphinx_gallery.gen_gallery",
+]
 autosummary_generate = True
 autodoc_default_options = {"members": True, "show-inheritance": True}
 autodoc_typehints = "description"
@@ -21,6 +28,17 @@ napoleon_google_docstring = False
 html_theme = "furo"
 html_title = f"scalegen {release}"
 exclude_patterns = ["_build"]
+
+# The gallery: examples/plot_*.py run at build time (small sizes: the whole gallery takes
+# under a minute), each page with its code, output and figure.
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "abort_on_example_error": True,
+}
 
 # Links into NumPy's, scikit-learn's, pandas' and pgmpy's docs need their inventories from
 # the internet: on with SCALEGEN_DOCS_INTERSPHINX=1 (the development machines have none).
