@@ -25,6 +25,9 @@ autodoc_default_options = {"members": True, "show-inheritance": True}
 autodoc_typehints = "description"
 napoleon_numpy_docstring = True
 napoleon_google_docstring = False
+# Attributes sections as fields: autodoc already lists NamedTuple fields and properties, and
+# attribute directives would describe them twice
+napoleon_use_ivar = True
 html_theme = "furo"
 html_title = f"scalegen {release}"
 exclude_patterns = ["_build"]

@@ -306,6 +306,7 @@ def test_edge_scores_by_hand() -> None:
     true = [("a", "b"), ("b", "c"), ("c", "d")]
     learned = [("a", "b"), ("c", "b"), ("a", "d")]
     assert edge_scores(learned, true) == EdgeScores(1 / 3, 1 / 3, 1 / 3, 1, 2, 2)
+    assert edge_scores(learned, true, directed=np.True_) == edge_scores(learned, true)
     assert edge_scores(learned, true, directed=False) == EdgeScores(2 / 3, 2 / 3, 2 / 3, 2, 1, 1)
     network = BayesianNetwork(true)
     assert edge_scores(network, network) == EdgeScores(1.0, 1.0, 1.0, 3, 0, 0)

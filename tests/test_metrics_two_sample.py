@@ -147,6 +147,8 @@ def test_pair_sums_kernel_against_numpy() -> None:
         (lambda: mmd(np.zeros((5, 2)), np.zeros((5, 3))), "same feature space"),
         (lambda: mmd(np.zeros((1, 2)), np.ones((5, 2))), "minimum of 2"),
         (lambda: mmd(np.ones((5, 2)), np.full((5, 2), np.nan)), "NaN"),
+        (lambda: median_distance(np.ones((5, 2)), np.full((5, 2), np.nan)), "NaN"),
+        (lambda: median_distance(np.ones((5, 2)), np.ones((5, 3))), "same feature space"),
         (lambda: mmd(np.ones((5, 2)), np.zeros((5, 2)), kernel="cosine"), "'kernel' parameter"),
         (lambda: mmd(np.ones((5, 2)), np.zeros((5, 2)), bandwidth=-1.0), "'bandwidth' parameter"),
         (lambda: mmd(np.ones((5, 2)), np.zeros((5, 2)), bandwidth="mean"), "'bandwidth' parameter"),

@@ -22,9 +22,36 @@ _PREDICT_BATCH = 256
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class FeatureStatistics:
-    """Mean (d,) and sample covariance (d, d, ddof=1) of n_samples feature vectors, float64,
-    read-only: what ``frechet_distance`` needs of one sample, so a reference set's can be
-    computed once and reused against many generated sets."""
+    """What `frechet_distance` needs of one sample: its mean and sample covariance.
+
+    Computed once for a reference set by `feature_statistics` (or built from published
+    values), it can be compared with many generated sets. Construction copies the arrays
+    to float64 and checks them (ValueError for wrong shapes, non-finite values or an
+    asymmetric covariance, TypeError for a non-integer ``n_samples``).
+
+    Attributes
+    ----------
+    mean : ndarray (d,)
+        The mean feature vector, read-only float64.
+    cov : ndarray (d, d)
+        The sample covariance (ddof=1), symmetric, read-only float64.
+    n_samples : int
+        The number of rows they summarise.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.metrics import FeatureStatistics, feature_statistics, frechet_distance
+    >>> rng = np.random.default_rng(0)
+    >>> ref = feature_statistics(rng.normal(size=(200, 3)))
+    >>> ref.mean.shape, ref.cov.shape, ref.n_samples
+    ((3,), (3, 3), 200)
+    >>> round(frechet_distance(ref, rng.normal(size=(200, 3))), 1)
+    0.1
+    >>> standard = FeatureStatistics(mean=np.zeros(3), cov=np.eye(3), n_samples=1000)
+    >>> round(frechet_distance(standard, rng.normal(size=(100, 3))), 1)
+    0.2
+    """
 
     mean: np.ndarray
     cov: np.ndarray
@@ -119,15 +146,81 @@ def _extract(features: Any, X: Any, name: str, owner: str) -> np.ndarray:
 
 def extract_features(model: Any, X: Any) -> np.ndarray:
     """The feature rows ``frechet_distance(..., features=model)`` compares, for use with the
-    other metrics too (``manifold_scores``, ``prd_curve``, ``mmd``): for a scalegen
-    ``Sequential``, the input of its last Dense layer (the outputs of the layers before it, in
-    inference mode, flattened); for a callable, ``model(X)`` flattened per row."""
+    other metrics too (``manifold_scores``, ``prd_curve``, ``mmd``).
+
+    Parameters
+    ----------
+    model : scalegen.nn.Sequential or callable
+        A built Sequential: the features are the input of its last Dense layer (the outputs
+        of the layers before it, in inference mode), which it leaves unchanged. A callable
+        maps a batch of inputs to one feature row per input.
+    X : array-like
+        The inputs.
+
+    Returns
+    -------
+    ndarray (n, k)
+        One flattened feature row per row of X.
+
+    Raises
+    ------
+    TypeError
+        ``model`` neither a Sequential nor a callable.
+    ValueError
+        A Sequential not built or without layers before its last Dense layer, or a
+        callable that does not return one row per input.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.metrics import extract_features
+    >>> from scalegen.nn import Sequential
+    >>> from scalegen.nn.layers import Dense, Input
+    >>> model = Sequential([Input((4,)), Dense(8, activation="relu"), Dense(3, activation="softmax")])
+    >>> X = np.random.default_rng(0).normal(size=(10, 4))
+    >>> features = extract_features(model, X)  # the 8 ReLU outputs
+    >>> features.shape, bool((features >= 0).all())
+    ((10, 8), True)
+    >>> extract_features(lambda batch: batch[:, :2] ** 2, X).shape
+    (10, 2)
+    """
     return _extract(model, X, "X", "extract_features")
 
 
 def feature_statistics(X: Any, features: Any = None) -> FeatureStatistics:
     """Mean and sample covariance of the rows of X (or of ``features``' outputs for X, as in
-    ``frechet_distance``), accumulated in float64 from float32 or float64 rows."""
+    ``frechet_distance``), accumulated in float64 from float32 or float64 rows.
+
+    Parameters
+    ----------
+    X : array-like (n, d)
+        At least 2 rows: feature vectors, or inputs of ``features``.
+    features : None, scalegen.nn.Sequential or callable
+        As in `frechet_distance`.
+
+    Returns
+    -------
+    FeatureStatistics
+
+    Raises
+    ------
+    TypeError
+        ``X`` already a FeatureStatistics, or ``features`` of the wrong type.
+    ValueError
+        Fewer than 2 rows or non-finite values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.metrics import feature_statistics
+    >>> X = np.array([[0.0, 1.0], [2.0, 1.0], [4.0, 4.0]])
+    >>> stats = feature_statistics(X)
+    >>> stats.mean
+    array([2., 2.])
+    >>> stats.cov
+    array([[4., 3.],
+           [3., 3.]])
+    """
     if isinstance(X, FeatureStatistics):
         raise TypeError("feature_statistics: X is already a FeatureStatistics")
     F = X if features is None else _extract(features, X, "X", "feature_statistics")
@@ -187,6 +280,26 @@ def frechet_distance(X: Any, Y: Any, features: Any = None) -> float:
     Returns
     -------
     float
+
+    Raises
+    ------
+    ValueError
+        Fewer than 2 rows, non-finite values, samples in different feature spaces, or
+        values so large that the distance overflows.
+    TypeError
+        ``features`` neither None, a Sequential nor a callable.
+
+    Examples
+    --------
+    Shifting each of 3 features by 2 moves the mean by a squared distance of 3 * 2**2:
+
+    >>> import numpy as np
+    >>> from scalegen.metrics import frechet_distance
+    >>> X = np.random.default_rng(0).normal(size=(200, 3))
+    >>> round(frechet_distance(X, X + 2.0), 6)
+    12.0
+    >>> round(frechet_distance(X, X), 6)
+    0.0
     """
     owner = "frechet_distance"
     if features is None and not isinstance(X, FeatureStatistics) and not isinstance(Y, FeatureStatistics):

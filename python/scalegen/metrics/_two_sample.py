@@ -24,9 +24,38 @@ _PERMUTATIONS_PER_PASS = 256  # labellings per pass over the pooled kernel matri
 
 
 def median_distance(X: np.ndarray, Y: np.ndarray) -> float:
-    """The median Euclidean distance between distinct rows of the pooled sample; above 1,000
-    rows, of 1,000 rows drawn without replacement by a fixed seed (the result must not change
-    from call to call)."""
+    """The median Euclidean distance between the rows of the pooled sample: the bandwidth
+    that ``bandwidth='median'`` gives `mmd` and `mmd_test`.
+
+    Pairs of identical rows (distance 0) are left out. Above 1,000 pooled rows, the median
+    is taken over the pairs of 1,000 rows drawn without replacement with a fixed seed, so the
+    result does not change from call to call.
+
+    Parameters
+    ----------
+    X, Y : ndarray (n, d) and (m, d)
+        The two samples, pooled: finite, with the same number of columns.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        When a sample is empty or not finite, the column counts differ, or all rows are equal
+        (no pair at a positive distance).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.metrics import median_distance
+    >>> X = np.array([[0.0, 0.0], [3.0, 4.0]])
+    >>> Y = np.array([[0.0, 4.0]])
+    >>> median_distance(X, Y)  # of the pairwise distances 5, 4 and 3
+    4.0
+    """
+    X, Y = check_samples(X, Y, "median_distance")
     Z = np.vstack([X, Y]).astype(np.float64, copy=False)
     if len(Z) > _MEDIAN_ROWS:
         Z = Z[np.random.default_rng(0).choice(len(Z), _MEDIAN_ROWS, replace=False)]
@@ -79,11 +108,43 @@ def _prepare(
 def mmd(X: Any, Y: Any, kernel: str = "rbf", bandwidth: Any = "median", unbiased: bool = True) -> float:
     """The squared maximum mean discrepancy between the samples X and Y (Gretton et al. 2012).
 
-    kernel: 'rbf' ``exp(-|x - y|^2 / (2 s^2))`` or 'laplacian' ``exp(-|x - y| / s)``; bandwidth s:
-    'median' (the median distance between pooled rows, see `median_distance`), a positive
-    float, or a sequence of them (the kernel is then the sum over the bandwidths).
-    unbiased: the U-statistic (pairs i != j; can be slightly negative) or the V-statistic.
-    Each of X and Y needs at least 2 rows; float32 input is computed in float64.
+    Near 0 when X and Y come from the same distribution, larger the more they differ. The
+    kernel sums run in C++ block by block, in float64 (float32 input too).
+
+    Parameters
+    ----------
+    X, Y : array-like (n, d) and (m, d)
+        The two samples, at least 2 rows each (DataFrames accepted).
+    kernel : {'rbf', 'laplacian'}
+        'rbf' is ``exp(-|x - y|^2 / (2 s^2))``, 'laplacian' ``exp(-|x - y| / s)``.
+    bandwidth : 'median', float or sequence of floats
+        The scale s: 'median' (see `median_distance`), a positive float, or several of them
+        (the kernel is then the sum of the kernels of each bandwidth).
+    unbiased : bool
+        The U-statistic (pairs i != j; can be slightly negative) or the V-statistic.
+
+    Returns
+    -------
+    float
+        The squared MMD (not its square root).
+
+    Raises
+    ------
+    ValueError
+        An unknown kernel, a non-positive or too small bandwidth, samples with fewer than 2
+        rows, non-finite values or different feature counts, or all rows equal with
+        ``bandwidth='median'``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.metrics import mmd
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 2))
+    >>> round(mmd(X, rng.normal(size=(200, 2))), 3)  # same distribution
+    -0.003
+    >>> round(mmd(X, rng.normal(1.0, size=(200, 2))), 3)  # shifted by 1 in each feature
+    0.224
     """
     sample, _, scales = _prepare(X, Y, kernel, bandwidth, unbiased, "mmd")
     xx, yy, xy = sample.pair_sums(kernel, scales, get_num_threads())
@@ -94,10 +155,34 @@ def mmd(X: Any, Y: Any, kernel: str = "rbf", bandwidth: Any = "median", unbiased
 
 @dataclass(frozen=True)
 class MMDTest:
-    """A permutation test of "X and Y come from the same distribution"."""
+    """The result of `mmd_test`: a permutation test of "X and Y come from the same
+    distribution".
 
-    statistic: float  # the squared MMD of the observed split
-    p_value: float  # (1 + permutations at least as large) / (1 + n_permutations)
+    Attributes
+    ----------
+    statistic : float
+        The squared MMD of X against Y, as `mmd` computes it.
+    p_value : float
+        (1 + relabellings whose statistic is at least as large) / (1 + n_permutations).
+    bandwidths : tuple of float
+        The kernel bandwidths used (the median distance for ``bandwidth='median'``).
+    n_permutations : int
+        The number of random relabellings.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.metrics import mmd_test
+    >>> rng = np.random.default_rng(0)
+    >>> result = mmd_test(rng.normal(size=(100, 2)), rng.normal(size=(100, 2)), random_state=0)
+    >>> result.n_permutations, len(result.bandwidths)
+    (1000, 1)
+    >>> result.p_value > 0.05  # no evidence of a difference
+    True
+    """
+
+    statistic: float
+    p_value: float
     bandwidths: tuple[float, ...]
     n_permutations: int
 
@@ -111,11 +196,45 @@ def mmd_test(
     n_permutations: int = 1000,
     random_state: Any = None,
 ) -> MMDTest:
-    """`mmd` with a p-value from `n_permutations` random relabellings of the pooled rows (the
-    bandwidth is chosen once, on the pooled sample, so it is the same for every labelling).
+    """`mmd` with a p-value from random relabellings of the pooled rows.
 
-    Each labelling's statistic comes from the kernel matrix's row sums and one quadratic form,
-    so a pass over the pooled kernel matrix serves 256 labellings; memory stays O(n)."""
+    The null hypothesis is that X and Y come from the same distribution. The bandwidth is
+    chosen once, on the pooled sample, so it is the same for every labelling. Each
+    labelling's statistic comes from the kernel matrix's row sums and one quadratic form, so
+    a pass over the pooled kernel matrix serves 256 labellings; memory stays O(n).
+
+    Parameters
+    ----------
+    X, Y : array-like (n, d) and (m, d)
+        The two samples, at least 2 rows each.
+    kernel, bandwidth, unbiased
+        As for `mmd`.
+    n_permutations : int
+        Random relabellings drawn; the smallest possible p-value is 1 / (1 + n_permutations).
+    random_state : None, int, numpy Generator or RandomState
+        Seeds the relabellings.
+
+    Returns
+    -------
+    MMDTest
+
+    Raises
+    ------
+    ValueError
+        As `mmd`, or ``n_permutations`` below 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.metrics import mmd_test
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(100, 2))
+    >>> mmd_test(X, rng.normal(size=(100, 2)), n_permutations=200, random_state=0).p_value > 0.05
+    True
+    >>> shifted = mmd_test(X, rng.normal(1.0, size=(100, 2)), n_permutations=200, random_state=0)
+    >>> round(shifted.p_value, 4)  # no relabelling beat the observed split: 1 / 201
+    0.005
+    """
     n_perm = check_int(n_permutations, "n_permutations", "mmd_test", low=1)
     rng = check_random_state(random_state)
     sample, widths, scales = _prepare(X, Y, kernel, bandwidth, unbiased, "mmd_test")
@@ -144,9 +263,41 @@ def mmd_test(
 
 
 def energy_distance(X: Any, Y: Any) -> float:
-    """The energy distance (Székely and Rizzo) between the samples X and Y:
-    ``sqrt(2 E|X - Y| - E|X - X'| - E|Y - Y'|)`` with the expectations over all pairs of rows
-    (V-statistics), which in one dimension is scipy.stats.energy_distance."""
+    """The energy distance (Székely and Rizzo) between the samples X and Y.
+
+    ``sqrt(2 E|X - Y| - E|X - X'| - E|Y - Y'|)`` with Euclidean distances and the expectations
+    over all pairs of rows (V-statistics); in one dimension this is
+    ``scipy.stats.energy_distance``. It is 0 for identical samples and grows with the gap.
+
+    Parameters
+    ----------
+    X, Y : array-like (n, d) and (m, d)
+        The two samples, at least one row each.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        Empty samples, non-finite values or different feature counts.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.metrics import energy_distance
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 2))
+    >>> round(energy_distance(X, rng.normal(size=(200, 2))), 2)
+    0.09
+    >>> round(energy_distance(X, rng.normal(1.0, size=(200, 2))), 2)
+    0.93
+    >>> from scipy.stats import energy_distance as scipy_energy
+    >>> u, v = rng.normal(size=50), rng.normal(0.5, size=80)
+    >>> bool(np.isclose(energy_distance(u[:, None], v[:, None]), scipy_energy(u, v)))
+    True
+    """
     x, y = check_samples(X, Y, "energy_distance")
     sample = _core.metrics_pooled_sample(x, y, get_num_threads())
     xx, yy, xy = sample.pair_sums("distance", [], get_num_threads())
@@ -157,10 +308,33 @@ def energy_distance(X: Any, Y: Any) -> float:
 
 @dataclass(frozen=True)
 class ClassifierTest:
-    """How well a classifier tells X's rows from Y's on held-out folds."""
+    """The result of `classifier_two_sample_test`: how well a classifier tells X's rows from
+    Y's on held-out folds.
 
-    accuracy: float  # balanced: the mean of the two classes' hit rates; 0.5 is indistinguishable
-    p_value: float  # one-sided, accuracy > 0.5, normal approximation (Lopez-Paz and Oquab 2017)
+    Attributes
+    ----------
+    accuracy : float
+        Balanced held-out accuracy over all rows: the mean of the two classes' hit rates;
+        0.5 when the samples cannot be told apart.
+    p_value : float
+        One-sided (accuracy above 0.5), from the normal approximation of a coin's balanced
+        accuracy (Lopez-Paz and Oquab 2017).
+    fold_accuracies : tuple of float
+        The balanced accuracy on each fold.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.metrics import classifier_two_sample_test
+    >>> rng = np.random.default_rng(0)
+    >>> X, Y = rng.normal(size=(200, 2)), rng.normal(size=(200, 2))
+    >>> result = classifier_two_sample_test(X, Y, cv=5, random_state=0)
+    >>> len(result.fold_accuracies), round(result.accuracy, 3)
+    (5, 0.495)
+    """
+
+    accuracy: float
+    p_value: float
     fold_accuracies: tuple[float, ...]
 
 
@@ -172,13 +346,52 @@ def _knn_predict(train: np.ndarray, labels: np.ndarray, test: np.ndarray, k: int
 def classifier_two_sample_test(
     X: Any, Y: Any, cv: int = 5, n_neighbors: int = 5, classifier: Any = None, random_state: Any = None
 ) -> ClassifierTest:
-    """A classifier two-sample test: label X's rows 0 and Y's 1, split both into `cv`
-    stratified random folds, predict each fold from the others and report the balanced
-    held-out accuracy (0.5 when the samples cannot be told apart, 1 when they always can).
+    """A classifier two-sample test: can a classifier tell X's rows from Y's?
 
-    The classifier is a k-nearest-neighbour vote (odd `n_neighbors`, Euclidean, on scalegen's
-    kernels) unless `classifier` is given: an object with fit(X, y) and predict(X), refitted
-    per fold (scikit-learn estimators are cloned first)."""
+    X's rows are labelled 0 and Y's 1, both are split into `cv` stratified random folds, each
+    fold is predicted from the others, and the balanced held-out accuracy is reported (0.5
+    when the samples cannot be told apart, 1 when they always can).
+
+    Parameters
+    ----------
+    X, Y : array-like (n, d) and (m, d)
+        The two samples, at least `cv` rows each.
+    cv : int
+        Number of folds, at least 2.
+    n_neighbors : int
+        For the default classifier, a k-nearest-neighbour majority vote (Euclidean, on
+        scalegen's kernels): k, odd so that the vote has no ties.
+    classifier : None or object with fit(X, y) and predict(X)
+        Used instead of the k-NN vote, refitted on each fold (scikit-learn estimators are
+        cloned first).
+    random_state : None, int, numpy Generator or RandomState
+        Seeds the folds.
+
+    Returns
+    -------
+    ClassifierTest
+
+    Raises
+    ------
+    ValueError
+        Samples with fewer than `cv` rows, an even `n_neighbors` or one larger than the
+        training rows of a fold (default classifier).
+    TypeError
+        A `classifier` without fit and predict methods.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.metrics import classifier_two_sample_test
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 2))
+    >>> same = classifier_two_sample_test(X, rng.normal(size=(200, 2)), random_state=0)
+    >>> shifted = classifier_two_sample_test(X, rng.normal(1.0, size=(200, 2)), random_state=0)
+    >>> same.p_value > 0.05, shifted.p_value < 0.001
+    (True, True)
+    >>> round(shifted.accuracy, 2)
+    0.71
+    """
     folds = check_int(cv, "cv", "classifier_two_sample_test", low=2)
     x, y = check_samples(X, Y, "classifier_two_sample_test", min_rows=folds)
     k = check_int(n_neighbors, "n_neighbors", "classifier_two_sample_test", low=1)

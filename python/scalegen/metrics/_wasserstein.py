@@ -106,6 +106,7 @@ def sliced_wasserstein(
     n_projections : int
         Number of directions: the Monte-Carlo error falls as 1/sqrt(n_projections).
     p : float >= 1
+        The order of the distance.
     random_state : None, int, numpy Generator or RandomState
         The directions are the rows of ``rng.standard_normal((n_projections, d))``, normalised,
         for ``rng = numpy.random.default_rng(random_state)`` (an int or None; a Generator is
@@ -116,6 +117,31 @@ def sliced_wasserstein(
     float
         In the units of X: the same seed and sizes give the same directions, so values for
         one seed are comparable across models.
+
+    Raises
+    ------
+    ValueError
+        ``n_projections`` below 1, ``p`` below 1, or empty, non-finite or mismatched samples.
+    scalegen.LimitError
+        When the (n_projections, d) directions would exceed scalegen's memory limits.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.metrics import sliced_wasserstein
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 2))
+    >>> round(sliced_wasserstein(X, rng.normal(size=(200, 2)), random_state=0), 2)
+    0.13
+    >>> round(sliced_wasserstein(X, rng.normal(1.0, size=(150, 2)), random_state=0), 2)  # shifted
+    0.96
+
+    In one dimension every direction is +-1, so with ``p=1`` it is the exact distance:
+
+    >>> from scipy.stats import wasserstein_distance
+    >>> u, v = rng.normal(size=100), rng.normal(0.5, size=150)
+    >>> bool(np.isclose(sliced_wasserstein(u[:, None], v[:, None], p=1), wasserstein_distance(u, v)))
+    True
     """
     owner = "sliced_wasserstein"
     n_projections = check_int(n_projections, "n_projections", owner, low=1)
