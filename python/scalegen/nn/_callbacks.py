@@ -80,11 +80,29 @@ def _scalar(value: Any) -> float | None:
 
 
 class Callback:
-    """Base class of training callbacks; every hook is a no-op.
+    """Base class of training callbacks (Keras' protocol); every hook is a no-op.
 
-    ``model`` is the model being trained (None until ``set_model``); ``params`` holds the
-    fit parameters (``epochs``, ``steps``, ``verbose``, ...) set through ``set_params``.
-    The batch hooks of training also call Keras' legacy ``on_batch_begin``/``on_batch_end``.
+    ``model`` is the model being trained, ``params`` the fit parameters (``epochs``,
+    ``steps``, ``verbose``). The ``fit`` of ``Sequential``, ``VAE`` and ``GAN`` calls the
+    train, epoch and train-batch hooks (the batch hooks also call Keras' legacy
+    ``on_batch_begin``/``on_batch_end``); setting ``model.stop_training = True`` ends
+    training after the current batch. ``evaluate`` and ``predict`` take no callbacks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.nn import Sequential, layers
+    >>> x = np.random.default_rng(0).normal(size=(16, 2))
+    >>> model = Sequential([layers.Input((2,)), layers.Dense(1)], seed=0)
+    >>> model.compile(loss="mse")
+    >>> from scalegen.nn.callbacks import Callback
+    >>> class StopAfterTwo(Callback):
+    ...     def on_epoch_end(self, epoch, logs=None):
+    ...         print(epoch, sorted(logs))
+    ...         self.model.stop_training = epoch >= 1
+    >>> history = model.fit(x, x[:, :1], epochs=10, verbose=0, callbacks=[StopAfterTwo()])
+    0 ['loss']
+    1 ['loss']
     """
 
     def __init__(self) -> None:
@@ -124,32 +142,54 @@ class Callback:
         self.on_batch_end(batch, logs=logs)
 
     def on_test_begin(self, logs: Logs = None) -> None:
-        """Called at the start of ``evaluate`` (and of validation in ``fit``)."""
+        """Keras' hook at the start of evaluation (scalegen never calls it)."""
 
     def on_test_end(self, logs: Logs = None) -> None:
-        """Called at the end of ``evaluate`` (and of validation in ``fit``)."""
+        """Keras' hook at the end of evaluation (scalegen never calls it)."""
 
     def on_test_batch_begin(self, batch: int, logs: Logs = None) -> None:
-        """Called before an evaluation batch."""
+        """Keras' hook before an evaluation batch (scalegen never calls it)."""
 
     def on_test_batch_end(self, batch: int, logs: Logs = None) -> None:
-        """Called after an evaluation batch."""
+        """Keras' hook after an evaluation batch (scalegen never calls it)."""
 
     def on_predict_begin(self, logs: Logs = None) -> None:
-        """Called at the start of ``predict``."""
+        """Keras' hook at the start of ``predict`` (scalegen never calls it)."""
 
     def on_predict_end(self, logs: Logs = None) -> None:
-        """Called at the end of ``predict``."""
+        """Keras' hook at the end of ``predict`` (scalegen never calls it)."""
 
     def on_predict_batch_begin(self, batch: int, logs: Logs = None) -> None:
-        """Called before a prediction batch."""
+        """Keras' hook before a prediction batch (scalegen never calls it)."""
 
     def on_predict_batch_end(self, batch: int, logs: Logs = None) -> None:
-        """Called after a prediction batch."""
+        """Keras' hook after a prediction batch (scalegen never calls it)."""
 
 
 class CallbackList:
-    """Callbacks called in order; each hook of ``Callback`` forwards to every one."""
+    """Callbacks called in order: each hook of ``Callback`` forwards to every one.
+
+    Parameters
+    ----------
+    callbacks : iterable of Callback, optional
+    model, **params : optional
+        The model and the fit parameters, given to every callback.
+
+    Raises
+    ------
+    TypeError
+        For an element that is not a ``Callback``.
+
+    Examples
+    --------
+    >>> from scalegen.nn.callbacks import CallbackList, History
+    >>> history = History()
+    >>> callbacks = CallbackList([history], epochs=1)
+    >>> callbacks.on_train_begin()
+    >>> callbacks.on_epoch_end(0, {"loss": 0.5})
+    >>> len(callbacks), history.params, history.history
+    (1, {'epochs': 1}, {'loss': [0.5]})
+    """
 
     def __init__(
         self, callbacks: Iterable[Callback] | None = None, *, model: Any = None, **params: Any
@@ -251,8 +291,19 @@ class CallbackList:
 class History(Callback):
     """Records the logs of every epoch: ``history[name]`` is the list of per-epoch values.
 
-    ``epoch`` lists the (0-based) epoch indices. Both are reset when training begins, so a
-    History describes one ``fit`` (``fit`` makes a new one each time, as Keras 3 does).
+    ``epoch`` lists the (0-based) epoch indices. A History describes one ``fit``, which makes
+    a new one each time, returns it and keeps it as ``model.history`` (as Keras 3 does).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.nn import Sequential, layers
+    >>> x = np.random.default_rng(0).normal(size=(16, 2))
+    >>> model = Sequential([layers.Input((2,)), layers.Dense(1)], seed=0)
+    >>> model.compile(loss="mse", metrics=["mae"])
+    >>> history = model.fit(x, x[:, :1], epochs=3, verbose=0, validation_split=0.25)
+    >>> history.epoch, sorted(history.history), len(history.history["loss"])
+    ([0, 1, 2], ['loss', 'mae', 'val_loss', 'val_mae'], 3)
     """
 
     def __init__(self) -> None:
@@ -273,20 +324,48 @@ class History(Callback):
 class EarlyStopping(Callback):
     """Stop training when ``monitor`` has stopped improving (Keras' parameters and semantics).
 
-    An epoch improves when its value beats the best so far by more than ``abs(min_delta)``
-    (``mode``: "min", "max", or "auto" from the metric's name). After ``patience`` epochs
-    in a row without improvement, ``model.stop_training`` is set (never after the first
-    epoch). With a ``baseline``, improvements only reset the patience count once they also
-    beat the baseline (by more than ``min_delta``), and training stops once ``patience``
-    epochs have passed without beating it, even on an epoch that improved on the best so
-    far (as documented, and as tf.keras 2 did; Keras 3's code only stops on epochs without
-    improvement). Epochs before ``start_from_epoch`` are not monitored. A monitor missing
-    from the logs gives a ``UserWarning`` and the epoch is not counted.
+    An epoch improves when its value beats the best so far by more than ``abs(min_delta)``.
+    After ``patience`` epochs in a row without improvement, ``model.stop_training`` is set
+    (never after the first epoch).
 
-    ``restore_best_weights``: the weights at the end of the best epoch are copied (from
-    ``model.get_weights()``) and, as in Keras 3, put back with ``model.set_weights`` at the
-    end of training whether or not it stopped early; the call is skipped when the last
-    epoch seen was itself the best (the model already holds those weights).
+    Parameters
+    ----------
+    monitor : str, default "val_loss"
+        A key of the epoch logs; when missing, a ``UserWarning`` and the epoch is not counted.
+    min_delta : float, default 0
+    patience : int, default 0
+    verbose : int, default 0
+        Above 0, print when training stops early and when weights are restored.
+    mode : {"auto", "min", "max"}, default "auto"
+        "auto": "max" for accuracies, AUC, precision, recall, F-scores, IoU and R², else "min".
+    baseline : float, optional
+        Improvements reset the patience count only once they also beat it (by more than
+        ``min_delta``); training stops when ``patience`` epochs pass without beating it, even
+        on an epoch that improved (as tf.keras 2; Keras 3's code stops only without improvement).
+    restore_best_weights : bool, default False
+        Copy the weights at the end of the best epoch and, as Keras 3, put them back at the
+        end of training, stopped early or not (unless the last epoch was the best).
+    start_from_epoch : int, default 0
+        Epochs before it are not monitored.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``mode``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.nn import Sequential, layers
+    >>> x = np.random.default_rng(0).normal(size=(16, 2))
+    >>> model = Sequential([layers.Input((2,)), layers.Dense(1)], seed=0)
+    >>> from scalegen.nn.callbacks import EarlyStopping
+    >>> from scalegen.nn.optimizers import SGD
+    >>> model.compile(optimizer=SGD(learning_rate=1e-6), loss="mse")  # too small to make progress
+    >>> stop = EarlyStopping(monitor="loss", min_delta=0.01, patience=2)
+    >>> history = model.fit(x, x[:, :1], epochs=20, verbose=0, callbacks=[stop])
+    >>> len(history.epoch), stop.best_epoch, stop.stopped_epoch
+    (3, 0, 2)
     """
 
     def __init__(
@@ -385,14 +464,43 @@ class EarlyStopping(Callback):
 class ModelCheckpoint(Callback):
     """Save the model (``model.save``) or its weights (``model.save_weights``) during training.
 
-    ``filepath`` may hold format fields filled from the logs and ``epoch`` (1-based), e.g.
-    ``"ckpt/{epoch:02d}-{val_loss:.2f}.keras"`` (also ``batch``, 1-based, when saving every
-    ``save_freq`` batches); parent directories are created when a file is written.
-    ``save_best_only`` saves only when ``monitor`` is strictly better than the best value so
-    far (initially ``initial_value_threshold``), judged as ``EarlyStopping`` does with
-    ``min_delta=0``; a monitor missing from the logs gives a ``UserWarning`` and no save.
-    ``save_freq`` is "epoch" or a positive int: save after every ``save_freq`` training
-    batches, counted across epochs (the batch logs are then the ones monitored).
+    Parameters
+    ----------
+    filepath : str or path-like
+        May hold format fields filled from the logs and ``epoch`` (1-based), e.g.
+        ``"ckpt/{epoch:02d}-{val_loss:.2f}.keras"`` (also ``batch``, 1-based, when saving
+        every ``save_freq`` batches); parent directories are created when a file is written.
+    monitor : str, default "val_loss"
+        The value ``save_best_only`` watches; when missing, a ``UserWarning`` and no save.
+    verbose : int, default 0
+    save_best_only : bool, default False
+        Save only when ``monitor`` is strictly better than the best value so far (at first,
+        ``initial_value_threshold``), judged as ``EarlyStopping`` does with ``min_delta=0``.
+    save_weights_only : bool, default False
+    mode : {"auto", "min", "max"}, default "auto"
+        As for ``EarlyStopping``.
+    save_freq : "epoch" or int, default "epoch"
+        Or save after every ``save_freq`` training batches, counted across epochs (the batch
+        logs are then the ones monitored).
+    initial_value_threshold : float, optional
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``mode`` or ``save_freq``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.nn import Sequential, layers
+    >>> x = np.random.default_rng(0).normal(size=(16, 2))
+    >>> model = Sequential([layers.Input((2,)), layers.Dense(1)], seed=0)
+    >>> model.compile(loss="mse")
+    >>> from scalegen.nn.callbacks import ModelCheckpoint
+    >>> checkpoint = ModelCheckpoint("ckpt/model-{epoch:02d}.keras")
+    >>> _ = model.fit(x, x[:, :1], epochs=2, verbose=0, callbacks=[checkpoint])
+    >>> import os; sorted(os.listdir("ckpt"))
+    ['model-01.keras', 'model-02.keras']
     """
 
     def __init__(

@@ -36,7 +36,41 @@ def _bce_with_logits(logits: np.ndarray, target: float) -> tuple[float, np.ndarr
 class GAN:
     """A generator (latent_dim -> sample) and a discriminator (sample -> 1 logit) trained
     against each other. ``seed`` drives the latent draws, the shuffling and (through the two
-    models) dropout: the same seed gives the same model for any thread count."""
+    models) dropout: the same seed gives the same model for any thread count.
+
+    Parameters
+    ----------
+    generator : Sequential
+        Maps z ~ N(0, I) (with the label's one-hot appended, if conditional) to a sample;
+        built for (latent_dim + n_classes,) inputs when it has no input shape.
+    discriminator : Sequential
+        Maps a sample (with the one-hot as extra channels or features) to one logit, "real".
+    latent_dim : int
+    n_classes : int, optional
+        At least 2: a conditional GAN, trained on class labels and sampled by class.
+    seed : int, optional
+        Also reseeds the two parts; None: fresh entropy here, and the parts keep their own.
+
+    Raises
+    ------
+    TypeError
+        If a part is not a ``Sequential``.
+    ValueError
+        If the parts' shapes do not fit the latent and each other.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.nn import GAN, Sequential, layers
+    >>> generator = Sequential([layers.Dense(8, activation="relu"), layers.Dense(2)])
+    >>> discriminator = Sequential([layers.Dense(8, activation="relu"), layers.Dense(1)])
+    >>> gan = GAN(generator, discriminator, latent_dim=4, seed=0)
+    >>> gan.compile(g_optimizer="adam", d_optimizer="adam")
+    >>> x = np.random.default_rng(0).normal(size=(64, 2))
+    >>> history = gan.fit(x, epochs=2, batch_size=16, verbose=0)
+    >>> sorted(history.history), gan.sample(5, random_state=0).shape
+    (['d_loss', 'g_loss'], (5, 2))
+    """
 
     def __init__(
         self,
@@ -210,7 +244,35 @@ class GAN:
 
 
 def load_gan(filepath: Any) -> GAN:
-    """A GAN written by ``GAN.save`` (no pickle; checked as ``load_model`` checks)."""
+    """Read a GAN written by ``GAN.save`` (no pickle; checked as ``load_model`` checks).
+
+    Parameters
+    ----------
+    filepath : str or path-like
+
+    Returns
+    -------
+    GAN
+        Its settings and both parts' weights; not the optimizers: ``compile`` it to train again.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file.
+    CorruptModelError
+        For a file that is not a GAN written by ``GAN.save`` (``scalegen.LimitError`` for one
+        above the limits).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.nn import GAN, Sequential, layers, load_gan
+    >>> gan = GAN(Sequential([layers.Dense(2)]), Sequential([layers.Dense(1)]), latent_dim=3, seed=0)
+    >>> gan.save("gan.keras")
+    >>> again = load_gan("gan.keras")
+    >>> again.latent_dim, np.array_equal(again.sample(4, random_state=1), gan.sample(4, random_state=1))
+    (3, True)
+    """
     from ._saving import load_composite
 
     return load_composite(filepath, "gan", GAN)

@@ -20,7 +20,37 @@ class Conv2DTranspose(Conv2D):
     window of the output. Kernel (kh, kw, filters, in_channels), as Keras; the output size is
     Keras' (``padding='same'``: input x strides; ``output_padding`` as Keras defines it).
     Explicit ``((top, bottom), (left, right))`` paddings drop that many cells of the full
-    output, then ``output_padding`` cells are added at the end (as ONNX and PyTorch do)."""
+    output, then ``output_padding`` cells are added at the end (as ONNX and PyTorch do).
+
+    Parameters
+    ----------
+    filters : int
+        Output channels.
+    kernel_size, strides : int or (int, int)
+        Window and step (default 1).
+    padding : "valid" (default), "same" or ((top, bottom), (left, right))
+    output_padding : int or (int, int), optional
+        Extra rows and columns at the end of the output, each below its stride.
+    activation : str or None, default None
+        A name in ``layers.ACTIVATIONS``; None is linear.
+    use_bias : bool, default True
+    kernel_initializer, bias_initializer : str, default "glorot_uniform", "zeros"
+    name, input_shape, trainable : keyword-only, as for every :class:`Layer`
+
+    Raises
+    ------
+    ValueError
+        For an argument out of range, e.g. an ``output_padding`` not below the strides.
+
+    Examples
+    --------
+    >>> from scalegen.nn import Sequential, layers
+    >>> model = Sequential([layers.Input((4, 4, 8)), layers.Conv2DTranspose(3, 3, strides=2, padding="same")])
+    >>> model.output_shape, [w.shape for w in model.layers[0].get_weights()]
+    ((None, 8, 8, 3), [(3, 3, 3, 8), (3,)])
+    >>> Sequential([layers.Input((4, 4, 8)), layers.Conv2DTranspose(3, 3, strides=2)]).output_shape
+    (None, 9, 9, 3)
+    """
 
     _kind = _core.LayerKind.conv2d_transpose
     _config_keys = (*Conv2D._config_keys[:4], "output_padding", *Conv2D._config_keys[4:8])
@@ -77,7 +107,26 @@ class Conv2DTranspose(Conv2D):
 
 class UpSampling2D(Layer):
     """Repeats rows and columns ``size`` times ('nearest'), or resizes with half-pixel
-    bilinear interpolation ('bilinear')."""
+    bilinear interpolation ('bilinear').
+
+    Parameters
+    ----------
+    size : int or (int, int), default (2, 2)
+        Factors of the height and the width.
+    interpolation : {"nearest", "bilinear"}, default "nearest"
+    name, input_shape, trainable : keyword-only, as for every :class:`Layer`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.nn import Sequential, layers
+    >>> model = Sequential([layers.Input((2, 2, 1)), layers.UpSampling2D(2)])
+    >>> model.predict(np.arange(4.0).reshape(1, 2, 2, 1))[0, :, :, 0]
+    array([[0., 0., 1., 1.],
+           [0., 0., 1., 1.],
+           [2., 2., 3., 3.],
+           [2., 2., 3., 3.]], dtype=float32)
+    """
 
     _kind = _core.LayerKind.up_sampling2d
     _config_keys = ("size", "interpolation")
@@ -99,8 +148,28 @@ class UpSampling2D(Layer):
 
 
 class Reshape(Layer):
-    """The same values seen as ``target_shape`` (without the batch axis; one entry may be
-    -1): (height, width, channels) or (features,)."""
+    """The same values seen as ``target_shape``, in channels-last order.
+
+    Parameters
+    ----------
+    target_shape : tuple of int
+        (features,) or (height, width, channels), without the batch axis; one entry may be
+        -1, inferred from the input's size.
+    name, input_shape, trainable : keyword-only, as for every :class:`Layer`
+
+    Raises
+    ------
+    ValueError
+        For a shape that is not 1 or 3 positive ints (one -1 allowed), or, when the model is
+        built, one whose size differs from the input's.
+
+    Examples
+    --------
+    >>> from scalegen.nn import Sequential, layers
+    >>> model = Sequential([layers.Input((12,)), layers.Reshape((2, -1, 3))])
+    >>> model.output_shape
+    (None, 2, 2, 3)
+    """
 
     _kind = _core.LayerKind.reshape
     _config_keys = ("target_shape",)
@@ -132,14 +201,45 @@ class Reshape(Layer):
 
 
 class GlobalAveragePooling2D(Layer):
-    """The mean of each channel over height and width: (h, w, c) -> (c,)."""
+    """The mean of each channel over height and width: (h, w, c) -> (c,).
+
+    Parameters
+    ----------
+    name, input_shape, trainable : keyword-only, as for every :class:`Layer`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.nn import Sequential, layers
+    >>> model = Sequential([layers.Input((2, 2, 3)), layers.GlobalAveragePooling2D()])
+    >>> model.predict(np.arange(12.0).reshape(1, 2, 2, 3))
+    array([[4.5, 5.5, 6.5]], dtype=float32)
+    """
 
     _kind = _core.LayerKind.global_average_pooling2d
 
 
 class ZeroPadding2D(Layer):
-    """Rows and columns of zeros around each image: an int, (rows, columns) or
-    ((top, bottom), (left, right))."""
+    """Rows and columns of zeros around each image.
+
+    Parameters
+    ----------
+    padding : int, (int, int) or ((int, int), (int, int)), default (1, 1)
+        The same on all sides, (rows, columns) on both sides, or ((top, bottom), (left, right)).
+    name, input_shape, trainable : keyword-only, as for every :class:`Layer`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.nn import Sequential, layers
+    >>> model = Sequential([layers.Input((2, 2, 1)), layers.ZeroPadding2D(((1, 0), (0, 2)))])
+    >>> model.output_shape
+    (None, 3, 4, 1)
+    >>> model.predict(np.ones((1, 2, 2, 1)))[0, :, :, 0]
+    array([[0., 0., 0., 0.],
+           [1., 1., 0., 0.],
+           [1., 1., 0., 0.]], dtype=float32)
+    """
 
     _kind = _core.LayerKind.zero_padding2d
     _config_keys = ("padding",)
@@ -169,7 +269,22 @@ class ZeroPadding2D(Layer):
 
 
 class LeakyReLU(Layer):
-    """x for x > 0, else negative_slope * x (Keras' default slope: 0.3)."""
+    """x for x > 0, else negative_slope * x.
+
+    Parameters
+    ----------
+    negative_slope : float, default 0.3
+        Keras 3's default (the activation name "leaky_relu" uses 0.2, as Keras' does).
+    name, input_shape, trainable : keyword-only, as for every :class:`Layer`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.nn import Sequential, layers
+    >>> model = Sequential([layers.Input((3,)), layers.LeakyReLU(negative_slope=0.1)])
+    >>> model.predict(np.array([[-2.0, 0.0, 3.0]]))
+    array([[-0.2,  0. ,  3. ]], dtype=float32)
+    """
 
     _kind = _core.LayerKind.activation
     _config_keys = ("negative_slope",)
@@ -185,7 +300,21 @@ class LeakyReLU(Layer):
 
 
 class ELU(Layer):
-    """x for x > 0, else alpha * (exp(x) - 1)."""
+    """x for x > 0, else alpha * (exp(x) - 1).
+
+    Parameters
+    ----------
+    alpha : float, default 1.0
+    name, input_shape, trainable : keyword-only, as for every :class:`Layer`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.nn import Sequential, layers
+    >>> model = Sequential([layers.Input((3,)), layers.ELU(alpha=1.0)])
+    >>> model.predict(np.array([[-2.0, 0.0, 3.0]])).round(3)
+    array([[-0.865,  0.   ,  3.   ]], dtype=float32)
+    """
 
     _kind = _core.LayerKind.activation
     _config_keys = ("alpha",)
@@ -202,7 +331,23 @@ class ELU(Layer):
 
 class PReLU(Layer):
     """max(x, 0) + alpha * min(x, 0) with a learned alpha per input cell, shared along
-    ``shared_axes`` (e.g. [1, 2]: one alpha per channel)."""
+    ``shared_axes`` (e.g. [1, 2]: one alpha per channel).
+
+    Parameters
+    ----------
+    alpha_initializer : str, default "zeros"
+        A name in ``layers.INITIALIZERS``.
+    shared_axes : int or list of int, optional
+        Axes among 1, 2, 3 (height, width, channels) along which alpha is shared.
+    name, input_shape, trainable : keyword-only, as for every :class:`Layer`
+
+    Examples
+    --------
+    >>> from scalegen.nn import Sequential, layers
+    >>> model = Sequential([layers.Input((4, 4, 2)), layers.PReLU(shared_axes=[1, 2])])
+    >>> [w.shape for w in model.layers[0].get_weights()]
+    [(1, 1, 2)]
+    """
 
     _kind = _core.LayerKind.prelu
     _config_keys = ("alpha_initializer", "shared_axes")

@@ -36,7 +36,37 @@ def _truncated_normal(rng: np.random.Generator, shape: tuple[int, ...], stddev: 
 
 
 def initialize(name: str, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
-    """Keras' initializer ``name`` for a weight of ``shape``, as float32."""
+    """Draw a weight of ``shape`` from Keras' initializer ``name``, as float32.
+
+    Fans are Keras': for a kernel (..., in, out), fan_in = in * r and fan_out = out * r, r the
+    product of the leading axes (1 for a matrix). Glorot, He and LeCun "_normal" are normals
+    truncated at two standard deviations, scaled to keep the variance; "random_normal" and
+    "random_uniform" use Keras' scale 0.05.
+
+    Parameters
+    ----------
+    name : str
+        One of ``INITIALIZERS``, in lower case (the layers check and lower-case it).
+    shape : tuple of int
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, of ``shape``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.nn.layers import initialize
+    >>> w = initialize("glorot_uniform", (3, 3, 1, 8), np.random.default_rng(0))
+    >>> w.shape, w.dtype
+    ((3, 3, 1, 8), dtype('float32'))
+    >>> bool(np.abs(w).max() <= np.sqrt(6 / (9 + 72)))  # limit sqrt(6 / (fan_in + fan_out))
+    True
+    >>> initialize("ones", (2,), np.random.default_rng(0))
+    array([1., 1.], dtype=float32)
+    """
     fan_in, fan_out = _fans(shape)
     if name == "zeros":
         out = np.zeros(shape)

@@ -32,7 +32,24 @@ _global_seed: list[int | None] = [None]
 
 
 def set_random_seed(seed: int | None) -> None:
-    """Seed the weights, shuffling and dropout of models created afterwards (Keras' name)."""
+    """Seed the weights, shuffling and dropout of the Sequentials created afterwards (Keras' name).
+
+    Parameters
+    ----------
+    seed : int or None
+        Non-negative (else ValueError); None goes back to fresh entropy. A model's ``seed`` wins.
+
+    Examples
+    --------
+    >>> from scalegen.nn import Sequential, layers, set_random_seed
+    >>> set_random_seed(42)
+    >>> a = Sequential([layers.Input((2,)), layers.Dense(3)])
+    >>> set_random_seed(42)
+    >>> b = Sequential([layers.Input((2,)), layers.Dense(3)])
+    >>> bool((a.get_weights()[0] == b.get_weights()[0]).all())
+    True
+    >>> set_random_seed(None)
+    """
     _global_seed[0] = check_int(seed, "seed", "set_random_seed", low=0, allow_none=True)
 
 
@@ -45,17 +62,34 @@ def _snake(name: str) -> str:
 
 
 class Sequential(DataChecks, TrainingPrimitives):
-    """A linear stack of layers with Keras' ``Sequential`` API.
+    """A linear stack of layers with Keras' ``Sequential`` API, built once its input shape is known.
 
     Parameters
     ----------
-    layers : list of layers (an ``Input(shape)`` may come first), optional
-    name : str, optional
+    layers : iterable of layers, optional
+        An ``Input(shape)`` may come first.
+    name : str, default "sequential"
     seed : int, optional
-        Seeds weight initialisation, shuffling and dropout masks (else ``set_random_seed``'s
-        seed, else fresh entropy). The same seed gives the same model for any thread count.
+        Seeds the weights, shuffling and dropout (else ``set_random_seed``'s seed, else fresh
+        entropy): the same seed gives the same model for any thread count.
     n_jobs : int, optional
         Threads of the kernels (default: ``scalegen.get_num_threads()``).
+
+    Raises
+    ------
+    ValueError
+        If a layer does not fit the shape it receives, or for a negative ``seed``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.nn import Sequential, layers
+    >>> x = np.random.default_rng(0).normal(size=(64, 4))
+    >>> model = Sequential([layers.Input((4,)), layers.Dense(8, activation="relu"), layers.Dense(1)], seed=0)
+    >>> model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    >>> history = model.fit(x, x.sum(axis=1, keepdims=True), epochs=3, batch_size=16, verbose=0)
+    >>> sorted(history.history), model.predict(x[:5]).shape, model.count_params()
+    (['loss', 'mae'], (5, 1), 49)
     """
 
     def __init__(

@@ -61,9 +61,22 @@ _ACTIVATIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh"}
 
 
 class OnnxModel:
-    """A model read from ONNX, run by scalegen: ``predict`` takes the ONNX model's layout
-    (NCHW images or (n, features)) and returns its output layout; ``model`` is the
-    channels-last ``Sequential`` it runs."""
+    """A model read from ONNX, run by scalegen: ``predict`` (or a call) takes the ONNX model's
+    layout (NCHW images or (n, features)) and returns its output layout; ``model`` is the
+    channels-last ``Sequential`` it runs. Made by ``load_onnx``, not constructed directly.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.nn import Sequential, layers, load_onnx
+    >>> model = Sequential([layers.Input((6, 6, 1)), layers.Conv2D(2, 3), layers.Flatten(), layers.Dense(3)])
+    >>> onnx_model = load_onnx(model.to_onnx())  # an onnx.ModelProto, NCHW inputs
+    >>> x = np.random.default_rng(0).normal(size=(2, 1, 6, 6)).astype("float32")
+    >>> onnx_model.predict(x).shape, onnx_model.model.input_shape
+    ((2, 3), (None, 6, 6, 1))
+    >>> bool(np.allclose(onnx_model(x), model.predict(x.transpose(0, 2, 3, 1)), atol=1e-5))
+    True
+    """
 
     def __init__(self, model: Sequential, spatial_input: bool, output_order: np.ndarray | None) -> None:
         self.model = model
@@ -101,12 +114,40 @@ def _bad(node: Any, problem: str) -> ValueError:
 
 
 def load_onnx(source: Any) -> OnnxModel:
-    """Read an ONNX model (path, bytes or ``onnx.ModelProto``) made of the supported ops.
+    """Read an ONNX model made of the supported ops (a chain from one float input to one
+    output; see the module's list) to run on scalegen's kernels. Needs ``scalegen[onnx]``.
 
-    A graph that is not a consistent ONNX graph (duplicate or undefined names, tensors whose
-    data do not match their dims, missing inputs or attributes...) raises a ValueError naming
-    what is wrong; one whose declared sizes exceed the limits raises ``scalegen.LimitError``
-    before anything is allocated (see ``scalegen.set_limits``). ``source`` is not modified."""
+    Parameters
+    ----------
+    source : str, path-like, bytes or onnx.ModelProto
+        Not modified.
+
+    Returns
+    -------
+    OnnxModel
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file at the path.
+    ValueError
+        For an unsupported op or attribute, or a graph that is not a consistent ONNX graph
+        (duplicate or undefined names, tensors whose data do not match their dims, missing
+        inputs or attributes...): the message names what is wrong.
+    scalegen.LimitError
+        If declared sizes exceed the limits, before anything is allocated (``scalegen.set_limits``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.nn import Sequential, layers, load_onnx
+    >>> model = Sequential([layers.Input((4,)), layers.Dense(3, activation="relu"), layers.Dense(2)])
+    >>> _ = model.to_onnx("model.onnx")
+    >>> onnx_model = load_onnx("model.onnx")
+    >>> x = np.random.default_rng(0).normal(size=(5, 4)).astype("float32")
+    >>> bool(np.allclose(onnx_model.predict(x), model.predict(x), atol=1e-5))
+    True
+    """
     onnx = import_onnx()
     base_dir = None
     if isinstance(source, onnx.ModelProto):

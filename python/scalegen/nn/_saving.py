@@ -32,7 +32,20 @@ FORMAT = "scalegen.nn/1"
 
 
 class CorruptModelError(ValueError):
-    """A model or weights file that cannot be read back."""
+    """A model or weights file that cannot be read back: not a scalegen.nn archive, damaged,
+    or inconsistent. A ValueError; the message names the file and what is wrong.
+
+    Examples
+    --------
+    >>> from scalegen.nn import CorruptModelError, load_model
+    >>> with open("model.keras", "wb") as f:
+    ...     _ = f.write(b"not a model")
+    >>> try:
+    ...     load_model("model.keras")
+    ... except CorruptModelError as e:
+    ...     print(isinstance(e, ValueError), "is not a readable scalegen.nn model" in str(e))
+    True True
+    """
 
 
 def _weight_names(model: Sequential) -> list[str]:
@@ -284,9 +297,37 @@ _DAMAGED = "the file is damaged or was not written by scalegen.nn: save the mode
 def load_model(path: str | os.PathLike[str]) -> Sequential:
     """Read a model written by ``Sequential.save`` (no pickle, so no code runs on loading).
 
-    Raises ``CorruptModelError`` (a ValueError) for a file that is not such a model, and
-    ``scalegen.LimitError`` (a ValueError) for one that declares more memory than the limits
-    allow (see ``scalegen.set_limits``)."""
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    Sequential
+        With its weights and compile settings; unless saved with ``include_optimizer=False``,
+        also its optimizer state and random stream (training goes on as the saved one's would).
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file.
+    CorruptModelError
+        For a file that is not such a model (a ValueError).
+    scalegen.LimitError
+        For one that declares more memory than the limits allow (see ``scalegen.set_limits``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.nn import Sequential, layers, load_model
+    >>> model = Sequential([layers.Input((3,)), layers.Dense(2, activation="softmax")], seed=0)
+    >>> model.compile(optimizer="adam", loss="categorical_crossentropy")
+    >>> model.save("model.keras")
+    >>> again = load_model("model.keras")
+    >>> x = np.random.default_rng(0).normal(size=(4, 3))
+    >>> again.loss, bool(np.array_equal(again.predict(x), model.predict(x)))
+    ('categorical_crossentropy', True)
+    """
     return _read_archive(path, lambda config, arrays: model_from_state(config, arrays))
 
 

@@ -30,6 +30,46 @@ class VAE:
     """A variational autoencoder over ``encoder`` (x -> [mean, log_var]) and ``decoder``
     (z -> logits or means). ``seed`` drives the reparameterisation noise, the shuffling and
     (through the two models) dropout: the same seed gives the same model for any thread count.
+
+    Parameters
+    ----------
+    encoder : Sequential
+        Ends in 2 * latent_dim linear units: the mean and the log-variance of q(z | x).
+    decoder : Sequential
+        Maps z (with the label's one-hot appended, if conditional) to data-shaped outputs;
+        built for (latent_dim + n_classes,) inputs when it has no input shape.
+    latent_dim : int
+    beta : float, default 1.0
+        Weight of the KL term (a beta-VAE when not 1).
+    likelihood : {"bernoulli", "gaussian"}, default "bernoulli"
+        Bernoulli pixels (the decoder outputs logits; data in [0, 1]) or unit-variance
+        Gaussians (the decoder outputs means).
+    n_classes : int, optional
+        At least 2: a conditional VAE, trained on class labels and sampled by class.
+    seed : int, optional
+        Also reseeds the two parts; None: fresh entropy here, and the parts keep their own.
+
+    Raises
+    ------
+    TypeError
+        If a part is not a ``Sequential``.
+    ValueError
+        For a parameter out of range or a decoder that does not take the latent.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.nn import VAE, Sequential, layers
+    >>> encoder = Sequential([layers.Dense(16, activation="relu"), layers.Dense(4)])  # 2 * latent_dim
+    >>> decoder = Sequential([layers.Dense(16, activation="relu"), layers.Dense(6)])
+    >>> vae = VAE(encoder, decoder, latent_dim=2, seed=0)
+    >>> vae.compile("adam")
+    >>> x = (np.random.default_rng(0).random((64, 6)) < 0.3).astype("float32")
+    >>> history = vae.fit(x, epochs=2, batch_size=16, verbose=0)
+    >>> sorted(history.history)
+    ['kl_loss', 'loss', 'reconstruction_loss']
+    >>> vae.encode(x[:3])[0].shape, vae.sample(5, random_state=0).shape
+    ((3, 2), (5, 6))
     """
 
     def __init__(
@@ -287,7 +327,36 @@ class VAE:
 
 
 def load_vae(filepath: Any) -> VAE:
-    """A VAE written by ``VAE.save`` (no pickle; checked as ``load_model`` checks)."""
+    """Read a VAE written by ``VAE.save`` (no pickle; checked as ``load_model`` checks).
+
+    Parameters
+    ----------
+    filepath : str or path-like
+
+    Returns
+    -------
+    VAE
+        Its settings and both parts' weights; not the optimizers: ``compile`` it to train again.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file.
+    CorruptModelError
+        For a file that is not a VAE written by ``VAE.save`` (``scalegen.LimitError`` for one
+        above the limits).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.nn import VAE, Sequential, layers, load_vae
+    >>> encoder = Sequential([layers.Input((3,)), layers.Dense(4)])
+    >>> vae = VAE(encoder, Sequential([layers.Dense(3)]), latent_dim=2, seed=0)
+    >>> vae.save("vae.keras")
+    >>> again = load_vae("vae.keras")
+    >>> again, np.array_equal(again.decode(np.zeros((1, 2))), vae.decode(np.zeros((1, 2))))
+    (VAE(latent_dim=2, beta=1.0, likelihood='bernoulli'), True)
+    """
     from ._saving import load_composite
 
     return load_composite(filepath, "vae", VAE)

@@ -106,7 +106,35 @@ def _shape(value: Any, what: str) -> tuple[int, ...]:
 
 
 class Layer:
-    """Base class: a name, an optional input shape, and the weights once the model is built."""
+    """Base class of the layers: a name, an optional input shape, and the weights once the
+    model is built. Activations are names in ``ACTIVATIONS`` (None: linear), initializers
+    names in ``INITIALIZERS``; names and defaults follow Keras 3 (channels last).
+
+    Parameters
+    ----------
+    name : str, optional
+        Unique in a model; by default Keras' name from the class ("dense", "dense_1", ...).
+    input_shape : tuple of int, optional
+        (features,) or (height, width, channels), without the batch axis (first layer).
+    trainable : bool, default True
+        False freezes the weights (and runs a BatchNormalization in inference mode).
+
+    Raises
+    ------
+    ValueError
+        From every layer's constructor, for an argument out of range (TypeError for ``trainable``).
+
+    Examples
+    --------
+    >>> from scalegen.nn import Sequential, layers
+    >>> dense = layers.Dense(4)
+    >>> model = Sequential([layers.Input((3,)), dense])
+    >>> dense.name, dense.output_shape, dense.count_params()
+    ('dense', (None, 4), 16)
+    >>> dense.trainable = False
+    >>> len(dense.trainable_weights), len(dense.non_trainable_weights)
+    (0, 2)
+    """
 
     _kind: ClassVar[Any] = None  # the _core.LayerKind of a concrete layer
     _config_keys: ClassVar[tuple[str, ...]] = ()
@@ -244,9 +272,29 @@ class _Activated(Layer):
 
 
 class Conv2D(_Activated):
-    """2-D convolution over (height, width, channels) inputs; kernel (kh, kw, in / groups,
-    filters). ``dilation_rate`` spaces the taps; ``groups`` splits channels and filters into
-    groups convolved apart (depthwise when groups = channels)."""
+    """2-D convolution of (height, width, channels) images; kernel (kh, kw, in / groups, filters).
+
+    Parameters
+    ----------
+    filters : int
+    kernel_size, strides, dilation_rate : int or (int, int)
+        Window, step (default 1) and spacing of the taps (default 1).
+    padding : "valid" (default), "same" or ((top, bottom), (left, right))
+        "same" as TensorFlow pads; explicit pads are a scalegen extension.
+    activation : str or None, default None
+    use_bias : bool, default True
+    kernel_initializer, bias_initializer : str, default "glorot_uniform", "zeros"
+    groups : int, default 1
+        Channels and filters split into groups convolved apart (depthwise: one per channel).
+    name, input_shape, trainable : keyword-only, as for every :class:`Layer`
+
+    Examples
+    --------
+    >>> from scalegen.nn import Sequential, layers
+    >>> model = Sequential([layers.Input((8, 8, 1)), layers.Conv2D(4, 3, activation="relu")])
+    >>> model.output_shape, [w.shape for w in model.layers[0].get_weights()]
+    ((None, 6, 6, 4), [(3, 3, 1, 4), (4,)])
+    """
 
     _kind = _core.LayerKind.conv2d
     _config_keys: ClassVar[tuple[str, ...]] = (
@@ -335,25 +383,86 @@ class _Pooling2D(Layer):
 
 
 class MaxPooling2D(_Pooling2D):
-    """Maximum over (pool_size) windows; strides default to pool_size."""
+    """The maximum of each channel over windows.
+
+    Parameters
+    ----------
+    pool_size : int or (int, int), default (2, 2)
+    strides : int or (int, int), default pool_size
+    padding : "valid" (default), "same" or ((top, bottom), (left, right))
+    name, input_shape, trainable : keyword-only, as for every :class:`Layer`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.nn import Sequential, layers
+    >>> x = np.arange(16, dtype="float32").reshape(1, 4, 4, 1)
+    >>> Sequential([layers.Input((4, 4, 1)), layers.MaxPooling2D(2)]).predict(x)[0, :, :, 0]
+    array([[ 5.,  7.],
+           [13., 15.]], dtype=float32)
+    """
 
     _kind = _core.LayerKind.max_pool2d
 
 
 class AveragePooling2D(_Pooling2D):
-    """Mean over (pool_size) windows; with 'same' padding the padded cells do not count."""
+    """The mean of each channel over windows; with "same" padding the padded cells do not count.
+
+    Parameters
+    ----------
+    pool_size : int or (int, int), default (2, 2)
+    strides : int or (int, int), default pool_size
+    padding : "valid" (default), "same" or ((top, bottom), (left, right))
+    name, input_shape, trainable : keyword-only, as for every :class:`Layer`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.nn import Sequential, layers
+    >>> x = np.arange(16, dtype="float32").reshape(1, 4, 4, 1)
+    >>> Sequential([layers.Input((4, 4, 1)), layers.AveragePooling2D(2)]).predict(x)[0, :, :, 0]
+    array([[ 2.5,  4.5],
+           [10.5, 12.5]], dtype=float32)
+    """
 
     _kind = _core.LayerKind.avg_pool2d
 
 
 class Flatten(Layer):
-    """(height, width, channels) -> (height * width * channels,), in channels-last order."""
+    """(height, width, channels) -> (height * width * channels,), in channels-last order.
+
+    Parameters
+    ----------
+    name, input_shape, trainable : keyword-only, as for every :class:`Layer`
+
+    Examples
+    --------
+    >>> from scalegen.nn import Sequential, layers
+    >>> Sequential([layers.Input((2, 3, 4)), layers.Flatten()]).output_shape
+    (None, 24)
+    """
 
     _kind = _core.LayerKind.flatten
 
 
 class Dense(_Activated):
-    """Fully connected layer on the last axis; kernel (in, units)."""
+    """Fully connected layer, ``activation(x @ kernel + bias)``; kernel (in, units).
+
+    Parameters
+    ----------
+    units : int
+    activation : str or None, default None
+    use_bias : bool, default True
+    kernel_initializer, bias_initializer : str, default "glorot_uniform", "zeros"
+    name, input_shape, trainable : keyword-only, as for every :class:`Layer`
+
+    Examples
+    --------
+    >>> from scalegen.nn import Sequential, layers
+    >>> model = Sequential([layers.Input((5,)), layers.Dense(3, activation="relu")])
+    >>> model.output_shape, [w.shape for w in model.layers[0].get_weights()]
+    ((None, 3), [(5, 3), (3,)])
+    """
 
     _kind = _core.LayerKind.dense
     _config_keys = ("units", "activation", "use_bias", "kernel_initializer", "bias_initializer")
@@ -388,7 +497,23 @@ class Dense(_Activated):
 
 
 class Dropout(Layer):
-    """Zeroes a fraction ``rate`` of its inputs while training and scales the rest by 1/(1-rate)."""
+    """Zeroes a fraction ``rate`` (in [0, 1)) of its inputs while training and scales the rest
+    by 1 / (1 - rate); the identity at inference.
+
+    Parameters
+    ----------
+    rate : float
+    name, input_shape, trainable : keyword-only, as for every :class:`Layer`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.nn import Sequential, layers
+    >>> model = Sequential([layers.Input((100,)), layers.Dropout(0.5)], seed=0)
+    >>> x = np.ones((1, 100), dtype="float32")
+    >>> np.unique(model.predict(x)).tolist(), np.unique(model(x, training=True)).tolist()
+    ([1.0], [0.0, 2.0])
+    """
 
     _kind = _core.LayerKind.dropout
     _config_keys = ("rate",)
@@ -406,7 +531,26 @@ class Dropout(Layer):
 
 
 class BatchNormalization(Layer):
-    """Normalises the last axis with batch statistics while training and moving ones after."""
+    """Normalises each channel (the last axis) with the batch's statistics while training and
+    moving averages at inference; weights gamma, beta, moving_mean, moving_variance.
+
+    Parameters
+    ----------
+    axis : int, default -1
+        Only -1 (channels last); another raises ValueError.
+    momentum : float, default 0.99
+    epsilon : float, default 1e-3
+    center, scale : bool, default True
+        Learn beta (an offset) and gamma (a scale).
+    name, input_shape, trainable : keyword-only, as for every :class:`Layer`
+
+    Examples
+    --------
+    >>> from scalegen.nn import Sequential, layers
+    >>> model = Sequential([layers.Input((4, 4, 3)), layers.BatchNormalization()])
+    >>> [w.shape for w in model.layers[0].get_weights()]
+    [(3,), (3,), (3,), (3,)]
+    """
 
     _kind = _core.LayerKind.batch_norm
     _config_keys = ("axis", "momentum", "epsilon", "center", "scale")
@@ -442,7 +586,20 @@ class BatchNormalization(Layer):
 
 
 class Activation(Layer):
-    """Applies an activation by name (softmax over the last axis)."""
+    """Applies an activation by name (softmax and log_softmax over the last axis).
+
+    Parameters
+    ----------
+    activation : str
+    name, input_shape, trainable : keyword-only, as for every :class:`Layer`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.nn import Sequential, layers
+    >>> Sequential([layers.Input((3,)), layers.Activation("softmax")]).predict(np.zeros((1, 3))).round(3)
+    array([[0.333, 0.333, 0.333]], dtype=float32)
+    """
 
     _kind = _core.LayerKind.activation
     _config_keys = ("activation",)
@@ -460,7 +617,21 @@ class Activation(Layer):
 
 
 class Input:
-    """The input shape of a model, without the batch axis (Keras' ``keras.Input``)."""
+    """The input shape of a model, without the batch axis (Keras' ``keras.Input``).
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+        (features,) or (height, width, channels).
+    name : str, optional
+
+    Examples
+    --------
+    >>> from scalegen.nn import Sequential, layers
+    >>> model = Sequential([layers.Input((28, 28, 1)), layers.Flatten()])
+    >>> model.input_shape, model.output_shape
+    ((None, 28, 28, 1), (None, 784))
+    """
 
     def __init__(self, shape: Any, *, name: str | None = None) -> None:
         self.shape = _shape(shape, "shape")

@@ -19,7 +19,40 @@ from ..utils._validation import check_choice
 
 
 class Loss:
-    """Base class: a core loss kind and, for the cross-entropies, ``from_logits``."""
+    """Base class of the losses: ``loss(y_true, y_pred, sample_weight=None)`` is the float
+    Keras reports (the weighted sum of the rows' losses divided by the number of rows), and
+    ``value_and_gradient`` adds its gradient with respect to ``y_pred``.
+
+    Parameters
+    ----------
+    from_logits : bool, default False
+        Cross-entropies only: ``y_pred`` holds logits, not probabilities.
+    name : str, optional
+        Default: the Keras name of the class (``"mean_squared_error"``, ...).
+
+    Raises
+    ------
+    ValueError
+        For ``from_logits=True`` on a loss that takes no logits; when called, for arrays
+        whose shapes do not match or that hold NaN or infinity.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.nn import Sequential, layers, losses
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(8, 3))
+    >>> y = x.sum(axis=1, keepdims=True)
+    >>> model = Sequential([layers.Input((3,)), layers.Dense(1)], seed=0)
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> loss = losses.MeanSquaredError()
+    >>> model.zero_gradients()  # a custom training step
+    >>> value, dy = loss.value_and_gradient(y, model.forward(x))
+    >>> _ = model.backward(dy)
+    >>> model.apply_gradients()
+    >>> bool(loss(y, model.predict(x)) < value)
+    True
+    """
 
     _kind: Any = None
     name = "loss"
@@ -93,29 +126,114 @@ class Loss:
 
 
 class SparseCategoricalCrossentropy(Loss):
+    """Cross-entropy of class indices (``y_true`` of shape (n,) or (n, 1)) against
+    probabilities, or logits with ``from_logits=True``, over the last axis.
+
+    Parameters
+    ----------
+    from_logits : bool, default False
+    name : str, default "sparse_categorical_crossentropy"
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.nn import losses
+    >>> probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
+    >>> round(losses.SparseCategoricalCrossentropy()([0, 2], probs), 4)  # -(log 0.7 + log 0.8) / 2
+    0.2899
+    """
+
     _kind = _core.Loss.sparse_categorical_crossentropy
     name = "sparse_categorical_crossentropy"
     _takes_logits = True
 
 
 class CategoricalCrossentropy(Loss):
+    """Cross-entropy of one-hot (or soft) targets against probabilities, or logits with
+    ``from_logits=True``, over the last axis.
+
+    Parameters
+    ----------
+    from_logits : bool, default False
+    name : str, default "categorical_crossentropy"
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.nn import losses
+    >>> probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
+    >>> round(losses.CategoricalCrossentropy()(np.array([[1, 0, 0], [0, 0, 1]]), probs), 4)
+    0.2899
+    """
+
     _kind = _core.Loss.categorical_crossentropy
     name = "categorical_crossentropy"
     _takes_logits = True
 
 
 class BinaryCrossentropy(Loss):
+    """Cross-entropy of targets in [0, 1] against probabilities, or logits with
+    ``from_logits=True``, averaged over the last axis.
+
+    Parameters
+    ----------
+    from_logits : bool, default False
+    name : str, default "binary_crossentropy"
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.nn import losses
+    >>> y_true = np.array([[1.0], [0.0]])
+    >>> round(losses.BinaryCrossentropy()(y_true, np.array([[0.9], [0.2]])), 3)  # -(log 0.9 + log 0.8) / 2
+    0.164
+    >>> round(losses.BinaryCrossentropy(from_logits=True)(y_true, np.zeros((2, 1))), 4)  # log 2
+    0.6931
+    """
+
     _kind = _core.Loss.binary_crossentropy
     name = "binary_crossentropy"
     _takes_logits = True
 
 
 class MeanSquaredError(Loss):
+    """The mean of the squared differences over the last axis (Keras' "mse").
+
+    Parameters
+    ----------
+    name : str, default "mean_squared_error"
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.nn import losses
+    >>> mse = losses.MeanSquaredError()
+    >>> value, grad = mse.value_and_gradient(np.array([[0.0], [1.0]]), np.array([[0.5], [1.0]]))
+    >>> value, grad.ravel().tolist()
+    (0.125, [0.5, 0.0])
+    >>> mse(np.array([[0.0], [1.0]]), np.array([[0.5], [1.0]]), sample_weight=[2.0, 0.0])
+    0.25
+    """
+
     _kind = _core.Loss.mse
     name = "mean_squared_error"
 
 
 class MeanAbsoluteError(Loss):
+    """The mean of the absolute differences over the last axis (Keras' "mae").
+
+    Parameters
+    ----------
+    name : str, default "mean_absolute_error"
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.nn import losses
+    >>> losses.MeanAbsoluteError()(np.array([[0.0, 1.0]]), np.array([[0.5, 0.0]]))
+    0.75
+    """
+
     _kind = _core.Loss.mae
     name = "mean_absolute_error"
 
@@ -132,7 +250,32 @@ _NAMES: dict[str, type[Loss]] = {
 
 
 def get(identifier: Any) -> Loss:
-    """A Loss from a Loss, its class or its Keras name."""
+    """A Loss from a Loss (returned as is), a Loss subclass or a Keras name.
+
+    Parameters
+    ----------
+    identifier : Loss, type or str
+        Names: "sparse_categorical_crossentropy", "categorical_crossentropy",
+        "binary_crossentropy", "mean_squared_error" ("mse"), "mean_absolute_error" ("mae").
+
+    Returns
+    -------
+    Loss
+        Named as given (Keras keeps the name).
+
+    Raises
+    ------
+    ValueError
+        For anything else.
+
+    Examples
+    --------
+    >>> from scalegen.nn import losses
+    >>> losses.get("mse")
+    MeanSquaredError(name='mse')
+    >>> losses.get(losses.BinaryCrossentropy)
+    BinaryCrossentropy(name='binary_crossentropy', from_logits=False)
+    """
     if isinstance(identifier, Loss):
         return identifier
     if isinstance(identifier, type) and issubclass(identifier, Loss) and identifier is not Loss:

@@ -18,7 +18,34 @@ def _unit(value: Any, what: str, *, closed: bool = False) -> float:
 
 
 class Optimizer:
-    """Base class: a learning rate (settable between epochs) and the core's settings."""
+    """Base class of the optimizers: a learning rate, which may be changed between epochs
+    (e.g. by a callback), and the update rule, run by the C++ training step.
+
+    Parameters
+    ----------
+    learning_rate : float, default 0.001
+        Positive.
+
+    Raises
+    ------
+    ValueError
+        For a parameter out of range (every optimizer's constructor).
+
+    Examples
+    --------
+    ``apply`` takes one step from a model's accumulated gradients (a custom training loop):
+
+    >>> import numpy as np
+    >>> from scalegen.nn import Sequential, layers, optimizers
+    >>> x = np.random.default_rng(0).normal(size=(32, 3))
+    >>> model = Sequential([layers.Input((3,)), layers.Dense(1)], seed=0)
+    >>> model.zero_gradients()
+    >>> _ = model.backward(np.ones_like(model.forward(x)))  # d(sum of outputs)
+    >>> kernel, grad = model.get_weights()[0], model.gradients()[0]
+    >>> optimizers.SGD(learning_rate=0.1).apply(model)
+    >>> bool(np.allclose(model.get_weights()[0], kernel - 0.1 * grad))
+    True
+    """
 
     _kind: ClassVar[str] = ""
     _config_keys: ClassVar[tuple[str, ...]] = ()
@@ -52,7 +79,26 @@ class Optimizer:
 
 
 class Adam(Optimizer):
-    """Adam as Keras computes it: lr_t = lr sqrt(1 - b2^t) / (1 - b1^t), w -= lr_t m / (sqrt(v) + eps)."""
+    """Adam as Keras computes it: lr_t = lr sqrt(1 - b2^t) / (1 - b1^t), w -= lr_t m / (sqrt(v) + eps).
+
+    Parameters
+    ----------
+    learning_rate : float, default 0.001
+    beta_1, beta_2 : float, default 0.9, 0.999
+        Decay rates of the moment estimates m and v, in [0, 1).
+    epsilon : float, default 1e-7
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.nn import Sequential, layers, optimizers
+    >>> x = np.random.default_rng(0).normal(size=(32, 3))
+    >>> model = Sequential([layers.Input((3,)), layers.Dense(1)], seed=0)
+    >>> model.compile(optimizer=optimizers.Adam(learning_rate=0.01), loss="mse")
+    >>> losses = model.fit(x, x.sum(axis=1, keepdims=True), epochs=5, verbose=0).history["loss"]
+    >>> bool(losses[-1] < losses[0])
+    True
+    """
 
     _kind = "adam"
     _config_keys = ("beta_1", "beta_2", "epsilon")
@@ -67,7 +113,26 @@ class Adam(Optimizer):
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent with optional (Nesterov) momentum, as Keras."""
+    """Stochastic gradient descent with optional (Nesterov) momentum, as Keras.
+
+    Parameters
+    ----------
+    learning_rate : float, default 0.01
+    momentum : float, default 0.0
+        In [0, 1].
+    nesterov : bool, default False
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.nn import Sequential, layers, optimizers
+    >>> x = np.random.default_rng(0).normal(size=(32, 3))
+    >>> model = Sequential([layers.Input((3,)), layers.Dense(1)], seed=0)
+    >>> model.compile(optimizer=optimizers.SGD(0.05, momentum=0.9, nesterov=True), loss="mse")
+    >>> losses = model.fit(x, x.sum(axis=1, keepdims=True), epochs=5, verbose=0).history["loss"]
+    >>> bool(losses[-1] < losses[0])
+    True
+    """
 
     _kind = "sgd"
     _config_keys = ("momentum", "nesterov")
@@ -79,7 +144,25 @@ class SGD(Optimizer):
 
 
 class RMSprop(Optimizer):
-    """RMSprop as Keras: v = rho v + (1 - rho) g^2, w -= lr g / sqrt(v + eps) (centered=False)."""
+    """RMSprop as Keras: v = rho v + (1 - rho) g^2, w -= lr g / sqrt(v + eps) (centered=False).
+
+    The default optimizer of ``Sequential.compile``, as in Keras.
+
+    Parameters
+    ----------
+    learning_rate : float, default 0.001
+    rho : float, default 0.9
+        Decay rate of v, in [0, 1).
+    momentum : float, default 0.0
+        In [0, 1].
+    epsilon : float, default 1e-7
+
+    Examples
+    --------
+    >>> from scalegen.nn import optimizers
+    >>> optimizers.RMSprop(learning_rate=0.01)
+    RMSprop(learning_rate=0.01, rho=0.9, momentum=0.0, epsilon=1e-07)
+    """
 
     _kind = "rmsprop"
     _config_keys = ("rho", "momentum", "epsilon")
@@ -97,7 +180,28 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {"adam": Adam, "sgd": SGD, "rmsprop": R
 
 
 def get(identifier: Any) -> Optimizer:
-    """An optimizer from a name ('adam', 'sgd', 'rmsprop') or an Optimizer instance."""
+    """An optimizer from a name ('adam', 'sgd', 'rmsprop': Keras' defaults) or an Optimizer
+    instance (returned as is).
+
+    Parameters
+    ----------
+    identifier : str or Optimizer
+
+    Returns
+    -------
+    Optimizer
+
+    Raises
+    ------
+    ValueError
+        For anything else.
+
+    Examples
+    --------
+    >>> from scalegen.nn import optimizers
+    >>> optimizers.get("sgd")
+    SGD(learning_rate=0.01, momentum=0.0, nesterov=False)
+    """
     if isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, str) and identifier.lower() in OPTIMIZERS:
