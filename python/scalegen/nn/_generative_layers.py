@@ -12,7 +12,8 @@ import numpy as np
 from .. import _core
 from ..utils._validation import check_choice, check_real, is_int
 from ._initializers import initialize
-from .layers import _INT_MAX, Conv2D, Layer, Padding, _check_initializer, _pair
+from ._layer_base import _INT_MAX, Layer, Padding, _check_initializer, _pair
+from .layers import Conv2D
 
 
 class Conv2DTranspose(Conv2D):

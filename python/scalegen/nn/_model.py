@@ -24,9 +24,11 @@ from . import losses as _losses
 from . import optimizers as _optimizers
 from ._callbacks import Callback, CallbackList, History
 from ._data import METRICS, DataChecks
+from ._layer_base import Layer, _shape
 from ._primitives import TrainingPrimitives
 from ._progress import ProgressBar, format_epoch_line
-from .layers import Input, Layer, _shape
+from ._summary import summary_lines
+from .layers import Input
 
 _global_seed: list[int | None] = [None]
 
@@ -511,33 +513,8 @@ class Sequential(DataChecks, TrainingPrimitives):
     # ---- description -------------------------------------------------------------------
     def summary(self, print_fn: Any = None) -> None:
         """Print each layer's name, type, output shape and parameter count, then the totals."""
-        print_fn = print if print_fn is None else print_fn
-        rows = [("Layer (type)", "Output Shape", "Param #")]
-        for i, layer in enumerate(self.layers):
-            shape = str((None, *self._output_shapes[i])) if self.built else "?"
-            params = f"{layer.count_params():,}" if self.built else "?"
-            rows.append((f"{layer.name} ({type(layer).__name__})", shape, params))
-        widths = [max(len(r[k]) for r in rows) + 2 for k in range(3)]
-        rule = "─" * sum(widths)
-        lines = [f'Model: "{self.name}"', rule]
-        for j, (a, b, c) in enumerate(rows):
-            lines.append(a.ljust(widths[0]) + b.ljust(widths[1]) + c.rjust(widths[2]))
-            lines.append("═" * sum(widths) if j == 0 else rule)
-        if self.built:
-            trainable = sum(
-                w.size for layer in self.layers if self.trainable for w in layer.trainable_weights
-            )
-            frozen = int(self._net.get_params().size + self._net.get_state().size) - trainable
-            for label, count in (
-                ("Total params", trainable + frozen),
-                ("Trainable params", trainable),
-                ("Non-trainable params", frozen),
-            ):
-                lines.append(f" {label}: {count:,} ({_size(4 * count)})")
-        else:
-            lines.append(" (not built: the parameter counts need the input shape)")
-        for line in lines:
-            print_fn(line)
+        for line in summary_lines(self):
+            (print if print_fn is None else print_fn)(line)
 
     # ---- files -----------------------------------------------------------------------------
     def save(self, filepath: Any, include_optimizer: bool = True) -> None:
@@ -613,12 +590,3 @@ def _verbosity(verbose: Any) -> int:
     if isinstance(verbose, bool) or verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
     return int(verbose)
-
-
-def _size(n_bytes: int) -> str:
-    value = float(n_bytes)
-    for unit in ("B", "KB", "MB"):
-        if value < 1024:
-            return f"{value:.2f} {unit}"
-        value /= 1024
-    return f"{value:.2f} GB"

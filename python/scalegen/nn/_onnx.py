@@ -16,8 +16,8 @@ import numpy as np
 
 from .. import _core
 from ..utils._onnx import GraphBuilder, check_opset, finish_model, import_onnx
+from ._layer_base import ACTIVATION_ALPHA
 from .layers import (
-    ACTIVATION_ALPHA,
     ELU,
     Activation,
     AveragePooling2D,
