@@ -485,3 +485,17 @@ def test_concurrent_predict_matches_serial() -> None:
     for a, b in zip(serial, parallel, strict=True):
         np.testing.assert_array_equal(a, b)
     assert not np.array_equal(serial[0], serial[1])
+
+
+def test_one_output_takes_flat_targets_as_keras_does() -> None:
+    """y of shape (n,) for a (n, 1) output trains exactly as y[:, None]."""
+    x = np.random.default_rng(0).normal(size=(64, 3)).astype("float32")
+    y = x @ np.array([1.0, -2.0, 0.5], dtype="float32")
+    losses = []
+    for target in (y, y[:, None]):
+        model = Sequential([Dense(4, activation="relu", input_shape=(3,)), Dense(1)], seed=0)
+        model.compile("adam", "mse")
+        losses.append(model.fit(x, target, epochs=2, batch_size=16, verbose=0).history["loss"])
+    assert losses[0] == losses[1]
+    with pytest.raises(ValueError, match=re.escape("the model outputs (n, 1)")):
+        model.fit(x, np.zeros((64, 2)), verbose=0)

@@ -338,3 +338,35 @@ def test_user_arrays_are_not_modified() -> None:
     for original, kept in zip((x, y, vx, vy), copies, strict=True):
         np.testing.assert_array_equal(original, kept)
         assert original.flags.writeable
+
+
+@pytest.mark.parametrize("name", ["foo", "foo_uniform", "Zeros_x", 3])
+def test_initialize_refuses_unknown_names(name: object) -> None:
+    with pytest.raises(ValueError, match="unknown initializer"):
+        nn.layers.initialize(name, (2, 3), np.random.default_rng(0))  # type: ignore[arg-type]
+
+
+def test_initialize_takes_any_case() -> None:
+    a = nn.layers.initialize("He_Normal", (4, 3), np.random.default_rng(0))
+    b = nn.layers.initialize("he_normal", (4, 3), np.random.default_rng(0))
+    assert np.array_equal(a, b)
+
+
+def test_keras_positional_order_and_data_format() -> None:
+    """Keras 3's positional order: filters, kernel_size, strides, padding, data_format,
+    dilation_rate, groups, activation; data_format is channels-last only."""
+    from scalegen.nn.layers import Conv2D, Conv2DTranspose, GlobalAveragePooling2D, MaxPooling2D
+
+    conv = Conv2D(8, 3, 1, "same", "channels_last", 2, 4, "relu")
+    assert (conv.dilation_rate, conv.groups, conv.activation) == ((2, 2), 4, "relu")
+    up = Conv2DTranspose(4, 3, 2, "same", None, None, 1, "sigmoid")
+    assert up.activation == "sigmoid"
+    for make in (
+        lambda: Conv2D(8, 3, data_format="channels_first"),
+        lambda: MaxPooling2D(data_format="channels_first"),
+        lambda: GlobalAveragePooling2D(data_format="channels_first"),
+    ):
+        with pytest.raises(ValueError, match="channels-last"):
+            make()
+    with pytest.raises(ValueError, match="dilation_rate must be 1"):
+        Conv2DTranspose(4, 3, dilation_rate=2)

@@ -87,20 +87,93 @@ def _check(n: object) -> int:
 
 
 def set_num_threads(n: int) -> None:
-    """Set how many threads scalegen's kernels use by default (estimators' n_jobs wins)."""
+    """Set how many threads scalegen's C++ kernels use by default, for the whole process.
+
+    The default starts as the environment variable ``SCALEGEN_NUM_THREADS`` when it is
+    set (capped at the cores available), else as the cores this process may use (its CPU
+    affinity, capped by a cgroup CPU quota). An estimator's ``n_jobs``, when not None, and
+    a ``with threads(...)`` block take precedence over it.
+
+    Parameters
+    ----------
+    n : int
+        The number of threads, at least 1. A count above the cores available is reduced
+        to that number, with a ``UserWarning``.
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``n`` is not an int (bools and floats such as ``2.0`` are refused) or is below 1.
+
+    See Also
+    --------
+    get_num_threads, threads
+
+    Examples
+    --------
+    >>> import scalegen
+    >>> previous = scalegen.get_num_threads()
+    >>> scalegen.set_num_threads(1)
+    >>> scalegen.get_num_threads()
+    1
+    >>> scalegen.set_num_threads(previous)  # back to the previous default
+    """
     global _global_threads
     _global_threads = _check(n)
 
 
 def get_num_threads() -> int:
-    """The number of threads kernels use when an estimator's n_jobs is None."""
+    """The number of threads the kernels use when an estimator's ``n_jobs`` is None.
+
+    Returns
+    -------
+    int
+        The count of the innermost ``with threads(...)`` block of the current Python
+        thread or asyncio task, else the process-wide default of ``set_num_threads``.
+
+    Examples
+    --------
+    >>> import scalegen
+    >>> scalegen.get_num_threads() >= 1
+    True
+    >>> with scalegen.threads(1):
+    ...     scalegen.get_num_threads()
+    1
+    """
     override = _override.get()
     return _global_threads if override is None else override
 
 
 @contextlib.contextmanager
 def threads(n: int) -> Iterator[None]:
-    """Use n threads inside the block (per Python thread and asyncio task)."""
+    """A context manager: the kernels use ``n`` threads inside the ``with`` block.
+
+    The count holds for the Python thread (or asyncio task) that entered the block, so
+    concurrent callers do not see each other's setting; the previous count comes back on
+    exit, also when the block raises. An estimator's ``n_jobs``, when not None, still
+    takes precedence.
+
+    Parameters
+    ----------
+    n : int
+        The number of threads, at least 1; a count above the cores available is reduced
+        to that number, with a ``UserWarning``.
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``n`` is not an int or is below 1 (raised on entering the block).
+
+    Examples
+    --------
+    >>> import scalegen
+    >>> before = scalegen.get_num_threads()
+    >>> with scalegen.threads(1):
+    ...     print(scalegen.get_num_threads())
+    1
+    >>> scalegen.get_num_threads() == before
+    True
+    """
     token = _override.set(_check(n))
     try:
         yield

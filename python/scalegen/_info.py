@@ -30,8 +30,38 @@ def config() -> dict[str, Any]:
 
 
 def show_config(file: TextIO | None = None) -> None:
-    """Print scalegen's version, the machine (x86_64 builds three instruction-set levels,
-    other machines the baseline only), compiler, OpenMP, SIMD level picked, Eigen and threads."""
+    """Print how this scalegen was built and how it runs here, for bug reports.
+
+    The lines give the version with the Python version and machine; the instruction-set
+    level of the C++ kernels picked at import and the levels built (x86_64 builds three,
+    other machines the baseline only; ``SCALEGEN_ISA`` forces a lower one); the SIMD
+    extensions of that level; the compiler, OpenMP and Eigen versions; and the default
+    thread count with the cores this process may use.
+
+    Parameters
+    ----------
+    file : text stream, optional
+        Where to write; None (the default) writes to ``sys.stdout``.
+
+    Examples
+    --------
+    The values depend on the machine and the build:
+
+    >>> import scalegen
+    >>> scalegen.show_config()
+    scalegen ... (Python ..., ...)
+      instruction set : ... (built: ...)
+      SIMD            : ...
+      compiler        : ...
+      OpenMP          : ...
+      Eigen           : ...
+      threads         : ... (cores available: ...)
+    >>> import io
+    >>> text = io.StringIO()
+    >>> scalegen.show_config(file=text)
+    >>> len(text.getvalue().splitlines())
+    7
+    """
     c = config()
     out = file or sys.stdout
     lines = [

@@ -8,7 +8,29 @@ import numpy as np
 
 
 class BifSyntaxError(ValueError):
-    """A BIF text that cannot be read, located as ``source:line:column: reason``."""
+    """A BIF text that cannot be read, located as ``source:line:column: reason``.
+
+    Raised by ``read_bif`` (and ``scalegen.datasets.load_network``); a ``ValueError``.
+    The parts of the message are kept as the attributes ``source`` (the file name),
+    ``line`` and ``column`` (from 1) and ``reason``.
+
+    Examples
+    --------
+    A table whose probabilities do not end with ``;``:
+
+    >>> from scalegen.bayesnet import BifSyntaxError, read_bif
+    >>> text = "variable rain { type discrete [ 2 ] { yes, no }; }"
+    >>> text += " probability ( rain ) { table 0.2, 0.8 }"
+    >>> with open("broken.bif", "w") as f:
+    ...     _ = f.write(text)
+    >>> try:
+    ...     read_bif("broken.bif")
+    ... except BifSyntaxError as err:
+    ...     print(err)
+    ...     print(err.line, err.column)
+    broken.bif:1:90: expected ',' or ';' after a probability, found '}'
+    1 90
+    """
 
     def __init__(self, source: str, line: int, column: int, reason: str) -> None:
         super().__init__(f"{source}:{line}:{column}: {reason}")

@@ -62,13 +62,13 @@ def check_table_values(variable: Hashable, values: np.ndarray) -> None:
 
 
 class TabularCPD:
-    """P(variable | parents) as a table.
+    """A conditional probability table, ``P(variable | parents)``.
 
     ``values`` is shaped ``(card, *parent_cards)`` with the parents' axes in the order of
     ``parents`` (pgmpy's layout); a 2-D ``(card, prod(parent_cards))`` array is accepted
-    when the parents' states are given (the last parent varies fastest along a row).
-    ``states`` maps the variable and its parents to their state names; names default
-    to ``0..card-1``.
+    when the states of every parent are given (the last parent varies fastest along a
+    row). Each column (one configuration of the parents) should sum to 1;
+    ``BayesianNetwork.check_model`` checks that.
 
     pgmpy's signature works too: ``TabularCPD(variable, variable_card, values,
     evidence=None, evidence_card=None, state_names=None)`` with ``values`` 2-D, shaped
@@ -76,6 +76,53 @@ class TabularCPD:
     It is recognised by an integer in second place or by any of its keyword names
     (``variable_card``, ``evidence``, ``evidence_card``, ``state_names``); mixing it with
     ``parents``/``states`` is a TypeError.
+
+    Parameters
+    ----------
+    variable : hashable
+        The variable the table gives the distribution of.
+    values : array-like
+        Finite, non-negative probabilities, laid out as above (a root's table may be a
+        vector or a single column).
+    parents : sequence of hashable, default ()
+        The conditioning variables, in the order of the axes of ``values``; a single
+        string is one parent.
+    states : dict, optional
+        Variable or parent -> list of state names; missing names default to
+        ``0..card-1``.
+
+    Attributes
+    ----------
+    variable : hashable
+        As given.
+    parents : list
+        As given.
+    states : dict
+        State names of the variable and of each parent.
+    values : numpy.ndarray
+        float64 table of shape ``(card, *parent_cards)`` (a copy of the input).
+
+    Raises
+    ------
+    ValueError
+        If the shape does not match the parents and states, a value is negative or not
+        finite, a state is listed twice, or the variable is its own parent.
+    TypeError
+        If the values are not numbers, or the two signatures are mixed.
+
+    Examples
+    --------
+    >>> from scalegen.bayesnet import TabularCPD
+    >>> yes_no = ["yes", "no"]
+    >>> wet = TabularCPD("wet", [[0.99, 0.8, 0.9, 0.0], [0.01, 0.2, 0.1, 1.0]], ["rain", "sprinkler"],
+    ...                  states={"wet": yes_no, "rain": yes_no, "sprinkler": ["on", "off"]})
+    >>> wet
+    <TabularCPD P(wet:2 | rain:2, sprinkler:2)>
+    >>> wet.values.shape, float(wet.values[0, 1, 0])  # P(wet=yes | rain=no, sprinkler=on)
+    ((2, 2, 2), 0.9)
+    >>> rain = TabularCPD("rain", 2, [[0.2], [0.8]])  # pgmpy's signature
+    >>> rain.values, rain.states
+    (array([0.2, 0.8]), {'rain': [0, 1]})
     """
 
     @overload

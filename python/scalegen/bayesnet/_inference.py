@@ -34,7 +34,49 @@ _JOINT_MARGINALS_CELLS = 4096
 
 
 class DiscreteFactor:
-    """A table over discrete variables: one axis of ``values`` per entry of ``variables``."""
+    """A table over discrete variables: one axis of ``values`` per entry of ``variables``.
+
+    ``VariableElimination.query`` returns its posteriors as factors; ``to_frame`` and the
+    ``repr`` show them as a table, ``get_value`` reads one cell by state names.
+
+    Parameters
+    ----------
+    variables : sequence of hashable
+        The variables, one per axis of ``values``, without repeats.
+    states : dict
+        Variable -> list of state names, for every variable (others are ignored).
+    values : array-like
+        Real numbers of shape ``(len(states[v]) for v in variables)``, copied as float64.
+
+    Attributes
+    ----------
+    variables : list
+        As given.
+    states : dict
+        The state names of each variable.
+    values : numpy.ndarray
+        The table.
+
+    Raises
+    ------
+    ValueError
+        If a variable repeats or has no states, or ``values`` has another shape.
+
+    Examples
+    --------
+    >>> from scalegen.bayesnet import DiscreteFactor
+    >>> f = DiscreteFactor(["coin", "die"], {"coin": ["H", "T"], "die": [1, 2, 3]},
+    ...                    [[1, 2, 3], [4, 5, 5]])
+    >>> p = f.normalize()
+    >>> p.get_value(coin="T", die=3)
+    0.25
+    >>> p.to_frame().loc["H"].round(2)
+           p
+    die
+    1    0.05
+    2    0.10
+    3    0.15
+    """
 
     def __init__(
         self, variables: Sequence[Hashable], states: Mapping[Hashable, Sequence[Any]], values: Any
@@ -225,6 +267,42 @@ class VariableElimination:
     variables sum to 1 and cannot matter), slices the tables at the evidence, and
     eliminates the remaining variables in a greedy order chosen on that pruned graph.
     The tables are copied at construction: later changes to the model are not seen.
+    ``query`` gives posterior factors, ``map_query`` the most probable states.
+
+    Parameters
+    ----------
+    model : BayesianNetwork
+        A network with all its tables.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a ``BayesianNetwork``.
+    ValueError
+        If the model fails ``check_model`` (a table missing or not normalized).
+
+    See Also
+    --------
+    ApproximateInference : likelihood weighting, for networks too large to eliminate.
+
+    Examples
+    --------
+    >>> from scalegen.bayesnet import BayesianNetwork, TabularCPD, VariableElimination
+    >>> yes_no = ["yes", "no"]
+    >>> net = BayesianNetwork([("rain", "wet"), ("sprinkler", "wet")])
+    >>> net.add_cpds(
+    ...     TabularCPD("rain", [0.2, 0.8], states={"rain": yes_no}),
+    ...     TabularCPD("sprinkler", [0.4, 0.6], states={"sprinkler": yes_no}),
+    ...     TabularCPD("wet", [[0.99, 0.8, 0.9, 0.0], [0.01, 0.2, 0.1, 1.0]], ["rain", "sprinkler"],
+    ...                states={"wet": yes_no, "rain": yes_no, "sprinkler": yes_no}),
+    ... )
+    >>> infer = VariableElimination(net)
+    >>> infer.query(["rain"], evidence={"wet": "yes"}).values.round(3)
+    array([0.378, 0.622])
+    >>> infer.query(["rain"], evidence={"wet": "yes", "sprinkler": "yes"}).values.round(3)
+    array([0.216, 0.784])
+    >>> infer.map_query(["rain", "sprinkler"], evidence={"wet": "yes"})
+    {'rain': 'no', 'sprinkler': 'yes'}
     """
 
     def __init__(self, model: BayesianNetwork) -> None:

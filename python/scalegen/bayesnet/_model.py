@@ -50,22 +50,56 @@ def _find_cycle(
 
 
 class BayesianNetwork(GraphQueries):
-    """A discrete Bayesian network.
+    """A discrete Bayesian network: a DAG, the state names of its variables and one
+    ``TabularCPD`` per variable.
 
-    ``edges`` are (parent, child) pairs; ``nodes`` adds isolated variables and fixes the
-    order of ``nodes`` (otherwise the order of first appearance in ``edges``); ``states``
-    maps variables to their state names (else they come from CPDs or from the data at
-    ``fit``). A variable's parents keep the order of its edges: it is the axis order of
-    the tables ``fit`` learns.
+    A variable's parents keep the order of its edges: it is the axis order of the tables
+    ``fit`` learns. The structure can be edited as in pgmpy (``add_node(s_from)``,
+    ``add_edge(s_from)``, ``remove_edge``, ``remove_node(s_from)``): a change to a
+    variable's parents drops its table (``add_cpds`` or ``fit`` again), and removing a
+    node drops its children's. Fitted networks ``sample``, score rows (``score_samples``,
+    ``log_likelihood``, ``score``), ``predict`` the variables missing from a DataFrame,
+    and convert to BIF (``to_bif``), networkx and pgmpy.
 
-    ``edges`` may be a networkx DiGraph: all its nodes (after ``nodes``, in the graph's
-    order) and edges (each child's parents in the order of ``G.pred``), and its node
-    attributes ``states`` and ``cpd`` where present (``to_networkx`` writes them); a pgmpy
-    model (a DiGraph) brings its tables too, as ``from_pgmpy``.
+    Parameters
+    ----------
+    edges : iterable of (parent, child) pairs, or a networkx DiGraph
+        The arcs. A DiGraph brings all its nodes (after ``nodes``, in the graph's order),
+        its edges (each child's parents in the order of ``G.pred``) and its node
+        attributes ``states`` and ``cpd`` where present (``to_networkx`` writes them); a
+        pgmpy model (a DiGraph) brings its tables too, as ``from_pgmpy``.
+    nodes : iterable of hashable, optional
+        Variables in the order ``nodes`` lists them, isolated ones included; the others
+        follow in the order of first appearance in ``edges``.
+    states : dict, optional
+        Variable -> list of state names. Otherwise they come from the tables
+        (``add_cpds``) or from the data at ``fit``.
 
-    The structure can be edited as in pgmpy (``add_node(s_from)``, ``add_edge(s_from)``,
-    ``remove_edge``, ``remove_node(s_from)``): a change to a variable's parents drops its
-    table (``add_cpds`` or ``fit`` again), and removing a node drops its children's.
+    Raises
+    ------
+    ValueError
+        If an edge is not a pair, is a self-loop, is given twice, or the edges hold a
+        cycle; or ``states`` names a variable that is not a node.
+    TypeError
+        If a variable name is unhashable, or ``edges`` is an undirected networkx Graph.
+
+    Examples
+    --------
+    >>> from scalegen.bayesnet import BayesianNetwork, TabularCPD
+    >>> yes_no = ["yes", "no"]
+    >>> net = BayesianNetwork([("rain", "wet"), ("sprinkler", "wet")], states={"wet": yes_no})
+    >>> net.add_cpds(
+    ...     TabularCPD("rain", [0.2, 0.8], states={"rain": yes_no}),
+    ...     TabularCPD("sprinkler", [0.4, 0.6], states={"sprinkler": yes_no}),
+    ...     TabularCPD("wet", [[0.99, 0.8, 0.9, 0.0], [0.01, 0.2, 0.1, 1.0]], ["rain", "sprinkler"],
+    ...                states={"wet": yes_no, "rain": yes_no, "sprinkler": yes_no}),
+    ... )
+    >>> net, net.check_model()
+    (<BayesianNetwork: 3 nodes, 2 edges, 3 tables>, True)
+    >>> data = net.sample(2000, random_state=0)
+    >>> learned = BayesianNetwork(net.edges, states=net.states).fit(data)
+    >>> learned.cpd("rain").values.round(2)
+    array([0.19, 0.81])
     """
 
     def __init__(
@@ -515,5 +549,45 @@ def from_bif(net: _bif.BifNetwork) -> BayesianNetwork:
 
 
 def read_bif(path: str | os.PathLike[str]) -> BayesianNetwork:
-    """Reads a .bif or .bif.gz file (the format of pgmpy's and bnlearn's networks)."""
+    """Read a network from a BIF file, the format of pgmpy's and bnlearn's networks.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file; gzip compression is detected from its first bytes, whatever its name.
+        Text is read as UTF-8 (latin-1 when it is not).
+
+    Returns
+    -------
+    BayesianNetwork
+        The variables in the order of the file, each with its states and table; ``name``
+        is the file's network name. Column sums are not checked (``check_model`` does).
+
+    Raises
+    ------
+    BifSyntaxError
+        If the text is not valid BIF (with the line and column), declares no variable,
+        misses a table or row, has a negative or non-finite probability, or a cycle.
+    LimitError
+        If the tables, or the gzip data once expanded, are above scalegen's limits.
+    OSError
+        If the file cannot be read; ``ValueError`` for broken gzip data.
+
+    Examples
+    --------
+    >>> from scalegen.bayesnet import read_bif
+    >>> with open("coin.bif", "w") as f:
+    ...     _ = f.write('''
+    ... network coin { }
+    ... variable toss { type discrete [ 2 ] { heads, tails }; }
+    ... variable call { type discrete [ 2 ] { right, wrong }; }
+    ... probability ( toss ) { table 0.5, 0.5; }
+    ... probability ( call | toss ) { (heads) 0.7, 0.3; (tails) 0.4, 0.6; }
+    ... ''')
+    >>> net = read_bif("coin.bif")
+    >>> net.name, net.edges, net.states["call"]
+    ('coin', [('toss', 'call')], ['right', 'wrong'])
+    >>> net.cpd("call").values[:, 1].tolist()  # P(call | toss=tails)
+    [0.4, 0.6]
+    """
     return from_bif(_bif.read_bif(path))

@@ -230,19 +230,53 @@ class PC(BaseEstimator):
     ``PC(data).estimate(variant='stable', return_type='pdag')``, with the contingency
     tables of every level's tests counted in one parallel pass.
 
-    ``ci_test`` is 'chi_square' (Pearson) or 'g_sq' (G-test), computed as pgmpy does: per
-    configuration of the conditioning set, over the observed rows and columns, with Yates'
-    correction on 2x2 tables. X and Y count as independent given Z when the p-value is at
-    least ``significance_level``; conditioning sets have at most ``max_cond_vars`` variables.
+    ``fit(data)`` takes a DataFrame (or a 2-D array of codes with ``states``) and learns
+    over every column. Separating sets are searched in pgmpy's order, including the
+    iteration order of its Python sets of variable names, so that the first independence
+    found is the same one. As in pgmpy, an edge that two colliders orient both ways is
+    dropped from the PDAG (so it is in ``skeleton_`` but in neither list of edges).
 
-    ``fit(data)`` sets ``skeleton_`` (undirected edges (u, v), u before v in column order),
-    ``separating_sets_`` (frozenset({u, v}) -> frozenset of the variables that made u and v
-    independent, for each removed edge), ``edges_`` (the directed edges of the PDAG after
-    orienting colliders and applying Meek's rules) and ``undirected_edges_`` (its undirected
-    edges, (u, v) with u before v). As in pgmpy, an edge that two colliders orient both ways
-    is dropped from the PDAG (so it is in ``skeleton_`` but in neither list of edges).
-    Separating sets are found in pgmpy's order, including the iteration order of its Python
-    sets of variable names, so that the first independence found is the same one.
+    Parameters
+    ----------
+    ci_test : {'chi_square', 'g_sq'}, default 'chi_square'
+        Pearson's chi-square test or the G-test, computed as pgmpy does: per
+        configuration of the conditioning set, over the observed rows and columns, with
+        Yates' correction on 2x2 tables.
+    significance_level : float in (0, 1), default 0.01
+        X and Y count as independent given Z when the p-value is at least this.
+    max_cond_vars : int, default 5
+        Largest conditioning set tested.
+    n_jobs : int or None, default None
+        Threads counting the tables (None: ``scalegen.get_num_threads()``).
+
+    Attributes
+    ----------
+    skeleton_ : list of tuple
+        Undirected edges ``(u, v)``, u before v in column order.
+    separating_sets_ : dict
+        ``frozenset({u, v})`` -> frozenset of the variables that made u and v independent,
+        for each removed edge.
+    edges_ : list of tuple
+        Directed edges of the PDAG after orienting colliders and applying Meek's rules.
+    undirected_edges_ : list of tuple
+        Edges of the PDAG left undirected, ``(u, v)`` with u before v.
+
+    Examples
+    --------
+    Two independent causes of a common effect (a collider, which PC can orient):
+
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from scalegen.bayesnet import PC
+    >>> rng = np.random.default_rng(0)
+    >>> rain, sprinkler = rng.random(5000) < 0.3, rng.random(5000) < 0.4
+    >>> wet = (rain | sprinkler) ^ (rng.random(5000) < 0.1)  # 10% noise
+    >>> data = pd.DataFrame({"rain": rain, "sprinkler": sprinkler, "wet": wet})
+    >>> pc = PC().fit(data)
+    >>> pc.edges_, pc.undirected_edges_
+    ([('rain', 'wet'), ('sprinkler', 'wet')], [])
+    >>> pc.separating_sets_[frozenset({"rain", "sprinkler"})]
+    frozenset()
     """
 
     def __init__(

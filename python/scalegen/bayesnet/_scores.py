@@ -40,17 +40,51 @@ def structure_score(
     equivalent_sample_size: float = 10,
     n_jobs: int | None = None,
 ) -> float:
-    """A decomposable score of a DAG on data: 'bic', 'aic', 'k2', 'bdeu', 'bds' or 'll'
-    (pgmpy's names 'bic-d', 'aic-d', 'll-d' too). Equal to pgmpy's scores ('bds' with
-    pgmpy's marginal uniform graph prior, see `structure_prior`).
+    """A decomposable score of a DAG on data, equal to pgmpy's (higher is better).
 
-    ``model_or_edges``: a BayesianNetwork (its states are used where it has them) or
-    (parent, child) pairs; every data column that is not in the edges is scored as a
-    variable without parents. BIC's penalty uses the number of rows of the data.
+    Parameters
+    ----------
+    model_or_edges : BayesianNetwork or iterable of (parent, child) pairs
+        The DAG. A network scores its own nodes only (other columns of the data are
+        ignored) and uses its states where it has them; with edges, every column of the
+        data is scored, those in no edge as variables without parents.
+    data : DataFrame, array, iterable of chunks or dask DataFrame
+        A pandas DataFrame, a 2-D integer array of codes (columns in the order of the
+        network's nodes, which must have their states), an iterable of such chunks (read
+        once) or a dask DataFrame (counted per partition on the workers): each gives
+        exactly the score of the same rows in one DataFrame.
+    score : str, default 'bic'
+        'bic', 'aic', 'k2', 'bdeu', 'bds' or 'll' (the log-likelihood), in any case;
+        pgmpy's names 'bic-d', 'aic-d' and 'll-d' too. 'bds' includes pgmpy's marginal
+        uniform graph prior (see ``structure_prior``); BIC's penalty uses the number of rows.
+    equivalent_sample_size : float, default 10
+        Prior strength of 'bdeu' and 'bds'.
+    n_jobs : int or None, default None
+        Threads counting the families (None: ``scalegen.get_num_threads()``).
 
-    ``data``: a pandas DataFrame, a 2-D integer array of codes, an iterable of such chunks
-    (read once) or a dask DataFrame (counted per partition on the workers), all giving
-    exactly the score of the same rows in one DataFrame.
+    Returns
+    -------
+    float
+        The sum of the families' scores (plus the graph prior for 'bds').
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``score`` is unknown or ``equivalent_sample_size`` is not a positive number.
+    TypeError
+        If ``model_or_edges`` is neither a network nor an iterable of edges, or ``data``
+        is not one of the sources above.
+
+    Examples
+    --------
+    >>> from scalegen.bayesnet import structure_score
+    >>> from scalegen.datasets import load_network
+    >>> asia = load_network("asia")
+    >>> data = asia.sample(5000, random_state=0)
+    >>> round(structure_score(asia, data), 1), round(structure_score(asia, data, score="bdeu"), 1)
+    (-11189.9, -11218.7)
+    >>> structure_score(asia.edges, data) > structure_score([], data)  # the true DAG beats no edges
+    True
     """
     name = SCORES.get(score.lower()) if isinstance(score, str) else None
     if name is None:

@@ -35,9 +35,37 @@ IDX_TYPES: dict[int, np.dtype] = {
 
 
 def load_network(name: str) -> BayesianNetwork:
-    """A Bayesian network bundled as a BIF file: 'asia' (Lauritzen and Spiegelhalter, 1988;
-    8 variables) or 'alarm' (Beinlich et al., 1989; 37 variables, the tables of the bnlearn
-    repository's file)."""
+    """A Bayesian network bundled with scalegen (a BIF file, read with ``read_bif``).
+
+    Parameters
+    ----------
+    name : {'asia', 'alarm'}
+        'asia': the chest-clinic network of Lauritzen and Spiegelhalter (1988), 8 binary
+        variables with the published probabilities. 'alarm': the ALARM monitoring network
+        of Beinlich et al. (1989), 37 variables and 46 edges, with the tables of the bnlearn
+        repository's file.
+
+    Returns
+    -------
+    scalegen.bayesnet.BayesianNetwork
+        A new network with every table, ready to sample or query.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not one of the bundled networks (listed in ``NETWORKS``).
+
+    Examples
+    --------
+    >>> from scalegen.datasets import load_network
+    >>> asia = load_network("asia")
+    >>> asia
+    <BayesianNetwork: 8 nodes, 8 edges, 8 tables>
+    >>> asia.parents("either"), asia.states["smoke"]
+    (['tub', 'lung'], ['yes', 'no'])
+    >>> asia.sample(1000, random_state=0).shape
+    (1000, 8)
+    """
     from ..bayesnet import read_bif  # pandas: only when a network is asked for
 
     if name not in NETWORKS:
@@ -69,6 +97,21 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
         (a ValueError) If the header declares an array larger than ``max_tensor_bytes``, or
         the gzip data expands past ``max_decompressed_bytes`` (see ``scalegen.set_limits``);
         this is checked before the data is read.
+
+    Examples
+    --------
+    An IDX file holds a 4-byte magic number (two zero bytes, the type code, the number of
+    dimensions), then each size as a big-endian uint32, then the values:
+
+    >>> import gzip
+    >>> import struct
+    >>> from scalegen.datasets import read_idx
+    >>> header = struct.pack(">HBB2I", 0, 0x0B, 2, 2, 3)  # int16, shape (2, 3)
+    >>> with gzip.open("table.idx.gz", "wb") as f:
+    ...     _ = f.write(header + struct.pack(">6h", 1, 2, 3, -4, -5, -6))
+    >>> read_idx("table.idx.gz")
+    array([[ 1,  2,  3],
+           [-4, -5, -6]], dtype=int16)
     """
     name = os.fspath(path)
     with open(os.path.expanduser(path), "rb") as f:
@@ -204,7 +247,24 @@ def load_mnist(
         If the images or labels file is missing.
     ValueError
         If a file is not a valid IDX file, or the images are not a 3-D array of bytes, the labels
-        not a 1-D array of integers in 0..9, or their counts differ.
+        not a 1-D array of integers in 0..9, or their counts differ; or ``kind`` is neither
+        'train' nor 'test'.
+
+    Examples
+    --------
+    Two 4x4 images and their labels, written in the MNIST files' format:
+
+    >>> import struct
+    >>> import numpy as np
+    >>> from scalegen.datasets import load_mnist
+    >>> pixels = np.arange(32, dtype=np.uint8).reshape(2, 4, 4)
+    >>> with open("train-images-idx3-ubyte", "wb") as f:
+    ...     _ = f.write(struct.pack(">HBB3I", 0, 0x08, 3, 2, 4, 4) + pixels.tobytes())
+    >>> with open("train-labels-idx1-ubyte", "wb") as f:
+    ...     _ = f.write(struct.pack(">HBBI", 0, 0x08, 1, 2) + bytes([3, 7]))
+    >>> images, labels = load_mnist(".")
+    >>> images.shape, images.dtype, round(float(images.max()), 3), labels
+    ((2, 4, 4, 1), dtype('float32'), 0.122, array([3, 7]))
     """
     prefixes = {"train": "train", "test": "t10k"}
     if kind not in prefixes:
@@ -252,6 +312,20 @@ def load_digits(*, normalize: bool = True) -> tuple[np.ndarray, np.ndarray]:
         float32, shape (1797, 8, 8, 1), channels last.
     labels : numpy.ndarray
         int64 digits 0..9, shape (1797,).
+
+    Raises
+    ------
+    ImportError
+        If scikit-learn, which holds the data, is not installed.
+
+    Examples
+    --------
+    >>> from scalegen.datasets import load_digits
+    >>> images, labels = load_digits()
+    >>> images.shape, images.dtype, float(images.max())
+    ((1797, 8, 8, 1), dtype('float32'), 1.0)
+    >>> labels[:10].tolist()
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
     """
     try:
         from sklearn import datasets
@@ -285,12 +359,55 @@ def make_mixture(
     random_state: int = 0,
     dask: bool = False,
 ) -> Any:
-    """Rows of a random Gaussian mixture (centers in [-10, 10], axis scales in [0.5, 2]),
-    generated block by block of ``chunk_rows`` rows, block i from the seed (random_state, i).
+    """Rows of a random Gaussian mixture, for tests and benchmarks at any size.
 
-    ``dask=True`` returns a dask array whose blocks are generated where they are computed
-    (on the workers: nothing passes through the client); otherwise a NumPy array with the
-    same values.
+    The components have centers drawn uniformly in [-10, 10] and diagonal covariances
+    with standard deviations in [0.5, 2] per axis, both from ``random_state``; each row
+    picks a component uniformly. Rows are generated block by block of ``chunk_rows``
+    rows, block i from the seed ``(random_state, i)``, so the values do not depend on
+    where or in which order the blocks are made. The labels are not returned.
+
+    Parameters
+    ----------
+    n_samples : int
+        Number of rows.
+    n_features : int, default 2
+        Number of columns.
+    n_components : int, default 3
+        Number of Gaussian components.
+    chunk_rows : int, default 65536
+        Rows per block (the chunk size of the dask array).
+    dtype : numpy dtype, default numpy.float64
+        Element type of the result.
+    random_state : int, default 0
+        Seed of the components and of the blocks.
+    dask : bool, default False
+        Return a lazy dask array whose blocks are generated where they are computed (on
+        the workers: nothing passes through the client) instead of a NumPy array; both
+        hold the same values.
+
+    Returns
+    -------
+    numpy.ndarray or dask.array.Array
+        Shape (n_samples, n_features).
+
+    Raises
+    ------
+    InvalidParameterError
+        If a count is not an int of at least 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen.datasets import make_mixture
+    >>> X = make_mixture(1000, n_features=3, chunk_rows=400)
+    >>> X.shape, X.dtype
+    ((1000, 3), dtype('float64'))
+    >>> lazy = make_mixture(1000, n_features=3, chunk_rows=400, dask=True)
+    >>> lazy.chunks[0]
+    (400, 400, 200)
+    >>> bool(np.array_equal(lazy.compute(), X))
+    True
     """
     n_samples, n_features, n_components, chunk_rows = (
         check_int(value, name, "make_mixture", low=1)

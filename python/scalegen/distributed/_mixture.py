@@ -222,18 +222,60 @@ class _OnDask(BaseMixture):
 class DaskGaussianMixture(_OnDask, GaussianMixture):
     """``GaussianMixture`` fitted on a ``dask.array`` (rows in blocks, any number).
 
-    ``fit`` persists the array once (``persist='auto'``: when it takes at most half of the
-    workers' memory; larger arrays are recomputed from their graph, e.g. re-read or
-    re-generated, at every pass instead of spilling), runs the C++ E-step on every block where it lives
-    (with the worker's threads) and merges the blocks' statistics by a fixed tree of
-    ``split_every=8`` on the workers; the client only runs the M-step on the merged
-    statistics (kilobytes). The initial parameters are those of the in-memory fit on a
-    uniform sample of ``init_size`` rows (all rows when there are not more). Results
+    ``fit`` persists the array once (with ``persist='auto'``, when it takes at most half
+    of the workers' memory; larger arrays are recomputed from their graph, e.g. re-read or
+    re-generated, at every pass instead of spilling), runs the C++ E-step on every block
+    where it lives (with the worker's threads) and merges the blocks' statistics by a
+    fixed tree of ``split_every=8`` on the workers; the client only runs the M-step on the
+    merged statistics (kilobytes). The initial parameters are those of the in-memory fit
+    on a uniform sample of ``init_size`` rows (all rows when there are not more). Results
     equal the in-memory ones to rounding (the merge order differs), and do not change when
     a worker dies during the fit (lost blocks are recomputed, the tree is the same).
-    ``client``: a ``distributed.Client``; None uses dask's current scheduler.
-    ``predict``, ``predict_proba`` and ``score_samples`` of a dask array are dask arrays;
-    ``to_local()`` returns the fitted ``GaussianMixture``.
+
+    No cluster is needed: without ``client``, dask's current scheduler runs the tasks
+    (the local threaded scheduler, or a ``distributed.Client`` set as the default).
+    ``predict``, ``predict_proba`` and ``score_samples`` of a dask array are lazy dask
+    arrays, block by block (of a NumPy array, NumPy arrays); ``score``, ``bic`` and
+    ``aic`` compute on the workers; ``to_local()`` returns the fitted ``GaussianMixture``.
+    ``fit`` refuses anything but a dask array.
+
+    Parameters
+    ----------
+    n_components, covariance_type, tol, reg_covar, max_iter, n_init, init_params
+        As for ``scalegen.GaussianMixture``.
+    weights_init, means_init, precisions_init, random_state, warm_start, verbose, verbose_interval
+        As for ``scalegen.GaussianMixture``.
+    n_jobs : int or None, default None
+        Threads of the kernels run in this process (the initialization on the sample) and
+        of the ``predict``-like blocks (through ``to_local()``); the fit's E-step tasks
+        use the worker's threads instead.
+    chunk_size, init_size, learning_decay
+        As for ``scalegen.GaussianMixture``; ``chunk_size`` has no effect on a fit on Dask
+        (``to_local()`` passes it on).
+    client : distributed.Client or None, default None
+        The cluster to compute on; None uses dask's current scheduler.
+    persist : bool or 'auto', default 'auto'
+        Keep the array in the workers' memory during the fit: always (True), never
+        (False, every pass recomputes it), or when it takes at most half of the memory
+        of the workers (of this machine without a distributed cluster).
+
+    Examples
+    --------
+    On dask's local scheduler (no cluster):
+
+    >>> import numpy as np
+    >>> import dask.array as da
+    >>> from scalegen.distributed import DaskGaussianMixture
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.vstack([rng.normal(-3, 1, (200, 2)), rng.normal(3, 1, (100, 2))])
+    >>> dX = da.from_array(X, chunks=(100, 2))  # three blocks of 100 rows
+    >>> gm = DaskGaussianMixture(n_components=2, random_state=0).fit(dX)
+    >>> sorted(gm.weights_.round(2).tolist())
+    [0.33, 0.67]
+    >>> gm.predict(dX).compute().shape
+    (300,)
+    >>> gm.to_local()
+    GaussianMixture(n_components=2, random_state=0)
     """
 
     _local = GaussianMixture
@@ -296,10 +338,46 @@ class DaskGaussianMixture(_OnDask, GaussianMixture):
 
 class DaskBayesianGaussianMixture(_OnDask, BayesianGaussianMixture):
     """``BayesianGaussianMixture`` fitted on a ``dask.array``, as ``DaskGaussianMixture``
-    fits a ``GaussianMixture``: the C++ E-step (with the responsibilities' entropy) per
-    block on the workers, statistics merged by a fixed tree, the variational update on the
+    fits a ``GaussianMixture``.
+
+    The C++ E-step (with the responsibilities' entropy) runs per block on the workers,
+    the statistics are merged by a fixed tree, and the variational update runs on the
     client; the default priors' mean and covariance come from two passes on the workers.
-    ``to_local()`` returns the fitted ``BayesianGaussianMixture``."""
+    No cluster is needed (dask's current scheduler runs the tasks). ``predict``,
+    ``predict_proba`` and ``score_samples`` of a dask array are lazy dask arrays;
+    ``to_local()`` returns the fitted ``BayesianGaussianMixture``.
+
+    Parameters
+    ----------
+    n_components, covariance_type, tol, reg_covar, max_iter, n_init, init_params
+        As for ``scalegen.BayesianGaussianMixture``.
+    weight_concentration_prior_type, weight_concentration_prior, mean_precision_prior
+        The priors, as for ``scalegen.BayesianGaussianMixture``.
+    mean_prior, degrees_of_freedom_prior, covariance_prior
+        The priors, as for ``scalegen.BayesianGaussianMixture``.
+    random_state, warm_start, verbose, verbose_interval
+        As for ``scalegen.BayesianGaussianMixture``.
+    n_jobs, chunk_size, init_size, learning_decay
+        As for ``DaskGaussianMixture``.
+    client : distributed.Client or None, default None
+        The cluster to compute on; None uses dask's current scheduler.
+    persist : bool or 'auto', default 'auto'
+        Keep the array in the workers' memory during the fit, as for ``DaskGaussianMixture``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dask.array as da
+    >>> from scalegen.distributed import DaskBayesianGaussianMixture
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.vstack([rng.normal(-3, 1, (200, 2)), rng.normal(3, 1, (100, 2))])
+    >>> dX = da.from_array(X, chunks=(100, 2))
+    >>> bgm = DaskBayesianGaussianMixture(n_components=4, random_state=0).fit(dX)
+    >>> bgm.n_effective_components_
+    2
+    >>> type(bgm.to_local()).__name__
+    'BayesianGaussianMixture'
+    """
 
     _local = BayesianGaussianMixture
 

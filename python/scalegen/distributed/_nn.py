@@ -42,11 +42,53 @@ def predict_block(images: np.ndarray, digest: str, payload: bytes, batch_size: i
 
 
 def predict_batches(model: Any, images: Any, batch_size: int = 256) -> Any:
-    """``model.predict`` over a dask array of images (blocks of whole images along the first
-    axis): a lazy dask array of the outputs, one block per block of images.
+    """``model.predict`` over a dask array of images, block by block on the workers.
 
-    The model travels to each worker once (one key of the graph, its pickled state) and is
-    built once per worker process, then reused by every block and later call.
+    The images are split along the first axis only (other axes are rechunked whole).
+    The model travels to each worker once (one key of the graph, its pickled state) and
+    is built once per worker process, then reused by every block and by later calls
+    with the same model. Works on any dask scheduler, a cluster or none.
+
+    Parameters
+    ----------
+    model : scalegen.nn.Sequential
+        A built model (fitted, or given an input shape).
+    images : dask.array.Array
+        The inputs, shape ``(n, *model.input_shape[1:])``; blocks of unknown size are
+        measured first.
+    batch_size : int, default 256
+        Rows per batch of ``model.predict`` inside each block.
+
+    Returns
+    -------
+    dask.array.Array
+        Lazy float32 outputs of shape ``(n, *model.output_shape[1:])``, one block per
+        block of images; nothing is computed until ``.compute()`` (or persist).
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a ``scalegen.nn.Sequential`` or ``images`` not a dask array.
+    ValueError
+        If the model is not built or ``images`` has fewer than two axes.
+    InvalidParameterError
+        If ``batch_size`` is not an int of at least 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dask.array as da
+    >>> from scalegen.nn import Sequential
+    >>> from scalegen.nn.layers import Dense, Flatten
+    >>> from scalegen.distributed import predict_batches
+    >>> model = Sequential([Flatten(input_shape=(8, 8, 1)), Dense(10, activation="softmax")])
+    >>> images = da.zeros((100, 8, 8, 1), dtype=np.float32, chunks=25)
+    >>> out = predict_batches(model, images, batch_size=32)
+    >>> out.shape, out.numblocks
+    ((100, 10), (4, 1))
+    >>> probabilities = out.compute()
+    >>> probabilities.dtype, bool(np.allclose(probabilities.sum(axis=1), 1))
+    (dtype('float32'), True)
     """
     import dask
     import dask.array as da

@@ -18,25 +18,84 @@ EFFECTIVE_WEIGHT = 0.01
 
 class BayesianGaussianMixture(BaseMixture):
     """Variational Bayesian Gaussian mixture, a drop-in for
-    ``sklearn.mixture.BayesianGaussianMixture``: a Dirichlet-process (stick-breaking) or
-    Dirichlet-distribution prior on the weights and Gaussian-Wishart priors on the
-    components, fitted by coordinate ascent on the evidence lower bound.
+    ``sklearn.mixture.BayesianGaussianMixture``.
 
-    Same parameters, methods and fitted attributes as scikit-learn's, plus ``n_jobs``,
-    ``sample_weight`` in ``fit`` (a row of weight w counts as w copies of it),
-    ``initial_responsibilities``, ``lower_bounds_`` and ``n_effective_components_`` (the
-    components whose weight exceeds ``EFFECTIVE_WEIGHT`` = 0.01: what the prior kept).
-    Each iteration is one fused pass over X in C++ (the expected log-densities,
-    responsibilities, their entropy and the float64 statistics, reduced in a fixed order:
-    the same bits for any thread count); the variational updates act on the k x d x d
-    statistics. The data's mean and covariance, which the default priors use, are weighted
-    by ``sample_weight``.
+    A Dirichlet-process (stick-breaking) or Dirichlet-distribution prior on the weights
+    and Gaussian-Wishart priors on the components, fitted by coordinate ascent on the
+    evidence lower bound (ELBO). With more components than the data need, the prior
+    drives the weights of the extra ones towards zero.
+
+    It takes scikit-learn's parameters and has its methods and fitted attributes; on top,
+    ``n_jobs``, ``chunk_size``, ``init_size`` and ``learning_decay`` (as in
+    ``GaussianMixture``), ``sample_weight`` and ``initial_responsibilities`` in ``fit``
+    (a row of weight w counts as w copies of it, so the weights' total matters here, unlike
+    in EM), ``partial_fit`` (see below), ``to_onnx`` and ``n_effective_components_``, the
+    number of components whose weight exceeds ``EFFECTIVE_WEIGHT`` (0.01). Each iteration
+    is one fused pass over X in C++ (expected log-densities, responsibilities, their
+    entropy and float64 statistics, reduced in a fixed order: the same bits for any
+    thread count); the variational updates act on the k x d x d statistics. The data's
+    mean and covariance, which the default priors use, are weighted by ``sample_weight``.
 
     ``fit`` takes memmaps and chunk functions as ``GaussianMixture.fit`` does.
     ``partial_fit`` is stochastic variational inference over a stream of chunks: running
-    per-row statistics blended with step (t + 1) ** -learning_decay, scaled to the total
-    weight seen so far, then the variational update; its ``lower_bound_`` is the chunk's
-    mean log-normaliser (the ELBO needs the whole data).
+    per-row statistics blended with step ``(t + 1) ** -learning_decay``, scaled to the
+    total weight seen so far, then the variational update; its ``lower_bound_`` is the
+    chunk's mean log-normaliser (the ELBO needs the whole data).
+
+    Parameters
+    ----------
+    n_components : int, default 1
+        Upper bound on the number of components; the prior may leave some empty.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default 'full'
+        Shape of the covariances, as in scikit-learn.
+    tol, reg_covar, max_iter, n_init, init_params
+        As for ``GaussianMixture``; the lower bound that ``tol`` watches is the ELBO.
+    weight_concentration_prior_type : {'dirichlet_process', 'dirichlet_distribution'}
+        Prior on the weights; default 'dirichlet_process'.
+    weight_concentration_prior : float or None, default None
+        Concentration of the weight prior (None: ``1 / n_components``); smaller values
+        leave fewer components active.
+    mean_precision_prior : float or None, default None
+        Precision prior of the means (None: 1).
+    mean_prior : array-like of shape (n_features,) or None, default None
+        Prior mean of the means (None: the mean of X).
+    degrees_of_freedom_prior : float or None, default None
+        Degrees of freedom of the Wishart prior, above ``n_features - 1`` (None:
+        ``n_features``).
+    covariance_prior : float or array-like or None, default None
+        Prior covariance, shaped by ``covariance_type`` (None: from the covariance of X).
+    random_state, warm_start, verbose, verbose_interval
+        As for ``GaussianMixture``.
+    n_jobs, chunk_size, init_size, learning_decay
+        scalegen's additions, as for ``GaussianMixture``.
+
+    Attributes
+    ----------
+    weights_, means_, covariances_, precisions_, precisions_cholesky_ : numpy.ndarray
+        The components, computed from the posterior as scikit-learn does, in the dtype of X.
+    weight_concentration_, mean_precision_, degrees_of_freedom_ : numpy.ndarray
+        Parameters of the posterior, as in scikit-learn (``weight_concentration_`` is a
+        pair of arrays for the Dirichlet process).
+    weight_concentration_prior_, mean_precision_prior_, mean_prior_ : float or numpy.ndarray
+        The priors used (with ``degrees_of_freedom_prior_`` and ``covariance_prior_``).
+    converged_, n_iter_, lower_bound_, lower_bounds_, n_features_in_
+        As in ``GaussianMixture``, with the ELBO as the lower bound.
+
+    Examples
+    --------
+    Five components offered, two used by the data:
+
+    >>> import numpy as np
+    >>> from scalegen import BayesianGaussianMixture
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.vstack([rng.normal(-3, 1, (200, 2)), rng.normal(3, 1, (100, 2))])
+    >>> bgm = BayesianGaussianMixture(n_components=5, random_state=0).fit(X)
+    >>> bgm.n_effective_components_
+    2
+    >>> np.sort(bgm.weights_)[-2:].round(2)
+    array([0.33, 0.67])
+    >>> bgm.predict(X).shape
+    (300,)
     """
 
     _entropy = True

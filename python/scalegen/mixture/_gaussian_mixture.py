@@ -36,11 +36,12 @@ def _prec_chol_from_precisions(precisions: np.ndarray, covariance_type: str) -> 
 class GaussianMixture(BaseMixture):
     """Gaussian mixture fitted by EM, a drop-in for ``sklearn.mixture.GaussianMixture``.
 
-    Same parameters, methods and fitted attributes as scikit-learn's, plus ``n_jobs``
-    (threads of the C++ kernels; None uses ``scalegen.get_num_threads()``),
-    ``sample_weight`` in ``fit`` and ``lower_bounds_``. Each EM iteration is one fused
-    pass over X: log-densities, responsibilities and float64 sufficient statistics,
-    reduced in a fixed order so that results do not depend on the thread count.
+    It takes scikit-learn's parameters and has its methods and fitted attributes; on top,
+    ``n_jobs`` and the streaming parameters below, ``sample_weight`` (a row of weight w
+    counts as w copies of it) and ``initial_responsibilities`` in ``fit``, stepwise
+    ``partial_fit`` and ``to_onnx``. Each EM iteration is one fused pass of the C++ kernel
+    over X: log-densities, responsibilities and float64 sufficient statistics, reduced in
+    a fixed order, so the result does not depend on the thread count.
 
     Data larger than memory: ``fit`` also takes a ``numpy.memmap`` (read in chunks of
     ``chunk_size`` rows, never copied whole) or a function returning a fresh iterable of
@@ -51,10 +52,91 @@ class GaussianMixture(BaseMixture):
     ``_core.gmm_block_rows`` (2048) rows give the in-memory fit's bits.
 
     ``partial_fit`` is stepwise (online) EM over a stream of chunks: running statistics
-    s <- (1 - eta) s + eta s(chunk), with s(chunk) the chunk's per-row statistics under
-    the current parameters and eta = (t + 1) ** -learning_decay at the t-th step after the
-    first; each step ends with an M-step. ``learning_decay=1`` weighs every chunk
-    equally; smaller values (down to 0.5) forget old chunks faster.
+    ``s <- (1 - eta) s + eta s(chunk)``, with ``s(chunk)`` the chunk's per-row statistics
+    under the current parameters and ``eta = (t + 1) ** -learning_decay`` at the t-th
+    step after the first; each step ends with an M-step. Shuffle the rows first: chunks
+    sorted by cluster bias the means (a ``UserWarning`` says so).
+
+    Parameters
+    ----------
+    n_components : int, default 1
+        Number of Gaussian components.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default 'full'
+        Shape of the covariances, as in scikit-learn.
+    tol : float, default 1e-3
+        EM stops when the mean log-likelihood changes by less than this.
+    reg_covar : float, default 1e-6
+        Added to the diagonal of every covariance.
+    max_iter : int, default 100
+        EM iterations per initialization.
+    n_init : int, default 1
+        Initializations; the one with the best lower bound is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default 'kmeans'
+        How the initial responsibilities are drawn.
+    weights_init, means_init, precisions_init : array-like, optional
+        Initial parameters given by the user, in scikit-learn's shapes.
+    random_state : None, int, numpy.random.Generator or numpy.random.RandomState
+        Seed of the initialization and of ``sample``; a Generator is accepted too.
+    warm_start : bool, default False
+        Start a new ``fit`` from the last fitted parameters (then ``n_init`` is ignored).
+    verbose, verbose_interval : int, default 0 and 10
+        Progress messages, as in scikit-learn (a tqdm bar when tqdm is installed).
+    n_jobs : int or None, default None
+        Threads of the C++ kernels: None uses ``scalegen.get_num_threads()``, -1 all the
+        cores this process may use, -2 all but one; more than the cores available is
+        reduced to that number with a warning, and 0 is an error.
+    chunk_size : int or None, default None
+        Rows read at a time when ``X`` is a ``numpy.memmap``; None reads about 64 MiB of
+        float64 rows, a multiple of 2048 rows. In-memory arrays and chunk functions
+        ignore it.
+    init_size : int or None, default None
+        Rows sampled (uniformly, in one pass) to initialize a fit on a memmap, a chunk
+        function or a Dask array; None takes ``max(10 * n_components, min(100_000, r))``
+        with ``r`` the rows of 64 MiB of float64. In-memory fits initialize from all rows.
+    learning_decay : float in (0.5, 1], default 0.7
+        Step exponent of ``partial_fit``: 1 weighs every chunk equally, smaller values
+        forget old chunks faster.
+
+    Attributes
+    ----------
+    weights_, means_, covariances_, precisions_, precisions_cholesky_ : numpy.ndarray
+        Fitted parameters, in scikit-learn's shapes and in the dtype of X (float32 data
+        gives float32 parameters; the statistics are summed in float64).
+    converged_ : bool
+        Whether the best initialization converged (False after ``partial_fit``).
+    n_iter_ : int
+        EM iterations of the best initialization.
+    lower_bound_ : float
+        Mean log-likelihood per row computed by the last E-step of the best initialization
+        (after ``partial_fit``: of the last chunk).
+    lower_bounds_ : list of float
+        The lower bound of every iteration of the best initialization.
+    n_features_in_ : int
+        Number of columns of X; ``feature_names_in_`` holds their names when X is a
+        DataFrame with string column names.
+
+    See Also
+    --------
+    BayesianGaussianMixture : the variational version, which can switch components off.
+    scalegen.distributed.DaskGaussianMixture : the same fit on a ``dask.array``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen import GaussianMixture
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.vstack([rng.normal(-3, 1, (200, 2)), rng.normal(3, 1, (100, 2))])
+    >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+    >>> sorted(gm.weights_.round(2).tolist())
+    [0.33, 0.67]
+    >>> gm.means_[np.argsort(gm.means_[:, 0])].round()
+    array([[-3., -3.],
+           [ 3.,  3.]])
+    >>> gm.predict(X).shape, gm.converged_
+    ((300,), True)
+    >>> samples, labels = gm.sample(5)
+    >>> samples.shape
+    (5, 2)
     """
 
     def __init__(

@@ -90,11 +90,14 @@ class DataChecks:
                     f"(labels must be in [0, {classes}))"
                 )
             return np.ascontiguousarray(arr, dtype=np.int32), None
+        if arr.ndim == 1 and out_shape == (1,):  # Keras takes (n,) targets for one output
+            arr = arr[:, None]
         if arr.shape[1:] != out_shape:
             hint = ""
             if self._loss._kind == _core.Loss.categorical_crossentropy and arr.ndim == 1:
                 hint = ": one-hot encode the labels or use sparse_categorical_crossentropy"
-            raise ValueError(f"{what} has shape {arr.shape}, the model outputs (n, {out_shape}){hint}")
+            shape = ", ".join(map(str, ("n", *out_shape)))
+            raise ValueError(f"{what} has shape {arr.shape}, the model outputs ({shape}){hint}")
         values = np.ascontiguousarray(arr, dtype=np.float32)
         if not np.isfinite(values).all():
             raise ValueError(f"{what} contains NaN or infinity")

@@ -22,7 +22,7 @@ from ..utils._validation import check_int, check_random_state
 from . import optimizers as _optimizers
 from ._conditioning import class_labels, one_hot, with_label
 from ._loop import train_epochs
-from ._model import Sequential, _batch_size, _verbosity
+from ._model import Sequential, _batch_size, _global_seed, _verbosity
 
 
 def _bce_with_logits(logits: np.ndarray, target: float) -> tuple[float, np.ndarray]:
@@ -49,7 +49,8 @@ class GAN:
     n_classes : int, optional
         At least 2: a conditional GAN, trained on class labels and sampled by class.
     seed : int, optional
-        Also reseeds the two parts; None: fresh entropy here, and the parts keep their own.
+        Also reseeds the two parts. None: the seed of ``set_random_seed`` if one is set, else
+        fresh entropy here, and the parts keep their own.
 
     Raises
     ------
@@ -87,10 +88,11 @@ class GAN:
         self.latent_dim = check_int(latent_dim, "latent_dim", "GAN", low=1)
         self.n_classes = check_int(n_classes, "n_classes", "GAN", low=2, allow_none=True)
         k = self.n_classes or 0
-        self.seed = check_int(seed, "seed", "GAN", low=0, allow_none=True)
-        self._rng = np.random.default_rng(seed)
-        if seed is not None:
-            generator._rng, discriminator._rng = (np.random.default_rng([seed, part]) for part in (1, 2))
+        seed = check_int(seed, "seed", "GAN", low=0, allow_none=True)
+        self.seed = _global_seed[0] if seed is None else seed  # set_random_seed's, if any
+        self._rng = np.random.default_rng(self.seed)
+        if self.seed is not None:
+            generator._rng, discriminator._rng = (np.random.default_rng([self.seed, part]) for part in (1, 2))
         self.g_optimizer: _optimizers.Optimizer | None = None
         self.d_optimizer: _optimizers.Optimizer | None = None
         self.stop_training = False

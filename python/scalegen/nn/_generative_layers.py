@@ -12,7 +12,7 @@ import numpy as np
 from .. import _core
 from ..utils._validation import check_choice, check_real, is_int
 from ._initializers import initialize
-from ._layer_base import _INT_MAX, Layer, Padding, _check_initializer, _pair
+from ._layer_base import _INT_MAX, Layer, Padding, _check_data_format, _check_initializer, _pair
 from .layers import Conv2D
 
 
@@ -63,6 +63,8 @@ class Conv2DTranspose(Conv2D):
         strides: int | tuple[int, int] = (1, 1),
         padding: Padding = "valid",
         output_padding: Any = None,
+        data_format: str | None = None,
+        dilation_rate: int | tuple[int, int] = (1, 1),
         activation: Any = None,
         use_bias: bool = True,
         kernel_initializer: str = "glorot_uniform",
@@ -72,15 +74,20 @@ class Conv2DTranspose(Conv2D):
         input_shape: Any = None,
         trainable: bool = True,
     ) -> None:
+        if _pair(dilation_rate, "dilation_rate") != (1, 1):
+            raise ValueError(
+                f"Conv2DTranspose: dilation_rate must be 1 (not supported), got {dilation_rate!r}"
+            )
         super().__init__(
             filters,
             kernel_size,
             strides,
             padding,
-            activation,
-            use_bias,
-            kernel_initializer,
-            bias_initializer,
+            data_format,
+            activation=activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
             name=name,
             input_shape=input_shape,
             trainable=trainable,
@@ -133,8 +140,13 @@ class UpSampling2D(Layer):
     _config_keys = ("size", "interpolation")
 
     def __init__(
-        self, size: int | tuple[int, int] = (2, 2), interpolation: str = "nearest", **kwargs: Any
+        self,
+        size: int | tuple[int, int] = (2, 2),
+        data_format: str | None = None,
+        interpolation: str = "nearest",
+        **kwargs: Any,
     ) -> None:
+        _check_data_format(data_format, "UpSampling2D")
         super().__init__(**kwargs)
         self.size = _pair(size, "size")
         self.interpolation = check_choice(
@@ -219,6 +231,10 @@ class GlobalAveragePooling2D(Layer):
 
     _kind = _core.LayerKind.global_average_pooling2d
 
+    def __init__(self, data_format: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        _check_data_format(data_format, "GlobalAveragePooling2D")
+
 
 class ZeroPadding2D(Layer):
     """Rows and columns of zeros around each image.
@@ -245,8 +261,9 @@ class ZeroPadding2D(Layer):
     _kind = _core.LayerKind.zero_padding2d
     _config_keys = ("padding",)
 
-    def __init__(self, padding: Any = (1, 1), **kwargs: Any) -> None:
+    def __init__(self, padding: Any = (1, 1), data_format: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        _check_data_format(data_format, "ZeroPadding2D")
         if is_int(padding):
             padding = ((padding, padding), (padding, padding))
         elif isinstance(padding, Sequence) and len(padding) == 2 and all(is_int(p) for p in padding):

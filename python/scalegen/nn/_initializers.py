@@ -46,7 +46,7 @@ def initialize(name: str, shape: tuple[int, ...], rng: np.random.Generator) -> n
     Parameters
     ----------
     name : str
-        One of ``INITIALIZERS``, in lower case (the layers check and lower-case it).
+        One of ``INITIALIZERS`` (any case).
     shape : tuple of int
     rng : numpy.random.Generator
 
@@ -54,6 +54,11 @@ def initialize(name: str, shape: tuple[int, ...], rng: np.random.Generator) -> n
     -------
     numpy.ndarray
         float32, of ``shape``.
+
+    Raises
+    ------
+    ValueError
+        For a name that is not one of ``INITIALIZERS``.
 
     Examples
     --------
@@ -67,6 +72,9 @@ def initialize(name: str, shape: tuple[int, ...], rng: np.random.Generator) -> n
     >>> initialize("ones", (2,), np.random.default_rng(0))
     array([1., 1.], dtype=float32)
     """
+    if not isinstance(name, str) or name.lower() not in INITIALIZERS:
+        raise ValueError(f"unknown initializer {name!r}; expected one of {', '.join(INITIALIZERS)}")
+    name = name.lower()
     fan_in, fan_out = _fans(shape)
     if name == "zeros":
         out = np.zeros(shape)

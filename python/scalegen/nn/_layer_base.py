@@ -266,3 +266,12 @@ class _Activated(Layer):
     def _initial_value(self, name: str, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         init = self.kernel_initializer if name == "kernel" else self.bias_initializer
         return initialize(init, shape, rng)
+
+
+def _check_data_format(value: Any, owner: str) -> None:
+    """Keras' ``data_format``: scalegen's tensors are channels-last."""
+    if value not in (None, "channels_last"):
+        raise ValueError(
+            f"{owner}: data_format={value!r} is not supported: scalegen.nn tensors are channels-last "
+            "(None or 'channels_last'); transpose NCHW input with x.transpose(0, 2, 3, 1)"
+        )

@@ -21,7 +21,7 @@ from ..utils._validation import check_choice, check_int, check_random_state, che
 from . import optimizers as _optimizers
 from ._conditioning import class_labels, one_hot, with_label
 from ._loop import train_epochs
-from ._model import Sequential, _batch_size, _verbosity
+from ._model import Sequential, _batch_size, _global_seed, _verbosity
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -47,7 +47,8 @@ class VAE:
     n_classes : int, optional
         At least 2: a conditional VAE, trained on class labels and sampled by class.
     seed : int, optional
-        Also reseeds the two parts; None: fresh entropy here, and the parts keep their own.
+        Also reseeds the two parts. None: the seed of ``set_random_seed`` if one is set, else
+        fresh entropy here, and the parts keep their own.
 
     Raises
     ------
@@ -89,11 +90,12 @@ class VAE:
         self.latent_dim = check_int(latent_dim, "latent_dim", "VAE", low=1)
         self.beta = check_real(beta, "beta", "VAE", low=0.0)
         self.likelihood = check_choice(likelihood, "likelihood", "VAE", ["bernoulli", "gaussian"])
-        self.seed = check_int(seed, "seed", "VAE", low=0, allow_none=True)
+        seed = check_int(seed, "seed", "VAE", low=0, allow_none=True)
+        self.seed = _global_seed[0] if seed is None else seed  # set_random_seed's, if any
         self.n_classes = check_int(n_classes, "n_classes", "VAE", low=2, allow_none=True)
-        self._rng = np.random.default_rng(seed)
-        if seed is not None:  # the parts' dropout masks follow the VAE's seed too
-            encoder._rng, decoder._rng = (np.random.default_rng([seed, part]) for part in (1, 2))
+        self._rng = np.random.default_rng(self.seed)
+        if self.seed is not None:  # the parts' dropout masks follow the VAE's seed too
+            encoder._rng, decoder._rng = (np.random.default_rng([self.seed, part]) for part in (1, 2))
         self.optimizer: _optimizers.Optimizer | None = None
         self.stop_training = False
         self.history: Any = None

@@ -17,6 +17,7 @@ from ._layer_base import (
     Padding,
     _Activated,
     _check_activation,
+    _check_data_format,
     _padding,
     _pair,
     _positive_int,
@@ -71,12 +72,13 @@ class Conv2D(_Activated):
         kernel_size: int | tuple[int, int],
         strides: int | tuple[int, int] = (1, 1),
         padding: Padding = "valid",
+        data_format: str | None = None,
+        dilation_rate: int | tuple[int, int] = (1, 1),
+        groups: int = 1,
         activation: Any = None,
         use_bias: bool = True,
         kernel_initializer: str = "glorot_uniform",
         bias_initializer: str = "zeros",
-        dilation_rate: int | tuple[int, int] = (1, 1),
-        groups: int = 1,
         *,
         name: str | None = None,
         input_shape: Any = None,
@@ -91,6 +93,7 @@ class Conv2D(_Activated):
             input_shape=input_shape,
             trainable=trainable,
         )
+        _check_data_format(data_format, type(self).__name__)
         self.filters = _positive_int(filters, "filters")
         self.kernel_size = _pair(kernel_size, "kernel_size")
         self.strides = _pair(strides, "strides")
@@ -119,12 +122,14 @@ class _Pooling2D(Layer):
         pool_size: int | tuple[int, int] = (2, 2),
         strides: int | tuple[int, int] | None = None,
         padding: Padding = "valid",
+        data_format: str | None = None,
         *,
         name: str | None = None,
         input_shape: Any = None,
         trainable: bool = True,
     ) -> None:
         super().__init__(name=name, input_shape=input_shape, trainable=trainable)
+        _check_data_format(data_format, type(self).__name__)
         self.pool_size = _pair(pool_size, "pool_size")
         self.strides = self.pool_size if strides is None else _pair(strides, "strides")
         self.padding = _padding(padding)

@@ -9,11 +9,50 @@ from typing import Any
 
 
 class NotFittedError(ValueError, AttributeError):
-    """Raised when a method needs a fitted estimator (as scikit-learn's NotFittedError)."""
+    """Raised when a method that needs a fitted estimator is called before ``fit``.
+
+    A ``ValueError`` and an ``AttributeError``, as scikit-learn's class of the same name.
+    Once scikit-learn has been imported, scalegen raises a subclass of both this class and
+    ``sklearn.exceptions.NotFittedError``, so an ``except`` clause written for either
+    catches it (scalegen never imports scikit-learn itself).
+
+    Examples
+    --------
+    >>> from scalegen import GaussianMixture
+    >>> from scalegen.exceptions import NotFittedError
+    >>> try:
+    ...     GaussianMixture().predict([[0.0, 1.0]])
+    ... except NotFittedError as err:
+    ...     print(err)
+    This GaussianMixture instance is not fitted yet. Call 'fit' ...
+    """
 
 
 class ConvergenceWarning(UserWarning):
-    """An iterative fit stopped before converging (as scikit-learn's ConvergenceWarning)."""
+    """Warned when an iterative fit stops before it has converged.
+
+    A ``UserWarning``, as scikit-learn's class of the same name. The mixtures warn it when
+    the best initialization used up ``max_iter`` iterations, or when an M-step collapsed
+    a component and the previous parameters were kept. As with ``NotFittedError``, once
+    scikit-learn has been imported the category warned is also a subclass of
+    ``sklearn.exceptions.ConvergenceWarning``, so filters written for either apply.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from scalegen import GaussianMixture
+    >>> from scalegen.exceptions import ConvergenceWarning
+    >>> X = np.random.default_rng(0).normal(size=(100, 2))
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = GaussianMixture(n_components=2, max_iter=1, random_state=0).fit(X)
+    >>> [issubclass(w.category, ConvergenceWarning) for w in caught]
+    [True]
+    >>> with warnings.catch_warnings():  # silenced inside this block only
+    ...     warnings.simplefilter("ignore", ConvergenceWarning)
+    ...     _ = GaussianMixture(n_components=2, max_iter=1, random_state=0).fit(X)
+    """
 
 
 @cache

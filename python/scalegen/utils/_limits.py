@@ -25,12 +25,59 @@ GiB = 1 << 30
 
 
 class LimitError(ValueError):
-    """A size declared by an input exceeds one of scalegen's limits (see scalegen.set_limits)."""
+    """A size declared by an input is above one of scalegen's limits (see ``set_limits``).
+
+    Raised before anything is allocated, when a file header, a BIF table, a layer or a
+    requested sample asks for more bytes than ``max_tensor_bytes`` (one array),
+    ``max_total_bytes`` (one model or file together) or ``max_decompressed_bytes`` (one
+    gzip stream or zip member once expanded). The message names the limit and how to
+    raise it for trusted input. A subclass of ``ValueError``.
+
+    Examples
+    --------
+    An IDX header that declares 2**20 float64 values (8 MiB), with a 1 MiB limit:
+
+    >>> import struct
+    >>> import scalegen
+    >>> from scalegen.datasets import read_idx
+    >>> with open("big.idx", "wb") as f:
+    ...     _ = f.write(struct.pack(">HBBI", 0, 0x0E, 1, 1 << 20))
+    >>> try:
+    ...     with scalegen.limits(max_tensor_bytes=1 << 20):
+    ...         read_idx("big.idx")
+    ... except scalegen.LimitError as err:
+    ...     print(str(err).split(";")[0])
+    big.idx: the IDX array of shape (1048576,) (float64) needs 8 MiB (8388608 bytes), above the limit
+    max_tensor_bytes=1 MiB (1048576 bytes)
+    """
 
 
 @dataclasses.dataclass(frozen=True)
 class Limits:
-    """Largest allocations scalegen makes from sizes it is given (bytes)."""
+    """The largest allocations scalegen makes from sizes its inputs declare, in bytes.
+
+    A frozen dataclass: ``get_limits`` returns the one in force and ``set_limits`` or
+    ``limits`` replace it. The defaults below can be changed before import with the
+    environment variables ``SCALEGEN_MAX_TENSOR_BYTES``, ``SCALEGEN_MAX_TOTAL_BYTES`` and
+    ``SCALEGEN_MAX_DECOMPRESSED_BYTES`` (a byte count, or with a suffix K, M, G or T).
+
+    Parameters
+    ----------
+    max_tensor_bytes : int, default 1 GiB
+        One tensor, table or array that a loader or a layer creates.
+    max_total_bytes : int, default 2 GiB
+        Everything one model or one file creates together.
+    max_decompressed_bytes : int, default 1 GiB
+        One gzip stream or zip member, once expanded.
+
+    Examples
+    --------
+    >>> from scalegen import Limits, get_limits
+    >>> Limits()
+    Limits(max_tensor_bytes=1073741824, max_total_bytes=2147483648, max_decompressed_bytes=1073741824)
+    >>> isinstance(get_limits(), Limits)
+    True
+    """
 
     max_tensor_bytes: int = GiB  # one tensor, table or array a loader or layer creates
     max_total_bytes: int = 2 * GiB  # everything one model or file creates together
@@ -86,12 +133,59 @@ def _push(limits: Limits) -> None:
 
 
 def get_limits() -> Limits:
-    """The limits in force."""
+    """The limits in force in this process.
+
+    Returns
+    -------
+    Limits
+        The current limits (bytes); a frozen value, unchanged by later ``set_limits`` calls.
+
+    Examples
+    --------
+    >>> import scalegen
+    >>> with scalegen.limits(max_total_bytes=4 << 30):
+    ...     print(scalegen.get_limits().max_total_bytes)
+    4294967296
+    """
     return _current
 
 
 def set_limits(**limits: int) -> Limits:
-    """Change some limits (bytes) for the whole process; returns the previous ones."""
+    """Change some of the limits, for the whole process (every thread).
+
+    The limits not named keep their values; the C++ core is given the new ones too.
+
+    Parameters
+    ----------
+    **limits : int
+        New values in bytes, by the names of the fields of ``Limits``:
+        ``max_tensor_bytes``, ``max_total_bytes``, ``max_decompressed_bytes``.
+
+    Returns
+    -------
+    Limits
+        The limits in force before the call, to restore them later.
+
+    Raises
+    ------
+    TypeError
+        If a name is not one of the limits.
+    InvalidParameterError
+        If a value is not an int of at least 1.
+
+    See Also
+    --------
+    limits : the same for one block of code, restored on exit.
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> import scalegen
+    >>> previous = scalegen.set_limits(max_tensor_bytes=4 << 30)
+    >>> scalegen.get_limits().max_tensor_bytes
+    4294967296
+    >>> _ = scalegen.set_limits(**dataclasses.asdict(previous))  # restore all of them
+    """
     global _current
     values = _checked(limits)
     with _lock:
@@ -103,7 +197,38 @@ def set_limits(**limits: int) -> Limits:
 
 @contextlib.contextmanager
 def limits(**values: int) -> Iterator[Limits]:
-    """Change some limits inside a block (process-wide, restored on exit)."""
+    """A context manager: change some limits inside the ``with`` block.
+
+    The change is process-wide (not per thread, unlike ``threads``), and all the limits in
+    force before the block are restored on exit, also when the block raises.
+
+    Parameters
+    ----------
+    **values : int
+        New values in bytes, by name, as for ``set_limits``.
+
+    Yields
+    ------
+    Limits
+        The limits in force inside the block.
+
+    Raises
+    ------
+    TypeError
+        If a name is not one of the limits.
+    InvalidParameterError
+        If a value is not an int of at least 1.
+
+    Examples
+    --------
+    >>> import scalegen
+    >>> before = scalegen.get_limits()
+    >>> with scalegen.limits(max_decompressed_bytes=8 << 30) as inside:
+    ...     print(inside.max_decompressed_bytes)
+    8589934592
+    >>> scalegen.get_limits() == before
+    True
+    """
     previous = set_limits(**values)
     try:
         yield _current

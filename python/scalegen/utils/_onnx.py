@@ -20,7 +20,8 @@ def import_onnx() -> Any:
     try:
         import onnx
     except ImportError:
-        raise ImportError("ONNX export needs the onnx package: pip install 'scalegen[onnx]'") from None
+        message = "ONNX export and import need the onnx package: pip install 'scalegen[onnx]'"
+        raise ImportError(message) from None
     return onnx
 
 

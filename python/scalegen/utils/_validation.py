@@ -121,8 +121,26 @@ def check_random_state(random_state: Any) -> np.random.Generator:
 
 
 class InvalidParameterError(ValueError, TypeError):
-    """A parameter of the wrong type or out of its range (scikit-learn's class of the same
-    name is also both: `except ValueError` and `except TypeError` catch it)."""
+    """A parameter of the wrong type or out of its range.
+
+    Raised by the estimators when they check their parameters (at ``fit``, as
+    scikit-learn does) and by the functions that take counts or sizes. It is both a
+    ``ValueError`` and a ``TypeError``, as scikit-learn's class of the same name, so
+    either ``except`` clause catches it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalegen import GaussianMixture, InvalidParameterError
+    >>> X = np.zeros((10, 2))
+    >>> try:
+    ...     GaussianMixture(n_components=0).fit(X)
+    ... except InvalidParameterError as err:
+    ...     print(err)
+    The 'n_components' parameter of GaussianMixture must be an int in the range [1, inf). Got 0 instead.
+    >>> issubclass(InvalidParameterError, ValueError), issubclass(InvalidParameterError, TypeError)
+    (True, True)
+    """
 
 
 _RANGES = {"both": "[]", "left": "[)", "right": "(]", "neither": "()"}
