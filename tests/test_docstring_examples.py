@@ -59,6 +59,6 @@ def test_examples_run(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     tests = doctest.DocTestFinder(recurse=False).find(obj, name, globs={})
     examples = [t for t in tests if t.examples]
     assert examples, f"{name}: the Examples section has no >>> lines"
-    runner = doctest.DocTestRunner(optionflags=FLAGS)
+    runner = doctest.DocTestRunner(verbose=False, optionflags=FLAGS)
     for test in examples:
         runner.run(test, out=lambda text: pytest.fail(text, pytrace=False))
