@@ -106,6 +106,10 @@ def test_dask_predictions_are_dask_arrays(dask_client, data):
     assert g.score(dX) == pytest.approx(local.score(data), rel=1e-12)
     np.testing.assert_array_equal(g.fit_predict(dX).compute(), local.predict(data))
     np.testing.assert_array_equal(g.predict(data), local.predict(data))  # NumPy in, NumPy out
+    unknown = dX[dX[:, 0] > -np.inf]  # every row, in blocks of unknown length
+    assert np.isnan(unknown.shape[0])
+    assert g.bic(unknown) == pytest.approx(local.bic(data), rel=1e-12)
+    assert g.aic(unknown) == pytest.approx(local.aic(data), rel=1e-12)
 
 
 def test_data_larger_than_a_worker_fits_without_restarts(dask_client):
@@ -263,3 +267,23 @@ def test_bad_input(dask_client, data):
 
     with pytest.raises(TypeError, match="dask array"):
         predict_batches(Sequential([Dense(2, input_shape=(3,))]), np.zeros((4, 3)))
+
+
+def test_make_mixture_needs_an_integer_seed():
+    with pytest.raises(ValueError, match="random_state"):
+        make_mixture(10, random_state=None)
+
+
+def test_worker_model_cache_keeps_the_models_used_last():
+    import pickle
+
+    from scalegen.distributed import _nn
+
+    _nn._models.clear()
+    payloads = {str(i): pickle.dumps(i) for i in range(5)}
+    for digest in "0123":
+        _nn._model(digest, payloads[digest])
+    _nn._model("0", payloads["0"])  # used again: now the most recent
+    _nn._model("4", payloads["4"])  # evicts the least recently used, "1"
+    assert list(_nn._models) == ["2", "3", "0", "4"]
+    _nn._models.clear()

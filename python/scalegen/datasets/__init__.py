@@ -418,6 +418,7 @@ def make_mixture(
             ("chunk_rows", chunk_rows),
         )
     )
+    random_state = check_int(random_state, "random_state", "make_mixture", low=0)  # seeds every block
     dtype = np.dtype(dtype)
     rng = np.random.default_rng(random_state)
     centers = rng.uniform(-10, 10, size=(n_components, n_features))

@@ -13,7 +13,7 @@ from ..mixture._base import BaseMixture
 from ..mixture._sources import Rows, e_step_chunk, moments_chunk
 from ..utils._dask import is_dask_collection
 from ..utils._validation import check_array, check_sample_weight
-from ._tasks import compute, persist, task_threads, tree_reduce
+from ._tasks import compute, persist, task_context, task_threads, tree_reduce
 
 
 def _block(X: np.ndarray, sw: np.ndarray | None, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray | None]:
@@ -67,6 +67,16 @@ def fits_in_memory(client: Any, nbytes: int) -> bool:
     else:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return nbytes <= total // 2
+
+
+def _rows_in_task(block: np.ndarray, model: BaseMixture, method: str) -> np.ndarray:
+    """model.method(block) in a Dask task, with the worker's share of threads."""
+    with task_context():
+        return getattr(model, method)(block)
+
+
+def _block_rows(block: np.ndarray) -> np.ndarray:
+    return np.array([len(block)])
 
 
 class DaskRows(Rows):
@@ -192,9 +202,8 @@ class _OnDask(BaseMixture):
             raise ValueError(f"Expected a 2D dask array, got {X.ndim}D array instead.")
         X = X.rechunk({1: -1})
         dtype = np.int64 if method == "predict" else self.means_.dtype
-        if columns is None:
-            return X.map_blocks(getattr(local, method), dtype=dtype, drop_axis=1)
-        return X.map_blocks(getattr(local, method), dtype=dtype, chunks=(X.chunks[0], (columns,)))
+        shape: dict[str, Any] = {"drop_axis": 1} if columns is None else {"chunks": (X.chunks[0], (columns,))}
+        return X.map_blocks(_rows_in_task, model=local, method=method, dtype=dtype, **shape)
 
     def predict(self, X: Any) -> Any:
         """Most probable component of each row: a dask array for a dask array."""
@@ -327,13 +336,24 @@ class DaskGaussianMixture(_OnDask, GaussianMixture):
         self.client = client
         self.persist = persist
 
+    def _total_and_rows(self, X: Any) -> tuple[float, int]:
+        """Sum of log p(x) and the row count, in one pass on the workers (a dask array's
+        row count may be unknown until computed)."""
+        if not is_dask_collection(X, "dask.array"):
+            scores = self.to_local().score_samples(X)
+            return float(scores.sum()), len(scores)
+        scores = self.score_samples(X).astype(np.float64)
+        rows = scores.map_blocks(_block_rows, chunks=((1,) * scores.numblocks[0],), dtype=np.int64)
+        total, n = compute(self.client, scores.sum(), rows.sum())
+        return float(total), int(n)
+
     def bic(self, X: Any) -> float:
-        n = X.shape[0]
-        return -2 * self.score(X) * n + self._n_parameters() * np.log(n)
+        total, n = self._total_and_rows(X)
+        return -2 * total + self._n_parameters() * np.log(n)
 
     def aic(self, X: Any) -> float:
-        n = X.shape[0]
-        return -2 * self.score(X) * n + 2 * self._n_parameters()
+        total, _ = self._total_and_rows(X)
+        return -2 * total + 2 * self._n_parameters()
 
 
 class DaskBayesianGaussianMixture(_OnDask, BayesianGaussianMixture):

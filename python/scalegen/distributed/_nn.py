@@ -24,13 +24,13 @@ models_built = 0  # how many models this process has built (read by the tests)
 def _model(digest: str, payload: bytes) -> Any:
     global models_built
     with _models_lock:
-        model = _models.get(digest)
+        model = _models.pop(digest, None)  # re-inserted below: the dict is in order of use
         if model is None:
             model = pickle.loads(payload)
             models_built += 1
             if len(_models) >= _MAX_MODELS:
                 _models.pop(next(iter(_models)))
-            _models[digest] = model
+        _models[digest] = model
         return model
 
 
