@@ -220,8 +220,9 @@ def f_beta(prd: PRDCurve | Sequence[Any], beta: float = 8) -> tuple[float, float
 
     Parameters
     ----------
-    prd : PRDCurve or (precision, recall) pair
-        A curve from `prd_curve`, or two equal-length arrays of values in [0, 1].
+    prd : PRDCurve or tuple of two arrays
+        A curve from `prd_curve`, or a pair (precision, recall) of equal-length arrays of
+        values in [0, 1].
     beta : float > 0
         How much more recall weighs than precision in the first value.
 
