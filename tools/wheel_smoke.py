@@ -1,6 +1,7 @@
 """Installs a built wheel into a fresh virtual environment, binary packages only (so no
 compiler can be used), and runs a small fit of each family there, outside the source tree.
-Prints the wheel's size, the install time and the smoke test's time. With --installed,
+Prints the wheel's size, the install time and the smoke test's time, then installs the
+extras the README's first example imports and runs that example. With --installed,
 only the smoke test, in this interpreter (cibuildwheel has installed the wheel there).
 
     python tools/wheel_smoke.py dist/scalegen-*.whl [--max-mb 40]
@@ -10,6 +11,7 @@ only the smoke test, in this interpreter (cibuildwheel has installed the wheel t
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 import tempfile
@@ -71,6 +73,16 @@ def main() -> None:
         subprocess.run([*pip, "--only-binary=:all:", wheel], check=True)
         print(f"installed in {time.perf_counter() - t0:.1f} s (binary packages only)")
         subprocess.run([python, "-c", SMOKE], check=True, cwd=tmp)
+        # what a new user does next: the README's first example, with the extras it imports
+        t0 = time.perf_counter()
+        subprocess.run([*pip, "--only-binary=:all:", f"{wheel}[onnx,datasets]"], check=True)
+        print(f"extras onnx and datasets installed in {time.perf_counter() - t0:.1f} s")
+        readme = Path(__file__).resolve().parent.parent / "README.md"
+        first = re.search(r"```python\n(.*?)```", readme.read_text(), re.S)
+        assert first, "the README has no python block"
+        t0 = time.perf_counter()
+        subprocess.run([python, "-c", first.group(1)], check=True, cwd=tmp, stdout=subprocess.DEVNULL)
+        print(f"the README's first example ran in {time.perf_counter() - t0:.1f} s")
 
 
 if __name__ == "__main__":
