@@ -1,5 +1,6 @@
 // Threads: explicit counts are honoured, exceptions cross parallel regions safely.
 #include <atomic>
+#include <cfloat>
 #include <chrono>
 #include <thread>
 #include <stdexcept>
@@ -14,6 +15,15 @@ int main() {
   CHECK(probe_parallel_threads(1, 64) == 1);
   CHECK(probe_parallel_threads(2, 64) == 2);
   CHECK_THROWS(std::invalid_argument, resolve_threads(0));
+
+  // Subnormals become zero inside a FlushSubnormals scope only (x86 MXCSR, AArch64 FPCR).
+  volatile float tiny = FLT_MIN;
+  CHECK(tiny * 0.5f > 0.0f);
+  {
+    const FlushSubnormals flush;
+    CHECK(tiny * 0.5f == 0.0f);
+  }
+  CHECK(tiny * 0.5f > 0.0f);
 
   // Every iteration runs exactly once.
   std::vector<int> hits(1000, 0);
