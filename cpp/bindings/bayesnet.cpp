@@ -5,6 +5,7 @@
 
 #include "bindings.hpp"
 #include "scalegen/bayesnet/counting.hpp"
+#include "scalegen/bayesnet/junction_tree.hpp"
 #include "scalegen/bayesnet/structure.hpp"
 
 namespace scalegen::bindings {
@@ -105,6 +106,64 @@ void bind_bayesnet(py::module_& m) {
         return c;
       })
       .def(py::pickle(&counts_state, &counts_from_state));
+
+  py::class_<JunctionTree>(m, "JunctionTree", py::module_local(),
+                           "A junction tree compiled by scalegen.bayesnet._junction (maps between tables).")
+      .def(py::init([](const CArray<std::int64_t>& offset, int root, const CArray<std::int32_t>& evidence_clique,
+                       const CArray<std::int64_t>& evidence_stride, const CArray<std::int32_t>& message_ends,
+                       const CArray<std::int64_t>& separator_sizes, const std::vector<CArray<std::int32_t>>& child_maps,
+                       const std::vector<CArray<std::int32_t>>& parent_maps, const CArray<std::int32_t>& family_clique,
+                       const std::vector<CArray<std::int32_t>>& family_maps) {
+             JunctionTree t;
+             t.offset = to_vector(offset);
+             t.root = root;
+             const auto ev = to_vector(evidence_clique);
+             t.evidence_clique.assign(ev.begin(), ev.end());
+             t.evidence_stride = to_vector(evidence_stride);
+             const auto ends = to_vector(message_ends);
+             const auto seps = to_vector(separator_sizes);
+             if (ends.size() != 2 * seps.size() || child_maps.size() != seps.size() || parent_maps.size() != seps.size())
+               throw std::invalid_argument("junction tree: one (child, parent), size and two maps per message");
+             for (std::size_t k = 0; k < seps.size(); ++k)
+               t.messages.push_back({ends[2 * k], ends[2 * k + 1], seps[k], to_vector(child_maps[k]),
+                                     to_vector(parent_maps[k])});
+             const auto fc = to_vector(family_clique);
+             t.family_clique.assign(fc.begin(), fc.end());
+             for (const auto& fm : family_maps) t.family_map.push_back(to_vector(fm));
+             return t;
+           }),
+           py::arg("offset"), py::arg("root"), py::arg("evidence_clique"), py::arg("evidence_stride"),
+           py::arg("message_ends"), py::arg("separator_sizes"), py::arg("child_maps"), py::arg("parent_maps"),
+           py::arg("family_clique"), py::arg("family_maps"));
+
+  m.def(
+      "bn_expected_counts",
+      [](const std::vector<py::array>& columns, const std::vector<int>& cards, const std::vector<FamilySpec>& families,
+         const std::vector<CArray<double>>& cpts, const JunctionTree& tree, const CArray<double>& potentials,
+         const std::optional<CArray<double>>& sample_weight, int n_threads) {
+        const std::vector<Family> fams = to_families(families);
+        const auto tables = to_tables(cpts);
+        const auto initial = to_vector(potentials);
+        return with_codes(columns, [&](const auto& codes) {
+          const double* w = nullptr;
+          if (sample_weight) {
+            if (sample_weight->ndim() != 1 || sample_weight->shape(0) != codes.n_rows)
+              throw std::invalid_argument("sample_weight must have one value per row");
+            w = sample_weight->data();
+          }
+          ExpectedCounts out;
+          {
+            py::gil_scoped_release release;
+            out = expected_counts(codes, cards, fams, tables, tree, initial, w, n_threads);
+          }
+          py::list counts;
+          for (const auto& c : out.counts) counts.append(to_numpy(c, {py::ssize_t(c.size())}));
+          return py::make_tuple(counts, out.log_likelihood, out.weight);
+        });
+      },
+      py::arg("columns"), py::arg("cards"), py::arg("families"), py::arg("cpts"), py::arg("tree"),
+      py::arg("potentials"), py::arg("sample_weight"), py::arg("n_threads"),
+      "EM's E-step: (expected counts per family, sum of w * log P(observed row), sum of w).");
 
   m.def(
       "bn_count",

@@ -46,8 +46,8 @@ def check_prior_type(prior_type: Any, owner: str = FIT) -> str:
 def check_fit_params(estimator: Any, prior_type: Any, ess: Any, pseudo_counts: Any) -> str:
     """The parameters of BayesianNetwork.fit that do not depend on the data; returns the
     prior's kind. A dict of sizes or of pseudo-counts is checked entry by entry when used."""
-    check_choice(estimator, "estimator", FIT, ["mle", "bayes"])
-    kind = check_prior_type(prior_type)
+    check_choice(estimator, "estimator", FIT, ["mle", "bayes", "em"])
+    kind = check_prior_type("BDeu" if prior_type is None else prior_type)
     if isinstance(ess, Mapping):
         for v, size in ess.items():
             check_ess(size, FIT, f"equivalent_sample_size[{v!r}]")
@@ -101,8 +101,10 @@ def check_table_sizes(
 
 
 def counts_table(counts: Any, shape: tuple[int, ...]) -> np.ndarray:
-    """The counts as a new array shaped like the family's table."""
-    return np.asarray(counts.to_dense()).reshape(shape)
+    """The counts (FamilyCounts, or EM's expected counts as an array) as a new array shaped
+    like the family's table."""
+    dense = counts if isinstance(counts, np.ndarray) else counts.to_dense()
+    return np.array(dense, dtype=np.float64).reshape(shape)
 
 
 def normalize(table: np.ndarray) -> np.ndarray:

@@ -18,8 +18,10 @@ from . import _bif, _interop
 from ._counts import count_families
 from ._cpd import SUM_TOLERANCE, TabularCPD, check_states, check_table_values
 from ._data import Encoded, code_dtype, encode
+from ._em import check_latents, fit_em
 from ._estimators import check_fit_params, check_table_sizes, estimate_tables
 from ._graph import GraphQueries
+from ._predict import Prediction
 
 Edge = tuple[Hashable, Hashable]
 
@@ -49,7 +51,7 @@ def _find_cycle(
     return None
 
 
-class BayesianNetwork(GraphQueries):
+class BayesianNetwork(GraphQueries, Prediction):
     """A discrete Bayesian network: a DAG, the state names of its variables and one
     ``TabularCPD`` per variable.
 
@@ -74,6 +76,9 @@ class BayesianNetwork(GraphQueries):
     states : dict, optional
         Variable -> list of state names. Otherwise they come from the tables
         (``add_cpds``) or from the data at ``fit``.
+    latents : dict, optional
+        Latent variable -> its states: nodes the data never has a column for, learned by
+        ``fit(data, estimator="em")``.
 
     Raises
     ------
@@ -107,6 +112,7 @@ class BayesianNetwork(GraphQueries):
         edges: Iterable[Edge] = (),
         nodes: Iterable[Hashable] | None = None,
         states: Mapping[Hashable, Sequence[Any]] | None = None,
+        latents: Mapping[Hashable, Sequence[Any]] | None = None,
     ) -> None:
         graph_cpds: list[TabularCPD] = []
         if _interop.is_digraph(edges):
@@ -144,6 +150,10 @@ class BayesianNetwork(GraphQueries):
             if v not in self._parents:
                 raise ValueError(f"states given for {v!r}, which is not a node of the network")
             self._states[v] = check_states(v, s)
+        self.latents = check_latents(latents, self._nodes)
+        for v, s in self.latents.items():
+            if self._states.setdefault(v, s) != s:
+                raise ValueError(f"the latent variable {v!r} has other states in `states`")
         self._cpds: dict[Hashable, TabularCPD] = {}
         self.name = "network"
         if graph_cpds:
@@ -288,17 +298,23 @@ class BayesianNetwork(GraphQueries):
         self,
         data: Any,
         estimator: str = "mle",
-        prior_type: str = "BDeu",
+        prior_type: str | None = None,
         equivalent_sample_size: float | Mapping[Hashable, float] = 5,
         pseudo_counts: Any = None,
         sample_weight: Any = None,
         n_jobs: int | None = None,
+        *,
+        max_iter: int = 100,
+        tol: float = 1e-6,
+        n_init: int = 1,
+        init: Any = "mle",
+        random_state: Any = None,
     ) -> BayesianNetwork:
         """Learns every table from data by counting; returns self.
 
         ``estimator='mle'``: relative frequencies; a parent configuration never seen in
         the data gets the uniform distribution (pgmpy's rule). ``estimator='bayes'``:
-        the posterior mean under a Dirichlet prior, ``prior_type`` 'BDeu' (pseudo-count
+        the posterior mean under a Dirichlet prior, ``prior_type`` 'BDeu' (the default; pseudo-count
         ``equivalent_sample_size / (card * n_parent_configs)`` per cell, a number or a
         dict per variable), 'K2' (1 per cell) or 'dirichlet' (``pseudo_counts``: a
         number, or a dict variable -> array shaped like its table). Missing values skip
@@ -312,8 +328,41 @@ class BayesianNetwork(GraphQueries):
         workers. Chunked and dask data give exactly the tables of the same rows in one
         DataFrame. ``sample_weight``: one weight per row; for chunks, an iterable of one
         array per chunk; for a dask DataFrame, a dask Series partitioned like it.
+
+        ``estimator='em'`` learns from incomplete data, a DataFrame with latent variables
+        (``latents``, no column) and missing cells (NaN or None): each iteration sums every
+        row's exact posterior of each family (a junction tree, calibrated in C++, threads
+        over rows) and re-estimates the tables from those expected counts, by MLE, or by
+        the Bayesian estimate when ``prior_type`` is given. It runs ``n_init`` times from
+        ``init`` ('mle': the observed rows' estimate, random tables for families with a
+        latent variable; 'random'; or a BayesianNetwork's tables) for at most
+        ``max_iter`` iterations, until the mean log-likelihood per row changes by at most
+        ``tol``, and keeps the best run: ``lower_bounds_`` (its mean log-likelihood per row
+        before each M-step, never decreasing for MLE), ``n_iter_``, ``converged_``.
         """
         check_fit_params(estimator, prior_type, equivalent_sample_size, pseudo_counts)
+        if estimator == "em":
+            tables, self.lower_bounds_, self.n_iter_, self.converged_ = fit_em(
+                self,
+                data,
+                estimator="mle" if prior_type is None else "bayes",
+                prior_type="BDeu" if prior_type is None else prior_type,
+                equivalent_sample_size=equivalent_sample_size,
+                pseudo_counts=pseudo_counts,
+                sample_weight=sample_weight,
+                max_iter=max_iter,
+                tol=tol,
+                n_init=n_init,
+                init=init,
+                random_state=random_state,
+                n_jobs=n_jobs,
+            )
+            self._cpds = {}
+            self.add_cpds(*tables)
+            return self
+        if self.latents:
+            raise ValueError(f"the latent variables {list(self.latents)!r} are learned by estimator='em'")
+        prior_type = "BDeu" if prior_type is None else prior_type
         if all(v in self._states for v in self._nodes):  # else checked once the data gives the states
             check_table_sizes(self._nodes, self._parents, self._states)
         index = {v: i for i, v in enumerate(self._nodes)}
@@ -385,64 +434,6 @@ class BayesianNetwork(GraphQueries):
     def score(self, data: Any, n_jobs: int | None = None) -> float:
         """Mean log-probability per row."""
         return float(np.mean(self.score_samples(data, n_jobs)))
-
-    # ---- prediction ------------------------------------------------------------------
-    def _posterior_rows(self, data: Any, n_jobs: int | None) -> tuple[list[Hashable], Any, Any]:
-        """(hidden variables, marginals, most probable joint codes) for every row."""
-        if not isinstance(data, pd.DataFrame):
-            raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-        tables = self._checked_tables()
-        hidden = [v for v in self._nodes if v not in data.columns]
-        if not hidden:
-            raise ValueError("the data has a column for every variable: there is nothing to predict")
-        n_configs = int(np.prod([len(self._states[v]) for v in hidden], dtype=np.float64))
-        if n_configs > 1 << 16:
-            raise ValueError(
-                f"the {len(hidden)} missing variables have {n_configs} joint states (at most 65,536 are "
-                "enumerated per row); query fewer at a time or use VariableElimination"
-            )
-        observed = [v for v in self._nodes if v in data.columns]
-        enc = encode(data, observed, self._states)
-        dtype = code_dtype([len(self._states[v]) for v in self._nodes])
-        codes = dict(zip(observed, enc.columns, strict=True))
-        for v, col in codes.items():
-            if col.size and int(col.min()) < 0:
-                raise ValueError(f"column {v!r} is missing a value at row {int(np.argmax(col < 0))}")
-        placeholder = np.zeros(len(data), dtype=dtype)  # hidden columns are not read
-        columns = [
-            np.ascontiguousarray(codes[v], dtype=dtype) if v in codes else placeholder for v in self._nodes
-        ]
-        index = {v: i for i, v in enumerate(self._nodes)}
-        marginals, joint = _core.bn_posterior_rows(
-            columns,
-            [len(self._states[v]) for v in self._nodes],
-            self._families(index, self._nodes),
-            tables,
-            [index[v] for v in hidden],
-            resolve_n_jobs(n_jobs),
-        )
-        return hidden, marginals, joint
-
-    def predict_proba(self, data: pd.DataFrame, n_jobs: int | None = None) -> pd.DataFrame:
-        """P(v | row) for every variable v that is not a column of ``data``, given all the
-        others (which must be observed): columns (variable, state), one row per row."""
-        hidden, marginals, _ = self._posterior_rows(data, n_jobs)
-        columns = pd.MultiIndex.from_tuples([(v, s) for v in hidden for s in self._states[v]])
-        return pd.DataFrame(marginals, index=data.index, columns=columns)
-
-    def predict(self, data: pd.DataFrame, n_jobs: int | None = None) -> pd.DataFrame:
-        """The most probable joint state of the variables that are not columns of ``data``,
-        given each row (pgmpy's ``predict``): categorical columns, one row per row."""
-        hidden, _, joint = self._posterior_rows(data, n_jobs)
-        return pd.DataFrame(
-            {
-                v: pd.Categorical.from_codes(
-                    joint[:, j], categories=pd.Index(self._states[v]), validate=False
-                )
-                for j, v in enumerate(hidden)
-            },
-            index=data.index,
-        )
 
     # ---- files -----------------------------------------------------------------------
     def to_bif(self, path: str | os.PathLike[str]) -> None:

@@ -1,0 +1,62 @@
+#pragma once
+/// Exact per-row posteriors on a junction tree, for EM's expected counts.
+///
+/// The tree is compiled in Python (triangulation, cliques, the maps between tables below);
+/// the core enters each row's evidence, calibrates the tree (collect, then distribute) and
+/// adds the posterior of every family to its expected counts.
+
+#include <cstdint>
+#include <vector>
+
+#include "scalegen/bayesnet/counting.hpp"
+
+namespace scalegen::bayesnet {
+
+/// Clique potentials are flat C-order tables stored one after another: clique c holds
+/// [offset[c], offset[c + 1]) of a potential vector. Maps send a table's entries to the
+/// entries of a smaller table whose variables they contain (the sum over the others).
+struct JunctionTree {
+  std::vector<std::int64_t> offset;  ///< n_cliques + 1 entries, offset[0] == 0
+  int root = 0;
+  /// Variable v's evidence is entered in clique evidence_clique[v], where the state of v at
+  /// entry i is (i / evidence_stride[v]) % card(v).
+  std::vector<int> evidence_clique;
+  std::vector<std::int64_t> evidence_stride;
+  /// Messages in collect order (every child before its parent's own message).
+  struct Message {
+    int child = 0, parent = 0;
+    std::int64_t separator_size = 0;
+    std::vector<std::int32_t> child_map, parent_map;  ///< clique entry -> separator entry
+  };
+  std::vector<Message> messages;
+  /// Family f's posterior is read from clique family_clique[f] through family_map[f]
+  /// (clique entry -> cell of the family's table, FamilyShape's layout).
+  std::vector<int> family_clique;
+  std::vector<std::vector<std::int32_t>> family_map;
+
+  std::int64_t n_cliques() const { return std::int64_t(offset.size()) - 1; }
+  std::int64_t size(int c) const { return offset[std::size_t(c) + 1] - offset[std::size_t(c)]; }
+  /// Throws std::invalid_argument unless every index is in range for these cards and
+  /// families (the maps come from Python; a bad one must not write out of bounds).
+  void check(const std::vector<int>& cards, const std::vector<Family>& families) const;
+};
+
+/// What EM's E-step sums over the rows.
+struct ExpectedCounts {
+  std::vector<std::vector<double>> counts;  ///< per family, FamilyShape's layout
+  double log_likelihood = 0;                ///< sum of w * log P(observed part of the row)
+  double weight = 0;                        ///< sum of the rows' weights
+};
+
+/// The expected counts of every family given each row's observed codes (negative =
+/// missing or latent), under the tables `cpts` (FamilyShape's layout) whose products
+/// make `potentials` (the cliques' initial tables, laid out by tree.offset). Complete
+/// rows are counted directly. weights: one per row or nullptr. Rows of probability zero
+/// throw std::domain_error naming the row. Results do not depend on n_threads.
+template <class T>
+ExpectedCounts expected_counts(const Codes<T>& codes, const std::vector<int>& cards,
+                               const std::vector<Family>& families, const std::vector<std::vector<double>>& cpts,
+                               const JunctionTree& tree, const std::vector<double>& potentials,
+                               const double* weights, int n_threads);
+
+}  // namespace scalegen::bayesnet

@@ -1,0 +1,229 @@
+#include "scalegen/bayesnet/junction_tree.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "scalegen/common/parallel.hpp"
+
+namespace scalegen::bayesnet {
+
+namespace {
+
+void require(bool ok, const char* what) {
+  if (!ok) throw std::invalid_argument(std::string("junction tree: ") + what);
+}
+
+bool map_fits(const std::vector<std::int32_t>& map, std::int64_t len, std::int64_t target) {
+  return std::int64_t(map.size()) == len &&
+         std::all_of(map.begin(), map.end(), [&](std::int32_t k) { return k >= 0 && k < target; });
+}
+
+// Rows per part of the reduction: each part's counts are added in part order.
+constexpr std::int64_t kRowsPerPart = 1024;
+
+// One thread's tables while it calibrates rows.
+struct Workspace {
+  std::vector<double> potential, messages, fresh, scale;
+  std::vector<std::int64_t> message_at;
+  explicit Workspace(const JunctionTree& tree)
+      : potential(std::size_t(tree.offset.back())), scale(tree.messages.size()) {
+    std::int64_t total = 0, widest = 0;
+    for (const auto& m : tree.messages) {
+      message_at.push_back(total);
+      total += m.separator_size;
+      widest = std::max(widest, m.separator_size);
+    }
+    messages.resize(std::size_t(total));
+    fresh.resize(std::size_t(widest));
+  }
+};
+
+// Zeroes the entries of clique table p (len entries) where a variable of stride `stride`
+// and `card` states is not in state `state`.
+void enter_evidence(double* p, std::int64_t len, std::int64_t stride, int card, int state) {
+  const std::int64_t period = stride * card;
+  for (std::int64_t o = 0; o < len; o += period) {
+    std::fill(p + o, p + o + state * stride, 0.0);
+    std::fill(p + o + (state + 1) * stride, p + o + period, 0.0);
+  }
+}
+
+// After calibration every clique sums to `total`, and P(evidence) = total * exp(log_scale).
+struct Calibrated {
+  double total = 0, log_scale = 0;
+  bool possible() const { return total > 0; }
+  double log_probability() const { return std::log(total) + log_scale; }
+};
+
+// Enters one row's evidence and calibrates the tree (collect, then distribute).
+template <class T>
+Calibrated calibrate(const Codes<T>& codes, std::int64_t row, const std::vector<int>& cards, const JunctionTree& tree,
+                 const std::vector<double>& initial, Workspace& ws) {
+  double* pot = ws.potential.data();
+  std::copy(initial.begin(), initial.end(), pot);
+  for (std::size_t v = 0; v < cards.size(); ++v) {
+    const T code = codes.columns[v][row];
+    if (code < 0) continue;
+    const int c = tree.evidence_clique[v];
+    enter_evidence(pot + tree.offset[std::size_t(c)], tree.size(c), tree.evidence_stride[v], cards[v], int(code));
+  }
+  Calibrated out;
+  for (std::size_t k = 0; k < tree.messages.size(); ++k) {  // collect, each message rescaled
+    const auto& m = tree.messages[k];
+    double* sep = ws.messages.data() + ws.message_at[k];
+    std::fill(sep, sep + m.separator_size, 0.0);
+    const double* child = pot + tree.offset[std::size_t(m.child)];
+    for (std::size_t i = 0; i < m.child_map.size(); ++i) sep[m.child_map[i]] += child[i];
+    const double top = *std::max_element(sep, sep + m.separator_size);
+    if (!(top > 0)) return out;
+    for (std::int64_t s = 0; s < m.separator_size; ++s) sep[s] /= top;
+    ws.scale[k] = top;
+    out.log_scale += std::log(top);
+    double* parent = pot + tree.offset[std::size_t(m.parent)];
+    for (std::size_t i = 0; i < m.parent_map.size(); ++i) parent[i] *= sep[m.parent_map[i]];
+  }
+  const double* root = pot + tree.offset[std::size_t(tree.root)];
+  for (std::int64_t i = 0; i < tree.size(tree.root); ++i) out.total += root[i];
+  if (!out.possible()) return out;
+  for (std::size_t k = tree.messages.size(); k-- > 0;) {  // distribute
+    const auto& m = tree.messages[k];
+    const double* old = ws.messages.data() + ws.message_at[k];
+    double* fresh = ws.fresh.data();
+    std::fill(fresh, fresh + m.separator_size, 0.0);
+    const double* parent = pot + tree.offset[std::size_t(m.parent)];
+    for (std::size_t i = 0; i < m.parent_map.size(); ++i) fresh[m.parent_map[i]] += parent[i];
+    // the child's own marginal on the separator was top * old: make it the parent's
+    const double top = ws.scale[k];
+    for (std::int64_t s = 0; s < m.separator_size; ++s) fresh[s] = old[s] > 0 ? fresh[s] / (top * old[s]) : 0.0;
+    double* child = pot + tree.offset[std::size_t(m.child)];
+    for (std::size_t i = 0; i < m.child_map.size(); ++i) child[i] *= fresh[m.child_map[i]];
+  }
+  return out;
+}
+
+}  // namespace
+
+void JunctionTree::check(const std::vector<int>& cards, const std::vector<Family>& families) const {
+  require(offset.size() >= 2 && offset[0] == 0, "no cliques");
+  for (std::size_t c = 0; c + 1 < offset.size(); ++c)
+    require(offset[c + 1] > offset[c] && offset[c + 1] - offset[c] < (std::int64_t(1) << 31), "bad clique sizes");
+  const std::int64_t n = n_cliques();
+  require(root >= 0 && root < n, "bad root");
+  require(evidence_clique.size() == cards.size() && evidence_stride.size() == cards.size(), "bad evidence maps");
+  for (std::size_t v = 0; v < cards.size(); ++v) {
+    const int c = evidence_clique[v];
+    require(c >= 0 && c < n && cards[v] >= 1 && evidence_stride[v] >= 1, "bad evidence clique");
+    const std::int64_t period = evidence_stride[v] * cards[v];
+    require(period <= size(c) && size(c) % period == 0, "bad evidence stride");
+  }
+  for (const Message& m : messages) {
+    require(m.child >= 0 && m.child < n && m.parent >= 0 && m.parent < n && m.child != m.parent, "bad message");
+    require(m.separator_size >= 1, "empty separator");
+    require(map_fits(m.child_map, size(m.child), m.separator_size) &&
+                map_fits(m.parent_map, size(m.parent), m.separator_size),
+            "bad separator map");
+  }
+  require(family_clique.size() == families.size() && family_map.size() == families.size(), "bad family maps");
+  for (std::size_t f = 0; f < families.size(); ++f) {
+    const int c = family_clique[f];
+    require(c >= 0 && c < n, "bad family clique");
+    require(map_fits(family_map[f], size(c), family_shape(families[f], cards).size()), "bad family map");
+  }
+}
+
+template <class T>
+ExpectedCounts expected_counts(const Codes<T>& codes, const std::vector<int>& cards,
+                               const std::vector<Family>& families, const std::vector<std::vector<double>>& cpts,
+                               const JunctionTree& tree, const std::vector<double>& potentials,
+                               const double* weights, int n_threads) {
+  require(codes.columns.size() == cards.size(), "one data column per variable is required");
+  require(families.size() == cpts.size(), "one table per family is required");
+  tree.check(cards, families);
+  require(std::int64_t(potentials.size()) == tree.offset.back(), "the potentials do not fit the cliques");
+  std::vector<FamilyShape> shapes;
+  std::vector<std::int64_t> at{0};  // family f's counts at [at[f], at[f + 1]) of a flat vector
+  for (std::size_t f = 0; f < families.size(); ++f) {
+    shapes.push_back(family_shape(families[f], cards));
+    require(std::int64_t(cpts[f].size()) == shapes.back().size(), "a table does not fit its family");
+    at.push_back(at.back() + shapes.back().size());
+  }
+  const std::int64_t n = codes.n_rows, parts = (n + kRowsPerPart - 1) / kRowsPerPart;
+  const int threads = resolve_threads(n_threads);
+  const std::int64_t alive = std::max<std::int64_t>(1, 2 * threads);
+  std::vector<std::vector<double>> partial(std::size_t(std::min(alive, std::max<std::int64_t>(parts, 1))));
+  std::vector<double> partial_ll(partial.size()), partial_w(partial.size());
+  std::vector<Workspace> spaces;
+  for (int t = 0; t < threads; ++t) spaces.emplace_back(tree);
+  std::vector<std::int64_t> bad_row(partial.size());
+  ExpectedCounts out;
+  std::vector<double> total(std::size_t(at.back()), 0.0);
+  parallel_reduce_ordered(
+      threads, parts,
+      [&](std::int64_t slot, std::int64_t part) {
+        std::vector<double>& acc = partial[std::size_t(slot)];
+        acc.assign(std::size_t(at.back()), 0.0);
+        double ll = 0, wsum = 0;
+        bad_row[std::size_t(slot)] = -1;
+        Workspace& ws = spaces[std::size_t(detail::current_thread_num() % threads)];
+        const std::int64_t r1 = std::min(n, (part + 1) * kRowsPerPart);
+        for (std::int64_t r = part * kRowsPerPart; r < r1; ++r) {
+          const double w = weights ? weights[r] : 1.0;
+          wsum += w;
+          bool complete = true;
+          for (std::size_t v = 0; v < cards.size() && complete; ++v) complete = codes.columns[v][r] >= 0;
+          if (complete) {  // one cell per family
+            for (std::size_t f = 0; f < families.size(); ++f) {
+              std::int64_t j = 0;
+              for (int p : families[f].parents) j = j * cards[std::size_t(p)] + codes.columns[std::size_t(p)][r];
+              const std::int64_t cell = std::int64_t(codes.columns[std::size_t(families[f].child)][r]) *
+                                            shapes[f].n_configs + j;
+              acc[std::size_t(at[f] + cell)] += w;
+              ll += w * std::log(cpts[f][std::size_t(cell)]);
+            }
+            continue;
+          }
+          const Calibrated cal = calibrate(codes, r, cards, tree, potentials, ws);
+          if (!cal.possible()) {
+            bad_row[std::size_t(slot)] = r;
+            return;
+          }
+          ll += w * cal.log_probability();
+          const double scale = w / cal.total;
+          for (std::size_t f = 0; f < families.size(); ++f) {
+            const int c = tree.family_clique[f];
+            const double* p = ws.potential.data() + tree.offset[std::size_t(c)];
+            double* cell = acc.data() + at[f];
+            const auto& map = tree.family_map[f];
+            for (std::size_t i = 0; i < map.size(); ++i) cell[map[i]] += scale * p[i];
+          }
+        }
+        partial_ll[std::size_t(slot)] = ll;
+        partial_w[std::size_t(slot)] = wsum;
+      },
+      [&](std::int64_t slot, std::int64_t) {
+        if (bad_row[std::size_t(slot)] >= 0)
+          throw std::domain_error("row " + std::to_string(bad_row[std::size_t(slot)]) +
+                                  " has probability zero under the current tables");
+        const std::vector<double>& acc = partial[std::size_t(slot)];
+        for (std::size_t i = 0; i < acc.size(); ++i) total[i] += acc[i];
+        out.log_likelihood += partial_ll[std::size_t(slot)];
+        out.weight += partial_w[std::size_t(slot)];
+      },
+      alive);
+  for (std::size_t f = 0; f < families.size(); ++f)
+    out.counts.emplace_back(total.begin() + at[f], total.begin() + at[f + 1]);
+  return out;
+}
+
+template ExpectedCounts expected_counts<std::int8_t>(const Codes<std::int8_t>&, const std::vector<int>&,
+                                                     const std::vector<Family>&,
+                                                     const std::vector<std::vector<double>>&, const JunctionTree&,
+                                                     const std::vector<double>&, const double*, int);
+template ExpectedCounts expected_counts<std::int16_t>(const Codes<std::int16_t>&, const std::vector<int>&,
+                                                      const std::vector<Family>&,
+                                                      const std::vector<std::vector<double>>&, const JunctionTree&,
+                                                      const std::vector<double>&, const double*, int);
+
+}  // namespace scalegen::bayesnet
