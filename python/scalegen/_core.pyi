@@ -7,7 +7,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Activation', 'FamilyCounts', 'GaussianMixtureStats', 'LayerConfig', 'LayerKind', 'Loss', 'MetricsPooledSample', 'Network', 'OptimizerConfig', 'OptimizerKind', 'bn_count', 'bn_hill_climb', 'bn_likelihood_weighting', 'bn_local_scores', 'bn_log_likelihood', 'bn_posterior_rows', 'bn_sample', 'build_info', 'get_limits', 'gmm_block_rows', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'metrics_manifold', 'metrics_neighbours', 'metrics_pooled_sample', 'nn_deconv_axis', 'nn_loss', 'nn_window_axis', 'probe_parallel_threads', 'raise_in_parallel', 'set_limits']
+__all__: list[str] = ['Activation', 'FamilyCounts', 'GaussianMixtureStats', 'JunctionTree', 'LayerConfig', 'LayerKind', 'Loss', 'MetricsPooledSample', 'Network', 'OptimizerConfig', 'OptimizerKind', 'bn_count', 'bn_expected_counts', 'bn_hill_climb', 'bn_likelihood_weighting', 'bn_local_scores', 'bn_log_likelihood', 'bn_posterior_rows', 'bn_sample', 'build_info', 'get_limits', 'gmm_block_rows', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'metrics_manifold', 'metrics_neighbours', 'metrics_pooled_sample', 'nn_deconv_axis', 'nn_loss', 'nn_window_axis', 'probe_parallel_threads', 'raise_in_parallel', 'set_limits']
 class GaussianMixtureStats:
     """
     Additive E-step statistics of a set of rows (merge chunks with +=).
@@ -101,6 +101,12 @@ class FamilyCounts:
         ...
     @property
     def total(self) -> float:
+        ...
+class JunctionTree:
+    """
+    A junction tree compiled by scalegen.bayesnet._junction (maps between tables).
+    """
+    def __init__(self, offset: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], root: typing.SupportsInt | typing.SupportsIndex, evidence_clique: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], evidence_stride: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], message_ends: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], separator_sizes: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], child_maps: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.int32]], parent_maps: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.int32]], family_clique: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], family_maps: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.int32]]) -> None:
         ...
 class LayerKind:
     """
@@ -680,6 +686,10 @@ class MetricsPooledSample:
 def bn_count(columns: collections.abc.Sequence[numpy.ndarray], cards: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], families: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]]], sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, dense_limit: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> list[FamilyCounts]:
     """
     Counts of every family (child, parents) in one pass over int-coded columns; tables above dense_limit cells (< 0: scalegen's default for the data size) are counted sparsely.
+    """
+def bn_expected_counts(columns: collections.abc.Sequence[numpy.ndarray], cards: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], families: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]]], cpts: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float64]], tree: JunctionTree, potentials: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple[list, float, float]:
+    """
+    EM's E-step: (expected counts per family, sum of w * log P(observed row), sum of w).
     """
 def bn_hill_climb(columns: collections.abc.Sequence[numpy.ndarray], cards: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], score: str, equivalent_sample_size: typing.SupportsFloat | typing.SupportsIndex, max_indegree: typing.SupportsInt | typing.SupportsIndex, tabu_length: typing.SupportsInt | typing.SupportsIndex, max_iter: typing.SupportsInt | typing.SupportsIndex, epsilon: typing.SupportsFloat | typing.SupportsIndex, start_edges: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]], fixed_edges: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]], black_list: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]], white_list: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]], max_tabu: typing.SupportsInt | typing.SupportsIndex, mirror_start: bool, forest_start: bool, n_restarts: typing.SupportsInt | typing.SupportsIndex, perturbation: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex, family_scores: typing.Any = None) -> tuple[list[tuple[int, int]], float, int]:
     """

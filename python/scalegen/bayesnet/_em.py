@@ -41,9 +41,10 @@ def _start(
     rng: np.random.Generator,
     n_jobs: int | None,
 ) -> list[np.ndarray]:
-    """The first tables: 'mle' counts the rows where a family is observed (families with a
-    latent variable, which are never observed, start random: a uniform start would keep the
-    latent states identical forever); 'random' draws every column; or a network's tables."""
+    """The first tables: 'mle' estimates from the rows where a family is observed, plus one
+    per cell (families with a latent variable, never observed, start random: a uniform start
+    would keep the latent states identical forever); 'random' draws every column; or a
+    network's tables."""
     nodes, states, parents = net._nodes, net._states, net._parents
     shapes = [(len(states[v]), *(len(states[p]) for p in parents[v])) for v in nodes]
     if isinstance(init, str) and init == "random":
@@ -60,7 +61,9 @@ def _start(
             weights,
             n_jobs,
         )
-        fitted = estimate_tables(complete, parents, states, counted.counts, "mle", "BDeu", 5, None)
+        # one pseudo-count per cell: a row whose completions all have a zero cell in the
+        # available cases' MLE would start impossible
+        fitted = estimate_tables(complete, parents, states, counted.counts, "bayes", "K2", 5, None)
         by_node = dict(zip(complete, fitted, strict=True))
         return [
             by_node[v].values if v in by_node else _random_table(rng, shape)

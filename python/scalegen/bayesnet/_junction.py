@@ -93,7 +93,7 @@ class CompiledTree:
 
     cliques: list[list[int]]  # variables of each clique, ascending
     family_clique: list[int]  # the clique holding each family's table
-    tree: object  # _core.JunctionTree
+    tree: _core.JunctionTree
 
     def potentials(
         self, families: Families, cards: Sequence[int], tables: Sequence[np.ndarray]

@@ -334,8 +334,8 @@ class BayesianNetwork(GraphQueries, Prediction):
         row's exact posterior of each family (a junction tree, calibrated in C++, threads
         over rows) and re-estimates the tables from those expected counts, by MLE, or by
         the Bayesian estimate when ``prior_type`` is given. It runs ``n_init`` times from
-        ``init`` ('mle': the observed rows' estimate, random tables for families with a
-        latent variable; 'random'; or a BayesianNetwork's tables) for at most
+        ``init`` ('mle': the observed rows' counts plus one per cell, random tables for
+        families with a latent variable; 'random'; or a BayesianNetwork's tables) for at most
         ``max_iter`` iterations, until the mean log-likelihood per row changes by at most
         ``tol``, and keeps the best run: ``lower_bounds_`` (its mean log-likelihood per row
         before each M-step, never decreasing for MLE), ``n_iter_``, ``converged_``.
