@@ -182,3 +182,57 @@ def test_bayesian_m_step_and_n_init(latent_data: pd.DataFrame) -> None:
 def test_bad_input(latent_data: pd.DataFrame, make, error, message) -> None:
     with pytest.raises(error, match=message):
         make(latent_data)
+
+
+def test_rows_less_likely_than_the_smallest_double_keep_exact_posteriors() -> None:
+    """A chain of 1,500 binary variables: each row is less likely than the smallest double,
+    so the messages are rescaled; one missing cell per row has a closed-form posterior."""
+    n_vars, n_rows = 1500, 40
+    names = [f"X{i}" for i in range(n_vars)]
+    rng = np.random.default_rng(4)
+    chain = BayesianNetwork(list(itertools.pairwise(names)), states={v: ["a", "b"] for v in names})
+    tables = [rng.dirichlet([1, 1])] + [rng.dirichlet([1, 1], size=2).T for _ in names[1:]]
+    for v, t in zip(names, tables, strict=True):
+        parents = chain.parents(v)
+        chain.add_cpds(TabularCPD(v, t, parents, {u: ["a", "b"] for u in (v, *parents)}))
+    rows = chain.sample(n_rows, random_state=0)
+    codes = np.stack([rows[v].cat.codes.to_numpy() for v in names], axis=1)
+    hole = rng.integers(0, n_vars, n_rows)
+    data = rows.astype(object)
+    for r, k in enumerate(hole):
+        data.iat[r, k] = None
+    # closed form: P(x_k | rest) is proportional to P(x_k | x_{k-1}) P(x_{k+1} | x_k)
+    log_p, counts = 0.0, [np.zeros_like(t) for t in tables]
+    for r, k in enumerate(hole):
+        x = codes[r]
+        weight = tables[0][:] if k == 0 else tables[k][:, x[k - 1]].copy()
+        if k + 1 < n_vars:
+            weight = weight * tables[k + 1][x[k + 1], :]
+        rest = sum(
+            np.log(tables[0][x[0]]) if i == 0 else np.log(tables[i][x[i], x[i - 1]])
+            for i in range(n_vars)
+            if i not in (k, k + 1)
+        )
+        log_p += rest + np.log(weight.sum())
+        post = weight / weight.sum()
+        for i in range(n_vars):
+            if i == k:
+                counts[i][..., x[i - 1]] += post if i else 0
+                if i == 0:
+                    counts[0] += post
+            elif i == k + 1:
+                counts[i][x[i], :] += post
+            elif i == 0:
+                counts[0][x[0]] += 1
+            else:
+                counts[i][x[i], x[i - 1]] += 1
+    net = BayesianNetwork(chain.edges, states=chain.states)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        net.fit(data, estimator="em", init=chain, max_iter=1, tol=0.0)
+    assert log_p / n_rows < -746  # each row less likely than the smallest double
+    np.testing.assert_allclose(net.lower_bounds_[0], log_p / n_rows, rtol=1e-12)
+    for v, c in zip(names, counts, strict=True):
+        sums = c.sum(axis=0, keepdims=True)
+        want = np.where(sums > 0, c / np.where(sums > 0, sums, 1), 0.5)
+        np.testing.assert_allclose(net.cpd(v).values, want, atol=1e-10, err_msg=v)

@@ -109,17 +109,18 @@ void bind_bayesnet(py::module_& m) {
 
   py::class_<JunctionTree>(m, "JunctionTree", py::module_local(),
                            "A junction tree compiled by scalegen.bayesnet._junction (maps between tables).")
-      .def(py::init([](const CArray<std::int64_t>& offset, int root, const CArray<std::int32_t>& evidence_clique,
-                       const CArray<std::int64_t>& evidence_stride, const CArray<std::int32_t>& message_ends,
+      .def(py::init([](const CArray<std::int64_t>& offset, int root, const std::vector<CArray<std::int32_t>>& clique_vars,
+                       const CArray<std::int32_t>& message_ends,
                        const CArray<std::int64_t>& separator_sizes, const std::vector<CArray<std::int32_t>>& child_maps,
                        const std::vector<CArray<std::int32_t>>& parent_maps, const CArray<std::int32_t>& family_clique,
                        const std::vector<CArray<std::int32_t>>& family_maps) {
              JunctionTree t;
              t.offset = to_vector(offset);
              t.root = root;
-             const auto ev = to_vector(evidence_clique);
-             t.evidence_clique.assign(ev.begin(), ev.end());
-             t.evidence_stride = to_vector(evidence_stride);
+             for (const auto& vars : clique_vars) {
+               const auto v = to_vector(vars);
+               t.clique_vars.emplace_back(v.begin(), v.end());
+             }
              const auto ends = to_vector(message_ends);
              const auto seps = to_vector(separator_sizes);
              if (ends.size() != 2 * seps.size() || child_maps.size() != seps.size() || parent_maps.size() != seps.size())
@@ -132,7 +133,7 @@ void bind_bayesnet(py::module_& m) {
              for (const auto& fm : family_maps) t.family_map.push_back(to_vector(fm));
              return t;
            }),
-           py::arg("offset"), py::arg("root"), py::arg("evidence_clique"), py::arg("evidence_stride"),
+           py::arg("offset"), py::arg("root"), py::arg("clique_vars"),
            py::arg("message_ends"), py::arg("separator_sizes"), py::arg("child_maps"), py::arg("parent_maps"),
            py::arg("family_clique"), py::arg("family_maps"));
 

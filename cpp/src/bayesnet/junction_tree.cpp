@@ -23,12 +23,31 @@ bool map_fits(const std::vector<std::int32_t>& map, std::int64_t len, std::int64
 // Rows per part of the reduction: each part's counts are added in part order.
 constexpr std::int64_t kRowsPerPart = 1024;
 
-// One thread's tables while it calibrates rows.
+// A clique's axes: (variable, stride) in C order.
+using Layout = std::vector<std::pair<int, std::int64_t>>;
+
+std::vector<Layout> layouts(const JunctionTree& tree, const std::vector<int>& cards) {
+  std::vector<Layout> out(tree.clique_vars.size());
+  for (std::size_t c = 0; c < out.size(); ++c) {
+    std::int64_t stride = 1;
+    for (std::size_t k = tree.clique_vars[c].size(); k-- > 0;) {
+      const int v = tree.clique_vars[c][k];
+      out[c].insert(out[c].begin(), {v, stride});
+      stride *= cards[std::size_t(v)];
+    }
+  }
+  return out;
+}
+
+// One thread's tables while it calibrates rows: for each clique the entries that agree with
+// the row (indices into the clique's table) and their values.
 struct Workspace {
-  std::vector<double> potential, messages, fresh, scale;
+  std::vector<std::vector<std::int32_t>> entries;
+  std::vector<std::vector<double>> values;
+  std::vector<double> messages, fresh, scale;
   std::vector<std::int64_t> message_at;
   explicit Workspace(const JunctionTree& tree)
-      : potential(std::size_t(tree.offset.back())), scale(tree.messages.size()) {
+      : entries(std::size_t(tree.n_cliques())), values(std::size_t(tree.n_cliques())), scale(tree.messages.size()) {
     std::int64_t total = 0, widest = 0;
     for (const auto& m : tree.messages) {
       message_at.push_back(total);
@@ -40,16 +59,6 @@ struct Workspace {
   }
 };
 
-// Zeroes the entries of clique table p (len entries) where a variable of stride `stride`
-// and `card` states is not in state `state`.
-void enter_evidence(double* p, std::int64_t len, std::int64_t stride, int card, int state) {
-  const std::int64_t period = stride * card;
-  for (std::int64_t o = 0; o < len; o += period) {
-    std::fill(p + o, p + o + state * stride, 0.0);
-    std::fill(p + o + (state + 1) * stride, p + o + period, 0.0);
-  }
-}
-
 // After calibration every clique sums to `total`, and P(evidence) = total * exp(log_scale).
 struct Calibrated {
   double total = 0, log_scale = 0;
@@ -57,48 +66,70 @@ struct Calibrated {
   double log_probability() const { return std::log(total) + log_scale; }
 };
 
-// Enters one row's evidence and calibrates the tree (collect, then distribute).
+// The entries of clique c that agree with the row's observed codes, with their initial values.
+template <class T>
+void restrict_clique(const Codes<T>& codes, std::int64_t row, const std::vector<int>& cards, const Layout& layout,
+                     const double* initial, std::vector<std::int32_t>& entries, std::vector<double>& values) {
+  std::int64_t base = 0;
+  entries.clear();
+  for (const auto& [v, stride] : layout) {
+    const T code = codes.columns[std::size_t(v)][row];
+    if (code >= 0) base += std::int64_t(code) * stride;
+  }
+  entries.push_back(std::int32_t(base));
+  for (const auto& [v, stride] : layout) {  // each unobserved axis multiplies the entries
+    if (codes.columns[std::size_t(v)][row] >= 0) continue;
+    const std::size_t m = entries.size();
+    for (int s = 1; s < cards[std::size_t(v)]; ++s)
+      for (std::size_t e = 0; e < m; ++e) entries.push_back(std::int32_t(entries[e] + s * stride));
+  }
+  values.resize(entries.size());
+  for (std::size_t e = 0; e < entries.size(); ++e) values[e] = initial[entries[e]];
+}
+
+// Calibrates the tree on the entries that agree with one row (collect, then distribute).
 template <class T>
 Calibrated calibrate(const Codes<T>& codes, std::int64_t row, const std::vector<int>& cards, const JunctionTree& tree,
-                 const std::vector<double>& initial, Workspace& ws) {
-  double* pot = ws.potential.data();
-  std::copy(initial.begin(), initial.end(), pot);
-  for (std::size_t v = 0; v < cards.size(); ++v) {
-    const T code = codes.columns[v][row];
-    if (code < 0) continue;
-    const int c = tree.evidence_clique[v];
-    enter_evidence(pot + tree.offset[std::size_t(c)], tree.size(c), tree.evidence_stride[v], cards[v], int(code));
-  }
+                     const std::vector<Layout>& layout, const std::vector<double>& initial, Workspace& ws) {
+  for (std::size_t c = 0; c < layout.size(); ++c)
+    restrict_clique(codes, row, cards, layout[c], initial.data() + tree.offset[c], ws.entries[c], ws.values[c]);
   Calibrated out;
-  for (std::size_t k = 0; k < tree.messages.size(); ++k) {  // collect, each message rescaled
+  for (std::size_t k = 0; k < tree.messages.size(); ++k) {  // collect, tiny messages rescaled
     const auto& m = tree.messages[k];
     double* sep = ws.messages.data() + ws.message_at[k];
     std::fill(sep, sep + m.separator_size, 0.0);
-    const double* child = pot + tree.offset[std::size_t(m.child)];
-    for (std::size_t i = 0; i < m.child_map.size(); ++i) sep[m.child_map[i]] += child[i];
-    const double top = *std::max_element(sep, sep + m.separator_size);
+    const auto& ce = ws.entries[std::size_t(m.child)];
+    const auto& cv = ws.values[std::size_t(m.child)];
+    for (std::size_t e = 0; e < ce.size(); ++e) sep[m.child_map[std::size_t(ce[e])]] += cv[e];
+    double top = *std::max_element(sep, sep + m.separator_size);
     if (!(top > 0)) return out;
-    for (std::int64_t s = 0; s < m.separator_size; ++s) sep[s] /= top;
+    if (top > 1e-150) {
+      top = 1;  // far from underflow: no rescaling (a division and a log per message saved)
+    } else {
+      for (std::int64_t s = 0; s < m.separator_size; ++s) sep[s] /= top;
+      out.log_scale += std::log(top);
+    }
     ws.scale[k] = top;
-    out.log_scale += std::log(top);
-    double* parent = pot + tree.offset[std::size_t(m.parent)];
-    for (std::size_t i = 0; i < m.parent_map.size(); ++i) parent[i] *= sep[m.parent_map[i]];
+    const auto& pe = ws.entries[std::size_t(m.parent)];
+    auto& pv = ws.values[std::size_t(m.parent)];
+    for (std::size_t e = 0; e < pe.size(); ++e) pv[e] *= sep[m.parent_map[std::size_t(pe[e])]];
   }
-  const double* root = pot + tree.offset[std::size_t(tree.root)];
-  for (std::int64_t i = 0; i < tree.size(tree.root); ++i) out.total += root[i];
+  for (double x : ws.values[std::size_t(tree.root)]) out.total += x;
   if (!out.possible()) return out;
   for (std::size_t k = tree.messages.size(); k-- > 0;) {  // distribute
     const auto& m = tree.messages[k];
     const double* old = ws.messages.data() + ws.message_at[k];
     double* fresh = ws.fresh.data();
     std::fill(fresh, fresh + m.separator_size, 0.0);
-    const double* parent = pot + tree.offset[std::size_t(m.parent)];
-    for (std::size_t i = 0; i < m.parent_map.size(); ++i) fresh[m.parent_map[i]] += parent[i];
+    const auto& pe = ws.entries[std::size_t(m.parent)];
+    const auto& pv = ws.values[std::size_t(m.parent)];
+    for (std::size_t e = 0; e < pe.size(); ++e) fresh[m.parent_map[std::size_t(pe[e])]] += pv[e];
     // the child's own marginal on the separator was top * old: make it the parent's
     const double top = ws.scale[k];
     for (std::int64_t s = 0; s < m.separator_size; ++s) fresh[s] = old[s] > 0 ? fresh[s] / (top * old[s]) : 0.0;
-    double* child = pot + tree.offset[std::size_t(m.child)];
-    for (std::size_t i = 0; i < m.child_map.size(); ++i) child[i] *= fresh[m.child_map[i]];
+    const auto& ce = ws.entries[std::size_t(m.child)];
+    auto& cv = ws.values[std::size_t(m.child)];
+    for (std::size_t e = 0; e < ce.size(); ++e) cv[e] *= fresh[m.child_map[std::size_t(ce[e])]];
   }
   return out;
 }
@@ -111,12 +142,16 @@ void JunctionTree::check(const std::vector<int>& cards, const std::vector<Family
     require(offset[c + 1] > offset[c] && offset[c + 1] - offset[c] < (std::int64_t(1) << 31), "bad clique sizes");
   const std::int64_t n = n_cliques();
   require(root >= 0 && root < n, "bad root");
-  require(evidence_clique.size() == cards.size() && evidence_stride.size() == cards.size(), "bad evidence maps");
-  for (std::size_t v = 0; v < cards.size(); ++v) {
-    const int c = evidence_clique[v];
-    require(c >= 0 && c < n && cards[v] >= 1 && evidence_stride[v] >= 1, "bad evidence clique");
-    const std::int64_t period = evidence_stride[v] * cards[v];
-    require(period <= size(c) && size(c) % period == 0, "bad evidence stride");
+  require(std::int64_t(clique_vars.size()) == n, "one variable list per clique is required");
+  for (std::int64_t c = 0; c < n; ++c) {
+    std::int64_t cells = 1;
+    int last = -1;
+    for (int v : clique_vars[std::size_t(c)]) {
+      require(v > last && std::size_t(v) < cards.size() && cards[std::size_t(v)] >= 1, "bad clique variables");
+      cells *= cards[std::size_t(v)];
+      last = v;
+    }
+    require(cells == size(int(c)), "a clique's table does not fit its variables");
   }
   for (const Message& m : messages) {
     require(m.child >= 0 && m.child < n && m.parent >= 0 && m.parent < n && m.child != m.parent, "bad message");
@@ -154,6 +189,7 @@ ExpectedCounts expected_counts(const Codes<T>& codes, const std::vector<int>& ca
   const std::int64_t alive = std::max<std::int64_t>(1, 2 * threads);
   std::vector<std::vector<double>> partial(std::size_t(std::min(alive, std::max<std::int64_t>(parts, 1))));
   std::vector<double> partial_ll(partial.size()), partial_w(partial.size());
+  const std::vector<Layout> layout = layouts(tree, cards);
   std::vector<Workspace> spaces;
   for (int t = 0; t < threads; ++t) spaces.emplace_back(tree);
   std::vector<std::int64_t> bad_row(partial.size());
@@ -184,7 +220,7 @@ ExpectedCounts expected_counts(const Codes<T>& codes, const std::vector<int>& ca
             }
             continue;
           }
-          const Calibrated cal = calibrate(codes, r, cards, tree, potentials, ws);
+          const Calibrated cal = calibrate(codes, r, cards, tree, layout, potentials, ws);
           if (!cal.possible()) {
             bad_row[std::size_t(slot)] = r;
             return;
@@ -192,11 +228,11 @@ ExpectedCounts expected_counts(const Codes<T>& codes, const std::vector<int>& ca
           ll += w * cal.log_probability();
           const double scale = w / cal.total;
           for (std::size_t f = 0; f < families.size(); ++f) {
-            const int c = tree.family_clique[f];
-            const double* p = ws.potential.data() + tree.offset[std::size_t(c)];
+            const auto c = std::size_t(tree.family_clique[f]);
             double* cell = acc.data() + at[f];
             const auto& map = tree.family_map[f];
-            for (std::size_t i = 0; i < map.size(); ++i) cell[map[i]] += scale * p[i];
+            for (std::size_t e = 0; e < ws.entries[c].size(); ++e)
+              cell[map[std::size_t(ws.entries[c][e])]] += scale * ws.values[c][e];
           }
         }
         partial_ll[std::size_t(slot)] = ll;

@@ -54,11 +54,14 @@ def _eliminate(n: int, families: Families, cards: Sequence[int]) -> list[frozens
 
 def _spanning_tree(cliques: list[frozenset[int]]) -> list[tuple[int, int]]:
     """Edges of a maximum spanning tree over the cliques, weighted by separator size
-    (Kruskal); cliques of different components are joined by empty separators."""
-    pairs = sorted(
-        ((len(a & b), i, j) for i, a in enumerate(cliques) for j, b in enumerate(cliques) if i < j),
-        key=lambda t: (-t[0], t[1], t[2]),
-    )
+    (Kruskal over the pairs that share a variable); components left apart are joined by
+    empty separators."""
+    holding: dict[int, list[int]] = {}
+    for k, c in enumerate(cliques):
+        for v in c:
+            holding.setdefault(v, []).append(k)
+    pairs = {(i, j) for ks in holding.values() for a, i in enumerate(ks) for j in ks[a + 1 :]}
+    ranked = sorted(pairs, key=lambda p: (-len(cliques[p[0]] & cliques[p[1]]), p))
     root = list(range(len(cliques)))
 
     def find(i: int) -> int:
@@ -68,7 +71,7 @@ def _spanning_tree(cliques: list[frozenset[int]]) -> list[tuple[int, int]]:
         return i
 
     edges = []
-    for _, i, j in pairs:
+    for i, j in [*ranked, *((0, k) for k in range(1, len(cliques)))]:
         ri, rj = find(i), find(j)
         if ri != rj:
             root[ri] = rj
@@ -142,16 +145,10 @@ def compile_tree(families: Families, cards: Sequence[int]) -> CompiledTree:
         return min((k for k, s in enumerate(sets) if variables <= s), key=lambda k: (sizes[k], k))
 
     family_clique = [smallest_holding({child, *parents}) for child, parents in families]
-    evidence_clique = [smallest_holding({v}) for v in range(n)]
-    stride = [
-        int(np.prod([cards[u] for u in cliques[c] if u > v], dtype=np.int64))
-        for v, c in enumerate(evidence_clique)
-    ]
     tree = _core.JunctionTree(
         offset=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
         root=root,
-        evidence_clique=np.array(evidence_clique, dtype=np.int32),
-        evidence_stride=np.array(stride, dtype=np.int64),
+        clique_vars=[np.array(c, dtype=np.int32) for c in cliques],
         message_ends=np.array([[c, parent[c]] for c in collect], dtype=np.int32).reshape(-1),
         separator_sizes=np.array([int(np.prod([cards[v] for v in s])) for s in seps], dtype=np.int64),
         child_maps=[_index_map(cliques[c], s, cards) for c, s in zip(collect, seps, strict=True)],

@@ -2,8 +2,10 @@
 /// Exact per-row posteriors on a junction tree, for EM's expected counts.
 ///
 /// The tree is compiled in Python (triangulation, cliques, the maps between tables below);
-/// the core enters each row's evidence, calibrates the tree (collect, then distribute) and
-/// adds the posterior of every family to its expected counts.
+/// for each row the core keeps only the clique entries that agree with the row's observed
+/// codes, calibrates the tree on them (collect, then distribute) and adds the posterior of
+/// every family to its expected counts. With most variables observed a clique keeps a few
+/// entries, so a row costs little more than its unobserved states.
 
 #include <cstdint>
 #include <vector>
@@ -18,10 +20,8 @@ namespace scalegen::bayesnet {
 struct JunctionTree {
   std::vector<std::int64_t> offset;  ///< n_cliques + 1 entries, offset[0] == 0
   int root = 0;
-  /// Variable v's evidence is entered in clique evidence_clique[v], where the state of v at
-  /// entry i is (i / evidence_stride[v]) % card(v).
-  std::vector<int> evidence_clique;
-  std::vector<std::int64_t> evidence_stride;
+  /// The variables of each clique, ascending: its table's axes in C order.
+  std::vector<std::vector<int>> clique_vars;
   /// Messages in collect order (every child before its parent's own message).
   struct Message {
     int child = 0, parent = 0;
