@@ -58,6 +58,13 @@ def test_demo_runs_the_seed_example(tmp_path):
     assert edges["directed"]["true_positives"] + edges["directed"]["false_negatives"] == 46  # ALARM's edges
     assert structure["bic"] >= structure["true_bic"] - 0.01 * abs(structure["true_bic"])
     assert abs(structure["query"]["learned"] - structure["query"]["true"]) < 0.1
+    # ALARM with LVFAILURE hidden, learned back by EM: its prior and its children's tables
+    latent = bn["latent"]
+    assert latent["rows"] == 20000 and latent["converged"]
+    np.testing.assert_allclose(latent["prior_learned"], latent["prior_true"], atol=0.02)
+    assert latent["children_max_error"] < 0.05
+    assert np.all(np.diff(latent["lower_bounds"]) >= -1e-12)
+    assert (out / "alarm_em.png").stat().st_size > 10_000 or "skipped" in latent["picture"]
     nn = json.loads((out / "summary.json").read_text())["nn"]
     # the seed's CNN on the held-out digits, and the model it saved predicts the same
     assert nn["held_out_accuracy"] >= 0.95

@@ -390,7 +390,7 @@ def test_set_random_seed_makes_gan_and_vae_runs_repeatable() -> None:
         set_random_seed(7)
         try:
             if kind == "gan":
-                g = Sequential([Dense(8, activation="relu", input_shape=(4,)), Dense(6, activation="sigmoid")])
+                g = Sequential([Dense(8, activation="relu", input_shape=(4,)), Dense(6, activation="tanh")])
                 d = Sequential([Dense(8, activation="relu", input_shape=(6,)), Dense(1)])
                 model = GAN(g, d, latent_dim=4)
                 model.compile("adam", "adam")

@@ -113,7 +113,8 @@ void bind_bayesnet(py::module_& m) {
                        const CArray<std::int32_t>& message_ends,
                        const CArray<std::int64_t>& separator_sizes, const std::vector<CArray<std::int32_t>>& child_maps,
                        const std::vector<CArray<std::int32_t>>& parent_maps, const CArray<std::int32_t>& family_clique,
-                       const std::vector<CArray<std::int32_t>>& family_maps) {
+                       const std::vector<CArray<std::int32_t>>& family_maps, const CArray<std::int32_t>& variable_clique,
+                       const std::vector<CArray<std::int32_t>>& variable_maps) {
              JunctionTree t;
              t.offset = to_vector(offset);
              t.root = root;
@@ -131,11 +132,40 @@ void bind_bayesnet(py::module_& m) {
              const auto fc = to_vector(family_clique);
              t.family_clique.assign(fc.begin(), fc.end());
              for (const auto& fm : family_maps) t.family_map.push_back(to_vector(fm));
+             const auto vc = to_vector(variable_clique);
+             t.variable_clique.assign(vc.begin(), vc.end());
+             for (const auto& vm : variable_maps) t.variable_map.push_back(to_vector(vm));
              return t;
            }),
            py::arg("offset"), py::arg("root"), py::arg("clique_vars"),
            py::arg("message_ends"), py::arg("separator_sizes"), py::arg("child_maps"), py::arg("parent_maps"),
-           py::arg("family_clique"), py::arg("family_maps"));
+           py::arg("family_clique"), py::arg("family_maps"), py::arg("variable_clique"), py::arg("variable_maps"));
+
+  m.def(
+      "bn_row_posteriors",
+      [](const std::vector<py::array>& columns, const std::vector<int>& cards, const std::vector<FamilySpec>& families,
+         const std::vector<CArray<double>>& cpts, const JunctionTree& tree, const CArray<double>& potentials,
+         const std::vector<int>& targets, int n_threads) {
+        const std::vector<Family> fams = to_families(families);
+        const auto tables = to_tables(cpts);
+        const auto initial = to_vector(potentials);
+        std::int64_t width = 0;
+        for (int v : targets) width += (v >= 0 && std::size_t(v) < cards.size()) ? cards[std::size_t(v)] : 0;
+        return with_codes(columns, [&](const auto& codes) {
+          py::array_t<double> ll(codes.n_rows);
+          py::array_t<double> marginals({py::ssize_t(codes.n_rows), py::ssize_t(width)});
+          double* l = ll.mutable_data();
+          double* m = marginals.mutable_data();
+          {
+            py::gil_scoped_release release;
+            row_posteriors(codes, cards, fams, tables, tree, initial, targets, l, m, n_threads);
+          }
+          return py::make_tuple(ll, marginals);
+        });
+      },
+      py::arg("columns"), py::arg("cards"), py::arg("families"), py::arg("cpts"), py::arg("tree"),
+      py::arg("potentials"), py::arg("targets"), py::arg("n_threads"),
+      "Per row: (log P(observed cells), posterior marginals of the targets, states side by side).");
 
   m.def(
       "bn_expected_counts",

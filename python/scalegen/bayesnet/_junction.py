@@ -145,6 +145,7 @@ def compile_tree(families: Families, cards: Sequence[int]) -> CompiledTree:
         return min((k for k, s in enumerate(sets) if variables <= s), key=lambda k: (sizes[k], k))
 
     family_clique = [smallest_holding({child, *parents}) for child, parents in families]
+    variable_clique = [smallest_holding({v}) for v in range(n)]
     tree = _core.JunctionTree(
         offset=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
         root=root,
@@ -158,5 +159,7 @@ def compile_tree(families: Families, cards: Sequence[int]) -> CompiledTree:
             _index_map(cliques[c], [child, *parents], cards)
             for c, (child, parents) in zip(family_clique, families, strict=True)
         ],
+        variable_clique=np.array(variable_clique, dtype=np.int32),
+        variable_maps=[_index_map(cliques[c], [v], cards) for v, c in enumerate(variable_clique)],
     )
     return CompiledTree(cliques, family_clique, tree)

@@ -12,6 +12,7 @@ import numpy as np
 
 from .demo_evaluation import evaluate_bayesnet, evaluate_mixture, evaluate_structure
 from .demo_generative import demo_generative
+from .demo_latent import demo_latent
 
 FAMILIES = {
     "mixture": "Gaussian mixture fitted by EM (the seed's two blobs, scaled up)",
@@ -151,6 +152,7 @@ def demo_bayesnet(out: Path, *, n_rows: int) -> dict:
         "picture": picture,
         "evaluation": evaluate_bayesnet(truth, learned),
         "structure": demo_structure(out, n_rows=min(n_rows, 20_000)),
+        "latent": demo_latent(out, n_rows=min(n_rows, 100_000)),
     }
 
 

@@ -33,6 +33,10 @@ struct JunctionTree {
   /// (clique entry -> cell of the family's table, FamilyShape's layout).
   std::vector<int> family_clique;
   std::vector<std::vector<std::int32_t>> family_map;
+  /// Variable v's marginal is read from clique variable_clique[v] through variable_map[v]
+  /// (clique entry -> state of v); empty when only expected counts are wanted.
+  std::vector<int> variable_clique;
+  std::vector<std::vector<std::int32_t>> variable_map;
 
   std::int64_t n_cliques() const { return std::int64_t(offset.size()) - 1; }
   std::int64_t size(int c) const { return offset[std::size_t(c) + 1] - offset[std::size_t(c)]; }
@@ -58,5 +62,16 @@ ExpectedCounts expected_counts(const Codes<T>& codes, const std::vector<int>& ca
                                const std::vector<Family>& families, const std::vector<std::vector<double>>& cpts,
                                const JunctionTree& tree, const std::vector<double>& potentials,
                                const double* weights, int n_threads);
+
+/// For every row, log P(observed cells) into log_likelihood[row] (-inf for a row of
+/// probability zero) and, for each variable in `targets`, its posterior marginal into
+/// marginals[row * width + ...], the targets' states one after another (width = the sum of
+/// their cards); an observed target gets the indicator of its state. Needs the tree's
+/// variable maps. Results do not depend on n_threads.
+template <class T>
+void row_posteriors(const Codes<T>& codes, const std::vector<int>& cards, const std::vector<Family>& families,
+                    const std::vector<std::vector<double>>& cpts, const JunctionTree& tree,
+                    const std::vector<double>& potentials, const std::vector<int>& targets, double* log_likelihood,
+                    double* marginals, int n_threads);
 
 }  // namespace scalegen::bayesnet

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -166,6 +167,13 @@ void JunctionTree::check(const std::vector<int>& cards, const std::vector<Family
     require(c >= 0 && c < n, "bad family clique");
     require(map_fits(family_map[f], size(c), family_shape(families[f], cards).size()), "bad family map");
   }
+  require(variable_clique.size() == variable_map.size() &&
+              (variable_clique.empty() || variable_clique.size() == cards.size()),
+          "bad variable maps");
+  for (std::size_t v = 0; v < variable_clique.size(); ++v) {
+    const int c = variable_clique[v];
+    require(c >= 0 && c < n && map_fits(variable_map[v], size(c), cards[v]), "bad variable map");
+  }
 }
 
 template <class T>
@@ -252,6 +260,78 @@ ExpectedCounts expected_counts(const Codes<T>& codes, const std::vector<int>& ca
     out.counts.emplace_back(total.begin() + at[f], total.begin() + at[f + 1]);
   return out;
 }
+
+template <class T>
+void row_posteriors(const Codes<T>& codes, const std::vector<int>& cards, const std::vector<Family>& families,
+                    const std::vector<std::vector<double>>& cpts, const JunctionTree& tree,
+                    const std::vector<double>& potentials, const std::vector<int>& targets, double* log_likelihood,
+                    double* marginals, int n_threads) {
+  require(codes.columns.size() == cards.size(), "one data column per variable is required");
+  require(families.size() == cpts.size(), "one table per family is required");
+  tree.check(cards, families);
+  require(std::int64_t(potentials.size()) == tree.offset.back(), "the potentials do not fit the cliques");
+  require(targets.empty() || !tree.variable_clique.empty(), "the tree has no variable maps");
+  std::vector<std::int64_t> at{0};  // target t's states at [at[t], at[t + 1]) of a row
+  for (int v : targets) {
+    require(v >= 0 && std::size_t(v) < cards.size(), "bad target");
+    at.push_back(at.back() + cards[std::size_t(v)]);
+  }
+  std::vector<FamilyShape> shapes;
+  for (std::size_t f = 0; f < families.size(); ++f) {
+    shapes.push_back(family_shape(families[f], cards));
+    require(std::int64_t(cpts[f].size()) == shapes.back().size(), "a table does not fit its family");
+  }
+  const std::vector<Layout> layout = layouts(tree, cards);
+  const int threads = resolve_threads(n_threads);
+  std::vector<Workspace> spaces;
+  for (int t = 0; t < threads; ++t) spaces.emplace_back(tree);
+  const std::int64_t n = codes.n_rows, width = at.back();
+  parallel_for(threads, (n + kRowsPerPart - 1) / kRowsPerPart, [&](std::int64_t part) {
+    Workspace& ws = spaces[std::size_t(detail::current_thread_num() % threads)];
+    for (std::int64_t r = part * kRowsPerPart; r < std::min(n, (part + 1) * kRowsPerPart); ++r) {
+      double* out = marginals + r * width;
+      std::fill(out, out + width, 0.0);
+      bool complete = true;
+      for (std::size_t v = 0; v < cards.size() && complete; ++v) complete = codes.columns[v][r] >= 0;
+      if (complete) {  // a product of table entries; every target is observed
+        double ll = 0;
+        for (std::size_t f = 0; f < families.size(); ++f) {
+          std::int64_t j = 0;
+          for (int p : families[f].parents) j = j * cards[std::size_t(p)] + codes.columns[std::size_t(p)][r];
+          ll += std::log(
+              cpts[f][std::size_t(codes.columns[std::size_t(families[f].child)][r] * shapes[f].n_configs + j)]);
+        }
+        log_likelihood[r] = ll;
+        for (std::size_t t = 0; t < targets.size(); ++t)
+          out[at[t] + codes.columns[std::size_t(targets[t])][r]] = 1.0;
+        continue;
+      }
+      const Calibrated cal = calibrate(codes, r, cards, tree, layout, potentials, ws);
+      if (!cal.possible()) {
+        log_likelihood[r] = -std::numeric_limits<double>::infinity();
+        for (std::int64_t k = 0; k < width; ++k) out[k] = std::numeric_limits<double>::quiet_NaN();
+        continue;
+      }
+      log_likelihood[r] = cal.log_probability();
+      for (std::size_t t = 0; t < targets.size(); ++t) {
+        const auto v = std::size_t(targets[t]);
+        const auto c = std::size_t(tree.variable_clique[v]);
+        const auto& map = tree.variable_map[v];
+        for (std::size_t e = 0; e < ws.entries[c].size(); ++e)
+          out[at[t] + map[std::size_t(ws.entries[c][e])]] += ws.values[c][e] / cal.total;
+      }
+    }
+  });
+}
+
+template void row_posteriors<std::int8_t>(const Codes<std::int8_t>&, const std::vector<int>&,
+                                          const std::vector<Family>&, const std::vector<std::vector<double>>&,
+                                          const JunctionTree&, const std::vector<double>&, const std::vector<int>&,
+                                          double*, double*, int);
+template void row_posteriors<std::int16_t>(const Codes<std::int16_t>&, const std::vector<int>&,
+                                           const std::vector<Family>&, const std::vector<std::vector<double>>&,
+                                           const JunctionTree&, const std::vector<double>&, const std::vector<int>&,
+                                           double*, double*, int);
 
 template ExpectedCounts expected_counts<std::int8_t>(const Codes<std::int8_t>&, const std::vector<int>&,
                                                      const std::vector<Family>&,
