@@ -69,6 +69,7 @@ bench: $(PY)
 	$(PY) bench/bench_pc.py --json bench/results/pc.json
 	$(PY) bench/bench_bn_inference.py --json bench/results/bn_inference.json
 	$(PY) bench/bench_bn_em.py --json bench/results/bn_em.json
+	$(PY) bench/bench_bn_predict.py --json bench/results/bn_predict.json
 	$(PY) bench/bench_nn.py --json bench/results/nn.json
 	$(PY) bench/bench_generative.py --json bench/results/generative.json
 	$(PY) bench/bench_inference.py --json bench/results/inference.json

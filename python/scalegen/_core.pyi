@@ -7,7 +7,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Activation', 'FamilyCounts', 'GaussianMixtureStats', 'JunctionTree', 'LayerConfig', 'LayerKind', 'Loss', 'MetricsPooledSample', 'Network', 'OptimizerConfig', 'OptimizerKind', 'bn_count', 'bn_expected_counts', 'bn_hill_climb', 'bn_likelihood_weighting', 'bn_local_scores', 'bn_log_likelihood', 'bn_posterior_rows', 'bn_sample', 'build_info', 'get_limits', 'gmm_block_rows', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'metrics_manifold', 'metrics_neighbours', 'metrics_pooled_sample', 'nn_deconv_axis', 'nn_loss', 'nn_window_axis', 'probe_parallel_threads', 'raise_in_parallel', 'set_limits']
+__all__: list[str] = ['Activation', 'FamilyCounts', 'GaussianMixtureStats', 'JunctionTree', 'LayerConfig', 'LayerKind', 'Loss', 'MetricsPooledSample', 'Network', 'OptimizerConfig', 'OptimizerKind', 'bn_count', 'bn_expected_counts', 'bn_hill_climb', 'bn_likelihood_weighting', 'bn_local_scores', 'bn_log_likelihood', 'bn_posterior_rows', 'bn_row_posteriors', 'bn_sample', 'build_info', 'get_limits', 'gmm_block_rows', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'metrics_manifold', 'metrics_neighbours', 'metrics_pooled_sample', 'nn_deconv_axis', 'nn_loss', 'nn_window_axis', 'probe_parallel_threads', 'raise_in_parallel', 'set_limits']
 class GaussianMixtureStats:
     """
     Additive E-step statistics of a set of rows (merge chunks with +=).
@@ -106,7 +106,7 @@ class JunctionTree:
     """
     A junction tree compiled by scalegen.bayesnet._junction (maps between tables).
     """
-    def __init__(self, offset: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], root: typing.SupportsInt | typing.SupportsIndex, evidence_clique: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], evidence_stride: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], message_ends: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], separator_sizes: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], child_maps: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.int32]], parent_maps: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.int32]], family_clique: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], family_maps: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.int32]]) -> None:
+    def __init__(self, offset: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], root: typing.SupportsInt | typing.SupportsIndex, clique_vars: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.int32]], message_ends: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], separator_sizes: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], child_maps: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.int32]], parent_maps: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.int32]], family_clique: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], family_maps: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.int32]], variable_clique: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], variable_maps: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.int32]]) -> None:
         ...
 class LayerKind:
     """
@@ -710,6 +710,10 @@ def bn_log_likelihood(columns: collections.abc.Sequence[numpy.ndarray], cards: c
 def bn_posterior_rows(columns: collections.abc.Sequence[numpy.ndarray], cards: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], families: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]]], cpts: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float64]], hidden: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.int32]]:
     """
     Per-row posterior of the hidden variables given all the others: (marginals, most probable joint state).
+    """
+def bn_row_posteriors(columns: collections.abc.Sequence[numpy.ndarray], cards: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], families: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]]], cpts: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float64]], tree: JunctionTree, potentials: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], targets: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
+    """
+    Per row: (log P(observed cells), posterior marginals of the targets, states side by side).
     """
 def bn_sample(cards: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], families: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]]], cpts: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float64]], n: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, wide: bool, n_threads: typing.SupportsInt | typing.SupportsIndex) -> numpy.ndarray:
     """

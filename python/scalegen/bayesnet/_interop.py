@@ -136,7 +136,7 @@ def to_pgmpy(model: BayesianNetwork) -> Any:
         from pgmpy.models import DiscreteBayesianNetwork
     except ImportError:
         raise ImportError("to_pgmpy needs pgmpy (1.0 or later): pip install pgmpy") from None
-    out = DiscreteBayesianNetwork()
+    out = DiscreteBayesianNetwork(latents=set(model.latents))
     out.add_nodes_from(model.nodes)
     out.add_edges_from(model.edges)
     out.add_cpds(*(to_pgmpy_cpd(c) for c in model.cpds))
@@ -154,6 +154,9 @@ def from_pgmpy(cls: type[BayesianNetwork], pgmpy_model: Any) -> BayesianNetwork:
     if not is_pgmpy_model(pgmpy_model):
         raise TypeError(f"expected a pgmpy DiscreteBayesianNetwork, got {type(pgmpy_model).__name__}")
     out = cls(pgmpy_model)
+    for v in getattr(pgmpy_model, "latents", ()):  # pgmpy's latent variables, with their states
+        if v in out.states:
+            out.latents[v] = out.states[v]
     name = getattr(pgmpy_model, "name", "")
     if name:
         out.name = name
@@ -237,6 +240,7 @@ def remove_node(model: BayesianNetwork, v: Hashable) -> None:
     model._nodes.remove(v)
     del model._parents[v], model._children[v]
     model._states.pop(v, None)
+    model.latents.pop(v, None)
     model._cpds.pop(v, None)
 
 

@@ -415,13 +415,19 @@ class BayesianNetwork(GraphQueries, Prediction):
         )
 
     def score_samples(self, data: Any, n_jobs: int | None = None) -> np.ndarray:
-        """log P(row) for every row (complete rows only)."""
+        """log P(row) for every row. Rows with missing cells (NaN or None), and DataFrames
+        without the columns of latent variables, give log P(the row's observed cells), summed
+        over the rest exactly on a junction tree (-inf for a row of probability zero)."""
+        if isinstance(data, pd.DataFrame) and (
+            data.isna().to_numpy().any() or any(v not in data.columns for v in self.latents)
+        ):
+            return self._row_posteriors(self._codes_with_gaps(data, self.latents), [], n_jobs)[0]
         tables = self._checked_tables()
         enc = self._encode(data)
         for v, col in zip(self._nodes, enc.columns, strict=True):
             if col.size and int(col.min()) < 0:
                 row = int(np.argmax(col < 0))
-                raise ValueError(f"column {v!r} is missing a value at row {row}: scoring needs complete rows")
+                raise ValueError(f"column {v!r} is missing a value at row {row}: codes need every value")
         index = {v: i for i, v in enumerate(self._nodes)}
         return _core.bn_log_likelihood(
             enc.columns, enc.cards, self._families(index, self._nodes), tables, resolve_n_jobs(n_jobs)
@@ -510,7 +516,7 @@ class BayesianNetwork(GraphQueries, Prediction):
         return self.children(v)
 
     def copy(self) -> BayesianNetwork:
-        out = BayesianNetwork(self._edges, self._nodes, self._states)
+        out = BayesianNetwork(self._edges, self._nodes, self._states, latents=self.latents)
         out.name = self.name
         out._cpds = {v: c.copy() for v, c in self._cpds.items()}
         return out

@@ -1,5 +1,6 @@
-"""Per-row predictions of a network's unobserved variables: the most probable joint state
-and the marginals of the variables a DataFrame has no column for."""
+"""Per-row predictions of a network's unobserved variables: the marginals of every missing
+cell (a junction tree calibrated per row in C++), the log-probability of the observed
+cells, and the most probable joint state of the columns a DataFrame lacks."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pandas as pd
 from .. import _core
 from .._config import resolve_n_jobs
 from ._data import code_dtype, encode
+from ._junction import compile_tree
 
 if TYPE_CHECKING:
     from ._model import BayesianNetwork
@@ -60,12 +62,59 @@ class Prediction:
         )
         return hidden, marginals, joint
 
+    def _codes_with_gaps(self, data: Any, absent_ok: Any) -> list[np.ndarray]:
+        """One code column per variable (-1: missing), for a DataFrame that may lack the
+        columns of the variables in ``absent_ok``."""
+        net = cast("BayesianNetwork", self)
+        if not isinstance(data, pd.DataFrame):
+            raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+        if len(data) == 0:
+            raise ValueError("the data has no rows")
+        present = [v for v in net._nodes if v in data.columns or v not in absent_ok]
+        enc = encode(data, present, net._states)
+        dtype = code_dtype([len(net._states[v]) for v in net._nodes])
+        by_name = dict(zip(present, enc.columns, strict=True))
+        gap = np.full(len(data), -1, dtype=dtype)
+        return [np.ascontiguousarray(by_name[v], dtype=dtype) if v in by_name else gap for v in net._nodes]
+
+    def _row_posteriors(
+        self, columns: list[np.ndarray], targets: list[Hashable], n_jobs: int | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(log P(observed cells) per row, the targets' marginals side by side per row)."""
+        net = cast("BayesianNetwork", self)
+        tables = net._checked_tables()
+        index = {v: i for i, v in enumerate(net._nodes)}
+        families = net._families(index, net._nodes)
+        cards = [len(net._states[v]) for v in net._nodes]
+        tree = compile_tree(families, cards)
+        return _core.bn_row_posteriors(
+            columns,
+            cards,
+            families,
+            tables,
+            tree.tree,
+            tree.potentials(families, cards, tables),
+            [index[v] for v in targets],
+            resolve_n_jobs(n_jobs),
+        )
+
     def predict_proba(self, data: pd.DataFrame, n_jobs: int | None = None) -> pd.DataFrame:
-        """P(v | row) for every variable v that is not a column of ``data``, given all the
-        others (which must be observed): columns (variable, state), one row per row."""
-        hidden, marginals, _ = self._posterior_rows(data, n_jobs)
-        columns = pd.MultiIndex.from_tuples([(v, s) for v in hidden for s in self._states[v]])
-        return pd.DataFrame(marginals, index=data.index, columns=columns)
+        """P(v | the row's observed cells) for every variable v that is not a column of
+        ``data`` or has a missing cell (NaN or None) in it: columns (variable, state), one
+        row per row; where v is observed, the indicator of its state. Exact: a junction tree
+        calibrated per row in C++ on the entries that agree with the row, threads over rows.
+        A row of probability zero is a ValueError."""
+        net = cast("BayesianNetwork", self)
+        columns = self._codes_with_gaps(data, absent_ok=net._nodes)
+        targets = [v for v, col in zip(net._nodes, columns, strict=True) if col.size and int(col.min()) < 0]
+        if not targets:
+            raise ValueError("every cell of the data is observed: there is nothing to predict")
+        log_p, marginals = self._row_posteriors(columns, targets, n_jobs)
+        if not np.isfinite(log_p).all():
+            row = int(np.argmin(np.isfinite(log_p)))
+            raise ValueError(f"row {row} has probability zero under the network's tables")
+        names = pd.MultiIndex.from_tuples([(v, s) for v in targets for s in self._states[v]])
+        return pd.DataFrame(marginals, index=data.index, columns=names)
 
     def predict(self, data: pd.DataFrame, n_jobs: int | None = None) -> pd.DataFrame:
         """The most probable joint state of the variables that are not columns of ``data``,
