@@ -343,7 +343,7 @@ def test_structure_score_names_a_bad_score(asia: BayesianNetwork, data: pd.DataF
     ("kwargs", "match"),
     [
         ({"estimator": None}, "'estimator' parameter"),
-        ({"estimator": "bayes", "prior_type": None}, "'prior_type' parameter"),  # was an AttributeError
+        ({"estimator": "em", "prior_type": "uniform"}, "'prior_type' parameter"),
         ({"estimator": "bayes", "prior_type": 3}, "'prior_type' parameter"),
         ({"estimator": "bayes", "prior_type": "dirichlet", "pseudo_counts": -1.0}, "'pseudo_counts'"),
         ({"estimator": "bayes", "prior_type": "dirichlet", "pseudo_counts": math.nan}, "'pseudo_counts'"),
