@@ -100,3 +100,17 @@ def test_impossible_rows_and_nothing_to_predict(network: BayesianNetwork) -> Non
         net.predict_proba(rows)
     with pytest.raises(ValueError, match="nothing to predict"):
         network.predict_proba(network.sample(5, random_state=0))
+
+
+def test_trees_beyond_the_limits_are_refused_before_they_exist() -> None:
+    import scalegen
+
+    alarm = load_network("alarm")
+    data = alarm.sample(10, random_state=0).drop(columns="HR")
+    with (
+        scalegen.limits(max_tensor_bytes=1 << 14),
+        pytest.raises(scalegen.LimitError, match="largest clique 144"),
+    ):
+        alarm.predict_proba(data)
+    with scalegen.limits(max_tensor_bytes=1 << 14), pytest.raises(scalegen.LimitError, match="junction tree"):
+        BayesianNetwork(alarm.edges, alarm.nodes, alarm.states).fit(data.assign(HR=None), estimator="em")

@@ -83,10 +83,11 @@ def _index_map(variables: Sequence[int], subset: Sequence[int], cards: Sequence[
     """For each entry of the C-order table over `variables`, its entry in the table over
     `subset` (in the order given), which sums over the other variables."""
     shape = [cards[v] for v in variables]
-    states = np.indices(shape, dtype=np.int64).reshape(len(variables), -1)
-    out = np.zeros(states.shape[1], dtype=np.int64)
+    entry = np.arange(int(np.prod(shape, dtype=np.int64)), dtype=np.int64)
+    out = np.zeros_like(entry)
     for v in subset:
-        out = out * cards[v] + states[variables.index(v)]
+        k = variables.index(v)
+        out = out * cards[v] + (entry // int(np.prod(shape[k + 1 :], dtype=np.int64))) % cards[v]
     return out.astype(np.int32)
 
 
@@ -123,7 +124,6 @@ def compile_tree(families: Families, cards: Sequence[int]) -> CompiledTree:
     n = len(cards)
     cliques = [sorted(c) for c in _eliminate(n, families, cards)]
     sizes = [int(np.prod([cards[v] for v in c], dtype=np.float64)) for c in cliques]
-    check_tensor((int(sum(sizes)),), 8, "the junction tree's clique tables")
     if max(sizes) >= 1 << 31:
         raise ValueError(f"the junction tree's largest clique has {max(sizes)} states (at most 2^31 - 1)")
     sets = [frozenset(c) for c in cliques]
@@ -146,6 +146,14 @@ def compile_tree(families: Families, cards: Sequence[int]) -> CompiledTree:
 
     family_clique = [smallest_holding({child, *parents}) for child, parents in families]
     variable_clique = [smallest_holding({v}) for v in range(n)]
+    # before anything of that size exists: the potentials (8 bytes an entry), one int32 map
+    # entry per clique entry for each message end, family and variable, and the map being
+    # built (three int64 arrays of the largest clique)
+    entries = sum(sizes) * 2 + sum(sizes[parent[c]] + sizes[c] for c in collect)
+    entries += sum(sizes[c] for c in family_clique) + sum(sizes[c] for c in variable_clique)
+    check_tensor(
+        (entries + 6 * max(sizes),), 4, f"the junction tree's tables (largest clique {max(sizes)} states)"
+    )
     tree = _core.JunctionTree(
         offset=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
         root=root,
