@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -236,3 +237,47 @@ def test_rows_less_likely_than_the_smallest_double_keep_exact_posteriors() -> No
         sums = c.sum(axis=0, keepdims=True)
         want = np.where(sums > 0, c / np.where(sums > 0, sums, 1), 0.5)
         np.testing.assert_allclose(net.cpd(v).values, want, atol=1e-10, err_msg=v)
+
+
+@pytest.mark.parametrize("network", ["asia", "sachs"])
+def test_equals_pgmpy_expectation_maximization_from_the_same_start(network: str) -> None:
+    """One latent variable (pgmpy's EM drops rows with missing cells, so none here)."""
+    pgmpy_models = pytest.importorskip("pgmpy.models")
+    import pgmpy
+    from pgmpy.estimators import ExpectationMaximization
+
+    from scalegen.bayesnet import read_bif
+
+    truth = read_bif(Path(pgmpy.__file__).parent / "utils" / "example_models" / f"{network}.bif.gz")
+    hidden = max(truth.nodes, key=lambda v: len(truth.children(v)))  # the variable with most children
+    rows = truth.sample(300, random_state=0).drop(columns=hidden)
+    rng = np.random.default_rng(1)
+    start = BayesianNetwork(truth.edges, truth.nodes, truth.states, latents={hidden: truth.states[hidden]})
+    for v in truth.nodes:
+        parents = truth.parents(v)
+        shape = (len(truth.states[v]), *(len(truth.states[p]) for p in parents))
+        values = rng.dirichlet(np.ones(shape[0]), size=int(np.prod(shape[1:]))).T.reshape(shape)
+        start.add_cpds(TabularCPD(v, values, parents, {u: truth.states[u] for u in (v, *parents)}))
+    ours = BayesianNetwork(truth.edges, truth.nodes, truth.states, latents={hidden: truth.states[hidden]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours.fit(rows, estimator="em", init=start, max_iter=3, tol=0.0)
+        model = pgmpy_models.DiscreteBayesianNetwork(truth.edges, latents={hidden})
+        cpds = ExpectationMaximization(model, rows.astype(object)).get_parameters(
+            latent_card={hidden: len(truth.states[hidden])},
+            max_iter=3,
+            atol=0.0,
+            init_cpds={c.variable: c for c in start.to_pgmpy().cpds},
+            show_progress=False,
+        )
+    model.add_cpds(*cpds)
+    theirs = BayesianNetwork.from_pgmpy(model)
+    for v in truth.nodes:
+        got = ours.cpd(v)
+        want = theirs.cpd(v)
+        order = [want.parents.index(p) for p in got.parents]
+        values = np.transpose(np.asarray(want.values), [0, *(1 + k for k in order)])
+        for axis, u in enumerate([v, *got.parents]):  # pgmpy orders observed states as the data sorts them
+            if u != hidden:  # the latent's states are pgmpy's numbers, in our order
+                values = values.take([want.states[u].index(s) for s in got.states[u]], axis=axis)
+        np.testing.assert_allclose(got.values, values, atol=1e-10, err_msg=v)

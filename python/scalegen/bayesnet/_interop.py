@@ -136,9 +136,10 @@ def to_pgmpy(model: BayesianNetwork) -> Any:
         from pgmpy.models import DiscreteBayesianNetwork
     except ImportError:
         raise ImportError("to_pgmpy needs pgmpy (1.0 or later): pip install pgmpy") from None
-    out = DiscreteBayesianNetwork(latents=set(model.latents))
+    out = DiscreteBayesianNetwork()
     out.add_nodes_from(model.nodes)
     out.add_edges_from(model.edges)
+    out.latents = set(model.latents)  # a role pgmpy checks against the nodes
     out.add_cpds(*(to_pgmpy_cpd(c) for c in model.cpds))
     out.name = model.name
     return out
