@@ -16,7 +16,6 @@ from .._config import resolve_n_jobs
 from ..utils._base import ConvergenceWarning
 from ..utils._validation import check_int, check_random_state, check_real, check_sample_weight
 from ._counts import count_families
-from ._data import code_dtype, encode
 from ._estimators import estimate_tables
 from ._junction import compile_tree
 
@@ -114,14 +113,9 @@ def fit_em(
     shown = [v for v in latents if v in data.columns]
     if shown:
         raise ValueError(f"the latent variables {shown!r} have columns in the data: they are never observed")
-    observed = [v for v in nodes if v not in latents]
-    enc = encode(data, observed, net._states)
-    net._states = {v: (enc.states[v] if v in enc.states else latents[v]) for v in nodes}
+    columns, found = net._codes_with_gaps(data, latents)
+    net._states = {v: found[v] if v in found else latents[v] for v in nodes}
     cards = [len(net._states[v]) for v in nodes]
-    dtype = code_dtype(cards)
-    by_name = dict(zip(observed, enc.columns, strict=True))
-    hidden = np.full(len(data), -1, dtype=dtype)
-    columns = [np.ascontiguousarray(by_name[v], dtype=dtype) if v in by_name else hidden for v in nodes]
     weights = None if sample_weight is None else check_sample_weight(sample_weight, len(data))
     index = {v: i for i, v in enumerate(nodes)}
     families = [(index[v], [index[p] for p in net._parents[v]]) for v in nodes]

@@ -421,7 +421,7 @@ class BayesianNetwork(GraphQueries, Prediction):
         if isinstance(data, pd.DataFrame) and (
             data.isna().to_numpy().any() or any(v not in data.columns for v in self.latents)
         ):
-            return self._row_posteriors(self._codes_with_gaps(data, self.latents), [], n_jobs)[0]
+            return self._row_posteriors(self._codes_with_gaps(data, self.latents)[0], [], n_jobs)[0]
         tables = self._checked_tables()
         enc = self._encode(data)
         for v, col in zip(self._nodes, enc.columns, strict=True):

@@ -62,9 +62,12 @@ class Prediction:
         )
         return hidden, marginals, joint
 
-    def _codes_with_gaps(self, data: Any, absent_ok: Any) -> list[np.ndarray]:
-        """One code column per variable (-1: missing), for a DataFrame that may lack the
-        columns of the variables in ``absent_ok``."""
+    def _codes_with_gaps(
+        self, data: Any, absent_ok: Any
+    ) -> tuple[list[np.ndarray], dict[Hashable, list[Any]]]:
+        """One code column per variable (-1: missing) for a DataFrame that may lack the
+        columns of the variables in ``absent_ok``, and the states of those it has (the
+        network's, else the sorted observed values)."""
         net = cast("BayesianNetwork", self)
         if not isinstance(data, pd.DataFrame):
             raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
@@ -72,10 +75,13 @@ class Prediction:
             raise ValueError("the data has no rows")
         present = [v for v in net._nodes if v in data.columns or v not in absent_ok]
         enc = encode(data, present, net._states)
-        dtype = code_dtype([len(net._states[v]) for v in net._nodes])
+        dtype = code_dtype(
+            [len(enc.states[v]) if v in enc.states else len(net._states[v]) for v in net._nodes]
+        )
         by_name = dict(zip(present, enc.columns, strict=True))
         gap = np.full(len(data), -1, dtype=dtype)
-        return [np.ascontiguousarray(by_name[v], dtype=dtype) if v in by_name else gap for v in net._nodes]
+        columns = [np.ascontiguousarray(by_name[v], dtype=dtype) if v in by_name else gap for v in net._nodes]
+        return columns, enc.states
 
     def _row_posteriors(
         self, columns: list[np.ndarray], targets: list[Hashable], n_jobs: int | None
@@ -105,7 +111,7 @@ class Prediction:
         calibrated per row in C++ on the entries that agree with the row, threads over rows.
         A row of probability zero is a ValueError."""
         net = cast("BayesianNetwork", self)
-        columns = self._codes_with_gaps(data, absent_ok=net._nodes)
+        columns, _ = self._codes_with_gaps(data, absent_ok=net._nodes)
         targets = [v for v, col in zip(net._nodes, columns, strict=True) if col.size and int(col.min()) < 0]
         if not targets:
             raise ValueError("every cell of the data is observed: there is nothing to predict")
