@@ -281,3 +281,27 @@ def test_equals_pgmpy_expectation_maximization_from_the_same_start(network: str)
             if u != hidden:  # the latent's states are pgmpy's numbers, in our order
                 values = values.take([want.states[u].index(s) for s in got.states[u]], axis=axis)
         np.testing.assert_allclose(got.values, values, atol=1e-10, err_msg=v)
+
+
+def test_chunks_read_at_every_iteration_equal_one_frame(latent_data: pd.DataFrame) -> None:
+    def fit(data):
+        net = BayesianNetwork(
+            EDGES, states={v: s for v, s in STATES.items() if v != "L"}, latents={"L": STATES["L"]}
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return net.fit(data, estimator="em", max_iter=8, tol=0.0, random_state=1)
+
+    whole = fit(latent_data)
+    parts = [latent_data.iloc[i : i + 150] for i in range(0, len(latent_data), 150)]
+    for chunks in (parts, lambda: iter(parts)):
+        got = fit(chunks)
+        np.testing.assert_allclose(got.lower_bounds_, whole.lower_bounds_, rtol=1e-12)
+        for v in whole.nodes:
+            np.testing.assert_allclose(got.cpd(v).values, whole.cpd(v).values, atol=1e-12, err_msg=v)
+    with pytest.raises(ValueError, match="states of every variable"):
+        BayesianNetwork(EDGES, latents={"L": STATES["L"]}).fit(parts, estimator="em")
+    with pytest.raises(ValueError, match="DataFrame only"):
+        BayesianNetwork(EDGES, states=STATES, latents={"L": STATES["L"]}).fit(
+            parts, estimator="em", sample_weight=np.ones(len(latent_data))
+        )

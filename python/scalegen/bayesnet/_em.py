@@ -15,7 +15,7 @@ from .. import _core
 from .._config import resolve_n_jobs
 from ..utils._base import ConvergenceWarning
 from ..utils._validation import check_int, check_random_state, check_real, check_sample_weight
-from ._counts import count_families
+from ._counts import count_families, is_dask_frame
 from ._estimators import estimate_tables
 from ._junction import compile_tree
 
@@ -34,7 +34,7 @@ def _random_table(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarra
 
 def _start(
     net: BayesianNetwork,
-    data: pd.DataFrame,
+    data: Any,
     weights: np.ndarray | None,
     init: Any,
     rng: np.random.Generator,
@@ -83,6 +83,77 @@ def _start(
     return out
 
 
+def _plan(net: BayesianNetwork) -> tuple[list[tuple[int, list[int]]], list[int], Any]:
+    """(families by index, cards, compiled junction tree) of the network's structure."""
+    index = {v: i for i, v in enumerate(net._nodes)}
+    families = [(index[v], [index[p] for p in net._parents[v]]) for v in net._nodes]
+    cards = [len(net._states[v]) for v in net._nodes]
+    return families, cards, compile_tree(families, cards)
+
+
+def frame_expected_counts(
+    net: BayesianNetwork, rows: Any, flat: list[np.ndarray], weights: Any, threads: int, plan: Any = None
+) -> tuple[list[np.ndarray], float, float]:
+    """(expected counts per family, sum of w log P(observed cells), sum of w) of a DataFrame,
+    or of its code columns when ``rows`` is a list of them."""
+    families, cards, tree = _plan(net) if plan is None else plan
+    columns = rows if isinstance(rows, list) else net._codes_with_gaps(rows, net.latents)[0]
+    return _core.bn_expected_counts(
+        columns, cards, families, flat, tree.tree, tree.potentials(families, cards, flat), weights, threads
+    )
+
+
+def add_expected_counts(
+    *parts: tuple[list[np.ndarray], float, float],
+) -> tuple[list[np.ndarray], float, float]:
+    """The sum of several chunks' E-step statistics, in the order given."""
+    counts = [np.array(c, copy=True) for c in parts[0][0]]
+    ll, total = parts[0][1], parts[0][2]
+    for more, more_ll, more_total in parts[1:]:
+        for c, m in zip(counts, more, strict=True):
+            c += m
+        ll, total = ll + more_ll, total + more_total
+    return counts, ll, total
+
+
+def _reader(net: BayesianNetwork, data: Any, weights: Any, threads: int, columns: Any = None) -> Any:
+    """tables -> the E-step statistics of all rows: a DataFrame is encoded once; chunks (a
+    list of DataFrames, or a function returning a fresh iterable of them) are read at every
+    iteration; a dask DataFrame is summed on its workers."""
+    if isinstance(data, pd.DataFrame):
+        rows = net._codes_with_gaps(data, net.latents)[0] if columns is None else columns
+        plan = _plan(net)
+        return lambda flat: frame_expected_counts(net, rows, flat, weights, threads, plan)
+    if not (is_dask_frame(data) or isinstance(data, list | tuple) or callable(data)):
+        raise TypeError(
+            "EM reads its rows at every iteration: give a DataFrame, a list of DataFrames, a function "
+            f"returning a fresh iterable of DataFrames, or a dask DataFrame, not {type(data).__name__}"
+        )
+    missing = [v for v in net._nodes if v not in net._states]
+    if missing:
+        raise ValueError(
+            f"EM on chunks or dask data needs the states of every variable; none for {missing!r}"
+        )
+    if weights is not None:
+        raise ValueError("sample_weight is taken with a DataFrame only")
+    if is_dask_frame(data):
+        from ..distributed._bayesnet import expected_counts_dask
+
+        return lambda flat: expected_counts_dask(net, data, flat)
+
+    plan = _plan(net)
+
+    def read(flat: list[np.ndarray]) -> tuple[list[np.ndarray], float, float]:
+        chunks = list(data() if callable(data) else data)
+        if not chunks or not all(isinstance(c, pd.DataFrame) for c in chunks):
+            raise TypeError("EM's chunks must be pandas DataFrames, at least one")
+        return add_expected_counts(
+            *(frame_expected_counts(net, c, flat, None, threads, plan) for c in chunks)
+        )
+
+    return read
+
+
 def fit_em(
     net: BayesianNetwork,
     data: Any,
@@ -103,42 +174,27 @@ def fit_em(
     max_iter = check_int(max_iter, "max_iter", OWNER, low=1)
     n_init = check_int(n_init, "n_init", OWNER, low=1)
     tol = check_real(tol, "tol", OWNER, low=0.0)
-    if not isinstance(data, pd.DataFrame):
-        raise TypeError(
-            f"EM needs a pandas DataFrame (NaN or None for missing cells), got {type(data).__name__}"
-        )
-    if len(data) == 0:
-        raise ValueError("the data has no rows")
     nodes, latents = net._nodes, net.latents
-    shown = [v for v in latents if v in data.columns]
+    columns = getattr(data, "columns", ())
+    shown = [v for v in latents if v in columns]
     if shown:
         raise ValueError(f"the latent variables {shown!r} have columns in the data: they are never observed")
-    columns, found = net._codes_with_gaps(data, latents)
-    net._states = {v: found[v] if v in found else latents[v] for v in nodes}
-    cards = [len(net._states[v]) for v in nodes]
-    weights = None if sample_weight is None else check_sample_weight(sample_weight, len(data))
-    index = {v: i for i, v in enumerate(nodes)}
-    families = [(index[v], [index[p] for p in net._parents[v]]) for v in nodes]
-    tree = compile_tree(families, cards)
-    threads = resolve_n_jobs(n_jobs)
+    weights, codes = None, None
+    if isinstance(data, pd.DataFrame):  # the states not given come from its values
+        codes, found = net._codes_with_gaps(data, latents)
+        net._states = {v: found[v] if v in found else latents[v] for v in nodes}
+        weights = None if sample_weight is None else check_sample_weight(sample_weight, len(data))
+    e_step = _reader(net, data, sample_weight if weights is None else weights, resolve_n_jobs(n_jobs), codes)
     rng = check_random_state(random_state)
     best: tuple[list[TabularCPD], list[float], int, bool] | None = None
     for _ in range(n_init):
-        tables = _start(net, data, weights, init, rng, n_jobs)
+        rows = data() if callable(data) and not isinstance(data, pd.DataFrame) else data  # a fresh read
+        tables = _start(net, rows, weights, init, rng, n_jobs)
         bounds: list[float] = []
         converged = False
         for _ in range(max_iter):
             flat = [np.ascontiguousarray(t, dtype=np.float64).ravel() for t in tables]
-            counts, log_likelihood, total = _core.bn_expected_counts(
-                columns,
-                cards,
-                families,
-                flat,
-                tree.tree,
-                tree.potentials(families, cards, flat),
-                weights,
-                threads,
-            )
+            counts, log_likelihood, total = e_step(flat)
             bounds.append(log_likelihood / total)
             cpds = estimate_tables(
                 nodes,

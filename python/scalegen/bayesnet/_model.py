@@ -330,7 +330,10 @@ class BayesianNetwork(GraphQueries, Prediction):
         array per chunk; for a dask DataFrame, a dask Series partitioned like it.
 
         ``estimator='em'`` learns from incomplete data, a DataFrame with latent variables
-        (``latents``, no column) and missing cells (NaN or None): each iteration sums every
+        (``latents``, no column) and missing cells (NaN or None), or such rows in chunks
+        read at every iteration (a list of DataFrames, or a function returning a fresh
+        iterable of them) or in a dask DataFrame, summed on the workers (both need every
+        variable's states, and take no ``sample_weight``): each iteration sums every
         row's exact posterior of each family (a junction tree, calibrated in C++, threads
         over rows) and re-estimates the tables from those expected counts, by MLE, or by
         the Bayesian estimate when ``prior_type`` is given. It runs ``n_init`` times from

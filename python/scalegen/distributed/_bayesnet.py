@@ -72,3 +72,28 @@ def count_dask(
     ]
     tally = tree_reduce(tallies, functools.partial(_merge_all, list(families))).compute()
     return _finish(tally, variables, given, families, sample_weight is not None)
+
+
+def _em_partition(part: pd.DataFrame, net: Any, flat: list[np.ndarray]) -> Any:
+    from ..bayesnet._em import frame_expected_counts
+
+    with task_context():
+        return frame_expected_counts(net, part, flat, None, resolve_n_jobs(None))
+
+
+def expected_counts_dask(
+    net: Any, data: Any, flat: list[np.ndarray]
+) -> tuple[list[np.ndarray], float, float]:
+    """EM's E-step on a dask DataFrame: one task per partition on the workers (the
+    network's structure and states travel, not its tables), summed by a fixed tree."""
+    from ..bayesnet._em import add_expected_counts
+    from ..bayesnet._model import BayesianNetwork
+
+    shape = BayesianNetwork(net.edges, net.nodes, net.states, latents=net.latents)
+    token = tokenize(data, flat, net.nodes, net.edges)
+    task = dask.delayed(_em_partition, pure=True)
+    parts = [
+        task(p, shape, flat, dask_key_name=f"scalegen-bn-em-{token}-{i}")
+        for i, p in enumerate(data.to_delayed())
+    ]
+    return tree_reduce(parts, add_expected_counts).compute()
