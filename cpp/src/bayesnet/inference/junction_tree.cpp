@@ -60,6 +60,15 @@ struct Workspace {
   }
 };
 
+// The cell of a complete row in a family's table (FamilyShape's layout).
+template <class T>
+std::int64_t complete_cell(const Codes<T>& codes, std::int64_t row, const std::vector<int>& cards, const Family& f,
+                           const FamilyShape& shape) {
+  std::int64_t j = 0;
+  for (int p : f.parents) j = j * cards[std::size_t(p)] + codes.columns[std::size_t(p)][row];
+  return std::int64_t(codes.columns[std::size_t(f.child)][row]) * shape.n_configs + j;
+}
+
 // After calibration every clique sums to `total`, and P(evidence) = total * exp(log_scale).
 struct Calibrated {
   double total = 0, log_scale = 0;
@@ -219,10 +228,7 @@ ExpectedCounts expected_counts(const Codes<T>& codes, const std::vector<int>& ca
           for (std::size_t v = 0; v < cards.size() && complete; ++v) complete = codes.columns[v][r] >= 0;
           if (complete) {  // one cell per family
             for (std::size_t f = 0; f < families.size(); ++f) {
-              std::int64_t j = 0;
-              for (int p : families[f].parents) j = j * cards[std::size_t(p)] + codes.columns[std::size_t(p)][r];
-              const std::int64_t cell = std::int64_t(codes.columns[std::size_t(families[f].child)][r]) *
-                                            shapes[f].n_configs + j;
+              const std::int64_t cell = complete_cell(codes, r, cards, families[f], shapes[f]);
               acc[std::size_t(at[f] + cell)] += w;
               ll += w * std::log(cpts[f][std::size_t(cell)]);
             }
@@ -296,10 +302,7 @@ void row_posteriors(const Codes<T>& codes, const std::vector<int>& cards, const 
       if (complete) {  // a product of table entries; every target is observed
         double ll = 0;
         for (std::size_t f = 0; f < families.size(); ++f) {
-          std::int64_t j = 0;
-          for (int p : families[f].parents) j = j * cards[std::size_t(p)] + codes.columns[std::size_t(p)][r];
-          ll += std::log(
-              cpts[f][std::size_t(codes.columns[std::size_t(families[f].child)][r] * shapes[f].n_configs + j)]);
+          ll += std::log(cpts[f][std::size_t(complete_cell(codes, r, cards, families[f], shapes[f]))]);
         }
         log_likelihood[r] = ll;
         for (std::size_t t = 0; t < targets.size(); ++t)
