@@ -234,12 +234,15 @@ class GAN:
         self.discriminator.set_weights(weights[cut:])
 
     def save(self, filepath: Any) -> None:
-        """One file with both parts (``scalegen.nn.load_gan`` reads it)."""
+        """One file with both parts, and once compiled their optimizers' state and the random
+        stream's position, so a loaded GAN trains on exactly as this one would
+        (``scalegen.nn.load_gan`` reads it)."""
         from ._saving import save_composite
 
         parts = {"generator": self.generator, "discriminator": self.discriminator}
         settings = {"latent_dim": self.latent_dim, "n_classes": self.n_classes, "seed": self.seed}
-        save_composite(filepath, "gan", settings, parts)
+        optimizers = {"g_optimizer": self.g_optimizer, "d_optimizer": self.d_optimizer}
+        save_composite(filepath, "gan", settings, parts, optimizers, self._rng)
 
     def __repr__(self) -> str:
         return f"GAN(latent_dim={self.latent_dim})"
@@ -255,7 +258,8 @@ def load_gan(filepath: Any) -> GAN:
     Returns
     -------
     GAN
-        Its settings and both parts' weights; not the optimizers: ``compile`` it to train again.
+        Its settings and both parts' weights; compiled as it was saved, with the optimizers'
+        moments and the random stream's position.
 
     Raises
     ------

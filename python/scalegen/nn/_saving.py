@@ -101,14 +101,7 @@ def model_from_state(config: Any, arrays: dict[str, np.ndarray]) -> Sequential:
             model.add(layer)
         compiled = config.get("compile")
         if compiled is not None:
-            opt_cls = {cls.__name__: cls for cls in _optimizers.OPTIMIZERS.values()}.get(
-                compiled["optimizer"]["class_name"]
-            )
-            if opt_cls is None:
-                raise CorruptModelError(f"unknown optimizer {compiled['optimizer']['class_name']!r}")
-            model.compile(
-                opt_cls(**compiled["optimizer"]["config"]), _loss(compiled["loss"]), compiled["metrics"]
-            )
+            model.compile(_optimizer(compiled["optimizer"]), _loss(compiled["loss"]), compiled["metrics"])
     except (CorruptModelError, LimitError):
         raise
     except _DESCRIPTION_ERRORS as e:
@@ -128,6 +121,14 @@ def model_from_state(config: Any, arrays: dict[str, np.ndarray]) -> Sequential:
         except _DESCRIPTION_ERRORS as e:
             raise CorruptModelError(f"the saved random state is invalid: {type(e).__name__}: {e}") from None
     return model
+
+
+def _optimizer(entry: Any) -> Any:
+    """An optimizer of config.json: its class name and config."""
+    cls = {c.__name__: c for c in _optimizers.OPTIMIZERS.values()}.get(entry["class_name"])
+    if cls is None:
+        raise CorruptModelError(f"unknown optimizer {entry['class_name']!r}")
+    return cls(**entry["config"])
 
 
 def _loss(entry: Any) -> Any:
@@ -354,43 +355,63 @@ def _read_archive(path: str | os.PathLike[str], build: Any) -> Any:
 
 
 def save_composite(
-    path: str | os.PathLike[str], kind: str, settings: dict[str, Any], parts: dict[str, Sequential]
+    path: str | os.PathLike[str],
+    kind: str,
+    settings: dict[str, Any],
+    parts: dict[str, Sequential],
+    optimizers: dict[str, Any],
+    rng: np.random.Generator,
 ) -> None:
     """A model made of Sequentials (a VAE, a GAN): its settings and each part's state, the
-    arrays of part p named "p/...", in one archive like ``save_model``'s."""
+    arrays of part p named "p/...", in one archive like ``save_model``'s. Once compiled
+    (``optimizers``: compile's keyword -> optimizer), also the optimizers, every part's
+    moments and the position of the model's random stream (``rng``), so that a loaded model
+    continues training exactly as the saved one would."""
     config: dict[str, Any] = {"format": f"{FORMAT}/{kind}", "settings": settings, "parts": {}}
     arrays: dict[str, np.ndarray] = {}
     for name, model in parts.items():
         config["parts"][name], part_arrays = model_state(model)
         arrays.update({f"{name}/{k}": v for k, v in part_arrays.items()})
+    if all(o is not None for o in optimizers.values()):
+        config["compile"] = {
+            k: {"class_name": type(o).__name__, "config": o.get_config()} for k, o in optimizers.items()
+        }
+        config["random_state"] = rng.bit_generator.state
+        for name, model in parts.items():
+            if model.built:
+                m, v, step = model._net.get_optimizer_state()
+                arrays[f"{name}/optimizer/m"], arrays[f"{name}/optimizer/v"] = m, v
+                arrays[f"{name}/optimizer/step"] = np.array(step, dtype=np.int64)
     _write_archive(path, config, arrays)
 
 
 def load_composite(path: str | os.PathLike[str], kind: str, cls: Any) -> Any:
-    """``cls(**parts, **settings)`` from a file ``save_composite`` wrote for ``kind``."""
-    settings, parts = _read_composite(path, kind)
-    try:
-        return cls(**parts, **settings)
-    except (TypeError, ValueError) as e:
-        raise CorruptModelError(f"{os.fspath(path)!r} does not describe a {kind}: {e}") from None
+    """``cls(**parts, **settings)`` from a file ``save_composite`` wrote for ``kind``,
+    compiled as it was saved, with its optimizers' moments and random stream."""
 
-
-def _read_composite(path: str | os.PathLike[str], kind: str) -> tuple[dict[str, Any], dict[str, Sequential]]:
-    """The settings and the parts of a file ``save_composite`` wrote for ``kind``."""
-
-    def build(config: Any, arrays: dict[str, np.ndarray]) -> tuple[dict[str, Any], dict[str, Sequential]]:
+    def build(config: Any, arrays: dict[str, np.ndarray]) -> Any:
         try:
             if config.get("format") != f"{FORMAT}/{kind}":
                 raise CorruptModelError(f"not a {kind} file (format {config.get('format')!r})")
-            parts = {}
-            for name, part in config["parts"].items():
-                own = {k.removeprefix(f"{name}/"): v for k, v in arrays.items() if k.startswith(f"{name}/")}
-                parts[name] = model_from_state(part, own)
-            return dict(config["settings"]), parts
+            own = {
+                name: {k.removeprefix(f"{name}/"): v for k, v in arrays.items() if k.startswith(f"{name}/")}
+                for name in config["parts"]
+            }
+            parts = {name: model_from_state(part, own[name]) for name, part in config["parts"].items()}
+            model = cls(**parts, **dict(config["settings"]))
+            if "compile" in config:
+                model.compile(**{k: _optimizer(entry) for k, entry in config["compile"].items()})
+                for name, part in parts.items():
+                    if "optimizer/m" in own[name] and part.built:
+                        _set_optimizer_state(part, own[name])
+                model._rng.bit_generator.state = config["random_state"]
+            return model
         except (CorruptModelError, LimitError):
             raise
         except _DESCRIPTION_ERRORS as e:
-            raise CorruptModelError(f"the description is invalid: {type(e).__name__}: {e}") from None
+            raise CorruptModelError(
+                f"{os.fspath(path)!r} does not describe a {kind}: {type(e).__name__}: {e}"
+            ) from None
 
     return _read_archive(path, build)
 

@@ -312,7 +312,9 @@ class VAE:
         self.decoder.set_weights(weights[cut:])
 
     def save(self, filepath: Any) -> None:
-        """One file with both parts and the settings (``scalegen.nn.load_vae`` reads it)."""
+        """One file with both parts and the settings, and once compiled the optimizer's state
+        and the random stream's position, so a loaded VAE trains on exactly as this one would
+        (``scalegen.nn.load_vae`` reads it)."""
         from ._saving import save_composite
 
         settings = {
@@ -322,7 +324,8 @@ class VAE:
             "n_classes": self.n_classes,
             "seed": self.seed,
         }
-        save_composite(filepath, "vae", settings, {"encoder": self.encoder, "decoder": self.decoder})
+        parts = {"encoder": self.encoder, "decoder": self.decoder}
+        save_composite(filepath, "vae", settings, parts, {"optimizer": self.optimizer}, self._rng)
 
     def __repr__(self) -> str:
         return f"VAE(latent_dim={self.latent_dim}, beta={self.beta}, likelihood={self.likelihood!r})"
@@ -338,7 +341,8 @@ def load_vae(filepath: Any) -> VAE:
     Returns
     -------
     VAE
-        Its settings and both parts' weights; not the optimizers: ``compile`` it to train again.
+        Its settings and both parts' weights; compiled as it was saved, with the optimizer's
+        moments and the random stream's position.
 
     Raises
     ------
