@@ -545,3 +545,108 @@ def test_fuzz_numeric_parameters(cases: list[Any]) -> None:
 def test_fuzz_tally() -> None:
     """Prints what the fuzz tests above saw (run with -s)."""
     print("\nfuzz outcomes:", dict(sorted(isolated.TALLY.items())), "cases:", sum(isolated.TALLY.values()))
+
+
+# ---- EM and incomplete-row posteriors (found by an adversarial review) -------------------
+def _latent_class(n_children: int, weak: float) -> Any:
+    """A latent class z with n binary indicators, each on with probability `weak` or 1-weak."""
+    from scalegen.bayesnet import TabularCPD
+
+    xs = [f"x{i}" for i in range(n_children)]
+    net = BayesianNetwork([("z", x) for x in xs], latents={"z": [0, 1]})
+    net.add_cpds(TabularCPD("z", [0.5, 0.5], states={"z": [0, 1]}))
+    net.add_cpds(
+        *[
+            TabularCPD(x, [[1 - weak, weak], [weak, 1 - weak]], ["z"], states={x: [0, 1], "z": [0, 1]})
+            for x in xs
+        ]
+    )
+    return net, xs
+
+
+def test_rows_whose_messages_multiply_below_the_smallest_double_are_scored() -> None:
+    net, xs = _latent_class(100, 1e-4)  # 100 messages of about 1e-4 meet in z's clique
+    row = pd.DataFrame({x: [1] for x in xs})
+    want = np.log(0.5 * (1e-4**100 + (1 - 1e-4) ** 100))
+    assert net.score_samples(row)[0] == pytest.approx(want, rel=1e-12)
+    np.testing.assert_allclose(
+        net.predict_proba(row)["z"].to_numpy(), [[0, 1]], atol=1e-12
+    )  # z=1 makes x=1 likely
+
+
+def test_em_refuses_latent_columns_in_chunks_and_skips_empty_ones() -> None:
+    net, _ = _latent_class(3, 0.1)
+    rows = net.sample(200, random_state=0)
+    fresh = BayesianNetwork(net.edges, states=net.states, latents={"z": [0, 1]})
+    with pytest.raises(ValueError, match="have columns in the data"):
+        fresh.fit([rows], estimator="em")
+    observed = rows.drop(columns="z")
+    whole = fresh.copy().fit(observed, estimator="em", random_state=0)
+    chunked = fresh.copy().fit([observed, observed.iloc[:0]], estimator="em", random_state=0)
+    np.testing.assert_allclose(chunked.lower_bounds_, whole.lower_bounds_, rtol=1e-12)
+
+
+def test_em_ignores_rows_of_weight_zero_and_refuses_a_zero_total() -> None:
+    data = pd.DataFrame({"a": [0, 0, 0, 1, 1, 0, np.nan], "b": [0, 0, 0, 1, 0, 1, 0]})
+    w = np.array([1, 1, 1, 1, 1, 0, 1.0])
+    net = BayesianNetwork([("a", "b")]).fit(data, estimator="em", sample_weight=w)
+    assert np.isfinite(net.lower_bounds_).all() and net.converged_
+    same = BayesianNetwork([("a", "b")]).fit(data[w > 0], estimator="em")
+    np.testing.assert_allclose(net.cpd("b").values, same.cpd("b").values, atol=1e-12)
+    with pytest.raises(ValueError, match="sum to zero"):
+        BayesianNetwork([("a", "b")]).fit(data, estimator="em", sample_weight=np.full(7, 1e-320))
+
+
+def test_a_failed_em_fit_leaves_the_network_as_it_was() -> None:
+    net = BayesianNetwork([("z", "a")], latents={"z": [0, 1]})
+    with pytest.raises(ValueError, match="init must be"):
+        net.fit(pd.DataFrame({"a": [0, 1]}), estimator="em", init="bogus")
+    assert net.states == {"z": [0, 1]}
+
+
+def test_em_init_networks_are_checked_and_may_order_parents_otherwise() -> None:
+    from scalegen.bayesnet import TabularCPD
+
+    edges = [("a", "c"), ("b", "c")]
+    states = {v: [0, 1] for v in "abc"}
+    data = pd.DataFrame({"a": [0, 1, None, 1], "b": [1, 0, 1, 1], "c": [0, 1, 1, None]})
+    start = BayesianNetwork(edges, states=states)
+    start.add_cpds(
+        TabularCPD("a", [0.3, 0.7], states={"a": [0, 1]}), TabularCPD("b", [0.6, 0.4], states={"b": [0, 1]})
+    )
+    values = np.array([[[0.9, 0.2], [0.4, 0.1]], [[0.1, 0.8], [0.6, 0.9]]])  # c | (a, b)
+    start.add_cpds(TabularCPD("c", values, ["a", "b"], states))
+    swapped = start.copy()
+    swapped.add_cpds(TabularCPD("c", values.transpose(0, 2, 1), ["b", "a"], states))
+    kw = {"estimator": "em", "max_iter": 2, "tol": 0.0}
+    with pytest.warns(scalegen.exceptions.ConvergenceWarning):
+        one = BayesianNetwork(edges, states=states).fit(data, init=start, **kw)
+    with pytest.warns(scalegen.exceptions.ConvergenceWarning):
+        two = BayesianNetwork(edges, states=states).fit(data, init=swapped, **kw)
+    np.testing.assert_array_equal(one.cpd("c").values, two.cpd("c").values)
+    bad = start.copy()
+    bad.add_cpds(TabularCPD("a", [5.0, 5.0], states={"a": [0, 1]}))
+    with pytest.raises(ValueError, match="sums to"):
+        BayesianNetwork(edges, states=states).fit(data, init=bad, estimator="em")
+
+
+def test_huge_families_and_outputs_are_refused_quickly() -> None:
+    parents = [f"p{i}" for i in range(400)]
+    net = BayesianNetwork([(p, "c") for p in parents], latents={"c": [0, 1]})
+    rows = pd.DataFrame({p: [0, 1] for p in parents})
+    with pytest.raises(ValueError, match="table"):
+        net.fit(rows, estimator="em")
+    chain = BayesianNetwork(
+        [(f"v{i}", f"v{i + 1}") for i in range(999)], states={f"v{i}": [0, 1] for i in range(1000)}
+    )
+    chain.fit(pd.DataFrame({f"v{i}": [0, 1] for i in range(1000)}))
+    with scalegen.limits(max_tensor_bytes=1 << 20), pytest.raises(scalegen.LimitError, match="posteriors"):
+        chain.predict_proba(pd.DataFrame({"v0": np.zeros(1000, dtype=int)}))
+
+
+def test_incomplete_row_queries_name_what_is_missing() -> None:
+    with pytest.raises(ValueError, match="no table"):
+        BayesianNetwork([("a", "b")]).predict_proba(pd.DataFrame({"a": [0, 1]}))
+    net = BayesianNetwork([("z", "a")], latents={"z": [0, 1]})
+    net.add_node("z", states=["lo", "mid", "hi"])
+    assert net.latents["z"] == ["lo", "mid", "hi"] and net.copy().latents == net.latents

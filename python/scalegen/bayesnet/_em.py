@@ -4,6 +4,7 @@ the MLE or Bayesian estimate of ``fit`` on those expected counts."""
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,7 @@ from .._config import resolve_n_jobs
 from ..utils._base import ConvergenceWarning
 from ..utils._validation import check_int, check_random_state, check_real, check_sample_weight
 from ._counts import count_families, is_dask_frame
-from ._estimators import estimate_tables
+from ._estimators import check_table_sizes, estimate_tables
 from ._junction import compile_tree
 
 if TYPE_CHECKING:
@@ -52,6 +53,8 @@ def _start(
         observed = [v for v in nodes if v not in net.latents]
         index = {v: i for i, v in enumerate(observed)}
         complete = [v for v in nodes if all(u in index for u in (v, *parents[v]))]
+        if not complete:
+            return [_random_table(rng, shape) for shape in shapes]
         counted = count_families(
             data,
             observed,
@@ -72,19 +75,22 @@ def _start(
 
     if not isinstance(init, BayesianNetwork):
         raise ValueError(f"init must be 'mle', 'random' or a BayesianNetwork, got {init!r}")
+    init.check_model()  # every table present and normalised
     out = []
     for v, shape in zip(nodes, shapes, strict=True):
         if v not in init.nodes:
             raise ValueError(f"the init network has no variable {v!r}")
         cpd: TabularCPD = init.cpd(v)
-        if list(cpd.parents) != list(parents[v]) or any(cpd.states[u] != states[u] for u in (v, *parents[v])):
+        if set(cpd.parents) != set(parents[v]) or any(cpd.states[u] != states[u] for u in (v, *parents[v])):
             raise ValueError(f"the init network's table of {v!r} differs in parents or states")
-        out.append(np.asarray(cpd.values, dtype=np.float64).reshape(shape))
+        axes = [0, *(1 + list(cpd.parents).index(p) for p in parents[v])]  # the network's parent order
+        out.append(np.transpose(np.asarray(cpd.values, dtype=np.float64), axes).reshape(shape))
     return out
 
 
 def _plan(net: BayesianNetwork) -> tuple[list[tuple[int, list[int]]], list[int], Any]:
     """(families by index, cards, compiled junction tree) of the network's structure."""
+    check_table_sizes(net._nodes, net._parents, net._states)  # before triangulating a huge family
     index = {v: i for i, v in enumerate(net._nodes)}
     families = [(index[v], [index[p] for p in net._parents[v]]) for v in net._nodes]
     cards = [len(net._states[v]) for v in net._nodes]
@@ -97,6 +103,14 @@ def frame_expected_counts(
     """(expected counts per family, sum of w log P(observed cells), sum of w) of a DataFrame,
     or of its code columns when ``rows`` is a list of them."""
     families, cards, tree = _plan(net) if plan is None else plan
+    if not isinstance(rows, list):
+        shown = [v for v in net.latents if v in rows.columns]
+        if shown:
+            raise ValueError(
+                f"the latent variables {shown!r} have columns in the data: they are never observed"
+            )
+        if len(rows) == 0:  # an empty chunk or partition adds nothing
+            return [np.zeros(math.prod(cards[u] for u in [c, *p])) for c, p in families], 0.0, 0.0
     columns = rows if isinstance(rows, list) else net._codes_with_gaps(rows, net.latents)[0]
     return _core.bn_expected_counts(
         columns, cards, families, flat, tree.tree, tree.potentials(families, cards, flat), weights, threads
@@ -195,6 +209,8 @@ def fit_em(
         for _ in range(max_iter):
             flat = [np.ascontiguousarray(t, dtype=np.float64).ravel() for t in tables]
             counts, log_likelihood, total = e_step(flat)
+            if not total > 0:
+                raise ValueError("the rows' weights sum to zero (or below the smallest normal double)")
             bounds.append(log_likelihood / total)
             cpds = estimate_tables(
                 nodes,

@@ -187,6 +187,7 @@ def add_nodes(model: BayesianNetwork, nodes: Iterable[Hashable], states: Mapping
             model._parents[v] = []
             model._children[v] = []
     model._states.update(checked)
+    model.latents.update({v: s for v, s in checked.items() if v in model.latents})
 
 
 def add_edges(model: BayesianNetwork, edges: Iterable[Any]) -> None:

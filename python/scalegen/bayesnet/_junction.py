@@ -4,6 +4,7 @@ separators, and the index maps between tables that the core's calibration follow
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,10 +28,10 @@ def _eliminate(n: int, families: Families, cards: Sequence[int]) -> list[frozens
                     adj[u].add(v)
                     adj[v].add(u)
 
-    def cost(v: int) -> tuple[int, float, int]:
+    def cost(v: int) -> tuple[int, int, int]:
         nb = list(adj[v])
         fill = sum(1 for i, a in enumerate(nb) for b in nb[i + 1 :] if b not in adj[a])
-        return fill, float(np.prod([cards[u] for u in nb], dtype=np.float64)) * cards[v], v
+        return fill, math.prod(cards[u] for u in nb) * cards[v], v
 
     costs = {v: cost(v) for v in range(n)}
     cliques: list[frozenset[int]] = []
@@ -122,10 +123,14 @@ class CompiledTree:
 def compile_tree(families: Families, cards: Sequence[int]) -> CompiledTree:
     """The junction tree of a network given as families over variables 0..n-1."""
     n = len(cards)
+    if n == 0:
+        raise ValueError("the network has no variables")
     cliques = [sorted(c) for c in _eliminate(n, families, cards)]
-    sizes = [int(np.prod([cards[v] for v in c], dtype=np.float64)) for c in cliques]
+    sizes = [math.prod(cards[v] for v in c) for c in cliques]
     if max(sizes) >= 1 << 31:
-        raise ValueError(f"the junction tree's largest clique has {max(sizes)} states (at most 2^31 - 1)")
+        raise ValueError(
+            f"the junction tree's largest clique has {float(max(sizes)):.3g} states (at most 2^31 - 1)"
+        )
     sets = [frozenset(c) for c in cliques]
     neighbours: list[list[int]] = [[] for _ in cliques]
     for i, j in _spanning_tree(sets):

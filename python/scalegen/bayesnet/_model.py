@@ -345,21 +345,27 @@ class BayesianNetwork(GraphQueries, Prediction):
         """
         check_fit_params(estimator, prior_type, equivalent_sample_size, pseudo_counts)
         if estimator == "em":
-            tables, self.lower_bounds_, self.n_iter_, self.converged_ = fit_em(
-                self,
-                data,
-                estimator="mle" if prior_type is None else "bayes",
-                prior_type="BDeu" if prior_type is None else prior_type,
-                equivalent_sample_size=equivalent_sample_size,
-                pseudo_counts=pseudo_counts,
-                sample_weight=sample_weight,
-                max_iter=max_iter,
-                tol=tol,
-                n_init=n_init,
-                init=init,
-                random_state=random_state,
-                n_jobs=n_jobs,
-            )
+            saved = dict(self._states)  # fit_em sets the states the data gives; a failure restores them
+            try:
+                fitted = fit_em(
+                    self,
+                    data,
+                    estimator="mle" if prior_type is None else "bayes",
+                    prior_type="BDeu" if prior_type is None else prior_type,
+                    equivalent_sample_size=equivalent_sample_size,
+                    pseudo_counts=pseudo_counts,
+                    sample_weight=sample_weight,
+                    max_iter=max_iter,
+                    tol=tol,
+                    n_init=n_init,
+                    init=init,
+                    random_state=random_state,
+                    n_jobs=n_jobs,
+                )
+            except BaseException:
+                self._states = saved
+                raise
+            tables, self.lower_bounds_, self.n_iter_, self.converged_ = fitted
             self._cpds = {}
             self.add_cpds(*tables)
             return self
@@ -424,6 +430,7 @@ class BayesianNetwork(GraphQueries, Prediction):
         if isinstance(data, pd.DataFrame) and (
             data.isna().to_numpy().any() or any(v not in data.columns for v in self.latents)
         ):
+            self._checked_tables()
             return self._row_posteriors(self._codes_with_gaps(data, self.latents)[0], [], n_jobs)[0]
         tables = self._checked_tables()
         enc = self._encode(data)

@@ -12,6 +12,7 @@ import pandas as pd
 
 from .. import _core
 from .._config import resolve_n_jobs
+from ..utils._limits import check_tensor
 from ._data import code_dtype, encode
 from ._junction import compile_tree
 
@@ -111,10 +112,13 @@ class Prediction:
         calibrated per row in C++ on the entries that agree with the row, threads over rows.
         A row of probability zero is a ValueError."""
         net = cast("BayesianNetwork", self)
+        net._checked_tables()  # a network without its tables can predict nothing
         columns, _ = self._codes_with_gaps(data, absent_ok=net._nodes)
         targets = [v for v, col in zip(net._nodes, columns, strict=True) if col.size and int(col.min()) < 0]
         if not targets:
             raise ValueError("every cell of the data is observed: there is nothing to predict")
+        width = sum(len(net._states[v]) for v in targets)
+        check_tensor((len(data), width), 8, f"the posteriors of {len(data)} rows x {width} states")
         log_p, marginals = self._row_posteriors(columns, targets, n_jobs)
         if not np.isfinite(log_p).all():
             row = int(np.argmin(np.isfinite(log_p)))

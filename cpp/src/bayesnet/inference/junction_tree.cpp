@@ -104,26 +104,32 @@ Calibrated calibrate(const Codes<T>& codes, std::int64_t row, const std::vector<
   for (std::size_t c = 0; c < layout.size(); ++c)
     restrict_clique(codes, row, cards, layout[c], initial.data() + tree.offset[c], ws.entries[c], ws.values[c]);
   Calibrated out;
-  for (std::size_t k = 0; k < tree.messages.size(); ++k) {  // collect, tiny messages rescaled
+  double scales = 1;
+  for (std::size_t k = 0; k < tree.messages.size(); ++k) {  // collect
     const auto& m = tree.messages[k];
     double* sep = ws.messages.data() + ws.message_at[k];
     std::fill(sep, sep + m.separator_size, 0.0);
     const auto& ce = ws.entries[std::size_t(m.child)];
     const auto& cv = ws.values[std::size_t(m.child)];
     for (std::size_t e = 0; e < ce.size(); ++e) sep[m.child_map[std::size_t(ce[e])]] += cv[e];
-    double top = *std::max_element(sep, sep + m.separator_size);
+    // every message is rescaled to a largest entry of 1, so that no product of messages
+    // underflows (a clique receiving 100 messages of 1e-4 would); the scales' product is
+    // folded into a log only when it gets small, not once per message
+    const double top = *std::max_element(sep, sep + m.separator_size);
     if (!(top > 0)) return out;
-    if (top > 1e-150) {
-      top = 1;  // far from underflow: no rescaling (a division and a log per message saved)
-    } else {
-      for (std::int64_t s = 0; s < m.separator_size; ++s) sep[s] /= top;
-      out.log_scale += std::log(top);
-    }
+    const double inv = 1.0 / top;
+    for (std::int64_t s = 0; s < m.separator_size; ++s) sep[s] *= inv;
     ws.scale[k] = top;
+    scales *= top;
+    if (scales < 1e-200 || scales > 1e200) {
+      out.log_scale += std::log(scales);
+      scales = 1;
+    }
     const auto& pe = ws.entries[std::size_t(m.parent)];
     auto& pv = ws.values[std::size_t(m.parent)];
     for (std::size_t e = 0; e < pe.size(); ++e) pv[e] *= sep[m.parent_map[std::size_t(pe[e])]];
   }
+  out.log_scale += std::log(scales);
   for (double x : ws.values[std::size_t(tree.root)]) out.total += x;
   if (!out.possible()) return out;
   for (std::size_t k = tree.messages.size(); k-- > 0;) {  // distribute
@@ -223,6 +229,7 @@ ExpectedCounts expected_counts(const Codes<T>& codes, const std::vector<int>& ca
         const std::int64_t r1 = std::min(n, (part + 1) * kRowsPerPart);
         for (std::int64_t r = part * kRowsPerPart; r < r1; ++r) {
           const double w = weights ? weights[r] : 1.0;
+          if (w == 0) continue;  // a row of weight zero adds nothing, even when impossible
           wsum += w;
           bool complete = true;
           for (std::size_t v = 0; v < cards.size() && complete; ++v) complete = codes.columns[v][r] >= 0;
@@ -318,6 +325,10 @@ void row_posteriors(const Codes<T>& codes, const std::vector<int>& cards, const 
       log_likelihood[r] = cal.log_probability();
       for (std::size_t t = 0; t < targets.size(); ++t) {
         const auto v = std::size_t(targets[t]);
+        if (codes.columns[v][r] >= 0) {  // observed here: its indicator, exactly
+          out[at[t] + codes.columns[v][r]] = 1.0;
+          continue;
+        }
         const auto c = std::size_t(tree.variable_clique[v]);
         const auto& map = tree.variable_map[v];
         for (std::size_t e = 0; e < ws.entries[c].size(); ++e)
