@@ -430,8 +430,8 @@ class BayesianNetwork(GraphQueries, Prediction):
         if isinstance(data, pd.DataFrame) and (
             data.isna().to_numpy().any() or any(v not in data.columns for v in self.latents)
         ):
-            self._checked_tables()
-            return self._row_posteriors(self._codes_with_gaps(data, self.latents)[0], [], n_jobs)[0]
+            tables = self._checked_tables()
+            return self._row_posteriors(self._codes_with_gaps(data, self.latents)[0], [], tables, n_jobs)[0]
         tables = self._checked_tables()
         enc = self._encode(data)
         for v, col in zip(self._nodes, enc.columns, strict=True):

@@ -85,11 +85,11 @@ class Prediction:
         return columns, enc.states
 
     def _row_posteriors(
-        self, columns: list[np.ndarray], targets: list[Hashable], n_jobs: int | None
+        self, columns: list[np.ndarray], targets: list[Hashable], tables: list[np.ndarray], n_jobs: int | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(log P(observed cells) per row, the targets' marginals side by side per row)."""
+        """(log P(observed cells) per row, the targets' marginals side by side per row), under
+        ``tables`` (``_checked_tables()``, in the order of each table's parents)."""
         net = cast("BayesianNetwork", self)
-        tables = net._checked_tables()
         index = {v: i for i, v in enumerate(net._nodes)}
         families = net._families(index, net._nodes)
         cards = [len(net._states[v]) for v in net._nodes]
@@ -112,14 +112,14 @@ class Prediction:
         calibrated per row in C++ on the entries that agree with the row, threads over rows.
         A row of probability zero is a ValueError."""
         net = cast("BayesianNetwork", self)
-        net._checked_tables()  # a network without its tables can predict nothing
+        tables = net._checked_tables()  # first: a network without its tables can predict nothing
         columns, _ = self._codes_with_gaps(data, absent_ok=net._nodes)
         targets = [v for v, col in zip(net._nodes, columns, strict=True) if col.size and int(col.min()) < 0]
         if not targets:
             raise ValueError("every cell of the data is observed: there is nothing to predict")
         width = sum(len(net._states[v]) for v in targets)
         check_tensor((len(data), width), 8, f"the posteriors of {len(data)} rows x {width} states")
-        log_p, marginals = self._row_posteriors(columns, targets, n_jobs)
+        log_p, marginals = self._row_posteriors(columns, targets, tables, n_jobs)
         if not np.isfinite(log_p).all():
             row = int(np.argmin(np.isfinite(log_p)))
             raise ValueError(f"row {row} has probability zero under the network's tables")

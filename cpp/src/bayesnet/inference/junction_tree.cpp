@@ -191,22 +191,32 @@ void JunctionTree::check(const std::vector<int>& cards, const std::vector<Family
   }
 }
 
+// The families' shapes, once the data, tables, tree and potentials are known to fit together.
 template <class T>
-ExpectedCounts expected_counts(const Codes<T>& codes, const std::vector<int>& cards,
-                               const std::vector<Family>& families, const std::vector<std::vector<double>>& cpts,
-                               const JunctionTree& tree, const std::vector<double>& potentials,
-                               const double* weights, int n_threads) {
+std::vector<FamilyShape> checked_shapes(const Codes<T>& codes, const std::vector<int>& cards,
+                                        const std::vector<Family>& families,
+                                        const std::vector<std::vector<double>>& cpts, const JunctionTree& tree,
+                                        const std::vector<double>& potentials) {
   require(codes.columns.size() == cards.size(), "one data column per variable is required");
   require(families.size() == cpts.size(), "one table per family is required");
   tree.check(cards, families);
   require(std::int64_t(potentials.size()) == tree.offset.back(), "the potentials do not fit the cliques");
   std::vector<FamilyShape> shapes;
-  std::vector<std::int64_t> at{0};  // family f's counts at [at[f], at[f + 1]) of a flat vector
   for (std::size_t f = 0; f < families.size(); ++f) {
     shapes.push_back(family_shape(families[f], cards));
     require(std::int64_t(cpts[f].size()) == shapes.back().size(), "a table does not fit its family");
-    at.push_back(at.back() + shapes.back().size());
   }
+  return shapes;
+}
+
+template <class T>
+ExpectedCounts expected_counts(const Codes<T>& codes, const std::vector<int>& cards,
+                               const std::vector<Family>& families, const std::vector<std::vector<double>>& cpts,
+                               const JunctionTree& tree, const std::vector<double>& potentials,
+                               const double* weights, int n_threads) {
+  const std::vector<FamilyShape> shapes = checked_shapes(codes, cards, families, cpts, tree, potentials);
+  std::vector<std::int64_t> at{0};  // family f's counts at [at[f], at[f + 1]) of a flat vector
+  for (const FamilyShape& shape : shapes) at.push_back(at.back() + shape.size());
   const std::int64_t n = codes.n_rows, parts = (n + kRowsPerPart - 1) / kRowsPerPart;
   const int threads = resolve_threads(n_threads);
   const std::int64_t alive = std::max<std::int64_t>(1, 2 * threads);
@@ -279,20 +289,12 @@ void row_posteriors(const Codes<T>& codes, const std::vector<int>& cards, const 
                     const std::vector<std::vector<double>>& cpts, const JunctionTree& tree,
                     const std::vector<double>& potentials, const std::vector<int>& targets, double* log_likelihood,
                     double* marginals, int n_threads) {
-  require(codes.columns.size() == cards.size(), "one data column per variable is required");
-  require(families.size() == cpts.size(), "one table per family is required");
-  tree.check(cards, families);
-  require(std::int64_t(potentials.size()) == tree.offset.back(), "the potentials do not fit the cliques");
+  const std::vector<FamilyShape> shapes = checked_shapes(codes, cards, families, cpts, tree, potentials);
   require(targets.empty() || !tree.variable_clique.empty(), "the tree has no variable maps");
   std::vector<std::int64_t> at{0};  // target t's states at [at[t], at[t + 1]) of a row
   for (int v : targets) {
     require(v >= 0 && std::size_t(v) < cards.size(), "bad target");
     at.push_back(at.back() + cards[std::size_t(v)]);
-  }
-  std::vector<FamilyShape> shapes;
-  for (std::size_t f = 0; f < families.size(); ++f) {
-    shapes.push_back(family_shape(families[f], cards));
-    require(std::int64_t(cpts[f].size()) == shapes.back().size(), "a table does not fit its family");
   }
   const std::vector<Layout> layout = layouts(tree, cards);
   const int threads = resolve_threads(n_threads);
