@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "check.hpp"
-#include "../src/metrics/vector_math.hpp"  // header-only: the kernels' exp
+#include "../src/metrics/distance_tile.hpp"  // header-only: the kernels' exp and sums
 #include "scalegen/metrics/pairwise.hpp"
 
 using namespace scalegen::metrics;
@@ -36,10 +36,31 @@ void check_exp() {
   CHECK(tiny[0] == 0.0 && zero[0] == 1.0);
 }
 
+// A sum's bits must not depend on where the values sit in memory (the heap moves tiles).
+void check_sum_ignores_address() {
+  using scalegen::metrics::detail::sum_of;
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::vector<double> buf(300 + 16);
+  for (std::int64_t len : {1, 7, 31, 200, 255}) {
+    std::vector<double> v(len);
+    for (double& x : v) x = std::exp(-30 * u(rng));  // widely spread magnitudes round visibly
+    double first = 0;
+    for (int offset = 0; offset < 16; ++offset) {
+      std::copy(v.begin(), v.end(), buf.begin() + offset);
+      const double s = sum_of(buf.data() + offset, len);
+      if (offset == 0) first = s;
+      CHECK(s == first);
+      CHECK_NEAR(s, std::accumulate(v.begin(), v.end(), 0.0), 1e-13);
+    }
+  }
+}
+
 }  // namespace
 
 int main() {
   check_exp();
+  check_sum_ignores_address();
   const int d = 7;
   const std::int64_t m = 300, n = 270;  // ragged last tiles
   std::mt19937_64 rng(3);

@@ -151,9 +151,19 @@ inline void apply_pair_function(double* v, std::int64_t len, PairFunction f, con
   }
 }
 
-/// The sum of v[0..len) (Eigen's fixed-order vectorised reduction).
+/// The sum of v[0..len), in an order fixed by the indices alone. (Eigen's sum of a Map
+/// peels to the first aligned address, so its rounding followed where the heap put the tile.)
 inline double sum_of(const double* v, std::int64_t len) {
-  return len > 0 ? Eigen::Map<const Eigen::ArrayXd>(v, len).sum() : 0.0;
+  VecD acc[4] = {};
+  std::int64_t j = 0;
+  for (; j + 4 * kLanes <= len; j += 4 * kLanes)
+    for (int u = 0; u < 4; ++u) acc[u] += load(v + j + u * kLanes);
+  for (; j + kLanes <= len; j += kLanes) acc[0] += load(v + j);
+  const VecD lanes = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  double s = 0.0;
+  for (int l = 0; l < kLanes; ++l) s += lanes[l];
+  for (; j < len; ++j) s += v[j];
+  return s;
 }
 
 }  // namespace scalegen::metrics::detail
