@@ -139,7 +139,7 @@ def test_gzip_is_read_up_to_the_decompressed_limit(tmp_path: Path) -> None:
 
 
 def parse_model(text: str) -> BayesianNetwork:
-    from scalegen.bayesnet._model import from_bif
+    from scalegen.bayesnet._bif_io import from_bif
 
     return from_bif(parse_bif(text))
 

@@ -3,9 +3,10 @@ sampling, scores and BIF files, on scalegen's C++ core."""
 
 from ._approximate import ApproximateInference
 from ._bif import BifSyntaxError
+from ._bif_io import read_bif
 from ._cpd import TabularCPD
 from ._inference import DiscreteFactor, VariableElimination
-from ._model import BayesianNetwork, read_bif
+from ._model import BayesianNetwork
 from ._pc import PC
 from ._scores import structure_score
 from ._structure import HillClimbSearch, TreeSearch, structural_hamming_distance
