@@ -22,6 +22,7 @@ MODULES = [
     "scalegen.distributed",
     "scalegen.datasets",
     "scalegen.metrics",
+    "scalegen.privacy",
     "scalegen.exceptions",
 ]
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE

@@ -32,5 +32,6 @@ void bind_mixture(py::module_& m);
 void bind_bayesnet(py::module_& m);
 void bind_nn(py::module_& m);
 void bind_metrics(py::module_& m);
+void bind_privacy(py::module_& m);
 
 }  // namespace scalegen::bindings

@@ -12,4 +12,5 @@ PYBIND11_MODULE(SCALEGEN_MODULE_NAME, m) {
   scalegen::bindings::bind_bayesnet(m);
   scalegen::bindings::bind_nn(m);
   scalegen::bindings::bind_metrics(m);
+  scalegen::bindings::bind_privacy(m);
 }

@@ -7,7 +7,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Activation', 'FamilyCounts', 'GaussianMixtureStats', 'JunctionTree', 'LayerConfig', 'LayerKind', 'Loss', 'MetricsPooledSample', 'Network', 'OptimizerConfig', 'OptimizerKind', 'bn_count', 'bn_expected_counts', 'bn_hill_climb', 'bn_likelihood_weighting', 'bn_local_scores', 'bn_log_likelihood', 'bn_posterior_rows', 'bn_row_posteriors', 'bn_sample', 'build_info', 'get_limits', 'gmm_block_rows', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'metrics_manifold', 'metrics_neighbours', 'metrics_pooled_sample', 'nn_deconv_axis', 'nn_loss', 'nn_window_axis', 'probe_parallel_threads', 'raise_in_parallel', 'set_limits']
+__all__: list[str] = ['Activation', 'FamilyCounts', 'GaussianMixtureStats', 'JunctionTree', 'LayerConfig', 'LayerKind', 'Loss', 'MetricsPooledSample', 'Network', 'OptimizerConfig', 'OptimizerKind', 'PrivacyNoiseStream', 'bn_count', 'bn_expected_counts', 'bn_hill_climb', 'bn_likelihood_weighting', 'bn_local_scores', 'bn_log_likelihood', 'bn_posterior_rows', 'bn_row_posteriors', 'bn_sample', 'build_info', 'get_limits', 'gmm_block_rows', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'metrics_manifold', 'metrics_neighbours', 'metrics_pooled_sample', 'nn_deconv_axis', 'nn_loss', 'nn_window_axis', 'probe_parallel_threads', 'raise_in_parallel', 'set_limits']
 class GaussianMixtureStats:
     """
     Additive E-step statistics of a set of rows (merge chunks with +=).
@@ -683,6 +683,33 @@ class MetricsPooledSample:
     @property
     def n_rows(self) -> int:
         ...
+class PrivacyNoiseStream:
+    """
+    A ChaCha20 keystream and the exact discrete samplers drawing from it.
+    """
+    def __init__(self, key: bytes) -> None:
+        ...
+    def discrete_gaussian(self, num: typing.SupportsInt | typing.SupportsIndex, den: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.int64]:
+        """
+        n draws of the discrete Gaussian with sigma^2 = num/den.
+        """
+    def discrete_laplace(self, num: typing.SupportsInt | typing.SupportsIndex, den: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.int64]:
+        """
+        n draws of the discrete Laplace of scale num/den.
+        """
+    def permute_and_flip(self, scores: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], eps_num: typing.SupportsInt | typing.SupportsIndex, eps_den: typing.SupportsInt | typing.SupportsIndex, sensitivity: typing.SupportsInt | typing.SupportsIndex) -> int:
+        """
+        Permute-and-flip over integer scores with epsilon eps_num/eps_den: the chosen index.
+        """
+    def words(self, n: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.uint32]:
+        """
+        The next n keystream words.
+        """
+    @property
+    def words_used(self) -> int:
+        """
+        32-bit words drawn so far.
+        """
 def bn_count(columns: collections.abc.Sequence[numpy.ndarray], cards: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], families: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]]], sample_weight: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None, dense_limit: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> list[FamilyCounts]:
     """
     Counts of every family (child, parents) in one pass over int-coded columns; tables above dense_limit cells (< 0: scalegen's default for the data size) are counted sparsely.
