@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import itertools
 import math
+import os
 import pickle
 
 import numpy as np
@@ -153,11 +154,19 @@ def test_seeds_reproduce_and_the_stream_advances() -> None:
     assert "not private" in repr(NoiseSource(0)) and "private" in repr(NoiseSource())
 
 
-def test_noise_source_is_never_pickled() -> None:
+def test_noise_source_is_never_pickled_nor_used_after_fork(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(TypeError, match="secret"):
         pickle.dumps(NoiseSource(0))
     with pytest.raises(TypeError, match="secret"):
         copy.deepcopy(NoiseSource())
+    noise = NoiseSource()
+    pid = os.getpid()
+    monkeypatch.setattr(os, "getpid", lambda: pid + 1)  # as in a forked child
+    with pytest.raises(RuntimeError, match="fork"):
+        noise.discrete_laplace(1.0, 3)
+    with pytest.raises(RuntimeError, match="fork"):
+        laplace_counts([1, 2], 1.0, noise=noise)
+    assert NoiseSource().discrete_laplace(1.0, 3).shape == (3,)  # a new one in the child works
 
 
 # --- permute-and-flip -----------------------------------------------------------------------
