@@ -28,6 +28,7 @@ from ..utils._validation import (
 )
 from . import _sources
 from ._checks import scaled_weights, weighted_mean
+from ._private import is_private, refuse_stepwise
 
 
 class BaseMixture(BaseEstimator):
@@ -93,6 +94,10 @@ class BaseMixture(BaseEstimator):
         raise NotImplementedError
 
     def _fitted_state(self) -> Any:
+        raise NotImplementedError
+
+    def _fit_private(self, rows: _sources.Rows, resp: np.ndarray | None, n_threads: int) -> None:
+        """Differentially private EM (for the mixtures with an ``epsilon`` parameter)."""
         raise NotImplementedError
 
     def _set_state(self, state: Any, dtype: np.dtype) -> None:
@@ -235,6 +240,9 @@ class BaseMixture(BaseEstimator):
             None if initial_responsibilities is None else self._checked_resp(initial_responsibilities, rows)
         )
         self._prepare(rows, n_threads)
+        if is_private(self):  # DP-EM: its own loop on noisy statistics (_private.py)
+            self._fit_private(rows, resp, n_threads)
+            return rows
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
         rng = check_random_state(self.random_state)
@@ -333,6 +341,7 @@ class BaseMixture(BaseEstimator):
         """One step of stepwise EM on the chunk X (see the class docstring); the first call
         initialises from X as ``fit`` would, unless the model is already fitted."""
         self._check_parameters()
+        refuse_stepwise(self)
         state = getattr(self, "_stepwise", None)
         fitted = hasattr(self, "means_")
         Xc = self._validate_X(X, reset=not fitted)

@@ -42,6 +42,10 @@ class BayesianGaussianMixture(BaseMixture):
     total weight seen so far, then the variational update; its ``lower_bound_`` is the
     chunk's mean log-normaliser (the ELBO needs the whole data).
 
+    There is no ``epsilon``: differentially private fitting (DP-EM) is
+    ``GaussianMixture``'s only, since the default priors are computed from the data and
+    the variational updates would need their own private release.
+
     Parameters
     ----------
     n_components : int, default 1

@@ -11,6 +11,7 @@ from .. import _core
 from ..utils._validation import check_is_fitted
 from ._base import BaseMixture, precisions_from_chol
 from ._checks import COVARIANCE_TYPES, INIT_PARAMS, check_parameters, checked_inits, weighted_mean
+from ._private import PRIVATE_ATTRIBUTES, check_private_parameters, fit_private
 
 __all__ = ["COVARIANCE_TYPES", "INIT_PARAMS", "GaussianMixture"]
 
@@ -57,6 +58,35 @@ class GaussianMixture(BaseMixture):
     step after the first; each step ends with an M-step. Shuffle the rows first: chunks
     sorted by cluster bias the means (a ``UserWarning`` says so).
 
+    Differential privacy: with ``epsilon`` (and ``delta``, ``data_norm``) the fit is DP-EM
+    (Park, Foulds, Chaudhuri & Welling, AISTATS 2017), (epsilon, delta)-differentially
+    private for datasets that differ by one row added or removed. Each row is clipped to
+    L2 norm ``data_norm`` around the origin (``n_clipped_`` counts them and a warning says
+    how many); every iteration releases the counts, sums and sums of squares of the
+    responsibilities with Gaussian noise calibrated to their sensitivities (1, ``data_norm``
+    and ``data_norm**2``), and the M-step sees only those noisy statistics, projected onto
+    valid parameters (counts of at least one row, means in the ball of radius
+    ``data_norm``, covariance eigenvalues between the noise's standard deviation on a
+    covariance entry and ``data_norm**2``, then ``reg_covar`` added). The budget is
+    accounted in zero-concentrated DP: the total rho that (epsilon, delta) allows is split
+    equally among the rounds of releases and the three statistics of a round.
+
+    Nothing else looks at the data. The start is data independent: ``init_params='random'``
+    draws random responsibilities, whose statistics take one more round of noisy
+    releases; the default 'kmeans' is replaced by uniform weights, means drawn uniformly
+    in the ball of radius ``data_norm`` and the ball's covariance; 'k-means++' and
+    'random_from_data' are refused; ``initial_responsibilities``, ``weights_init``,
+    ``means_init`` and ``precisions_init`` are used as given and must not come from the
+    data. Like EM from any poor start, a fit can end in a local optimum (two means in one
+    cluster): means known from public sources make good ``means_init``. EM runs exactly
+    ``max_iter`` iterations (``tol`` is ignored: stopping when the likelihood settles would
+    reveal it), so the noise of every release grows with ``max_iter`` (10 to 30 iterations
+    suit most private fits); ``n_init`` must be 1; ``warm_start``, ``partial_fit`` and
+    ``sample_weight`` are refused. The exact log-likelihood of the data is not released:
+    ``lower_bound_`` is NaN and ``lower_bounds_`` empty, ``converged_`` is False. Centre
+    the data on a data-independent point and choose ``data_norm`` from what is known of
+    the features, not from the data.
+
     Parameters
     ----------
     n_components : int, default 1
@@ -76,7 +106,10 @@ class GaussianMixture(BaseMixture):
     weights_init, means_init, precisions_init : array-like, optional
         Initial parameters given by the user, in scikit-learn's shapes.
     random_state : None, int, numpy.random.Generator or numpy.random.RandomState
-        Seed of the initialization and of ``sample``; a Generator is accepted too.
+        Seed of the initialization and of ``sample``; a Generator is accepted too. With
+        ``epsilon`` it also seeds the noise, which makes the fit reproducible and NOT private
+        (for tests; a ``UserWarning`` says so): a private fit needs None, which draws the
+        noise from a cryptographically seeded ``scalegen.privacy.NoiseSource``.
     warm_start : bool, default False
         Start a new ``fit`` from the last fitted parameters (then ``n_init`` is ignored).
     verbose, verbose_interval : int, default 0 and 10
@@ -96,6 +129,15 @@ class GaussianMixture(BaseMixture):
     learning_decay : float in (0.5, 1], default 0.7
         Step exponent of ``partial_fit``: 1 weighs every chunk equally, smaller values
         forget old chunks faster.
+    epsilon : float > 0 or None, default None
+        Privacy budget of a differentially private fit (see above); None fits ordinary EM,
+        and then ``delta`` and ``data_norm`` must be None too.
+    delta : float in (0, 1) or None, default None
+        The delta of the (epsilon, delta) guarantee, required with ``epsilon`` (the
+        Gaussian mechanism has none with delta = 0); take it well below 1 / n_samples.
+    data_norm : float > 0 or None, default None
+        The L2 norm rows are clipped to, required with ``epsilon``; it sets the noise of the
+        sums (proportional to it) and of the squares (to its square).
 
     Attributes
     ----------
@@ -114,6 +156,18 @@ class GaussianMixture(BaseMixture):
     n_features_in_ : int
         Number of columns of X; ``feature_names_in_`` holds their names when X is a
         DataFrame with string column names.
+    privacy_spent_ : tuple of (float, float)
+        The (epsilon, delta) a private fit spent, from its ``PrivacyAccountant``; at most
+        (``epsilon``, ``delta``).
+    n_clipped_ : int
+        Rows a private fit clipped to ``data_norm``: an exact count for whoever runs the
+        fit (as is the warning), not part of the private release; leave it out of what is
+        published with the model.
+    rho_per_release_, noise_scales_ : dict of str to float
+        The zCDP rho of each release of a private fit and the standard deviation of its
+        noise, for the keys 'counts', 'sums' and 'squares' (the same at every round).
+    n_releases_ : int
+        The noisy releases a private fit made (three per round).
 
     See Also
     --------
@@ -137,6 +191,15 @@ class GaussianMixture(BaseMixture):
     >>> samples, labels = gm.sample(5)
     >>> samples.shape
     (5, 2)
+
+    A differentially private fit (DP-EM; the noise is private, so the parameters differ
+    from run to run):
+
+    >>> Z = np.vstack([rng.normal(-3, 1, (10_000, 2)), rng.normal(3, 1, (10_000, 2))])
+    >>> dp = GaussianMixture(2, epsilon=1.0, delta=1e-5, data_norm=10.0, max_iter=20).fit(Z)
+    >>> eps, delta = dp.privacy_spent_
+    >>> bool(eps <= 1.0 and delta <= 1e-5), dp.n_clipped_, dp.n_releases_
+    (True, 0, 60)
     """
 
     def __init__(
@@ -160,6 +223,9 @@ class GaussianMixture(BaseMixture):
         chunk_size: int | None = None,
         init_size: int | None = None,
         learning_decay: float = 0.7,
+        epsilon: float | None = None,
+        delta: float | None = None,
+        data_norm: float | None = None,
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -179,14 +245,42 @@ class GaussianMixture(BaseMixture):
         self.chunk_size = chunk_size
         self.init_size = init_size
         self.learning_decay = learning_decay
+        self.epsilon = epsilon
+        self.delta = delta
+        self.data_norm = data_norm
 
     # ------------------------------------------------------------------ the mixture's hooks
     def _check_parameters(self) -> None:
         check_parameters(self)
+        check_private_parameters(self)
 
     def _prepare(self, rows: Any, n_threads: int) -> None:
         assert rows.n_features is not None
         self._inits = checked_inits(self, rows.n_features)
+        for name in PRIVATE_ATTRIBUTES:  # a previous private fit's
+            self.__dict__.pop(name, None)
+
+    def _fit_private(self, rows: Any, resp: np.ndarray | None, n_threads: int) -> None:
+        fit_private(self, rows, resp, n_threads, self._private_state)
+
+    def _private_state(
+        self,
+        weights: np.ndarray,
+        means: np.ndarray,
+        covariances: np.ndarray,
+        prec_chol: np.ndarray,
+        start: bool,
+    ) -> _Params:
+        """A state from DP-EM's arrays; at the start, weights_init, means_init and
+        precisions_init replace what they give."""
+        if start:
+            weights_init, means_init, precisions_init = self._inits
+            weights = weights if weights_init is None else weights_init
+            means = means if means_init is None else means_init.reshape(means.shape)
+            if precisions_init is not None:
+                prec_chol = _prec_chol_from_precisions(precisions_init, self.covariance_type)
+                covariances = _covariances_from_chol(prec_chol, self.covariance_type)
+        return _Params(weights, means, covariances, prec_chol)
 
     def _state_from_init_stats(self, stats: Any, dtype: np.dtype, d: int) -> _Params:
         """The M-step of the initial statistics, with weights_init, means_init and
