@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 
 
 def test_demo_runs_the_seed_example(tmp_path):
@@ -96,3 +97,11 @@ def test_demo_runs_the_seed_example(tmp_path):
 
     assert load_vae(out / "digits_vae.scalegen").latent_dim == 2
     assert load_gan(out / "digits_gan.scalegen").sample(3, random_state=0).shape == (3, 8, 8, 1)
+    # PrivBayes on ALARM: the budget is spent exactly, error falls with epsilon towards the
+    # non-private network's
+    private = json.loads((out / "summary.json").read_text())["privacy"]
+    assert private["rows"] == 20000 and private["privacy_spent"] == [1.0, 0.0]
+    errors = list(private["tvd2_by_epsilon"].values())
+    assert errors[0] > errors[-1] > private["tvd2_non_private"]
+    assert pd.read_csv(out / "alarm_private_synthetic.csv").shape == (20000, 37)
+    assert (out / "privacy_tvd.png").stat().st_size > 10_000 or "skipped" in private["picture"]

@@ -22,7 +22,7 @@ set_limits()  # the core starts with the limits of SCALEGEN_MAX_* environment va
 __version__ = _package_version("scalegen")  # from pyproject.toml, the one place it is written
 
 
-_SUBMODULES = ("bayesnet", "datasets", "distributed", "exceptions", "metrics", "nn")
+_SUBMODULES = ("bayesnet", "datasets", "distributed", "exceptions", "metrics", "nn", "privacy")
 
 
 def __getattr__(name: str) -> object:

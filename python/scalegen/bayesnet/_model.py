@@ -22,6 +22,7 @@ from ._em import check_latents, fit_em
 from ._estimators import check_fit_params, check_table_sizes, estimate_tables
 from ._graph import GraphQueries
 from ._predict import Prediction
+from ._private import check_private_fit, noisy_counts
 
 Edge = tuple[Hashable, Hashable]
 
@@ -309,6 +310,8 @@ class BayesianNetwork(GraphQueries, Prediction):
         n_init: int = 1,
         init: Any = "mle",
         random_state: Any = None,
+        epsilon: float | None = None,
+        delta: float = 0.0,
     ) -> BayesianNetwork:
         """Learns every table from data by counting; returns self.
 
@@ -342,8 +345,22 @@ class BayesianNetwork(GraphQueries, Prediction):
         ``max_iter`` iterations, until the mean log-likelihood per row changes by at most
         ``tol``, and keeps the best run: ``lower_bounds_`` (its mean log-likelihood per row
         before each M-step, never decreasing for MLE), ``n_iter_``, ``converged_``.
+
+        ``epsilon`` makes the fit differentially private (neighbouring datasets: one row added
+        or removed): every family's count table is released once with exact discrete noise,
+        negative counts clipped to 0, and the tables estimated from those counts as above
+        (``prior_type`` pseudo-counts are added after the noise). ``delta=0``: discrete
+        Laplace, pure epsilon-DP; ``delta > 0``: discrete Gaussian calibrated by zero-concentrated
+        DP, less noise for many families. ``random_state`` None draws the noise from a
+        cryptographic key; a seed is for tests and is not private. It needs every variable's
+        states declared (observed values would leak) and takes no ``sample_weight``, latent
+        variables or EM. ``privacy_spent_`` holds the (epsilon, delta) spent.
         """
         check_fit_params(estimator, prior_type, equivalent_sample_size, pseudo_counts)
+        if epsilon is not None:
+            budget = check_private_fit(
+                epsilon, delta, estimator, self.latents, sample_weight, self._nodes, self._states
+            )
         if estimator == "em":
             saved = dict(self._states)  # fit_em sets the states the data gives; a failure restores them
             try:
@@ -377,11 +394,14 @@ class BayesianNetwork(GraphQueries, Prediction):
         index = {v: i for i, v in enumerate(self._nodes)}
         families = [(index[v], [index[p] for p in self._parents[v]]) for v in self._nodes]
         counted = count_families(data, self._nodes, self._states, families, sample_weight, n_jobs)
+        counts = counted.counts
+        if epsilon is not None:
+            counts, self.privacy_spent_ = noisy_counts(counts, *budget, random_state)
         tables = estimate_tables(
             self._nodes,
             self._parents,
             counted.states,
-            counted.counts,
+            counts,
             estimator,
             prior_type,
             equivalent_sample_size,

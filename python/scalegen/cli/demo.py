@@ -13,11 +13,13 @@ import numpy as np
 from .demo_evaluation import evaluate_bayesnet, evaluate_mixture, evaluate_structure
 from .demo_generative import demo_generative
 from .demo_latent import demo_latent
+from .demo_privacy import demo_privacy
 
 FAMILIES = {
     "mixture": "Gaussian mixture fitted by EM (the seed's two blobs, scaled up)",
     "bayesnet": "discrete Bayesian networks (the seed's A -> B -> C, then 'asia' at a million rows)",
     "nn": "convolutional networks (the seed's Keras CNN, trained on the 8x8 digits), a VAE and a GAN",
+    "privacy": "differentially private synthetic rows (PrivBayes on ALARM)",
 }
 
 
@@ -29,6 +31,7 @@ def run_demo(out: Path, *, n_samples: int = 1_000_000) -> int:
         "mixture": demo_mixture(out, n_samples=n_samples),
         "bayesnet": demo_bayesnet(out, n_rows=n_samples),
         "nn": demo_nn(out),
+        "privacy": demo_privacy(out, n_rows=min(n_samples, 100_000)),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"summary written to {out / 'summary.json'}")
