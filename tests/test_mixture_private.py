@@ -184,14 +184,15 @@ def test_moderate_epsilon_finds_the_blobs_from_a_public_start(three) -> None:
 
 @pytest.mark.filterwarnings(SEEDED)
 def test_moderate_epsilon_from_the_data_independent_default_start(three) -> None:
-    """The default start (means drawn in the data_norm ball) finds the three blobs in most
-    runs; like any EM from a poor start it can keep two means in one blob."""
+    """The default start (means drawn in the data_norm ball) finds the three blobs in about
+    60% of runs (31 of seeds 0-49 when this was written, 6 of 0-9); like EM from any random
+    start, the others keep two means in one blob. Noise far too large would find none."""
     X, _, centres = three
     found = [
         _matched(GaussianMixture(3, max_iter=30, random_state=seed, **PRIVATE).fit(X).means_, centres) < 0.5
         for seed in range(10)
     ]
-    assert sum(found) >= 6, found
+    assert sum(found) >= 4, found
 
 
 # ---- valid parameters under heavy noise ----------------------------------------------------------
