@@ -41,10 +41,17 @@ def mi_sensitivity(n: int) -> float:
     return (2.0 / n) * math.log((n + 1) / 2.0) + ((n - 1) / n) * math.log((n + 1) / (n - 1))
 
 
-def r_sensitivity(n: int) -> float:
-    """The same for R(X, P) = 1/2 |p(x, p) - p(x) p(p)|_1: replacing a row moves 2/n of the
-    joint, 2/n of each marginal, so at most (2/n + 2/n + 2/n) / 2."""
-    return 3.0 / n
+# n R(X, P), where R = 1/2 |p(x, p) - p(x) p(p)|_1 (the paper's R score scaled by the row
+# count), moves by at most 2 when one row is added or removed: the joint counts move by 1 in
+# L1 and the product term c(x) c(p) / n by less than 3. Scaled, it needs no public row count.
+NR_SENSITIVITY = 2.0
+
+
+# Per score: how a neighbouring table differs, and what that does to one count table (L1).
+# The mutual information's bound needs the row count public, so it takes the paper's
+# relation (one row replaced: a table moves by 2); the R score takes one row added or
+# removed (a table moves by 1), the relation of BayesianNetwork.fit(epsilon=...).
+_RELATION = {"r": ("one row added or removed", 1.0), "mi": ("one row replaced", 2.0)}
 
 
 class _Tables:
@@ -100,6 +107,18 @@ def _r_scores(tables: list[np.ndarray], axes: list[int], n: int) -> np.ndarray:
     return out
 
 
+def _norm_sub(noisy: np.ndarray) -> np.ndarray:
+    """The noisy counts shifted down by one common amount and clipped at 0 so that they keep
+    their (noisy) total: the least-squares projection onto the non-negative tables with that
+    total. Clipping alone would leave every empty cell about half a noise scale of mass."""
+    total = max(float(noisy.sum()), 1.0)
+    flat = np.sort(noisy.ravel())[::-1]
+    kept = np.cumsum(flat) - total
+    # the largest m whose m-th count stays above the shift that m counts need
+    m = int(np.flatnonzero(flat - kept / np.arange(1, flat.size + 1) > 0)[-1]) + 1
+    return np.maximum(noisy - kept[m - 1] / m, 0.0)
+
+
 class PrivBayes:
     """Differentially private synthetic data (PrivBayes): a Bayesian network learned from
     noisy statistics, then sampled.
@@ -107,8 +126,10 @@ class PrivBayes:
     ``fit`` spends ``beta * epsilon`` on choosing the structure (an exponential mechanism per
     attribute after the first) and the rest on the joint count tables of the chosen families
     (discrete Laplace noise, exact sampling); everything after that, including ``sample``, is
-    post-processing and costs nothing. The neighbouring relation is the paper's: two tables of
-    the same number of rows that differ in one row (the row count is public).
+    post-processing and costs nothing. Neighbouring tables differ by one row added or removed
+    with the default R score; the mutual-information score's sensitivity needs the row count
+    public, so with it they differ by one row replaced (the paper's relation), which doubles
+    the tables' noise.
 
     The attributes' domains must be public too: they come from ``states``, else from
     categorical columns' categories; a column with neither takes its observed values, with a
@@ -127,7 +148,7 @@ class PrivBayes:
         noise scale, for cells of the columns' geometric mean cardinality); the paper uses 4.
     score : {'r', 'mi'}
         The structure score: the paper's R score (an L1 distance from independence,
-        sensitivity 3/n) or mutual information (sensitivity about 2 log(n)/n).
+        n R moves by at most 2) or mutual information (sensitivity about 2 log(n)/n, n public).
     beta : float
         The share of epsilon spent on the structure, in (0, 1); the paper's 0.3.
     states : mapping or None
@@ -216,11 +237,13 @@ class PrivBayes:
         structure_eps = beta * epsilon if d > 1 and degree > 0 else 0.0
         table_eps = epsilon - structure_eps
         if theta is not None:
-            degree = _useful_degree(n, cards, table_eps, theta)
+            degree = _useful_degree(n, cards, table_eps / _RELATION[score][1], theta)
         k = min(degree, d - 1)
         tables = _Tables(enc.columns, cards, n, resolve_n_jobs(self.n_jobs))
         order, parents = _greedy_structure(tables, k, score, structure_eps, noise, accountant)
-        cpds = _noisy_conditionals(tables, order, parents, k, table_eps, noise, accountant)
+        cpds = _noisy_conditionals(
+            tables, order, parents, k, table_eps, _RELATION[score][1], noise, accountant
+        )
         net = BayesianNetwork(
             [(names[p], names[x]) for x in order for p in parents[x]], nodes=names, states=enc.states
         )
@@ -272,13 +295,14 @@ class PrivBayes:
 
 
 def _useful_degree(n: int, cards: list[int], table_eps: float, theta: float) -> int:
-    """The largest degree whose d - k noisy tables (Laplace scale 2 (d - k) / eps) average at
-    least theta times the noise per cell, for cells of the geometric mean cardinality."""
+    """The largest degree whose d - k noisy tables (Laplace scale (d - k) / eps for tables that
+    move by 1) average at least theta times the noise per cell, for cells of the geometric
+    mean cardinality."""
     d = len(cards)
     log_m = float(np.mean(np.log(cards)))
     best = 0
     for k in range(1, d):
-        if math.log(n * table_eps / (2.0 * (d - k) * theta)) >= (k + 1) * log_m:
+        if math.log(n * table_eps / ((d - k) * theta)) >= (k + 1) * log_m:
             best = k
     return best
 
@@ -296,7 +320,7 @@ def _greedy_structure(
         parents.update({x: () for x in rest})
         return order, parents
     step_eps = epsilon / (d - 1)
-    sensitivity = r_sensitivity(n) if score == "r" else mi_sensitivity(n)
+    sensitivity = NR_SENSITIVITY if score == "r" else mi_sensitivity(n)
     while rest:
         size = min(k, len(order))
         candidates = [(x, s) for x in rest for s in combinations(sorted(order), size)]
@@ -310,7 +334,7 @@ def _greedy_structure(
                 ]
             )
         else:
-            scores = _r_scores(
+            scores = n * _r_scores(
                 [tables.counts[key] for key in keys],
                 [key.index(x) for (x, _), key in zip(candidates, keys, strict=True)],
                 n,
@@ -329,23 +353,25 @@ def _noisy_conditionals(
     parents: dict[int, tuple[int, ...]],
     k: int,
     epsilon: float,
+    table_sensitivity: float,
     noise: NoiseSource,
     accountant: PrivacyAccountant,
 ) -> dict[int, np.ndarray]:
     """Each attribute's conditional table (child x parent configurations, the last parent
     fastest) from noisy joint counts: the d - k families from position k on are released
-    (each changes by 2 in L1 when a row is replaced), negative counts clipped; the first k
-    attributes' tables come from the joint of position k, which holds them all."""
+    (each moves by table_sensitivity in L1 between neighbours), then post-processed (see
+    _norm_sub); the first k attributes' tables come from the joint of position k, which holds
+    them all."""
     released = order[k:]
     keys = [_key(x, parents[x]) for x in released]
     tables.ensure(keys)
-    scale = 2.0 * len(released) / epsilon
+    scale = table_sensitivity * len(released) / epsilon
     accountant.spend(epsilon=epsilon, label="noisy tables")
     noisy = {}
     for key in keys:
         counts = tables.counts[key]
         draw = noise.discrete_laplace(scale, counts.size).reshape(counts.shape)
-        noisy[key] = np.maximum(counts + draw, 0.0)
+        noisy[key] = _norm_sub(counts + draw)
     out = {}
     head_key = _key(order[k], parents[order[k]])
     for i, x in enumerate(order):
