@@ -183,16 +183,15 @@ def test_moderate_epsilon_finds_the_blobs_from_a_public_start(three) -> None:
 
 
 @pytest.mark.filterwarnings(SEEDED)
-def test_moderate_epsilon_from_the_data_independent_default_start(three) -> None:
-    """The default start (means drawn in the data_norm ball) finds the three blobs in about
-    60% of runs (31 of seeds 0-49 when this was written, 6 of 0-9); like EM from any random
-    start, the others keep two means in one blob. Noise far too large would find none."""
-    X, _, centres = three
-    found = [
-        _matched(GaussianMixture(3, max_iter=30, random_state=seed, **PRIVATE).fit(X).means_, centres) < 0.5
-        for seed in range(10)
-    ]
-    assert sum(found) >= 4, found
+def test_moderate_epsilon_from_the_default_start(three) -> None:
+    """The default start (a private one-component fit, the means spread over it) finds the
+    three blobs in 47 of seeds 0-49 when this was written (9 of 0-9). Means drawn
+    uniformly in the data_norm ball instead found them in 26."""
+    X, held, centres = three
+    reference = GaussianMixture(3, random_state=0).fit(X).score(held)
+    fits = [GaussianMixture(3, max_iter=20, random_state=seed, **PRIVATE).fit(X) for seed in range(10)]
+    assert sum(_matched(g.means_, centres) < 0.5 for g in fits) >= 9
+    assert np.median([g.score(held) for g in fits]) > reference - 0.3
 
 
 # ---- valid parameters under heavy noise ----------------------------------------------------------
@@ -228,23 +227,34 @@ def test_heavy_noise_still_gives_a_valid_mixture(cov: str, init_params: str) -> 
     assert np.isfinite(g.score_samples(X)).all()
     assert g.predict(X).shape == (60,)
     assert g.sample(10)[0].shape == (10, 3)
-    assert g.n_releases_ == 3 * (5 + (init_params == "random"))
+    assert g.n_releases_ == 3 * (5 + 1)  # the start's round, and one per iteration
 
 
 # ---- accounting ----------------------------------------------------------------------------------
 @pytest.mark.filterwarnings(SEEDED)
-@pytest.mark.parametrize("epsilon, delta", [(0.1, 1e-6), (1.0, 1e-5), (8.0, 1e-9)])
-def test_privacy_spent_is_within_the_budget(blobs: np.ndarray, epsilon: float, delta: float) -> None:
-    g = GaussianMixture(3, max_iter=7, epsilon=epsilon, delta=delta, data_norm=11.0, random_state=0).fit(
-        blobs
-    )
+@pytest.mark.parametrize("epsilon, delta", [(0.1, 1e-6), (0.3, 1e-5), (1.0, 1e-5), (8.0, 1e-9)])
+@pytest.mark.parametrize("start", ["kmeans", "given"])
+def test_privacy_spent_is_within_the_budget(
+    blobs: np.ndarray, epsilon: float, delta: float, start: str
+) -> None:
+    # the default start takes one round; weights, means and precisions all given take none
+    inits = {
+        "weights_init": np.full(3, 1 / 3),
+        "means_init": np.array([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0]]),
+        "precisions_init": np.tile(np.eye(2), (3, 1, 1)),
+    }
+    kw = inits if start == "given" else {}
+    g = GaussianMixture(3, max_iter=7, epsilon=epsilon, delta=delta, data_norm=11.0, random_state=0, **kw)
+    g.fit(blobs)
+    rounds = 7 if start == "given" else 8
+    assert g.n_releases_ == 3 * rounds
     spent_eps, spent_delta = g.privacy_spent_
     assert spent_eps <= epsilon and spent_delta <= delta
     assert spent_eps > 0.999 * epsilon  # the budget is used, not wasted
     rho = PrivacyAccountant(epsilon, delta).rho_for(epsilon, delta)
-    assert sum(g.rho_per_release_.values()) * 7 == pytest.approx(rho, rel=1e-8)
+    assert sum(g.rho_per_release_.values()) * rounds == pytest.approx(rho, rel=1e-8)
     for name, share in P.BUDGET_SHARES.items():
-        assert g.rho_per_release_[name] == pytest.approx(rho * share / 7, rel=1e-8)
+        assert g.rho_per_release_[name] == pytest.approx(rho * share / rounds, rel=1e-8)
         assert g.noise_scales_[name] == pytest.approx(
             P.sensitivities(11.0)[name] / math.sqrt(2 * g.rho_per_release_[name])
         )

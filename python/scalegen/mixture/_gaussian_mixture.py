@@ -71,14 +71,16 @@ class GaussianMixture(BaseMixture):
     accounted in zero-concentrated DP: the total rho that (epsilon, delta) allows is split
     equally among the rounds of releases and the three statistics of a round.
 
-    Nothing else looks at the data. The start is data independent: ``init_params='random'``
-    draws random responsibilities, whose statistics take one more round of noisy
-    releases; the default 'kmeans' is replaced by uniform weights, means drawn uniformly
-    in the ball of radius ``data_norm`` and the ball's covariance; 'k-means++' and
-    'random_from_data' are refused; ``initial_responsibilities``, ``weights_init``,
-    ``means_init`` and ``precisions_init`` are used as given and must not come from the
-    data. Like EM from any poor start, a fit can end in a local optimum (two means in one
-    cluster): means known from public sources make good ``means_init``. EM runs exactly
+    Nothing else looks at the data. The start takes one more round of noisy releases: the
+    default 'kmeans' is replaced by a private fit of all rows as one Gaussian, over which
+    the k initial means are spread (farthest-point traversal of draws from it; each
+    component starts with its covariance); ``init_params='random'`` releases the
+    statistics of random responsibilities, ``initial_responsibilities`` those of the
+    given ones (which must not come from the data); 'k-means++' and 'random_from_data'
+    are refused. ``weights_init``, ``means_init`` and ``precisions_init`` are used as
+    given and must not come from the data; with all three, the start spends nothing. Like
+    EM from any start, a fit can end in a local optimum (two means in one cluster): means
+    known from public sources make good ``means_init``. EM runs exactly
     ``max_iter`` iterations (``tol`` is ignored: stopping when the likelihood settles would
     reveal it), so the noise of every release grows with ``max_iter`` (10 to 30 iterations
     suit most private fits); ``n_init`` must be 1; ``warm_start``, ``partial_fit`` and
@@ -199,7 +201,7 @@ class GaussianMixture(BaseMixture):
     >>> dp = GaussianMixture(2, epsilon=1.0, delta=1e-5, data_norm=10.0, max_iter=20).fit(Z)
     >>> eps, delta = dp.privacy_spent_
     >>> bool(eps <= 1.0 and delta <= 1e-5), dp.n_clipped_, dp.n_releases_
-    (True, 0, 60)
+    (True, 0, 63)
     """
 
     def __init__(
