@@ -90,45 +90,45 @@ def _key(random_state: Any) -> bytes:
 class NoiseSource:
     """Exact discrete noise for differential privacy, from a ChaCha20 keystream.
 
-        The samplers are those of Canonne, Kamath & Steinke (2020, Algorithms 1-3): every draw is
-        made in integer arithmetic from the keystream's bits, so its distribution is exactly the
-        stated one and no floating-point rounding reveals anything about the data. The object
-        keeps its position in the stream: successive calls give fresh noise.
+    The samplers are those of Canonne, Kamath & Steinke (2020, Algorithms 1-3): every draw is
+    made in integer arithmetic from the keystream's bits, so its distribution is exactly the
+    stated one and no floating-point rounding reveals anything about the data. The object
+    keeps its position in the stream: successive calls give fresh noise.
 
-        Parameters
-        ----------
-        random_state : None, int, numpy Generator or RandomState, default None
-            None (the private default) draws a 256-bit key from the operating system's
-            cryptographic generator (``secrets``). Anything else derives the key
-            deterministically, for reproducible tests only: such noise is **not private**, since
-            whoever knows the seed can subtract it. A Generator or RandomState is advanced by
-            the 32 bytes it gives.
+    Parameters
+    ----------
+    random_state : None, int, numpy Generator or RandomState, default None
+        None (the private default) draws a 256-bit key from the operating system's
+        cryptographic generator (``secrets``). Anything else derives the key
+        deterministically, for reproducible tests only: such noise is **not private**, since
+        whoever knows the seed can subtract it. A Generator or RandomState is advanced by
+        the 32 bytes it gives.
 
-        Attributes
-        ----------
-        private : bool
-            True when the key came from ``secrets`` (random_state=None).
+    Attributes
+    ----------
+    private : bool
+        True when the key came from ``secrets`` (random_state=None).
 
-        Notes
-        -----
-        Scales are converted to rationals rounded *up* (more noise is always safe): the discrete
-        Laplace scale to a multiple of 2^-k with a numerator at most 2^62 (k <= 62), sigma^2 of the
-        discrete Gaussian to a multiple of 2^-48 or of 2^-k with a numerator at most 2^52. The largest scales
-        are 2^50 (Laplace) and 2^26 (discrete Gaussian sigma), so that every draw is exact in
-        64- and 128-bit integers. A NoiseSource cannot be pickled or copied (its key must not leak),
+    Notes
+    -----
+    Scales are converted to rationals rounded *up* (more noise is always safe): the discrete
+    Laplace scale to a multiple of 2^-k with a numerator at most 2^62 (k <= 62), sigma^2 of the
+    discrete Gaussian to a multiple of 2^-48 or of 2^-k with a numerator at most 2^52. The largest scales
+    are 2^50 (Laplace) and 2^26 (discrete Gaussian sigma), so that every draw is exact in
+    64- and 128-bit integers. A NoiseSource cannot be pickled or copied (its key must not leak),
     and refuses to draw in a process forked after its creation (the copy would repeat its noise).
 
-        Examples
-        --------
-        >>> from scalegen.privacy import NoiseSource
-        >>> noise = NoiseSource(random_state=0)  # reproducible, for tests only: not private
-        >>> x = noise.discrete_laplace(2.5, size=5)
-        >>> x.dtype, x.shape
-        (dtype('int64'), (5,))
-        >>> bool((NoiseSource(0).discrete_laplace(2.5, size=5) == x).all())  # same seed, same draws
-        True
-        >>> NoiseSource().private
-        True
+    Examples
+    --------
+    >>> from scalegen.privacy import NoiseSource
+    >>> noise = NoiseSource(random_state=0)  # reproducible, for tests only: not private
+    >>> x = noise.discrete_laplace(2.5, size=5)
+    >>> x.dtype, x.shape
+    (dtype('int64'), (5,))
+    >>> bool((NoiseSource(0).discrete_laplace(2.5, size=5) == x).all())  # same seed, same draws
+    True
+    >>> NoiseSource().private
+    True
     """
 
     def __init__(self, random_state: Any = None) -> None:
@@ -163,7 +163,7 @@ class NoiseSource:
         return np.asarray(self._stream.discrete_gaussian(num, den, n))
 
     def discrete_laplace(self, scale: float, size: Any = None) -> Any:
-        """Draws of the discrete Laplace distribution, P(x) proportional to exp(-|x|/scale).
+        """Draws of the discrete Laplace distribution, P(x) proportional to ``exp(-|x| / scale)``.
 
         Parameters
         ----------
