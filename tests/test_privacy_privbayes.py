@@ -194,3 +194,18 @@ def test_fit_refuses_bad_input_and_leaves_data_alone() -> None:
         PrivBayes(1.0).fit(df.iloc[:1])
     with pytest.raises(Exception, match="fit"):
         PrivBayes(1.0).sample(5)
+
+
+def test_count_tables_stay_within_the_memory_limits() -> None:
+    """Each candidate table is checked against max_tensor_bytes and all of them together
+    against max_total_bytes before anything is counted."""
+    import scalegen
+    from scalegen.exceptions import LimitError
+
+    rng = np.random.default_rng(0)
+    wide = pd.DataFrame({c: pd.Categorical(rng.integers(0, 60, 200), categories=range(60)) for c in "abcdef"})
+    with scalegen.limits(max_total_bytes=8 << 20), pytest.raises(LimitError, match="max_total_bytes"):
+        PrivBayes(1.0, degree=2, random_state=0).fit(wide)  # 20 tables of 216,000 cells
+    with scalegen.limits(max_tensor_bytes=1 << 20), pytest.raises(LimitError, match="max_tensor_bytes"):
+        PrivBayes(1.0, degree=2, random_state=0).fit(wide)
+    PrivBayes(1.0, degree=1, random_state=0).fit(wide)  # 3,600 cells each: fine

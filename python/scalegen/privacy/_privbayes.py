@@ -27,7 +27,7 @@ from ..bayesnet._data import encode
 from ..bayesnet._estimators import normalize
 from ..bayesnet._model import BayesianNetwork
 from ..utils._base import NotFittedError
-from ..utils._limits import check_tensor
+from ..utils._limits import Budget
 from ..utils._validation import check_choice, check_int, check_real
 from ._accountant import PrivacyAccountant
 from ._noise import NoiseSource
@@ -56,17 +56,19 @@ _RELATION = {"r": ("one row added or removed", 1.0), "mi": ("one row replaced", 
 
 class _Tables:
     """Joint counts of attribute subsets (axes in increasing attribute order), counted in C++
-    on demand, a batch per call; their entropies cached."""
+    on demand, a batch per call; their entropies cached. All of them together stay within
+    scalegen's max_total_bytes (each within max_tensor_bytes), checked before counting."""
 
     def __init__(self, columns: list[np.ndarray], cards: list[int], n_rows: int, n_threads: int) -> None:
         self.columns, self.cards, self.n, self.n_threads = columns, cards, n_rows, n_threads
         self.counts: dict[tuple[int, ...], np.ndarray] = {}
         self._entropy: dict[tuple[int, ...], float] = {}
+        self._budget = Budget("PrivBayes's count tables")
 
     def ensure(self, keys: Sequence[tuple[int, ...]]) -> None:
         todo = sorted({k for k in keys if k not in self.counts})
         for key in todo:
-            check_tensor([self.cards[i] for i in key], 8, f"the joint table of attributes {key}")
+            self._budget.add([self.cards[i] for i in key], 8, f"the joint table of attributes {key}")
         if not todo:
             return
         families = [(key[0], list(key[1:])) for key in todo]
