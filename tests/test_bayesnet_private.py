@@ -106,7 +106,30 @@ def test_private_fit_refusals() -> None:
     for eps, delta in [(0.0, 0.0), (-1.0, 0.0), (float("inf"), 0.0), (1.0, 1.0), (1.0, -0.1)]:
         with pytest.raises(ValueError):
             net.fit(df, epsilon=eps, delta=delta)
+    with pytest.raises(ValueError, match="delta is only used with epsilon"):
+        net.fit(df, delta=0.5)
+    # states an earlier fit took from the data stay undeclared, in copies too
+    learned = BayesianNetwork(EDGES)
+    learned.fit(df)
+    for model in (learned, learned.copy()):
+        with pytest.raises(ValueError, match="not taken from data"):
+            model.fit(df, epsilon=1.0)
+    learned.add_nodes_from([], states=learned.states)  # the user declares them public
+    learned.fit(df, epsilon=1.0)
     pd.testing.assert_frame_equal(df, before)
+
+
+def test_privacy_spent_only_describes_a_private_release() -> None:
+    df = frame(500, 5)
+    net = BayesianNetwork(EDGES, states=STATES).fit(df, epsilon=1.0)
+    assert net.privacy_spent_ == (1.0, 0.0)
+    net.fit(df)  # exact tables now
+    assert not hasattr(net, "privacy_spent_")
+    net.fit(df, epsilon=1.0)
+    net.add_cpds(BayesianNetwork(EDGES, states=STATES).fit(df).cpd("a"))  # an exact table replaces one
+    assert not hasattr(net, "privacy_spent_")
+    with pytest.warns(UserWarning, match="NOT differentially private"):
+        BayesianNetwork(EDGES, states=STATES).fit(df, epsilon=1.0, random_state=0)
 
 
 def test_released_counts_move_by_the_stated_sensitivity() -> None:

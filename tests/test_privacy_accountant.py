@@ -222,3 +222,12 @@ def test_basic_composition_matches_diffprivlib(diffprivlib_accountant) -> None:
         except BudgetError:
             their_ok = False
         assert ours.can_spend(epsilon=attempt) == their_ok
+
+
+def test_huge_epsilons_do_not_overflow() -> None:
+    for delta in (0.0, 1e-6):
+        acc = PrivacyAccountant(epsilon=1e200, delta=delta)
+        acc.spend(epsilon=1e200)
+        assert acc.spent == (1e200, 0.0)
+        with pytest.raises(BudgetExceededError):
+            acc.spend(epsilon=1e200)

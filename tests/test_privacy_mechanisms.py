@@ -334,3 +334,12 @@ def test_bad_counts_values_and_scores_are_refused() -> None:
         noise.permute_and_flip([[1.0, 2.0]], 1.0, 1.0)
     with pytest.raises(TypeError, match="1-D"):
         noise.permute_and_flip(["a", "b"], 1.0, 1.0)
+
+
+def test_gaussian_mechanism_keeps_large_values() -> None:
+    """Values far beyond 2^62 grid units come back with their own small noise, not clipped
+    (at a huge rho the grid is fine, so 1e8 is about 2^73 units)."""
+    out = gaussian_mechanism(np.array([1e8, -3e12, 2.5]), rho=1e15, sensitivity=1.0, noise=NoiseSource(0))
+    np.testing.assert_allclose(out, [1e8, -3e12, 2.5], rtol=1e-12, atol=1e-6)
+    with pytest.raises(ValueError, match="too large for the noise's grid"):
+        gaussian_mechanism(np.array([1e300]), rho=1e15, sensitivity=1e-200)

@@ -143,6 +143,10 @@ def test_theta_and_degree_zero() -> None:
     df = chain_frame(2000, 4)
     independent = PrivBayes(1.0, degree=0, random_state=0).fit(df)
     assert independent.network_.edges == [] and independent.degree_ == 0
+    # theta decides the degree whatever degree says, and the whole budget is spent either way
+    for degree, theta in [(0, 4.0), (2, 1e9)]:
+        model = PrivBayes(1.0, degree=degree, theta=theta, random_state=0).fit(df)
+        assert model.privacy_spent_ == pytest.approx((1.0, 0.0))
     small = PrivBayes(0.1, theta=4.0, random_state=0).fit(df)
     large = PrivBayes(10.0, theta=4.0, random_state=0).fit(chain_frame(200000, 5))
     assert small.degree_ < large.degree_
@@ -160,7 +164,7 @@ def test_declared_states_and_the_domain_warning() -> None:
         PrivBayes(1.0, random_state=0).fit(plain)
     states = {c: [0, 1, 2, 3, 4] for c in df.columns}  # a state no row has still gets a row
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        warnings.filterwarnings("error", message=".*observed values")
         model = PrivBayes(1.0, degree=1, states=states, random_state=0).fit(plain)
     assert all(model.network_.states[c] == [0, 1, 2, 3, 4] for c in df.columns)
     model.network_.check_model()
@@ -186,6 +190,13 @@ def test_fit_refuses_bad_input_and_leaves_data_alone() -> None:
             PrivBayes(**kwargs).fit(df)
     with pytest.raises(TypeError, match="DataFrame"):
         PrivBayes(1.0).fit(df.to_numpy())
+    twice = pd.concat([df, df[["a"]]], axis=1)
+    with pytest.raises(ValueError, match="twice"):
+        PrivBayes(1.0).fit(twice)
+    with pytest.raises(ValueError, match="larger epsilon"):
+        PrivBayes(1e-300, degree=0).fit(df)
+    with pytest.warns(UserWarning, match="NOT differentially private"):
+        PrivBayes(1.0, random_state=0).fit(df)
     holes = df.astype(float)
     holes.iloc[3, 2] = np.nan
     with pytest.raises(ValueError, match="missing"):

@@ -187,6 +187,7 @@ def add_nodes(model: BayesianNetwork, nodes: Iterable[Hashable], states: Mapping
             model._parents[v] = []
             model._children[v] = []
     model._states.update(checked)
+    model._states_from_data = model._states_from_data.difference(checked)  # declared now
     model.latents.update({v: s for v, s in checked.items() if v in model.latents})
 
 

@@ -147,6 +147,8 @@ class BayesianNetwork(GraphQueries, Prediction):
             raise ValueError(f"the edges contain the cycle {' -> '.join(map(repr, cycle))}")
         self._edges = edge_list
         self._states: dict[Hashable, list[Any]] = {}
+        # variables whose states a fit took from the data: a private fit refuses them
+        self._states_from_data: frozenset[Hashable] = frozenset()
         for v, s in (states or {}).items():
             if v not in self._parents:
                 raise ValueError(f"states given for {v!r}, which is not a node of the network")
@@ -246,6 +248,7 @@ class BayesianNetwork(GraphQueries, Prediction):
         self._states = staged
         for cpd in cpds:
             self._cpds[cpd.variable] = cpd
+        self.__dict__.pop("privacy_spent_", None)  # the tables are no longer (only) a private release
 
     @property
     def cpds(self) -> list[TabularCPD]:
@@ -357,10 +360,8 @@ class BayesianNetwork(GraphQueries, Prediction):
         variables or EM. ``privacy_spent_`` holds the (epsilon, delta) spent.
         """
         check_fit_params(estimator, prior_type, equivalent_sample_size, pseudo_counts)
-        if epsilon is not None:
-            budget = check_private_fit(
-                epsilon, delta, estimator, self.latents, sample_weight, self._nodes, self._states
-            )
+        budget = check_private_fit(epsilon, delta, estimator, sample_weight, self)
+        inferred = {v for v in self._nodes if v not in self._states}  # states the data will give
         if estimator == "em":
             saved = dict(self._states)  # fit_em sets the states the data gives; a failure restores them
             try:
@@ -385,6 +386,7 @@ class BayesianNetwork(GraphQueries, Prediction):
             tables, self.lower_bounds_, self.n_iter_, self.converged_ = fitted
             self._cpds = {}
             self.add_cpds(*tables)
+            self._states_from_data = self._states_from_data | inferred
             return self
         if self.latents:
             raise ValueError(f"the latent variables {list(self.latents)!r} are learned by estimator='em'")
@@ -394,9 +396,9 @@ class BayesianNetwork(GraphQueries, Prediction):
         index = {v: i for i, v in enumerate(self._nodes)}
         families = [(index[v], [index[p] for p in self._parents[v]]) for v in self._nodes]
         counted = count_families(data, self._nodes, self._states, families, sample_weight, n_jobs)
-        counts = counted.counts
-        if epsilon is not None:
-            counts, self.privacy_spent_ = noisy_counts(counts, *budget, random_state)
+        counts, spent = counted.counts, None
+        if budget is not None:
+            counts, spent = noisy_counts(counts, *budget, random_state)
         tables = estimate_tables(
             self._nodes,
             self._parents,
@@ -410,6 +412,9 @@ class BayesianNetwork(GraphQueries, Prediction):
         self._states = dict(counted.states)
         self._cpds = {}
         self.add_cpds(*tables)
+        self._states_from_data = self._states_from_data | inferred
+        if spent is not None:
+            self.privacy_spent_ = spent
         return self
 
     def _checked_tables(self) -> list[np.ndarray]:
@@ -547,6 +552,7 @@ class BayesianNetwork(GraphQueries, Prediction):
 
     def copy(self) -> BayesianNetwork:
         out = BayesianNetwork(self._edges, self._nodes, self._states, latents=self.latents)
+        out._states_from_data = self._states_from_data
         out.name = self.name
         out._cpds = {v: c.copy() for v, c in self._cpds.items()}
         return out

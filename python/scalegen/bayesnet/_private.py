@@ -8,7 +8,8 @@ sqrt(F) in L2.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -17,18 +18,17 @@ from ..utils._validation import check_real
 
 
 def check_private_fit(
-    epsilon: Any,
-    delta: Any,
-    estimator: str,
-    latents: Mapping[Hashable, Any],
-    sample_weight: Any,
-    nodes: Sequence[Hashable],
-    states: Mapping[Hashable, Any],
-) -> tuple[float, float]:
-    """The budget, checked, and a ValueError for what a private fit cannot take."""
+    epsilon: Any, delta: Any, estimator: str, sample_weight: Any, model: Any
+) -> tuple[float, float] | None:
+    """The budget, checked (None for an ordinary fit), and a ValueError for what a private fit
+    cannot take."""
+    if epsilon is None:
+        if delta != 0.0:
+            raise ValueError("delta is only used with epsilon (a private fit): give epsilon too")
+        return None
     eps = check_real(epsilon, "epsilon", "BayesianNetwork.fit", low=0.0, closed="neither")
     dlt = check_real(delta, "delta", "BayesianNetwork.fit", low=0.0, high=1.0, closed="left")
-    if estimator == "em" or latents:
+    if estimator == "em" or model.latents:
         raise ValueError(
             "a private fit counts complete families: estimator='em' and latent variables are not supported"
         )
@@ -36,11 +36,11 @@ def check_private_fit(
         raise ValueError(
             "a private fit takes no sample_weight (a weighted row could move a count without bound)"
         )
-    undeclared = [v for v in nodes if v not in states]
+    undeclared = [v for v in model.nodes if v not in model._states or v in model._states_from_data]
     if undeclared:
         raise ValueError(
-            "a private fit needs every variable's states declared (the observed values would leak): "
-            f"{undeclared!r}"
+            "a private fit needs every variable's states declared, not taken from data by an earlier "
+            f"fit (the observed values would leak): {undeclared!r}"
         )
     return eps, dlt
 
@@ -51,25 +51,23 @@ def noisy_counts(
     """The family counts with noise, clipped at 0, and the (epsilon, delta) spent. delta = 0:
     discrete Laplace (pure epsilon-DP); delta > 0: discrete Gaussian calibrated in zCDP, less
     noise when there are many families."""
-    from ..privacy import (
-        NoiseSource,
-        PrivacyAccountant,
-        gaussian_counts,
-        laplace_counts,
-    )  # it imports bayesnet
+    # imported here: scalegen.privacy imports bayesnet
+    from ..privacy import PrivacyAccountant, gaussian_counts, laplace_counts
+    from ..privacy._noise import fit_noise
 
     dense = [np.asarray(c.to_dense()) for c in counts]
     flat = np.concatenate([d.ravel() for d in dense]).astype(np.int64)
     n_families = len(dense)
     accountant = PrivacyAccountant(epsilon, delta)
-    noise = NoiseSource(random_state)
+    noise = fit_noise(random_state, "BayesianNetwork fit", stacklevel=3)
     if delta == 0.0:
         accountant.spend(epsilon=epsilon, label="family counts")
         released = laplace_counts(flat, epsilon, sensitivity=n_families, noise=noise)
     else:
         rho = accountant.rho_for(epsilon, delta)
         accountant.spend(rho=rho, label="family counts")
-        released = gaussian_counts(flat, rho, sensitivity=float(np.sqrt(n_families)), noise=noise)
+        sensitivity = math.nextafter(math.sqrt(n_families), math.inf)  # rounded up: more noise
+        released = gaussian_counts(flat, rho, sensitivity=sensitivity, noise=noise)
     clipped = np.maximum(released, 0).astype(np.float64)
     out, start = [], 0
     for d in dense:

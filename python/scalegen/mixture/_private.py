@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from .. import _core
-from ..utils._validation import check_random_state, check_scalar, is_int
+from ..utils._validation import check_random_state, check_scalar
 from . import _sources
 
 #: the three statistics released at every round
@@ -276,19 +276,9 @@ def make_budget(est: Any, n_rounds: int, noise: Any) -> Budget:
 def noise_source(random_state: Any) -> Any:
     """The private noise (random_state None), or one seeded from random_state: reproducible
     and therefore not private (tests only; a warning says so)."""
-    from ..privacy import NoiseSource
+    from ..privacy._noise import fit_noise
 
-    if random_state is None:
-        return NoiseSource()
-    warnings.warn(
-        f"random_state={random_state!r} seeds the noise of this epsilon fit: it is reproducible and "
-        "NOT differentially private (use random_state=None for a private fit)",
-        UserWarning,
-        stacklevel=6,
-    )
-    if is_int(random_state):
-        return NoiseSource(int(random_state))
-    return NoiseSource(int(check_random_state(random_state).integers(2**63 - 1)))
+    return fit_noise(random_state, "GaussianMixture fit", stacklevel=6)
 
 
 # ---------------------------------------------------------------------------- M-step

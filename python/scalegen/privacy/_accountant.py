@@ -245,14 +245,15 @@ class PrivacyAccountant:
     def _totals(ledger: list[PrivacyCharge]) -> tuple[float, float, bool]:
         """(sum of pure epsilons, total rho with pure charges as eps²/2, all pure)."""
         pure = math.fsum(c.epsilon for c in ledger if c.epsilon is not None)
-        rho = math.fsum(c.rho if c.rho is not None else c.epsilon**2 / 2 for c in ledger)  # type: ignore[operator]
+        # epsilon * epsilon: inf for a huge epsilon, where ** would raise OverflowError
+        rho = math.fsum(c.rho if c.rho is not None else c.epsilon * c.epsilon / 2 for c in ledger)  # type: ignore[operator]
         return pure, rho, all(c.rho is None for c in ledger)
 
     def _spent_of(self, ledger: list[PrivacyCharge]) -> tuple[float, float]:
         pure, rho, all_pure = self._totals(ledger)
         if self.delta == 0.0 or not ledger:
             return pure, 0.0
-        via_rho = zcdp_epsilon(rho, self.delta)
+        via_rho = zcdp_epsilon(rho, self.delta) if math.isfinite(rho) else math.inf
         if all_pure and pure <= via_rho:
             return pure, 0.0
         return via_rho, self.delta

@@ -13,6 +13,7 @@ import math
 import numbers
 import os
 import secrets
+import warnings
 from fractions import Fraction
 from typing import Any
 
@@ -329,6 +330,20 @@ class NoiseSource:
         return int(self._stream.permute_and_flip(quantised, eps_num, eps_den, int_sens))
 
 
+def fit_noise(random_state: Any, owner: str, stacklevel: int) -> NoiseSource:
+    """The noise of a private fit: private for random_state=None; else seeded, reproducible
+    and NOT private, which a warning says (tests only)."""
+    if random_state is None:
+        return NoiseSource()
+    warnings.warn(
+        f"random_state={random_state!r} seeds the noise of this private {owner}: it is reproducible and "
+        "NOT differentially private (use random_state=None for a private fit)",
+        UserWarning,
+        stacklevel=stacklevel + 1,
+    )
+    return NoiseSource(random_state)
+
+
 def _source(noise: Any, owner: str) -> NoiseSource:
     if noise is None:
         return NoiseSource()
@@ -509,8 +524,7 @@ def gaussian_mechanism(values: Any, rho: float, sensitivity: float, noise: Noise
     Returns
     -------
     numpy.ndarray of float64
-        The noisy values, same shape. Rounded values beyond 2^62 grid units are clipped there
-        first (a 1-Lipschitz map: the sensitivity bound still holds).
+        The noisy values, same shape: g (round(x / g) + Z), rounded once to float64.
 
     Examples
     --------
@@ -537,8 +551,10 @@ def gaussian_mechanism(values: Any, rho: float, sensitivity: float, noise: Noise
     if x.size == 0:
         return x
     e, sigma2 = _grid_exponent(sens, r, x.size)
-    with np.errstate(over="ignore"):  # beyond the floats: +-inf, clipped below
-        scaled = np.ldexp(x, -e)
-    k = np.rint(np.clip(scaled, -(2.0**62), 2.0**62)).astype(np.int64)
+    with np.errstate(over="ignore"):
+        k = np.rint(np.ldexp(x, -e))  # exact: a power-of-two scaling, then an integer-valued float
+    if not np.isfinite(k).all():
+        raise ValueError(f"{owner}: a value is too large for the noise's grid (2^{e}): rescale the values")
     z = source._gaussian_exact(sigma2, x.size).reshape(x.shape)
-    return np.ldexp((k + z).astype(np.float64), e)
+    # k + z rounded once to a float: a function of the exact integer k + z (post-processing)
+    return np.ldexp(k + z.astype(np.float64), e)

@@ -30,7 +30,7 @@ from ..utils._base import NotFittedError
 from ..utils._limits import Budget
 from ..utils._validation import check_choice, check_int, check_real
 from ._accountant import PrivacyAccountant
-from ._noise import NoiseSource
+from ._noise import MAX_LAPLACE_SCALE, NoiseSource, fit_noise
 
 _OWNER = "PrivBayes"
 
@@ -134,8 +134,9 @@ class PrivBayes:
     the tables' noise.
 
     The attributes' domains must be public too: they come from ``states``, else from
-    categorical columns' categories; a column with neither takes its observed values, with a
-    warning that its domain is then not protected.
+    categorical columns' categories (declare those from public knowledge:
+    ``astype("category")`` on the private rows reads them off the data), else from the
+    observed values, with a warning that the domain is then not protected.
 
     Parameters
     ----------
@@ -179,7 +180,7 @@ class PrivBayes:
     >>> rng = np.random.default_rng(0)
     >>> a = rng.integers(0, 2, 5000)
     >>> df = pd.DataFrame({"a": a, "b": a ^ (rng.random(5000) < 0.1), "c": rng.integers(0, 3, 5000)})
-    >>> df = df.astype("category")
+    >>> df = df.astype(pd.CategoricalDtype([0, 1, 2]))  # domains declared, not read off the data
     >>> model = PrivBayes(epsilon=1.0, degree=1, random_state=0).fit(df)
     >>> model.privacy_spent_
     (1.0, 0.0)
@@ -227,6 +228,8 @@ class PrivBayes:
             raise TypeError(f"PrivBayes.fit needs a pandas DataFrame, got {type(data).__name__}")
         if data.shape[1] == 0 or len(data) < 2:
             raise ValueError(f"PrivBayes.fit needs at least 2 rows and 1 column, got shape {data.shape}")
+        if data.columns.duplicated().any():
+            raise ValueError(f"the data has the column {data.columns[data.columns.duplicated()][0]!r} twice")
         names = list(data.columns)
         enc = encode(data, names, self._domains(data, names))
         for v, col in zip(names, enc.columns, strict=True):
@@ -234,13 +237,13 @@ class PrivBayes:
                 raise ValueError(f"column {v!r} has missing values: PrivBayes needs complete rows")
         cards = [len(enc.states[v]) for v in names]
         n, d = enc.n_rows, len(names)
-        noise = NoiseSource(self.random_state)
+        noise = fit_noise(self.random_state, "PrivBayes fit", stacklevel=2)
         accountant = PrivacyAccountant(epsilon)
-        structure_eps = beta * epsilon if d > 1 and degree > 0 else 0.0
-        table_eps = epsilon - structure_eps
         if theta is not None:
-            degree = _useful_degree(n, cards, table_eps / _RELATION[score][1], theta)
+            degree = self._useful_degree(n, cards, epsilon * (1 - beta), theta, score, noise, accountant)
         k = min(degree, d - 1)
+        structure_eps = beta * epsilon if k > 0 else 0.0
+        table_eps = accountant.remaining_epsilon() - structure_eps
         tables = _Tables(enc.columns, cards, n, resolve_n_jobs(self.n_jobs))
         order, parents = _greedy_structure(tables, k, score, structure_eps, noise, accountant)
         cpds = _noisy_conditionals(
@@ -265,6 +268,31 @@ class PrivBayes:
         self.degree_ = k
         self.privacy_spent_ = accountant.spent
         return self
+
+    def _useful_degree(
+        self,
+        n: int,
+        cards: list[int],
+        table_eps: float,
+        theta: float,
+        score: str,
+        noise: NoiseSource,
+        accountant: PrivacyAccountant,
+    ) -> int:
+        """The largest degree whose d - k noisy tables average at least theta times their
+        noise per cell, for cells of the geometric mean cardinality. With the R score the row
+        count is private: a noisy count (discrete Laplace, 2% of epsilon) stands in for it."""
+        if score == "r":
+            count_eps = 0.02 * float(self.epsilon)
+            accountant.spend(epsilon=count_eps, label="row count for theta")
+            n = max(1, n + int(noise.discrete_laplace(math.nextafter(1 / count_eps, math.inf))))
+        d, sensitivity = len(cards), _RELATION[score][1]
+        log_m = float(np.mean(np.log(cards)))
+        best = 0
+        for k in range(1, d):
+            if math.log(n * table_eps / (sensitivity * (d - k) * theta)) >= (k + 1) * log_m:
+                best = k
+        return best
 
     def _domains(self, data: pd.DataFrame, names: list[Hashable]) -> dict[Hashable, list[Any]]:
         given: dict[Hashable, list[Any]] = {v: list(s) for v, s in (self.states or {}).items()}
@@ -294,19 +322,6 @@ class PrivBayes:
         if not hasattr(self, "network_"):
             raise NotFittedError("this PrivBayes is not fitted yet: call fit first")
         return self.network_.sample(n, random_state=random_state, n_jobs=self.n_jobs)
-
-
-def _useful_degree(n: int, cards: list[int], table_eps: float, theta: float) -> int:
-    """The largest degree whose d - k noisy tables (Laplace scale (d - k) / eps for tables that
-    move by 1) average at least theta times the noise per cell, for cells of the geometric
-    mean cardinality."""
-    d = len(cards)
-    log_m = float(np.mean(np.log(cards)))
-    best = 0
-    for k in range(1, d):
-        if math.log(n * table_eps / ((d - k) * theta)) >= (k + 1) * log_m:
-            best = k
-    return best
 
 
 def _greedy_structure(
@@ -367,7 +382,12 @@ def _noisy_conditionals(
     released = order[k:]
     keys = [_key(x, parents[x]) for x in released]
     tables.ensure(keys)
-    scale = table_sensitivity * len(released) / epsilon
+    scale = math.nextafter(table_sensitivity * len(released) / epsilon, math.inf)  # rounded up: more noise
+    if not scale <= MAX_LAPLACE_SCALE:
+        raise ValueError(
+            f"epsilon={epsilon:g} for {len(released)} tables needs Laplace noise of scale {scale:.3g}, above "
+            f"the largest exact sampler's {MAX_LAPLACE_SCALE:.3g}: give a larger epsilon"
+        )
     accountant.spend(epsilon=epsilon, label="noisy tables")
     noisy = {}
     for key in keys:
