@@ -13,12 +13,7 @@ import numpy as np
 import pytest
 
 from scalegen.bayesnet import BayesianNetwork, TabularCPD, read_bif
-from scalegen.bayesnet._inference import (
-    DiscreteFactor,
-    VariableElimination,
-    _greedy_order,
-    _interaction_graph,
-)
+from scalegen.bayesnet._inference import HEURISTICS, DiscreteFactor, VariableElimination
 
 pgmpy = pytest.importorskip("pgmpy")
 EXAMPLES = Path(pgmpy.__file__).parent / "utils" / "example_models"
@@ -45,10 +40,8 @@ def fixed_order(ve: VariableElimination, variables: list[Any], evidence: dict[An
     follows PYTHONHASHSEED, and some of those orders need many GB (hailfinder's MAP, 5 GB and
     more). pgmpy drops the names its pruned model lacks."""
     keep, ev = ve._variable_ids(variables), ve._evidence_ids(evidence)
-    factors, _ = ve._reduced_factors(keep, ev)
-    adj = _interaction_graph(factors)
-    order = _greedy_order(adj, set(adj) - set(keep), ve._cards, "minfill")
-    rest = [i for i in range(len(ve._nodes)) if i not in adj and i not in ev and i not in keep]
+    order = ve._engine.elimination_order(keep, list(ev.items()), HEURISTICS["minfill"])
+    rest = [i for i in range(len(ve._nodes)) if i not in order and i not in ev and i not in keep]
     return [ve._nodes[i] for i in [*order, *rest]]
 
 
@@ -150,7 +143,7 @@ def test_many_marginals_computed_one_by_one() -> None:
 
 
 @pytest.mark.parametrize(
-    "order", ["MinFill", "WeightedMinFill", "MinNeighbors", "MinWeight", "minfill", "list"]
+    "order", ["greedy", "MinFill", "WeightedMinFill", "MinNeighbors", "MinWeight", "minfill", "list"]
 )
 def test_elimination_orders_agree(order: str) -> None:
     model, ve = ours("alarm")
@@ -203,6 +196,62 @@ def test_asia_brute_force(evidence: dict[str, str]) -> None:
     best = np.unravel_index(int(np.argmax(conditioned)), conditioned.shape)
     expected_map = {v: model.states[v][int(k)] for v, k in zip(free, best, strict=True)}
     assert ve.map_query(evidence=evidence) == expected_map
+
+
+@cache
+def dense_network() -> tuple[BayesianNetwork, np.ndarray]:
+    """7 variables of 8 states, each with up to 3 parents, random tables with some zeros,
+    and its full joint (2 million cells): its eliminations form products large enough to
+    run on threads and to make the greedy heuristic compare orders."""
+    rng = np.random.default_rng(7)
+    names = [f"v{i}" for i in range(7)]
+    parents = {
+        v: [names[j] for j in sorted(rng.choice(i, min(i, 3), replace=False))] for i, v in enumerate(names)
+    }
+    model = BayesianNetwork([(p, v) for v in names for p in parents[v]], nodes=names)
+    letters = dict(zip(names, string.ascii_letters, strict=False))
+    operands: list[Any] = []
+    for v in names:
+        table = rng.dirichlet(np.ones(8), size=8 ** len(parents[v])).T
+        table[0, rng.random(table.shape[1]) < 0.2] = 0.0  # some impossible states
+        table /= table.sum(axis=0)
+        model.add_cpds(TabularCPD(v, table, parents[v], states={u: list(range(8)) for u in [v, *parents[v]]}))
+        operands += [model.cpd(v).values, [ord(letters[u]) - ord("a") for u in [v, *parents[v]]]]
+    return model, np.einsum(*operands, list(range(7)))
+
+
+@pytest.mark.parametrize("order", ["greedy", "MinFill", "WeightedMinFill", "MinWeight"])
+def test_dense_network_brute_force_on_one_and_two_threads(order: str) -> None:
+    import scalegen
+
+    model, joint = dense_network()
+    ve = VariableElimination(model)
+    rng = np.random.default_rng(3)
+    row = model.sample(1, random_state=5).iloc[0]
+    picks = [["v6", "v4"]]  # without evidence: its products run on threads
+    picks += [[f"v{i}" for i in rng.choice(7, int(rng.integers(2, 5)), replace=False)] for _ in range(6)]
+    for picked in picks:
+        variables, observed = picked[:2], picked[2:]
+        evidence = {v: int(row[v]) for v in observed}
+        index = tuple(evidence.get(f"v{i}", slice(None)) for i in range(7))
+        free = [f"v{i}" for i in range(7) if f"v{i}" not in evidence]
+        table = joint[index]
+        expected = table.sum(axis=tuple(k for k, v in enumerate(free) if v not in variables))
+        if free.index(variables[0]) > free.index(variables[1]):
+            expected = expected.T
+        answers = []
+        for threads in (1, 2):
+            before = scalegen.get_num_threads()
+            scalegen.set_num_threads(threads)
+            try:
+                answers.append(ve.query(variables, evidence, elimination_order=order).values)  # type: ignore[union-attr]
+            finally:
+                scalegen.set_num_threads(before)
+        np.testing.assert_allclose(answers[0], expected / expected.sum(), rtol=0, atol=1e-12)
+        assert np.array_equal(answers[0], answers[1])
+        best = np.unravel_index(int(np.argmax(table)), table.shape)
+        expected_map = {v: int(k) for v, k in zip(free, best, strict=True)}
+        assert ve.map_query(evidence=evidence, elimination_order=order) == expected_map
 
 
 def test_map_query_none_on_a_large_network() -> None:

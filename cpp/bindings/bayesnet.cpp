@@ -5,6 +5,7 @@
 
 #include "bindings.hpp"
 #include "scalegen/bayesnet/counting.hpp"
+#include "scalegen/bayesnet/elimination.hpp"
 #include "scalegen/bayesnet/junction_tree.hpp"
 #include "scalegen/bayesnet/structure.hpp"
 
@@ -140,6 +141,45 @@ void bind_bayesnet(py::module_& m) {
            py::arg("offset"), py::arg("root"), py::arg("clique_vars"),
            py::arg("message_ends"), py::arg("separator_sizes"), py::arg("child_maps"), py::arg("parent_maps"),
            py::arg("family_clique"), py::arg("family_maps"), py::arg("variable_clique"), py::arg("variable_maps"));
+
+  py::enum_<EliminationHeuristic>(m, "EliminationHeuristic", py::module_local())
+      .value("min_fill", EliminationHeuristic::min_fill)
+      .value("weighted_min_fill", EliminationHeuristic::weighted_min_fill)
+      .value("min_neighbors", EliminationHeuristic::min_neighbors)
+      .value("min_weight", EliminationHeuristic::min_weight)
+      .value("greedy", EliminationHeuristic::greedy);
+
+  py::class_<EliminationNetwork>(m, "EliminationNetwork", py::module_local(),
+                                 "A network's tables for exact single queries by variable elimination.")
+      .def(py::init([](std::vector<int> cards, std::vector<std::vector<int>> scopes,
+                       const std::vector<CArray<double>>& tables) {
+             return EliminationNetwork(std::move(cards), std::move(scopes), to_tables(tables));
+           }),
+           py::arg("cards"), py::arg("scopes"), py::arg("tables"))
+      .def(
+          "posterior",
+          [](const EliminationNetwork& net, const std::vector<int>& keep, const Evidence& evidence,
+             EliminationHeuristic heuristic, const std::vector<int>& order, int n_threads) {
+            std::vector<double> joint;
+            {
+              py::gil_scoped_release release;
+              joint = net.posterior(keep, evidence, heuristic, order, n_threads);
+            }
+            return to_numpy(joint, {py::ssize_t(joint.size())});
+          },
+          py::arg("keep"), py::arg("evidence"), py::arg("heuristic"), py::arg("order"), py::arg("n_threads"),
+          "P(keep | evidence) as a flat C-order table over keep's axes.")
+      .def(
+          "most_probable",
+          [](const EliminationNetwork& net, const Evidence& evidence, EliminationHeuristic heuristic,
+             const std::vector<int>& order, int n_threads) {
+            py::gil_scoped_release release;
+            return net.most_probable(evidence, heuristic, order, n_threads);
+          },
+          py::arg("evidence"), py::arg("heuristic"), py::arg("order"), py::arg("n_threads"),
+          "The most probable state of every variable (-1 where observed).")
+      .def("elimination_order", &EliminationNetwork::elimination_order, py::arg("keep"), py::arg("evidence"),
+           py::arg("heuristic"), "The heuristic's elimination order for a query (network ids).");
 
   m.def(
       "bn_row_posteriors",

@@ -7,7 +7,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Activation', 'FamilyCounts', 'GaussianMixtureStats', 'JunctionTree', 'LayerConfig', 'LayerKind', 'Loss', 'MetricsPooledSample', 'Network', 'OptimizerConfig', 'OptimizerKind', 'PrivacyNoiseStream', 'bn_count', 'bn_expected_counts', 'bn_hill_climb', 'bn_likelihood_weighting', 'bn_local_scores', 'bn_log_likelihood', 'bn_posterior_rows', 'bn_row_posteriors', 'bn_sample', 'build_info', 'get_limits', 'gmm_block_rows', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'metrics_manifold', 'metrics_neighbours', 'metrics_pooled_sample', 'nn_deconv_axis', 'nn_loss', 'nn_window_axis', 'probe_parallel_threads', 'raise_in_parallel', 'set_limits']
+__all__: list[str] = ['Activation', 'EliminationHeuristic', 'EliminationNetwork', 'FamilyCounts', 'GaussianMixtureStats', 'JunctionTree', 'LayerConfig', 'LayerKind', 'Loss', 'MetricsPooledSample', 'Network', 'OptimizerConfig', 'OptimizerKind', 'PrivacyNoiseStream', 'bn_count', 'bn_expected_counts', 'bn_hill_climb', 'bn_likelihood_weighting', 'bn_local_scores', 'bn_log_likelihood', 'bn_posterior_rows', 'bn_row_posteriors', 'bn_sample', 'build_info', 'get_limits', 'gmm_block_rows', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'metrics_manifold', 'metrics_neighbours', 'metrics_pooled_sample', 'nn_deconv_axis', 'nn_loss', 'nn_window_axis', 'probe_parallel_threads', 'raise_in_parallel', 'set_limits']
 class GaussianMixtureStats:
     """
     Additive E-step statistics of a set of rows (merge chunks with +=).
@@ -108,6 +108,78 @@ class JunctionTree:
     """
     def __init__(self, offset: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], root: typing.SupportsInt | typing.SupportsIndex, clique_vars: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.int32]], message_ends: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], separator_sizes: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], child_maps: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.int32]], parent_maps: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.int32]], family_clique: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], family_maps: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.int32]], variable_clique: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], variable_maps: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.int32]]) -> None:
         ...
+class EliminationHeuristic:
+    """
+    Members:
+    
+      min_fill
+    
+      weighted_min_fill
+    
+      min_neighbors
+    
+      min_weight
+    
+      greedy
+    """
+    __members__: typing.ClassVar[dict[str, EliminationHeuristic]]
+    greedy: typing.ClassVar[EliminationHeuristic]
+    min_fill: typing.ClassVar[EliminationHeuristic]
+    min_neighbors: typing.ClassVar[EliminationHeuristic]
+    min_weight: typing.ClassVar[EliminationHeuristic]
+    weighted_min_fill: typing.ClassVar[EliminationHeuristic]
+    @typing.overload
+    def __eq__(self, other: EliminationHeuristic) -> bool:
+        ...
+    @typing.overload
+    def __eq__(self, other: typing.Any) -> bool:
+        ...
+    def __getstate__(self) -> int:
+        ...
+    def __hash__(self) -> int:
+        ...
+    def __index__(self) -> int:
+        ...
+    def __init__(self, value: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    def __int__(self) -> int:
+        ...
+    @typing.overload
+    def __ne__(self, other: EliminationHeuristic) -> bool:
+        ...
+    @typing.overload
+    def __ne__(self, other: typing.Any) -> bool:
+        ...
+    def __repr__(self) -> str:
+        ...
+    def __setstate__(self, state: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    def __str__(self) -> str:
+        ...
+    @property
+    def name(self) -> str:
+        ...
+    @property
+    def value(self) -> int:
+        ...
+class EliminationNetwork:
+    """
+    A network's tables for exact single queries by variable elimination.
+    """
+    def __init__(self, cards: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], scopes: collections.abc.Sequence[collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]], tables: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float64]]) -> None:
+        ...
+    def elimination_order(self, keep: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], evidence: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]], heuristic: EliminationHeuristic) -> list[int]:
+        """
+        The heuristic's elimination order for a query (network ids).
+        """
+    def most_probable(self, evidence: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]], heuristic: EliminationHeuristic, order: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], n_threads: typing.SupportsInt | typing.SupportsIndex) -> list[int]:
+        """
+        The most probable state of every variable (-1 where observed).
+        """
+    def posterior(self, keep: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], evidence: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]], heuristic: EliminationHeuristic, order: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], n_threads: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
+        """
+        P(keep | evidence) as a flat C-order table over keep's axes.
+        """
 class LayerKind:
     """
     The layer types of the core.

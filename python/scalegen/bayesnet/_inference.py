@@ -1,8 +1,8 @@
-"""Exact inference in discrete Bayesian networks by variable elimination."""
+"""Exact inference in discrete Bayesian networks by variable elimination (in the core:
+cpp/src/bayesnet/inference/elimination.cpp)."""
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
@@ -10,22 +10,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..utils._limits import LimitError, check_tensor
+from .. import _core
+from .._config import resolve_n_jobs
 from ._cpd import real_array
-from ._graph import closure
 from ._model import BayesianNetwork
 
-# A factor inside the elimination: variable ids (network positions) and a table with one
-# axis per id, in that order.
-Factor = tuple[tuple[int, ...], np.ndarray]
-# A max-product step: the variable maximized out, the scope of the factor left, and the
-# maximizing state of the variable at each cell of that factor.
-Step = tuple[int, tuple[int, ...], np.ndarray]
-
-HEURISTICS = ("minfill", "weightedminfill", "minneighbors", "minweight")
-
-# np.einsum accepts at most 63 operands; larger products are formed in chunks.
-_EINSUM_CHUNK = 32
+HEURISTICS = {
+    "greedy": _core.EliminationHeuristic.greedy,
+    "minfill": _core.EliminationHeuristic.min_fill,
+    "weightedminfill": _core.EliminationHeuristic.weighted_min_fill,
+    "minneighbors": _core.EliminationHeuristic.min_neighbors,
+    "minweight": _core.EliminationHeuristic.min_weight,
+}
 
 # joint=False computes the marginals from the joint posterior when it has at most this
 # many cells (one elimination), otherwise one elimination per variable: a joint over many
@@ -128,138 +124,6 @@ class DiscreteFactor:
         return f"{head}\n{self.to_frame().to_string()}" if 0 < self.values.size <= 64 else head
 
 
-def _combine(factors: list[Factor], out: tuple[int, ...]) -> np.ndarray:
-    """The product of ``factors`` summed onto the variables ``out`` (in that order)."""
-    while len(factors) > _EINSUM_CHUNK:
-        head, factors = factors[:_EINSUM_CHUNK], factors[_EINSUM_CHUNK:]
-        scope = tuple(dict.fromkeys(v for s, _ in head for v in s))
-        factors.append((scope, _combine(head, scope)))
-    labels: dict[int, int] = {}
-    operands: list[Any] = []
-    for scope, arr in factors:
-        operands.append(arr)
-        operands.append([labels.setdefault(v, len(labels)) for v in scope])
-    sizes = {v: n for scope, arr in factors for v, n in zip(scope, arr.shape, strict=True)}
-    try:  # a joint over many variables can be astronomically large: refused before einsum
-        check_tensor([sizes[v] for v in out], 8, f"a factor over {len(out)} variables")
-    except LimitError as e:
-        hint = "query fewer variables at a time (joint=False) or use ApproximateInference"
-        raise LimitError(f"{e}; or {hint}") from None
-    return np.einsum(*operands, [labels[v] for v in out])
-
-
-def _rescale(arr: np.ndarray) -> np.ndarray:
-    """Divides by the maximum so that long chains of small probabilities cannot underflow
-    (the answers are normalized at the end, so the scale is never needed); an all-zero
-    table means the evidence is impossible."""
-    top = arr.max()
-    if not top > 0:
-        raise ValueError("the evidence has probability zero")
-    arr /= top
-    return arr
-
-
-def _interaction_graph(factors: list[Factor]) -> dict[int, set[int]]:
-    adj: dict[int, set[int]] = {}
-    for scope, _ in factors:
-        for v in scope:
-            adj.setdefault(v, set()).update(scope)
-    for v, nbrs in adj.items():
-        nbrs.discard(v)
-    return adj
-
-
-def _greedy_order(
-    adj: dict[int, set[int]], eliminate: set[int], cards: Sequence[int], heuristic: str
-) -> list[int]:
-    """Greedy elimination order over ``eliminate`` in the interaction graph ``adj`` (which
-    also holds the variables kept to the end). Eliminating a variable connects its
-    neighbours: their scores are recomputed, and a fill edge a-b lowers the fill of the
-    common neighbours of a and b. Ties go to the smaller new factor, then to the earlier
-    variable of the network."""
-    graph = {v: set(n) for v, n in adj.items()}
-    fills = heuristic in ("minfill", "weightedminfill")
-
-    def edge_weight(a: int, b: int) -> int:
-        return 1 if heuristic == "minfill" else cards[a] * cards[b]
-
-    def score(v: int) -> tuple[int, int, int]:
-        nbrs = graph[v]
-        weight = math.prod([cards[u] for u in nbrs])
-        if heuristic == "minfill":
-            return (sum([len(nbrs - graph[a]) for a in nbrs]) - len(nbrs)) // 2, weight, v
-        if heuristic == "weightedminfill":
-            fill = sum([cards[a] * sum([cards[b] for b in nbrs - graph[a] if b > a]) for a in nbrs])
-            return fill, weight, v
-        if heuristic == "minneighbors":
-            return len(nbrs), weight, v
-        return weight, len(nbrs), v  # minweight
-
-    current = {v: score(v) for v in eliminate}
-    heap = list(current.values())
-    heapq.heapify(heap)
-    order: list[int] = []
-    while heap:
-        key = heapq.heappop(heap)
-        v = key[2]
-        if current.get(v) != key:
-            continue  # stale entry
-        del current[v]
-        order.append(v)
-        nbrs = graph.pop(v)
-        added = []
-        for u in nbrs:
-            graph[u].discard(v)
-            new = nbrs - graph[u]
-            new.discard(u)
-            added += [(u, w) for w in new if u < w]
-            graph[u] |= new
-        lowered: dict[int, int] = {}
-        if fills:
-            for a, b in added:
-                for c in (graph[a] & graph[b]) - nbrs:
-                    lowered[c] = lowered.get(c, 0) + edge_weight(a, b)
-        for u in nbrs & current.keys():
-            current[u] = score(u)
-            heapq.heappush(heap, current[u])
-        for c in lowered.keys() & current.keys():
-            fill, weight, _ = current[c]
-            current[c] = (fill - lowered[c], weight, c)
-            heapq.heappush(heap, current[c])
-    return order
-
-
-def _eliminate(factors: list[Factor], order: list[int], trace: list[Step] | None = None) -> list[Factor]:
-    """Sums the variables of ``order`` out of the product of ``factors`` and returns the
-    factors left (over the variables not eliminated). With a ``trace`` list, maximizes
-    instead and records each Step for the traceback."""
-    store: list[Factor | None] = list(factors)
-    holding: dict[int, list[int]] = {}
-    for i, (scope, _) in enumerate(factors):
-        for v in scope:
-            holding.setdefault(v, []).append(i)
-    for x in order:
-        group = []
-        for i in holding.pop(x, ()):
-            f = store[i]
-            if f is not None:
-                group.append(f)
-                store[i] = None
-        scope = tuple(dict.fromkeys(v for s, _ in group for v in s if v != x))
-        if trace is None:
-            arr = _combine(group, scope)
-        else:
-            product = _combine(group, (x, *scope))
-            trace.append((x, scope, np.argmax(product, axis=0)))
-            arr = product.max(axis=0)
-        arr = _rescale(arr)
-        if scope:
-            for v in scope:
-                holding[v].append(len(store))
-            store.append((scope, arr))
-    return [f for f in store if f is not None]
-
-
 class VariableElimination:
     """Exact posterior distributions of a discrete Bayesian network by variable elimination.
 
@@ -315,16 +179,15 @@ class VariableElimination:
         self._states = [states[v] for v in self._nodes]
         self._state_pos = [{s: k for k, s in enumerate(names)} for names in self._states]
         self._cards = [len(names) for names in self._states]
-        self._scopes: list[tuple[int, ...]] = []
-        self._tables: list[np.ndarray] = []
+        scopes = []
+        tables = []
         for v in self._nodes:
             cpd = model.cpd(v)
-            self._scopes.append(tuple(self._index[u] for u in [v, *cpd.parents]))
-            table = np.array(cpd.values, dtype=np.float64)
-            table.flags.writeable = False  # factors may be views of it: the elimination must not write
-            self._tables.append(table)
-        self._positive = [bool(t.all()) for t in self._tables]
-        # bit i of _ancestors[v] is set when node i is v or one of its ancestors
+            scopes.append([self._index[u] for u in [v, *cpd.parents]])
+            tables.append(np.ascontiguousarray(cpd.values, dtype=np.float64).ravel())
+        self._engine = _core.EliminationNetwork(self._cards, scopes, tables)
+        # bit i of _ancestors[v] is set when node i is v or one of its ancestors (to name
+        # what an explicit elimination order leaves out)
         self._ancestors = [0] * len(self._nodes)
         for v in model.topological_order():
             i = self._index[v]
@@ -379,8 +242,8 @@ class VariableElimination:
             name = elimination_order.lower()
             if name not in HEURISTICS:
                 raise ValueError(
-                    f"unknown elimination order {elimination_order!r}: use 'MinFill', 'WeightedMinFill', "
-                    "'MinNeighbors', 'MinWeight' or a list of variables"
+                    f"unknown elimination order {elimination_order!r}: use 'greedy', 'MinFill', "
+                    "'WeightedMinFill', 'MinNeighbors', 'MinWeight' or a list of variables"
                 )
             return name
         if not isinstance(elimination_order, Sequence):
@@ -397,65 +260,29 @@ class VariableElimination:
         return ids
 
     # ---- elimination -----------------------------------------------------------------
-    def _reduced_factors(self, keep: list[int], evidence: dict[int, int]) -> tuple[list[Factor], list[int]]:
-        """The tables of the ancestors of ``keep`` and of the evidence, sliced at the evidence,
-        and the variable each table belongs to."""
-        mask = 0
-        for i in (*keep, *evidence):
-            mask |= self._ancestors[i]
-        factors = []
-        owners = []
-        for i in range(len(self._nodes)):
-            if not mask >> i & 1:
-                continue
-            scope, arr = self._scopes[i], self._tables[i]
-            if any(v in evidence for v in scope):
-                arr = arr[tuple(evidence.get(v, slice(None)) for v in scope)]
-                scope = tuple(v for v in scope if v not in evidence)
-                if not scope and not arr > 0:
-                    raise ValueError("the evidence has probability zero")
-                if not scope:
-                    continue  # a constant factor: the answer is normalized
-            factors.append((scope, arr))
-            owners.append(i)
-        return factors, owners
-
-    def _order(self, adj: dict[int, set[int]], eliminate: set[int], how: str | list[int]) -> list[int]:
+    def _plan(self, how: str | list[int], seeds: list[int], exclude: set[int]) -> tuple[Any, list[int]]:
+        """The core's (heuristic, order) for ``how``; an explicit order must name every
+        ancestor of ``seeds`` that is not in ``exclude`` (queried or observed)."""
         if isinstance(how, str):
-            return _greedy_order(adj, eliminate, self._cards, how)
-        order = [v for v in how if v in eliminate]
-        if len(order) < len(eliminate):
-            missing = sorted(str(self._nodes[v]) for v in eliminate.difference(how))
-            raise ValueError(f"the elimination order must also name {missing}")
-        return order
+            return HEURISTICS[how], []
+        mask = 0
+        for i in seeds:
+            mask |= self._ancestors[i]
+        named = set(how)
+        missing = [
+            str(self._nodes[i])
+            for i in range(len(self._nodes))
+            if mask >> i & 1 and i not in exclude and i not in named
+        ]
+        if missing:
+            raise ValueError(f"the elimination order must also name {sorted(missing)}")
+        return HEURISTICS["minfill"], how
 
     def _posterior(self, keep: list[int], evidence: dict[int, int], how: str | list[int]) -> np.ndarray:
         """P(keep | evidence) as an array with one axis per variable of ``keep``."""
-        factors, owners = self._reduced_factors(keep, evidence)
-        adj = _interaction_graph(factors)
-        # The variables connected to the query; the rest only scale the answer, and only
-        # need eliminating when a zero in their tables could make the evidence impossible.
-        reached = closure(adj, keep)
-        if isinstance(how, list):  # checked on all the variables, whether or not they get eliminated
-            how = self._order(adj, set(adj).difference(keep), how)
-        near: list[Factor] = []
-        far: list[Factor] = []
-        far_zeros = False
-        for f, i in zip(factors, owners, strict=True):
-            if f[0][0] in reached:
-                near.append(f)
-            else:
-                far.append(f)
-                far_zeros = far_zeros or not (self._positive[i] or f[1].all())
-        if far_zeros:
-            far_adj = _interaction_graph(far)
-            _eliminate(far, self._order(far_adj, set(far_adj), how))
-        left = _eliminate(near, self._order(adj, reached.difference(keep), how))
-        joint = _combine(left, tuple(keep))
-        total = joint.sum()
-        if not total > 0:
-            raise ValueError("the evidence has probability zero")
-        return joint / total
+        heuristic, order = self._plan(how, [*keep, *evidence], {*keep, *evidence})
+        joint = self._engine.posterior(keep, list(evidence.items()), heuristic, order, resolve_n_jobs(None))
+        return joint.reshape([self._cards[i] for i in keep])
 
     # ---- public API --------------------------------------------------------------------
     def query(
@@ -463,15 +290,17 @@ class VariableElimination:
         variables: Sequence[Hashable],
         evidence: Mapping[Hashable, Any] | None = None,
         joint: bool = True,
-        elimination_order: str | Sequence[Hashable] = "MinFill",
+        elimination_order: str | Sequence[Hashable] = "greedy",
     ) -> DiscreteFactor | dict[Hashable, DiscreteFactor]:
         """P(variables | evidence) as a normalized DiscreteFactor over ``variables`` (in
         that order); with ``joint=False`` a dict variable -> its marginal factor.
 
         ``evidence`` maps variables to observed state names. ``elimination_order`` is a
-        heuristic ('MinFill', 'WeightedMinFill', 'MinNeighbors', 'MinWeight') or a list
-        naming every variable neither queried nor observed (those pruning drops may be
-        left out).
+        heuristic ('MinFill', 'WeightedMinFill', 'MinNeighbors', 'MinWeight'; 'greedy', the
+        default, takes the min-fill order unless its factors would be large, then whichever
+        of the min-fill, weighted min-fill and min-weight orders creates the fewest factor
+        cells) or a list naming every variable neither queried nor observed (those pruning
+        drops may be left out).
         """
         keep, ev, how = self._query_ids(variables, evidence, elimination_order)
         names = [self._nodes[i] for i in keep]
@@ -490,7 +319,7 @@ class VariableElimination:
         self,
         variables: Sequence[Hashable] | None = None,
         evidence: Mapping[Hashable, Any] | None = None,
-        elimination_order: str | Sequence[Hashable] = "MinFill",
+        elimination_order: str | Sequence[Hashable] = "greedy",
     ) -> dict[Hashable, Any]:
         """The most probable joint state of ``variables`` given ``evidence``, as a dict
         variable -> state name: the argmax of the joint posterior of ``variables`` (the other
@@ -512,14 +341,9 @@ class VariableElimination:
 
     def _most_probable(self, evidence: dict[int, int], how: str | list[int]) -> dict[int, int]:
         """Max-product elimination of every unobserved variable, then the traceback."""
-        factors, _ = self._reduced_factors(list(range(len(self._nodes))), evidence)
-        adj = _interaction_graph(factors)
-        trace: list[Step] = []
-        _eliminate(factors, self._order(adj, set(adj), how), trace)
-        assignment: dict[int, int] = {}
-        for x, scope, choice in reversed(trace):
-            assignment[x] = int(choice[tuple(assignment[v] for v in scope)])
-        return assignment
+        heuristic, order = self._plan(how, list(range(len(self._nodes))), set(evidence))
+        best = self._engine.most_probable(list(evidence.items()), heuristic, order, resolve_n_jobs(None))
+        return {i: k for i, k in enumerate(best) if k >= 0}
 
     def _factor(self, names: list[Hashable], values: np.ndarray) -> DiscreteFactor:
         return DiscreteFactor(names, {v: self._states[self._index[v]] for v in names}, values)
