@@ -178,6 +178,22 @@ void bind_bayesnet(py::module_& m) {
           },
           py::arg("evidence"), py::arg("heuristic"), py::arg("order"), py::arg("n_threads"),
           "The most probable state of every variable (-1 where observed).")
+      .def(
+          "most_probable_rows",
+          [](const EliminationNetwork& net, const std::vector<py::array>& columns, EliminationHeuristic heuristic,
+             int n_threads) {
+            return with_codes(columns, [&](const auto& codes) {
+              py::array_t<std::int32_t> out({py::ssize_t(codes.n_rows), py::ssize_t(net.n_variables())});
+              std::int32_t* p = out.mutable_data();
+              {
+                py::gil_scoped_release release;
+                net.most_probable_rows(codes, heuristic, p, n_threads);
+              }
+              return out;
+            });
+          },
+          py::arg("columns"), py::arg("heuristic"), py::arg("n_threads"),
+          "Per row, the most probable state of every variable given its observed codes (negative = missing).")
       .def("elimination_order", &EliminationNetwork::elimination_order, py::arg("keep"), py::arg("evidence"),
            py::arg("heuristic"), "The heuristic's elimination order for a query (network ids).");
 

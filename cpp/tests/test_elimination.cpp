@@ -160,6 +160,16 @@ void test_refusals() {
   // impossible evidence: a network whose child is never in state 1
   const EliminationNetwork sure({2, 2}, {{0}, {1, 0}}, {{0.5, 0.5}, {1.0, 1.0, 0.0, 0.0}});
   CHECK_THROWS(std::domain_error, sure.posterior({0}, {{1, 1}}, EliminationHeuristic::min_fill, {}, 1));
+  // rows: each row's completion equals most_probable on its observed codes; row 1 is impossible
+  const std::vector<std::int8_t> col0{-1, -1, 1}, col1{0, 1, -1};
+  Codes<std::int8_t> codes;
+  codes.columns = {col0.data(), col1.data()};
+  codes.n_rows = 3;
+  std::vector<std::int32_t> out(6, -9);
+  CHECK_THROWS(std::domain_error, sure.most_probable_rows(codes, EliminationHeuristic::greedy, out.data(), 2));
+  codes.n_rows = 1;
+  sure.most_probable_rows(codes, EliminationHeuristic::greedy, out.data(), 2);
+  CHECK(out[0] == sure.most_probable({{1, 0}}, EliminationHeuristic::min_fill, {}, 1)[0] && out[1] == 0);
   // an explicit order that leaves out an ancestor of the query (0)
   CHECK_THROWS(std::invalid_argument, sure.posterior({1}, {}, EliminationHeuristic::min_fill, {1}, 1));
   // a product above max_tensor_bytes: 16 parents of 4 states make a 4^17-cell factor

@@ -176,6 +176,10 @@ class EliminationNetwork:
         """
         The most probable state of every variable (-1 where observed).
         """
+    def most_probable_rows(self, columns: collections.abc.Sequence[numpy.ndarray], heuristic: EliminationHeuristic, n_threads: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.int32]:
+        """
+        Per row, the most probable state of every variable given its observed codes (negative = missing).
+        """
     def posterior(self, keep: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], evidence: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex]], heuristic: EliminationHeuristic, order: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], n_threads: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
         """
         P(keep | evidence) as a flat C-order table over keep's axes.

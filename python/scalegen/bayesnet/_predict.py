@@ -1,9 +1,10 @@
 """Per-row predictions of a network's unobserved variables: the marginals of every missing
 cell (a junction tree calibrated per row in C++), the log-probability of the observed
-cells, and the most probable joint state of the columns a DataFrame lacks."""
+cells, and the most probable joint state of each row's missing cells."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any, cast
 
@@ -25,43 +26,6 @@ class Prediction:
 
     if TYPE_CHECKING:  # provided by BayesianNetwork
         _states: dict[Hashable, list[Any]]
-
-    def _posterior_rows(self, data: Any, n_jobs: int | None) -> tuple[list[Hashable], Any, Any]:
-        """(hidden variables, marginals, most probable joint codes) for every row."""
-        net = cast("BayesianNetwork", self)
-        if not isinstance(data, pd.DataFrame):
-            raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-        tables = net._checked_tables()
-        hidden = [v for v in net._nodes if v not in data.columns]
-        if not hidden:
-            raise ValueError("the data has a column for every variable: there is nothing to predict")
-        n_configs = int(np.prod([len(net._states[v]) for v in hidden], dtype=np.float64))
-        if n_configs > 1 << 16:
-            raise ValueError(
-                f"the {len(hidden)} missing variables have {n_configs} joint states (at most 65,536 are "
-                "enumerated per row); query fewer at a time or use VariableElimination"
-            )
-        observed = [v for v in net._nodes if v in data.columns]
-        enc = encode(data, observed, net._states)
-        dtype = code_dtype([len(net._states[v]) for v in net._nodes])
-        codes = dict(zip(observed, enc.columns, strict=True))
-        for v, col in codes.items():
-            if col.size and int(col.min()) < 0:
-                raise ValueError(f"column {v!r} is missing a value at row {int(np.argmax(col < 0))}")
-        placeholder = np.zeros(len(data), dtype=dtype)  # hidden columns are not read
-        columns = [
-            np.ascontiguousarray(codes[v], dtype=dtype) if v in codes else placeholder for v in net._nodes
-        ]
-        index = {v: i for i, v in enumerate(net._nodes)}
-        marginals, joint = _core.bn_posterior_rows(
-            columns,
-            [len(net._states[v]) for v in net._nodes],
-            net._families(index, net._nodes),
-            tables,
-            [index[v] for v in hidden],
-            resolve_n_jobs(n_jobs),
-        )
-        return hidden, marginals, joint
 
     def _codes_with_gaps(
         self, data: Any, absent_ok: Any
@@ -127,15 +91,47 @@ class Prediction:
         return pd.DataFrame(marginals, index=data.index, columns=names)
 
     def predict(self, data: pd.DataFrame, n_jobs: int | None = None) -> pd.DataFrame:
-        """The most probable joint state of the variables that are not columns of ``data``,
-        given each row (pgmpy's ``predict``): categorical columns, one row per row."""
-        hidden, _, joint = self._posterior_rows(data, n_jobs)
+        """The most probable joint state of each row's unobserved variables given its observed
+        cells (pgmpy's ``predict``, which takes missing columns only): a categorical column
+        for every variable that is not a column of ``data`` or has a missing cell (NaN or
+        None) in it, holding the observed value where there is one.
+
+        When only whole columns are missing and they have at most 65,536 joint states, a
+        junction tree per row enumerates them; otherwise each row runs max-product variable
+        elimination (C++, threads over rows). Ties between equally probable states may be
+        broken differently by the two (and by pgmpy). A row of probability zero is a
+        ValueError."""
+        from ._inference import HEURISTICS, VariableElimination
+
+        net = cast("BayesianNetwork", self)
+        tables = net._checked_tables()
+        columns, _ = self._codes_with_gaps(data, absent_ok=net._nodes)
+        targets = [v for v, col in zip(net._nodes, columns, strict=True) if int(col.min()) < 0]
+        if not targets:
+            raise ValueError("every cell of the data is observed: there is nothing to predict")
+        index = {v: i for i, v in enumerate(net._nodes)}
+        whole_columns = all(v not in data.columns for v in targets)
+        n_configs = math.prod(len(net._states[v]) for v in targets)
+        if whole_columns and n_configs <= 1 << 16:
+            _, joint = _core.bn_posterior_rows(
+                columns,
+                [len(net._states[v]) for v in net._nodes],
+                net._families(index, net._nodes),
+                tables,
+                [index[v] for v in targets],
+                resolve_n_jobs(n_jobs),
+            )
+        else:
+            check_tensor((len(data), len(net._nodes)), 4, f"the states of {len(data)} rows")
+            engine = VariableElimination(net)._engine
+            best = engine.most_probable_rows(columns, HEURISTICS["greedy"], resolve_n_jobs(n_jobs))
+            joint = best[:, [index[v] for v in targets]]
         return pd.DataFrame(
             {
                 v: pd.Categorical.from_codes(
                     joint[:, j], categories=pd.Index(self._states[v]), validate=False
                 )
-                for j, v in enumerate(hidden)
+                for j, v in enumerate(targets)
             },
             index=data.index,
         )

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "scalegen/bayesnet/counting.hpp"
+
 namespace scalegen::bayesnet {
 
 /// greedy: the min-fill order, or when its factors would be large, whichever of the min-fill,
@@ -40,6 +42,13 @@ class EliminationNetwork {
   /// elimination, then the traceback; ties go to the first state); observed variables get -1.
   std::vector<int> most_probable(const Evidence& evidence, EliminationHeuristic heuristic,
                                  const std::vector<int>& order, int n_threads) const;
+
+  /// most_probable for every row of `codes` (one column per variable, negative = missing)
+  /// into out[row * n_variables() + v], the observed codes copied; threads over rows. A row
+  /// of probability zero throws std::domain_error naming the first such row.
+  template <class T>
+  void most_probable_rows(const Codes<T>& codes, EliminationHeuristic heuristic, std::int32_t* out,
+                          int n_threads) const;
 
   /// The heuristic's order (network ids) for eliminating every unobserved ancestor of keep
   /// and evidence that is not in keep, on the graph of their tables sliced at the evidence.

@@ -560,4 +560,39 @@ std::vector<int> EliminationNetwork::most_probable(const Evidence& evidence, Eli
   return out;
 }
 
+template <class T>
+void EliminationNetwork::most_probable_rows(const Codes<T>& codes, EliminationHeuristic heuristic, std::int32_t* out,
+                                            int n_threads) const {
+  const std::size_t n = cards_.size();
+  require(codes.columns.size() == n, "one data column per variable");
+  constexpr std::int64_t kRowsPerBlock = 64;
+  const std::int64_t blocks = (codes.n_rows + kRowsPerBlock - 1) / kRowsPerBlock;
+  std::vector<std::int64_t> failed(std::size_t(blocks), -1);  // per block: its first impossible row
+  parallel_for(n_threads, blocks, [&](std::int64_t b) {
+    Evidence evidence;
+    for (std::int64_t row = b * kRowsPerBlock; row < std::min(codes.n_rows, (b + 1) * kRowsPerBlock); ++row) {
+      evidence.clear();
+      for (std::size_t v = 0; v < n; ++v)
+        if (codes.columns[v][row] >= 0) evidence.emplace_back(int(v), int(codes.columns[v][row]));
+      std::vector<int> best;
+      try {
+        best = most_probable(evidence, heuristic, {}, 1);
+      } catch (const std::domain_error&) {
+        failed[std::size_t(b)] = row;
+        return;
+      }
+      for (const auto& [v, s] : evidence) best[std::size_t(v)] = s;
+      std::copy(best.begin(), best.end(), out + row * std::int64_t(n));
+    }
+  });
+  for (std::int64_t row : failed)
+    if (row >= 0)
+      throw std::domain_error("row " + std::to_string(row) + " has probability zero under the network's tables");
+}
+
+template void EliminationNetwork::most_probable_rows(const Codes<std::int8_t>&, EliminationHeuristic, std::int32_t*,
+                                                     int) const;
+template void EliminationNetwork::most_probable_rows(const Codes<std::int16_t>&, EliminationHeuristic, std::int32_t*,
+                                                     int) const;
+
 }  // namespace scalegen::bayesnet
