@@ -27,7 +27,6 @@ struct Factor {
   std::vector<int> vars;
   std::vector<double> own;
   const double* data = nullptr;
-  std::int64_t size = 1;
 };
 
 // A max-product step: x maximized out, the scope left, and x's best state at each of its cells.
@@ -300,7 +299,6 @@ std::vector<Factor> eliminate(std::vector<Factor> factors, const std::vector<int
     if (scope.empty()) continue;  // a positive constant: the answer is normalized
     result.vars = std::move(scope);
     result.data = result.own.data();
-    result.size = std::int64_t(result.own.size());
     for (int v : result.vars) holding[std::size_t(v)].push_back(factors.size());
     // moving a Factor keeps its buffer (data stays valid); the group's pointers are not
     // used after this point
@@ -377,7 +375,6 @@ Reduced reduce(const std::vector<int>& cards, const std::vector<std::vector<int>
       }
     if (f.vars.size() == scope.size()) {  // nothing observed: the network's table as it is
       f.data = table.data();
-      f.size = std::int64_t(table.size());
       r.positive.push_back(positive[std::size_t(v)]);
     } else {
       if (f.vars.empty()) {  // a constant: the answer is normalized
@@ -399,7 +396,6 @@ Reduced reduce(const std::vector<int>& cards, const std::vector<std::vector<int>
         }
       }
       f.data = f.own.data();
-      f.size = size;
       r.positive.push_back(std::all_of(f.own.begin(), f.own.end(), [](double p) { return p > 0; }));
     }
     r.factors.push_back(std::move(f));
