@@ -82,8 +82,10 @@ def test_missing_columns_agree_with_the_enumeration_engine() -> None:
     alarm = load_network("alarm")
     data = alarm.sample(300, random_state=0).drop(columns=["HR", "BP", "LVFAILURE"])
     got = alarm.predict_proba(data)
-    hidden, marginals, _ = alarm._posterior_rows(data, None)
-    assert hidden == [v for v in alarm.nodes if v in ("HR", "BP", "LVFAILURE")]
+    hidden = [v for v in alarm.nodes if v in ("HR", "BP", "LVFAILURE")]
+    columns, _ = alarm._codes_with_gaps(data, absent_ok=alarm.nodes)
+    marginals, _ = alarm._enumerated(columns, hidden, alarm._checked_tables(), None)
+    assert [v for v, _ in got.columns.unique()] == [v for v in hidden for _ in alarm.states[v]]
     np.testing.assert_allclose(got.to_numpy(), marginals, atol=1e-12)
 
 

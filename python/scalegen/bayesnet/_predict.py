@@ -69,6 +69,22 @@ class Prediction:
             resolve_n_jobs(n_jobs),
         )
 
+    def _enumerated(
+        self, columns: list[np.ndarray], hidden: list[Hashable], tables: list[np.ndarray], n_jobs: int | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(marginals, most probable joint codes) of the ``hidden`` variables per row, every
+        other variable observed, by enumerating their joint states on a junction tree."""
+        net = cast("BayesianNetwork", self)
+        index = {v: i for i, v in enumerate(net._nodes)}
+        return _core.bn_posterior_rows(
+            columns,
+            [len(net._states[v]) for v in net._nodes],
+            net._families(index, net._nodes),
+            tables,
+            [index[v] for v in hidden],
+            resolve_n_jobs(n_jobs),
+        )
+
     def predict_proba(self, data: pd.DataFrame, n_jobs: int | None = None) -> pd.DataFrame:
         """P(v | the row's observed cells) for every variable v that is not a column of
         ``data`` or has a missing cell (NaN or None) in it: columns (variable, state), one
@@ -109,23 +125,15 @@ class Prediction:
         targets = [v for v, col in zip(net._nodes, columns, strict=True) if int(col.min()) < 0]
         if not targets:
             raise ValueError("every cell of the data is observed: there is nothing to predict")
-        index = {v: i for i, v in enumerate(net._nodes)}
         whole_columns = all(v not in data.columns for v in targets)
         n_configs = math.prod(len(net._states[v]) for v in targets)
         if whole_columns and n_configs <= 1 << 16:
-            _, joint = _core.bn_posterior_rows(
-                columns,
-                [len(net._states[v]) for v in net._nodes],
-                net._families(index, net._nodes),
-                tables,
-                [index[v] for v in targets],
-                resolve_n_jobs(n_jobs),
-            )
+            _, joint = self._enumerated(columns, targets, tables, n_jobs)
         else:
             check_tensor((len(data), len(net._nodes)), 4, f"the states of {len(data)} rows")
             engine = VariableElimination(net)._engine
             best = engine.most_probable_rows(columns, HEURISTICS["greedy"], resolve_n_jobs(n_jobs))
-            joint = best[:, [index[v] for v in targets]]
+            joint = best[:, [net._nodes.index(v) for v in targets]]
         return pd.DataFrame(
             {
                 v: pd.Categorical.from_codes(
