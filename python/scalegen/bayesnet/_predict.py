@@ -54,9 +54,7 @@ class Prediction:
         """(log P(observed cells) per row, the targets' marginals side by side per row), under
         ``tables`` (``_checked_tables()``, in the order of each table's parents)."""
         net = cast("BayesianNetwork", self)
-        index = {v: i for i, v in enumerate(net._nodes)}
-        families = net._families(index, net._nodes)
-        cards = [len(net._states[v]) for v in net._nodes]
+        cards, families = self._cards_and_families()
         tree = compile_tree(families, cards)
         return _core.bn_row_posteriors(
             columns,
@@ -65,9 +63,15 @@ class Prediction:
             tables,
             tree.tree,
             tree.potentials(families, cards, tables),
-            [index[v] for v in targets],
+            [net._nodes.index(v) for v in targets],
             resolve_n_jobs(n_jobs),
         )
+
+    def _cards_and_families(self) -> tuple[list[int], Any]:
+        """The core's description of the network: cards, and (child, parents) by index."""
+        net = cast("BayesianNetwork", self)
+        index = {v: i for i, v in enumerate(net._nodes)}
+        return [len(net._states[v]) for v in net._nodes], net._families(index, net._nodes)
 
     def _enumerated(
         self, columns: list[np.ndarray], hidden: list[Hashable], tables: list[np.ndarray], n_jobs: int | None
@@ -75,14 +79,9 @@ class Prediction:
         """(marginals, most probable joint codes) of the ``hidden`` variables per row, every
         other variable observed, by enumerating their joint states on a junction tree."""
         net = cast("BayesianNetwork", self)
-        index = {v: i for i, v in enumerate(net._nodes)}
+        cards, families = self._cards_and_families()
         return _core.bn_posterior_rows(
-            columns,
-            [len(net._states[v]) for v in net._nodes],
-            net._families(index, net._nodes),
-            tables,
-            [index[v] for v in hidden],
-            resolve_n_jobs(n_jobs),
+            columns, cards, families, tables, [net._nodes.index(v) for v in hidden], resolve_n_jobs(n_jobs)
         )
 
     def predict_proba(self, data: pd.DataFrame, n_jobs: int | None = None) -> pd.DataFrame:

@@ -403,12 +403,12 @@ Reduced reduce(const std::vector<int>& cards, const std::vector<std::vector<int>
   return r;
 }
 
-// The order to eliminate `which` (local ids): the heuristic's, or the given order's (network
-// ids) restricted to them, which must name them all.
-std::vector<int> order_for(const Reduced& r, const std::vector<Factor>& factors, const std::vector<int>& which,
+// The order to eliminate `which` (local ids): the heuristic's on the query's interaction graph
+// `adj` (variables in other components do not change it), or the given order's (network ids)
+// restricted to them, which must name them all.
+std::vector<int> order_for(const Reduced& r, const std::vector<std::vector<int>>& adj, const std::vector<int>& which,
                            EliminationHeuristic h, const std::vector<int>& given) {
   if (given.empty()) {
-    const auto adj = interaction_graph(factors, int(r.cards.size()));
     double cells = 0;
     if (h != EliminationHeuristic::greedy) return greedy_order(adj, which, r.cards, h, cells);
     auto best = greedy_order(adj, which, r.cards, EliminationHeuristic::min_fill, cells);
@@ -471,15 +471,15 @@ std::vector<double> EliminationNetwork::posterior(const std::vector<int>& keep, 
     is_keep[std::size_t(l)] = 1;
     keep_local.push_back(l);
   }
+  const auto adj = interaction_graph(r.factors, m);
   if (!order.empty()) {  // an explicit order must name every unobserved variable of the query
     std::vector<int> all;
     for (int v = 0; v < m; ++v)
       if (!is_keep[std::size_t(v)]) all.push_back(v);
-    order_for(r, r.factors, all, heuristic, order);
+    order_for(r, adj, all, heuristic, order);
   }
   // The variables connected to the query once the evidence is removed; the others only
   // scale the answer, and need eliminating only when a zero could make the evidence impossible.
-  const auto adj = interaction_graph(r.factors, m);
   std::vector<char> reached(std::size_t(m), 0);
   std::vector<int> stack;
   for (int v : keep_local) reached[std::size_t(v)] = 1, stack.push_back(v);
@@ -500,13 +500,13 @@ std::vector<double> EliminationNetwork::posterior(const std::vector<int>& keep, 
     std::vector<int> which;
     for (int v = 0; v < m; ++v)
       if (!reached[std::size_t(v)]) which.push_back(v);
-    const auto plan = order_for(r, far, which, heuristic, order);
+    const auto plan = order_for(r, adj, which, heuristic, order);
     eliminate(std::move(far), plan, m, r.cards, nullptr, n_threads);
   }
   std::vector<int> which;
   for (int v = 0; v < m; ++v)
     if (reached[std::size_t(v)] && !is_keep[std::size_t(v)]) which.push_back(v);
-  const auto plan = order_for(r, near, which, heuristic, order);
+  const auto plan = order_for(r, adj, which, heuristic, order);
   const auto left = eliminate(std::move(near), plan, m, r.cards, nullptr, n_threads);
   std::vector<const Factor*> group;
   for (const auto& f : left) group.push_back(&f);
@@ -528,7 +528,7 @@ std::vector<int> EliminationNetwork::elimination_order(const std::vector<int>& k
   std::vector<int> which;
   for (int v = 0; v < int(r.cards.size()); ++v)
     if (!is_keep[std::size_t(v)]) which.push_back(v);
-  std::vector<int> order = order_for(r, r.factors, which, heuristic, {});
+  std::vector<int> order = order_for(r, interaction_graph(r.factors, int(r.cards.size())), which, heuristic, {});
   for (int& v : order) v = r.global[std::size_t(v)];
   return order;
 }
@@ -541,7 +541,7 @@ std::vector<int> EliminationNetwork::most_probable(const Evidence& evidence, Eli
   const int m = int(r.cards.size());
   std::vector<int> which(static_cast<std::size_t>(m));
   for (int v = 0; v < m; ++v) which[std::size_t(v)] = v;
-  const std::vector<int> plan = order_for(r, r.factors, which, heuristic, order);
+  const std::vector<int> plan = order_for(r, interaction_graph(r.factors, m), which, heuristic, order);
   std::vector<Step> trace;
   eliminate(std::move(r.factors), plan, m, r.cards, &trace, n_threads);
   std::vector<int> local_state(std::size_t(m), -1);
