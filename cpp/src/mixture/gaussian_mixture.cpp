@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <type_traits>
 
+#include "moments.hpp"
 #include "scalegen/common/fpu.hpp"
 #include "scalegen/common/parallel.hpp"
 #include "tile_kernel.hpp"
@@ -67,8 +69,7 @@ CovarianceType parse_covariance_type(const std::string& name) {
   if (name == "tied") return CovarianceType::Tied;
   if (name == "diag") return CovarianceType::Diag;
   if (name == "spherical") return CovarianceType::Spherical;
-  throw std::invalid_argument("covariance_type must be 'full', 'tied', 'diag' or 'spherical', got '" +
-                              name + "'");
+  throw std::invalid_argument("covariance_type must be 'full', 'tied', 'diag' or 'spherical', got '" + name + "'");
 }
 
 std::int64_t prec_chol_size(CovarianceType type, int k, int d) {
@@ -98,8 +99,12 @@ void MixtureParams::validate() const {
 }
 
 SufficientStats::SufficientStats(CovarianceType type_, int k, int d, std::vector<double> shift_)
-    : type(type_), n_components(k), n_features(d), shift(std::move(shift_)),
-      nk(std::size_t(k), 0.0), s1(std::size_t(k) * d, 0.0),
+    : type(type_),
+      n_components(k),
+      n_features(d),
+      shift(std::move(shift_)),
+      nk(std::size_t(k), 0.0),
+      s1(std::size_t(k) * d, 0.0),
       s2(static_cast<std::size_t>(s2_size(type_, k, d)), 0.0) {
   if (shift.size() != std::size_t(k) * d) throw std::invalid_argument("shift must have k*d values");
 }
@@ -186,12 +191,23 @@ SufficientStats SufficientStats::shifted(const std::vector<double>& new_shift) c
 }
 
 template <class T>
-SufficientStats e_step_stats(const T* X, const double* sw, std::int64_t n, const MixtureParams& params,
-                             int n_threads) {
+SufficientStats e_step_stats(const T* X, const double* sw, std::int64_t n, const MixtureParams& params, int n_threads) {
   SufficientStats total(params.type, params.n_components, params.n_features, params.means);
   e_step_accumulate(X, sw, n, params, n_threads, total);
   return total;
 }
+
+// Buffers of one thread, reused across the blocks of a pass (allocating them per block
+// cost page faults: large buffers are mapped afresh each time).
+template <class T>
+struct EStepWorkspace {
+  std::vector<typename detail::Simd<T>::V> XT, Y;
+  std::vector<detail::Simd<double>::V> XD;  // float32 rows again in float64, for the statistics
+  ColArr L, scratch;
+  Eigen::ArrayXd lse, h;
+  std::vector<detail::Lost> lost;
+  detail::MomentSums sums;
+};
 
 template <class T>
 void e_step_accumulate(const T* X, const double* sw, std::int64_t n, const MixtureParams& params, int n_threads,
@@ -201,49 +217,52 @@ void e_step_accumulate(const T* X, const double* sw, std::int64_t n, const Mixtu
   if (into.type != params.type || into.n_components != k || into.n_features != d || into.shift != params.means)
     throw std::invalid_argument("the statistics to add to must be around the means of the same mixture");
   const std::int64_t tile = kernel.tile_rows();
+  std::vector<EStepWorkspace<T>> spaces(static_cast<std::size_t>(resolve_threads(n_threads)));
   run_blocks(into, n, n_threads, [&](std::int64_t r0, std::int64_t r1, SufficientStats& st) {
-    std::vector<typename detail::Simd<T>::V> XT, Y;
-    ColArr L, R(r1 - r0, k), scratch;
-    Eigen::ArrayXd lse, h;
-    std::vector<detail::Lost> lost;
-    // Responsibilities tile by tile (L2-sized tiles for the densities), then the
-    // statistics of the whole block at once (long, efficient rank updates).
+    EStepWorkspace<T>& ws = spaces.at(static_cast<std::size_t>(scalegen::detail::current_thread_num()));
+    ws.sums.reset(st, kernel.center());
+    // Per tile (sized for L2): densities, responsibilities, then their moments from the
+    // same rows in lanes.
     for (std::int64_t i0 = r0; i0 < r1; i0 += tile) {
       const std::int64_t t = std::min(tile, r1 - i0);
-      kernel.log_prob(X + i0 * d, t, XT, Y, L, lost);
-      detail::log_sum_exp_rows(L, lse, true, lost, entropy ? &h : nullptr, &scratch);
+      detail::Lanes lanes = kernel.log_prob(X + i0 * d, t, ws.XT, ws.Y, ws.L, ws.lost);
+      detail::log_sum_exp_rows(ws.L, ws.lse, true, ws.lost, entropy ? &ws.h : nullptr, &ws.scratch);
       if (entropy) {
         if (sw != nullptr) {
-          for (std::int64_t i = 0; i < t; ++i) st.resp_entropy += sw[i0 + i] * h[i];
+          for (std::int64_t i = 0; i < t; ++i) st.resp_entropy += sw[i0 + i] * ws.h[i];
         } else {
-          st.resp_entropy += h.sum();
+          st.resp_entropy += ws.h.sum();
         }
       }
       if (sw != nullptr) {
         Eigen::Map<const Eigen::ArrayXd> w(sw + i0, t);
-        L.colwise() *= w;
+        ws.L.colwise() *= w;
         // Plain loops: Eigen's sums of a user's buffer depend on its alignment.
         double sum_w = 0, sum_wl = 0;
         for (std::int64_t i = 0; i < t; ++i) {
           sum_w += sw[i0 + i];
-          if (sw[i0 + i] != 0) sum_wl += sw[i0 + i] * lse[i];  // a weightless row counts for nothing, even at -inf
+          if (sw[i0 + i] != 0) sum_wl += sw[i0 + i] * ws.lse[i];  // a weightless row counts for nothing, even at -inf
         }
         st.sum_weight += sum_w;
         st.log_likelihood += sum_wl;
       } else {
         st.sum_weight += double(t);
-        st.log_likelihood += lse.sum();
+        st.log_likelihood += ws.lse.sum();
       }
-      R.middleRows(i0 - r0, t) = L;
+      const detail::Simd<double>::V* rows = nullptr;
+      if constexpr (std::is_same_v<T, double>) {
+        rows = ws.XT.data();
+      } else {  // the statistics need the rows in float64
+        lanes.nb = detail::padded_rows<double>(t) / detail::Simd<double>::W;
+        lanes.stride = lanes.nb | 1;
+        ws.XD.resize(std::size_t(kernel.lane_features()) * lanes.stride);
+        detail::rows_to_lanes<T, double>(X + i0 * d, t, d, kernel.center().data(), kernel.lane_features(), lanes.nb,
+                                         lanes.stride, ws.XD.data());
+        rows = ws.XD.data();
+      }
+      ws.sums.add(rows, lanes.stride, lanes.nb, ws.L, sw ? sw + i0 : nullptr);
     }
-    // Diagonal statistics pass over the transposed rows once per component: pieces of
-    // 512 rows keep those passes in L1/L2; the full kernel blocks its rows itself.
-    const bool diagonal = params.type == CovarianceType::Diag || params.type == CovarianceType::Spherical;
-    const std::int64_t rows = r1 - r0, piece = diagonal ? 512 : rows;
-    for (std::int64_t p0 = 0; p0 < rows; p0 += piece) {
-      const std::int64_t len = std::min(piece, rows - p0);
-      detail::accumulate(X + (r0 + p0) * d, len, R.middleRows(p0, len), sw ? sw + r0 + p0 : nullptr, st);
-    }
+    ws.sums.flush(st);
   });
 }
 
@@ -376,8 +395,7 @@ MStepResult m_step(const SufficientStats& st, double reg_covar, double resp_eps)
 }
 
 template <class T>
-void log_prob_norm(const T* X, std::int64_t n, const MixtureParams& params, T* log_norm, T* log_resp,
-                   int n_threads) {
+void log_prob_norm(const T* X, std::int64_t n, const MixtureParams& params, T* log_norm, T* log_resp, int n_threads) {
   const detail::TileKernel<T> kernel(params);
   const int k = kernel.k(), d = kernel.d();
   const std::int64_t tile = kernel.tile_rows();
@@ -409,13 +427,12 @@ void log_prob_norm(const T* X, std::int64_t n, const MixtureParams& params, T* l
   });
 }
 
-#define SCALEGEN_INSTANTIATE(T)                                                                          \
-  template SufficientStats e_step_stats<T>(const T*, const double*, std::int64_t, const MixtureParams&, \
-                                           int);                                                         \
-  template void e_step_accumulate<T>(const T*, const double*, std::int64_t, const MixtureParams&, int,    \
-                                     SufficientStats&, bool);                                            \
-  template void resp_accumulate<T>(const T*, const double*, const std::int32_t*, const double*,           \
-                                   std::int64_t, int, SufficientStats&);                                 \
+#define SCALEGEN_INSTANTIATE(T)                                                                                    \
+  template SufficientStats e_step_stats<T>(const T*, const double*, std::int64_t, const MixtureParams&, int);      \
+  template void e_step_accumulate<T>(const T*, const double*, std::int64_t, const MixtureParams&, int,             \
+                                     SufficientStats&, bool);                                                      \
+  template void resp_accumulate<T>(const T*, const double*, const std::int32_t*, const double*, std::int64_t, int, \
+                                   SufficientStats&);                                                              \
   template void log_prob_norm<T>(const T*, std::int64_t, const MixtureParams&, T*, T*, int);
 SCALEGEN_INSTANTIATE(float)
 SCALEGEN_INSTANTIATE(double)

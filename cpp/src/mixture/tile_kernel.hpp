@@ -6,9 +6,10 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
-#include "scalegen/common/simd.hpp"
+#include "lanes.hpp"
 #include "scalegen/mixture/gaussian_mixture.hpp"
 
 namespace scalegen::mixture::detail {
@@ -25,20 +26,6 @@ struct Lost {
   std::int64_t row;
   int nearest;
 };
-
-/// A SIMD register of T as wide as the level's (AVX-512: 8 doubles or 16 floats; AVX2: 4
-/// or 8; baseline SSE2: 2 or 4).
-template <class T>
-struct Simd {
-  static constexpr int W = kSimdBytes / sizeof(T);
-  typedef T V __attribute__((vector_size(kSimdBytes)));
-};
-
-/// Rows of a tile rounded up to whole SIMD registers.
-template <class T>
-std::int64_t padded_rows(std::int64_t t) {
-  return (t + Simd<T>::W - 1) / Simd<T>::W * Simd<T>::W;
-}
 
 /// Precomputed, type-converted parameters of one E-step and its tile kernels.
 template <class T>
@@ -85,7 +72,12 @@ class TileKernel {
             for (int a = 0; a < d; ++a)
               for (int j = jb * J; j < std::min(d, jb * J + J); ++j)
                 if (U[a * d + j] != 0) lo = std::min(lo, a), hi = std::max(hi, a + 1);
-            ranges_[std::size_t(m) * (dp_ / J) + jb] = {lo, std::max(lo, hi)};
+            // Upper triangular within the block's diagonal rows (as Cholesky factors are):
+            // those rows then skip their zero columns too.
+            bool tri = lo <= jb * J && hi > jb * J;
+            for (int a = jb * J; tri && a < hi; ++a)
+              for (int j = jb * J; j < a; ++j) tri &= U[a * d + j] == 0;
+            ranges_[std::size_t(m) * (dp_ / J) + jb] = {lo, std::max(lo, hi), tri};
           }
           const int c_end = type_ == CovarianceType::Full ? m + 1 : k;
           for (int c = type_ == CovarianceType::Full ? m : 0; c < c_end; ++c) {
@@ -102,12 +94,12 @@ class TileKernel {
       case CovarianceType::Diag:
       case CovarianceType::Spherical: {
         prec_.resize(std::size_t(k) * d);
-        mc_.resize(std::size_t(k) * d);
+        mp_.resize(std::size_t(k) * d);
         for (int c = 0; c < k; ++c)
           for (int j = 0; j < d; ++j) {
             const double pr = type_ == CovarianceType::Diag ? p.prec_chol[std::size_t(c) * d + j] : p.prec_chol[c];
             prec_[std::size_t(c) * d + j] = T(pr);
-            mc_[std::size_t(c) * d + j] = T(p.means[std::size_t(c) * d + j] - center_[j]);
+            mp_[std::size_t(c) * d + j] = T((p.means[std::size_t(c) * d + j] - center_[j]) * pr);
             cst_[c] += std::log(pr);
           }
         break;
@@ -121,64 +113,81 @@ class TileKernel {
 
   /// Rows per tile: the transposed tile and its log-densities stay in L2.
   std::int64_t tile_rows() const {
-    const std::int64_t per_row = std::int64_t(dp_) * (sizeof(T) + (type_ == CovarianceType::Tied ? sizeof(T) : 0)) +
-                                 std::int64_t(k_) * 8;
+    const std::int64_t per_row =
+        std::int64_t(dp_) * (sizeof(T) + (type_ == CovarianceType::Tied ? sizeof(T) : 0)) + std::int64_t(k_) * 8;
     return std::clamp<std::int64_t>((128 << 10) / per_row / W * W, W, 1024);
   }
+
+  /// Features of the rows in XT: d rounded up to 4 (zero beyond d), as the statistics read them.
+  int lane_features() const { return (d_ + 3) / 4 * 4; }
 
   /// Log-densities plus log-weights of t rows of X (row-major) into L (t x k), never NaN:
   /// -inf where a density underflows. Rows whose every entry is -inf (far from every
   /// component) are listed in `lost` with the component nearest in Mahalanobis distance,
-  /// the limit of the posterior. XT and Y are scratch buffers reused across calls.
-  void log_prob(const T* X, std::int64_t t, std::vector<V>& XT, std::vector<V>& Y, ColArr& L,
-                std::vector<Lost>& lost) const {
+  /// the limit of the posterior. XT and Y are scratch buffers reused across calls; XT is
+  /// left holding the rows in lanes, centered (rows_to_lanes), with the layout returned.
+  Lanes log_prob(const T* X, std::int64_t t, std::vector<V>& XT, std::vector<V>& Y, ColArr& L,
+                 std::vector<Lost>& lost) const {
     lost.clear();
-    const int k = k_, d = d_;
-    // Register blocks of rows, a multiple of 4 (diag_block takes four at a time).
-    const std::int64_t nb = (padded_rows<T>(t) / W + 3) / 4 * 4;
-    // XT[a * nb + b] holds feature a of rows b*W .. b*W+W-1, centered; padding rows are 0.
-    XT.assign(std::size_t(d) * nb, V{});
-    T* xt = reinterpret_cast<T*>(XT.data());
-    for (std::int64_t b = 0; b < nb; ++b) {  // one cache line of XT at a time
-      const std::int64_t rows = std::min<std::int64_t>(W, t - b * W);
-      for (int a = 0; a < d; ++a)
-        for (std::int64_t l = 0; l < rows; ++l)
-          xt[(std::size_t(a) * nb + b) * W + l] = T(double(X[(b * W + l) * d + a]) - center_[a]);
-    }
+    const int k = k_;
+    // Register blocks of rows, a multiple of 4 (diag_block takes four at a time); the
+    // stride is odd so that features never sit a multiple of 4 KiB apart (L1 set conflicts).
+    const std::int64_t nb = (padded_rows<T>(t) / W + 3) / 4 * 4, stride = nb + 1;
+    XT.resize(std::size_t(lane_features()) * stride);
+    rows_to_lanes<T, T>(X, t, d_, center_.data(), lane_features(), nb, stride, XT.data());
     L.resize(t, k);
     std::vector<T> q(std::size_t(nb) * W);
     bool finite = true;
     for (int c = 0; c < k; ++c) {
       switch (type_) {
-        case CovarianceType::Full: full_block(XT.data(), nb, c, q.data()); break;
+        case CovarianceType::Full: full_block(XT.data(), nb, stride, c, q.data()); break;
         case CovarianceType::Tied:
-          if (c == 0) tied_project(XT.data(), nb, Y);
+          if (c == 0) tied_project(XT.data(), nb, stride, Y);
           tied_block(Y.data(), nb, c, q.data());
           break;
-        default: diag_block(XT.data(), nb, c, q.data());
+        default: diag_block(XT.data(), nb, stride, c, q.data());
       }
-      double* out = L.col(c).data();
-      bool ok = true;
-      for (std::int64_t i = 0; i < t; ++i) {
-        out[i] = cst_[c] - 0.5 * double(q[i]);
-        ok &= out[i] > -HUGE_VAL;  // false for NaN and -inf
-      }
-      finite &= ok;
+      finite &= log_density(q.data(), t, cst_[c], L.col(c).data());
     }
-    if (finite) return;
+    if (finite) return {nb, stride};
     // Some product overflowed in T (huge values, or float32 past 3e38): those rows again,
     // exactly, in double and rescaled.
     for (std::int64_t i = 0; i < t; ++i) {
       bool row_ok = true;
       for (int c = 0; c < k; ++c) row_ok &= L(i, c) > -HUGE_VAL;
-      if (!row_ok) robust_row(X + i * d, i, L, lost);
+      if (!row_ok) robust_row(X + i * d_, i, L, lost);
     }
+    return {nb, stride};
   }
 
  private:
   struct Range {
-    int lo, hi;
+    int lo, hi;  // rows of the factor with a non-zero in the block of columns
+    bool tri;    // rows from the block's first column on are upper triangular
   };
+
+  // out = cst - q / 2 in double, a register of doubles at a time; false if any is NaN or -inf.
+  static bool log_density(const T* q, std::int64_t t, double cst, double* out) {
+    constexpr int H = Simd<double>::W;
+    typedef T VT __attribute__((vector_size(H * sizeof(T))));  // float32: half a register
+    typedef std::int64_t VI __attribute__((vector_size(kSimdBytes)));
+    VI ok = VI{} - 1;
+    std::int64_t i = 0;
+    for (; i + H <= t; i += H) {
+      VT qv;
+      std::memcpy(&qv, q + i, sizeof qv);
+      const Simd<double>::V o = cst - 0.5 * __builtin_convertvector(qv, Simd<double>::V);
+      std::memcpy(out + i, &o, sizeof o);
+      ok &= o > -HUGE_VAL;  // false for NaN and -inf
+    }
+    bool all = true;
+    for (int l = 0; l < H; ++l) all &= ok[l] != 0;
+    for (; i < t; ++i) {
+      out[i] = cst - 0.5 * double(q[i]);
+      all &= out[i] > -HUGE_VAL;
+    }
+    return all;
+  }
 
   // A power of two at least v / 2, and at least 1: dividing by it is exact.
   static double scale_of(double v) {
@@ -242,7 +251,7 @@ class TileKernel {
   // q = ||XT^T U_c - bias_c||^2 for each row, J columns of U at a time in registers, for
   // kPass register blocks of rows at once so that each broadcast of U feeds kPass FMAs (two
   // on AVX-512: 16 accumulators of its 32 registers; one on AVX2's 16). nb is a multiple of 4.
-  void full_block(const V* XT, std::int64_t nb, int c, T* q_out) const {
+  void full_block(const V* XT, std::int64_t nb, std::int64_t stride, int c, T* q_out) const {
     constexpr int kPass = kSimdBytes == 64 ? 2 : 1;
     const int d = d_, nj = dp_ / J;
     const T* U = u_.data() + std::size_t(c) * d * dp_;
@@ -257,13 +266,26 @@ class TileKernel {
         for (int p = 0; p < kPass; ++p)
 #pragma GCC unroll 8
           for (int j = 0; j < J; ++j) acc[p][j] = V{} - bj[j];
-        for (int a = r.lo; a < r.hi; ++a) {
-          const V* x = XT + std::size_t(a) * nb + b;
-          const T* u = U + std::size_t(a) * dp_ + jb * J;
+        const int a0 = jb * J, full_end = r.tri ? a0 : r.hi;
+        for (int a = r.lo; a < full_end; ++a) {
+          const V* x = XT + std::size_t(a) * stride + b;
+          const T* u = U + std::size_t(a) * dp_ + a0;
 #pragma GCC unroll 8
           for (int j = 0; j < J; ++j)
 #pragma GCC unroll 2
             for (int p = 0; p < kPass; ++p) acc[p][j] += x[p] * u[j];
+        }
+        if (r.tri) {  // row a0 + i meets columns i.. of the block only
+#pragma GCC unroll 8
+          for (int i = 0; i < J; ++i) {
+            if (a0 + i >= r.hi) break;
+            const V* x = XT + std::size_t(a0 + i) * stride + b;
+            const T* u = U + std::size_t(a0 + i) * dp_ + a0;
+#pragma GCC unroll 8
+            for (int j = i; j < J; ++j)
+#pragma GCC unroll 2
+              for (int p = 0; p < kPass; ++p) acc[p][j] += x[p] * u[j];
+          }
         }
 #pragma GCC unroll 2
         for (int p = 0; p < kPass; ++p) {
@@ -276,7 +298,7 @@ class TileKernel {
   }
 
   // Y = XT^T U (the one tied factor), stored like XT with dp features.
-  void tied_project(const V* XT, std::int64_t nb, std::vector<V>& Y) const {
+  void tied_project(const V* XT, std::int64_t nb, std::int64_t stride, std::vector<V>& Y) const {
     Y.assign(std::size_t(dp_) * nb, V{});
     const int nj = dp_ / J;
     for (std::int64_t b = 0; b < nb; ++b)
@@ -284,7 +306,7 @@ class TileKernel {
         const Range r = ranges_[jb];
         V acc[J] = {};
         for (int a = r.lo; a < r.hi; ++a) {
-          const V x = XT[std::size_t(a) * nb + b];
+          const V x = XT[std::size_t(a) * stride + b];
           const T* u = u_.data() + std::size_t(a) * dp_ + jb * J;
           for (int jj = 0; jj < J; ++jj) acc[jj] += x * u[jj];
         }
@@ -304,17 +326,17 @@ class TileKernel {
     }
   }
 
-  void diag_block(const V* XT, std::int64_t nb, int c, T* q_out) const {
-    const T* m = mc_.data() + std::size_t(c) * d_;
+  void diag_block(const V* XT, std::int64_t nb, std::int64_t stride, int c, T* q_out) const {
+    const T* mp = mp_.data() + std::size_t(c) * d_;
     const T* pr = prec_.data() + std::size_t(c) * d_;
     // Four register blocks of rows at once: independent chains hide the FMA latency
-    // (XT is padded to a multiple of 4 blocks by the caller).
+    // (XT is padded to a multiple of 4 blocks by the caller). z = x p - m p: two FMAs.
     for (std::int64_t b = 0; b < nb; b += 4) {
       V q0{}, q1{}, q2{}, q3{};
       for (int j = 0; j < d_; ++j) {
-        const V* x = XT + std::size_t(j) * nb + b;
-        const V z0 = (x[0] - m[j]) * pr[j], z1 = (x[1] - m[j]) * pr[j];
-        const V z2 = (x[2] - m[j]) * pr[j], z3 = (x[3] - m[j]) * pr[j];
+        const V* x = XT + std::size_t(j) * stride + b;
+        const V z0 = x[0] * pr[j] - mp[j], z1 = x[1] * pr[j] - mp[j];
+        const V z2 = x[2] * pr[j] - mp[j], z3 = x[3] * pr[j] - mp[j];
         q0 += z0 * z0;
         q1 += z1 * z1;
         q2 += z2 * z2;
@@ -329,9 +351,28 @@ class TileKernel {
   int k_, d_, dp_ = 0;
   std::vector<double> means_, chol_, chol_max_;  // double copies for robust_row
   std::vector<double> cst_, center_;
-  std::vector<T> u_, bias_, prec_, mc_;
+  std::vector<T> u_, bias_, prec_, mp_;
   std::vector<Range> ranges_;
 };
+
+/// x = exp(x - m), element by element, for x <= m (or NaN).
+inline void exp_shifted(double* x, const double* m, std::int64_t t) {
+  using V = Simd<double>::V;
+  constexpr int W = Simd<double>::W;
+  std::int64_t i = 0;
+  for (; i + W <= t; i += W) {
+    V xv, mv;
+    std::memcpy(&xv, x + i, sizeof xv);
+    std::memcpy(&mv, m + i, sizeof mv);
+    xv = exp_lanes(xv - mv);
+    std::memcpy(x + i, &xv, sizeof xv);
+  }
+  if (i == t) return;
+  V xv{};  // the last rows through the same function, so that no row's value depends on its place
+  for (std::int64_t l = i; l < t; ++l) xv[l - i] = x[l] - m[l];
+  xv = exp_lanes(xv);
+  for (std::int64_t l = i; l < t; ++l) x[l] = xv[l - i];
+}
 
 /// Row-wise log-sum-exp of L (t x k) into lse; with `normalize`, L becomes the
 /// responsibilities exp(L - lse). Column-major, so every step vectorises over rows.
@@ -349,7 +390,7 @@ inline void log_sum_exp_rows(ColArr& L, Eigen::ArrayXd& lse, bool normalize, con
   Eigen::ArrayXd s = Eigen::ArrayXd::Zero(L.rows());
   for (Eigen::Index c = 0; c < k; ++c) {
     if (entropy != nullptr) scratch->col(c) = L.col(c) - mx;
-    L.col(c) = (L.col(c) - mx).exp();
+    exp_shifted(L.col(c).data(), mx.data(), L.rows());
     s += L.col(c);
   }
   lse = mx + s.log();
@@ -371,171 +412,6 @@ inline void log_sum_exp_rows(ColArr& L, Eigen::ArrayXd& lse, bool normalize, con
       L(r.row, r.nearest) = 1.0;
       if (entropy != nullptr) (*entropy)[r.row] = 0.0;
     }
-  }
-}
-
-/// Sum of the lanes of a register.
-inline double lane_sum(const Simd<double>::V& v) {
-  double s = 0;
-  for (int l = 0; l < Simd<double>::W; ++l) s += v[l];
-  return s;
-}
-
-/// Rows of X (t x d) transposed into registers: XT[a * stride + b] holds feature a of
-/// rows b*W .. b*W+W-1 in float64; features are padded to dp, rows with zeros. The
-/// stride is odd so that features never sit a multiple of 4 KiB apart (L1 set conflicts).
-template <class T>
-std::int64_t transpose_rows(const T* X, std::int64_t t, int d, int dp, std::vector<Simd<double>::V>& XT) {
-  constexpr int W = Simd<double>::W;
-  const std::int64_t nb = padded_rows<double>(t) / W, stride = nb | 1;
-  XT.assign(std::size_t(dp) * stride, Simd<double>::V{});
-  double* xt = reinterpret_cast<double*>(XT.data());
-  for (std::int64_t b = 0; b < nb; ++b) {  // one cache line of XT at a time
-    const std::int64_t rows = std::min<std::int64_t>(W, t - b * W);
-    for (int a = 0; a < d; ++a)
-      for (std::int64_t l = 0; l < rows; ++l) xt[(std::size_t(a) * stride + b) * W + l] = double(X[(b * W + l) * d + a]);
-  }
-  return stride;
-}
-
-/// For each of n_sets weightings r_s (RV: n_sets x nb registers, zero past the last row)
-/// and centers m_s (n_sets x d): s1_s += sum_i r_si (x_i - m_s) and, with S, the lower
-/// triangle of S_s (d x d) += sum_i r_si (x_i - m_s)(x_i - m_s)^T.
-/// Rows are the lanes. 4 x 4 blocks of S are accumulated in registers over a slab of
-/// rows small enough to stay in L1 while every set passes over it; lane sums are taken
-/// once at the end.
-inline void weighted_moments(const std::vector<Simd<double>::V>& XT, std::int64_t stride, std::int64_t nb, int d,
-                             const std::vector<Simd<double>::V>& RV, const double* m, int n_sets, double* s1,
-                             double* S) {
-  using V = Simd<double>::V;
-  constexpr std::int64_t kSlab = 16;  // registers of rows per slab (128 rows of float64)
-  const int d4 = (d + 3) / 4 * 4, nab = d4 / 4;
-  const int n_blocks = S ? nab * (nab + 1) / 2 : 0;
-  std::vector<V> acc(std::size_t(n_sets) * (std::size_t(n_blocks) * 16 + d4), V{});
-  auto center = [&](int set, int a) { return a < d ? m[std::size_t(set) * d + a] : 0.0; };
-  for (std::int64_t s0 = 0; s0 < nb; s0 += kSlab) {
-    const std::int64_t s1_end = std::min(nb, s0 + kSlab);
-    for (int set = 0; set < n_sets; ++set) {
-      const V* rv = RV.data() + std::size_t(set) * nb;
-      V* blocks = acc.data() + std::size_t(set) * (std::size_t(n_blocks) * 16 + d4);
-      V* sums = blocks + std::size_t(n_blocks) * 16;
-      int block = 0;
-      for (int a0 = 0; a0 < d4; a0 += 4) {
-        const double ma[4] = {center(set, a0), center(set, a0 + 1), center(set, a0 + 2), center(set, a0 + 3)};
-        // First moments come with the first block of each block row.
-        for (int b0 = 0; b0 <= (S ? a0 : 0); b0 += 4) {
-          const double mb[4] = {center(set, b0), center(set, b0 + 1), center(set, b0 + 2), center(set, b0 + 3)};
-          V c[4][4], sum[4];
-          V* out = blocks + std::size_t(block) * 16;
-          for (int p = 0; p < 4; ++p) {
-            sum[p] = sums[a0 + p];
-            for (int q = 0; q < 4; ++q) c[p][q] = S ? out[p * 4 + q] : V{};
-          }
-          const bool first = b0 == 0;
-          for (std::int64_t b = s0; b < s1_end; ++b) {
-            const V rr = rv[b];
-            V za[4], zb[4];
-#pragma GCC unroll 4
-            for (int p = 0; p < 4; ++p) za[p] = (XT[std::size_t(a0 + p) * stride + b] - ma[p]) * rr;
-            if (first) {
-#pragma GCC unroll 4
-              for (int p = 0; p < 4; ++p) sum[p] += za[p];
-            }
-            if (!S) continue;
-#pragma GCC unroll 4
-            for (int q = 0; q < 4; ++q) zb[q] = XT[std::size_t(b0 + q) * stride + b] - mb[q];
-#pragma GCC unroll 4
-            for (int p = 0; p < 4; ++p)
-#pragma GCC unroll 4
-              for (int q = 0; q < 4; ++q) c[p][q] += za[p] * zb[q];
-          }
-          for (int p = 0; p < 4; ++p) {
-            sums[a0 + p] = sum[p];
-            if (S)
-              for (int q = 0; q < 4; ++q) out[p * 4 + q] = c[p][q];
-          }
-          if (S) ++block;
-        }
-      }
-    }
-  }
-  for (int set = 0; set < n_sets; ++set) {
-    const V* blocks = acc.data() + std::size_t(set) * (std::size_t(n_blocks) * 16 + d4);
-    const V* sums = blocks + std::size_t(n_blocks) * 16;
-    for (int a = 0; a < d; ++a) s1[std::size_t(set) * d + a] += lane_sum(sums[a]);
-    if (!S) continue;
-    int block = 0;
-    for (int a0 = 0; a0 < d4; a0 += 4)
-      for (int b0 = 0; b0 <= a0; b0 += 4, ++block)
-        for (int p = 0; p < 4; ++p)
-          for (int q = 0; q < 4; ++q) {
-            const int ia = a0 + p, ib = b0 + q;
-            if (ia < d && ib <= ia)
-              S[(std::size_t(set) * d + ia) * d + ib] += lane_sum(blocks[std::size_t(block) * 16 + p * 4 + q]);
-          }
-  }
-}
-
-/// Adds rows X (t x d, row-major) with responsibilities R (t x k, already multiplied by
-/// the sample weights) to st. row_weight (t, or null for ones) is sum_k R(i, k), needed
-/// by the tied second moment.
-template <class T>
-void accumulate(const T* X, std::int64_t t, const Eigen::Ref<const ColArr>& R, const double* row_weight,
-                SufficientStats& st) {
-  using V = Simd<double>::V;
-  constexpr int W = Simd<double>::W;
-  const int k = st.n_components, d = st.n_features;
-  Eigen::Map<Eigen::VectorXd>(st.nk.data(), k) += R.matrix().colwise().sum().transpose();
-  const std::int64_t nb = padded_rows<double>(t) / W;
-  std::vector<V> XT;
-  const std::int64_t stride = transpose_rows(X, t, d, (d + 3) / 4 * 4, XT);
-  std::vector<V> RV(std::size_t(k) * nb, V{});
-  for (int c = 0; c < k; ++c) std::copy_n(R.col(c).data(), t, reinterpret_cast<double*>(RV.data() + std::size_t(c) * nb));
-  switch (st.type) {
-    case CovarianceType::Full:
-      weighted_moments(XT, stride, nb, d, RV, st.shift.data(), k, st.s1.data(), st.s2.data());
-      break;
-    case CovarianceType::Tied: {
-      weighted_moments(XT, stride, nb, d, RV, st.shift.data(), k, st.s1.data(), nullptr);
-      std::vector<V> rw(std::size_t(nb), V{});
-      double* w = reinterpret_cast<double*>(rw.data());
-      if (row_weight != nullptr) {
-        std::copy_n(row_weight, t, w);
-      } else {
-        std::fill(w, w + t, 1.0);
-      }
-      const std::vector<double> center = st.tied_center();
-      std::vector<double> unused(std::size_t(d), 0.0);
-      weighted_moments(XT, stride, nb, d, rw, center.data(), 1, unused.data(), st.s2.data());
-      break;
-    }
-    default:
-      // Diagonal second moments: per feature, vectorised over rows.
-      for (int c = 0; c < k; ++c) {
-        const V* rv = RV.data() + std::size_t(c) * nb;
-        const double* m = st.shift.data() + std::size_t(c) * d;
-        double* s1 = st.s1.data() + std::size_t(c) * d;
-        double* s2 = st.s2.data() + std::size_t(c) * d;
-        for (int a = 0; a < d; ++a) {
-          V acc1[2] = {}, acc2[2] = {};  // two chains per sum hide the add latency
-          const V* x = XT.data() + std::size_t(a) * stride;
-          std::int64_t b = 0;
-          for (; b + 2 <= nb; b += 2)
-            for (int u = 0; u < 2; ++u) {
-              const V z = x[b + u] - m[a];
-              const V rz = rv[b + u] * z;
-              acc1[u] += rz;
-              acc2[u] += rz * z;
-            }
-          for (; b < nb; ++b) {
-            const V z = x[b] - m[a];
-            acc1[0] += rv[b] * z;
-            acc2[0] += rv[b] * z * z;
-          }
-          s1[a] += lane_sum(acc1[0] + acc1[1]);
-          s2[a] += lane_sum(acc2[0] + acc2[1]);
-        }
-      }
   }
 }
 
