@@ -121,49 +121,45 @@ class MomentSums {
 
   // For each of n_sets weightings (RV: n_sets x nb registers) and centers m (n_sets x d4):
   // first moments into each set's d4 sums and, with `second`, 4 x 4 blocks of the lower
-  // triangle of the second moment (acc per set: n_blocks blocks of 16, then the sums when
-  // second, else the sums alone). Slabs of rows stay in L1 while every set passes over
-  // them; r (x - m) is formed once per slab and set, so the blocks are multiply-adds only.
+  // triangle of the second moment (acc per set: n_blocks blocks of 16, then the sums).
+  // r (x - m) of four features is formed once (it stays in L1) for their row of blocks,
+  // which then are multiply-adds only, each over the whole tile.
   void weighted_moments(const V* XT, std::int64_t stride, std::int64_t nb, const V* RV, const double* m, int n_sets,
                         bool second, V* acc) {
     const int d4 = d4_;
-    const std::int64_t slab = std::max<std::int64_t>(4, 256 / d4);  // registers of rows per slab
     const std::size_t n_blocks = second ? std::size_t(n_blocks_) : 0, per_set = n_blocks * 16 + d4;
-    RZ_.resize(std::size_t(d4) * slab);
-    for (std::int64_t s0 = 0; s0 < nb; s0 += slab) {
-      const std::int64_t len = std::min(slab, nb - s0);
-      for (int set = 0; set < n_sets; ++set) {
-        const V* rv = RV + std::size_t(set) * nb + s0;
-        const double* ms = m + std::size_t(set) * d4;
-        V* blocks = acc + std::size_t(set) * per_set;
-        V* sums = blocks + n_blocks * 16;
-        for (int a = 0; a < d4; ++a) {
-          const V* x = XT + std::size_t(a) * stride + s0;
-          V* rz = RZ_.data() + std::size_t(a) * slab;
-          V s0v{}, s1v{};  // two chains hide the add latency
+    RZ_.resize(std::size_t(4) * nb);
+    for (int set = 0; set < n_sets; ++set) {
+      const V* rv = RV + std::size_t(set) * nb;
+      const double* ms = m + std::size_t(set) * d4;
+      V* blocks = acc + std::size_t(set) * per_set;
+      V* sums = blocks + n_blocks * 16;
+      int block = 0;
+      for (int a0 = 0; a0 < d4; a0 += 4) {
+        for (int p = 0; p < 4; ++p) {
+          const V* x = XT + std::size_t(a0 + p) * stride;
+          V* rz = RZ_.data() + std::size_t(p) * nb;
+          V s0{}, s1{};  // two chains hide the add latency
           std::int64_t b = 0;
-          for (; b + 2 <= len; b += 2) {
-            rz[b] = (x[b] - ms[a]) * rv[b];
-            rz[b + 1] = (x[b + 1] - ms[a]) * rv[b + 1];
-            s0v += rz[b];
-            s1v += rz[b + 1];
+          for (; b + 2 <= nb; b += 2) {
+            rz[b] = (x[b] - ms[a0 + p]) * rv[b];
+            rz[b + 1] = (x[b + 1] - ms[a0 + p]) * rv[b + 1];
+            s0 += rz[b];
+            s1 += rz[b + 1];
           }
-          if (b < len) s0v += rz[b] = (x[b] - ms[a]) * rv[b];
-          sums[a] += s0v + s1v;
+          if (b < nb) s0 += rz[b] = (x[b] - ms[a0 + p]) * rv[b];
+          sums[a0 + p] += s0 + s1;
         }
         if (!second) continue;
-        int block = 0;
-        for (int a0 = 0; a0 < d4; a0 += 4)
-          for (int b0 = 0; b0 <= a0; b0 += 4, ++block) {
-            const V* rz = RZ_.data() + std::size_t(a0) * slab;
-            const V* x = XT + std::size_t(b0) * stride + s0;
-            V* out = blocks + std::size_t(block) * 16;
-            if (a0 == b0) {
-              block4<true>(rz, slab, x, stride, ms + b0, len, out);
-            } else {
-              block4<false>(rz, slab, x, stride, ms + b0, len, out);
-            }
+        for (int b0 = 0; b0 <= a0; b0 += 4, ++block) {
+          const V* x = XT + std::size_t(b0) * stride;
+          V* out = blocks + std::size_t(block) * 16;
+          if (a0 == b0) {
+            block4<true>(RZ_.data(), nb, x, stride, ms + b0, nb, out);
+          } else {
+            block4<false>(RZ_.data(), nb, x, stride, ms + b0, nb, out);
           }
+        }
       }
     }
   }
