@@ -42,16 +42,19 @@ std::vector<double> full_factor(const MixtureParams& p, int c) {
 
 // Every covariance type, feature counts around the kernels' blocks (of 4 and 8 features,
 // 8 or 16 rows per register) and both precisions against a direct computation in double:
-// E-step statistics with sample weights, and per-row log-likelihoods.
+// E-step statistics with sample weights, and per-row log-likelihoods. Clusters `spread`
+// apart: 3 gives every row some weight in every component, 40 responsibilities that are
+// zero for most rows (one row in seven lies between two clusters).
 template <class T>
-void check_all_types(int d, std::int64_t n, double tol) {
+void check_all_types(int d, std::int64_t n, double tol, double spread = 3.0) {
   const int k = 3;
   std::mt19937_64 rng(11 + d);
   std::normal_distribution<double> normal;
   std::vector<T> X(std::size_t(n) * d);
   std::vector<double> w(static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i) {
-    for (int a = 0; a < d; ++a) X[i * d + a] = T(normal(rng) + 3.0 * double(i % k) + 100.0);
+    const double offset = spread * (i % 7 == 0 ? 0.5 : double(i % k));
+    for (int a = 0; a < d; ++a) X[i * d + a] = T(normal(rng) + offset + 100.0);
     w[i] = 0.25 + double(i % 5);
   }
   for (const auto type :
@@ -62,7 +65,7 @@ void check_all_types(int d, std::int64_t n, double tol) {
     p.n_features = d;
     p.weights = {0.2, 0.3, 0.5};
     for (int c = 0; c < k; ++c)
-      for (int a = 0; a < d; ++a) p.means.push_back(100.0 + 3.0 * c + 0.3 * normal(rng));
+      for (int a = 0; a < d; ++a) p.means.push_back(100.0 + spread * c + 0.3 * normal(rng));
     p.prec_chol.assign(static_cast<std::size_t>(prec_chol_size(type, k, d)), 0.0);
     const int n_mat = type == CovarianceType::Full ? k : 1;
     if (type == CovarianceType::Full || type == CovarianceType::Tied) {
@@ -138,6 +141,7 @@ int main() {
   for (int d : {1, 3, 8, 16, 21}) {
     check_all_types<double>(d, 2600, 1e-9);
     check_all_types<float>(d, 2600, 2e-5);
+    check_all_types<double>(d, 2600, 1e-9, 40.0);
   }
 
   const int n = 5000, d = 3, k = 2;

@@ -60,7 +60,7 @@ class MomentSums {
       nk_[c] += s;
     }
     switch (type_) {
-      case CovarianceType::Full: weighted_moments(XT, stride, nb, RV_.data(), m_.data(), k_, true, acc_.data()); break;
+      case CovarianceType::Full: full_moments(XT, stride, nb, t); break;
       case CovarianceType::Tied: {
         weighted_moments(XT, stride, nb, RV_.data(), m_.data(), k_, false, acc_.data());
         RW_.assign(std::size_t(nb), V{});
@@ -117,6 +117,40 @@ class MomentSums {
             if (ia < d_ && ib <= ia)
               S[std::size_t(ia) * d_ + ib] += lane_sum(blocks[std::size_t(block) * 16 + p * 4 + q]);
           }
+  }
+
+  // Full second moments, component by component. Rows whose responsibility is exactly
+  // zero add nothing: when they are many (well separated clusters: most rows of a large
+  // fit), the others are first gathered into contiguous lanes, if the multiply-adds saved
+  // outweigh the copying.
+  void full_moments(const V* XT, std::int64_t stride, std::int64_t nb, std::int64_t t) {
+    const std::size_t per_set = std::size_t(n_blocks_) * 16 + d4_;
+    for (int c = 0; c < k_; ++c) {
+      const double* r = reinterpret_cast<const double*>(RV_.data() + std::size_t(c) * nb);
+      kept_.clear();
+      for (std::int64_t i = 0; i < t; ++i)
+        if (r[i] != 0) kept_.push_back(std::int32_t(i));
+      const std::int64_t m = std::int64_t(kept_.size());
+      // Multiply-adds (W lanes at a time) against scalar copies, about a cycle each.
+      const double saved = double(t - m) * (n_blocks_ * 16 + d4_) / W, copied = double(m) * (d4_ + 1);
+      if (saved <= copied) {
+        weighted_moments(XT, stride, nb, RV_.data() + std::size_t(c) * nb, m_.data() + std::size_t(c) * d4_, 1, true,
+                         acc_.data() + std::size_t(c) * per_set);
+        continue;
+      }
+      const std::int64_t mb = padded_rows<double>(m) / W, mstride = mb | 1;
+      XC_.assign(std::size_t(d4_) * mstride, V{});
+      RC_.assign(std::size_t(mb), V{});
+      double* rc = reinterpret_cast<double*>(RC_.data());
+      for (std::int64_t j = 0; j < m; ++j) rc[j] = r[kept_[j]];
+      for (int a = 0; a < d4_; ++a) {
+        const double* x = reinterpret_cast<const double*>(XT + std::size_t(a) * stride);
+        double* xc = reinterpret_cast<double*>(XC_.data() + std::size_t(a) * mstride);
+        for (std::int64_t j = 0; j < m; ++j) xc[j] = x[kept_[j]];
+      }
+      weighted_moments(XC_.data(), mstride, mb, RC_.data(), m_.data() + std::size_t(c) * d4_, 1, true,
+                       acc_.data() + std::size_t(c) * per_set);
+    }
   }
 
   // For each of n_sets weightings (RV: n_sets x nb registers) and centers m (n_sets x d4):
@@ -224,7 +258,8 @@ class MomentSums {
   CovarianceType type_ = CovarianceType::Full;
   int k_ = 0, d_ = 0, d4_ = 0, n_blocks_ = 0;
   std::vector<double> m_, tied_m_;
-  std::vector<V> nk_, acc_, tied_acc_, RV_, RW_, RZ_;
+  std::vector<V> nk_, acc_, tied_acc_, RV_, RW_, RZ_, XC_, RC_;
+  std::vector<std::int32_t> kept_;
 };
 
 /// Adds rows X (t x d, row-major) with responsibilities R (t x k, already multiplied by
