@@ -3,6 +3,10 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <cstdint>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 #include <vector>
 
 #include "lanes.hpp"
@@ -127,10 +131,12 @@ class MomentSums {
     const std::size_t per_set = std::size_t(n_blocks_) * 16 + d4_;
     for (int c = 0; c < k_; ++c) {
       const double* r = reinterpret_cast<const double*>(RV_.data() + std::size_t(c) * nb);
-      kept_.clear();
-      for (std::int64_t i = 0; i < t; ++i)
-        if (r[i] != 0) kept_.push_back(std::int32_t(i));
-      const std::int64_t m = std::int64_t(kept_.size());
+      kept_.resize(std::size_t(t));
+      std::int64_t m = 0;
+      for (std::int64_t i = 0; i < t; ++i) {  // branch-free: zeros and non-zeros interleave
+        kept_[m] = std::int32_t(i);
+        m += r[i] != 0;
+      }
       // Multiply-adds (W lanes at a time) against scalar copies, about a cycle each.
       const double saved = double(t - m) * (n_blocks_ * 16 + d4_) / W, copied = double(m) * (d4_ + 1);
       if (saved <= copied) {
@@ -143,14 +149,23 @@ class MomentSums {
       RC_.assign(std::size_t(mb), V{});
       double* rc = reinterpret_cast<double*>(RC_.data());
       for (std::int64_t j = 0; j < m; ++j) rc[j] = r[kept_[j]];
-      for (int a = 0; a < d4_; ++a) {
-        const double* x = reinterpret_cast<const double*>(XT + std::size_t(a) * stride);
-        double* xc = reinterpret_cast<double*>(XC_.data() + std::size_t(a) * mstride);
-        for (std::int64_t j = 0; j < m; ++j) xc[j] = x[kept_[j]];
-      }
+      for (int a = 0; a < d4_; ++a)
+        gather(reinterpret_cast<const double*>(XT + std::size_t(a) * stride), kept_.data(), m,
+               reinterpret_cast<double*>(XC_.data() + std::size_t(a) * mstride));
       weighted_moments(XC_.data(), mstride, mb, RC_.data(), m_.data() + std::size_t(c) * d4_, 1, true,
                        acc_.data() + std::size_t(c) * per_set);
     }
+  }
+
+  // out[j] = x[idx[j]] for j < m.
+  static void gather(const double* x, const std::int32_t* idx, std::int64_t m, double* out) {
+    std::int64_t j = 0;
+#if defined(__AVX512F__)
+    for (; j + 8 <= m; j += 8)
+      _mm512_storeu_pd(out + j,
+                       _mm512_i32gather_pd(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx + j)), x, 8));
+#endif
+    for (; j < m; ++j) out[j] = x[idx[j]];
   }
 
   // For each of n_sets weightings (RV: n_sets x nb registers) and centers m (n_sets x d4):
