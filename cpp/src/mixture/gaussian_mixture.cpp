@@ -203,7 +203,7 @@ template <class T>
 struct EStepWorkspace {
   std::vector<typename detail::Simd<T>::V> XT, Y;
   std::vector<detail::Simd<double>::V> XD;  // float32 rows again in float64, for the statistics
-  ColArr L, scratch;
+  ColArr L;
   Eigen::ArrayXd lse, h;
   std::vector<detail::Lost> lost;
   detail::MomentSums sums;
@@ -226,7 +226,7 @@ void e_step_accumulate(const T* X, const double* sw, std::int64_t n, const Mixtu
     for (std::int64_t i0 = r0; i0 < r1; i0 += tile) {
       const std::int64_t t = std::min(tile, r1 - i0);
       detail::Lanes lanes = kernel.log_prob(X + i0 * d, t, ws.XT, ws.Y, ws.L, ws.lost);
-      detail::log_sum_exp_rows(ws.L, ws.lse, true, ws.lost, entropy ? &ws.h : nullptr, &ws.scratch);
+      detail::log_sum_exp_rows(ws.L, ws.lse, true, ws.lost, entropy ? &ws.h : nullptr);
       if (entropy) {
         if (sw != nullptr) {
           for (std::int64_t i = 0; i < t; ++i) st.resp_entropy += sw[i0 + i] * ws.h[i];

@@ -355,54 +355,63 @@ class TileKernel {
   std::vector<Range> ranges_;
 };
 
-/// x = exp(x - m), element by element, for x <= m (or NaN).
-inline void exp_shifted(double* x, const double* m, std::int64_t t) {
+/// x = exp(x - m), element by element, for x <= m (or NaN). With u: u += exp(x - m) (x - m)
+/// where the exponential is positive (its limit, 0, where it is not).
+inline void exp_shifted(double* x, const double* m, std::int64_t t, double* u = nullptr) {
   using V = Simd<double>::V;
   constexpr int W = Simd<double>::W;
+  const auto step = [&](V& xv, const V& mv, V* uv) {
+    const V z = xv - mv;
+    xv = exp_lanes(z);
+    if (uv != nullptr) *uv += xv > 0 ? xv * z : V{};
+  };
   std::int64_t i = 0;
   for (; i + W <= t; i += W) {
-    V xv, mv;
+    V xv, mv, uv;
     std::memcpy(&xv, x + i, sizeof xv);
     std::memcpy(&mv, m + i, sizeof mv);
-    xv = exp_lanes(xv - mv);
+    if (u != nullptr) std::memcpy(&uv, u + i, sizeof uv);
+    step(xv, mv, u != nullptr ? &uv : nullptr);
     std::memcpy(x + i, &xv, sizeof xv);
+    if (u != nullptr) std::memcpy(u + i, &uv, sizeof uv);
   }
   if (i == t) return;
-  V xv{};  // the last rows through the same function, so that no row's value depends on its place
-  for (std::int64_t l = i; l < t; ++l) xv[l - i] = x[l] - m[l];
-  xv = exp_lanes(xv);
-  for (std::int64_t l = i; l < t; ++l) x[l] = xv[l - i];
+  V xv{}, mv{}, uv{};  // the last rows through the same function, so that no row's value depends on its place
+  for (std::int64_t l = i; l < t; ++l) xv[l - i] = x[l], mv[l - i] = m[l], uv[l - i] = u != nullptr ? u[l] : 0.0;
+  step(xv, mv, u != nullptr ? &uv : nullptr);
+  for (std::int64_t l = i; l < t; ++l) {
+    x[l] = xv[l - i];
+    if (u != nullptr) u[l] = uv[l - i];
+  }
 }
 
 /// Row-wise log-sum-exp of L (t x k) into lse; with `normalize`, L becomes the
 /// responsibilities exp(L - lse). Column-major, so every step vectorises over rows.
 /// Lost rows (all -inf) get lse = -inf and responsibility 1 for their nearest component.
-/// With `entropy` (and normalize), sum_k r_k log r_k of each row goes there: log r is
-/// (L - max) - log(sum), so it costs a product per entry and one log per row.
+/// With `entropy` (and normalize), sum_k r_k log r_k of each row goes there: with
+/// e_k = exp(L_k - max) and s = sum_k e_k, it is sum_k e_k (L_k - max) / s - log s, summed
+/// in the same pass as s.
 inline void log_sum_exp_rows(ColArr& L, Eigen::ArrayXd& lse, bool normalize, const std::vector<Lost>& lost,
-                             Eigen::ArrayXd* entropy = nullptr, ColArr* scratch = nullptr) {
+                             Eigen::ArrayXd* entropy = nullptr) {
   // Column by column: a column of a tile stays in L1 between the steps that touch it
   // (whole-array steps would each stream the tile from L2).
   const Eigen::Index k = L.cols();
   Eigen::ArrayXd mx = L.col(0);
   for (Eigen::Index c = 1; c < k; ++c) mx = mx.max(L.col(c));
-  if (entropy != nullptr) scratch->resize(L.rows(), k);
+  if (entropy != nullptr) entropy->setZero(L.rows());
   Eigen::ArrayXd s = Eigen::ArrayXd::Zero(L.rows());
   for (Eigen::Index c = 0; c < k; ++c) {
-    if (entropy != nullptr) scratch->col(c) = L.col(c) - mx;
-    exp_shifted(L.col(c).data(), mx.data(), L.rows());
+    exp_shifted(L.col(c).data(), mx.data(), L.rows(), entropy != nullptr ? entropy->data() : nullptr);
     s += L.col(c);
   }
   lse = mx + s.log();
   if (normalize) {
     const Eigen::ArrayXd inv = s.inverse();
-    if (entropy != nullptr) *entropy = -s.log();
+    if (entropy != nullptr) *entropy = *entropy * inv - s.log();
     for (Eigen::Index c = 0; c < k; ++c) {
       // Responsibilities below 1e-200 change no statistic, but as subnormal operands
       // (around exp(-708)) they slow every multiply that touches them ~100x.
       L.col(c) = (L.col(c) * inv < 1e-200).select(0.0, L.col(c) * inv);
-      if (entropy != nullptr)  // r = 0 adds nothing, also where log r is -inf
-        *entropy += (L.col(c) > 0).select(L.col(c) * scratch->col(c), 0.0);
     }
   }
   for (const Lost& r : lost) {
