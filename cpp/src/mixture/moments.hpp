@@ -131,18 +131,23 @@ class MomentSums {
     const std::size_t per_set = std::size_t(n_blocks_) * 16 + d4_;
     for (int c = 0; c < k_; ++c) {
       const double* r = reinterpret_cast<const double*>(RV_.data() + std::size_t(c) * nb);
-      kept_.resize(std::size_t(t));
+      const V* rv = RV_.data() + std::size_t(c) * nb;
+      decltype(V{} != V{}) nonzero{};  // minus the count of non-zeros, lane by lane
+      for (std::int64_t b = 0; b < nb; ++b) nonzero += rv[b] != 0;
       std::int64_t m = 0;
-      for (std::int64_t i = 0; i < t; ++i) {  // branch-free: zeros and non-zeros interleave
-        kept_[m] = std::int32_t(i);
-        m += r[i] != 0;
-      }
+      for (int l = 0; l < W; ++l) m -= nonzero[l];
       // Multiply-adds (W lanes at a time) against scalar copies, about a cycle each.
       const double saved = double(t - m) * (n_blocks_ * 16 + d4_) / W, copied = double(m) * (d4_ + 1);
       if (saved <= copied) {
         weighted_moments(XT, stride, nb, RV_.data() + std::size_t(c) * nb, m_.data() + std::size_t(c) * d4_, 1, true,
                          acc_.data() + std::size_t(c) * per_set);
         continue;
+      }
+      kept_.resize(std::size_t(t));
+      std::int64_t kept = 0;
+      for (std::int64_t i = 0; i < t; ++i) {  // branch-free: zeros and non-zeros interleave
+        kept_[kept] = std::int32_t(i);
+        kept += r[i] != 0;
       }
       const std::int64_t mb = padded_rows<double>(m) / W, mstride = mb | 1;
       XC_.assign(std::size_t(d4_) * mstride, V{});
@@ -185,6 +190,15 @@ class MomentSums {
       V* sums = blocks + n_blocks * 16;
       int block = 0;
       for (int a0 = 0; a0 < d4; a0 += 4) {
+        if (second) {  // the diagonal block first: it forms r (x - m) for the row's others
+          diagonal_block(XT + std::size_t(a0) * stride, stride, ms + a0, rv, nb, RZ_.data(), sums + a0,
+                         blocks + std::size_t(block + a0 / 4) * 16);
+          for (int b0 = 0; b0 < a0; b0 += 4)
+            block4(RZ_.data(), nb, XT + std::size_t(b0) * stride, stride, ms + b0, nb,
+                   blocks + std::size_t(block + b0 / 4) * 16);
+          block += a0 / 4 + 1;
+          continue;
+        }
         for (int p = 0; p < 4; ++p) {
           const V* x = XT + std::size_t(a0 + p) * stride;
           V* rz = RZ_.data() + std::size_t(p) * nb;
@@ -199,23 +213,45 @@ class MomentSums {
           if (b < nb) s0 += rz[b] = (x[b] - ms[a0 + p]) * rv[b];
           sums[a0 + p] += s0 + s1;
         }
-        if (!second) continue;
-        for (int b0 = 0; b0 <= a0; b0 += 4, ++block) {
-          const V* x = XT + std::size_t(b0) * stride;
-          V* out = blocks + std::size_t(block) * 16;
-          if (a0 == b0) {
-            block4<true>(RZ_.data(), nb, x, stride, ms + b0, nb, out);
-          } else {
-            block4<false>(RZ_.data(), nb, x, stride, ms + b0, nb, out);
-          }
-        }
       }
     }
   }
 
-  // out[p][q] += sum_b rz[p][b] (x[q][b] - m[q]) for a 4 x 4 block; on the diagonal of the
-  // matrix only q <= p (the upper part of the block is never read).
-  template <bool kDiagonal>
+  // The block of features a0..a0+3 with themselves (x: their rows in lanes): z = x - m,
+  // rz = r z, kept in rz (4 x nb) for the row's other blocks; sums += rz; out[p][q] +=
+  // sum_b rz_p z_q for q <= p (the upper part of the block is never read).
+  static void diagonal_block(const V* x, std::int64_t stride, const double* m, const V* rv, std::int64_t nb, V* rz,
+                             V* sums, V* out) {
+    V c[4][4], s[4];
+#pragma GCC unroll 4
+    for (int p = 0; p < 4; ++p) {
+      s[p] = sums[p];
+#pragma GCC unroll 4
+      for (int q = 0; q <= p; ++q) c[p][q] = out[p * 4 + q];
+    }
+    for (std::int64_t b = 0; b < nb; ++b) {
+      V z[4], za[4];
+#pragma GCC unroll 4
+      for (int p = 0; p < 4; ++p) {
+        z[p] = x[std::size_t(p) * stride + b] - m[p];
+        za[p] = z[p] * rv[b];
+        rz[std::size_t(p) * nb + b] = za[p];
+        s[p] += za[p];
+      }
+#pragma GCC unroll 4
+      for (int p = 0; p < 4; ++p)
+#pragma GCC unroll 4
+        for (int q = 0; q <= p; ++q) c[p][q] += za[p] * z[q];
+    }
+#pragma GCC unroll 4
+    for (int p = 0; p < 4; ++p) {
+      sums[p] = s[p];
+#pragma GCC unroll 4
+      for (int q = 0; q <= p; ++q) out[p * 4 + q] = c[p][q];
+    }
+  }
+
+  // out[p][q] += sum_b rz[p][b] (x[q][b] - m[q]) for a 4 x 4 block below the diagonal.
   static void block4(const V* rz, std::int64_t rz_stride, const V* x, std::int64_t stride, const double* m,
                      std::int64_t len, V* out) {
     V c[4][4];
@@ -232,8 +268,7 @@ class MomentSums {
 #pragma GCC unroll 4
       for (int p = 0; p < 4; ++p)
 #pragma GCC unroll 4
-        for (int q = 0; q < 4; ++q)
-          if (!kDiagonal || q <= p) c[p][q] += za[p] * zb[q];
+        for (int q = 0; q < 4; ++q) c[p][q] += za[p] * zb[q];
     }
 #pragma GCC unroll 4
     for (int p = 0; p < 4; ++p)
