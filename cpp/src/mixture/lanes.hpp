@@ -61,23 +61,32 @@ typename Simd<U>::V centered_lanes(const T* x, const double* c) {
   return out;
 }
 
+/// The shuffle masks of transpose_registers, built once per call site rather than per block.
+template <class V, int W>
+struct TransposeMasks {
+  typedef decltype(V{} < V{}) M;  // integer lanes of the same width
+  static constexpr int kStages = W >= 16 ? 4 : W >= 8 ? 3 : W >= 4 ? 2 : 1;
+  M lo[kStages], hi[kStages];
+  TransposeMasks() {
+    for (int g = 0, s = 1; g < kStages; ++g, s *= 2)
+      for (int l = 0; l < W; ++l) {
+        lo[g][l] = (l & s) ? W + l - s : l;
+        hi[g][l] = (l & s) ? W + l : l + s;
+      }
+  }
+};
+
 /// Transposes W x W values held in W registers, in log2(W) stages of two-register shuffles.
 template <class V, int W>
-inline void transpose_registers(V* r) {
-  typedef decltype(V{} < V{}) M;  // integer lanes of the same width: shuffle masks
+inline void transpose_registers(V* r, const TransposeMasks<V, W>& masks) {
 #pragma GCC unroll 4
-  for (int s = 1; s < W; s *= 2) {
-    M lo, hi;
-    for (int l = 0; l < W; ++l) {
-      lo[l] = (l & s) ? W + l - s : l;
-      hi[l] = (l & s) ? W + l : l + s;
-    }
+  for (int g = 0, s = 1; g < TransposeMasks<V, W>::kStages; ++g, s *= 2) {
 #pragma GCC unroll 16
     for (int i = 0; i < W; ++i) {
       if (i & s) continue;
       const V a = r[i], b = r[i + s];
-      r[i] = __builtin_shuffle(a, b, lo);
-      r[i + s] = __builtin_shuffle(a, b, hi);
+      r[i] = __builtin_shuffle(a, b, masks.lo[g]);
+      r[i + s] = __builtin_shuffle(a, b, masks.hi[g]);
     }
   }
 }
@@ -92,13 +101,21 @@ void rows_to_lanes(const T* X, std::int64_t t, int d, const double* center, int 
   constexpr int W = Simd<U>::W;
   const std::int64_t whole_b = t / W;
   const int whole_a = d / W * W;
+  const TransposeMasks<V, W> masks;
+  // The rows a few blocks ahead are fetched early: the transposition is the first touch of
+  // X in a pass, and waiting for memory here would stall it.
+  constexpr std::int64_t kAhead = 8;
+  const std::int64_t block_bytes = std::int64_t(W) * d * std::int64_t(sizeof(T));
   for (std::int64_t b = 0; b < whole_b; ++b) {
     const T* x = X + b * W * d;
+    if (b + kAhead < whole_b)
+      for (std::int64_t o = 0; o < block_bytes; o += 64)
+        __builtin_prefetch(reinterpret_cast<const char*>(x + kAhead * W * d) + o, 0, 3);
     for (int a0 = 0; a0 < whole_a; a0 += W) {
       V r[W];
 #pragma GCC unroll 16
       for (int l = 0; l < W; ++l) r[l] = centered_lanes<T, U>(x + std::int64_t(l) * d + a0, center + a0);
-      transpose_registers<V, W>(r);
+      transpose_registers<V, W>(r, masks);
 #pragma GCC unroll 16
       for (int l = 0; l < W; ++l) out[std::size_t(a0 + l) * stride + b] = r[l];
     }
