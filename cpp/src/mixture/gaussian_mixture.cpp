@@ -274,9 +274,17 @@ void resp_accumulate(const T* X, const double* resp, const std::int32_t* labels,
   for (std::int64_t i = 0; labels != nullptr && i < n; ++i) {
     if (labels[i] >= k) throw std::invalid_argument("labels must be below n_components");
   }
-  run_blocks(into, n, n_threads, [&](std::int64_t r0, std::int64_t r1, SufficientStats& st) {
-    const std::int64_t t = r1 - r0;
+  struct Workspace {  // per thread, reused across blocks (as in e_step_accumulate)
     ColArr R;
+    Eigen::ArrayXd rw;
+    detail::MomentSums sums;
+    std::vector<detail::Simd<double>::V> XT;
+  };
+  std::vector<Workspace> spaces(static_cast<std::size_t>(resolve_threads(n_threads)));
+  run_blocks(into, n, n_threads, [&](std::int64_t r0, std::int64_t r1, SufficientStats& st) {
+    Workspace& ws = spaces.at(static_cast<std::size_t>(scalegen::detail::current_thread_num()));
+    const std::int64_t t = r1 - r0;
+    ColArr& R = ws.R;
     if (resp != nullptr) {
       R = Eigen::Map<const RowArr<double>>(resp + r0 * k, t, k);
     } else {
@@ -286,14 +294,15 @@ void resp_accumulate(const T* X, const double* resp, const std::int32_t* labels,
       }
     }
     // A row's weight counts for the components it belongs to: sum_k r_ik.
-    Eigen::ArrayXd rw = R.rowwise().sum();
+    Eigen::ArrayXd& rw = ws.rw;
+    rw = R.rowwise().sum();
     if (sw != nullptr) {
       Eigen::Map<const Eigen::ArrayXd> w(sw + r0, t);
       R.colwise() *= w;
       rw *= w;
     }
     st.sum_weight += rw.sum();
-    detail::accumulate(X + r0 * d, t, R, rw.data(), st);
+    detail::accumulate(X + r0 * d, t, R, rw.data(), st, ws.sums, ws.XT);
   });
 }
 

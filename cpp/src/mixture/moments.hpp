@@ -314,17 +314,15 @@ class MomentSums {
 
 /// Adds rows X (t x d, row-major) with responsibilities R (t x k, already multiplied by
 /// the sample weights) to st. row_weight (t, or null for ones) is sum_k R(i, k), needed
-/// by the tied second moment.
+/// by the tied second moment. sums and XT are buffers the caller reuses across calls.
 template <class T>
 void accumulate(const T* X, std::int64_t t, const Eigen::Ref<const ColArr>& R, const double* row_weight,
-                SufficientStats& st) {
+                SufficientStats& st, MomentSums& sums, std::vector<Simd<double>::V>& XT) {
   constexpr int W = Simd<double>::W;
   constexpr std::int64_t kTile = 512;
   const int d = st.n_features, d4 = (d + 3) / 4 * 4;
   const std::vector<double> origin(std::size_t(d), 0.0);
-  MomentSums sums;
   sums.reset(st, origin);
-  std::vector<Simd<double>::V> XT;
   for (std::int64_t i0 = 0; i0 < t; i0 += kTile) {
     const std::int64_t len = std::min(kTile, t - i0), nb = padded_rows<double>(len) / W, stride = nb | 1;
     XT.resize(std::size_t(d4) * stride);
