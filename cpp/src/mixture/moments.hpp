@@ -124,9 +124,9 @@ class MomentSums {
   }
 
   // Full second moments, component by component. Rows whose responsibility is exactly
-  // zero add nothing: when they are many (well separated clusters: most rows of a large
-  // fit), the others are first gathered into contiguous lanes, if the multiply-adds saved
-  // outweigh the copying.
+  // zero add nothing: when they are many (clusters well apart: a component's share of
+  // the other clusters' rows underflows), the others are first gathered into contiguous
+  // lanes, if the multiply-adds saved outweigh the copying.
   void full_moments(const V* XT, std::int64_t stride, std::int64_t nb, std::int64_t t) {
     const std::size_t per_set = std::size_t(n_blocks_) * 16 + d4_;
     for (int c = 0; c < k_; ++c) {
