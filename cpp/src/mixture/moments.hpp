@@ -130,8 +130,8 @@ class MomentSums {
   void full_moments(const V* XT, std::int64_t stride, std::int64_t nb, std::int64_t t) {
     const std::size_t per_set = std::size_t(n_blocks_) * 16 + d4_;
     for (int c = 0; c < k_; ++c) {
-      const double* r = reinterpret_cast<const double*>(RV_.data() + std::size_t(c) * nb);
       const V* rv = RV_.data() + std::size_t(c) * nb;
+      const double* r = reinterpret_cast<const double*>(rv);
       decltype(V{} != V{}) nonzero{};  // minus the count of non-zeros, lane by lane
       for (std::int64_t b = 0; b < nb; ++b) nonzero += rv[b] != 0;
       std::int64_t m = 0;
@@ -144,10 +144,9 @@ class MomentSums {
         continue;
       }
       kept_.resize(std::size_t(t));
-      std::int64_t kept = 0;
-      for (std::int64_t i = 0; i < t; ++i) {  // branch-free: zeros and non-zeros interleave
-        kept_[kept] = std::int32_t(i);
-        kept += r[i] != 0;
+      for (std::int64_t i = 0, j = 0; i < t; ++i) {  // branch-free: zeros and non-zeros interleave
+        kept_[j] = std::int32_t(i);
+        j += r[i] != 0;
       }
       const std::int64_t mb = padded_rows<double>(m) / W, mstride = mb | 1;
       XC_.assign(std::size_t(d4_) * mstride, V{});
