@@ -6,7 +6,8 @@ pair is selected by the exponential mechanism (permute-and-flip) over every rema
 attribute and every ``degree``-subset of the attributes already placed, scored by mutual
 information or the paper's R score. The joint count tables of the chosen families are counted
 in C++ (all candidate tables of a step in one call, each only once), released with discrete
-Laplace noise, and turned into conditional tables; sampling is the network's C++ sampler.
+Laplace noise, made consistent where they overlap and non-negative, and turned into
+conditional tables; sampling is the network's C++ sampler.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ..utils._base import NotFittedError
 from ..utils._limits import Budget
 from ..utils._validation import check_choice, check_int, check_real
 from ._accountant import PrivacyAccountant
+from ._consistency import consistent_counts
 from ._noise import MAX_LAPLACE_SCALE, NoiseSource, fit_noise
 
 _OWNER = "PrivBayes"
@@ -109,18 +111,6 @@ def _r_scores(tables: list[np.ndarray], axes: list[int], n: int) -> np.ndarray:
     return out
 
 
-def _norm_sub(noisy: np.ndarray) -> np.ndarray:
-    """The noisy counts shifted down by one common amount and clipped at 0 so that they keep
-    their (noisy) total: the least-squares projection onto the non-negative tables with that
-    total. Clipping alone would leave every empty cell about half a noise scale of mass."""
-    total = max(float(noisy.sum()), 1.0)
-    flat = np.sort(noisy.ravel())[::-1]
-    kept = np.cumsum(flat) - total
-    # the largest m whose m-th count stays above the shift that m counts need
-    m = int(np.flatnonzero(flat - kept / np.arange(1, flat.size + 1) > 0)[-1]) + 1
-    return np.maximum(noisy - kept[m - 1] / m, 0.0)
-
-
 class PrivBayes:
     """Differentially private synthetic data (PrivBayes): a Bayesian network learned from
     noisy statistics, then sampled.
@@ -128,7 +118,10 @@ class PrivBayes:
     ``fit`` spends ``beta * epsilon`` on choosing the structure (an exponential mechanism per
     attribute after the first) and the rest on the joint count tables of the chosen families
     (discrete Laplace noise, exact sampling); everything after that, including ``sample``, is
-    post-processing and costs nothing. Neighbouring tables differ by one row added or removed
+    post-processing and costs nothing. The noisy tables are averaged where they share
+    attributes (each shared marginal gets the inverse-variance mean of its copies, so every
+    attribute's distribution is estimated from all the tables that hold it) and projected
+    onto non-negative tables, a few times over. Neighbouring tables differ by one row added or removed
     with the default R score; the mutual-information score's sensitivity needs the row count
     public, so with it they differ by one row replaced (the paper's relation), which doubles
     the tables' noise.
@@ -376,9 +369,9 @@ def _noisy_conditionals(
 ) -> dict[int, np.ndarray]:
     """Each attribute's conditional table (child x parent configurations, the last parent
     fastest) from noisy joint counts: the d - k families from position k on are released
-    (each moves by table_sensitivity in L1 between neighbours), then post-processed (see
-    _norm_sub); the first k attributes' tables come from the joint of position k, which holds
-    them all."""
+    (each moves by table_sensitivity in L1 between neighbours), then post-processed (made
+    consistent where they share attributes, and non-negative: see _consistency); the first
+    k attributes' tables come from the joint of position k, which holds them all."""
     released = order[k:]
     keys = [_key(x, parents[x]) for x in released]
     tables.ensure(keys)
@@ -389,11 +382,11 @@ def _noisy_conditionals(
             f"the largest exact sampler's {MAX_LAPLACE_SCALE:.3g}: give a larger epsilon"
         )
     accountant.spend(epsilon=epsilon, label="noisy tables")
-    noisy = {}
+    raw = []
     for key in keys:
         counts = tables.counts[key]
-        draw = noise.discrete_laplace(scale, counts.size).reshape(counts.shape)
-        noisy[key] = _norm_sub(counts + draw)
+        raw.append(counts + noise.discrete_laplace(scale, counts.size).reshape(counts.shape))
+    noisy = dict(zip(keys, consistent_counts(raw, keys), strict=True))
     out = {}
     head_key = _key(order[k], parents[order[k]])
     for i, x in enumerate(order):
