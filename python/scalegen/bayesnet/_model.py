@@ -315,6 +315,7 @@ class BayesianNetwork(GraphQueries, Prediction):
         random_state: Any = None,
         epsilon: float | None = None,
         delta: float = 0.0,
+        consistent: bool = True,
     ) -> BayesianNetwork:
         """Learns every table from data by counting; returns self.
 
@@ -351,8 +352,12 @@ class BayesianNetwork(GraphQueries, Prediction):
 
         ``epsilon`` makes the fit differentially private (neighbouring datasets: one row added
         or removed): every family's count table is released once with exact discrete noise,
-        negative counts clipped to 0, and the tables estimated from those counts as above
-        (``prior_type`` pseudo-counts are added after the noise). ``delta=0``: discrete
+        post-processed, and the tables estimated from those counts as above (``prior_type``
+        pseudo-counts are added after the noise). ``consistent=True`` (the default) averages the
+        noisy counts where families share variables (a variable's distribution is then
+        estimated from every table it is in, with less noise) and projects each table onto
+        non-negative counts with its total, three times over; ``consistent=False`` clips
+        negative counts to 0. ``delta=0``: discrete
         Laplace, pure epsilon-DP; ``delta > 0``: discrete Gaussian calibrated by zero-concentrated
         DP, less noise for many families. ``random_state`` None draws the noise from a
         cryptographic key; a seed is for tests and is not private. It needs every variable's
@@ -361,6 +366,8 @@ class BayesianNetwork(GraphQueries, Prediction):
         """
         check_fit_params(estimator, prior_type, equivalent_sample_size, pseudo_counts)
         budget = check_private_fit(epsilon, delta, estimator, sample_weight, self)
+        if not isinstance(consistent, bool | np.bool_):
+            raise TypeError(f"consistent must be True or False, got {consistent!r}")
         inferred = {v for v in self._nodes if v not in self._states}  # states the data will give
         if estimator == "em":
             saved = dict(self._states)  # fit_em sets the states the data gives; a failure restores them
@@ -398,7 +405,8 @@ class BayesianNetwork(GraphQueries, Prediction):
         counted = count_families(data, self._nodes, self._states, families, sample_weight, n_jobs)
         counts, spent = counted.counts, None
         if budget is not None:
-            counts, spent = noisy_counts(counts, *budget, random_state)
+            scopes = [(x, *ps) for x, ps in families] if consistent else None
+            counts, spent = noisy_counts(counts, *budget, random_state, scopes)
         tables = estimate_tables(
             self._nodes,
             self._parents,

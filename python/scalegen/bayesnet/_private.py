@@ -46,13 +46,21 @@ def check_private_fit(
 
 
 def noisy_counts(
-    counts: Sequence[Any], epsilon: float, delta: float, random_state: Any
+    counts: Sequence[Any],
+    epsilon: float,
+    delta: float,
+    random_state: Any,
+    scopes: Sequence[tuple[int, ...]] | None = None,
 ) -> tuple[list[np.ndarray], tuple[float, float]]:
-    """The family counts with noise, clipped at 0, and the (epsilon, delta) spent. delta = 0:
-    discrete Laplace (pure epsilon-DP); delta > 0: discrete Gaussian calibrated in zCDP, less
-    noise when there are many families."""
+    """The family counts with noise, and the (epsilon, delta) spent. delta = 0: discrete
+    Laplace (pure epsilon-DP); delta > 0: discrete Gaussian calibrated in zCDP, less noise when
+    there are many families. Then post-processing: with ``scopes`` (each family's variables,
+    child first, as its table's axes), the tables are made consistent where they share
+    variables and projected onto non-negative counts (privacy._consistency); without, negative
+    counts are clipped at 0."""
     # imported here: scalegen.privacy imports bayesnet
     from ..privacy import PrivacyAccountant, gaussian_counts, laplace_counts
+    from ..privacy._consistency import consistent_counts
     from ..privacy._noise import fit_noise
 
     dense = [np.asarray(c.to_dense()) for c in counts]
@@ -68,9 +76,22 @@ def noisy_counts(
         accountant.spend(rho=rho, label="family counts")
         sensitivity = math.nextafter(math.sqrt(n_families), math.inf)  # rounded up: more noise
         released = gaussian_counts(flat, rho, sensitivity=sensitivity, noise=noise)
-    clipped = np.maximum(released, 0).astype(np.float64)
-    out, start = [], 0
+    tables, start = [], 0
     for d in dense:
-        out.append(clipped[start : start + d.size].reshape(d.shape))
+        tables.append(released[start : start + d.size].astype(np.float64))
         start += d.size
+    if scopes is None:
+        out = [np.maximum(t, 0.0).reshape(d.shape) for t, d in zip(tables, dense, strict=True)]
+    else:
+        shaped = [t.reshape(s) for t, s in zip(tables, _shapes(dense, scopes), strict=True)]
+        out = [t.reshape(d.shape) for t, d in zip(consistent_counts(shaped, scopes), dense, strict=True)]
     return out, accountant.spent
+
+
+def _shapes(dense: Sequence[np.ndarray], scopes: Sequence[tuple[int, ...]]) -> list[tuple[int, ...]]:
+    """Each family table's shape with one axis per variable: the child's rows, then the
+    parent configurations split into the parents' cardinalities (the last parent fastest)."""
+    cards: dict[int, int] = {}
+    for d, scope in zip(dense, scopes, strict=True):
+        cards[scope[0]] = d.shape[0]
+    return [tuple(cards[v] for v in scope) for scope in scopes]
