@@ -1,7 +1,8 @@
 """Consistency post-processing of noisy tables: shared marginals agree after one pass and
 carry the inverse-variance mean (brute force over every pair of tables), the non-negative
 projection is the least-squares one (against SciPy's solver), exact counts pass unchanged,
-and averaged marginals are closer to the truth than any single table's."""
+averaged marginals are closer to the truth than any single table's, and the noise test is
+standard normal on pure noise (its moments against brute-force sums)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ import itertools
 
 import numpy as np
 import pytest
+from scipy import stats
 from scipy.optimize import minimize
 
-from scalegen.privacy._consistency import consistent_counts, make_consistent, norm_sub
+from scalegen.privacy import NoiseSource
+from scalegen.privacy._consistency import consistent_counts, make_consistent, norm_sub, signal_z
+from scalegen.privacy._noise import discrete_laplace_moments
 
 # Scopes as BayesianNetwork families give them (child first, parents unsorted) and with
 # degree-2 overlaps: pairs share one attribute, some triples share two.
@@ -24,8 +28,10 @@ def random_tables(rng: np.random.Generator, noise: float) -> tuple[list[np.ndarr
     joint = rng.integers(0, 50, CARDS).astype(np.float64)
     tables = []
     for scope in SCOPES:
-        kept = np.transpose(joint.sum(axis=tuple(a for a in range(len(CARDS)) if a not in scope)),
-                            np.argsort(np.argsort(scope)))
+        kept = np.transpose(
+            joint.sum(axis=tuple(a for a in range(len(CARDS)) if a not in scope)),
+            np.argsort(np.argsort(scope)),
+        )
         tables.append(kept + rng.laplace(0.0, noise, kept.shape))
     return tables, joint
 
@@ -83,7 +89,7 @@ def test_norm_sub_is_the_least_squares_projection(seed: int) -> None:
 def test_exact_counts_pass_unchanged_and_inputs_are_left_alone() -> None:
     tables, _ = random_tables(np.random.default_rng(2), noise=0.0)
     before = [t.copy() for t in tables]
-    out = consistent_counts(tables, SCOPES)
+    out = consistent_counts(tables, SCOPES, (0.0, 0.0))
     for t, b, o in zip(tables, before, out, strict=True):
         np.testing.assert_array_equal(t, b)
         np.testing.assert_allclose(o, b, rtol=1e-12, atol=1e-9)
@@ -104,10 +110,63 @@ def test_averaged_marginals_are_closer_to_the_truth() -> None:
     assert np.mean(averaged) < 0.5 * np.mean(single)
 
 
+@pytest.mark.parametrize("scale", [0.3, 2.0, 45.0])
+def test_discrete_laplace_moments_match_their_sums(scale: float) -> None:
+    k = np.arange(-40 * int(scale + 1), 40 * int(scale + 1) + 1, dtype=np.float64)
+    p = np.exp(-np.abs(k) / scale)
+    p /= p.sum()
+    variance, fourth = discrete_laplace_moments(scale)
+    assert variance == pytest.approx(float(p @ k**2), rel=1e-10)
+    assert fourth == pytest.approx(float(p @ k**4), rel=1e-10)
+
+
+def test_signal_z_is_standard_normal_on_noise_and_large_on_signal() -> None:
+    noise = NoiseSource(4)
+    scale = 30.0
+    moments = discrete_laplace_moments(scale)
+    shapes = [(3, 3)] * 40 + [(2, 4, 3)] * 10
+    flat = 500.0  # uniform tables: no spread but the noise's
+    zs = [signal_z([flat + noise.discrete_laplace(scale, s) for s in shapes], *moments) for _ in range(400)]
+    assert stats.kstest(zs, "norm").pvalue > 0.01
+    peaked = np.zeros((3, 3))
+    peaked[0, 0] = 4500.0  # one cell holds everything: 15 noise scales
+    assert signal_z([peaked + noise.discrete_laplace(scale, (3, 3)) for _ in range(50)], *moments) > 10
+    assert signal_z([np.ones(4)], 0.0, 0.0) == np.inf
+
+
+def alternate(tables: list[np.ndarray], scopes: list[tuple[int, ...]], project) -> list[np.ndarray]:
+    tables = [t.copy() for t in tables]
+    for _ in range(3):
+        make_consistent(tables, scopes)
+        tables = [project(t) for t in tables]
+    return tables
+
+
+def test_noise_is_clipped_and_signal_projected() -> None:
+    """Tables of pure noise are clipped (and come out flat: most cells positive); tables with
+    signal are projected by norm-sub."""
+    noise = NoiseSource(5)
+    scale, scopes = 200.0, [(0, 1), (1, 2), (2, 3)]
+    moments = discrete_laplace_moments(scale)
+    pure = [np.full((3, 3), 10.0) + noise.discrete_laplace(scale, (3, 3)) for _ in scopes]
+    out = consistent_counts(pure, scopes, moments)
+    for a, b in zip(out, alternate(pure, scopes, lambda t: np.maximum(t, 0.0)), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert np.mean([np.count_nonzero(t) / t.size for t in out]) > 0.5
+    strong = []
+    for _ in scopes:
+        t = np.zeros((3, 3))
+        t[1, 1] = 1e5
+        strong.append(t + noise.discrete_laplace(scale, (3, 3)))
+    out = consistent_counts(strong, scopes, moments)
+    for a, b in zip(out, alternate(strong, scopes, norm_sub), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_mismatched_scopes_are_refused() -> None:
     with pytest.raises(ValueError, match="scopes"):
-        consistent_counts([np.ones((2, 2))], [(0, 1), (1, 2)])
+        consistent_counts([np.ones((2, 2))], [(0, 1), (1, 2)], (1.0, 3.0))
     with pytest.raises(ValueError, match="does not match its scope"):
-        consistent_counts([np.ones((2, 2))], [(0,)])
+        consistent_counts([np.ones((2, 2))], [(0,)], (1.0, 3.0))
     with pytest.raises(ValueError, match="does not match its scope"):
-        consistent_counts([np.ones((2, 2))], [(0, 0)])
+        consistent_counts([np.ones((2, 2))], [(0, 0)], (1.0, 3.0))

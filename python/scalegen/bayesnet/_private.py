@@ -56,12 +56,12 @@ def noisy_counts(
     Laplace (pure epsilon-DP); delta > 0: discrete Gaussian calibrated in zCDP, less noise when
     there are many families. Then post-processing: with ``scopes`` (each family's variables,
     child first, as its table's axes), the tables are made consistent where they share
-    variables and projected onto non-negative counts (privacy._consistency); without, negative
-    counts are clipped at 0."""
+    variables and non-negative (privacy._consistency); without, negative counts are clipped
+    at 0."""
     # imported here: scalegen.privacy imports bayesnet
     from ..privacy import PrivacyAccountant, gaussian_counts, laplace_counts
     from ..privacy._consistency import consistent_counts
-    from ..privacy._noise import fit_noise
+    from ..privacy._noise import discrete_laplace_moments, fit_noise
 
     dense = [np.asarray(c.to_dense()) for c in counts]
     flat = np.concatenate([d.ravel() for d in dense]).astype(np.int64)
@@ -71,11 +71,14 @@ def noisy_counts(
     if delta == 0.0:
         accountant.spend(epsilon=epsilon, label="family counts")
         released = laplace_counts(flat, epsilon, sensitivity=n_families, noise=noise)
+        moments = discrete_laplace_moments(n_families / epsilon)
     else:
         rho = accountant.rho_for(epsilon, delta)
         accountant.spend(rho=rho, label="family counts")
         sensitivity = math.nextafter(math.sqrt(n_families), math.inf)  # rounded up: more noise
         released = gaussian_counts(flat, rho, sensitivity=sensitivity, noise=noise)
+        variance = sensitivity**2 / (2 * rho)
+        moments = (variance, 3 * variance**2)  # the continuous law's; the discrete one's are as good as equal
     tables, start = [], 0
     for d in dense:
         tables.append(released[start : start + d.size].astype(np.float64))
@@ -84,7 +87,8 @@ def noisy_counts(
         out = [np.maximum(t, 0.0).reshape(d.shape) for t, d in zip(tables, dense, strict=True)]
     else:
         shaped = [t.reshape(s) for t, s in zip(tables, _shapes(dense, scopes), strict=True)]
-        out = [t.reshape(d.shape) for t, d in zip(consistent_counts(shaped, scopes), dense, strict=True)]
+        consistent = consistent_counts(shaped, scopes, moments)
+        out = [t.reshape(d.shape) for t, d in zip(consistent, dense, strict=True)]
     return out, accountant.spent
 
 

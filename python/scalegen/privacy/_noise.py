@@ -375,6 +375,13 @@ def _add_noise(counts: np.ndarray, z: np.ndarray) -> np.ndarray:
     return counts + z.reshape(counts.shape)
 
 
+def discrete_laplace_moments(scale: float) -> tuple[float, float]:
+    """The variance and fourth moment of the discrete Laplace law P(k) ~ exp(-|k| / scale)."""
+    a = -math.expm1(-1.0 / scale)  # 1 - q, q = exp(-1/scale), without cancellation
+    q = 1.0 - a
+    return 2 * q / a**2, 2 * q * (1 + 10 * q + q * q) / a**4
+
+
 def laplace_counts(
     counts: Any, epsilon: float, sensitivity: float = 1, noise: NoiseSource | None = None
 ) -> Any:

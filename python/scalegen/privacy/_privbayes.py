@@ -32,7 +32,7 @@ from ..utils._limits import Budget
 from ..utils._validation import check_choice, check_int, check_real
 from ._accountant import PrivacyAccountant
 from ._consistency import consistent_counts
-from ._noise import MAX_LAPLACE_SCALE, NoiseSource, fit_noise
+from ._noise import MAX_LAPLACE_SCALE, NoiseSource, discrete_laplace_moments, fit_noise
 
 _OWNER = "PrivBayes"
 
@@ -121,10 +121,12 @@ class PrivBayes:
     post-processing and costs nothing. The noisy tables are averaged where they share
     attributes (each shared marginal gets the inverse-variance mean of its copies, so every
     attribute's distribution is estimated from all the tables that hold it) and projected
-    onto non-negative tables, a few times over. Neighbouring tables differ by one row added or removed
-    with the default R score; the mutual-information score's sensitivity needs the row count
-    public, so with it they differ by one row replaced (the paper's relation), which doubles
-    the tables' noise.
+    onto non-negative tables, a few times over (negative counts clipped instead when the
+    tables as a whole are indistinguishable from noise: see scalegen.privacy._consistency).
+
+    Neighbouring tables differ by one row added or removed with the default R score; the
+    mutual-information score's sensitivity needs the row count public, so with it they differ
+    by one row replaced (the paper's relation), which doubles the tables' noise.
 
     The attributes' domains must be public too: they come from ``states``, else from
     categorical columns' categories (declare those from public knowledge:
@@ -386,7 +388,7 @@ def _noisy_conditionals(
     for key in keys:
         counts = tables.counts[key]
         raw.append(counts + noise.discrete_laplace(scale, counts.size).reshape(counts.shape))
-    noisy = dict(zip(keys, consistent_counts(raw, keys), strict=True))
+    noisy = dict(zip(keys, consistent_counts(raw, keys, discrete_laplace_moments(scale)), strict=True))
     out = {}
     head_key = _key(order[k], parents[order[k]])
     for i, x in enumerate(order):
