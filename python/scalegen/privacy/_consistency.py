@@ -21,6 +21,11 @@ import numpy as np
 # ALARM and the digits, bench/bench_privacy.py).
 ROUNDS = 3
 
+# Shared sets of at most this many attributes are made to agree: all of them for PrivBayes up
+# to degree 3; a table's subsets stay polynomial in its width (a family with dozens of
+# one-state parents would otherwise have 2^dozens).
+MAX_SHARED_SIZE = 3
+
 # Below this many standard deviations of excess spread (signal_z), the tables are taken for
 # noise: a one-sided test at about 2%.
 SIGNAL_Z = 2.0
@@ -39,12 +44,12 @@ def norm_sub(noisy: np.ndarray) -> np.ndarray:
 
 
 def _shared_subsets(scopes: Sequence[tuple[int, ...]]) -> list[tuple[tuple[int, ...], list[int]]]:
-    """Every attribute set (the empty one included) that two or more tables hold, with
-    the indices of those tables: smallest sets first."""
+    """Every set of at most MAX_SHARED_SIZE attributes (the empty one included) that two or
+    more tables hold, with the indices of those tables: smallest sets first."""
     holders: dict[tuple[int, ...], list[int]] = {}
     for t, scope in enumerate(scopes):
         attrs = tuple(sorted(scope))
-        for size in range(len(attrs) + 1):
+        for size in range(min(len(attrs), MAX_SHARED_SIZE) + 1):
             for subset in combinations(attrs, size):
                 holders.setdefault(subset, []).append(t)
     shared = [(s, h) for s, h in holders.items() if len(h) > 1]
