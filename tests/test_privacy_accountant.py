@@ -1,6 +1,7 @@
 """scalegen.privacy's accountant: basic composition, the zCDP -> (epsilon, delta) conversion
 against an independent numerical minimisation and published values, rho_for as its inverse,
-refusal before recording, and diffprivlib's accountant as a reference for basic composition."""
+refusal before recording; diffprivlib's accountant as a reference for basic composition, and
+OpenDP's for the conversion and the mechanisms' calibration."""
 
 from __future__ import annotations
 
@@ -231,3 +232,43 @@ def test_huge_epsilons_do_not_overflow() -> None:
         assert acc.spent == (1e200, 0.0)
         with pytest.raises(BudgetExceededError):
             acc.spend(epsilon=1e200)
+
+
+# --- OpenDP as a reference ----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def opendp():
+    dp = pytest.importorskip("opendp.prelude")
+    dp.enable_features("contrib")
+    return dp
+
+
+def opendp_gaussian(dp, sigma: float):
+    return dp.m.make_gaussian(dp.atom_domain(T=int), dp.absolute_distance(T=int), scale=sigma)
+
+
+@pytest.mark.parametrize("sigma", [0.7, 1.0, 3.0, 10.0, 250.0])
+def test_zcdp_conversion_matches_opendp(opendp, sigma: float) -> None:
+    """OpenDP's zCDP -> (epsilon, delta) profile of a Gaussian mechanism against ours, both
+    ways: epsilon at a delta, and the rho our inverse gives for that epsilon."""
+    meas = opendp_gaussian(opendp, sigma)
+    rho = meas.map(1)
+    assert rho == pytest.approx(1 / (2 * sigma**2), rel=1e-12)
+    profile = opendp.c.make_zCDP_to_approxDP(meas).map(1)
+    for delta in (1e-3, 1e-6, 1e-10):
+        eps = profile.epsilon(delta)
+        assert zcdp_epsilon(rho, delta) == pytest.approx(eps, rel=1e-9)
+        assert rho_for(eps, delta) == pytest.approx(rho, rel=1e-6)
+
+
+def test_noise_calibration_matches_opendp(opendp) -> None:
+    """The scales our mechanisms draw at give, in OpenDP's own accounting, exactly the budget
+    ours charges: discrete Laplace of scale s/epsilon is epsilon-DP, discrete Gaussian of
+    sigma^2 = s^2/(2 rho) is rho-zCDP (for sensitivity s)."""
+    for sensitivity, epsilon in [(1, 0.5), (3, 1.2), (37, 0.1)]:
+        laplace = opendp.m.make_laplace(
+            opendp.atom_domain(T=int), opendp.absolute_distance(T=int), scale=sensitivity / epsilon
+        )
+        assert laplace.map(sensitivity) == pytest.approx(epsilon, rel=1e-12)
+    for sensitivity, rho in [(1, 0.5), (2, 0.01)]:
+        gaussian = opendp_gaussian(opendp, math.sqrt(sensitivity**2 / (2 * rho)))
+        assert gaussian.map(sensitivity) == pytest.approx(rho, rel=1e-12)
