@@ -93,6 +93,19 @@ def test_consistency_pools_a_shared_variable() -> None:
         BayesianNetwork(EDGES, states=STATES).fit(df, epsilon=0.5, consistent="yes")
 
 
+def test_one_state_parents_are_left_out_of_the_consistency() -> None:
+    """A child of 40 one-state parents and one of two states, fitted privately: the one-state
+    axes are dropped before the consistency (C(42, 3) subsets otherwise); the table is whole."""
+    parents = [f"u{i}" for i in range(40)]
+    states = {"a": [0, 1], "b": [0, 1, 2], **{u: [0] for u in parents}}
+    net = BayesianNetwork([("a", "b")] + [(u, "b") for u in parents], states=states)
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.integers(0, 2, 300), "b": rng.integers(0, 3, 300), **{u: 0 for u in parents}})
+    fitted = net.fit(df, epsilon=1.0, random_state=0)
+    assert fitted.cpd("b").values.reshape(3, -1).shape == (3, 2)
+    np.testing.assert_allclose(fitted.cpd("b").values.reshape(3, -1).sum(axis=0), 1.0)
+
+
 def test_every_source_gets_the_same_release() -> None:
     df = frame(3000, 2)
     one = BayesianNetwork(EDGES, states=STATES).fit(df, epsilon=1.0, random_state=7)

@@ -78,24 +78,23 @@ def noisy_counts(
         sensitivity = math.nextafter(math.sqrt(n_families), math.inf)  # rounded up: more noise
         released = gaussian_counts(flat, rho, sensitivity=sensitivity, noise=noise)
         variance = sensitivity**2 / (2 * rho)
-        moments = (variance, 3 * variance**2)  # the continuous law's; the discrete one's are as good as equal
+        # the continuous law's moments: the discrete law's for variance >= 1 (below, at huge
+        # budgets, the noise is too small for the choice they make to matter)
+        moments = (variance, 3 * variance**2)
     tables, start = [], 0
     for d in dense:
-        tables.append(released[start : start + d.size].astype(np.float64))
+        tables.append(released[start : start + d.size])
         start += d.size
     if scopes is None:
-        out = [np.maximum(t, 0.0).reshape(d.shape) for t, d in zip(tables, dense, strict=True)]
+        out = [
+            np.maximum(t, 0).astype(np.float64).reshape(d.shape) for t, d in zip(tables, dense, strict=True)
+        ]
     else:
-        shaped = [t.reshape(s) for t, s in zip(tables, _shapes(dense, scopes), strict=True)]
+        # one axis per variable of two or more states (the child's rows, then the parent
+        # configurations split, the last parent fastest); one-state variables hold nothing
+        cards = {scope[0]: d.shape[0] for d, scope in zip(dense, scopes, strict=True)}  # all are children
+        scopes = [tuple(v for v in scope if cards[v] > 1) for scope in scopes]
+        shaped = [t.reshape([cards[v] for v in s]) for t, s in zip(tables, scopes, strict=True)]
         consistent = consistent_counts(shaped, scopes, moments)
         out = [t.reshape(d.shape) for t, d in zip(consistent, dense, strict=True)]
     return out, accountant.spent
-
-
-def _shapes(dense: Sequence[np.ndarray], scopes: Sequence[tuple[int, ...]]) -> list[tuple[int, ...]]:
-    """Each family table's shape with one axis per variable: the child's rows, then the
-    parent configurations split into the parents' cardinalities (the last parent fastest)."""
-    cards: dict[int, int] = {}
-    for d, scope in zip(dense, scopes, strict=True):
-        cards[scope[0]] = d.shape[0]
-    return [tuple(cards[v] for v in scope) for scope in scopes]

@@ -22,8 +22,7 @@ import numpy as np
 ROUNDS = 3
 
 # Shared sets of at most this many attributes are made to agree: all of them for PrivBayes up
-# to degree 3; a table's subsets stay polynomial in its width (a family with dozens of
-# one-state parents would otherwise have 2^dozens).
+# to degree 3; larger ones are left (a table's subsets stay polynomial in its width).
 MAX_SHARED_SIZE = 3
 
 # Below this many standard deviations of excess spread (signal_z), the tables are taken for
@@ -131,10 +130,12 @@ def consistent_counts(
     average to any truth (on the digits at epsilon 0.1, 2-way error 0.53 instead of 0.57)."""
     if len(noisy) != len(scopes):
         raise ValueError(f"{len(noisy)} tables for {len(scopes)} scopes")
-    tables = [np.asarray(t, dtype=np.float64).copy() for t in noisy]
+    tables = [np.array(t, dtype=np.float64) for t in noisy]
     for t, scope in zip(tables, scopes, strict=True):
-        if t.ndim != len(scope) or len(set(scope)) != len(scope):
+        if t.ndim != len(scope) or len(set(scope)) != len(scope) or t.size == 0:
             raise ValueError(f"a table of shape {t.shape} does not match its scope {scope}")
+        if not np.isfinite(t).all():
+            raise ValueError("the noisy tables must be finite")
     project = norm_sub if signal_z(tables, *noise_moments) >= SIGNAL_Z else clip
     for _ in range(rounds):
         make_consistent(tables, scopes)
