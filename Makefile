@@ -75,7 +75,7 @@ bench: $(PY)
 	$(PY) bench/bench_inference.py --json bench/results/inference.json
 	$(PY) bench/bench_metrics.py --json bench/results/metrics.json
 	$(PY) bench/bench_distributed.py --json bench/results/distributed.json
-	$(PY) bench/bench_privacy.py --json bench/results/privacy.json
+	$(PY) bench/bench_privacy.py --seeds 10 --json bench/results/privacy.json
 	$(PY) bench/bench_privacy_em.py --json bench/results/privacy_em.json
 
 ## make stubs: regenerate python/scalegen/_core.pyi after changing the bindings
