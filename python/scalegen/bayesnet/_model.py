@@ -355,12 +355,13 @@ class BayesianNetwork(GraphQueries, Prediction):
         post-processed, and the tables estimated from those counts as above (``prior_type``
         pseudo-counts are added after the noise). ``consistent=True`` (the default) averages the
         noisy counts where families share variables (a variable's distribution is then
-        estimated from every table it is in, with less noise) and projects each table onto
-        non-negative counts with its total, three times over; ``consistent=False`` clips
-        negative counts to 0. ``delta=0``: discrete
-        Laplace, pure epsilon-DP; ``delta > 0``: discrete Gaussian calibrated by zero-concentrated
-        DP, less noise for many families. ``random_state`` None draws the noise from a
-        cryptographic key; a seed is for tests and is not private. It needs every variable's
+        estimated from every table it is in, with less noise) and makes each table
+        non-negative, three times over (norm-sub, or clipping when the tables are
+        indistinguishable from noise: see the privacy guide); ``consistent=False`` only clips
+        negative counts to 0. ``delta=0``: discrete Laplace, pure epsilon-DP; ``delta > 0``:
+        discrete Gaussian calibrated by zero-concentrated DP, less noise for many families.
+        ``random_state`` None draws the noise from a cryptographic key; a seed is for tests
+        and is not private. It needs every variable's
         states declared (observed values would leak) and takes no ``sample_weight``, latent
         variables or EM. ``privacy_spent_`` holds the (epsilon, delta) spent.
         """
