@@ -60,7 +60,7 @@ def noisy_counts(
     at 0."""
     # imported here: scalegen.privacy imports bayesnet
     from ..privacy import PrivacyAccountant, gaussian_counts, laplace_counts
-    from ..privacy._consistency import consistent_counts
+    from ..privacy._consistency import clip, consistent_counts
     from ..privacy._noise import discrete_laplace_moments, fit_noise
 
     dense = [np.asarray(c.to_dense()) for c in counts]
@@ -86,9 +86,7 @@ def noisy_counts(
         tables.append(released[start : start + d.size])
         start += d.size
     if scopes is None:
-        out = [
-            np.maximum(t, 0).astype(np.float64).reshape(d.shape) for t, d in zip(tables, dense, strict=True)
-        ]
+        out = [clip(t).reshape(d.shape) for t, d in zip(tables, dense, strict=True)]
     else:
         # one axis per variable of two or more states (the child's rows, then the parent
         # configurations split, the last parent fastest); one-state variables hold nothing

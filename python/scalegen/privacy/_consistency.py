@@ -64,13 +64,18 @@ def _axes(scope: tuple[int, ...], subset: tuple[int, ...]) -> tuple[tuple[int, .
     return dropped, [staying.index(v) for v in subset]
 
 
-def make_consistent(tables: list[np.ndarray], scopes: Sequence[tuple[int, ...]]) -> None:
+def make_consistent(
+    tables: list[np.ndarray],
+    scopes: Sequence[tuple[int, ...]],
+    shared: list[tuple[tuple[int, ...], list[int]]] | None = None,
+) -> None:
     """One pass, in place: each shared attribute set gets the weighted mean of its marginals in
     the tables holding it, each table's difference spread evenly over its other cells. The
     weights are inverse variances for tables with equal noise per cell (a marginal summing r
     cells weighs 1/r). Smaller sets go first; a larger set's correction then leaves the
-    smaller sets' agreement intact (its marginals on them already agree)."""
-    for subset, holders in _shared_subsets(scopes):
+    smaller sets' agreement intact (its marginals on them already agree). ``shared``: the
+    scopes' _shared_subsets, when the caller already has them."""
+    for subset, holders in _shared_subsets(scopes) if shared is None else shared:
         margins, weights, layouts = [], [], []
         for t in holders:
             dropped, order = _axes(scopes[t], subset)
@@ -137,7 +142,8 @@ def consistent_counts(
         if not np.isfinite(t).all():
             raise ValueError("the noisy tables must be finite")
     project = norm_sub if signal_z(tables, *noise_moments) >= SIGNAL_Z else clip
+    shared = _shared_subsets(scopes)
     for _ in range(rounds):
-        make_consistent(tables, scopes)
+        make_consistent(tables, scopes, shared)
         tables = [project(t) for t in tables]
     return tables
