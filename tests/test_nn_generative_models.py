@@ -13,6 +13,7 @@ import scalegen
 from scalegen.datasets import load_digits
 from scalegen.nn import GAN, VAE, Sequential, load_gan, load_vae
 from scalegen.nn.layers import Conv2D, Conv2DTranspose, Dense, LeakyReLU, Reshape
+from scalegen.nn.optimizers import Adam
 from test_nn_generative_layers import reference
 
 torch = pytest.importorskip("torch")
@@ -334,7 +335,9 @@ def test_a_gans_digits_are_recognised_by_a_classifier_trained_on_real_ones(class
     x = digits()
     generator, critic = dcgan(0)
     gan = GAN(generator, critic, 16, seed=0)
-    gan.compile("adam", "adam")
+    # the DCGAN recipe's beta_1 = 0.5: with Keras' default 0.9 the score lands at 0.78-0.83
+    # over 8 seeds, on either side of the bar; with 0.5 at 0.85-0.88 over 4
+    gan.compile(Adam(1e-3, beta_1=0.5), Adam(1e-3, beta_1=0.5))
     gan.fit(x, epochs=150, batch_size=64, verbose=0)
     p = classifier.predict(gan.sample(1000, random_state=0))
     assert p.max(axis=1).mean() >= 0.8 and len(np.unique(p.argmax(axis=1))) == 10

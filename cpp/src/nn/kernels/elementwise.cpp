@@ -3,6 +3,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
+
+#include "scalegen/common/parallel.hpp"
 
 namespace scalegen::nn {
 
@@ -127,6 +130,22 @@ void activation_backward(float* __restrict dy, const float* __restrict y, const 
       }
       return;
   }
+}
+
+void output_gradient(float* dy, const float* y, const float* pre, std::int64_t n, std::int64_t sample,
+                     std::int64_t width, bool pre_activation, Act act, float* bias_grad, int n_threads) {
+  const std::int64_t groups = std::min<std::int64_t>(n, 8);
+  std::vector<float> sums(bias_grad != nullptr ? std::size_t(groups * width) : 0, 0.0f);
+  parallel_for_flushed(n_threads, groups, [&](std::int64_t g) {
+    const auto [s0, s1] = split_range(n, groups, g);
+    const std::int64_t at = s0 * sample, rows = (s1 - s0) * sample / width;
+    if (!pre_activation) activation_backward(dy + at, y + at, pre != nullptr ? pre + at : nullptr, rows, width, act);
+    if (bias_grad != nullptr) add_column_sums(dy + at, rows, width, sums.data() + g * width);
+  });
+  if (bias_grad == nullptr) return;
+  std::copy(sums.begin(), sums.begin() + width, bias_grad);
+  for (std::int64_t g = 1; g < groups; ++g)
+    for (std::int64_t i = 0; i < width; ++i) bias_grad[i] += sums[std::size_t(g * width + i)];
 }
 
 }  // namespace scalegen::nn

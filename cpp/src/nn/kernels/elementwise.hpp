@@ -25,6 +25,12 @@ void activate(float* z, std::int64_t rows, std::int64_t width, Act act, float* k
 /// Turns dy (gradient at the activation's output y) into the gradient at its input x, in
 /// place; pre holds x where needs_pre_activation says so.
 void activation_backward(float* dy, const float* y, const float* pre, std::int64_t rows, std::int64_t width, Act act);
+/// activation_backward over n samples of `sample` floats (rows of `width`), unless
+/// pre_activation (dy is that gradient already), in fixed groups of samples on n_threads;
+/// with bias_grad not null, the column sums of the result there (a bias's gradient), the
+/// groups' partial sums added in group order: the same bits for any thread count.
+void output_gradient(float* dy, const float* y, const float* pre, std::int64_t n, std::int64_t sample,
+                     std::int64_t width, bool pre_activation, Act act, float* bias_grad, int n_threads);
 // The epilogue of a layer's GEMM: z += bias per column, then the activation (one pass for relu).
 inline void bias_activate(float* __restrict z, std::int64_t rows, std::int64_t width, const float* __restrict bias,
                           Act act, float* keep) {

@@ -50,6 +50,8 @@ Conv2D::Conv2D(const LayerConfig& c, int index, Shape in) : Layer(index, in), ac
   // blocks of whole samples with about 256 output pixels: an im2col block stays in L2
   samples_per_block_ = std::max<std::int64_t>(1, 256 / pixels_);
   // every window inside the image: the forward pass reads windows in place (no im2col)
+  winograd_ = !general_ && Winograd4x4s2::applies(geo_, F_);
+  if (winograd_) wino_ = Winograd4x4s2(geo_, F_);
   in_place_ = !general_ && (small_reduction() || detail::has_fast_gemm(F_)) && pt_ == 0 && pl_ == 0 &&
               std::int64_t(out_.h - 1) * sh_ + kh_ <= in.h && std::int64_t(out_.w - 1) * sw_ + kw_ <= in.w;
   // where the K values of a window lie, from its first: kernel rows in.w * c apart
@@ -65,7 +67,30 @@ std::vector<TensorSpec> Conv2D::tensors() const {
 }
 
 void Conv2D::train_forward(const float* x, float* y, std::int64_t n, const Context& ctx) {
-  run_forward(x, y, n, ctx, kept_pre_activation(n, act_.kind));
+  float* keep = kept_pre_activation(n, act_.kind);
+  if (!uses_winograd(n)) return run_forward(x, y, n, ctx, keep);
+  const float* w = ctx.params + param_offset;
+  wino_.forward(x, w, y, n, ctx.n_threads);
+  parallel_for_flushed(ctx.n_threads, n_blocks(n), [&](std::int64_t blk) {
+    const std::int64_t s0 = blk * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
+    bias_activate(y + s0 * out_.size(), (s1 - s0) * pixels_, F_, bias_ ? w + K_ * F_ : nullptr, act_,
+                  keep ? keep + s0 * out_.size() : nullptr);
+  });
+}
+
+void Conv2D::backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n, bool pre_activation,
+                      const Context& ctx) {
+  if (uses_winograd(n)) return winograd_backward(x, y, dy, dx, n, pre_activation, ctx);
+  run_backward(x, y, dy, dx, n, pre_activation, ctx, nullptr, nullptr);
+}
+
+void Conv2D::winograd_backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n,
+                               bool pre_activation, const Context& ctx) {
+  const bool weights = !frozen;
+  float* grads = ctx.grads + param_offset;
+  output_gradient(dy, y, pre_at(0), n, out_.size(), F_, pre_activation, act_, weights && bias_ ? grads + K_ * F_ : nullptr,
+                  ctx.n_threads);
+  wino_.backward(x, dy, ctx.params + param_offset, dx, weights ? grads : nullptr, n, ctx.n_threads);
 }
 
 void Conv2D::forward_rows(const float* x, const OutputBlock& blk, float* out, float* keep, const Context& ctx) const {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../kernels/im2col.hpp"
+#include "../kernels/winograd.hpp"
 #include "../layer.hpp"
 
 namespace scalegen::nn {
@@ -24,9 +25,7 @@ class Conv2D final : public Layer {
   }
   void train_forward(const float* x, float* y, std::int64_t n, const Context& ctx) override;
   void backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n, bool pre_activation,
-                const Context& ctx) override {
-    run_backward(x, y, dy, dx, n, pre_activation, ctx, nullptr, nullptr);
-  }
+                const Context& ctx) override;
 
   // fused with a following pooling (fused/conv_pool.cpp)
   bool absorbs_next(const Layer& next, bool training) const override;
@@ -68,6 +67,11 @@ class Conv2D final : public Layer {
   void run_backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n, bool pre_activation,
                     const Context& ctx, const Pool2D* pool, const float* pool_y);
 
+  // Training batches of 4 x 4 stride-2 convolutions: by Winograd's filtering (kernels/winograd.hpp).
+  bool uses_winograd(std::int64_t n) const { return winograd_ && n >= kWinogradMinBatch; }
+  void winograd_backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n, bool pre_activation,
+                         const Context& ctx);
+
   // Dilated or grouped: the backward pass on im2col and GEMM, one group at a time.
   void general_backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n, bool pre_activation,
                         const Context& ctx);
@@ -99,6 +103,8 @@ class Conv2D final : public Layer {
   std::int64_t K_ = 0, F_ = 0, pixels_ = 0, samples_per_block_ = 1;
   bool in_place_ = false;
   bool general_ = false;  // dilated or grouped
+  bool winograd_ = false;
+  Winograd4x4s2 wino_;
   int groups_ = 1;
   std::vector<std::int32_t> window_offsets_;
   std::vector<float> partials_;

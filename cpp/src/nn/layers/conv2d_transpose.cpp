@@ -12,6 +12,7 @@
 #include "../kernels/im2col.hpp"
 #include "../kernels/matmul.hpp"
 #include "../kernels/scratch.hpp"
+#include "../kernels/winograd.hpp"
 #include "../layer.hpp"
 #include "scalegen/common/limits.hpp"
 
@@ -38,6 +39,8 @@ class Conv2DTranspose final : public Layer {
     // the convolution this is the adjoint of: from our output to our input
     geo_ = ConvGeometry{out_, in, c.kernel_h, c.kernel_w, c.stride_h, c.stride_w, ah.pad_begin, aw.pad_begin, K};
     samples_per_block_ = std::max<std::int64_t>(1, 256 / (std::int64_t(in.h) * in.w));
+    winograd_ = Winograd4x4s2::applies(geo_, C_);
+    if (winograd_) wino_ = Winograd4x4s2(geo_, C_);
   }
 
   std::vector<TensorSpec> tensors() const override {
@@ -51,7 +54,16 @@ class Conv2DTranspose final : public Layer {
     run_forward(x, y, n, ctx, nullptr);
   }
   void train_forward(const float* x, float* y, std::int64_t n, const Context& ctx) override {
-    run_forward(x, y, n, ctx, kept_pre_activation(n, act_.kind));
+    float* keep = kept_pre_activation(n, act_.kind);
+    if (!uses_winograd(n)) return run_forward(x, y, n, ctx, keep);
+    const float* w = ctx.params + param_offset;
+    wino_.backward(nullptr, x, w, y, nullptr, n, ctx.n_threads);  // the convolution's adjoint
+    const std::int64_t blocks = (n + samples_per_block_ - 1) / samples_per_block_, out_size = out_.size();
+    parallel_for_flushed(ctx.n_threads, blocks, [&](std::int64_t blk) {
+      const std::int64_t s0 = blk * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
+      bias_activate(y + s0 * out_size, (s1 - s0) * out_size / F_, F_, bias_ ? w + geo_.K * C_ : nullptr, act_,
+                    keep ? keep + s0 * out_size : nullptr);
+    });
   }
 
   void backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n, bool pre_activation,
@@ -61,6 +73,7 @@ class Conv2DTranspose final : public Layer {
     const std::int64_t wsize = K * C_, psize = wsize + F_;
     const bool weights = !frozen;  // a frozen layer's gradients are never used: not computed
     if (!weights && dx == nullptr) return;
+    if (uses_winograd(n)) return winograd_backward(x, y, dy, dx, n, pre_activation, ctx);
     if (weights) partials_.assign(std::size_t(groups * psize), 0.0f);
     const float* w = ctx.params + param_offset;
     parallel_for_flushed(ctx.n_threads, groups, [&](std::int64_t g) {
@@ -88,6 +101,21 @@ class Conv2DTranspose final : public Layer {
   }
 
  private:
+  // Training batches of 4 x 4 stride-2 kernels: the convolution's Winograd passes swapped
+  // (our forward is its input gradient, our input gradient its forward, our kernel gradient
+  // its kernel gradient with the roles of x and dy swapped).
+  bool uses_winograd(std::int64_t n) const { return winograd_ && n >= kWinogradMinBatch; }
+  void winograd_backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n, bool pre_activation,
+                         const Context& ctx) {
+    const bool weights = !frozen;
+    const float* w = ctx.params + param_offset;
+    float* grads = ctx.grads + param_offset;
+    output_gradient(dy, y, pre_at(0), n, out_.size(), F_, pre_activation, act_,
+                    weights && bias_ ? grads + geo_.K * C_ : nullptr, ctx.n_threads);
+    if (dx != nullptr) wino_.forward(dy, w, dx, n, ctx.n_threads);
+    if (weights) wino_.backward(dy, x, w, nullptr, grads, n, ctx.n_threads);
+  }
+
   void run_forward(const float* x, float* y, std::int64_t n, const Context& ctx, float* keep) const {
     const std::int64_t K = geo_.K, in_rows = std::int64_t(in_.h) * in_.w, out_size = out_.size();
     const float* w = ctx.params + param_offset;
@@ -111,6 +139,8 @@ class Conv2DTranspose final : public Layer {
   bool bias_;
   std::int64_t F_ = 0, C_ = 0, samples_per_block_ = 1;
   ConvGeometry geo_;
+  bool winograd_ = false;
+  Winograd4x4s2 wino_;
   std::vector<float> partials_;
 };
 
