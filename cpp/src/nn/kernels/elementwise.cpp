@@ -17,7 +17,9 @@ bool needs_pre_activation(Activation kind) {
 namespace {
 constexpr float kInvSqrt2 = 0.70710678118654752440f;
 constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
-inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+inline float sigmoid(float x) {
+  return 1.0f / (1.0f + std::exp(-x));
+}
 }  // namespace
 
 void activate(float* __restrict z, std::int64_t rows, std::int64_t width, Act act, float* __restrict keep) {
@@ -25,8 +27,7 @@ void activate(float* __restrict z, std::int64_t rows, std::int64_t width, Act ac
   if (keep && needs_pre_activation(act.kind)) std::copy(z, z + total, keep);
   const float a = act.alpha;
   switch (act.kind) {
-    case Activation::linear:
-      return;
+    case Activation::linear: return;
     case Activation::relu:
       for (std::int64_t i = 0; i < total; ++i) z[i] = z[i] > 0.0f ? z[i] : 0.0f;
       return;
@@ -79,8 +80,7 @@ void activation_backward(float* __restrict dy, const float* __restrict y, const 
   const std::int64_t total = rows * width;
   const float a = act.alpha;
   switch (act.kind) {
-    case Activation::linear:
-      return;
+    case Activation::linear: return;
     case Activation::relu:
       for (std::int64_t i = 0; i < total; ++i) dy[i] = y[i] > 0.0f ? dy[i] : 0.0f;
       return;

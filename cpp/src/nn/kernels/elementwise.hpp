@@ -60,7 +60,7 @@ inline void copy_floats(const float* src, std::int64_t n, float* dst) {
 // dst = max(dst, src) per channel; arg follows where src is strictly greater. Free
 // functions with restrict pointers: in a lambda the stores through arg could alias C.
 inline void max_with_argmax(const float* __restrict src, std::int32_t at, int C, float* __restrict dst,
-                     std::int32_t* __restrict arg) {
+                            std::int32_t* __restrict arg) {
   for (int c = 0; c < C; ++c) {
     const bool gt = src[c] > dst[c];
     dst[c] = gt ? src[c] : dst[c];
@@ -70,7 +70,7 @@ inline void max_with_argmax(const float* __restrict src, std::int32_t at, int C,
 // One cell of a window in a max pool's backward pass: the window's gradient where the
 // cell is the argmax (and, absorbing a relu, its input is positive), else 0.
 inline void route_window_cell(const float* __restrict d, const std::int32_t* __restrict arg, const float* __restrict x,
-                       std::int32_t at, int C, bool relu, float* __restrict g) {
+                              std::int32_t at, int C, bool relu, float* __restrict g) {
   for (int c = 0; c < C; ++c) {
     const bool hit = arg[c] == at + c && (!relu || x[c] > 0.0f);
     g[c] = hit ? d[c] : 0.0f;

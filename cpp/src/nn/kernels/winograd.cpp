@@ -17,9 +17,15 @@ namespace {
 constexpr int kLanes = 16;
 typedef float Vec __attribute__((vector_size(kLanes * 4)));
 typedef float VecU __attribute__((vector_size(kLanes * 4), aligned(4)));
-inline Vec load(const float* p) { return *reinterpret_cast<const VecU*>(p); }
-inline void store(float* p, Vec v) { *reinterpret_cast<VecU*>(p) = v; }
-inline void add_to(float* p, Vec v) { *reinterpret_cast<VecU*>(p) += v; }
+inline Vec load(const float* p) {
+  return *reinterpret_cast<const VecU*>(p);
+}
+inline void store(float* p, Vec v) {
+  *reinterpret_cast<VecU*>(p) = v;
+}
+inline void add_to(float* p, Vec v) {
+  *reinterpret_cast<VecU*>(p) += v;
+}
 
 template <int R, int C>
 struct Mat {
@@ -41,14 +47,8 @@ constexpr Mat<7, 8> kAT{{{1.f, 1.f, 1.f, 1.f, 1.f, 1.f, 1.f, 0.f},
                          {0.f, 1.f, 1.f, 16.f, 16.f, 1.f / 16, 1.f / 16, 0.f},
                          {0.f, 1.f, -1.f, 32.f, -32.f, 1.f / 32, -1.f / 32, 0.f},
                          {0.f, 1.f, 1.f, 64.f, 64.f, 1.f / 64, 1.f / 64, 1.f}}};
-constexpr Mat<8, 2> kG{{{1.f, 0.f},
-                        {1.f, 1.f},
-                        {1.f, -1.f},
-                        {1.f, 2.f},
-                        {1.f, -2.f},
-                        {1.f, 1.f / 2},
-                        {1.f, -1.f / 2},
-                        {0.f, 1.f}}};
+constexpr Mat<8, 2> kG{
+    {{1.f, 0.f}, {1.f, 1.f}, {1.f, -1.f}, {1.f, 2.f}, {1.f, -2.f}, {1.f, 1.f / 2}, {1.f, -1.f / 2}, {0.f, 1.f}}};
 constexpr Mat<8, 8> kBT{{{1.f, 0.f, -21.f / 4, 0.f, 21.f / 4, 0.f, -1.f, 0.f},
                          {0.f, -2.f / 9, -2.f / 9, 17.f / 18, 17.f / 18, -2.f / 9, -2.f / 9, 0.f},
                          {0.f, 2.f / 9, -2.f / 9, -17.f / 18, 17.f / 18, 2.f / 9, -2.f / 9, 0.f},
@@ -161,8 +161,7 @@ void Winograd4x4s2::add_kernel_gradient(const float* dU, int pos, float* dw) con
     float k[4];
     const int m = phase_taps(pos, p, taps, k);
     for (int t = 0; t < m; ++t)
-      for (std::int64_t i = 0; i < CF; i += kLanes)
-        add_to(dw + taps[t] * CF + i, k[t] * load(dU + p * CF + i));
+      for (std::int64_t i = 0; i < CF; i += kLanes) add_to(dw + taps[t] * CF + i, k[t] * load(dU + p * CF + i));
   }
 }
 

@@ -24,18 +24,20 @@ std::unique_ptr<Layer> make<LayerKind::conv2d>(const LayerConfig& c, int index, 
   return std::make_unique<Conv2D>(c, index, in);
 }
 
-Conv2D::Conv2D(const LayerConfig& c, int index, Shape in) : Layer(index, in), act_{c.activation, c.alpha}, bias_(c.use_bias) {
+Conv2D::Conv2D(const LayerConfig& c, int index, Shape in)
+    : Layer(index, in), act_{c.activation, c.alpha}, bias_(c.use_bias) {
   const std::string who = layer_name("Conv2D", index);
   if (in.rank != 3) throw std::invalid_argument(who + " needs inputs of shape (height, width, channels)");
-  if (c.filters <= 0 || c.kernel_h <= 0 || c.kernel_w <= 0 || c.stride_h <= 0 || c.stride_w <= 0 ||
-      c.dilation_h <= 0 || c.dilation_w <= 0 || c.groups <= 0)
+  if (c.filters <= 0 || c.kernel_h <= 0 || c.kernel_w <= 0 || c.stride_h <= 0 || c.stride_w <= 0 || c.dilation_h <= 0 ||
+      c.dilation_w <= 0 || c.groups <= 0)
     throw std::invalid_argument(who + ": filters, kernel size, strides, dilation and groups must be positive");
   if (in.c % c.groups != 0 || c.filters % c.groups != 0)
     throw std::invalid_argument(who + ": groups must divide the input channels (" + std::to_string(in.c) +
                                 ") and the filters (" + std::to_string(c.filters) + ")");
   kh_ = c.kernel_h, kw_ = c.kernel_w, sh_ = c.stride_h, sw_ = c.stride_w, groups_ = c.groups;
   // a dilated window spans (k - 1) d + 1 cells
-  const std::int64_t span_h = (std::int64_t(kh_) - 1) * c.dilation_h + 1, span_w = (std::int64_t(kw_) - 1) * c.dilation_w + 1;
+  const std::int64_t span_h = (std::int64_t(kh_) - 1) * c.dilation_h + 1,
+                     span_w = (std::int64_t(kw_) - 1) * c.dilation_w + 1;
   const WindowAxis ah = window_axis(in.h, checked_int(span_h, who), sh_, c.same_padding, c.pad_top, c.pad_bottom, who);
   const WindowAxis aw = window_axis(in.w, checked_int(span_w, who), sw_, c.same_padding, c.pad_left, c.pad_right, who);
   pt_ = ah.pad_begin, pl_ = aw.pad_begin;
@@ -88,8 +90,8 @@ void Conv2D::winograd_backward(const float* x, const float* y, float* dy, float*
                                bool pre_activation, const Context& ctx) {
   const bool weights = !frozen;
   float* grads = ctx.grads + param_offset;
-  output_gradient(dy, y, pre_at(0), n, out_.size(), F_, pre_activation, act_, weights && bias_ ? grads + K_ * F_ : nullptr,
-                  ctx.n_threads);
+  output_gradient(dy, y, pre_at(0), n, out_.size(), F_, pre_activation, act_,
+                  weights && bias_ ? grads + K_ * F_ : nullptr, ctx.n_threads);
   wino_.backward(x, dy, ctx.params + param_offset, dx, weights ? grads : nullptr, n, ctx.n_threads);
 }
 
@@ -103,14 +105,15 @@ void Conv2D::forward_rows(const float* x, const OutputBlock& blk, float* out, fl
   const bool relu = fuse && act_.kind == Activation::relu;
   if (in_place_) {
     const std::int64_t C = in_.c, row_floats = std::int64_t(in_.w) * C;
-    const auto at = [&](std::int64_t s, int oh) { return (s - s0) * out_.size() + std::int64_t(oh - oh0) * out_.w * F_; };
+    const auto at = [&](std::int64_t s, int oh) {
+      return (s - s0) * out_.size() + std::int64_t(oh - oh0) * out_.w * F_;
+    };
     if (small_reduction()) {
       for (std::int64_t s = s0; s < s1; ++s)
         for (int oh = oh0; oh < oh1; ++oh)
           with_small_k(K_, [&](auto k) {
-            small_k_forward<decltype(k)::value>(x + s * in_.size() + std::int64_t(oh * sh_) * row_floats, ow1,
-                                                sw_ * C, window_offsets_.data(), w, F_, out + at(s, oh), fused_bias,
-                                                relu);
+            small_k_forward<decltype(k)::value>(x + s * in_.size() + std::int64_t(oh * sh_) * row_floats, ow1, sw_ * C,
+                                                window_offsets_.data(), w, F_, out + at(s, oh), fused_bias, relu);
           });
     } else {
       in_place_gemm(x, blk, out, w, fused_bias, relu);
@@ -149,7 +152,7 @@ void Conv2D::forward_rows(const float* x, const OutputBlock& blk, float* out, fl
 }
 
 void Conv2D::in_place_gemm(const float* x, const OutputBlock& blk, float* out, const float* w, const float* bias,
-                   bool relu) const {
+                           bool relu) const {
 #if SCALEGEN_FAST_GEMM
   const auto [s0, s1, oh0, oh1, ow1, f0, f1] = blk;
   constexpr std::int64_t panel = std::int64_t(detail::kGemmPanel) * detail::kGemmLanes;
@@ -176,8 +179,8 @@ void Conv2D::in_place_gemm(const float* x, const OutputBlock& blk, float* out, c
 #endif
 }
 
-void Conv2D::run_backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n,
-                          bool pre_activation, const Context& ctx, const Pool2D* pool, const float* pool_y) {
+void Conv2D::run_backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n, bool pre_activation,
+                          const Context& ctx, const Pool2D* pool, const float* pool_y) {
   if (general_) return general_backward(x, y, dy, dx, n, pre_activation, ctx);  // never fused with a pool
   const std::int64_t blocks = n_blocks(n), groups = std::min(blocks, kGroups);
   const std::int64_t wsize = K_ * F_, psize = wsize + F_;
@@ -234,8 +237,8 @@ ConvGeometry Conv2D::group_geometry(int g) const {
   return geo;
 }
 
-void Conv2D::general_backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n,
-                              bool pre_activation, const Context& ctx) {
+void Conv2D::general_backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n, bool pre_activation,
+                              const Context& ctx) {
   const std::int64_t blocks = n_blocks(n), tasks = std::min(blocks, kGroups);
   const std::int64_t wsize = K_ * F_, psize = wsize + F_, Fg = F_ / groups_;
   const bool weights = !frozen;

@@ -69,7 +69,8 @@ class Conv2DTranspose final : public Layer {
   void backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n, bool pre_activation,
                 const Context& ctx) override {
     const std::int64_t K = geo_.K, in_rows = std::int64_t(in_.h) * in_.w, out_size = out_.size();
-    const std::int64_t blocks = (n + samples_per_block_ - 1) / samples_per_block_, groups = std::min<std::int64_t>(blocks, 8);
+    const std::int64_t blocks = (n + samples_per_block_ - 1) / samples_per_block_,
+                       groups = std::min<std::int64_t>(blocks, 8);
     const std::int64_t wsize = K * C_, psize = wsize + F_;
     const bool weights = !frozen;  // a frozen layer's gradients are never used: not computed
     if (!weights && dx == nullptr) return;
