@@ -1,7 +1,8 @@
 // Winograd F(7x7, 2x2) for 4 x 4 stride-2 convolutions (see winograd.hpp). Tiles are 7 x 7
 // outputs of one image; a phase's input tile is 8 x 8 cells of that phase, the last row and
 // column shared with the next tile. Every transform works on vectors of 16 channels; the
-// transformed data is laid out position-major (64 x rows x channels) for the GEMMs.
+// transformed data is laid out tile-major (rows x 64 x channels): a tile's transform writes one
+// contiguous block, and each position's GEMM reads its rows 64 x channels apart.
 #include "winograd.hpp"
 
 #include <algorithm>
@@ -182,7 +183,7 @@ void Winograd4x4s2::input_tiles(const float* x, std::int64_t s0, std::int64_t s1
           }
         }
         sandwich<kBT, kBT>(d, v);
-        for (int pos = 0; pos < kPos; ++pos) store(V + (pos * R + r) * K_ + p * C_ + c0, v[pos]);
+        for (int pos = 0; pos < kPos; ++pos) store(V + (r * kPos + pos) * K_ + p * C_ + c0, v[pos]);
       }
   });
 }
@@ -201,7 +202,7 @@ void Winograd4x4s2::output_grad_tiles(const float* dy, std::int64_t s0, std::int
           g[i * 7 + j] = oh < Ho_ && ow < Wo_ ? load(dy + ((s * Ho_ + oh) * Wo_ + ow) * F_ + f0) : Vec{};
         }
       sandwich<kA, kA>(g, m);
-      for (int pos = 0; pos < kPos; ++pos) store(M + (pos * R + r) * F_ + f0, m[pos]);
+      for (int pos = 0; pos < kPos; ++pos) store(M + (r * kPos + pos) * F_ + f0, m[pos]);
     }
   });
 }
@@ -215,14 +216,14 @@ void Winograd4x4s2::forward(const float* x, const float* w, float* y, std::int64
     parallel_for_flushed(n_threads, kPos, [&](std::int64_t pos) {
       const ScratchLease U(std::size_t(K_ * F_));
       kernel_at(w, int(pos), false, U.data());
-      gemm_nn(R, F_, K_, V.data() + pos * R * K_, K_, U.data(), F_, M.data() + pos * R * F_, F_);
+      gemm_nn(R, F_, K_, V.data() + pos * K_, kPos * K_, U.data(), F_, M.data() + pos * F_, kPos * F_);
     });
     parallel_for_flushed(n_threads, R, [&](std::int64_t r) {
       const std::int64_t s = s0 + r / T_;
       const int ti = int(r % T_) / tw_, tj = int(r % T_) % tw_;
       for (std::int64_t f0 = 0; f0 < F_; f0 += kLanes) {
         Vec m[kPos], out[49];
-        for (int pos = 0; pos < kPos; ++pos) m[pos] = load(M.data() + (pos * R + r) * F_ + f0);
+        for (int pos = 0; pos < kPos; ++pos) m[pos] = load(M.data() + (r * kPos + pos) * F_ + f0);
         sandwich<kAT, kAT>(m, out);
         for (int i = 0; i < 7 && 7 * ti + i < Ho_; ++i)
           for (int j = 0; j < 7 && 7 * tj + j < Wo_; ++j)
@@ -256,7 +257,7 @@ void Winograd4x4s2::backward(const float* x, const float* dy, const float* w, fl
       parallel_for_flushed(n_threads, kGroups, [&](std::int64_t g) {
         const ScratchLease dU(std::size_t(K_ * F_));
         for (int pos = int(g) * kPos / kGroups; pos < int(g + 1) * kPos / kGroups; ++pos) {
-          gemm_tn(K_, F_, R, V.data() + pos * R * K_, K_, M.data() + pos * R * F_, F_, dU.data(), F_, false);
+          gemm_tn(K_, F_, R, V.data() + pos * K_, kPos * K_, M.data() + pos * F_, kPos * F_, dU.data(), F_, false);
           add_kernel_gradient(dU.data(), pos, partials.data() + g * 16 * CF);
         }
       });
@@ -266,7 +267,7 @@ void Winograd4x4s2::backward(const float* x, const float* dy, const float* w, fl
     parallel_for_flushed(n_threads, kPos, [&](std::int64_t pos) {
       const ScratchLease UT(std::size_t(K_ * F_));
       kernel_at(wt.data(), int(pos), true, UT.data());
-      gemm_nn(R, K_, F_, M.data() + pos * R * F_, F_, UT.data(), K_, V.data() + pos * R * K_, K_);
+      gemm_nn(R, K_, F_, M.data() + pos * F_, kPos * F_, UT.data(), K_, V.data() + pos * K_, kPos * K_);
     });
     parallel_for_flushed(n_threads, s1 - s0, [&](std::int64_t i) {
       const std::int64_t s = s0 + i;
@@ -277,7 +278,7 @@ void Winograd4x4s2::backward(const float* x, const float* dy, const float* w, fl
         for (int p = 0; p < 4; ++p)
           for (std::int64_t c0 = 0; c0 < C_; c0 += kLanes) {
             Vec v[kPos], d[kPos];
-            for (int pos = 0; pos < kPos; ++pos) v[pos] = load(V.data() + (pos * R + r) * K_ + p * C_ + c0);
+            for (int pos = 0; pos < kPos; ++pos) v[pos] = load(V.data() + (r * kPos + pos) * K_ + p * C_ + c0);
             sandwich<kB, kB>(v, d);
             for (int a = 0; a < 8; ++a) {
               const int ih = 2 * (7 * ti + a) + p / 2 - 1;

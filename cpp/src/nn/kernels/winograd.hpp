@@ -49,9 +49,9 @@ class Winograd4x4s2 {
   void add_kernel_gradient(const float* dU, int pos, float* dw) const;
   // Images per chunk: the chunk's transformed tiles stay within a few MB.
   std::int64_t chunk_images() const;
-  // Transformed input tiles of images [s0, s1) into V (64 x rows x 4C), parallel over rows.
+  // Transformed input tiles of images [s0, s1) into V (rows x 64 x 4C), parallel over rows.
   void input_tiles(const float* x, std::int64_t s0, std::int64_t s1, float* V, int n_threads) const;
-  // Transformed output-gradient tiles (A dy A^T) of images [s0, s1) into M (64 x rows x F).
+  // Transformed output-gradient tiles (A dy A^T) of images [s0, s1) into M (rows x 64 x F).
   void output_grad_tiles(const float* dy, std::int64_t s0, std::int64_t s1, float* M, int n_threads) const;
 
   int H_ = 0, W_ = 0, Ho_ = 0, Wo_ = 0, th_ = 0, tw_ = 0;
