@@ -147,15 +147,18 @@ class VAE:
 
     # ---- the loss and its gradients -----------------------------------------------------------
     def _reconstruction(self, x: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """-log p(x | z) per sample and its gradient with respect to the decoder's output."""
-        x64, o = x.reshape(len(x), -1).astype(np.float64), out.reshape(len(out), -1).astype(np.float64)
+        """-log p(x | z) per sample and its gradient with respect to the decoder's output:
+        element-wise in float32 (as the network computes), each sample's sum in float64."""
+        n = len(x)
+        xs, o = x.reshape(n, -1), np.asarray(out, dtype=np.float32).reshape(n, -1)
         if self.likelihood == "bernoulli":
-            per = np.maximum(o, 0) - o * x64 + np.log1p(np.exp(-np.abs(o)))
-            grad = 1.0 / (1.0 + np.exp(-o)) - x64
+            e = np.exp(-np.abs(o))  # sigmoid(o) = 1 / (1 + e) for o >= 0, e / (1 + e) below
+            per = (np.maximum(o, 0) - o * xs + np.log1p(e)).sum(axis=1, dtype=np.float64)
+            grad = np.where(o >= 0, np.float32(1), e) / (1 + e) - xs
         else:
-            per = 0.5 * (o - x64) ** 2 + 0.5 * _LOG_2PI
-            grad = o - x64
-        return per.sum(axis=1), grad.reshape(out.shape)
+            per = (0.5 * (o - xs) ** 2).sum(axis=1, dtype=np.float64) + 0.5 * _LOG_2PI * o.shape[1]
+            grad = o - xs
+        return per, grad.reshape(out.shape)
 
     def train_step(self, x: np.ndarray, labels: np.ndarray | None = None) -> dict[str, float]:
         """One optimizer step on the batch x: the loss, reconstruction and KL terms."""
@@ -179,7 +182,7 @@ class VAE:
         out = self.decoder.forward(with_label((mean + std * eps).astype(np.float32), onehot))
         recon, d_out = self._reconstruction(x, out)
         kl = 0.5 * (np.exp(log_var) + mean**2 - 1.0 - log_var).sum(axis=1)
-        dz = self.decoder.backward((d_out / n).astype(np.float32))[:, :latent].astype(np.float64)
+        dz = self.decoder.backward(d_out / np.float32(n))[:, :latent].astype(np.float64)
         d_mean = dz + self.beta * mean / n
         d_log_var = dz * eps * 0.5 * std + self.beta * 0.5 * (np.exp(log_var) - 1.0) / n
         self.encoder.backward(np.concatenate([d_mean, d_log_var], axis=1).astype(np.float32))
