@@ -83,6 +83,18 @@ def test_primitives_give_the_fused_steps_bits_on_the_same_kernels(seed: int) -> 
     np.testing.assert_array_equal(dx, fused_dx)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_a_backward_pass_without_the_input_gradient_gives_the_same_parameter_gradients(seed: int) -> None:
+    model, x, labels, _ = random_case(200 + seed)
+    loss = losses.SparseCategoricalCrossentropy()
+    _, grads, _ = primitive_gradients(model, x, labels, loss)
+    model.zero_gradients()
+    _, dy = loss.value_and_gradient(labels, model.forward(x))
+    assert model.backward(dy, input_gradient=False) is None
+    for a, b in zip(model.gradients(), grads, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_chained_models_give_the_whole_models_gradients() -> None:
     rng = np.random.default_rng(7)
     layers = [Conv2D(6, 3, activation="relu", input_shape=(10, 10, 2)), MaxPooling2D(), Flatten(),

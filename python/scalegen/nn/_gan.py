@@ -151,7 +151,7 @@ class GAN:
         logits = d.forward(np.concatenate([with_label(fake, onehot), with_label(real, onehot)]))
         loss_fake, grad_fake = _bce_with_logits(logits[:n], 0.0)
         loss_real, grad_real = _bce_with_logits(logits[n:], 1.0)
-        d.backward(np.concatenate([grad_fake, grad_real]) / 2)
+        d.backward(np.concatenate([grad_fake, grad_real]) / 2, input_gradient=False)
         return (loss_fake + loss_real) / 2
 
     def _generator_gradients(self, z: np.ndarray, onehot: np.ndarray | None = None) -> float:
@@ -163,7 +163,8 @@ class GAN:
             fake = g.forward(with_label(z, onehot))
             loss, grad = _bce_with_logits(d.forward(with_label(fake, onehot)), 1.0)
             d_input = d.backward(grad)
-            g.backward(np.ascontiguousarray(d_input[..., : fake.shape[-1]]))  # not the label's part
+            # the discriminator's input gradient without the label's channels (the latent's is not used)
+            g.backward(np.ascontiguousarray(d_input[..., : fake.shape[-1]]), input_gradient=False)
         finally:
             d.trainable = True
         return loss

@@ -11,7 +11,7 @@ encoder's output gradient): the same kernels, the same gradients.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
@@ -65,16 +65,22 @@ class TrainingPrimitives:
             self._sync_trainable()
             return self._net.forward(x, int(self._rng.integers(2**63)), self._threads())
 
-    def backward(self: Sequential, dy: Any) -> np.ndarray:
+    @overload
+    def backward(self: Sequential, dy: Any, input_gradient: Literal[True] = ...) -> np.ndarray: ...
+    @overload
+    def backward(self: Sequential, dy: Any, input_gradient: Literal[False]) -> None: ...
+
+    def backward(self: Sequential, dy: Any, input_gradient: bool = True) -> np.ndarray | None:
         """Backward pass of the last ``forward(training=True)``: ``dy`` is the gradient of the
         loss with respect to its output. The parameter gradients are added to those
-        ``gradients()`` returns; the gradient with respect to the input is returned."""
+        ``gradients()`` returns; the gradient with respect to the input is returned, or None
+        with ``input_gradient=False`` (the first layer then skips computing it)."""
         self._require_built()
         dy = np.ascontiguousarray(dy, dtype=np.float32)
         if not np.isfinite(dy).all():
             raise ValueError("dy contains NaN or infinity")
         with self._lock:
-            return self._net.backward(dy, True, self._threads())
+            return self._net.backward(dy, bool(input_gradient), self._threads())
 
     def gradients(self: Sequential) -> list[np.ndarray]:
         """The gradients added up by ``backward`` since ``zero_gradients``, one array per

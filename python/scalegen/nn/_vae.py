@@ -185,7 +185,9 @@ class VAE:
         dz = self.decoder.backward(d_out / np.float32(n))[:, :latent].astype(np.float64)
         d_mean = dz + self.beta * mean / n
         d_log_var = dz * eps * 0.5 * std + self.beta * 0.5 * (np.exp(log_var) - 1.0) / n
-        self.encoder.backward(np.concatenate([d_mean, d_log_var], axis=1).astype(np.float32))
+        self.encoder.backward(
+            np.concatenate([d_mean, d_log_var], axis=1).astype(np.float32), input_gradient=False
+        )
         return self._logs(recon, kl)
 
     def fit(
