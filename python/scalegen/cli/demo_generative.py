@@ -19,6 +19,7 @@ def demo_generative(out: Path, x_train: np.ndarray, x_test: np.ndarray, classifi
     Fréchet distance)."""
     from ..nn import GAN, VAE, Sequential
     from ..nn.layers import BatchNormalization, Conv2D, Conv2DTranspose, Dense, Flatten, LeakyReLU, Reshape
+    from ..nn.optimizers import Adam
 
     print("\n[nn] deep generative models on the digits: a VAE (latent 2) and a DCGAN (latent 16)")
     encoder = Sequential(
@@ -74,7 +75,9 @@ def demo_generative(out: Path, x_train: np.ndarray, x_test: np.ndarray, classifi
         seed=3,
     )
     gan = GAN(generator, discriminator, latent_dim=16, seed=0)
-    gan.compile("adam", "adam")
+    # the DCGAN recipe's beta_1 = 0.5 (Keras' default 0.9 gave samples a digit classifier
+    # recognised less surely: mean top probability ~0.80 against ~0.87 over seeds)
+    gan.compile(Adam(1e-3, beta_1=0.5), Adam(1e-3, beta_1=0.5))
     start = time.perf_counter()
     gan_history = gan.fit(x_train, epochs=150, batch_size=64, verbose=0)
     gan_s = time.perf_counter() - start
