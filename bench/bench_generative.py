@@ -8,7 +8,9 @@ BatchNorm -> LeakyReLU(0.2) -> Conv2DTranspose(1, 4, stride 2, tanh), its discri
 Conv2D(64, 4, stride 2) -> LeakyReLU -> Conv2D(128, 4, stride 2) -> LeakyReLU -> Flatten ->
 Dense(1). Adam (lr 1e-3 VAE, 2e-4 GAN), batch 64, the same step in both (VAE: the negative
 ELBO with one reparameterised draw; GAN: a discriminator step on generated + real images,
-then a generator step through the discriminator with the non-saturating loss). PyTorch runs
+then a generator step through the discriminator with the non-saturating loss), and in Keras 3
+on TensorFlow when it is installed (a benchmark-only peer: pip install tensorflow-cpu==2.21.0),
+its steps compiled with tf.function. PyTorch runs
 with and without flushing subnormals (FTZ), epochs of the frameworks alternating; medians of
 training images/s over --repeat epochs of --samples synthetic images, and ratios as medians of
 each round's ratio.
@@ -198,12 +200,123 @@ def torch_runner(kind: str, x: np.ndarray, batch: int, flush: bool) -> Any:
     return epoch
 
 
+# ---- TensorFlow-Keras (when installed) ------------------------------------------------------
+def tf_available() -> bool:
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def tf_runner(kind: str, x: np.ndarray, batch: int) -> Any:
+    """The same step in Keras 3 on TensorFlow, compiled with tf.function (TensorFlow flushes
+    subnormals in its own threads)."""
+    import keras
+    import tensorflow as tf
+    from keras import layers
+
+    keras.utils.set_random_seed(0)
+    if kind == "vae":
+        encoder = keras.Sequential(
+            [
+                keras.Input((28, 28, 1)),
+                layers.Conv2D(32, 3, strides=2, padding="same", activation="relu"),
+                layers.Conv2D(64, 3, strides=2, padding="same", activation="relu"),
+                layers.Flatten(),
+                layers.Dense(2 * LATENT),
+            ]
+        )
+        decoder = keras.Sequential(
+            [
+                keras.Input((LATENT,)),
+                layers.Dense(7 * 7 * 64, activation="relu"),
+                layers.Reshape((7, 7, 64)),
+                layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu"),
+                layers.Conv2DTranspose(1, 3, strides=2, padding="same"),
+            ]
+        )
+        opt = keras.optimizers.Adam(1e-3)
+        weights = encoder.trainable_variables + decoder.trainable_variables
+
+        @tf.function
+        def step(real: Any) -> Any:
+            with tf.GradientTape() as tape:
+                h = encoder(real, training=True)
+                mean, log_var = h[:, :LATENT], h[:, LATENT:]
+                z = mean + tf.exp(0.5 * log_var) * tf.random.normal(tf.shape(mean))
+                logits = decoder(z, training=True)
+                recon = tf.reduce_sum(
+                    tf.nn.sigmoid_cross_entropy_with_logits(labels=real, logits=logits), axis=[1, 2, 3]
+                )
+                kl = 0.5 * tf.reduce_sum(tf.exp(log_var) + mean**2 - 1.0 - log_var, axis=1)
+                loss = tf.reduce_mean(recon + kl)
+            opt.apply_gradients(zip(tape.gradient(loss, weights), weights, strict=True))
+            return loss
+
+        data = x
+    else:
+        generator = keras.Sequential(
+            [
+                keras.Input((LATENT,)),
+                layers.Dense(7 * 7 * 128),
+                layers.Reshape((7, 7, 128)),
+                layers.Conv2DTranspose(64, 4, strides=2, padding="same"),
+                layers.BatchNormalization(),
+                layers.LeakyReLU(negative_slope=0.2),
+                layers.Conv2DTranspose(1, 4, strides=2, padding="same", activation="tanh"),
+            ]
+        )
+        discriminator = keras.Sequential(
+            [
+                keras.Input((28, 28, 1)),
+                layers.Conv2D(64, 4, strides=2, padding="same"),
+                layers.LeakyReLU(negative_slope=0.2),
+                layers.Conv2D(128, 4, strides=2, padding="same"),
+                layers.LeakyReLU(negative_slope=0.2),
+                layers.Flatten(),
+                layers.Dense(1),
+            ]
+        )
+        g_opt, d_opt = keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5)
+        bce = keras.losses.BinaryCrossentropy(from_logits=True)
+
+        @tf.function
+        def step(real: Any) -> Any:
+            n = tf.shape(real)[0]
+            fake = generator(tf.random.normal((n, LATENT)), training=True)
+            with tf.GradientTape() as tape:
+                logits = discriminator(tf.concat([fake, real], 0), training=True)
+                d_loss = bce(tf.concat([tf.zeros((n, 1)), tf.ones((n, 1))], 0), logits)
+            d_vars = discriminator.trainable_variables
+            d_opt.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars, strict=True))
+            with tf.GradientTape() as tape:
+                logits = discriminator(generator(tf.random.normal((n, LATENT)), training=True), training=True)
+                g_loss = bce(tf.ones((n, 1)), logits)
+            g_vars = generator.trainable_variables
+            g_opt.apply_gradients(zip(tape.gradient(g_loss, g_vars), g_vars, strict=True))
+            return g_loss
+
+        data = 2 * x - 1
+    xt = tf.constant(data)
+    rng = np.random.default_rng(0)
+
+    def epoch(n: int) -> float:
+        order = tf.constant(rng.permutation(n))
+        losses = [step(tf.gather(xt, order[s : s + batch])) for s in range(0, n, batch)]
+        return float(np.mean([float(v) for v in losses[-5:]]))
+
+    return epoch
+
+
 def compare(kind: str, x: np.ndarray, batch: int, repeat: int) -> dict[str, Any]:
     runners = {
         "scalegen": scalegen_runner(kind, x, batch),
         "torch": torch_runner(kind, x, batch, flush=False),
         "torch_ftz": torch_runner(kind, x, batch, flush=True),
     }
+    if tf_available():
+        runners["keras"] = tf_runner(kind, x, batch)
     for run in runners.values():
         run(4 * batch)  # warm-up
     rates: dict[str, list[float]] = {k: [] for k in runners}
@@ -217,8 +330,9 @@ def compare(kind: str, x: np.ndarray, batch: int, repeat: int) -> dict[str, Any]
         row[f"{name}_images_per_s"] = statistics.median(r)
     # each round runs the three back to back: the median of the rounds' ratios cancels the
     # machine's drift between rounds (shared cores here change speed by tens of percent)
-    for key, peer in (("ratio", "torch"), ("ratio_ftz", "torch_ftz")):
-        row[key] = statistics.median(a / b for a, b in zip(rates["scalegen"], rates[peer], strict=True))
+    for key, peer in (("ratio", "torch"), ("ratio_ftz", "torch_ftz"), ("ratio_keras", "keras")):
+        if peer in rates:
+            row[key] = statistics.median(a / b for a, b in zip(rates["scalegen"], rates[peer], strict=True))
     return row
 
 
@@ -273,6 +387,13 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     scalegen.set_num_threads(args.threads)
+    keras_version = None
+    if tf_available():  # threads are set before TensorFlow runs anything
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+        keras_version = tf.__version__
     x = images(args.samples)
     rows = [compare(kind, x, args.batch, args.repeat) for kind in ("vae", "gan")]
     sample = sampling(256, 30)
@@ -280,11 +401,15 @@ def main() -> None:
         f"scalegen {scalegen.__version__} vs PyTorch {torch.__version__}, {args.threads} threads each, "
         f"{args.samples} images of 28x28x1 per epoch, batch {args.batch}"
     )
-    print("model  scalegen/s  torch/s  ratio  torch FTZ/s  ratio")
+    print(
+        "model  scalegen/s  torch/s  ratio  torch FTZ/s  ratio"
+        + ("  keras/s  ratio" if keras_version else "")
+    )
     for r in rows:
+        keras = f"  {r['keras_images_per_s']:7.0f}  {r['ratio_keras']:4.2f}x" if keras_version else ""
         print(
             f"{r['model']:>5}  {r['scalegen_images_per_s']:10.0f}  {r['torch_images_per_s']:7.0f}  "
-            f"{r['ratio']:4.2f}x  {r['torch_ftz_images_per_s']:11.0f}  {r['ratio_ftz']:4.2f}x"
+            f"{r['ratio']:4.2f}x  {r['torch_ftz_images_per_s']:11.0f}  {r['ratio_ftz']:4.2f}x{keras}"
         )
     print(
         f"sampling, batch 256: scalegen {sample['scalegen_images_per_s']:.0f} images/s, onnxruntime "
@@ -297,6 +422,7 @@ def main() -> None:
                 {
                     "config": config(),
                     "torch": torch.__version__,
+                    "tensorflow": keras_version,
                     "args": vars(args),
                     "rows": rows,
                     "sampling": sample,
