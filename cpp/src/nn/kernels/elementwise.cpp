@@ -148,4 +148,14 @@ void output_gradient(float* dy, const float* y, const float* pre, std::int64_t n
     for (std::int64_t i = 0; i < width; ++i) bias_grad[i] += sums[std::size_t(g * width + i)];
 }
 
+void bias_activate_samples(float* y, std::int64_t n, std::int64_t sample, std::int64_t width, const float* bias,
+                           Act act, float* keep, int n_threads) {
+  const std::int64_t groups = std::min<std::int64_t>(n, 8);
+  parallel_for_flushed(n_threads, groups, [&](std::int64_t g) {
+    const auto [s0, s1] = split_range(n, groups, g);
+    const std::int64_t at = s0 * sample;
+    bias_activate(y + at, (s1 - s0) * sample / width, width, bias, act, keep != nullptr ? keep + at : nullptr);
+  });
+}
+
 }  // namespace scalegen::nn

@@ -31,6 +31,10 @@ void activation_backward(float* dy, const float* y, const float* pre, std::int64
 /// groups' partial sums added in group order: the same bits for any thread count.
 void output_gradient(float* dy, const float* y, const float* pre, std::int64_t n, std::int64_t sample,
                      std::int64_t width, bool pre_activation, Act act, float* bias_grad, int n_threads);
+/// bias_activate over n samples of `sample` floats (rows of `width`), in groups of samples
+/// on n_threads (keep, when not null, laid out as y).
+void bias_activate_samples(float* y, std::int64_t n, std::int64_t sample, std::int64_t width, const float* bias,
+                           Act act, float* keep, int n_threads);
 // The epilogue of a layer's GEMM: z += bias per column, then the activation (one pass for relu).
 inline void bias_activate(float* __restrict z, std::int64_t rows, std::int64_t width, const float* __restrict bias,
                           Act act, float* keep) {

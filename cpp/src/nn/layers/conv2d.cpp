@@ -73,11 +73,7 @@ void Conv2D::train_forward(const float* x, float* y, std::int64_t n, const Conte
   if (!uses_winograd(n)) return run_forward(x, y, n, ctx, keep);
   const float* w = ctx.params + param_offset;
   wino_.forward(x, w, y, n, ctx.n_threads);
-  parallel_for_flushed(ctx.n_threads, n_blocks(n), [&](std::int64_t blk) {
-    const std::int64_t s0 = blk * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
-    bias_activate(y + s0 * out_.size(), (s1 - s0) * pixels_, F_, bias_ ? w + K_ * F_ : nullptr, act_,
-                  keep ? keep + s0 * out_.size() : nullptr);
-  });
+  bias_activate_samples(y, n, out_.size(), F_, bias_ ? w + K_ * F_ : nullptr, act_, keep, ctx.n_threads);
 }
 
 void Conv2D::backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n, bool pre_activation,

@@ -58,12 +58,7 @@ class Conv2DTranspose final : public Layer {
     if (!uses_winograd(n)) return run_forward(x, y, n, ctx, keep);
     const float* w = ctx.params + param_offset;
     wino_.backward(nullptr, x, w, y, nullptr, n, ctx.n_threads);  // the convolution's adjoint
-    const std::int64_t blocks = (n + samples_per_block_ - 1) / samples_per_block_, out_size = out_.size();
-    parallel_for_flushed(ctx.n_threads, blocks, [&](std::int64_t blk) {
-      const std::int64_t s0 = blk * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
-      bias_activate(y + s0 * out_size, (s1 - s0) * out_size / F_, F_, bias_ ? w + geo_.K * C_ : nullptr, act_,
-                    keep ? keep + s0 * out_size : nullptr);
-    });
+    bias_activate_samples(y, n, out_.size(), F_, bias_ ? w + geo_.K * C_ : nullptr, act_, keep, ctx.n_threads);
   }
 
   void backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n, bool pre_activation,
