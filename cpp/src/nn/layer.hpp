@@ -63,9 +63,7 @@ class Layer {
   /// Inference: reentrant, touches no member.
   virtual void infer(const float* x, float* y, std::int64_t n, const Context& ctx) const = 0;
   /// Training forward pass: may keep what backward needs.
-  virtual void train_forward(const float* x, float* y, std::int64_t n, const Context& ctx) {
-    infer(x, y, n, ctx);
-  }
+  virtual void train_forward(const float* x, float* y, std::int64_t n, const Context& ctx) { infer(x, y, n, ctx); }
 
   // ---- fusion: asked once by the network when it is built
   /// True when this layer runs `next` within its own passes: at inference (training false)
@@ -77,8 +75,7 @@ class Layer {
     return false;
   }
   /// Inference of this layer and `next`, y being next's output.
-  virtual void infer_with_next(const Layer& next, const float* x, float* y, std::int64_t n,
-                               const Context& ctx) const {
+  virtual void infer_with_next(const Layer& next, const float* x, float* y, std::int64_t n, const Context& ctx) const {
     (void)next, (void)x, (void)y, (void)n, (void)ctx;
   }
   /// Training forward of this layer and `next` (y: next's output).
@@ -103,7 +100,7 @@ class Layer {
                         const Context& ctx) = 0;
   /// The values before the activation of the last train_forward, when it needs them (a
   /// softmax: its logits; see needs_pre_activation).
-  const std::vector<float>& pre_activation() const { return pre_activation_; }
+  const AlignedVector<float>& pre_activation() const { return pre_activation_; }
 
   std::int64_t param_offset = 0, state_offset = 0;
   /// trainable = False: the optimizer leaves the weights alone and batch normalization runs
@@ -123,7 +120,7 @@ class Layer {
 
   int index_;
   Shape in_, out_;
-  std::vector<float> pre_activation_;
+  AlignedVector<float> pre_activation_;
 };
 
 /// Builds the layer for `config` receiving inputs of shape `in`; throws

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <new>
+#include <utility>
 #include <vector>
 
 namespace scalegen {
@@ -20,6 +21,17 @@ struct AlignedAllocator {
   AlignedAllocator(const AlignedAllocator<U, Align>&) {}
   T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(Align))); }
   void deallocate(T* p, std::size_t) { ::operator delete(p, std::align_val_t(Align)); }
+  // resize() default-initializes (floats are left as they are, not zeroed): these buffers
+  // are written before they are read, and zeroing them again whenever a batch grows cost
+  // a pass over memory
+  template <class U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
   template <class U>
   bool operator==(const AlignedAllocator<U, Align>&) const {
     return true;

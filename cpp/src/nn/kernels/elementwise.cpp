@@ -1,6 +1,7 @@
 // Element-wise kernels (see elementwise.hpp).
 #include "elementwise.hpp"
 
+#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -34,9 +35,11 @@ void activate(float* __restrict z, std::int64_t rows, std::int64_t width, Act ac
     case Activation::sigmoid:
       for (std::int64_t i = 0; i < total; ++i) z[i] = sigmoid(z[i]);
       return;
-    case Activation::tanh:
-      for (std::int64_t i = 0; i < total; ++i) z[i] = std::tanh(z[i]);
+    case Activation::tanh: {  // Eigen's vectorized rational approximation (libm's is scalar)
+      Eigen::Map<Eigen::ArrayXf> v(z, total);
+      v = v.tanh();
       return;
+    }
     case Activation::leaky_relu:
       for (std::int64_t i = 0; i < total; ++i) z[i] = z[i] > 0.0f ? z[i] : a * z[i];
       return;

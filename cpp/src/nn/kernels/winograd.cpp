@@ -269,10 +269,15 @@ void Winograd4x4s2::backward(const float* x, const float* dy, const float* w, fl
       kernel_at(wt.data(), int(pos), true, UT.data());
       gemm_nn(R, K_, F_, M.data() + pos * F_, kPos * F_, UT.data(), K_, V.data() + pos * K_, kPos * K_);
     });
+    // Tiles overlap by one cell (the last row or column of a tile is the first of the
+    // next): in raster order a cell is stored when no earlier tile has it, else added.
+    // The tiles cover rows [0, 14 th_] and columns [0, 14 tw_]; a larger input (never, for
+    // the sizes a layer builds) is zeroed first.
+    const bool covered = H_ <= 14 * th_ + 1 && W_ <= 14 * tw_ + 1;
     parallel_for_flushed(n_threads, s1 - s0, [&](std::int64_t i) {
       const std::int64_t s = s0 + i;
       float* img = dx + s * std::int64_t(H_) * W_ * C_;
-      std::fill(img, img + std::int64_t(H_) * W_ * C_, 0.0f);
+      if (!covered) std::fill(img, img + std::int64_t(H_) * W_ * C_, 0.0f);
       for (std::int64_t r = i * T_; r < (i + 1) * T_; ++r) {
         const int ti = int(r % T_) / tw_, tj = int(r % T_) % tw_;
         for (int p = 0; p < 4; ++p)
@@ -285,7 +290,12 @@ void Winograd4x4s2::backward(const float* x, const float* dy, const float* w, fl
               if (ih < 0 || ih >= H_) continue;
               for (int b = 0; b < 8; ++b) {
                 const int iw = 2 * (7 * tj + b) + p % 2 - 1;
-                if (iw >= 0 && iw < W_) add_to(img + (std::int64_t(ih) * W_ + iw) * C_ + c0, d[a * 8 + b]);
+                if (iw < 0 || iw >= W_) continue;
+                float* at = img + (std::int64_t(ih) * W_ + iw) * C_ + c0;
+                if (covered && (a > 0 || ti == 0) && (b > 0 || tj == 0))
+                  store(at, d[a * 8 + b]);
+                else
+                  add_to(at, d[a * 8 + b]);
               }
             }
           }

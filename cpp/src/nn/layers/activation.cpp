@@ -20,19 +20,28 @@ class ActivationLayer final : public Layer {
   void backward(const float*, const float* y, float* dy, float* dx, std::int64_t n, bool pre_activation,
                 const Context& ctx) override {
     if (dx == nullptr) return;
-    const std::int64_t size = out_.size();
-    parallel_for_flushed(ctx.n_threads, n, [&](std::int64_t s) {
-      if (!pre_activation) activation_backward(dy + s * size, y + s * size, pre_at(s * size), size / out_.c, out_.c, act_);
-      std::copy(dy + s * size, dy + (s + 1) * size, dx + s * size);
+    by_row_chunks(n, ctx, [&](std::int64_t at, std::int64_t rows) {
+      if (!pre_activation) activation_backward(dy + at, y + at, pre_at(at), rows, out_.c, act_);
+      std::copy(dy + at, dy + at + rows * out_.c, dx + at);
     });
   }
 
  private:
   void run(const float* x, float* y, std::int64_t n, const Context& ctx, float* keep) const {
-    const std::int64_t size = out_.size();
+    by_row_chunks(n, ctx, [&](std::int64_t at, std::int64_t rows) {
+      std::copy(x + at, x + at + rows * out_.c, y + at);
+      activate(y + at, rows, out_.c, act_, keep ? keep + at : nullptr);
+    });
+  }
+  // f(offset, rows) over the batch's rows of out_.c values, in chunks of ~16 KB per
+  // sample: each chunk is copied and then transformed while it is in L1 (one pass over
+  // memory, not two)
+  template <class F>
+  void by_row_chunks(std::int64_t n, const Context& ctx, F&& f) const {
+    const std::int64_t width = out_.c, rows = out_.size() / width;
+    const std::int64_t chunk = std::max<std::int64_t>(1, 4096 / width);
     parallel_for_flushed(ctx.n_threads, n, [&](std::int64_t s) {
-      std::copy(x + s * size, x + (s + 1) * size, y + s * size);
-      activate(y + s * size, size / out_.c, out_.c, act_, keep ? keep + s * size : nullptr);
+      for (std::int64_t r = 0; r < rows; r += chunk) f((s * rows + r) * width, std::min(chunk, rows - r));
     });
   }
   Act act_;

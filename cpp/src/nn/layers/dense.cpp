@@ -45,26 +45,37 @@ class Dense final : public Layer {
         activation_backward(dy + r0 * O_, y + r0 * O_, pre_at(r0 * O_), r1 - r0, O_, act_);
       });
     }
-    // dW = x^T dz over fixed slices of the input width; db; dx = dz W^T over slices of dx's columns
-    const std::int64_t slices = (I_ + kSlice - 1) / kSlice;
-    parallel_for_flushed(ctx.n_threads, slices + 1, [&](std::int64_t t) {
-      if (t == slices) {
-        if (bias_ && !frozen) {  // a frozen layer's gradients are never used: not computed
-          float* gb = gw + I_ * O_;
-          std::fill(gb, gb + O_, 0.0f);
-          add_column_sums(dy, rows, O_, gb);
-        }
+    // dW = x^T dz in blocks of inputs x outputs, each with its outputs' bias sums when it
+    // holds the first inputs (a small layer still splits); dx = dz W^T in blocks of rows
+    const bool weights = !frozen;  // a frozen layer's gradients are never used: not computed
+    const std::int64_t in_slices = weights ? (I_ + kSlice - 1) / kSlice : 0, out_slices = (O_ + kCols - 1) / kCols;
+    const std::int64_t x_tasks = dx != nullptr ? (rows + kDxRows - 1) / kDxRows : 0, w_tasks = in_slices * out_slices;
+    if (dx != nullptr) {
+      wt_.resize(std::size_t(O_ * I_));
+      mat(wt_.data(), O_, I_, I_) = cmat(w, I_, O_, O_).transpose();
+    }
+    parallel_for_flushed(ctx.n_threads, x_tasks + w_tasks, [&](std::int64_t t) {
+      if (t < x_tasks) {
+        const std::int64_t r0 = t * kDxRows, r1 = std::min(rows, r0 + kDxRows);
+        gemm_nn(r1 - r0, I_, O_, dy + r0 * O_, O_, wt_.data(), I_, dx + r0 * I_, I_);
         return;
       }
-      const std::int64_t a = t * kSlice, len = std::min(I_, a + kSlice) - a;
-      if (!frozen) gemm_tn(len, O_, rows, x + a, I_, dy, O_, gw + a * O_, O_, false);
-      if (dx != nullptr)
-        mat(dx + a, rows, len, I_).noalias() = cmat(dy, rows, O_, O_) * cmat(w + a * O_, len, O_, O_).transpose();
+      t -= x_tasks;
+      const std::int64_t a = (t / out_slices) * kSlice, len = std::min(I_, a + kSlice) - a;
+      const std::int64_t c0 = (t % out_slices) * kCols, width = std::min(O_, c0 + kCols) - c0;
+      gemm_tn(len, width, rows, x + a, I_, dy + c0, O_, gw + a * O_ + c0, O_, false);
+      if (bias_ && a == 0) {
+        float* gb = gw + I_ * O_ + c0;
+        std::fill(gb, gb + width, 0.0f);
+        for (std::int64_t r = 0; r < rows; ++r) add_floats(dy + r * O_ + c0, width, gb);
+      }
     });
   }
 
  private:
-  static constexpr std::int64_t kSlice = 128;
+  static constexpr std::int64_t kSlice = 128;  // inputs per block of dW
+  static constexpr std::int64_t kCols = 256;   // outputs per block of dW
+  static constexpr std::int64_t kDxRows = 16;  // rows per block of dx
   static constexpr std::int64_t kRows = 64;
   std::int64_t row_blocks(std::int64_t rows) const { return (rows + kRows - 1) / kRows; }
   std::pair<std::int64_t, std::int64_t> row_range(std::int64_t rows, std::int64_t t) const {
@@ -76,8 +87,12 @@ class Dense final : public Layer {
     const float* w = ctx.params + param_offset;
     const float* b = bias_ ? w + I_ * O_ : nullptr;
     // tasks: fixed blocks of rows x slices of the output width (a small batch still splits)
+    // (smaller row blocks when there would be fewer than 8 tasks; not by the thread count,
+    // so any count gives the same bits)
     const std::int64_t col_slices = (O_ + kSlice / 2 - 1) / (kSlice / 2);
-    const std::int64_t tasks = row_blocks(rows) * col_slices;
+    std::int64_t block = kRows;
+    while (block > 8 && (rows + block - 1) / block * col_slices < 8) block /= 2;
+    const std::int64_t tasks = (rows + block - 1) / block * col_slices;
     // the task that computes values activates them, unless a softmax needs rows it lacks
     const bool in_task = act_.kind != Activation::softmax || col_slices == 1;
     // a fixed schedule: at a small batch each thread keeps reading the same slice of the
@@ -85,7 +100,7 @@ class Dense final : public Layer {
     parallel_for_flushed(
         ctx.n_threads, tasks,
         [&](std::int64_t t) {
-          const auto [r0, r1] = row_range(rows, t / col_slices);
+          const std::int64_t r0 = t / col_slices * block, r1 = std::min(rows, r0 + block);
           const std::int64_t c0 = (t % col_slices) * (kSlice / 2), len = std::min(O_, c0 + kSlice / 2) - c0;
           gemm_nn(r1 - r0, len, I_, x + r0 * I_, I_, w + c0, O_, y + r0 * O_ + c0, O_);
           if (!in_task) return;
@@ -103,6 +118,7 @@ class Dense final : public Layer {
   Act act_;
   bool bias_;
   std::int64_t I_ = 0, O_ = 0;
+  AlignedVector<float> wt_;  // the kernel transposed (O x I), for input gradients
 };
 
 }  // namespace
