@@ -94,6 +94,26 @@ def test_a_vae_step_matches_torch(likelihood: str, beta: float) -> None:
     assert_gradients(vae.decoder, pd)
 
 
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_the_reconstruction_term_matches_numpy_at_extreme_outputs(likelihood: str) -> None:
+    rng = np.random.default_rng(4)
+    vae = VAE(encoder(), decoder(), 3, likelihood=likelihood, seed=0)
+    x = rng.uniform(0, 1, (7, 8, 8, 1)).astype(np.float32)
+    out = (rng.standard_normal((7, 8, 8, 1)) * 30).astype(np.float32)  # logits far past exp's float range
+    out[0, :4] = [[[100.0]], [[-100.0]], [[0.0]], [[1e-30]]]
+    per, grad = vae._reconstruction(x, out)
+    o, t = out.astype(np.float64).reshape(7, -1), x.astype(np.float64).reshape(7, -1)
+    if likelihood == "bernoulli":
+        ref = (np.maximum(o, 0) - o * t + np.log1p(np.exp(-np.abs(o)))).sum(axis=1)
+        ref_grad = 0.5 * (1 + np.tanh(0.5 * o)) - t  # sigmoid without overflow
+    else:
+        ref = (0.5 * (o - t) ** 2 + 0.5 * np.log(2 * np.pi)).sum(axis=1)
+        ref_grad = o - t
+    assert per.dtype == np.float64 and grad.shape == out.shape and grad.dtype == np.float32
+    np.testing.assert_allclose(per, ref, rtol=1e-6)
+    np.testing.assert_allclose(grad.reshape(7, -1), ref_grad, rtol=1e-6, atol=1e-6)  # float32 rounding
+
+
 def test_a_gan_step_matches_torch() -> None:
     rng = np.random.default_rng(1)
     generator = Sequential(

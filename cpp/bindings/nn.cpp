@@ -141,12 +141,32 @@ void bind_nn(py::module_& m) {
       },
       py::arg("y"), py::arg("labels"), py::arg("values"), py::arg("weights"), py::arg("loss"), py::arg("from_logits"),
       py::arg("n_threads"), "A training loss over rows of outputs: (stats, d(mean loss)/dy).");
+  m.def(
+      "nn_reconstruction",
+      [](const CArray<float>& z, const CArray<float>& x, bool bernoulli, int n_threads) {
+        if (z.ndim() != 2 || x.ndim() != 2 || z.shape(0) != x.shape(0) || z.shape(1) != x.shape(1))
+          throw std::invalid_argument("the outputs and the data must be two matrices of the same shape");
+        const std::int64_t n = z.shape(0), d = z.shape(1);
+        py::array_t<double> per(n);
+        py::array_t<float> grad({py::ssize_t(n), py::ssize_t(d)});
+        double* p = per.mutable_data();
+        float* g = grad.mutable_data();
+        {
+          py::gil_scoped_release release;
+          reconstruction_terms(z.data(), x.data(), n, d, bernoulli, p, g, n_threads);
+        }
+        return py::make_tuple(per, grad);
+      },
+      py::arg("z"), py::arg("x"), py::arg("bernoulli"), py::arg("n_threads"),
+      "A VAE's reconstruction term per sample (float64, without the Gaussian's constant) and its "
+      "gradient in z.");
   py::enum_<OptimizerConfig::Kind>(m, "OptimizerKind", py::module_local(), "The optimizers of a training step.")
       .value("sgd", OptimizerConfig::sgd)
       .value("adam", OptimizerConfig::adam)
       .value("rmsprop", OptimizerConfig::rmsprop);
 
-  py::class_<LayerConfig>(m, "LayerConfig", py::module_local(), "One layer's hyper-parameters (see scalegen.nn.layers).")
+  py::class_<LayerConfig>(m, "LayerConfig", py::module_local(),
+                          "One layer's hyper-parameters (see scalegen.nn.layers).")
       .def(py::init<>())
       .def_readwrite("kind", &LayerConfig::kind)
       .def_readwrite("filters", &LayerConfig::filters)
@@ -217,15 +237,15 @@ void bind_nn(py::module_& m) {
                                for (const auto& s : n.output_shapes()) out.append(shape_tuple(s));
                                return out;
                              })
-      .def_property_readonly("slots",
-                             [](const Network& n) {
-                               py::list out;
-                               for (const auto& s : n.slots())
-                                 out.append(py::make_tuple(s.layer, s.name, py::tuple(py::cast(s.shape)), s.offset,
-                                                           s.trainable));
-                               return out;
-                             },
-                             "(layer, name, shape, offset, trainable) of every weight tensor.")
+      .def_property_readonly(
+          "slots",
+          [](const Network& n) {
+            py::list out;
+            for (const auto& s : n.slots())
+              out.append(py::make_tuple(s.layer, s.name, py::tuple(py::cast(s.shape)), s.offset, s.trainable));
+            return out;
+          },
+          "(layer, name, shape, offset, trainable) of every weight tensor.")
       .def(
           "save", [](const Network& n, const std::string& path) { save_network(n, path); }, py::arg("path"),
           "Writes the native model file that scalegen::nn::load_network reads.")
@@ -267,8 +287,8 @@ void bind_nn(py::module_& m) {
       .def(
           "evaluate",
           [](const Network& net, const CArray<float>& x, std::optional<CArray<std::int32_t>> labels,
-             std::optional<CArray<float>> values, std::optional<CArray<float>> weights, Loss loss,
-             bool from_logits, std::int64_t batch_size, int n_threads) {
+             std::optional<CArray<float>> values, std::optional<CArray<float>> weights, Loss loss, bool from_logits,
+             std::int64_t batch_size, int n_threads) {
             const std::int64_t n = rows_of(net, x);
             const Targets t = targets(net, n, labels, values, weights);
             BatchStats s;
@@ -279,13 +299,13 @@ void bind_nn(py::module_& m) {
             return stats_tuple(s);
           },
           py::arg("x"), py::arg("labels"), py::arg("values"), py::arg("weights"), py::arg("loss"),
-          py::arg("from_logits"), py::arg("batch_size"), py::arg("n_threads"), "(weighted loss sum, correct rows, rows) over all rows.")
+          py::arg("from_logits"), py::arg("batch_size"), py::arg("n_threads"),
+          "(weighted loss sum, correct rows, rows) over all rows.")
       .def(
           "train_step",
           [](Network& net, const CArray<float>& x, std::optional<CArray<std::int32_t>> labels,
-             std::optional<CArray<float>> values, std::optional<CArray<float>> weights,
-             const CArray<std::int64_t>& idx, Loss loss, bool from_logits, const OptimizerConfig& opt, std::uint64_t seed,
-             int n_threads) {
+             std::optional<CArray<float>> values, std::optional<CArray<float>> weights, const CArray<std::int64_t>& idx,
+             Loss loss, bool from_logits, const OptimizerConfig& opt, std::uint64_t seed, int n_threads) {
             const std::int64_t n = rows_of(net, x);
             const Targets t = targets(net, n, labels, values, weights);
             for (std::int64_t i = 0; i < idx.size(); ++i)
@@ -303,8 +323,8 @@ void bind_nn(py::module_& m) {
       .def(
           "gradients",
           [](Network& net, const CArray<float>& x, std::optional<CArray<std::int32_t>> labels,
-             std::optional<CArray<float>> values, std::optional<CArray<float>> weights, Loss loss,
-             bool from_logits, std::uint64_t seed, int n_threads) {
+             std::optional<CArray<float>> values, std::optional<CArray<float>> weights, Loss loss, bool from_logits,
+             std::uint64_t seed, int n_threads) {
             const std::int64_t n = rows_of(net, x);
             const Targets t = targets(net, n, labels, values, weights);
             py::array_t<float> dx(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
@@ -316,8 +336,8 @@ void bind_nn(py::module_& m) {
             }
             return py::make_tuple(stats_tuple(s), to_numpy(net.grads(), {py::ssize_t(net.grads().size())}), dx);
           },
-          py::arg("x"), py::arg("labels"), py::arg("values"), py::arg("weights"), py::arg("loss"), py::arg("from_logits"),
-          py::arg("seed"), py::arg("n_threads"),
+          py::arg("x"), py::arg("labels"), py::arg("values"), py::arg("weights"), py::arg("loss"),
+          py::arg("from_logits"), py::arg("seed"), py::arg("n_threads"),
           "Forward and backward in training mode without an update: (stats, parameter gradients, input gradient).")
       .def(
           "forward",
@@ -340,7 +360,8 @@ void bind_nn(py::module_& m) {
           "backward",
           [](Network& net, const CArray<float>& dy, bool input_gradient, int n_threads) -> py::object {
             if (net.forward_rows() == 0)
-              throw std::invalid_argument("backward needs a forward pass in training mode first (each is taken back once)");
+              throw std::invalid_argument(
+                  "backward needs a forward pass in training mode first (each is taken back once)");
             const std::int64_t n = dy.ndim() ? dy.shape(0) : 0;
             if (n != net.forward_rows() || dy.size() != n * net.output_shape().size())
               throw std::invalid_argument("the output gradient must have the shape of the last forward's output");
@@ -357,9 +378,7 @@ void bind_nn(py::module_& m) {
           py::arg("dy"), py::arg("input_gradient"), py::arg("n_threads"),
           "Backward pass of the last forward: parameter gradients added up, the input gradient (or None).")
       .def("get_accumulated_grads",
-           [](Network& n) {
-             return to_numpy(n.accumulated_grads(), {py::ssize_t(n.accumulated_grads().size())});
-           })
+           [](Network& n) { return to_numpy(n.accumulated_grads(), {py::ssize_t(n.accumulated_grads().size())}); })
       .def("set_accumulated_grads",
            [](Network& n, const CArray<float>& g) { copy_into(n.accumulated_grads(), g, "the gradient vector"); })
       .def("zero_accumulated_grads",

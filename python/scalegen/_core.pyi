@@ -7,7 +7,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Activation', 'EliminationHeuristic', 'EliminationNetwork', 'FamilyCounts', 'GaussianMixtureStats', 'JunctionTree', 'LayerConfig', 'LayerKind', 'Loss', 'MetricsPooledSample', 'Network', 'OptimizerConfig', 'OptimizerKind', 'PrivacyNoiseStream', 'bn_count', 'bn_expected_counts', 'bn_hill_climb', 'bn_likelihood_weighting', 'bn_local_scores', 'bn_log_likelihood', 'bn_posterior_rows', 'bn_row_posteriors', 'bn_sample', 'build_info', 'get_limits', 'gmm_block_rows', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'metrics_manifold', 'metrics_neighbours', 'metrics_pooled_sample', 'nn_deconv_axis', 'nn_loss', 'nn_window_axis', 'probe_parallel_threads', 'raise_in_parallel', 'set_limits']
+__all__: list[str] = ['Activation', 'EliminationHeuristic', 'EliminationNetwork', 'FamilyCounts', 'GaussianMixtureStats', 'JunctionTree', 'LayerConfig', 'LayerKind', 'Loss', 'MetricsPooledSample', 'Network', 'OptimizerConfig', 'OptimizerKind', 'PrivacyNoiseStream', 'bn_count', 'bn_expected_counts', 'bn_hill_climb', 'bn_likelihood_weighting', 'bn_local_scores', 'bn_log_likelihood', 'bn_posterior_rows', 'bn_row_posteriors', 'bn_sample', 'build_info', 'get_limits', 'gmm_block_rows', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'metrics_manifold', 'metrics_neighbours', 'metrics_pooled_sample', 'nn_deconv_axis', 'nn_loss', 'nn_reconstruction', 'nn_window_axis', 'probe_parallel_threads', 'raise_in_parallel', 'set_limits']
 class GaussianMixtureStats:
     """
     Additive E-step statistics of a set of rows (merge chunks with +=).
@@ -943,6 +943,10 @@ def nn_deconv_axis(size: typing.SupportsInt | typing.SupportsIndex, window: typi
 def nn_loss(y: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], labels: typing.Annotated[numpy.typing.ArrayLike, numpy.int32] | None, values: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, weights: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, loss: Loss, from_logits: bool, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple[tuple, numpy.typing.NDArray[numpy.float32]]:
     """
     A training loss over rows of outputs: (stats, d(mean loss)/dy).
+    """
+def nn_reconstruction(z: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], bernoulli: bool, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float32]]:
+    """
+    A VAE's reconstruction term per sample (float64, without the Gaussian's constant) and its gradient in z.
     """
 def nn_window_axis(size: typing.SupportsInt | typing.SupportsIndex, window: typing.SupportsInt | typing.SupportsIndex, stride: typing.SupportsInt | typing.SupportsIndex, same: bool) -> tuple[int, int, int]:
     """

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp
 
+from .. import _core
 from ..utils._validation import check_choice, check_int, check_random_state, check_real
 from . import optimizers as _optimizers
 from ._conditioning import class_labels, one_hot, with_label
@@ -150,14 +151,14 @@ class VAE:
         """-log p(x | z) per sample and its gradient with respect to the decoder's output:
         element-wise in float32 (as the network computes), each sample's sum in float64."""
         n = len(x)
-        xs, o = x.reshape(n, -1), np.asarray(out, dtype=np.float32).reshape(n, -1)
-        if self.likelihood == "bernoulli":
-            e = np.exp(-np.abs(o))  # sigmoid(o) = 1 / (1 + e) for o >= 0, e / (1 + e) below
-            per = (np.maximum(o, 0) - o * xs + np.log1p(e)).sum(axis=1, dtype=np.float64)
-            grad = np.where(o >= 0, np.float32(1), e) / (1 + e) - xs
-        else:
-            per = (0.5 * (o - xs) ** 2).sum(axis=1, dtype=np.float64) + 0.5 * _LOG_2PI * o.shape[1]
-            grad = o - xs
+        per, grad = _core.nn_reconstruction(
+            np.ascontiguousarray(out, dtype=np.float32).reshape(n, -1),
+            np.ascontiguousarray(x, dtype=np.float32).reshape(n, -1),
+            self.likelihood == "bernoulli",
+            self.decoder._threads(),
+        )
+        if self.likelihood != "bernoulli":
+            per += 0.5 * _LOG_2PI * grad.shape[1]
         return per, grad.reshape(out.shape)
 
     def train_step(self, x: np.ndarray, labels: np.ndarray | None = None) -> dict[str, float]:

@@ -23,7 +23,7 @@ enum class Activation : int {
   elu = 6,         ///< x for x > 0, else alpha (e^x - 1)
   gelu = 7,        ///< x Phi(x), exact (Keras' default)
   softplus = 8,
-  swish = 9,        ///< x sigmoid(x)
+  swish = 9,         ///< x sigmoid(x)
   log_softmax = 10,  ///< the logarithm of softmax over the last axis
 };
 
@@ -48,13 +48,13 @@ enum class LayerKind : int {
 /// One layer's hyper-parameters; fields a kind does not use are ignored.
 struct LayerConfig {
   LayerKind kind = LayerKind::dense;
-  int filters = 0;  ///< conv2d output channels
-  int units = 0;    ///< dense output width
+  int filters = 0;                 ///< conv2d output channels
+  int units = 0;                   ///< dense output width
   int kernel_h = 1, kernel_w = 1;  ///< conv2d kernel, pooling window, or up-sampling factors
   int stride_h = 1, stride_w = 1;
   int dilation_h = 1, dilation_w = 1;  ///< conv2d: taps this many rows and columns apart
   int groups = 1;                      ///< conv2d: channels and filters split in this many groups
-  bool same_padding = false;  ///< 'same' (TensorFlow's rule) instead of 'valid'
+  bool same_padding = false;           ///< 'same' (TensorFlow's rule) instead of 'valid'
   int pad_top = -1, pad_bottom = -1, pad_left = -1, pad_right = -1;  ///< explicit (ONNX) when >= 0; zero padding
   int output_padding_h = -1, output_padding_w = -1;                  ///< conv2d_transpose (Keras' None: -1)
   int target_h = 0, target_w = 0, target_c = 0;                      ///< reshape: (h, w, c), or (c) with h = w = 0
@@ -62,8 +62,8 @@ struct LayerConfig {
   bool share_h = false, share_w = false, share_c = false;            ///< prelu: alpha shared along these axes
   bool use_bias = true;
   Activation activation = Activation::linear;
-  float alpha = 0.0f;  ///< the activation's parameter: leaky_relu's slope, elu's alpha
-  float rate = 0.0f;  ///< dropout rate
+  float alpha = 0.0f;                       ///< the activation's parameter: leaky_relu's slope, elu's alpha
+  float rate = 0.0f;                        ///< dropout rate
   float momentum = 0.99f, epsilon = 1e-3f;  ///< batch normalization
   bool center = true, scale = true;         ///< batch normalization: beta, gamma
 };
@@ -152,8 +152,8 @@ struct Targets {
 
 /// Sums over the rows of one call: the caller divides by `count` for means.
 struct BatchStats {
-  double loss_sum = 0.0;           ///< sum over rows of the (weighted) per-row loss
-  double correct = 0.0;            ///< rows whose argmax matches the target (or the share of values on the right side of 0.5)
+  double loss_sum = 0.0;  ///< sum over rows of the (weighted) per-row loss
+  double correct = 0.0;   ///< rows whose argmax matches the target (or the share of values on the right side of 0.5)
   double abs_error_sum = 0.0;      ///< sum over rows of the mean |output - target| (value targets)
   double squared_error_sum = 0.0;  ///< and of the mean (output - target)^2
   std::int64_t count = 0;
@@ -222,8 +222,8 @@ class Network {
   /// Forward pass in training mode and backward pass only: loss stats, gradients in grads()
   /// and the gradient of the mean loss with respect to the input in dx (n x input size,
   /// may be null). Parameters are not updated. For tests against other frameworks.
-  BatchStats gradients(const float* x, const Targets& y, std::int64_t n, LossSpec loss, std::uint64_t seed,
-                       float* dx, int n_threads);
+  BatchStats gradients(const float* x, const Targets& y, std::int64_t n, LossSpec loss, std::uint64_t seed, float* dx,
+                       int n_threads);
 
   // ---- training primitives, for custom training loops and chained networks
   /// Forward pass in training mode over n rows of x (copied): the output (n x output size),
@@ -275,7 +275,7 @@ class Network {
   std::vector<const float*> outs_;
   AlignedVector<float> grad_a_, grad_b_, input_;
   std::int64_t batch_ = 0;
-  std::vector<bool> relu_absorbed_;  // layer i's relu derivative is applied by layer i + 1
+  std::vector<bool> relu_absorbed_;              // layer i's relu derivative is applied by layer i + 1
   std::vector<bool> fused_infer_, fused_train_;  // layer i runs layer i + 1 within its passes
 };
 
@@ -292,6 +292,13 @@ std::unique_ptr<Network> load_network(const std::string& path);
 /// d(mean loss)/dy in grad (rows x width, may be null). Sums over rows, as BatchStats.
 BatchStats loss_and_gradient(const float* y, const Targets& t, std::int64_t rows, std::int64_t per_sample,
                              std::int64_t width, LossSpec loss, float* grad, int n_threads);
+
+/// A VAE's reconstruction term over n samples of d values (z: the decoder's outputs, x: the
+/// data): per_sample[i] = -log p(x_i | z_i) summed in double, without the Gaussian's constant
+/// (Bernoulli logits: max(z, 0) - z x + log1p(e^-|z|); Gaussian means: (z - x)^2 / 2), and
+/// grad = its derivative in z (sigmoid(z) - x, or z - x), element-wise in float32.
+void reconstruction_terms(const float* z, const float* x, std::int64_t n, std::int64_t d, bool bernoulli,
+                          double* per_sample, float* grad, int n_threads);
 
 /// True when x[0..n) holds a NaN or an infinity (one pass over the bits).
 bool any_non_finite(const float* x, std::int64_t n);
