@@ -8,6 +8,37 @@
 namespace scalegen::nn {
 namespace {
 
+// One row of C channels: free functions with restrict pointers, so that the loops vectorize.
+void normalize_row(const float* __restrict x, const float* __restrict mean, const float* __restrict scale,
+                   const float* __restrict shift, std::int64_t C, float* __restrict y) {
+  for (std::int64_t c = 0; c < C; ++c) y[c] = (x[c] - mean[c]) * scale[c] + shift[c];
+}
+// p += x (center null) or (x - center)^2, in double.
+void add_moment_row(const float* __restrict x, const double* __restrict center, std::int64_t C, double* __restrict p) {
+  if (center == nullptr) {
+    for (std::int64_t c = 0; c < C; ++c) p[c] += double(x[c]);
+    return;
+  }
+  for (std::int64_t c = 0; c < C; ++c) {
+    const double v = double(x[c]) - center[c];
+    p[c] += v * v;
+  }
+}
+// sdy += dy, sdx += dy xhat (in double).
+void add_gradient_sums(const float* __restrict x, const float* __restrict dy, const float* __restrict mean,
+                       const float* __restrict inv_std, std::int64_t C, double* __restrict sdy,
+                       double* __restrict sdx) {
+  for (std::int64_t c = 0; c < C; ++c) {
+    sdy[c] += double(dy[c]);
+    sdx[c] += double(dy[c] * ((x[c] - mean[c]) * inv_std[c]));
+  }
+}
+void input_gradient_row(const float* __restrict x, const float* __restrict dy, const float* __restrict mean,
+                        const float* __restrict a, const float* __restrict d, const float* __restrict e, std::int64_t C,
+                        float* __restrict dx) {
+  for (std::int64_t c = 0; c < C; ++c) dx[c] = a[c] * dy[c] - d[c] * (x[c] - mean[c]) - e[c];
+}
+
 // Normalises the last axis (channels) over all other axes of the batch, as Keras' default.
 class BatchNorm final : public Layer {
  public:
@@ -62,12 +93,17 @@ class BatchNorm final : public Layer {
       moving_mean[c] = moving_mean[c] * momentum_ + float(mean_[std::size_t(c)]) * (1.0f - momentum_);
       moving_var[c] = moving_var[c] * momentum_ + float(v) * (1.0f - momentum_);
     }
+    // y = (x - mean) gamma / std + beta, per channel coefficients in float
+    std::vector<float> scale(static_cast<std::size_t>(C_)), shift(static_cast<std::size_t>(C_));
+    mean_f_.resize(std::size_t(C_));
+    for (std::int64_t c = 0; c < C_; ++c) {
+      mean_f_[std::size_t(c)] = float(mean_[std::size_t(c)]);
+      scale[std::size_t(c)] = gamma(ctx, c) * inv_std_[std::size_t(c)];
+      shift[std::size_t(c)] = beta(ctx, c);
+    }
     parallel_for_flushed(ctx.n_threads, blocks(rows), [&](std::int64_t t) {
       for (std::int64_t r = t * kRows; r < std::min(rows, (t + 1) * kRows); ++r)
-        for (std::int64_t c = 0; c < C_; ++c) {
-          const float xhat = (x[r * C_ + c] - float(mean_[std::size_t(c)])) * inv_std_[std::size_t(c)];
-          y[r * C_ + c] = gamma(ctx, c) * xhat + beta(ctx, c);
-        }
+        normalize_row(x + r * C_, mean_f_.data(), scale.data(), shift.data(), C_, y + r * C_);
     });
   }
 
@@ -78,13 +114,8 @@ class BatchNorm final : public Layer {
     std::vector<double> part(static_cast<std::size_t>(nb * 2 * C_), 0.0);
     parallel_for_flushed(ctx.n_threads, nb, [&](std::int64_t t) {
       double* sdy = part.data() + t * 2 * C_;
-      double* sdx = sdy + C_;
       for (std::int64_t r = t * kRows; r < std::min(rows, (t + 1) * kRows); ++r)
-        for (std::int64_t c = 0; c < C_; ++c) {
-          const double xhat = double(x[r * C_ + c] - float(mean_[std::size_t(c)])) * inv_std_[std::size_t(c)];
-          sdy[c] += dy[r * C_ + c];
-          sdx[c] += dy[r * C_ + c] * xhat;
-        }
+        add_gradient_sums(x + r * C_, dy + r * C_, mean_f_.data(), inv_std_.data(), C_, sdy, sdy + C_);
     });
     std::vector<double> dbeta(static_cast<std::size_t>(C_), 0.0), dgamma(static_cast<std::size_t>(C_), 0.0);
     for (std::int64_t t = 0; t < nb; ++t)
@@ -98,14 +129,19 @@ class BatchNorm final : public Layer {
     if (center_)
       for (std::int64_t c = 0; c < C_; ++c) g[(scale_ ? C_ : 0) + c] = float(dbeta[std::size_t(c)]);
     if (dx == nullptr) return;
+    // dx = gamma / std (dy - (dbeta + xhat dgamma) / rows), per channel coefficients in float
+    std::vector<float> a(static_cast<std::size_t>(C_)), d(static_cast<std::size_t>(C_)),
+        e(static_cast<std::size_t>(C_));
+    for (std::int64_t c = 0; c < C_; ++c) {
+      const auto cc = std::size_t(c);
+      const double k = double(gamma(ctx, c)) * inv_std_[cc] / double(rows);
+      a[cc] = gamma(ctx, c) * inv_std_[cc];
+      d[cc] = float(k * dgamma[cc] * inv_std_[cc]);
+      e[cc] = float(k * dbeta[cc]);
+    }
     parallel_for_flushed(ctx.n_threads, nb, [&](std::int64_t t) {
       for (std::int64_t r = t * kRows; r < std::min(rows, (t + 1) * kRows); ++r)
-        for (std::int64_t c = 0; c < C_; ++c) {
-          const auto cc = std::size_t(c);
-          const double xhat = double(x[r * C_ + c] - float(mean_[cc])) * inv_std_[cc];
-          const double k = double(gamma(ctx, c)) * inv_std_[cc] / double(rows);
-          dx[r * C_ + c] = float(k * (double(rows) * dy[r * C_ + c] - dbeta[cc] - xhat * dgamma[cc]));
-        }
+        input_gradient_row(x + r * C_, dy + r * C_, mean_f_.data(), a.data(), d.data(), e.data(), C_, dx + r * C_);
     });
   }
 
@@ -118,7 +154,8 @@ class BatchNorm final : public Layer {
     const std::int64_t rows = n * in_.h * in_.w;
     parallel_for_flushed(ctx.n_threads, blocks(rows), [&](std::int64_t t) {
       for (std::int64_t r = t * kRows; r < std::min(rows, (t + 1) * kRows); ++r)
-        for (std::int64_t c = 0; c < C_; ++c) dx[r * C_ + c] = dy[r * C_ + c] * (gamma(ctx, c) * (1.0f / std::sqrt(var[c] + epsilon_)));
+        for (std::int64_t c = 0; c < C_; ++c)
+          dx[r * C_ + c] = dy[r * C_ + c] * (gamma(ctx, c) * (1.0f / std::sqrt(var[c] + epsilon_)));
     });
   }
   std::int64_t blocks(std::int64_t rows) const { return (rows + kRows - 1) / kRows; }
@@ -134,10 +171,7 @@ class BatchNorm final : public Layer {
     parallel_for_flushed(n_threads, nb, [&](std::int64_t t) {
       double* p = part.data() + t * C_;
       for (std::int64_t r = t * kRows; r < std::min(rows, (t + 1) * kRows); ++r)
-        for (std::int64_t c = 0; c < C_; ++c) {
-          const double v = x[r * C_ + c];
-          p[c] += center ? (v - center[c]) * (v - center[c]) : v;
-        }
+        add_moment_row(x + r * C_, center, C_, p);
     });
     for (std::int64_t t = 0; t < nb; ++t)
       for (std::int64_t c = 0; c < C_; ++c) out[std::size_t(c)] += part[std::size_t(t * C_ + c)];
@@ -147,7 +181,7 @@ class BatchNorm final : public Layer {
   bool center_, scale_;
   std::int64_t C_ = 0;
   std::vector<double> mean_;
-  std::vector<float> inv_std_;
+  std::vector<float> mean_f_, inv_std_;
 };
 
 }  // namespace
