@@ -352,3 +352,15 @@ def test_bad_weights_and_metrics_are_refused() -> None:
     with pytest.raises(ValueError, match="shape"):
         model.forward(x)
         model.backward(np.zeros((5, 3), np.float32))
+
+
+def test_non_finite_inputs_and_output_gradients_are_refused_and_the_pass_stays_open() -> None:
+    model, x = dense_model(), np.ones((4, 4), np.float32)
+    for bad in (np.nan, np.inf, -np.inf):
+        with pytest.raises(ValueError, match="x contains NaN or infinity"):
+            model.forward(np.where(np.eye(4, dtype=bool), bad, x))
+    y = model.forward(x)
+    for bad in (np.nan, np.inf):
+        with pytest.raises(ValueError, match="dy contains NaN or infinity"):
+            model.backward(np.full_like(y, bad))
+    assert model.backward(np.ones_like(y)).shape == x.shape  # the forward pass is still there to take back

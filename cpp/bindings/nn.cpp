@@ -365,6 +365,7 @@ void bind_nn(py::module_& m) {
             const std::int64_t n = dy.ndim() ? dy.shape(0) : 0;
             if (n != net.forward_rows() || dy.size() != n * net.output_shape().size())
               throw std::invalid_argument("the output gradient must have the shape of the last forward's output");
+            if (any_non_finite(dy.data(), dy.size())) throw std::invalid_argument("dy contains NaN or infinity");
             std::vector<py::ssize_t> shape{py::ssize_t(n)};
             for (auto d : shape_tuple(net.input_shape())) shape.push_back(d.cast<py::ssize_t>());
             py::array_t<float> dx(shape);
