@@ -19,23 +19,22 @@ bool Conv2D::absorbs_next(const Layer& next, bool training) const {
   return !training || (act_.kind == Activation::relu && pool->absorbs_relu());
 }
 
-void Conv2D::infer_with_next(const Layer& next, const float* x, float* y, std::int64_t n,
-                             const Context& ctx) const {
+void Conv2D::infer_with_next(const Layer& next, const float* x, float* y, std::int64_t n, const Context& ctx) const {
   run_forward(x, y, n, ctx, nullptr, next.as_pooling());
 }
 
-void Conv2D::train_forward_with_next(const Layer& next, const float* x, float* y, std::int64_t n,
-                                     const Context& ctx) {
+void Conv2D::train_forward_with_next(const Layer& next, const float* x, float* y, std::int64_t n, const Context& ctx) {
+  const std::int64_t per = per_block(n);
   const Pool2D& pool = *next.as_pooling();
   pool_argmax_.resize(std::size_t(n * pool.out().size()));
   parallel_for_flushed(ctx.n_threads, n_blocks(n), [&](std::int64_t blk) {
-    const std::int64_t s0 = blk * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
+    const std::int64_t s0 = blk * per, s1 = std::min(n, s0 + per);
     conv_pool_block(x, s0, s1, pool, y, pool_argmax_.data(), ctx);
   });
 }
 
-void Conv2D::backward_with_next(const Layer& next, const float* x, const float* y, float* dy, float* dx,
-                                std::int64_t n, const Context& ctx) {
+void Conv2D::backward_with_next(const Layer& next, const float* x, const float* y, float* dy, float* dx, std::int64_t n,
+                                const Context& ctx) {
   run_backward(x, nullptr, dy, dx, n, true, ctx, next.as_pooling(), y);
 }
 

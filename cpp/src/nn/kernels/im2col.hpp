@@ -4,12 +4,22 @@
 // the input) and its adjoint col2im (the rows' values added back into the image). A
 // convolution's gradients and a transposed convolution's passes are products with them.
 
+#include <algorithm>
 #include <cstdint>
 #include <utility>
 
 #include "scalegen/nn/network.hpp"
 
 namespace scalegen::nn {
+
+/// Samples per block when a layer splits n samples into blocks of at most `most`: the
+/// blocks' count rounded up to a multiple of 8 where n allows, so that 2, 4 or 8 threads get
+/// equal shares (13 blocks of 5 samples kept one of two threads idle for a block's time).
+/// From n and `most` only: the same bits for any thread count.
+inline std::int64_t balanced_samples_per_block(std::int64_t n, std::int64_t most) {
+  const std::int64_t blocks = std::min(n, ((n + most - 1) / most + 7) / 8 * 8);
+  return blocks > 0 ? (n + blocks - 1) / blocks : 1;
+}
 
 struct ConvGeometry {
   Shape in, out;  // the convolution's input and output (channels: out.c is not used here)

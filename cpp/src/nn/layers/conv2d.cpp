@@ -50,7 +50,7 @@ Conv2D::Conv2D(const LayerConfig& c, int index, Shape in)
   // dilated or grouped: im2col (one group's channels at a time) and GEMM, no in-place kernels
   general_ = c.dilation_h > 1 || c.dilation_w > 1 || groups_ > 1;
   // blocks of whole samples with about 256 output pixels: an im2col block stays in L2
-  samples_per_block_ = std::max<std::int64_t>(1, 256 / pixels_);
+  most_per_block_ = std::max<std::int64_t>(1, 256 / pixels_);
   // every window inside the image: the forward pass reads windows in place (no im2col)
   winograd_ = !general_ && Winograd4x4s2::applies(geo_, F_);
   if (winograd_) wino_ = Winograd4x4s2(geo_, F_);
@@ -177,6 +177,7 @@ void Conv2D::in_place_gemm(const float* x, const OutputBlock& blk, float* out, c
 
 void Conv2D::run_backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n, bool pre_activation,
                           const Context& ctx, const Pool2D* pool, const float* pool_y) {
+  const std::int64_t per = per_block(n);
   if (general_) return general_backward(x, y, dy, dx, n, pre_activation, ctx);  // never fused with a pool
   const std::int64_t blocks = n_blocks(n), groups = std::min(blocks, kGroups);
   const std::int64_t wsize = K_ * F_, psize = wsize + F_;
@@ -193,7 +194,7 @@ void Conv2D::run_backward(const float* x, const float* y, float* dy, float* dx, 
     const auto [b0, b1] = split_range(blocks, groups, g);
     float* dw = weights ? partials_.data() + g * psize : nullptr;
     for (std::int64_t b = b0; b < b1; ++b) {
-      const std::int64_t s0 = b * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
+      const std::int64_t s0 = b * per, s1 = std::min(n, s0 + per);
       const std::int64_t rows = (s1 - s0) * pixels_;
       const ScratchLease routed(pool != nullptr ? std::size_t(rows * F_) : 0);
       float* dz;
@@ -235,6 +236,7 @@ ConvGeometry Conv2D::group_geometry(int g) const {
 
 void Conv2D::general_backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n, bool pre_activation,
                               const Context& ctx) {
+  const std::int64_t per = per_block(n);
   const std::int64_t blocks = n_blocks(n), tasks = std::min(blocks, kGroups);
   const std::int64_t wsize = K_ * F_, psize = wsize + F_, Fg = F_ / groups_;
   const bool weights = !frozen;
@@ -247,7 +249,7 @@ void Conv2D::general_backward(const float* x, const float* y, float* dy, float* 
     const auto [b0, b1] = split_range(blocks, tasks, t);
     float* dw = weights ? partials_.data() + t * psize : nullptr;
     for (std::int64_t b = b0; b < b1; ++b) {
-      const std::int64_t s0 = b * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
+      const std::int64_t s0 = b * per, s1 = std::min(n, s0 + per);
       const std::int64_t rows = (s1 - s0) * pixels_;
       float* dz = dy + s0 * out_.size();
       if (!pre_activation) activation_backward(dz, y + s0 * out_.size(), pre_at(s0 * out_.size()), rows, F_, act_);
@@ -273,6 +275,7 @@ void Conv2D::general_backward(const float* x, const float* y, float* dy, float* 
 
 void Conv2D::run_forward(const float* x, float* y, std::int64_t n, const Context& ctx, float* keep,
                          const Pool2D* pool) const {
+  const std::int64_t per = per_block(n);
   const auto [rows_read, cols_read] = rows_cols_read_by(pool);
   // Fewer than 4 images: tasks over channel groups (the two halves of an in-place
   // convolution's filters), images and bands of (pooled) rows, so that a single image keeps
@@ -303,7 +306,7 @@ void Conv2D::run_forward(const float* x, float* y, std::int64_t n, const Context
     return;
   }
   parallel_for_flushed(ctx.n_threads, n_blocks(n), [&](std::int64_t blk) {
-    const std::int64_t s0 = blk * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
+    const std::int64_t s0 = blk * per, s1 = std::min(n, s0 + per);
     if (pool == nullptr) {
       forward_rows(x, whole(s0, s1), y + s0 * out_.size(), keep ? keep + s0 * out_.size() : nullptr, ctx);
       return;

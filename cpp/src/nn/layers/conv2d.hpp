@@ -29,8 +29,7 @@ class Conv2D final : public Layer {
 
   // fused with a following pooling (fused/conv_pool.cpp)
   bool absorbs_next(const Layer& next, bool training) const override;
-  void infer_with_next(const Layer& next, const float* x, float* y, std::int64_t n,
-                       const Context& ctx) const override;
+  void infer_with_next(const Layer& next, const float* x, float* y, std::int64_t n, const Context& ctx) const override;
   void train_forward_with_next(const Layer& next, const float* x, float* y, std::int64_t n,
                                const Context& ctx) override;
   void backward_with_next(const Layer& next, const float* x, const float* y, float* dy, float* dx, std::int64_t n,
@@ -47,7 +46,8 @@ class Conv2D final : public Layer {
   };
   OutputBlock whole(std::int64_t s0, std::int64_t s1) const { return {s0, s1, 0, out_.h, out_.w, 0, F_}; }
   bool small_reduction() const { return K_ < 16; }
-  std::int64_t n_blocks(std::int64_t n) const { return (n + samples_per_block_ - 1) / samples_per_block_; }
+  std::int64_t per_block(std::int64_t n) const { return balanced_samples_per_block(n, most_per_block_); }
+  std::int64_t n_blocks(std::int64_t n) const { return (n + per_block(n) - 1) / per_block(n); }
 
   // With `pool`, each block's output goes to a scratch buffer and is pooled into y at once,
   // while it is still in cache (inference only).
@@ -93,14 +93,14 @@ class Conv2D final : public Layer {
                        std::int32_t* argmax, const Context& ctx) const;
   // The gradient at this layer's (pre-relu) output of images [s0, s1), routed from the
   // pool's output gradient through its argmax.
-  void route_from_pool(const Pool2D& pool, const float* pool_y, const float* pool_dy, std::int64_t s0,
-                       std::int64_t s1, float* dz) const;
+  void route_from_pool(const Pool2D& pool, const float* pool_y, const float* pool_dy, std::int64_t s0, std::int64_t s1,
+                       float* dz) const;
 
   Act act_;
   bool bias_;
   ConvGeometry geo_;  // its windows; these copies of its sizes keep the kernels' code short
   int kh_ = 1, kw_ = 1, sh_ = 1, sw_ = 1, pt_ = 0, pl_ = 0;
-  std::int64_t K_ = 0, F_ = 0, pixels_ = 0, samples_per_block_ = 1;
+  std::int64_t K_ = 0, F_ = 0, pixels_ = 0, most_per_block_ = 1;  // samples a block holds at most
   bool in_place_ = false;
   bool general_ = false;  // dilated or grouped
   bool winograd_ = false;
@@ -108,7 +108,7 @@ class Conv2D final : public Layer {
   int groups_ = 1;
   std::vector<std::int32_t> window_offsets_;
   std::vector<float> partials_;
-  std::vector<float> wt_;                 // the kernel transposed (F x K), for input gradients
+  std::vector<float> wt_;                  // the kernel transposed (F x K), for input gradients
   std::vector<std::int32_t> pool_argmax_;  // training fused with a max pool: where its maxima came from
 };
 

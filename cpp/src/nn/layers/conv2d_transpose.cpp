@@ -38,7 +38,7 @@ class Conv2DTranspose final : public Layer {
     check_tensor_bytes(checked_mul(K, C_, who), sizeof(float), who + ": the kernel");
     // the convolution this is the adjoint of: from our output to our input
     geo_ = ConvGeometry{out_, in, c.kernel_h, c.kernel_w, c.stride_h, c.stride_w, ah.pad_begin, aw.pad_begin, K};
-    samples_per_block_ = std::max<std::int64_t>(1, 256 / (std::int64_t(in.h) * in.w));
+    most_per_block_ = std::max<std::int64_t>(1, 256 / (std::int64_t(in.h) * in.w));
     // the forward product's rows padded to whole vectors: our GEMM kernel takes them, where
     // Eigen ran a 9-wide product (3 x 3 to one channel) ~5x slower
     cols_geo_ = geo_;
@@ -68,7 +68,7 @@ class Conv2DTranspose final : public Layer {
   void backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n, bool pre_activation,
                 const Context& ctx) override {
     const std::int64_t K = geo_.K, in_rows = std::int64_t(in_.h) * in_.w, out_size = out_.size();
-    const std::int64_t blocks = (n + samples_per_block_ - 1) / samples_per_block_,
+    const std::int64_t per = balanced_samples_per_block(n, most_per_block_), blocks = (n + per - 1) / per,
                        groups = std::min<std::int64_t>(blocks, 8);
     const std::int64_t wsize = K * C_, psize = wsize + F_;
     const bool weights = !frozen;  // a frozen layer's gradients are never used: not computed
@@ -80,7 +80,7 @@ class Conv2DTranspose final : public Layer {
       const auto [b0, b1] = split_range(blocks, groups, g);
       float* dw = weights ? partials_.data() + g * psize : nullptr;
       for (std::int64_t b = b0; b < b1; ++b) {
-        const std::int64_t s0 = b * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
+        const std::int64_t s0 = b * per, s1 = std::min(n, s0 + per);
         float* dz = dy + s0 * out_size;
         if (!pre_activation)
           activation_backward(dz, y + s0 * out_size, pre_at(s0 * out_size), (s1 - s0) * out_size / F_, F_, act_);
@@ -120,14 +120,14 @@ class Conv2DTranspose final : public Layer {
     const std::int64_t K = geo_.K, Kp = cols_geo_.K, in_rows = std::int64_t(in_.h) * in_.w, out_size = out_.size();
     const float* w = ctx.params + param_offset;
     const float* b = bias_ ? w + K * C_ : nullptr;
-    const std::int64_t blocks = (n + samples_per_block_ - 1) / samples_per_block_;
+    const std::int64_t per = balanced_samples_per_block(n, most_per_block_), blocks = (n + per - 1) / per;
     // cols = x W^T: the kernel transposed once per call (C x K, zero-padded to Kp), so the
     // product's rows are Kp wide, as our GEMM kernel wants them
     const ScratchLease wt(std::size_t(Kp * C_));
     mat(wt.data(), C_, K, Kp) = cmat(w, K, C_, C_).transpose();
     if (Kp > K) mat(wt.data() + K, C_, Kp - K, Kp).setZero();
     parallel_for_flushed(ctx.n_threads, blocks, [&](std::int64_t blk) {
-      const std::int64_t s0 = blk * samples_per_block_, s1 = std::min(n, s0 + samples_per_block_);
+      const std::int64_t s0 = blk * per, s1 = std::min(n, s0 + per);
       const std::int64_t rows = (s1 - s0) * in_rows;
       const ScratchLease cols(std::size_t(rows * Kp));
       gemm_nn(rows, Kp, C_, x + s0 * in_.size(), C_, wt.data(), Kp, cols.data(), Kp);
@@ -138,7 +138,7 @@ class Conv2DTranspose final : public Layer {
 
   Act act_;
   bool bias_;
-  std::int64_t F_ = 0, C_ = 0, samples_per_block_ = 1;
+  std::int64_t F_ = 0, C_ = 0, most_per_block_ = 1;  // samples a block holds at most
   ConvGeometry geo_;
   ConvGeometry cols_geo_;  // geo_ with the forward product's padded row length
   bool winograd_ = false;
