@@ -367,7 +367,9 @@ def test_a_conditional_gan_draws_the_digits_asked_for(classifier: Sequential, tm
     x, y = load_digits()
     generator, critic = dcgan(10)
     gan = GAN(generator, critic, 16, n_classes=10, seed=0)
-    gan.compile("adam", "adam")
+    # the DCGAN recipe's beta_1 = 0.5: with Keras' default 0.9 the share drawn right was
+    # 0.74-0.91 over 4 seeds, with 0.5 0.90-0.97
+    gan.compile(Adam(1e-3, beta_1=0.5), Adam(1e-3, beta_1=0.5))
     gan.fit(x, y, epochs=90, batch_size=64, verbose=0)
     asked = np.repeat(np.arange(10), 50)
     drawn = classifier.predict(gan.sample(500, random_state=0, labels=asked)).argmax(axis=1)
