@@ -94,7 +94,7 @@ inline void sandwich(const Vec* in, Vec* out) {
     for (int l = 0; l < R2; ++l) out[i * R2 + l] = combine(Q.v[l], [&](int k) { return tmp[i][k]; });
 }
 
-constexpr int kPos = 64;  // positions of a transformed tile
+constexpr int kPos = int(kTilePositions);
 
 // The taps of phase p's 2 x 2 part weighted by position pos's coefficients G[j][a] G[l][b]
 // (pos = 8 j + l), zeros left out: their number.
@@ -207,16 +207,18 @@ void Winograd4x4s2::output_grad_tiles(const float* dy, std::int64_t s0, std::int
   });
 }
 
-void Winograd4x4s2::forward(const float* x, const float* w, float* y, std::int64_t n, int n_threads) const {
+void Winograd4x4s2::forward(const float* x, const float* w, float* y, std::int64_t n, int n_threads,
+                            float* keep_tiles) const {
   const std::int64_t per = chunk_images();
-  const ScratchLease V(std::size_t(kPos * per * T_ * K_)), M(std::size_t(kPos * per * T_ * F_));
+  const ScratchLease scratch(keep_tiles ? 0 : std::size_t(kPos * per * T_ * K_)), M(std::size_t(kPos * per * T_ * F_));
   for (std::int64_t s0 = 0; s0 < n; s0 += per) {
     const std::int64_t s1 = std::min(n, s0 + per), R = (s1 - s0) * T_;
-    input_tiles(x, s0, s1, V.data(), n_threads);
+    float* V = keep_tiles ? keep_tiles + s0 * T_ * kPos * K_ : scratch.data();
+    input_tiles(x, s0, s1, V, n_threads);
     parallel_for_flushed(n_threads, kPos, [&](std::int64_t pos) {
       const ScratchLease U(std::size_t(K_ * F_));
       kernel_at(w, int(pos), false, U.data());
-      gemm_nn(R, F_, K_, V.data() + pos * K_, kPos * K_, U.data(), F_, M.data() + pos * F_, kPos * F_);
+      gemm_nn(R, F_, K_, V + pos * K_, kPos * K_, U.data(), F_, M.data() + pos * F_, kPos * F_);
     });
     parallel_for_flushed(n_threads, R, [&](std::int64_t r) {
       const std::int64_t s = s0 + r / T_;
@@ -234,7 +236,7 @@ void Winograd4x4s2::forward(const float* x, const float* w, float* y, std::int64
 }
 
 void Winograd4x4s2::backward(const float* x, const float* dy, const float* w, float* dx, float* dw, std::int64_t n,
-                             int n_threads) const {
+                             int n_threads, const float* kept_tiles) const {
   if (dx == nullptr && dw == nullptr) return;
   const std::int64_t CF = C_ * F_;
   const ScratchLease wt(dx != nullptr ? std::size_t(16 * CF) : 0);  // w transposed per tap (F x C)
@@ -253,11 +255,12 @@ void Winograd4x4s2::backward(const float* x, const float* dy, const float* w, fl
     const std::int64_t s1 = std::min(n, s0 + per), R = (s1 - s0) * T_;
     output_grad_tiles(dy, s0, s1, M.data(), n_threads);
     if (dw != nullptr) {
-      input_tiles(x, s0, s1, V.data(), n_threads);
+      const float* Vx = kept_tiles ? kept_tiles + s0 * T_ * kPos * K_ : V.data();
+      if (kept_tiles == nullptr) input_tiles(x, s0, s1, V.data(), n_threads);
       parallel_for_flushed(n_threads, kGroups, [&](std::int64_t g) {
         const ScratchLease dU(std::size_t(K_ * F_));
         for (int pos = int(g) * kPos / kGroups; pos < int(g + 1) * kPos / kGroups; ++pos) {
-          gemm_tn(K_, F_, R, V.data() + pos * K_, kPos * K_, M.data() + pos * F_, kPos * F_, dU.data(), F_, false);
+          gemm_tn(K_, F_, R, Vx + pos * K_, kPos * K_, M.data() + pos * F_, kPos * F_, dU.data(), F_, false);
           add_kernel_gradient(dU.data(), pos, partials.data() + g * 16 * CF);
         }
       });

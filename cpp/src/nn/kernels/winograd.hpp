@@ -21,6 +21,7 @@ namespace scalegen::nn {
 // Layers use it for training batches of at least this many images (the kernel's transform
 // is paid per call; inference keeps the direct product's rounding).
 constexpr std::int64_t kWinogradMinBatch = 8;
+constexpr std::int64_t kTilePositions = 64;  // an 8 x 8 transformed tile
 
 class Winograd4x4s2 {
  public:
@@ -33,12 +34,17 @@ class Winograd4x4s2 {
   Winograd4x4s2(const ConvGeometry& geo, std::int64_t filters);
 
   /// y (n images of geo.out's size, F channels) = the convolution of x (n images of geo.in)
-  /// with w (4 x 4 x C x F), no bias.
-  void forward(const float* x, const float* w, float* y, std::int64_t n, int n_threads) const;
+  /// with w (4 x 4 x C x F), no bias. With keep_tiles (tile_floats(n) floats), x's
+  /// transformed tiles are left there for the kernel gradient of backward.
+  void forward(const float* x, const float* w, float* y, std::int64_t n, int n_threads,
+               float* keep_tiles = nullptr) const;
   /// The adjoints from dy (n images of the output): dx (the input's gradient, overwritten)
-  /// and dw (the kernel's, overwritten: summed over the images of x), either may be null.
-  void backward(const float* x, const float* dy, const float* w, float* dx, float* dw, std::int64_t n,
-                int n_threads) const;
+  /// and dw (the kernel's, overwritten: summed over the images of x), either may be null;
+  /// kept_tiles, when not null, are x's tiles as forward kept them.
+  void backward(const float* x, const float* dy, const float* w, float* dx, float* dw, std::int64_t n, int n_threads,
+                const float* kept_tiles = nullptr) const;
+  /// The floats of n images' transformed input tiles.
+  std::int64_t tile_floats(std::int64_t n) const { return n * T_ * kTilePositions * K_; }
 
  private:
   // Position pos of the transformed kernel into U: U[pos] (4C x F) from w (4 x 4 x C x F),

@@ -72,7 +72,10 @@ void Conv2D::train_forward(const float* x, float* y, std::int64_t n, const Conte
   float* keep = kept_pre_activation(n, act_.kind);
   if (!uses_winograd(n)) return run_forward(x, y, n, ctx, keep);
   const float* w = ctx.params + param_offset;
-  wino_.forward(x, w, y, n, ctx.n_threads);
+  // a trainable layer keeps x's transformed tiles for its kernel gradient
+  tiles_kept_ = !frozen;
+  if (tiles_kept_) wino_tiles_.resize(std::size_t(wino_.tile_floats(n)));
+  wino_.forward(x, w, y, n, ctx.n_threads, tiles_kept_ ? wino_tiles_.data() : nullptr);
   bias_activate_samples(y, n, out_.size(), F_, bias_ ? w + K_ * F_ : nullptr, act_, keep, ctx.n_threads);
 }
 
@@ -88,7 +91,8 @@ void Conv2D::winograd_backward(const float* x, const float* y, float* dy, float*
   float* grads = ctx.grads + param_offset;
   output_gradient(dy, y, pre_at(0), n, out_.size(), F_, pre_activation, act_,
                   weights && bias_ ? grads + K_ * F_ : nullptr, ctx.n_threads);
-  wino_.backward(x, dy, ctx.params + param_offset, dx, weights ? grads : nullptr, n, ctx.n_threads);
+  wino_.backward(x, dy, ctx.params + param_offset, dx, weights ? grads : nullptr, n, ctx.n_threads,
+                 tiles_kept_ ? wino_tiles_.data() : nullptr);
 }
 
 void Conv2D::forward_rows(const float* x, const OutputBlock& blk, float* out, float* keep, const Context& ctx) const {

@@ -105,6 +105,8 @@ class Conv2D final : public Layer {
   bool general_ = false;  // dilated or grouped
   bool winograd_ = false;
   Winograd4x4s2 wino_;
+  bool tiles_kept_ = false;          // the last training forward kept x's Winograd tiles
+  AlignedVector<float> wino_tiles_;  // there, for the kernel gradient
   int groups_ = 1;
   std::vector<std::int32_t> window_offsets_;
   std::vector<float> partials_;
