@@ -39,6 +39,8 @@ def torch_activation(t: Any, name: str, alpha: float | None = None) -> Any:
         return F.elu(t, 1.0 if alpha is None else alpha)
     if name == "log_softmax":
         return F.log_softmax(t, dim=-1)
+    if name == "softmax":
+        return F.softmax(t, dim=-1)
     fn = {
         "linear": lambda v: v,
         "relu": torch.relu,
@@ -283,6 +285,23 @@ def test_a_depthwise_convolution_matches_torch() -> None:
         ),
         ([Conv2D(3, 2, activation="gelu"), Activation("swish"), Activation("elu")], (4, 4, 2)),
         ([Conv2D(3, 2, activation="log_softmax"), Dense(4, activation="log_softmax")], (4, 3, 2)),
+        # activation layers after layers without one run in those layers' passes (but a
+        # second one, and a softmax)
+        (
+            [
+                Conv2D(3, 2),
+                Activation("swish"),
+                Activation("elu"),
+                Reshape((-1,)),
+                Dense(4),
+                ELU(alpha=0.5),
+                Dense(5),
+                LeakyReLU(0.1),
+                Dense(3),
+                Activation("softmax"),
+            ],
+            (4, 4, 2),
+        ),
         # a DCGAN generator's stack
         (
             [

@@ -56,6 +56,19 @@ class Layer {
   }
   /// The activation applied to this layer's output (the loss may fuse with softmax).
   virtual Activation activation() const { return Activation::linear; }
+  /// Asked once when the network is built, of a layer an element-wise activation layer
+  /// follows: true if this layer applies `act` to its output from now on (it had none), the
+  /// activation layer being skipped (one pass over the output, not three).
+  virtual bool absorb_activation(Act act) {
+    (void)act;
+    return false;
+  }
+  /// Asked once when the network is built: true if this activation layer handed its
+  /// activation to `previous` (absorb_activation) and is skipped from now on.
+  virtual bool hand_activation_to(Layer& previous) {
+    (void)previous;
+    return false;
+  }
   /// Asked when the previous layer ends in a relu: true if this layer's backward pass will
   /// apply that relu's derivative (the previous layer then gets pre-activation gradients).
   virtual bool absorb_input_relu() { return false; }

@@ -23,7 +23,8 @@ Network::ValueCounts Network::build(const std::vector<LayerConfig>& configs, Sha
   for (std::size_t i = 0; i < configs.size(); ++i) {
     const float alpha = configs[i].alpha;
     if (!std::isfinite(alpha) || (configs[i].activation == Activation::leaky_relu && alpha < 0))
-      throw std::invalid_argument("layer " + std::to_string(i) + ": the activation's alpha must be finite (and >= 0 for leaky_relu)");
+      throw std::invalid_argument("layer " + std::to_string(i) +
+                                  ": the activation's alpha must be finite (and >= 0 for leaky_relu)");
     auto layer = make_layer(configs[i], int(i), shape);  // checks its own shapes and tensors
     layer->param_offset = n.params;
     layer->state_offset = n.state;
@@ -53,6 +54,9 @@ Network::Network(const std::vector<LayerConfig>& configs, Shape input_shape)
       AlignedVector<float>& store = p.trainable ? params_ : state_;
       std::fill_n(store.data() + p.offset, t.size(), t.fill);
     }
+  // an element-wise activation layer after a layer without one (Conv2D then LeakyReLU, the
+  // DCGAN's pattern) is applied by that layer in its own passes
+  for (std::size_t i = 1; i < layers_.size(); ++i) layers_[i]->hand_activation_to(*layers_[i - 1]);
   // which layer runs the next one within its own passes, at inference and in training (a
   // training pair needs the second to absorb the first's relu)
   relu_absorbed_.assign(layers_.size(), false);
@@ -214,8 +218,8 @@ BatchStats Network::forward_backward(const float* x, const Targets& y, std::int6
   const float* out = forward_pass(x, n, seed, n_threads);
   // a cross-entropy after a softmax output is taken from (and differentiated at) its logits
   const Layer& last = *layers_.back();
-  const bool cross_entropy = loss.kind == Loss::sparse_categorical_crossentropy ||
-                             loss.kind == Loss::categorical_crossentropy;
+  const bool cross_entropy =
+      loss.kind == Loss::sparse_categorical_crossentropy || loss.kind == Loss::categorical_crossentropy;
   const bool fused = cross_entropy && !loss.from_logits && last.activation() == Activation::softmax;
   const float* logits = fused ? last.pre_activation().data() : loss.from_logits ? out : nullptr;
   const std::int64_t width = output_shape().c, per_sample = output_shape().size() / width;

@@ -15,6 +15,15 @@ struct Act {
   float alpha = 0.0f;
 };
 
+/// A layer's absorb_activation: `act` becomes `mine` when mine is linear and act is
+/// element-wise (not a softmax).
+inline bool absorb_activation_into(Act& mine, Act act) {
+  if (mine.kind != Activation::linear || act.kind == Activation::softmax || act.kind == Activation::log_softmax)
+    return false;
+  mine = act;
+  return true;
+}
+
 /// Whether an activation's derivative needs its input, not only its output (softmax's
 /// inputs are the logits a cross-entropy is taken from).
 bool needs_pre_activation(Activation kind);

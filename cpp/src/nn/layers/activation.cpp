@@ -10,7 +10,9 @@ namespace {
 class ActivationLayer final : public Layer {
  public:
   ActivationLayer(const LayerConfig& c, int index, Shape in) : Layer(index, in), act_{c.activation, c.alpha} {}
-  Activation activation() const override { return act_.kind; }
+  Activation activation() const override { return absorbed_ ? Activation::linear : act_.kind; }
+  bool passthrough(bool) const override { return absorbed_; }
+  bool hand_activation_to(Layer& previous) override { return absorbed_ = previous.absorb_activation(act_); }
   void infer(const float* x, float* y, std::int64_t n, const Context& ctx) const override {
     run(x, y, n, ctx, nullptr);
   }
@@ -45,6 +47,7 @@ class ActivationLayer final : public Layer {
     });
   }
   Act act_;
+  bool absorbed_ = false;  // the previous layer applies act_
 };
 
 }  // namespace

@@ -26,6 +26,7 @@ class Dense final : public Layer {
     return t;
   }
   Activation activation() const override { return act_.kind; }
+  bool absorb_activation(Act act) override { return absorb_activation_into(act_, act); }
 
   void infer(const float* x, float* y, std::int64_t n, const Context& ctx) const override {
     run_forward(x, y, n, ctx, nullptr);
