@@ -382,8 +382,7 @@ void bind_nn(py::module_& m) {
            [](Network& n) { return to_numpy(n.accumulated_grads(), {py::ssize_t(n.accumulated_grads().size())}); })
       .def("set_accumulated_grads",
            [](Network& n, const CArray<float>& g) { copy_into(n.accumulated_grads(), g, "the gradient vector"); })
-      .def("zero_accumulated_grads",
-           [](Network& n) { std::fill(n.accumulated_grads().begin(), n.accumulated_grads().end(), 0.0f); })
+      .def("zero_accumulated_grads", [](Network& n) { n.zero_accumulated_grads(); })
       .def_property_readonly(
           "param_count", [](const Network& n) { return std::int64_t(n.params().size()); },
           "The number of trainable parameter values (the length of the parameter vector).")

@@ -243,11 +243,15 @@ void Network::backward(const float* dy, float* dx, int n_threads) {
   std::copy(dy, dy + size, grad_a_.data());  // the layers overwrite it
   backward_pass(input_.data(), false, dx, n_threads);
   batch_ = 0;  // each forward pass is taken back once
-  for (std::size_t i = 0; i < grads_.size(); ++i) accumulated_[i] += grads_[i];
+  if (accumulated_zero_)
+    std::copy(grads_.begin(), grads_.end(), accumulated_.begin());
+  else
+    for (std::size_t i = 0; i < grads_.size(); ++i) accumulated_[i] += grads_[i];
+  accumulated_zero_ = false;
 }
 
 void Network::apply_gradients(const OptimizerConfig& opt, int n_threads) {
-  optimizer_step(opt, ++step_, trainable_ranges(), params_.data(), accumulated_.data(), m_.data(), v_.data(),
+  optimizer_step(opt, ++step_, trainable_ranges(), params_.data(), accumulated_grads().data(), m_.data(), v_.data(),
                  n_threads);
 }
 

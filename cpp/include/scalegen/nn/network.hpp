@@ -2,6 +2,7 @@
 /// A sequential network of float32 layers on channels-last (NHWC) tensors: inference,
 /// and training steps (forward, loss, backward, optimizer update) in one call per batch.
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -236,7 +237,14 @@ class Network {
   /// The rows of the forward pass backward is waiting for (0: none).
   std::int64_t forward_rows() const { return batch_; }
   /// Gradients added up by backward since they were last zeroed (layout of params()).
-  AlignedVector<float>& accumulated_grads() { return accumulated_; }
+  AlignedVector<float>& accumulated_grads() {
+    if (accumulated_zero_) std::fill(accumulated_.begin(), accumulated_.end(), 0.0f);
+    accumulated_zero_ = false;
+    return accumulated_;
+  }
+  /// Zeroes accumulated_grads(), lazily: the next backward copies its gradients there
+  /// instead of zeroing and adding.
+  void zero_accumulated_grads() { accumulated_zero_ = true; }
   /// One optimizer step from accumulated_grads() (they are not zeroed).
   void apply_gradients(const OptimizerConfig& opt, int n_threads);
 
@@ -268,6 +276,7 @@ class Network {
   std::vector<ParamSlot> slots_;
   AlignedVector<float> params_, grads_, state_, m_, v_;  // 64-byte aligned: vector loads of whole lines
   AlignedVector<float> accumulated_;
+  bool accumulated_zero_ = false;  // accumulated_ stands for zeros (zero_accumulated_grads)
   std::int64_t step_ = 0;
   // training buffers: each layer's output for the batch (outs_: where it is, or the input
   // for a passthrough), two gradient buffers, the batch's rows and their count
