@@ -186,7 +186,7 @@ void Conv2D::run_backward(const float* x, const float* y, float* dy, float* dx, 
   const std::int64_t blocks = n_blocks(n), groups = std::min(blocks, kGroups);
   const std::int64_t wsize = K_ * F_, psize = wsize + F_;
   const bool weights = !frozen;  // a frozen layer's gradients are never used: not computed
-  if (weights) partials_.assign(std::size_t(groups * psize), 0.0f);
+  if (weights) partials_.resize(std::size_t(groups * psize));  // each task zeroes its own
   const float* w = ctx.params + param_offset;
   // dcols = dz w^T reads w^T (F x K) row by row: transposed once per batch (group g's
   // filters are rows [g Fg, (g + 1) Fg))
@@ -197,6 +197,7 @@ void Conv2D::run_backward(const float* x, const float* y, float* dy, float* dx, 
   parallel_for_flushed(ctx.n_threads, groups, [&](std::int64_t g) {
     const auto [b0, b1] = split_range(blocks, groups, g);
     float* dw = weights ? partials_.data() + g * psize : nullptr;
+    if (dw != nullptr) std::fill(dw, dw + psize, 0.0f);
     for (std::int64_t b = b0; b < b1; ++b) {
       const std::int64_t s0 = b * per, s1 = std::min(n, s0 + per);
       const std::int64_t rows = (s1 - s0) * pixels_;
@@ -244,7 +245,7 @@ void Conv2D::general_backward(const float* x, const float* y, float* dy, float* 
   const std::int64_t blocks = n_blocks(n), tasks = std::min(blocks, kGroups);
   const std::int64_t wsize = K_ * F_, psize = wsize + F_, Fg = F_ / groups_;
   const bool weights = !frozen;
-  if (weights) partials_.assign(std::size_t(tasks * psize), 0.0f);
+  if (weights) partials_.resize(std::size_t(tasks * psize));  // each task zeroes its own
   if (dx != nullptr) {  // w^T (F x K): group g's filters are its rows [g Fg, (g + 1) Fg)
     wt_.resize(std::size_t(K_ * F_));
     mat(wt_.data(), F_, K_, K_) = cmat(ctx.params + param_offset, K_, F_, F_).transpose();
@@ -252,6 +253,7 @@ void Conv2D::general_backward(const float* x, const float* y, float* dy, float* 
   parallel_for_flushed(ctx.n_threads, tasks, [&](std::int64_t t) {
     const auto [b0, b1] = split_range(blocks, tasks, t);
     float* dw = weights ? partials_.data() + t * psize : nullptr;
+    if (dw != nullptr) std::fill(dw, dw + psize, 0.0f);
     for (std::int64_t b = b0; b < b1; ++b) {
       const std::int64_t s0 = b * per, s1 = std::min(n, s0 + per);
       const std::int64_t rows = (s1 - s0) * pixels_;

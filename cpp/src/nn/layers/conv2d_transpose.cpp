@@ -75,11 +75,12 @@ class Conv2DTranspose final : public Layer {
     const bool weights = !frozen;  // a frozen layer's gradients are never used: not computed
     if (!weights && dx == nullptr) return;
     if (uses_winograd(n)) return winograd_backward(x, y, dy, dx, n, pre_activation, ctx);
-    if (weights) partials_.assign(std::size_t(groups * psize), 0.0f);
+    if (weights) partials_.resize(std::size_t(groups * psize));  // each task zeroes its own
     const float* w = ctx.params + param_offset;
     parallel_for_flushed(ctx.n_threads, groups, [&](std::int64_t g) {
       const auto [b0, b1] = split_range(blocks, groups, g);
       float* dw = weights ? partials_.data() + g * psize : nullptr;
+      if (dw != nullptr) std::fill(dw, dw + psize, 0.0f);
       for (std::int64_t b = b0; b < b1; ++b) {
         const std::int64_t s0 = b * per, s1 = std::min(n, s0 + per);
         float* dz = dy + s0 * out_size;
