@@ -41,8 +41,10 @@ class Dense final : public Layer {
     const float* w = ctx.params + param_offset;
     float* gw = ctx.grads + param_offset;
     if (!pre_activation) {
-      parallel_for_flushed(ctx.n_threads, row_blocks(rows), [&](std::int64_t t) {
-        const auto [r0, r1] = row_range(rows, t);
+      // ~8K values a task (64 rows of 3,136 made one task for two threads)
+      const std::int64_t block = std::max<std::int64_t>(1, 8192 / O_), tasks = (rows + block - 1) / block;
+      parallel_for_flushed(ctx.n_threads, tasks, [&](std::int64_t t) {
+        const std::int64_t r0 = t * block, r1 = std::min(rows, r0 + block);
         activation_backward(dy + r0 * O_, y + r0 * O_, pre_at(r0 * O_), r1 - r0, O_, act_);
       });
     }
