@@ -15,7 +15,7 @@ struct Act {
   float alpha = 0.0f;
 };
 
-/// A layer's absorb_activation: `act` becomes `mine` when mine is linear and act is
+/// A layer's absorb_activation: its activation `mine` becomes `act` when mine is linear and act is
 /// element-wise (not a softmax).
 inline bool absorb_activation_into(Act& mine, Act act) {
   if (mine.kind != Activation::linear || act.kind == Activation::softmax || act.kind == Activation::log_softmax)
