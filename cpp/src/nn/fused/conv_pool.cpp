@@ -24,11 +24,11 @@ void Conv2D::infer_with_next(const Layer& next, const float* x, float* y, std::i
 }
 
 void Conv2D::train_forward_with_next(const Layer& next, const float* x, float* y, std::int64_t n, const Context& ctx) {
-  const std::int64_t per = per_block(n);
+  const SampleBlocks sb = blocks_of(n);
   const Pool2D& pool = *next.as_pooling();
   pool_argmax_.resize(std::size_t(n * pool.out().size()));
-  parallel_for_flushed(ctx.n_threads, n_blocks(n), [&](std::int64_t blk) {
-    const std::int64_t s0 = blk * per, s1 = std::min(n, s0 + per);
+  parallel_for_flushed(ctx.n_threads, sb.count, [&](std::int64_t blk) {
+    const std::int64_t s0 = blk * sb.per, s1 = std::min(n, s0 + sb.per);
     conv_pool_block(x, s0, s1, pool, y, pool_argmax_.data(), ctx);
   });
 }

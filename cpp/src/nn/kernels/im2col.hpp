@@ -12,14 +12,19 @@
 
 namespace scalegen::nn {
 
-/// Samples per block when a layer splits n samples into blocks of at most `most`: the
-/// blocks' count rounded up to a multiple of 8 where n allows, so that 2, 4 or 8 threads get
-/// equal shares (13 blocks of 5 samples kept one of two threads idle for a block's time).
-/// From n and `most` only: the same bits for any thread count.
-inline std::int64_t balanced_samples_per_block(std::int64_t n, std::int64_t most) {
-  const std::int64_t blocks = std::min(n, ((n + most - 1) / most + 7) / 8 * 8);
-  return blocks > 0 ? (n + blocks - 1) / blocks : 1;
-}
+/// A batch of n samples split into `count` blocks of `per` samples (the last may hold
+/// fewer): at most `most` a block, the blocks' count rounded up to a multiple of 8 where n
+/// allows, so that 2, 4 or 8 threads get equal shares (13 blocks of 5 samples kept one of
+/// two threads idle for a block's time). From n and `most` only: the same bits for any
+/// thread count.
+struct SampleBlocks {
+  std::int64_t per = 1, count = 0;
+  SampleBlocks(std::int64_t n, std::int64_t most) {
+    const std::int64_t target = std::min(n, ((n + most - 1) / most + 7) / 8 * 8);
+    if (target > 0) per = (n + target - 1) / target;
+    count = (n + per - 1) / per;
+  }
+};
 
 struct ConvGeometry {
   Shape in, out;  // the convolution's input and output (channels: out.c is not used here)

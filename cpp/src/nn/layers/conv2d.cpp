@@ -181,9 +181,9 @@ void Conv2D::in_place_gemm(const float* x, const OutputBlock& blk, float* out, c
 
 void Conv2D::run_backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n, bool pre_activation,
                           const Context& ctx, const Pool2D* pool, const float* pool_y) {
-  const std::int64_t per = per_block(n);
+  const SampleBlocks sb = blocks_of(n);
   if (general_) return general_backward(x, y, dy, dx, n, pre_activation, ctx);  // never fused with a pool
-  const std::int64_t blocks = n_blocks(n), groups = std::min(blocks, kGroups);
+  const std::int64_t blocks = sb.count, groups = std::min(blocks, kGroups);
   const std::int64_t wsize = K_ * F_, psize = wsize + F_;
   const bool weights = !frozen;  // a frozen layer's gradients are never used: not computed
   if (weights) partials_.resize(std::size_t(groups * psize));  // each task zeroes its own
@@ -199,7 +199,7 @@ void Conv2D::run_backward(const float* x, const float* y, float* dy, float* dx, 
     float* dw = weights ? partials_.data() + g * psize : nullptr;
     if (dw != nullptr) std::fill(dw, dw + psize, 0.0f);
     for (std::int64_t b = b0; b < b1; ++b) {
-      const std::int64_t s0 = b * per, s1 = std::min(n, s0 + per);
+      const std::int64_t s0 = b * sb.per, s1 = std::min(n, s0 + sb.per);
       const std::int64_t rows = (s1 - s0) * pixels_;
       const ScratchLease routed(pool != nullptr ? std::size_t(rows * F_) : 0);
       float* dz;
@@ -241,8 +241,8 @@ ConvGeometry Conv2D::group_geometry(int g) const {
 
 void Conv2D::general_backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n, bool pre_activation,
                               const Context& ctx) {
-  const std::int64_t per = per_block(n);
-  const std::int64_t blocks = n_blocks(n), tasks = std::min(blocks, kGroups);
+  const SampleBlocks sb = blocks_of(n);
+  const std::int64_t blocks = sb.count, tasks = std::min(blocks, kGroups);
   const std::int64_t wsize = K_ * F_, psize = wsize + F_, Fg = F_ / groups_;
   const bool weights = !frozen;
   if (weights) partials_.resize(std::size_t(tasks * psize));  // each task zeroes its own
@@ -255,7 +255,7 @@ void Conv2D::general_backward(const float* x, const float* y, float* dy, float* 
     float* dw = weights ? partials_.data() + t * psize : nullptr;
     if (dw != nullptr) std::fill(dw, dw + psize, 0.0f);
     for (std::int64_t b = b0; b < b1; ++b) {
-      const std::int64_t s0 = b * per, s1 = std::min(n, s0 + per);
+      const std::int64_t s0 = b * sb.per, s1 = std::min(n, s0 + sb.per);
       const std::int64_t rows = (s1 - s0) * pixels_;
       float* dz = dy + s0 * out_.size();
       if (!pre_activation) activation_backward(dz, y + s0 * out_.size(), pre_at(s0 * out_.size()), rows, F_, act_);
@@ -281,7 +281,7 @@ void Conv2D::general_backward(const float* x, const float* y, float* dy, float* 
 
 void Conv2D::run_forward(const float* x, float* y, std::int64_t n, const Context& ctx, float* keep,
                          const Pool2D* pool) const {
-  const std::int64_t per = per_block(n);
+  const SampleBlocks sb = blocks_of(n);
   const auto [rows_read, cols_read] = rows_cols_read_by(pool);
   // Fewer than 4 images: tasks over channel groups (the two halves of an in-place
   // convolution's filters), images and bands of (pooled) rows, so that a single image keeps
@@ -311,8 +311,8 @@ void Conv2D::run_forward(const float* x, float* y, std::int64_t n, const Context
     });
     return;
   }
-  parallel_for_flushed(ctx.n_threads, n_blocks(n), [&](std::int64_t blk) {
-    const std::int64_t s0 = blk * per, s1 = std::min(n, s0 + per);
+  parallel_for_flushed(ctx.n_threads, sb.count, [&](std::int64_t blk) {
+    const std::int64_t s0 = blk * sb.per, s1 = std::min(n, s0 + sb.per);
     if (pool == nullptr) {
       forward_rows(x, whole(s0, s1), y + s0 * out_.size(), keep ? keep + s0 * out_.size() : nullptr, ctx);
       return;

@@ -47,8 +47,7 @@ class Conv2D final : public Layer {
   };
   OutputBlock whole(std::int64_t s0, std::int64_t s1) const { return {s0, s1, 0, out_.h, out_.w, 0, F_}; }
   bool small_reduction() const { return K_ < 16; }
-  std::int64_t per_block(std::int64_t n) const { return balanced_samples_per_block(n, most_per_block_); }
-  std::int64_t n_blocks(std::int64_t n) const { return (n + per_block(n) - 1) / per_block(n); }
+  SampleBlocks blocks_of(std::int64_t n) const { return {n, most_per_block_}; }
 
   // With `pool`, each block's output goes to a scratch buffer and is pooled into y at once,
   // while it is still in cache (inference only).

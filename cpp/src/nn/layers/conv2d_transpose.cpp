@@ -69,8 +69,8 @@ class Conv2DTranspose final : public Layer {
   void backward(const float* x, const float* y, float* dy, float* dx, std::int64_t n, bool pre_activation,
                 const Context& ctx) override {
     const std::int64_t K = geo_.K, in_rows = std::int64_t(in_.h) * in_.w, out_size = out_.size();
-    const std::int64_t per = balanced_samples_per_block(n, most_per_block_), blocks = (n + per - 1) / per,
-                       groups = std::min<std::int64_t>(blocks, 8);
+    const SampleBlocks sb(n, most_per_block_);
+    const std::int64_t blocks = sb.count, groups = std::min<std::int64_t>(blocks, 8);
     const std::int64_t wsize = K * C_, psize = wsize + F_;
     const bool weights = !frozen;  // a frozen layer's gradients are never used: not computed
     if (!weights && dx == nullptr) return;
@@ -82,7 +82,7 @@ class Conv2DTranspose final : public Layer {
       float* dw = weights ? partials_.data() + g * psize : nullptr;
       if (dw != nullptr) std::fill(dw, dw + psize, 0.0f);
       for (std::int64_t b = b0; b < b1; ++b) {
-        const std::int64_t s0 = b * per, s1 = std::min(n, s0 + per);
+        const std::int64_t s0 = b * sb.per, s1 = std::min(n, s0 + sb.per);
         float* dz = dy + s0 * out_size;
         if (!pre_activation)
           activation_backward(dz, y + s0 * out_size, pre_at(s0 * out_size), (s1 - s0) * out_size / F_, F_, act_);
@@ -122,14 +122,14 @@ class Conv2DTranspose final : public Layer {
     const std::int64_t K = geo_.K, Kp = cols_geo_.K, in_rows = std::int64_t(in_.h) * in_.w, out_size = out_.size();
     const float* w = ctx.params + param_offset;
     const float* b = bias_ ? w + K * C_ : nullptr;
-    const std::int64_t per = balanced_samples_per_block(n, most_per_block_), blocks = (n + per - 1) / per;
+    const SampleBlocks sb(n, most_per_block_);
     // cols = x W^T: the kernel transposed once per call (C x K, zero-padded to Kp), so the
     // product's rows are Kp wide, as our GEMM kernel wants them
     const ScratchLease wt(std::size_t(Kp * C_));
     mat(wt.data(), C_, K, Kp) = cmat(w, K, C_, C_).transpose();
     if (Kp > K) mat(wt.data() + K, C_, Kp - K, Kp).setZero();
-    parallel_for_flushed(ctx.n_threads, blocks, [&](std::int64_t blk) {
-      const std::int64_t s0 = blk * per, s1 = std::min(n, s0 + per);
+    parallel_for_flushed(ctx.n_threads, sb.count, [&](std::int64_t blk) {
+      const std::int64_t s0 = blk * sb.per, s1 = std::min(n, s0 + sb.per);
       const std::int64_t rows = (s1 - s0) * in_rows;
       const ScratchLease cols(std::size_t(rows * Kp));
       gemm_nn(rows, Kp, C_, x + s0 * in_.size(), C_, wt.data(), Kp, cols.data(), Kp);
