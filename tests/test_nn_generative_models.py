@@ -12,7 +12,7 @@ import pytest
 import scalegen
 from scalegen.datasets import load_digits
 from scalegen.nn import GAN, VAE, Sequential, load_gan, load_vae
-from scalegen.nn.layers import Conv2D, Conv2DTranspose, Dense, LeakyReLU, Reshape
+from scalegen.nn.layers import Conv2D, Conv2DTranspose, Dense, Dropout, LeakyReLU, Reshape
 from scalegen.nn.optimizers import Adam
 from test_nn_generative_layers import reference
 
@@ -92,6 +92,56 @@ def test_a_vae_step_matches_torch(likelihood: str, beta: float) -> None:
     assert logs["kl_loss"] == pytest.approx(float(kl.mean().detach()), rel=1e-5, abs=1e-6)
     assert_gradients(vae.encoder, pe)
     assert_gradients(vae.decoder, pd)
+
+
+def primitives_step(vae: VAE, x: np.ndarray, eps: np.ndarray, onehot: np.ndarray) -> dict[str, float]:
+    """A conditional VAE's batch through the public forward/backward primitives and NumPy."""
+    n, latent = len(x), vae.latent_dim
+    for part in (vae.encoder, vae.decoder):
+        part.zero_gradients()
+    tiled = np.broadcast_to(onehot[:, None, None, :], (*x.shape[:-1], onehot.shape[1]))
+    h = vae.encoder.forward(np.concatenate([x, tiled], axis=-1)).astype(np.float64)
+    mean, log_var = h[:, :latent], h[:, latent:]
+    std = np.exp(0.5 * log_var)
+    out = vae.decoder.forward(np.concatenate([(mean + std * eps).astype(np.float32), onehot], axis=1))
+    o, t = out.astype(np.float64).reshape(n, -1), x.astype(np.float64).reshape(n, -1)
+    recon = (0.5 * (o - t) ** 2 + 0.5 * np.log(2 * np.pi)).sum(axis=1)
+    kl = 0.5 * (np.exp(log_var) + mean**2 - 1.0 - log_var).sum(axis=1)
+    dz = vae.decoder.backward((out - x) / np.float32(n))[:, :latent].astype(np.float64)
+    d_mean = dz + vae.beta * mean / n
+    d_log_var = dz * eps * 0.5 * std + vae.beta * 0.5 * (np.exp(log_var) - 1.0) / n
+    vae.encoder.backward(np.concatenate([d_mean, d_log_var], axis=1).astype(np.float32), input_gradient=False)
+    return {"loss": float(np.mean(recon + vae.beta * kl)), "kl_loss": float(kl.mean())}
+
+
+def test_the_core_vae_step_equals_the_primitives_for_a_conditional_vae_with_dropout() -> None:
+    def conditional_vae() -> VAE:
+        enc = Sequential(
+            [
+                Conv2D(4, 3, activation="relu", input_shape=(8, 8, 3)),
+                Reshape((-1,)),
+                Dropout(0.3),
+                Dense(2 * 3),
+            ],
+            seed=0,
+        )
+        dec = Sequential([Dense(8 * 8, input_shape=(5,)), Dropout(0.2), Reshape((8, 8, 1))], seed=1)
+        return VAE(enc, dec, 3, beta=0.7, likelihood="gaussian", n_classes=2, seed=3)
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((6, 8, 8, 1)).astype(np.float32)
+    onehot = np.eye(2, dtype=np.float32)[rng.integers(0, 2, 6)]
+    eps = rng.standard_normal((6, 3))
+    ours, ref = conditional_vae(), conditional_vae()  # same weights, same dropout draws
+    ours._check_data(x)
+    ref._check_data(x)
+    logs = ours._gradients(x, eps, onehot)
+    expected = primitives_step(ref, x, eps, onehot)
+    assert logs["loss"] == pytest.approx(expected["loss"], rel=1e-6)
+    assert logs["kl_loss"] == pytest.approx(expected["kl_loss"], rel=1e-6)
+    for part in ("encoder", "decoder"):
+        for a, b in zip(getattr(ours, part).gradients(), getattr(ref, part).gradients(), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6 * np.abs(b).max())
 
 
 @pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])

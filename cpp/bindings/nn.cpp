@@ -153,7 +153,7 @@ void bind_nn(py::module_& m) {
         float* g = grad.mutable_data();
         {
           py::gil_scoped_release release;
-          reconstruction_terms(z.data(), x.data(), n, d, bernoulli, p, g, n_threads);
+          reconstruction_terms(z.data(), x.data(), n, d, bernoulli, p, g, 1.0f, n_threads);
         }
         return py::make_tuple(per, grad);
       },
@@ -256,7 +256,6 @@ void bind_nn(py::module_& m) {
       .def("set_params", [](Network& n, const CArray<float>& p) { copy_into(n.params(), p, "the parameter vector"); })
       .def("get_state", [](const Network& n) { return to_numpy(n.state(), {py::ssize_t(n.state().size())}); })
       .def("set_state", [](Network& n, const CArray<float>& p) { copy_into(n.state(), p, "the state vector"); })
-      .def("get_grads", [](const Network& n) { return to_numpy(n.grads(), {py::ssize_t(n.grads().size())}); })
       .def("get_optimizer_state",
            [](Network& n) {
              const auto size = py::ssize_t(n.opt_m().size());
@@ -395,6 +394,31 @@ void bind_nn(py::module_& m) {
           py::arg("optimizer"), py::arg("n_threads"), "One optimizer step from the accumulated gradients.")
       .def("set_trainable", &Network::set_trainable, py::arg("layer"), py::arg("trainable"))
       .def("trainable", &Network::trainable, py::arg("layer"));
+  m.def(
+      "nn_vae_gradients",
+      [](Network& encoder, Network& decoder, const CArray<float>& enc_in, const CArray<float>& x,
+         const std::optional<CArray<float>>& cond, const CArray<double>& eps, double beta, bool bernoulli,
+         std::uint64_t encoder_seed, std::uint64_t decoder_seed, int n_threads) {
+        const std::int64_t n = rows_of(encoder, enc_in);
+        if (x.ndim() != 2 || x.shape(0) != n || eps.ndim() != 2 || eps.shape(0) != n)
+          throw std::invalid_argument("the data and the noise must have one row per sample");
+        if (cond && (cond->ndim() != 2 || cond->shape(0) != n))
+          throw std::invalid_argument("the labels' one-hot must have one row per sample");
+        if (x.shape(1) != decoder.output_shape().size())
+          throw std::invalid_argument("the decoder's output does not have the data's size");
+        const std::int64_t n_cond = cond ? cond->shape(1) : 0;
+        VaeTerms t;
+        {
+          py::gil_scoped_release release;
+          t = vae_gradients(encoder, decoder, enc_in.data(), x.data(), cond ? cond->data() : nullptr, n_cond,
+                            eps.data(), n, eps.shape(1), beta, bernoulli, encoder_seed, decoder_seed, n_threads);
+        }
+        return py::make_tuple(t.loss, t.reconstruction, t.kl);
+      },
+      py::arg("encoder"), py::arg("decoder"), py::arg("enc_in"), py::arg("x"), py::arg("cond"), py::arg("eps"),
+      py::arg("beta"), py::arg("bernoulli"), py::arg("encoder_seed"), py::arg("decoder_seed"), py::arg("n_threads"),
+      "One VAE batch: both parts' gradients of its mean loss in place of their accumulated ones; "
+      "(loss, reconstruction, kl), means per sample.");
 }
 
 }  // namespace scalegen::bindings

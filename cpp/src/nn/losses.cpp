@@ -224,7 +224,7 @@ double sum_in_double(const float* v, std::int64_t n) {
 }  // namespace
 
 void reconstruction_terms(const float* z, const float* x, std::int64_t n, std::int64_t d, bool bernoulli,
-                          double* per_sample, float* grad, int n_threads) {
+                          double* per_sample, float* grad, float grad_divisor, int n_threads) {
   using Arr = Eigen::Map<const Eigen::ArrayXf>;
   // Eigen's vectorized exp and log (NumPy's passes over the batch cost ~5% of a VAE step;
   // log(1 + e) for log1p(e), which Eigen runs one value at a time, is off by < 6e-8)
@@ -236,10 +236,10 @@ void reconstruction_terms(const float* z, const float* x, std::int64_t n, std::i
       // sigmoid(z) = 1 / (1 + e) for z >= 0, e / (1 + e) below
       const Eigen::ArrayXf e = (-zi.abs()).exp();
       terms = zi.max(0.0f) - zi * xi + (1.0f + e).log();
-      gi = (zi >= 0.0f).select(Eigen::ArrayXf::Ones(d), e) / (1.0f + e) - xi;
+      gi = ((zi >= 0.0f).select(Eigen::ArrayXf::Ones(d), e) / (1.0f + e) - xi) / grad_divisor;
     } else {
-      gi = zi - xi;
-      terms = 0.5f * gi.square();
+      terms = 0.5f * (zi - xi).square();
+      gi = (zi - xi) / grad_divisor;
     }
     per_sample[i] = sum_in_double(terms.data(), d);
   });

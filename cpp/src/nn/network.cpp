@@ -244,7 +244,7 @@ void Network::backward(const float* dy, float* dx, int n_threads) {
   backward_pass(input_.data(), false, dx, n_threads);
   batch_ = 0;  // each forward pass is taken back once
   if (accumulated_zero_)
-    std::copy(grads_.begin(), grads_.end(), accumulated_.begin());
+    std::swap(grads_, accumulated_);  // the batch's gradients become the sums (each pass rewrites grads_)
   else
     for (std::size_t i = 0; i < grads_.size(); ++i) accumulated_[i] += grads_[i];
   accumulated_zero_ = false;

@@ -166,30 +166,39 @@ class VAE:
         onehot = one_hot(labels, self.n_classes)
         logs = self._gradients(x, self._rng.standard_normal((len(x), self.latent_dim)), onehot)
         assert self.optimizer is not None
-        self.optimizer.apply(self.encoder)
-        self.optimizer.apply(self.decoder)
+        if all(math.isfinite(v) for v in logs.values()):  # else fit stops, the weights kept
+            self.optimizer.apply(self.encoder)
+            self.optimizer.apply(self.decoder)
         return logs
 
     def _gradients(
         self, x: np.ndarray, eps: np.ndarray, onehot: np.ndarray | None = None
     ) -> dict[str, float]:
-        """The parts' gradients of the batch's mean loss with the noise eps (n x latent_dim)."""
-        n, latent = len(x), self.latent_dim
-        for part in (self.encoder, self.decoder):
-            part.zero_gradients()
-        h = self.encoder.forward(with_label(x, onehot)).astype(np.float64)
-        mean, log_var = h[:, :latent], h[:, latent:]
-        std = np.exp(0.5 * log_var)
-        out = self.decoder.forward(with_label((mean + std * eps).astype(np.float32), onehot))
-        recon, d_out = self._reconstruction(x, out)
-        kl = 0.5 * (np.exp(log_var) + mean**2 - 1.0 - log_var).sum(axis=1)
-        dz = self.decoder.backward(d_out / np.float32(n))[:, :latent].astype(np.float64)
-        d_mean = dz + self.beta * mean / n
-        d_log_var = dz * eps * 0.5 * std + self.beta * 0.5 * (np.exp(log_var) - 1.0) / n
-        self.encoder.backward(
-            np.concatenate([d_mean, d_log_var], axis=1).astype(np.float32), input_gradient=False
-        )
-        return self._logs(recon, kl)
+        """The parts' gradients of the batch's mean loss with the noise eps (n x latent_dim),
+        in place of their accumulated ones: one call into the core for both passes of both
+        parts and the loss between them."""
+        n = len(x)
+        enc_in = np.ascontiguousarray(with_label(x, onehot), dtype=np.float32)
+        target = np.ascontiguousarray(x, dtype=np.float32).reshape(n, -1)
+        cond = None if onehot is None else np.ascontiguousarray(onehot, dtype=np.float32)
+        encoder, decoder = self.encoder, self.decoder
+        with encoder._lock, decoder._lock:
+            encoder._sync_trainable()
+            decoder._sync_trainable()
+            loss, recon, kl = _core.nn_vae_gradients(
+                encoder._net,
+                decoder._net,
+                enc_in.reshape(n, -1),
+                target,
+                cond,
+                np.ascontiguousarray(eps, dtype=np.float64),
+                self.beta,
+                self.likelihood == "bernoulli",
+                int(encoder._rng.integers(2**63)),
+                int(decoder._rng.integers(2**63)),
+                encoder._threads(),
+            )
+        return {"loss": loss, "reconstruction_loss": recon, "kl_loss": kl}
 
     def fit(
         self,

@@ -198,7 +198,8 @@ class Network {
   const AlignedVector<float>& params() const { return params_; }
   AlignedVector<float>& state() { return state_; }
   const AlignedVector<float>& state() const { return state_; }
-  /// Gradients of the last train_step (same layout as params()).
+  /// Gradients of the last train_step or gradients() (same layout as params()); backward()
+  /// leaves its batch's in accumulated_grads() only.
   const AlignedVector<float>& grads() const { return grads_; }
 
   /// Optimizer moments and step count (Adam: m, v; SGD: momentum in m; RMSprop: v and momentum in m).
@@ -305,9 +306,26 @@ BatchStats loss_and_gradient(const float* y, const Targets& t, std::int64_t rows
 /// A VAE's reconstruction term over n samples of d values (z: the decoder's outputs, x: the
 /// data): per_sample[i] = -log p(x_i | z_i) summed in double, without the Gaussian's constant
 /// (Bernoulli logits: max(z, 0) - z x + log1p(e^-|z|); Gaussian means: (z - x)^2 / 2), and
-/// grad = its derivative in z (sigmoid(z) - x, or z - x), element-wise in float32.
+/// grad = its derivative in z (sigmoid(z) - x, or z - x) divided by grad_divisor,
+/// element-wise in float32.
 void reconstruction_terms(const float* z, const float* x, std::int64_t n, std::int64_t d, bool bernoulli,
-                          double* per_sample, float* grad, int n_threads);
+                          double* per_sample, float* grad, float grad_divisor, int n_threads);
+
+/// A VAE batch's loss terms, means over its samples.
+struct VaeTerms {
+  double loss = 0.0, reconstruction = 0.0, kl = 0.0;
+};
+
+/// One VAE batch of n samples: the gradients of its mean loss, -log p(x | z) + beta KL(q(z |
+/// x) || N(0, I)), replace both networks' accumulated gradients. The encoder maps enc_in to
+/// 2 latent values a sample (means, then log-variances); z = mean + exp(log_var / 2) eps
+/// (eps: n x latent); the decoder maps z, with the n x n_cond values of cond appended (a
+/// conditional VAE's one-hot labels; null when n_cond = 0), to Bernoulli logits or Gaussian
+/// means of the d = decoder output size values of x (the Gaussian's -log p with its
+/// constant). The means and log-variances are taken in double, as are the sums.
+VaeTerms vae_gradients(Network& encoder, Network& decoder, const float* enc_in, const float* x, const float* cond,
+                       std::int64_t n_cond, const double* eps, std::int64_t n, std::int64_t latent, double beta,
+                       bool bernoulli, std::uint64_t encoder_seed, std::uint64_t decoder_seed, int n_threads);
 
 /// True when x[0..n) holds a NaN or an infinity (one pass over the bits).
 bool any_non_finite(const float* x, std::int64_t n);

@@ -3,9 +3,11 @@
 // register-tiled kernel (gemm.hpp) where the width fills its vectors, Eigen otherwise.
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cstdint>
 
 #include "gemm.hpp"
+#include "scalegen/common/parallel.hpp"
 
 namespace scalegen::nn {
 
@@ -44,6 +46,21 @@ inline void gemm_tn(std::int64_t m, std::int64_t n, std::int64_t T, const float*
     mat(C, m, n, ldc).noalias() += cmat(A, T, m, lda).transpose() * cmat(B, T, n, ldb);
   else
     mat(C, m, n, ldc).noalias() = cmat(A, T, m, lda).transpose() * cmat(B, T, n, ldb);
+}
+
+// dst (cols x rows, row-major) = src (rows x cols)^T, in blocks along the longer side on
+// n_threads: a layer's kernel, transposed each batch for its input gradient (serially, a
+// 3,136 x 32 kernel kept the other thread waiting).
+inline void transpose_parallel(const float* src, std::int64_t rows, std::int64_t cols, float* dst, int n_threads) {
+  const bool by_rows = rows >= cols;
+  const std::int64_t len = by_rows ? rows : cols, block = std::max<std::int64_t>(64, (len + 15) / 16);
+  parallel_for_flushed(n_threads, (len + block - 1) / block, [&](std::int64_t t) {
+    const std::int64_t a = t * block, b = std::min(len, a + block) - a;
+    if (by_rows)
+      mat(dst + a, cols, b, rows) = cmat(src + a * cols, b, cols, cols).transpose();
+    else
+      mat(dst + a * rows, b, rows, rows) = cmat(src + a, rows, b, cols).transpose();
+  });
 }
 
 }  // namespace scalegen::nn

@@ -192,7 +192,7 @@ void Conv2D::run_backward(const float* x, const float* y, float* dy, float* dx, 
   // filters are rows [g Fg, (g + 1) Fg))
   if (dx != nullptr) {
     wt_.resize(std::size_t(K_ * F_));
-    mat(wt_.data(), F_, K_, K_) = cmat(w, K_, F_, F_).transpose();
+    transpose_parallel(w, K_, F_, wt_.data(), ctx.n_threads);
   }
   parallel_for_flushed(ctx.n_threads, groups, [&](std::int64_t g) {
     const auto [b0, b1] = split_range(blocks, groups, g);
@@ -248,7 +248,7 @@ void Conv2D::general_backward(const float* x, const float* y, float* dy, float* 
   if (weights) partials_.resize(std::size_t(tasks * psize));  // each task zeroes its own
   if (dx != nullptr) {  // w^T (F x K): group g's filters are its rows [g Fg, (g + 1) Fg)
     wt_.resize(std::size_t(K_ * F_));
-    mat(wt_.data(), F_, K_, K_) = cmat(ctx.params + param_offset, K_, F_, F_).transpose();
+    transpose_parallel(ctx.params + param_offset, K_, F_, wt_.data(), ctx.n_threads);
   }
   parallel_for_flushed(ctx.n_threads, tasks, [&](std::int64_t t) {
     const auto [b0, b1] = split_range(blocks, tasks, t);

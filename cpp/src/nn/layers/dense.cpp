@@ -55,7 +55,7 @@ class Dense final : public Layer {
     const std::int64_t x_tasks = dx != nullptr ? (rows + kDxRows - 1) / kDxRows : 0, w_tasks = in_slices * out_slices;
     if (dx != nullptr) {
       wt_.resize(std::size_t(O_ * I_));
-      mat(wt_.data(), O_, I_, I_) = cmat(w, I_, O_, O_).transpose();
+      transpose_parallel(w, I_, O_, wt_.data(), ctx.n_threads);
     }
     parallel_for_flushed(ctx.n_threads, x_tasks + w_tasks, [&](std::int64_t t) {
       if (t < x_tasks) {

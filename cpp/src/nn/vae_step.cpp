@@ -1,0 +1,71 @@
+// A VAE batch's gradients in one call (see vae_gradients in network.hpp): the encoder's and
+// decoder's passes with the reparameterisation and the loss between them, which in Python
+// cost ~30 NumPy and binding calls a batch (~7% of a step on 28 x 28 images).
+#include <cmath>
+#include <stdexcept>
+#include <vector>
+
+#include "scalegen/nn/network.hpp"
+
+namespace scalegen::nn {
+
+VaeTerms vae_gradients(Network& encoder, Network& decoder, const float* enc_in, const float* x, const float* cond,
+                       std::int64_t n_cond, const double* eps, std::int64_t n, std::int64_t latent, double beta,
+                       bool bernoulli, std::uint64_t encoder_seed, std::uint64_t decoder_seed, int n_threads) {
+  const std::int64_t L = latent, z_width = L + n_cond, d = decoder.output_shape().size();
+  if (n <= 0 || L <= 0 || n_cond < 0 || (n_cond > 0 && cond == nullptr))
+    throw std::invalid_argument("a VAE step needs samples, a latent size and the labels it is conditioned on");
+  if (encoder.output_shape().size() != 2 * L)
+    throw std::invalid_argument("the encoder must end in 2 x latent_dim values (means and log-variances)");
+  if (decoder.input_shape().size() != z_width)
+    throw std::invalid_argument("the decoder must take latent_dim values (and the labels' one-hot)");
+  encoder.zero_accumulated_grads();
+  decoder.zero_accumulated_grads();
+
+  const float* h = encoder.forward(enc_in, n, encoder_seed, n_threads);
+  std::vector<double> mean(std::size_t(n * L)), log_var(std::size_t(n * L)), sd(std::size_t(n * L));
+  std::vector<float> z(std::size_t(n * z_width));
+  for (std::int64_t i = 0; i < n; ++i) {
+    for (std::int64_t j = 0; j < L; ++j) {
+      const std::int64_t k = i * L + j;
+      mean[std::size_t(k)] = h[i * 2 * L + j];
+      log_var[std::size_t(k)] = h[i * 2 * L + L + j];
+      sd[std::size_t(k)] = std::exp(0.5 * log_var[std::size_t(k)]);
+      z[std::size_t(i * z_width + j)] = float(mean[std::size_t(k)] + sd[std::size_t(k)] * eps[k]);
+    }
+    for (std::int64_t j = 0; j < n_cond; ++j) z[std::size_t(i * z_width + L + j)] = cond[i * n_cond + j];
+  }
+
+  const float* out = decoder.forward(z.data(), n, decoder_seed, n_threads);
+  std::vector<double> recon(static_cast<std::size_t>(n));
+  std::vector<float> d_out(std::size_t(n * d));
+  reconstruction_terms(out, x, n, d, bernoulli, recon.data(), d_out.data(), float(n), n_threads);
+  std::vector<float> dz(std::size_t(n * z_width));
+  decoder.backward(d_out.data(), dz.data(), n_threads);
+
+  // through z = mean + sd eps to the encoder's outputs, plus the KL term's own gradient
+  std::vector<float> dh(std::size_t(n * 2 * L));
+  VaeTerms t;
+  const double gaussian_constant = bernoulli ? 0.0 : 0.5 * std::log(2.0 * 3.14159265358979323846) * double(d);
+  for (std::int64_t i = 0; i < n; ++i) {
+    double kl = 0.0;
+    for (std::int64_t j = 0; j < L; ++j) {
+      const std::size_t k = std::size_t(i * L + j);
+      const double g = dz[std::size_t(i * z_width + j)], var = std::exp(log_var[k]);
+      dh[std::size_t(i * 2 * L + j)] = float(g + beta * mean[k] / double(n));
+      dh[std::size_t(i * 2 * L + L + j)] = float(g * eps[k] * 0.5 * sd[k] + beta * 0.5 * (var - 1.0) / double(n));
+      kl += var + mean[k] * mean[k] - 1.0 - log_var[k];
+    }
+    const double r = recon[std::size_t(i)] + gaussian_constant;
+    t.reconstruction += r;
+    t.kl += 0.5 * kl;
+    t.loss += r + beta * 0.5 * kl;
+  }
+  encoder.backward(dh.data(), nullptr, n_threads);
+  t.loss /= double(n);
+  t.reconstruction /= double(n);
+  t.kl /= double(n);
+  return t;
+}
+
+}  // namespace scalegen::nn
