@@ -180,6 +180,28 @@ def test_conv2d_transpose_matches_torch(seed: int) -> None:
     check([layer], shape, seed, n=int(rng.integers(1, 6)))
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_whole_vectors_of_channels_match_torch(seed: int) -> None:
+    """16 or 32 channels where windows overlap back into an image (a transposed
+    convolution's output, a convolution's input gradient): summed in registers, with the
+    bias and relu, instead of added window by window (ConvGeometry::col2im_sum)."""
+    rng = np.random.default_rng(100 + seed)
+    k = (int(rng.integers(1, 5)), int(rng.integers(1, 5)))
+    s = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+    channels = 16 * int(rng.integers(1, 3))
+    kind = Conv2D if seed % 2 else Conv2DTranspose
+    layer = kind(
+        channels if kind is Conv2DTranspose else int(rng.integers(1, 5)),
+        k,
+        strides=s,
+        padding=str(rng.choice(["valid", "same"])),
+        use_bias=bool(seed % 3),
+        activation=str(rng.choice(["linear", "relu", "tanh"])),
+    )
+    shape = (int(rng.integers(4, 9)), int(rng.integers(4, 9)), channels if kind is Conv2D else 3)
+    check([layer], shape, seed, n=int(rng.integers(1, 6)))
+
+
 def winograd_layer(seed: int) -> tuple[Layer, tuple[int, int, int]]:
     """A 4 x 4 stride-2 'same' layer with channel counts in multiples of 16: what training
     batches of 8 or more run by Winograd's F(7x7, 2x2) (kernels/winograd.hpp)."""

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <type_traits>
+#include <vector>
 
 #include "elementwise.hpp"
 
@@ -107,14 +108,59 @@ void ConvGeometry::col2im(const float* dcols, std::int64_t samples, float* dx, b
         if (ih < 0 || ih >= in.h) continue;
         const float* src = base + i * span;
         float* dst = img + std::int64_t(ih) * in.w * C;
-        for_columns(
-            [&](int ow) { add_floats(src + ow * K, span, dst + std::int64_t(ow * sw - pl) * C); },
-            [&](int ow, int j, int iw) {
-              if (iw >= 0 && iw < in.w) add_floats(src + ow * K + std::int64_t(j) * C, C, dst + std::int64_t(iw) * C);
-            });
+        for_columns([&](int ow) { add_floats(src + ow * K, span, dst + std::int64_t(ow * sw - pl) * C); },
+                    [&](int ow, int j, int iw) {
+                      if (iw >= 0 && iw < in.w)
+                        add_floats(src + ow * K + std::int64_t(j) * C, C, dst + std::int64_t(iw) * C);
+                    });
       }
     }
   }
+}
+
+void ConvGeometry::col2im_sum(const float* dcols, std::int64_t samples, float* dx, const float* bias, bool relu) const {
+  constexpr int V = 16;  // channels a step: one AVX-512 vector, two AVX2 ones
+  typedef float Vec __attribute__((vector_size(V * 4)));
+  typedef float VecU __attribute__((vector_size(V * 4), aligned(4)));
+  const auto load = [](const float* p) { return Vec(*reinterpret_cast<const VecU*>(p)); };
+  const int C = in.c;
+  const std::int64_t span = std::int64_t(kw) * C;
+  // the windows' cells on image column iw: offsets within an output row's windows (the same
+  // in every row)
+  std::vector<std::int64_t> col_offsets(static_cast<std::size_t>(in.w) * kw);
+  std::vector<int> col_taps(static_cast<std::size_t>(in.w));
+  for (int iw = 0; iw < in.w; ++iw) {
+    int m = 0;
+    for (int j = 0; j < kw; ++j) {
+      const int t = iw + pl - j * dw;
+      if (t >= 0 && t % sw == 0 && t / sw < out.w) col_offsets[std::size_t(iw) * kw + m++] = (t / sw) * K + j * C;
+    }
+    col_taps[std::size_t(iw)] = m;
+  }
+  std::vector<const float*> row_windows(static_cast<std::size_t>(kh));
+  const float* taps[kMaxTaps];
+  for (std::int64_t s = 0; s < samples; ++s)
+    for (int ih = 0; ih < in.h; ++ih) {
+      int rows = 0;  // the window rows on image row ih: where their output row's windows start
+      for (int i = 0; i < kh; ++i) {
+        const int t = ih + pt - i * dh;
+        if (t >= 0 && t % sh == 0 && t / sh < out.h)
+          row_windows[std::size_t(rows++)] = dcols + (s * out.h + t / sh) * out.w * K + i * span;
+      }
+      float* cell = dx + s * in.size() + std::int64_t(ih) * in.w * C;
+      for (int iw = 0; iw < in.w; ++iw, cell += C) {
+        int count = 0;
+        for (int r = 0; r < rows; ++r)
+          for (int m = 0; m < col_taps[std::size_t(iw)]; ++m)
+            taps[count++] = row_windows[std::size_t(r)] + col_offsets[std::size_t(iw) * kw + m];
+        for (int c = 0; c < C; c += V) {
+          Vec acc = bias != nullptr ? load(bias + c) : Vec{};
+          for (int t = 0; t < count; ++t) acc += load(taps[t] + c);
+          if (relu) acc = acc > 0.0f ? acc : Vec{};
+          *reinterpret_cast<VecU*>(cell + c) = acc;
+        }
+      }
+    }
 }
 
 }  // namespace scalegen::nn

@@ -59,6 +59,13 @@ struct ConvGeometry {
   /// dx (samples x input size) = the sum of each window row's values at its cells (added to
   /// dx's values when accumulate, else dx is zeroed first).
   void col2im(const float* dcols, std::int64_t samples, float* dx, bool accumulate = false) const;
+  /// Whether col2im_sum applies: all channels (of whole blocks of 16) in contiguous rows.
+  bool sums_in_registers() const { return contiguous_rows() && in.c % 16 == 0 && kh * kw <= kMaxTaps; }
+  /// col2im into a zeroed dx, gathered: each cell's window values summed in registers and
+  /// written once, plus bias (per channel, may be null), then max(0, .) when relu. Zeroing
+  /// dx and adding each window's values there cost a pass and a read-modify-write per window.
+  void col2im_sum(const float* dcols, std::int64_t samples, float* dx, const float* bias, bool relu) const;
+  static constexpr int kMaxTaps = 64;
 };
 
 }  // namespace scalegen::nn

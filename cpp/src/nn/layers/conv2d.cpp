@@ -224,7 +224,10 @@ void Conv2D::run_backward(const float* x, const float* y, float* dy, float* dx, 
         const ScratchLease dcols_lease(std::size_t(rows * K_));
         float* dcols = dcols_lease.data();
         gemm_nn(rows, K_, F_, dz, F_, wt_.data(), K_, dcols, K_);
-        geo_.col2im(dcols, s1 - s0, dx + s0 * in_.size());
+        if (geo_.sums_in_registers())
+          geo_.col2im_sum(dcols, s1 - s0, dx + s0 * in_.size(), nullptr, false);
+        else
+          geo_.col2im(dcols, s1 - s0, dx + s0 * in_.size());
       }
     }
   });

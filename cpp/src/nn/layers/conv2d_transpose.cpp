@@ -128,13 +128,18 @@ class Conv2DTranspose final : public Layer {
     const ScratchLease wt(std::size_t(Kp * C_));
     mat(wt.data(), C_, K, Kp) = cmat(w, K, C_, C_).transpose();
     if (Kp > K) mat(wt.data() + K, C_, Kp - K, Kp).setZero();
+    // the output summed in registers, with its bias and relu (neither keeps a pre-activation)
+    const bool gathered =
+        cols_geo_.sums_in_registers() && (act_.kind == Activation::linear || act_.kind == Activation::relu);
     parallel_for_flushed(ctx.n_threads, sb.count, [&](std::int64_t blk) {
       const std::int64_t s0 = blk * sb.per, s1 = std::min(n, s0 + sb.per);
       const std::int64_t rows = (s1 - s0) * in_rows;
       const ScratchLease cols(std::size_t(rows * Kp));
       gemm_nn(rows, Kp, C_, x + s0 * in_.size(), C_, wt.data(), Kp, cols.data(), Kp);
-      cols_geo_.col2im(cols.data(), s1 - s0, y + s0 * out_size);
-      bias_activate(y + s0 * out_size, (s1 - s0) * out_size / F_, F_, b, act_, keep ? keep + s0 * out_size : nullptr);
+      float* out = y + s0 * out_size;
+      if (gathered) return cols_geo_.col2im_sum(cols.data(), s1 - s0, out, b, act_.kind == Activation::relu);
+      cols_geo_.col2im(cols.data(), s1 - s0, out);
+      bias_activate(out, (s1 - s0) * out_size / F_, F_, b, act_, keep ? keep + s0 * out_size : nullptr);
     });
   }
 
