@@ -12,6 +12,7 @@ import pytest
 import scalegen
 from scalegen.datasets import load_digits
 from scalegen.nn import GAN, VAE, Sequential, load_gan, load_vae
+from scalegen.nn.callbacks import Callback
 from scalegen.nn.layers import Conv2D, Conv2DTranspose, Dense, Dropout, LeakyReLU, Reshape
 from scalegen.nn.optimizers import Adam
 from test_nn_generative_layers import reference
@@ -200,6 +201,43 @@ def test_a_gan_step_matches_torch() -> None:
 
 def digits() -> np.ndarray:
     return load_digits()[0]
+
+
+def test_a_vae_epoch_in_one_core_call_equals_its_batches_one_by_one() -> None:
+    """fit with nothing watching single batches runs an epoch in one core call; a callback
+    makes it step batch by batch: the same noise, dropout, updates and logs."""
+    x = digits()[:200]
+    runs = []
+    for watched in (False, True):
+        layers = [
+            Conv2D(4, 3, activation="relu", input_shape=(8, 8, 1)),
+            Reshape((-1,)),
+            Dense(16, activation="tanh"),
+        ]
+        enc = Sequential([*layers, Dropout(0.2), Dense(6)], seed=0)
+        vae = VAE(enc, decoder(), 3, seed=11)
+        vae.compile(Adam(1e-3))
+        history = vae.fit(
+            x, epochs=2, batch_size=48, verbose=0, callbacks=[Callback()] if watched else None
+        ).history
+        runs.append((history, vae.get_weights()))
+    (h1, w1), (h2, w2) = runs
+    assert h1 == h2
+    for a, b in zip(w1, w2, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("watched", [False, True])
+def test_a_vae_loss_that_overflows_stops_fit_before_the_update(watched: bool) -> None:
+    vae = VAE(encoder(), decoder(), 3, likelihood="gaussian", seed=0)
+    vae.compile("adam")
+    x = np.full((40, 8, 8, 1), 1e20, np.float32)  # (z - x)^2 overflows float32
+    vae._check_data(x)
+    before = vae.get_weights()
+    with pytest.raises(FloatingPointError, match="batch 1"):
+        vae.fit(x, epochs=1, batch_size=16, verbose=0, callbacks=[Callback()] if watched else None)
+    for a, b in zip(before, vae.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_the_same_seed_gives_the_same_vae_and_gan_for_any_thread_count() -> None:

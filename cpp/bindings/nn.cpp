@@ -419,6 +419,40 @@ void bind_nn(py::module_& m) {
       py::arg("beta"), py::arg("bernoulli"), py::arg("encoder_seed"), py::arg("decoder_seed"), py::arg("n_threads"),
       "One VAE batch: both parts' gradients of its mean loss in place of their accumulated ones; "
       "(loss, reconstruction, kl), means per sample.");
+  m.def(
+      "nn_vae_train_epoch",
+      [](Network& encoder, Network& decoder, const CArray<float>& x, const CArray<std::int64_t>& order,
+         std::int64_t batch_size, const CArray<double>& eps, const CArray<std::uint64_t>& encoder_seeds,
+         const CArray<std::uint64_t>& decoder_seeds, double beta, bool bernoulli, const OptimizerConfig& opt,
+         int n_threads) {
+        const std::int64_t rows = rows_of(encoder, x), n = order.size();
+        if (batch_size <= 0) throw std::invalid_argument("batch_size must be positive");
+        const std::int64_t batches = (n + batch_size - 1) / batch_size;
+        if (eps.ndim() != 2 || eps.shape(0) != n || eps.shape(1) <= 0)
+          throw std::invalid_argument("the noise must have one row per index of the order");
+        if (encoder_seeds.size() != batches || decoder_seeds.size() != batches)
+          throw std::invalid_argument("each part needs one seed a batch");
+        std::vector<VaeTerms> terms(static_cast<std::size_t>(batches));
+        std::int64_t done = 0;
+        {
+          py::gil_scoped_release release;
+          done = vae_train_epoch(encoder, decoder, x.data(), rows, order.data(), n, batch_size, eps.data(),
+                                 encoder_seeds.data(), decoder_seeds.data(), eps.shape(1), beta, bernoulli, opt,
+                                 terms.data(), n_threads);
+        }
+        py::array_t<double> out({py::ssize_t(done), py::ssize_t(3)});
+        double* o = out.mutable_data();
+        for (std::int64_t b = 0; b < done; ++b) {
+          const VaeTerms& t = terms[std::size_t(b)];
+          o[3 * b] = t.loss, o[3 * b + 1] = t.reconstruction, o[3 * b + 2] = t.kl;
+        }
+        return out;
+      },
+      py::arg("encoder"), py::arg("decoder"), py::arg("x"), py::arg("order"), py::arg("batch_size"), py::arg("eps"),
+      py::arg("encoder_seeds"), py::arg("decoder_seeds"), py::arg("beta"), py::arg("bernoulli"), py::arg("optimizer"),
+      py::arg("n_threads"),
+      "An unconditional VAE's epoch over the rows of x in `order`: per batch, its gradients and an optimizer step "
+      "of each part; (loss, reconstruction, kl) of each batch run, up to the first that is not finite.");
 }
 
 }  // namespace scalegen::bindings

@@ -7,7 +7,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Activation', 'EliminationHeuristic', 'EliminationNetwork', 'FamilyCounts', 'GaussianMixtureStats', 'JunctionTree', 'LayerConfig', 'LayerKind', 'Loss', 'MetricsPooledSample', 'Network', 'OptimizerConfig', 'OptimizerKind', 'PrivacyNoiseStream', 'bn_count', 'bn_expected_counts', 'bn_hill_climb', 'bn_likelihood_weighting', 'bn_local_scores', 'bn_log_likelihood', 'bn_posterior_rows', 'bn_row_posteriors', 'bn_sample', 'build_info', 'get_limits', 'gmm_block_rows', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'metrics_manifold', 'metrics_neighbours', 'metrics_pooled_sample', 'nn_deconv_axis', 'nn_loss', 'nn_reconstruction', 'nn_vae_gradients', 'nn_window_axis', 'probe_parallel_threads', 'raise_in_parallel', 'set_limits']
+__all__: list[str] = ['Activation', 'EliminationHeuristic', 'EliminationNetwork', 'FamilyCounts', 'GaussianMixtureStats', 'JunctionTree', 'LayerConfig', 'LayerKind', 'Loss', 'MetricsPooledSample', 'Network', 'OptimizerConfig', 'OptimizerKind', 'PrivacyNoiseStream', 'bn_count', 'bn_expected_counts', 'bn_hill_climb', 'bn_likelihood_weighting', 'bn_local_scores', 'bn_log_likelihood', 'bn_posterior_rows', 'bn_row_posteriors', 'bn_sample', 'build_info', 'get_limits', 'gmm_block_rows', 'gmm_e_step', 'gmm_label_stats', 'gmm_log_prob_norm', 'gmm_m_step', 'gmm_precision_cholesky', 'gmm_resp_stats', 'in_forked_child', 'kmeans_lloyd', 'kmeans_plusplus', 'last_parallel_threads', 'metrics_manifold', 'metrics_neighbours', 'metrics_pooled_sample', 'nn_deconv_axis', 'nn_loss', 'nn_reconstruction', 'nn_vae_gradients', 'nn_vae_train_epoch', 'nn_window_axis', 'probe_parallel_threads', 'raise_in_parallel', 'set_limits']
 class GaussianMixtureStats:
     """
     Additive E-step statistics of a set of rows (merge chunks with +=).
@@ -949,6 +949,10 @@ def nn_reconstruction(z: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]
 def nn_vae_gradients(encoder: Network, decoder: Network, enc_in: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], cond: typing.Annotated[numpy.typing.ArrayLike, numpy.float32] | None, eps: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], beta: typing.SupportsFloat | typing.SupportsIndex, bernoulli: bool, encoder_seed: typing.SupportsInt | typing.SupportsIndex, decoder_seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple[float, float, float]:
     """
     One VAE batch: both parts' gradients of its mean loss in place of their accumulated ones; (loss, reconstruction, kl), means per sample.
+    """
+def nn_vae_train_epoch(encoder: Network, decoder: Network, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], order: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], batch_size: typing.SupportsInt | typing.SupportsIndex, eps: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], encoder_seeds: typing.Annotated[numpy.typing.ArrayLike, numpy.uint64], decoder_seeds: typing.Annotated[numpy.typing.ArrayLike, numpy.uint64], beta: typing.SupportsFloat | typing.SupportsIndex, bernoulli: bool, optimizer: OptimizerConfig, n_threads: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
+    """
+    An unconditional VAE's epoch over the rows of x in `order`: per batch, its gradients and an optimizer step of each part; (loss, reconstruction, kl) of each batch run, up to the first that is not finite.
     """
 def nn_window_axis(size: typing.SupportsInt | typing.SupportsIndex, window: typing.SupportsInt | typing.SupportsIndex, stride: typing.SupportsInt | typing.SupportsIndex, same: bool) -> tuple[int, int, int]:
     """

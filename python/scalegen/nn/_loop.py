@@ -26,10 +26,15 @@ def train_epochs(
     callbacks: Sequence[Callback] | None,
     rng: np.random.Generator,
     validate: Callable[[], dict[str, float]] | None = None,
+    run_epoch: Callable[[np.ndarray, int], list[dict[str, float]]] | None = None,
 ) -> History:
     """Calls ``step(rows)`` on every batch of row indices of each epoch; logs are the epoch's
     means so far, weighted by batch sizes (Keras' running averages), plus ``validate()``'s
-    at the end of each epoch. ``model.stop_training`` ends the loop, as in Keras."""
+    at the end of each epoch. ``model.stop_training`` ends the loop, as in Keras.
+
+    ``run_epoch(order, batch_size)``, when given, trains on all of an epoch's batches in one
+    call and returns their logs (up to the first that is not finite): used when nothing
+    watches single batches (no callbacks, no progress bar)."""
     steps = math.ceil(n / batch_size)
     history = History()
     cbs = CallbackList([history, *([] if callbacks is None else list(callbacks))])
@@ -48,10 +53,16 @@ def train_epochs(
         sums: dict[str, float] = {}
         seen = 0
         logs: dict[str, float] = {}
+        batches = None
+        if run_epoch is not None and not callbacks and bar is None:
+            batches = iter(run_epoch(order, batch_size))
         for b in range(steps):
-            cbs.on_train_batch_begin(b)
             rows = order[b * batch_size : (b + 1) * batch_size]
-            batch_logs = step(rows)
+            if batches is None:
+                cbs.on_train_batch_begin(b)
+                batch_logs = step(rows)
+            else:
+                batch_logs = next(batches)
             seen += len(rows)
             for k, v in batch_logs.items():
                 sums[k] = sums.get(k, 0.0) + v * len(rows)
@@ -60,6 +71,8 @@ def train_epochs(
                 raise FloatingPointError(
                     f"the loss became {logs} at epoch {epoch + 1}, batch {b + 1}: lower the learning rate"
                 )
+            if batches is not None:
+                continue
             cbs.on_train_batch_end(b, logs)
             if bar is not None:
                 bar.update(b + 1, logs, finalize=False)

@@ -232,7 +232,34 @@ class VAE:
             callbacks=callbacks,
             rng=self._rng,
             validate=None if val is None else lambda: self._losses(*val, self._rng),
+            run_epoch=None if labels is not None else lambda order, size: self._train_epoch(x, order, size),
         )
+
+    def _train_epoch(self, x: np.ndarray, order: np.ndarray, batch_size: int) -> list[dict[str, float]]:
+        """train_step on each batch of the rows of x in ``order``, in one core call: the noise
+        and dropout seeds drawn up front are the ones the steps would draw, in their order."""
+        assert self.optimizer is not None
+        steps = math.ceil(len(order) / batch_size)
+        eps = self._rng.standard_normal((len(order), self.latent_dim))
+        encoder, decoder = self.encoder, self.decoder
+        with encoder._lock, decoder._lock:
+            encoder._sync_trainable()
+            decoder._sync_trainable()
+            terms = _core.nn_vae_train_epoch(
+                encoder._net,
+                decoder._net,
+                x.reshape(len(x), -1),
+                np.ascontiguousarray(order, dtype=np.int64),
+                batch_size,
+                eps,
+                encoder._rng.integers(2**63, size=steps).astype(np.uint64),
+                decoder._rng.integers(2**63, size=steps).astype(np.uint64),
+                self.beta,
+                self.likelihood == "bernoulli",
+                self.optimizer._core_config(),
+                encoder._threads(),
+            )
+        return [{"loss": a, "reconstruction_loss": b, "kl_loss": c} for a, b, c in terms.tolist()]
 
     def _data_and_labels(self, x: Any, y: Any, what: str = "x") -> tuple[np.ndarray, np.ndarray | None]:
         x = self._check_data(x, what)
