@@ -203,12 +203,13 @@ def digits() -> np.ndarray:
     return load_digits()[0]
 
 
-def test_a_vae_epoch_in_one_core_call_equals_its_batches_one_by_one() -> None:
-    """fit with nothing watching single batches runs an epoch in one core call; a callback
-    makes it step batch by batch: the same noise, dropout, updates and logs."""
-    x = digits()[:200]
+def test_a_vae_epoch_in_core_calls_equals_its_batches_one_by_one(capsys: Any) -> None:
+    """fit with nothing watching single batches runs an epoch in one core call (runs of 8
+    batches under a progress bar); a callback makes it step batch by batch: the same noise,
+    dropout, updates and logs."""
+    x = digits()[:600]
     runs = []
-    for watched in (False, True):
+    for watched, verbose in ((False, 0), (False, 1), (True, 0)):
         layers = [
             Conv2D(4, 3, activation="relu", input_shape=(8, 8, 1)),
             Reshape((-1,)),
@@ -218,13 +219,14 @@ def test_a_vae_epoch_in_one_core_call_equals_its_batches_one_by_one() -> None:
         vae = VAE(enc, decoder(), 3, seed=11)
         vae.compile(Adam(1e-3))
         history = vae.fit(
-            x, epochs=2, batch_size=48, verbose=0, callbacks=[Callback()] if watched else None
+            x, epochs=2, batch_size=48, verbose=verbose, callbacks=[Callback()] if watched else None
         ).history
         runs.append((history, vae.get_weights()))
-    (h1, w1), (h2, w2) = runs
-    assert h1 == h2
-    for a, b in zip(w1, w2, strict=True):
-        np.testing.assert_array_equal(a, b)
+    assert "13/13" in capsys.readouterr().out  # the bar reached the last of 13 batches
+    for history, weights in runs[1:]:
+        assert history == runs[0][0]
+        for a, b in zip(weights, runs[0][1], strict=True):
+            np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("watched", [False, True])

@@ -420,7 +420,7 @@ void bind_nn(py::module_& m) {
       "One VAE batch: both parts' gradients of its mean loss in place of their accumulated ones; "
       "(loss, reconstruction, kl), means per sample.");
   m.def(
-      "nn_vae_train_epoch",
+      "nn_vae_train_batches",
       [](Network& encoder, Network& decoder, const CArray<float>& x, const CArray<std::int64_t>& order,
          std::int64_t batch_size, const CArray<double>& eps, const CArray<std::uint64_t>& encoder_seeds,
          const CArray<std::uint64_t>& decoder_seeds, double beta, bool bernoulli, const OptimizerConfig& opt,
@@ -436,9 +436,9 @@ void bind_nn(py::module_& m) {
         std::int64_t done = 0;
         {
           py::gil_scoped_release release;
-          done = vae_train_epoch(encoder, decoder, x.data(), rows, order.data(), n, batch_size, eps.data(),
-                                 encoder_seeds.data(), decoder_seeds.data(), eps.shape(1), beta, bernoulli, opt,
-                                 terms.data(), n_threads);
+          done = vae_train_batches(encoder, decoder, x.data(), rows, order.data(), n, batch_size, eps.data(),
+                                   encoder_seeds.data(), decoder_seeds.data(), eps.shape(1), beta, bernoulli, opt,
+                                   terms.data(), n_threads);
         }
         py::array_t<double> out({py::ssize_t(done), py::ssize_t(3)});
         double* o = out.mutable_data();
@@ -451,7 +451,8 @@ void bind_nn(py::module_& m) {
       py::arg("encoder"), py::arg("decoder"), py::arg("x"), py::arg("order"), py::arg("batch_size"), py::arg("eps"),
       py::arg("encoder_seeds"), py::arg("decoder_seeds"), py::arg("beta"), py::arg("bernoulli"), py::arg("optimizer"),
       py::arg("n_threads"),
-      "An unconditional VAE's epoch over the rows of x in `order`: per batch, its gradients and an optimizer step "
+      "An unconditional VAE trained on the batches of rows of x in `order`: per batch, its gradients and an optimizer "
+      "step "
       "of each part; (loss, reconstruction, kl) of each batch run, up to the first that is not finite.");
 }
 

@@ -69,11 +69,11 @@ VaeTerms vae_gradients(Network& encoder, Network& decoder, const float* enc_in, 
   return t;
 }
 
-std::int64_t vae_train_epoch(Network& encoder, Network& decoder, const float* x, std::int64_t rows,
-                             const std::int64_t* order, std::int64_t n, std::int64_t batch_size, const double* eps,
-                             const std::uint64_t* encoder_seeds, const std::uint64_t* decoder_seeds,
-                             std::int64_t latent, double beta, bool bernoulli, const OptimizerConfig& opt,
-                             VaeTerms* terms, int n_threads) {
+std::int64_t vae_train_batches(Network& encoder, Network& decoder, const float* x, std::int64_t rows,
+                               const std::int64_t* order, std::int64_t n, std::int64_t batch_size, const double* eps,
+                               const std::uint64_t* encoder_seeds, const std::uint64_t* decoder_seeds,
+                               std::int64_t latent, double beta, bool bernoulli, const OptimizerConfig& opt,
+                               VaeTerms* terms, int n_threads) {
   const std::int64_t d = encoder.input_shape().size();
   if (decoder.output_shape().size() != d)
     throw std::invalid_argument("the decoder's output must have the size of the encoder's input");

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from ._callbacks import Callback, CallbackList, History
 from ._progress import ProgressBar, format_epoch_line
+
+_BATCHES_PER_BAR_UPDATE = 8
 
 
 def train_epochs(
@@ -26,15 +28,15 @@ def train_epochs(
     callbacks: Sequence[Callback] | None,
     rng: np.random.Generator,
     validate: Callable[[], dict[str, float]] | None = None,
-    run_epoch: Callable[[np.ndarray, int], list[dict[str, float]]] | None = None,
+    run_batches: Callable[[np.ndarray, int], list[dict[str, float]]] | None = None,
 ) -> History:
     """Calls ``step(rows)`` on every batch of row indices of each epoch; logs are the epoch's
     means so far, weighted by batch sizes (Keras' running averages), plus ``validate()``'s
     at the end of each epoch. ``model.stop_training`` ends the loop, as in Keras.
 
-    ``run_epoch(order, batch_size)``, when given, trains on all of an epoch's batches in one
-    call and returns their logs (up to the first that is not finite): used when nothing
-    watches single batches (no callbacks, no progress bar)."""
+    ``run_batches(order, batch_size)``, when given, trains on the batches of rows ``order`` in
+    one call and returns their logs (up to the first that is not finite): used when nothing
+    watches single batches (no callbacks; with a progress bar, runs of batches)."""
     steps = math.ceil(n / batch_size)
     history = History()
     cbs = CallbackList([history, *([] if callbacks is None else list(callbacks))])
@@ -53,16 +55,22 @@ def train_epochs(
         sums: dict[str, float] = {}
         seen = 0
         logs: dict[str, float] = {}
-        batches = None
-        if run_epoch is not None and not callbacks and bar is None:
-            batches = iter(run_epoch(order, batch_size))
+        # nothing watching single batches: runs of them in one call each (the progress bar
+        # still moves at every batch, a run of them at once)
+        in_runs = run_batches is not None and not callbacks
+        per_run = steps if bar is None else _BATCHES_PER_BAR_UPDATE
+        batches: Iterator[dict[str, float]] = iter(())
         for b in range(steps):
             rows = order[b * batch_size : (b + 1) * batch_size]
-            if batches is None:
+            if run_batches is not None and in_runs:
+                if b % per_run == 0:
+                    batches = iter(
+                        run_batches(order[b * batch_size : (b + per_run) * batch_size], batch_size)
+                    )
+                batch_logs = next(batches)
+            else:
                 cbs.on_train_batch_begin(b)
                 batch_logs = step(rows)
-            else:
-                batch_logs = next(batches)
             seen += len(rows)
             for k, v in batch_logs.items():
                 sums[k] = sums.get(k, 0.0) + v * len(rows)
@@ -71,9 +79,8 @@ def train_epochs(
                 raise FloatingPointError(
                     f"the loss became {logs} at epoch {epoch + 1}, batch {b + 1}: lower the learning rate"
                 )
-            if batches is not None:
-                continue
-            cbs.on_train_batch_end(b, logs)
+            if not in_runs:
+                cbs.on_train_batch_end(b, logs)
             if bar is not None:
                 bar.update(b + 1, logs, finalize=False)
             if model.stop_training:

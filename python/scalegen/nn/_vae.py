@@ -232,10 +232,12 @@ class VAE:
             callbacks=callbacks,
             rng=self._rng,
             validate=None if val is None else lambda: self._losses(*val, self._rng),
-            run_epoch=None if labels is not None else lambda order, size: self._train_epoch(x, order, size),
+            run_batches=None
+            if labels is not None
+            else lambda order, size: self._train_batches(x, order, size),
         )
 
-    def _train_epoch(self, x: np.ndarray, order: np.ndarray, batch_size: int) -> list[dict[str, float]]:
+    def _train_batches(self, x: np.ndarray, order: np.ndarray, batch_size: int) -> list[dict[str, float]]:
         """train_step on each batch of the rows of x in ``order``, in one core call: the noise
         and dropout seeds drawn up front are the ones the steps would draw, in their order."""
         assert self.optimizer is not None
@@ -245,7 +247,7 @@ class VAE:
         with encoder._lock, decoder._lock:
             encoder._sync_trainable()
             decoder._sync_trainable()
-            terms = _core.nn_vae_train_epoch(
+            terms = _core.nn_vae_train_batches(
                 encoder._net,
                 decoder._net,
                 x.reshape(len(x), -1),

@@ -327,16 +327,16 @@ VaeTerms vae_gradients(Network& encoder, Network& decoder, const float* enc_in, 
                        std::int64_t n_cond, const double* eps, std::int64_t n, std::int64_t latent, double beta,
                        bool bernoulli, std::uint64_t encoder_seed, std::uint64_t decoder_seed, int n_threads);
 
-/// An unconditional VAE's epoch: for each batch of batch_size rows of x (rows x d, d the
+/// An unconditional VAE's training on batches: for each batch of batch_size rows of x (rows x d, d the
 /// encoder's input size) taken in `order` (n indices), vae_gradients with the batch's rows
 /// of eps (n x latent) and its two seeds, then one `opt` step of each network. terms[b]
-/// receives batch b's means; a batch whose loss is not finite ends the epoch before its
+/// receives batch b's means; a batch whose loss is not finite ends the run before its
 /// update. Returns the number of batches run.
-std::int64_t vae_train_epoch(Network& encoder, Network& decoder, const float* x, std::int64_t rows,
-                             const std::int64_t* order, std::int64_t n, std::int64_t batch_size, const double* eps,
-                             const std::uint64_t* encoder_seeds, const std::uint64_t* decoder_seeds,
-                             std::int64_t latent, double beta, bool bernoulli, const OptimizerConfig& opt,
-                             VaeTerms* terms, int n_threads);
+std::int64_t vae_train_batches(Network& encoder, Network& decoder, const float* x, std::int64_t rows,
+                               const std::int64_t* order, std::int64_t n, std::int64_t batch_size, const double* eps,
+                               const std::uint64_t* encoder_seeds, const std::uint64_t* decoder_seeds,
+                               std::int64_t latent, double beta, bool bernoulli, const OptimizerConfig& opt,
+                               VaeTerms* terms, int n_threads);
 
 /// True when x[0..n) holds a NaN or an infinity (one pass over the bits).
 bool any_non_finite(const float* x, std::int64_t n);
