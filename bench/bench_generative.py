@@ -11,11 +11,9 @@ ELBO with one reparameterised draw; GAN: a discriminator step on generated + rea
 then a generator step through the discriminator with the non-saturating loss), and in Keras 3
 on TensorFlow when it is installed (a benchmark-only peer: pip install tensorflow-cpu==2.21.0),
 its steps compiled with tf.function. PyTorch runs
-with and without flushing subnormals (FTZ), epochs of the frameworks alternating, each after
-a half-second pause (the previous framework's idle threads spin for a while and took a core
-from the next); medians of training images/s over --repeat epochs of --samples synthetic
-images, and ratios as medians of each round's ratio. scalegen's VAE trains through fit
-(verbose=0), which runs an epoch's batches in one core call.
+with and without flushing subnormals (FTZ), epochs of the frameworks alternating; medians of
+training images/s over --repeat epochs of --samples synthetic images, and ratios as medians of
+each round's ratio.
 
     python bench/bench_generative.py [--samples 4096] [--repeat 5] [--threads 2] [--json out.json]
 """
@@ -311,9 +309,6 @@ def tf_runner(kind: str, x: np.ndarray, batch: int) -> Any:
     return epoch
 
 
-_SETTLE_S = 0.5
-
-
 def compare(kind: str, x: np.ndarray, batch: int, repeat: int) -> dict[str, Any]:
     runners = {
         "scalegen": scalegen_runner(kind, x, batch),
@@ -327,9 +322,6 @@ def compare(kind: str, x: np.ndarray, batch: int, repeat: int) -> dict[str, Any]
     rates: dict[str, list[float]] = {k: [] for k in runners}
     for _ in range(repeat):
         for name, run in runners.items():
-            # a pause first: the previous framework's idle threads spin for a while (OpenMP,
-            # TensorFlow's pool) and would take a core from this one's
-            time.sleep(_SETTLE_S)
             t0 = time.perf_counter()
             run(len(x))
             rates[name].append(len(x) / (time.perf_counter() - t0))
