@@ -55,9 +55,13 @@ inline void bias_activate(float* __restrict z, std::int64_t rows, std::int64_t w
       }
     return;
   }
-  if (bias)
+  if (bias && width == 1) {  // one channel: a flat pass (the loop over one column did not vectorize)
+    const float b = bias[0];
+    for (std::int64_t r = 0; r < rows; ++r) z[r] += b;
+  } else if (bias) {
     for (std::int64_t r = 0; r < rows; ++r)
       for (std::int64_t j = 0; j < width; ++j) z[r * width + j] += bias[j];
+  }
   activate(z, rows, width, act, keep);
 }
 
@@ -98,8 +102,20 @@ inline void add_floats(const float* __restrict src, std::int64_t n, float* __res
   for (std::int64_t i = 0; i < n; ++i) dst[i] += src[i];
 }
 
-// Sum over rows of a rows x width block, added to acc (in row order).
+// Sum over rows of a rows x width block, added to acc (in row order; one column in 16
+// interleaved sums).
 inline void add_column_sums(const float* __restrict z, std::int64_t rows, std::int64_t width, float* __restrict acc) {
+  if (width == 1) {  // one column: 16 running sums (a single one ran a value at a time)
+    float lanes[16] = {};
+    std::int64_t r = 0;
+    for (; r + 16 <= rows; r += 16)
+      for (int v = 0; v < 16; ++v) lanes[v] += z[r + v];
+    float total = 0.0f;
+    for (int v = 0; v < 16; ++v) total += lanes[v];
+    for (; r < rows; ++r) total += z[r];
+    acc[0] += total;
+    return;
+  }
   for (std::int64_t r = 0; r < rows; ++r) {
     const float* row = z + r * width;
     for (std::int64_t j = 0; j < width; ++j) acc[j] += row[j];

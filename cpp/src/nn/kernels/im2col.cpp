@@ -108,11 +108,29 @@ void ConvGeometry::col2im(const float* dcols, std::int64_t samples, float* dx, b
         if (ih < 0 || ih >= in.h) continue;
         const float* src = base + i * span;
         float* dst = img + std::int64_t(ih) * in.w * C;
-        for_columns([&](int ow) { add_floats(src + ow * K, span, dst + std::int64_t(ow * sw - pl) * C); },
-                    [&](int ow, int j, int iw) {
-                      if (iw >= 0 && iw < in.w)
-                        add_floats(src + ow * K + std::int64_t(j) * C, C, dst + std::int64_t(iw) * C);
-                    });
+        const auto add_interior = [&](auto fixed) {
+          constexpr int S = decltype(fixed)::value;
+          for_columns(
+              [&](int ow) {
+                const float* from = src + ow * K;
+                float* to = dst + std::int64_t(ow * sw - pl) * C;
+                if constexpr (S > 0) {
+                  for (int t = 0; t < S; ++t) to[t] += from[t];
+                } else {
+                  add_floats(from, span, to);
+                }
+              },
+              [&](int ow, int j, int iw) {
+                if (iw >= 0 && iw < in.w) add_floats(src + ow * K + std::int64_t(j) * C, C, dst + std::int64_t(iw) * C);
+              });
+        };
+        switch (span) {  // a fixed-size add for the few values of a one-channel image's windows
+          case 2: add_interior(std::integral_constant<int, 2>{}); break;
+          case 3: add_interior(std::integral_constant<int, 3>{}); break;
+          case 4: add_interior(std::integral_constant<int, 4>{}); break;
+          case 5: add_interior(std::integral_constant<int, 5>{}); break;
+          default: add_interior(std::integral_constant<int, 0>{}); break;
+        }
       }
     }
   }
