@@ -234,14 +234,29 @@ const float* Network::forward(const float* x, std::int64_t n, std::uint64_t seed
   if (n <= 0) throw std::invalid_argument("forward needs at least one row");
   // a copy: the backward pass reads the input, which the caller may change in between
   input_.assign(x, x + n * input_shape_.size());
-  return forward_pass(input_.data(), n, seed, n_threads);
+  return forward_in_place(input_.data(), n, seed, n_threads);
+}
+
+const float* Network::forward_in_place(const float* x, std::int64_t n, std::uint64_t seed, int n_threads) {
+  if (n <= 0) throw std::invalid_argument("forward needs at least one row");
+  kept_input_ = x;
+  return forward_pass(x, n, seed, n_threads);
+}
+
+float* Network::output_gradient() {
+  if (batch_ == 0) throw std::invalid_argument("backward needs a forward pass in training mode first");
+  return grad_a_.data();
 }
 
 void Network::backward(const float* dy, float* dx, int n_threads) {
+  float* at = output_gradient();
+  std::copy(dy, dy + batch_ * output_shape().size(), at);  // the layers overwrite it
+  backward_from_output_gradient(dx, n_threads);
+}
+
+void Network::backward_from_output_gradient(float* dx, int n_threads) {
   if (batch_ == 0) throw std::invalid_argument("backward needs a forward pass in training mode first");
-  const std::int64_t size = batch_ * output_shape().size();
-  std::copy(dy, dy + size, grad_a_.data());  // the layers overwrite it
-  backward_pass(input_.data(), false, dx, n_threads);
+  backward_pass(kept_input_, false, dx, n_threads);
   batch_ = 0;  // each forward pass is taken back once
   if (accumulated_zero_)
     std::swap(grads_, accumulated_);  // the batch's gradients become the sums (each pass rewrites grads_)

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "scalegen/common/parallel.hpp"
 #include "scalegen/nn/network.hpp"
 
 namespace scalegen::nn {
@@ -23,7 +24,9 @@ VaeTerms vae_gradients(Network& encoder, Network& decoder, const float* enc_in, 
   encoder.zero_accumulated_grads();
   decoder.zero_accumulated_grads();
 
-  const float* h = encoder.forward(enc_in, n, encoder_seed, n_threads);
+  // both networks read their inputs in place (enc_in and z outlive the passes) and take
+  // their output gradients where they keep them
+  const float* h = encoder.forward_in_place(enc_in, n, encoder_seed, n_threads);
   std::vector<double> mean(std::size_t(n * L)), log_var(std::size_t(n * L)), sd(std::size_t(n * L));
   std::vector<float> z(std::size_t(n * z_width));
   for (std::int64_t i = 0; i < n; ++i) {
@@ -37,15 +40,14 @@ VaeTerms vae_gradients(Network& encoder, Network& decoder, const float* enc_in, 
     for (std::int64_t j = 0; j < n_cond; ++j) z[std::size_t(i * z_width + L + j)] = cond[i * n_cond + j];
   }
 
-  const float* out = decoder.forward(z.data(), n, decoder_seed, n_threads);
+  const float* out = decoder.forward_in_place(z.data(), n, decoder_seed, n_threads);
   std::vector<double> recon(static_cast<std::size_t>(n));
-  std::vector<float> d_out(std::size_t(n * d));
-  reconstruction_terms(out, x, n, d, bernoulli, recon.data(), d_out.data(), float(n), n_threads);
+  reconstruction_terms(out, x, n, d, bernoulli, recon.data(), decoder.output_gradient(), float(n), n_threads);
   std::vector<float> dz(std::size_t(n * z_width));
-  decoder.backward(d_out.data(), dz.data(), n_threads);
+  decoder.backward_from_output_gradient(dz.data(), n_threads);
 
   // through z = mean + sd eps to the encoder's outputs, plus the KL term's own gradient
-  std::vector<float> dh(std::size_t(n * 2 * L));
+  float* dh = encoder.output_gradient();
   VaeTerms t;
   const double gaussian_constant = bernoulli ? 0.0 : 0.5 * std::log(2.0 * 3.14159265358979323846) * double(d);
   for (std::int64_t i = 0; i < n; ++i) {
@@ -62,7 +64,7 @@ VaeTerms vae_gradients(Network& encoder, Network& decoder, const float* enc_in, 
     t.kl += 0.5 * kl;
     t.loss += r + beta * 0.5 * kl;
   }
-  encoder.backward(dh.data(), nullptr, n_threads);
+  encoder.backward_from_output_gradient(nullptr, n_threads);
   t.loss /= double(n);
   t.reconstruction /= double(n);
   t.kl /= double(n);
@@ -84,7 +86,10 @@ std::int64_t vae_train_batches(Network& encoder, Network& decoder, const float* 
   std::int64_t b = 0;
   for (std::int64_t s0 = 0; s0 < n; s0 += batch_size) {
     const std::int64_t m = std::min(batch_size, n - s0);
-    for (std::int64_t i = 0; i < m; ++i) std::copy_n(x + order[s0 + i] * d, d, batch.data() + i * d);
+    parallel_for_flushed(n_threads, (m + 7) / 8, [&](std::int64_t t) {
+      for (std::int64_t i = t * 8; i < std::min(m, t * 8 + 8); ++i)
+        std::copy_n(x + order[s0 + i] * d, d, batch.data() + i * d);
+    });
     const VaeTerms t = vae_gradients(encoder, decoder, batch.data(), batch.data(), nullptr, 0, eps + s0 * latent, m,
                                      latent, beta, bernoulli, encoder_seeds[b], decoder_seeds[b], n_threads);
     terms[b++] = t;

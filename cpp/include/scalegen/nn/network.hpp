@@ -235,6 +235,13 @@ class Network {
   /// respect to that output; the parameter gradients are added to accumulated_grads(), and dx
   /// (n x input size, may be null) receives the gradient with respect to the input.
   void backward(const float* dy, float* dx, int n_threads);
+  /// forward() reading x where it is, not a copy: x must stay unchanged until the backward pass.
+  const float* forward_in_place(const float* x, std::int64_t n, std::uint64_t seed, int n_threads);
+  /// After a training forward pass: where backward_from_output_gradient() reads the gradient
+  /// at the output (n x output size floats), for a caller to write it there without a copy.
+  float* output_gradient();
+  /// backward() from the gradient written at output_gradient().
+  void backward_from_output_gradient(float* dx, int n_threads);
   /// The rows of the forward pass backward is waiting for (0: none).
   std::int64_t forward_rows() const { return batch_; }
   /// Gradients added up by backward since they were last zeroed (layout of params()).
@@ -284,6 +291,7 @@ class Network {
   std::vector<AlignedVector<float>> acts_;
   std::vector<const float*> outs_;
   AlignedVector<float> grad_a_, grad_b_, input_;
+  const float* kept_input_ = nullptr;  // the input the backward pass reads (input_ or the caller's)
   std::int64_t batch_ = 0;
   std::vector<bool> relu_absorbed_;              // layer i's relu derivative is applied by layer i + 1
   std::vector<bool> fused_infer_, fused_train_;  // layer i runs layer i + 1 within its passes
