@@ -13,7 +13,8 @@ on TensorFlow when it is installed (a benchmark-only peer: pip install tensorflo
 its steps compiled with tf.function. PyTorch runs
 with and without flushing subnormals (FTZ), epochs of the frameworks alternating; medians of
 training images/s over --repeat epochs of --samples synthetic images, and ratios as medians of
-each round's ratio.
+each round's ratio. scalegen trains through fit(verbose=0) (for the VAE: an epoch's batches in
+one core call), PyTorch and Keras through a loop over their compiled or eager steps.
 
     python bench/bench_generative.py [--samples 4096] [--repeat 5] [--threads 2] [--json out.json]
 """
