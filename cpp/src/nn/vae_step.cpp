@@ -1,6 +1,6 @@
 // A VAE batch's gradients in one call (see vae_gradients in network.hpp): the encoder's and
-// decoder's passes with the reparameterisation and the loss between them, which in Python
-// cost ~30 NumPy and binding calls a batch (~7% of a step on 28 x 28 images).
+// decoder's passes with the reparameterisation and the loss between them, ~30 NumPy and
+// binding calls a batch in Python; and whole runs of batches with their optimizer steps.
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
