@@ -451,9 +451,8 @@ void bind_nn(py::module_& m) {
       py::arg("encoder"), py::arg("decoder"), py::arg("x"), py::arg("order"), py::arg("batch_size"), py::arg("eps"),
       py::arg("encoder_seeds"), py::arg("decoder_seeds"), py::arg("beta"), py::arg("bernoulli"), py::arg("optimizer"),
       py::arg("n_threads"),
-      "An unconditional VAE trained on the batches of rows of x in `order`: per batch, its gradients and an optimizer "
-      "step "
-      "of each part; (loss, reconstruction, kl) of each batch run, up to the first that is not finite.");
+      "An unconditional VAE trained on the batches of rows of x in `order`: per batch, its gradients and an "
+      "optimizer step of each part; (loss, reconstruction, kl) of each batch run, up to the first that is not finite.");
 }
 
 }  // namespace scalegen::bindings

@@ -26,17 +26,14 @@ VaeTerms vae_gradients(Network& encoder, Network& decoder, const float* enc_in, 
 
   // both networks read their inputs in place (enc_in and z outlive the passes) and take
   // their output gradients where they keep them
+  // h (n x 2L: means, then log-variances) stays the encoder's output until its next pass
   const float* h = encoder.forward_in_place(enc_in, n, encoder_seed, n_threads);
-  std::vector<double> mean(std::size_t(n * L)), log_var(std::size_t(n * L)), sd(std::size_t(n * L));
+  const auto mean = [&](std::int64_t i, std::int64_t j) { return double(h[i * 2 * L + j]); };
+  const auto log_var = [&](std::int64_t i, std::int64_t j) { return double(h[i * 2 * L + L + j]); };
   std::vector<float> z(std::size_t(n * z_width));
   for (std::int64_t i = 0; i < n; ++i) {
-    for (std::int64_t j = 0; j < L; ++j) {
-      const std::int64_t k = i * L + j;
-      mean[std::size_t(k)] = h[i * 2 * L + j];
-      log_var[std::size_t(k)] = h[i * 2 * L + L + j];
-      sd[std::size_t(k)] = std::exp(0.5 * log_var[std::size_t(k)]);
-      z[std::size_t(i * z_width + j)] = float(mean[std::size_t(k)] + sd[std::size_t(k)] * eps[k]);
-    }
+    for (std::int64_t j = 0; j < L; ++j)
+      z[std::size_t(i * z_width + j)] = float(mean(i, j) + std::exp(0.5 * log_var(i, j)) * eps[i * L + j]);
     for (std::int64_t j = 0; j < n_cond; ++j) z[std::size_t(i * z_width + L + j)] = cond[i * n_cond + j];
   }
 
@@ -53,11 +50,11 @@ VaeTerms vae_gradients(Network& encoder, Network& decoder, const float* enc_in, 
   for (std::int64_t i = 0; i < n; ++i) {
     double kl = 0.0;
     for (std::int64_t j = 0; j < L; ++j) {
-      const std::size_t k = std::size_t(i * L + j);
-      const double g = dz[std::size_t(i * z_width + j)], var = std::exp(log_var[k]);
-      dh[std::size_t(i * 2 * L + j)] = float(g + beta * mean[k] / double(n));
-      dh[std::size_t(i * 2 * L + L + j)] = float(g * eps[k] * 0.5 * sd[k] + beta * 0.5 * (var - 1.0) / double(n));
-      kl += var + mean[k] * mean[k] - 1.0 - log_var[k];
+      const double g = dz[std::size_t(i * z_width + j)], m = mean(i, j), lv = log_var(i, j);
+      const double sd = std::exp(0.5 * lv), var = std::exp(lv), e = eps[i * L + j];
+      dh[i * 2 * L + j] = float(g + beta * m / double(n));
+      dh[i * 2 * L + L + j] = float(g * e * 0.5 * sd + beta * 0.5 * (var - 1.0) / double(n));
+      kl += var + m * m - 1.0 - lv;
     }
     const double r = recon[std::size_t(i)] + gaussian_constant;
     t.reconstruction += r;

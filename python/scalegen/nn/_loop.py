@@ -45,6 +45,9 @@ def train_epochs(
     model.stop_training = False
     model.history = history
     cbs.on_train_begin()
+    # nothing watching single batches: runs of them in one call each (the progress bar still
+    # moves at every batch, a run of them at once)
+    run = run_batches if not callbacks else None
     for epoch in range(epochs):
         cbs.on_epoch_begin(epoch)
         order = rng.permutation(n) if shuffle else np.arange(n)
@@ -55,18 +58,13 @@ def train_epochs(
         sums: dict[str, float] = {}
         seen = 0
         logs: dict[str, float] = {}
-        # nothing watching single batches: runs of them in one call each (the progress bar
-        # still moves at every batch, a run of them at once)
-        in_runs = run_batches is not None and not callbacks
         per_run = steps if bar is None else _BATCHES_PER_BAR_UPDATE
         batches: Iterator[dict[str, float]] = iter(())
         for b in range(steps):
             rows = order[b * batch_size : (b + 1) * batch_size]
-            if run_batches is not None and in_runs:
+            if run is not None:
                 if b % per_run == 0:
-                    batches = iter(
-                        run_batches(order[b * batch_size : (b + per_run) * batch_size], batch_size)
-                    )
+                    batches = iter(run(order[b * batch_size : (b + per_run) * batch_size], batch_size))
                 batch_logs = next(batches)
             else:
                 cbs.on_train_batch_begin(b)
@@ -79,7 +77,7 @@ def train_epochs(
                 raise FloatingPointError(
                     f"the loss became {logs} at epoch {epoch + 1}, batch {b + 1}: lower the learning rate"
                 )
-            if not in_runs:
+            if run is None:
                 cbs.on_train_batch_end(b, logs)
             if bar is not None:
                 bar.update(b + 1, logs, finalize=False)

@@ -12,6 +12,8 @@ the batch; ``log_likelihood`` is the importance-weighted bound (Burda et al., 20
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -25,6 +27,7 @@ from ._loop import train_epochs
 from ._model import Sequential, _batch_size, _global_seed, _verbosity
 
 _LOG_2PI = math.log(2 * math.pi)
+_LOG_KEYS = ("loss", "reconstruction_loss", "kl_loss")  # a batch's logs, as the core returns them
 
 
 class VAE:
@@ -178,18 +181,14 @@ class VAE:
         in place of their accumulated ones: one call into the core for both passes of both
         parts and the loss between them."""
         n = len(x)
-        enc_in = np.ascontiguousarray(with_label(x, onehot), dtype=np.float32)
-        target = np.ascontiguousarray(x, dtype=np.float32).reshape(n, -1)
+        enc_in = np.ascontiguousarray(with_label(x, onehot), dtype=np.float32).reshape(n, -1)
         cond = None if onehot is None else np.ascontiguousarray(onehot, dtype=np.float32)
-        encoder, decoder = self.encoder, self.decoder
-        with encoder._lock, decoder._lock:
-            encoder._sync_trainable()
-            decoder._sync_trainable()
-            loss, recon, kl = _core.nn_vae_gradients(
+        with self._parts_ready() as (encoder, decoder):
+            terms = _core.nn_vae_gradients(
                 encoder._net,
                 decoder._net,
-                enc_in.reshape(n, -1),
-                target,
+                enc_in,
+                np.ascontiguousarray(x, dtype=np.float32).reshape(n, -1),
                 cond,
                 np.ascontiguousarray(eps, dtype=np.float64),
                 self.beta,
@@ -198,7 +197,15 @@ class VAE:
                 int(decoder._rng.integers(2**63)),
                 encoder._threads(),
             )
-        return {"loss": loss, "reconstruction_loss": recon, "kl_loss": kl}
+        return dict(zip(_LOG_KEYS, terms, strict=True))
+
+    @contextmanager
+    def _parts_ready(self) -> Iterator[tuple[Sequential, Sequential]]:
+        """Both parts locked for a core call, their frozen layers told to the core."""
+        with self.encoder._lock, self.decoder._lock:
+            self.encoder._sync_trainable()
+            self.decoder._sync_trainable()
+            yield self.encoder, self.decoder
 
     def fit(
         self,
@@ -243,10 +250,7 @@ class VAE:
         assert self.optimizer is not None
         steps = math.ceil(len(order) / batch_size)
         eps = self._rng.standard_normal((len(order), self.latent_dim))
-        encoder, decoder = self.encoder, self.decoder
-        with encoder._lock, decoder._lock:
-            encoder._sync_trainable()
-            decoder._sync_trainable()
+        with self._parts_ready() as (encoder, decoder):
             terms = _core.nn_vae_train_batches(
                 encoder._net,
                 decoder._net,
@@ -261,7 +265,7 @@ class VAE:
                 self.optimizer._core_config(),
                 encoder._threads(),
             )
-        return [{"loss": a, "reconstruction_loss": b, "kl_loss": c} for a, b, c in terms.tolist()]
+        return [dict(zip(_LOG_KEYS, row, strict=True)) for row in terms.tolist()]
 
     def _data_and_labels(self, x: Any, y: Any, what: str = "x") -> tuple[np.ndarray, np.ndarray | None]:
         x = self._check_data(x, what)
@@ -305,11 +309,13 @@ class VAE:
 
     def _logs(self, recon: np.ndarray, kl: np.ndarray) -> dict[str, float]:
         """The batch means of the loss and of its two terms, per sample."""
-        return {
-            "loss": float(np.mean(recon + self.beta * kl)),
-            "reconstruction_loss": float(recon.mean()),
-            "kl_loss": float(kl.mean()),
-        }
+        return dict(
+            zip(
+                _LOG_KEYS,
+                (float(np.mean(recon + self.beta * kl)), float(recon.mean()), float(kl.mean())),
+                strict=True,
+            )
+        )
 
     def _elbo_terms(
         self, x: np.ndarray, labels: np.ndarray | None, rng: np.random.Generator
